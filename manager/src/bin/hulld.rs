@@ -1,0 +1,1 @@
+fn main() { eprintln!("hulld: not implemented yet"); std::process::exit(1); }

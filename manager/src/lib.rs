@@ -1,0 +1,1 @@
+//! hull manager: daemon and CLI (not implemented yet).

@@ -1,0 +1,1 @@
+//! hull API definitions (not implemented yet).

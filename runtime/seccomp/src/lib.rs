@@ -1,0 +1,1 @@
+//! OCI seccomp profile → BPF compiler (not implemented yet).
