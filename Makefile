@@ -1,0 +1,43 @@
+# hull — top-level targets. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+TARGET_DIR ?= $(CURDIR)/target
+BIN_DIR := $(TARGET_DIR)/debug
+RELEASE_BIN_DIR := $(TARGET_DIR)/release
+export CARGO_TARGET_DIR := $(TARGET_DIR)
+
+.PHONY: build release test unit integration bench demo lint fmt clean
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --workspace --release
+
+# Everything: unit tests, then the integration suites against the binaries
+# built once above. Integration tests need root.
+test: build
+	$(CARGO) nextest run --workspace --no-fail-fast --exclude hull-integration
+	HULL_BIN_DIR=$(BIN_DIR) $(CARGO) nextest run -p hull-integration --no-fail-fast --test-threads 2
+
+unit:
+	$(CARGO) nextest run --workspace --exclude hull-integration
+
+integration: build
+	HULL_BIN_DIR=$(BIN_DIR) $(CARGO) nextest run -p hull-integration --no-fail-fast --test-threads 2
+
+bench: release
+	HULL_BIN_DIR=$(RELEASE_BIN_DIR) bash bench/run.sh
+
+demo:
+	bash scripts/demo.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
