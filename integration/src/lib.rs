@@ -1,7 +1,10 @@
 //! Shared helpers for hull integration tests: locating the built binaries,
 //! building a busybox rootfs from the busybox-static package, and bundles.
 
+pub mod bundle;
+pub mod cleanup;
 pub mod rootfs;
+pub mod runtime;
 
 use std::path::PathBuf;
 
