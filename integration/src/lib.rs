@@ -54,3 +54,6 @@ pub fn unique_id(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("t{}-{}-{}", std::process::id(), tag, N.fetch_add(1, Ordering::SeqCst))
 }
+
+pub mod containerd;
+pub mod image;

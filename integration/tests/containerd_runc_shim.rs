@@ -1,0 +1,421 @@
+//! Drop-in compatibility: real containerd, its own runc shim
+//! (io.containerd.runc.v2), and the runtime under test passed as
+//! `--runc-binary`. The shim only speaks the runc command-line contract, so
+//! everything here must behave as it does with runc.
+//!
+//! Runtime: `HULL_RUNTIME` (e.g. /usr/sbin/runc) or the built hullc.
+//! Needs root. Each test starts its own containerd (own root, state, socket,
+//! namespace, runc root, fifo dir) and tears it down on drop.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use hull_integration::containerd::{output_with_timeout, Containerd, CTR_TIMEOUT};
+use hull_integration::{is_root, runtime_bin, unique_id};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Fixture {
+    ctd: Containerd,
+    image: String,
+}
+
+fn setup() -> Fixture {
+    assert!(is_root(), "containerd integration tests need root");
+    let rt = runtime_bin();
+    assert!(
+        rt.exists(),
+        "runtime binary {} does not exist (build hullc or set HULL_RUNTIME)",
+        rt.display()
+    );
+    let ctd = Containerd::start().expect("start private containerd");
+    let image = ctd.import_busybox().expect("import busybox image");
+    assert!(
+        ctd.image_refs().unwrap().contains(&image),
+        "image {image} not listed after import"
+    );
+    Fixture { ctd, image }
+}
+
+impl Fixture {
+    /// `ctr run` flags that route through containerd's runc shim to the
+    /// runtime under test, with private state and fifo dirs.
+    fn run_flags(&self) -> Vec<OsString> {
+        vec![
+            "run".into(),
+            "--runc-binary".into(),
+            runtime_bin().into(),
+            "--runc-root".into(),
+            self.ctd.runc_root().into(),
+            "--fifo-dir".into(),
+            self.ctd.fifo_dir().into(),
+        ]
+    }
+
+    /// `ctr run --rm IMAGE ID ARGS…`, optionally with stdin.
+    fn run_rm(&self, id: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut cmd = self.ctd.ctr();
+        cmd.args(self.run_flags())
+            .arg("--rm")
+            .arg(&self.image)
+            .arg(id)
+            .args(args);
+        output_with_timeout(&mut cmd, stdin, CTR_TIMEOUT).expect("ctr run --rm")
+    }
+
+    /// `ctr run -d --null-io IMAGE ID ARGS…`; returns the RUNNING task's pid.
+    fn run_detached(&self, id: &str, args: &[&str]) -> u32 {
+        let mut flags = self.run_flags();
+        flags.extend([
+            "-d".into(),
+            "--null-io".into(),
+            self.image.clone().into(),
+            id.into(),
+        ]);
+        flags.extend(args.iter().map(OsString::from));
+        self.ctd.ctr_ok(&flags).expect("ctr run -d");
+        let t = self
+            .ctd
+            .wait_task_status(id, "RUNNING", WAIT)
+            .expect("task RUNNING");
+        assert!(t.pid > 0, "RUNNING task has no pid: {t:?}");
+        t.pid
+    }
+
+    /// Per-namespace state dir the shim hands the runtime as `--root`.
+    fn runtime_state_dir(&self, id: &str) -> std::path::PathBuf {
+        self.ctd.runc_root().join(self.ctd.namespace()).join(id)
+    }
+
+    /// cgroup v1 dir the shim asks for (`/<namespace>/<id>`) in `controller`.
+    fn cgroup_dir(&self, controller: &str, id: &str) -> std::path::PathBuf {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(self.ctd.namespace())
+            .join(id)
+    }
+
+    /// Kill with SIGKILL, wait for STOPPED, delete task and container, and
+    /// check nothing of the container is left.
+    fn kill_and_remove(&self, id: &str, pid: u32) {
+        self.ctd
+            .ctr_ok(["task", "kill", "-s", "SIGKILL", id])
+            .expect("ctr task kill");
+        self.ctd
+            .wait_task_status(id, "STOPPED", WAIT)
+            .expect("task STOPPED after SIGKILL");
+        let del = self.ctd.ctr_output(["task", "delete", id]).unwrap();
+        assert!(del.status.success(), "ctr task delete: {}", describe(&del));
+        // ctr reports the exit status it got from the shim: 128 + SIGKILL.
+        assert!(
+            text(&del.stderr).contains("exit code 137"),
+            "exit 137 not reported: {}",
+            describe(&del)
+        );
+        self.ctd
+            .ctr_ok(["containers", "rm", id])
+            .expect("ctr containers rm");
+        assert!(
+            self.ctd.task(id).unwrap().is_none(),
+            "task {id} still listed after delete"
+        );
+        assert!(
+            !self.ctd.containers().unwrap().contains(&id.to_string()),
+            "container {id} still listed after rm"
+        );
+        wait_until("container init to be gone", || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        });
+        assert!(
+            !self.runtime_state_dir(id).exists(),
+            "runtime state {} left after delete",
+            self.runtime_state_dir(id).display()
+        );
+        for c in ["pids", "memory", "freezer"] {
+            let cg = self.cgroup_dir(c, id);
+            wait_until(&format!("cgroup {} removed", cg.display()), || !cg.exists());
+        }
+    }
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "status {:?}, stdout {:?}, stderr {:?}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+#[test]
+fn run_rm_forwards_stdout_stderr_and_exit_code() {
+    let f = setup();
+    let id = unique_id("rm");
+    let out = f.run_rm(
+        &id,
+        &["sh", "-c", "echo hello; echo oops >&2; exit 3"],
+        None,
+    );
+    assert_eq!(text(&out.stdout), "hello\n", "{}", describe(&out));
+    assert!(text(&out.stderr).contains("oops"), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(
+        !f.ctd.containers().unwrap().contains(&id),
+        "--rm left container {id} behind"
+    );
+    assert!(
+        !f.runtime_state_dir(&id).exists(),
+        "runtime state left after --rm"
+    );
+}
+
+#[test]
+fn run_rm_zero_and_nonzero_exit() {
+    let f = setup();
+    let ok = f.run_rm(&unique_id("ok"), &["true"], None);
+    assert_eq!(ok.status.code(), Some(0), "{}", describe(&ok));
+    let fail = f.run_rm(&unique_id("false"), &["false"], None);
+    assert_eq!(fail.status.code(), Some(1), "{}", describe(&fail));
+    // A missing binary must fail the run (runc: exec failed), not hang.
+    let missing = f.run_rm(&unique_id("nobin"), &["/no/such/binary"], None);
+    assert!(!missing.status.success(), "{}", describe(&missing));
+}
+
+#[test]
+fn run_rm_forwards_stdin() {
+    let f = setup();
+    let out = f.run_rm(
+        &unique_id("stdin"),
+        &["sh", "-c", "read line; echo got:$line"],
+        Some(b"data-123\n"),
+    );
+    assert_eq!(text(&out.stdout), "got:data-123\n", "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[test]
+fn process_sees_image_config_and_default_spec() {
+    let f = setup();
+    let script = "echo path=$PATH; echo cwd=$(pwd); echo uid=$(id -u) gid=$(id -g); \
+                  grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; \
+                  echo pid1=$(cat /proc/1/comm); \
+                  for m in /proc /dev /dev/pts /dev/shm /dev/mqueue /sys; do \
+                    awk -v m=$m '$2==m {print \"mount\", $2, $3}' /proc/self/mounts; done; \
+                  test -c /dev/null && echo devnull=ok; \
+                  echo hostname=$(hostname)";
+    let out = f.run_rm(&unique_id("cfg"), &["sh", "-c", script], None);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let s = text(&out.stdout);
+    for want in [
+        "path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+        "cwd=/\n",
+        "uid=0 gid=0\n",
+        // containerd's default spec: the Docker default capability set.
+        "CapEff:\t00000000a80425fb\n",
+        "CapBnd:\t00000000a80425fb\n",
+        "mount /proc proc\n",
+        "mount /dev tmpfs\n",
+        "mount /dev/pts devpts\n",
+        "mount /dev/shm tmpfs\n",
+        "mount /dev/mqueue mqueue\n",
+        "mount /sys sysfs\n",
+        "devnull=ok\n",
+    ] {
+        assert!(
+            s.contains(want),
+            "missing {want:?} in:\n{s}\n{}",
+            describe(&out)
+        );
+    }
+    // The user's process is pid 1 of a new pid namespace.
+    assert!(s.contains("pid1=sh\n"), "pid 1 is not our sh:\n{s}");
+}
+
+#[test]
+fn run_with_tty() {
+    let f = setup();
+    let id = unique_id("tty");
+    // `ctr run -t` needs a controlling terminal: run it under script(1).
+    let mut ctr_line: Vec<String> = vec![
+        "ctr".into(),
+        "-a".into(),
+        f.ctd.address().display().to_string(),
+    ];
+    ctr_line.extend(["-n".into(), f.ctd.namespace().to_string()]);
+    ctr_line.extend(
+        f.run_flags()
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned()),
+    );
+    ctr_line.extend(["--rm".into(), "-t".into(), f.image.clone(), id.clone()]);
+    ctr_line.extend(["sh".into(), "-c".into(), "'tty; exit 4'".into()]);
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &ctr_line.join(" "), "/dev/null"]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).expect("script ctr run -t");
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("/dev/pts/0"),
+        "tty inside container is not /dev/pts/0: {}",
+        describe(&out)
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+}
+
+#[test]
+fn detached_run_kill_delete() {
+    let f = setup();
+    let id = unique_id("det");
+    let pid = f.run_detached(&id, &["sleep", "300"]);
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "task pid {pid} not alive"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep", "task pid {pid} is not our process");
+    // The shim asked for cgroup /<namespace>/<id>: the process must be in it.
+    let procs = std::fs::read_to_string(f.cgroup_dir("pids", &id).join("cgroup.procs"))
+        .expect("pids cgroup of task");
+    assert!(
+        procs.lines().any(|l| l.trim() == pid.to_string()),
+        "pid {pid} not in its cgroup: {procs:?}"
+    );
+    // `ctr task ps` goes through `runtime ps`.
+    let ps = f.ctd.ctr_ok(["task", "ps", &id]).expect("ctr task ps");
+    assert!(
+        ps.lines()
+            .any(|l| l.split_whitespace().next() == Some(&pid.to_string())),
+        "ps: {ps}"
+    );
+    assert!(
+        f.runtime_state_dir(&id).exists(),
+        "no runtime state dir while running"
+    );
+    f.kill_and_remove(&id, pid);
+}
+
+#[test]
+fn sigterm_reaches_pid1_handler() {
+    let f = setup();
+    let id = unique_id("term");
+    // pid 1 ignores SIGTERM unless it installs a handler: this one does.
+    let pid = f.run_detached(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; while true; do sleep 0.05; done",
+        ],
+    );
+    f.ctd
+        .ctr_ok(["task", "kill", &id])
+        .expect("ctr task kill (SIGTERM)");
+    f.ctd
+        .wait_task_status(&id, "STOPPED", WAIT)
+        .expect("STOPPED after SIGTERM");
+    let del = f.ctd.ctr_output(["task", "delete", &id]).unwrap();
+    assert!(del.status.success(), "{}", describe(&del));
+    assert!(
+        text(&del.stderr).contains("exit code 7"),
+        "exit status 7 not reported: {}",
+        describe(&del)
+    );
+    f.ctd.ctr_ok(["containers", "rm", &id]).unwrap();
+    wait_until("init gone", || !Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
+fn exec_in_running_task() {
+    let f = setup();
+    let id = unique_id("exec");
+    let pid = f.run_detached(&id, &["sleep", "300"]);
+    let fifo = f.ctd.fifo_dir().to_path_buf();
+    let mut cmd = f.ctd.ctr();
+    cmd.args(["task", "exec", "--exec-id", "e1", "--fifo-dir"])
+        .arg(&fifo)
+        .args([
+            &id,
+            "sh",
+            "-c",
+            "echo in-exec; echo ppid-ns=$(cat /proc/1/comm); exit 5",
+        ]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    let s = text(&out.stdout);
+    assert!(s.contains("in-exec\n"), "{}", describe(&out));
+    // The exec'd process joined the task's pid namespace (pid 1 is sleep).
+    assert!(s.contains("ppid-ns=sleep\n"), "{}", describe(&out));
+
+    // An exec'd process with stdin.
+    let mut cmd = f.ctd.ctr();
+    cmd.args(["task", "exec", "--exec-id", "e2", "--fifo-dir"])
+        .arg(&fifo)
+        .args([&id, "cat"]);
+    let out = output_with_timeout(&mut cmd, Some(b"through-exec\n"), CTR_TIMEOUT).unwrap();
+    assert_eq!(text(&out.stdout), "through-exec\n", "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    // The task itself is unaffected.
+    let t = f.ctd.task(&id).unwrap().expect("task still listed");
+    assert_eq!(t.status, "RUNNING");
+    f.kill_and_remove(&id, pid);
+}
+
+#[test]
+fn pause_and_resume() {
+    let f = setup();
+    let id = unique_id("pause");
+    let pid = f.run_detached(&id, &["sleep", "300"]);
+    let freezer = f.cgroup_dir("freezer", &id).join("freezer.state");
+
+    f.ctd
+        .ctr_ok(["task", "pause", &id])
+        .expect("ctr task pause");
+    f.ctd.wait_task_status(&id, "PAUSED", WAIT).expect("PAUSED");
+    let st = std::fs::read_to_string(&freezer).expect("freezer.state");
+    assert_eq!(st.trim(), "FROZEN", "freezer not frozen while PAUSED");
+
+    f.ctd
+        .ctr_ok(["task", "resume", &id])
+        .expect("ctr task resume");
+    f.ctd
+        .wait_task_status(&id, "RUNNING", WAIT)
+        .expect("RUNNING after resume");
+    let st = std::fs::read_to_string(&freezer).expect("freezer.state");
+    assert_eq!(st.trim(), "THAWED", "freezer not thawed after resume");
+    f.kill_and_remove(&id, pid);
+}
+
+#[test]
+fn drop_cleans_up_a_running_task() {
+    // The guard must leave nothing behind even if a test forgets its task.
+    let (pid, ns, dir);
+    {
+        let f = setup();
+        let id = unique_id("leak");
+        pid = f.run_detached(&id, &["sleep", "300"]);
+        ns = f.ctd.namespace().to_string();
+        dir = f.ctd.dir().to_path_buf();
+    }
+    wait_until("leaked task killed", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(!dir.exists(), "containerd temp dir {} left", dir.display());
+    for c in ["pids", "memory", "freezer", "cpu"] {
+        let cg = Path::new("/sys/fs/cgroup").join(c).join(&ns);
+        assert!(!cg.exists(), "cgroup {} left", cg.display());
+    }
+}
