@@ -419,3 +419,139 @@ fn drop_cleans_up_a_running_task() {
         assert!(!cg.exists(), "cgroup {} left", cg.display());
     }
 }
+
+#[test]
+fn env_cwd_bind_mount_and_readonly_root() {
+    let f = setup();
+    let host = f.ctd.dir().join("hostdir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("file"), "from-host\n").unwrap();
+    let id = unique_id("mnt");
+    let script = "echo foo=$FOO; echo cwd=$(pwd); cat /mnt/file; \
+                  touch /mnt/x 2>/dev/null && echo mnt-writable || echo mnt-ro; \
+                  touch /newfile 2>/dev/null && echo root-writable || echo root-ro; \
+                  touch /tmp/../dev/shm/ok && echo shm-writable";
+    let mut cmd = f.ctd.ctr();
+    cmd.args(f.run_flags())
+        .args([
+            "--rm",
+            "--read-only",
+            "--env",
+            "FOO=bar baz",
+            "--cwd",
+            "/etc",
+            "--mount",
+        ])
+        .arg(format!(
+            "type=bind,src={},dst=/mnt,options=rbind:ro",
+            host.display()
+        ))
+        .args([&f.image, &id, "sh", "-c", script]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "foo=bar baz\ncwd=/etc\nfrom-host\nmnt-ro\nroot-ro\nshm-writable\n",
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !host.join("x").exists(),
+        "read-only bind mount was written through"
+    );
+}
+
+#[test]
+fn resources_land_in_cgroup_and_metrics() {
+    let f = setup();
+    let id = unique_id("res");
+    let mut flags = f.run_flags();
+    flags.extend(
+        [
+            "-d",
+            "--null-io",
+            "--memory-limit",
+            "67108864",
+            "--cpu-shares",
+            "512",
+            "--cpu-quota",
+            "50000",
+            "--cpu-period",
+            "100000",
+        ]
+        .map(OsString::from),
+    );
+    flags.extend([
+        f.image.clone().into(),
+        id.clone().into(),
+        "sleep".into(),
+        "300".into(),
+    ]);
+    f.ctd.ctr_ok(&flags).expect("ctr run -d with resources");
+    let t = f
+        .ctd
+        .wait_task_status(&id, "RUNNING", WAIT)
+        .expect("RUNNING");
+    let read = |c: &str, file: &str| {
+        std::fs::read_to_string(f.cgroup_dir(c, &id).join(file))
+            .unwrap_or_else(|e| panic!("{c}/{file}: {e}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+    // The shim reads these same cgroups for `ctr task metrics`.
+    let m = f
+        .ctd
+        .ctr_ok(["task", "metrics", &id])
+        .expect("ctr task metrics");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("memory.limit_in_bytes") && l.contains("67108864")),
+        "metrics: {m}"
+    );
+    f.kill_and_remove(&id, t.pid);
+}
+
+#[test]
+fn exec_as_other_user_with_cwd_and_env() {
+    let f = setup();
+    let id = unique_id("execu");
+    let pid = f.run_detached(&id, &["sleep", "300"]);
+    let mut cmd = f.ctd.ctr();
+    cmd.args([
+        "task",
+        "exec",
+        "--exec-id",
+        "u1",
+        "--user",
+        "65534",
+        "--cwd",
+        "/tmp",
+        "--fifo-dir",
+    ])
+    .arg(f.ctd.fifo_dir())
+    .args([&id, "sh", "-c", "echo uid=$(id -u) gid=$(id -g) cwd=$(pwd)"]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "uid=65534 gid=65534 cwd=/tmp\n",
+        "{}",
+        describe(&out)
+    );
+    // An exec of a missing binary fails cleanly and leaves the task running.
+    let mut cmd = f.ctd.ctr();
+    cmd.args(["task", "exec", "--exec-id", "u2", "--fifo-dir"])
+        .arg(f.ctd.fifo_dir())
+        .args([&id, "/no/such/binary"]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        f.ctd.task(&id).unwrap().map(|t| t.status),
+        Some("RUNNING".into())
+    );
+    f.kill_and_remove(&id, pid);
+}
