@@ -1,1 +1,38 @@
-fn main() {}
+//! hullc: a runc-compatible OCI runtime.
+
+use clap::Parser;
+use hull_runtime::cli::Cli;
+
+fn main() {
+    let cli = Cli::parse();
+    // Nothing the caller leaked may reach a container: every fd above the
+    // passed-through ones is close-on-exec from here on.
+    hull_runtime::process::init::close_fds_on_exec(
+        3 + hull_runtime::preserved_fds(&cli.command).max(0),
+    );
+    let to_file = hull_runtime::logging::init(
+        cli.global.log.as_deref(),
+        cli.global.log_format,
+        cli.global.debug,
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("hullc: log file: {e}");
+        std::process::exit(1)
+    });
+    if hull_runtime::needs_sealed_exe(&cli.command) {
+        if let Err(e) = hull_runtime::process::sealed_exe::ensure_sealed() {
+            eprintln!("hullc: {e}");
+            std::process::exit(1);
+        }
+    }
+    match hull_runtime::dispatch(&cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            if to_file {
+                tracing::error!("{e}");
+            }
+            eprintln!("hullc: {e}");
+            std::process::exit(1);
+        }
+    }
+}

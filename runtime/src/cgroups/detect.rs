@@ -1,0 +1,227 @@
+//! Finding the cgroup hierarchies (pure functions over /proc text, so they
+//! are unit-tested with canned input).
+
+use super::CgroupConfig;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hierarchy {
+    /// Pure v2: cgroup2 mounted at this point.
+    Unified(PathBuf),
+    /// v1 controllers → mount point (hybrid hosts land here too; `unified`
+    /// is the cgroup2 mount if any).
+    Legacy {
+        controllers: BTreeMap<String, PathBuf>,
+        unified: Option<PathBuf>,
+    },
+    None,
+}
+
+/// Controllers hullc manages on v1.
+pub const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "pids",
+    "devices",
+    "freezer",
+    "blkio",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "rdma",
+    "misc",
+];
+
+pub fn detect(mountinfo: &str) -> Hierarchy {
+    let mut controllers = BTreeMap::new();
+    let mut unified = None;
+    for line in mountinfo.lines() {
+        // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.len() < 3 {
+            continue;
+        }
+        let mountpoint = PathBuf::from(unescape(l[4]));
+        match r[0] {
+            "cgroup2" => {
+                if mountpoint == Path::new("/sys/fs/cgroup") {
+                    return Hierarchy::Unified(mountpoint);
+                }
+                unified.get_or_insert(mountpoint);
+            }
+            "cgroup" => {
+                for opt in r[2].split(',') {
+                    if V1_CONTROLLERS.contains(&opt) {
+                        controllers
+                            .entry(opt.to_string())
+                            .or_insert(mountpoint.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if controllers.is_empty() {
+        match unified {
+            Some(u) => Hierarchy::Unified(u),
+            None => Hierarchy::None,
+        }
+    } else {
+        Hierarchy::Legacy {
+            controllers,
+            unified,
+        }
+    }
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// /proc/self/cgroup → controller (or "" for v2) → path.
+pub fn parse_proc_cgroup(text: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if ctrls.is_empty() {
+            map.insert(String::new(), path.to_string());
+        }
+        for c in ctrls.split(',') {
+            map.insert(c.to_string(), path.to_string());
+        }
+    }
+    map
+}
+
+/// Where the container's cgroup goes: absolute paths from the hierarchy
+/// root, relative ones under hullc's own cgroup (per controller on v1).
+pub fn place(h: &Hierarchy, own: &BTreeMap<String, String>, path: &Path) -> CgroupConfig {
+    let rel = |own_path: Option<&String>| -> PathBuf {
+        if path.is_absolute() {
+            path.strip_prefix("/").unwrap_or(path).to_path_buf()
+        } else {
+            let base = own_path.map(|s| s.trim_start_matches('/')).unwrap_or("");
+            Path::new(base).join(path)
+        }
+    };
+    match h {
+        Hierarchy::Unified(mount) => CgroupConfig::V2 {
+            dir: mount.join(rel(own.get(""))),
+            mount: mount.clone(),
+        },
+        Hierarchy::Legacy { controllers, .. } => CgroupConfig::V1 {
+            dirs: controllers
+                .iter()
+                .map(|(c, m)| (c.clone(), m.join(rel(own.get(c)))))
+                .collect(),
+        },
+        Hierarchy::None => CgroupConfig::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+25 30 0:22 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw
+27 25 0:24 / /sys/fs/cgroup/systemd rw shared:11 - cgroup cgroup rw,xattr,name=systemd
+28 25 0:25 / /sys/fs/cgroup/cpu,cpuacct rw shared:12 - cgroup cgroup rw,cpu,cpuacct
+29 25 0:26 / /sys/fs/cgroup/memory rw shared:13 - cgroup cgroup rw,memory
+30 25 0:27 / /sys/fs/cgroup/pids rw shared:14 - cgroup cgroup rw,pids";
+
+    #[test]
+    fn hybrid_is_legacy_with_unified() {
+        match detect(HYBRID) {
+            Hierarchy::Legacy {
+                controllers,
+                unified,
+            } => {
+                assert_eq!(
+                    controllers["cpu"],
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+                );
+                assert_eq!(
+                    controllers["cpuacct"],
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+                );
+                assert_eq!(
+                    controllers["memory"],
+                    PathBuf::from("/sys/fs/cgroup/memory")
+                );
+                assert!(!controllers.contains_key("name=systemd"));
+                assert_eq!(unified, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pure_v2() {
+        let mi = "25 30 0:22 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate";
+        assert_eq!(
+            detect(mi),
+            Hierarchy::Unified(PathBuf::from("/sys/fs/cgroup"))
+        );
+    }
+
+    #[test]
+    fn places_absolute_and_relative() {
+        let own = parse_proc_cgroup("0::/user.slice\n4:memory:/mine\n3:pids:/\n");
+        let h = detect(HYBRID);
+        let CgroupConfig::V1 { dirs } = place(&h, &own, Path::new("/hull/c1")) else {
+            panic!()
+        };
+        assert_eq!(
+            dirs["memory"],
+            PathBuf::from("/sys/fs/cgroup/memory/hull/c1")
+        );
+        let CgroupConfig::V1 { dirs } = place(&h, &own, Path::new("rel/c1")) else {
+            panic!()
+        };
+        assert_eq!(
+            dirs["memory"],
+            PathBuf::from("/sys/fs/cgroup/memory/mine/rel/c1")
+        );
+        assert_eq!(dirs["pids"], PathBuf::from("/sys/fs/cgroup/pids/rel/c1"));
+        let v2 = Hierarchy::Unified(PathBuf::from("/sys/fs/cgroup"));
+        let CgroupConfig::V2 { dir, .. } = place(&v2, &own, Path::new("rel/c1")) else {
+            panic!()
+        };
+        assert_eq!(dir, PathBuf::from("/sys/fs/cgroup/user.slice/rel/c1"));
+    }
+
+    #[test]
+    fn unescapes_mountpoints() {
+        assert_eq!(unescape("/a\\040b"), "/a b");
+    }
+}

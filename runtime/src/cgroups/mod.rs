@@ -1,0 +1,134 @@
+//! Control groups: v1 (one hierarchy per controller), v2 (unified), and the
+//! hybrid layout (v1 controllers plus a cgroup2 mount holding few or none),
+//! detected at run time from /proc/self/mountinfo. One trait, two backends.
+
+pub mod detect;
+pub mod v1;
+pub mod v2;
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where a container's cgroup lives; saved in state.json so later commands
+/// need no detection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "version", rename_all = "lowercase")]
+pub enum CgroupConfig {
+    /// No cgroup (should not happen for real containers).
+    #[default]
+    None,
+    /// controller name → absolute directory.
+    V1 { dirs: BTreeMap<String, PathBuf> },
+    /// Absolute directory in the unified hierarchy.
+    V2 { dir: PathBuf, mount: PathBuf },
+}
+
+pub trait Cgroup {
+    /// Make the directories (and enable controllers / seed cpusets).
+    fn create(&self) -> Result<()>;
+    /// Write `linux.resources`.
+    fn apply(&self, res: &LinuxResources) -> Result<()>;
+    fn add_pid(&self, pid: i32) -> Result<()>;
+    /// Pids of every process in the cgroup.
+    fn pids(&self) -> Result<Vec<i32>>;
+    fn freeze(&self) -> Result<()>;
+    fn thaw(&self) -> Result<()>;
+    fn is_frozen(&self) -> bool;
+    /// Remove the container's directories (retrying while tasks exit).
+    fn destroy(&self) -> Result<()>;
+}
+
+/// Resolve a container's `cgroupsPath` on this host's hierarchy.
+pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupConfig> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("/proc/self/mountinfo", e))?;
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("/proc/self/cgroup", e))?;
+    let hier = detect::detect(&mountinfo);
+    let default = PathBuf::from(format!("/hullc/{id}"));
+    let path = cgroups_path.map(Path::to_path_buf).unwrap_or(default);
+    let spath = path.to_string_lossy();
+    if spath.contains(':') && !spath.starts_with('/') {
+        return Err(Error::Cgroup {
+            path: spath.into_owned(),
+            msg: "systemd-style cgroupsPath (slice:prefix:name) needs --systemd-cgroup, which hullc does not support".into(),
+        });
+    }
+    if spath.split('/').any(|c| c == "..") {
+        return Err(Error::Cgroup {
+            path: spath.into_owned(),
+            msg: "cgroupsPath may not contain '..'".into(),
+        });
+    }
+    let own = detect::parse_proc_cgroup(&own);
+    Ok(detect::place(&hier, &own, &path))
+}
+
+pub fn open(cfg: &CgroupConfig) -> Result<Box<dyn Cgroup>> {
+    match cfg {
+        CgroupConfig::V1 { dirs } => Ok(Box::new(v1::V1::new(dirs.clone()))),
+        CgroupConfig::V2 { dir, mount } => Ok(Box::new(v2::V2::new(dir.clone(), mount.clone()))),
+        CgroupConfig::None => Err(Error::Cgroup {
+            path: String::new(),
+            msg: "no cgroup hierarchy found on this host".into(),
+        }),
+    }
+}
+
+// ---- small file helpers shared by both backends ----
+
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    std::fs::write(&path, value).map_err(|e| Error::Cgroup {
+        path: path.display().to_string(),
+        msg: format!("write {value:?}: {e}"),
+    })
+}
+
+pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
+    let path = dir.join(file);
+    std::fs::read_to_string(&path).map_err(|e| Error::Cgroup {
+        path: path.display().to_string(),
+        msg: format!("read: {e}"),
+    })
+}
+
+pub(crate) fn read_pids(dir: &Path) -> Result<Vec<i32>> {
+    Ok(read(dir, "cgroup.procs")?
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect())
+}
+
+/// rmdir that waits (bounded) for exiting tasks to leave the cgroup.
+pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut delay = std::time::Duration::from_millis(1);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(Error::Cgroup {
+                    path: dir.display().to_string(),
+                    msg: format!("remove: {e}"),
+                })
+            }
+        }
+    }
+}
+
+/// Block-device rule lines ("maj:min value").
+pub(crate) fn dev_line(major: i64, minor: i64, value: impl std::fmt::Display) -> String {
+    format!("{major}:{minor} {value}")
+}

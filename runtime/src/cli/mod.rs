@@ -1,0 +1,91 @@
+//! hullc's command line: runc's commands and flags.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod pause;
+pub mod ps;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use crate::logging::LogFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hullc",
+    version,
+    about = "hull's OCI runtime (runc-compatible)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = "/run/hullc")]
+    pub root: PathBuf,
+    /// Log file (default: stderr).
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported: an error if used).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for runc compatibility (rootless mode is detected).
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "auto")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (its program waits for `start`).
+    Create(create::CreateArgs),
+    /// Start a created container's program.
+    Start(IdArg),
+    /// Create and start a container; without -d, wait and exit with its code.
+    Run(run::RunArgs),
+    /// Print a container's OCI state as JSON.
+    State(IdArg),
+    /// List containers.
+    #[command(alias = "ls")]
+    List(list::ListArgs),
+    /// Send a signal to a container's init (or all its processes).
+    Kill(kill::KillArgs),
+    /// Delete a stopped container (--force: any container).
+    Delete(delete::DeleteArgs),
+    /// Write a default config.json.
+    Spec(spec::SpecArgs),
+    /// List the processes in a container.
+    Ps(ps::PsArgs),
+    /// Freeze every process in a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Not supported: checkpointing needs CRIU.
+    Checkpoint(Passthrough),
+    /// Not supported: restoring needs CRIU.
+    Restore(Passthrough),
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct Passthrough {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}

@@ -1,0 +1,379 @@
+//! The lifecycle operations behind the CLI: create, start, kill, delete.
+
+use super::status::{proc_stat, Status};
+use super::store::{oci_state, rfc3339_now, ContainerState, Store, EXEC_FIFO};
+use crate::cgroups::{self, Cgroup};
+use crate::config;
+use crate::error::{Error, IoContext, Result, SysContext};
+use crate::process::init::InitContext;
+use crate::process::launch::{launch, Launch};
+use crate::process::namespaces;
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+/// Undo a half-made create (state dir, cgroup) unless disarmed.
+struct Rollback<'a> {
+    store: &'a Store,
+    id: String,
+    cgroup: Option<Box<dyn Cgroup>>,
+    armed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Ok(pids) = cg.pids() {
+                for p in pids {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+                }
+            }
+            if let Err(e) = cg.destroy() {
+                tracing::warn!(error = %e, "rollback: cgroup not removed");
+            }
+        }
+        let _ = self.store.remove(&self.id);
+    }
+}
+
+fn state_for_hooks(
+    id: &str,
+    bundle: &Path,
+    spec: &oci_spec::runtime::Spec,
+    status: &str,
+    pid: i32,
+) -> Vec<u8> {
+    let v = serde_json::json!({
+        "ociVersion": spec.version(),
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    });
+    v.to_string().into_bytes()
+}
+
+pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
+    super::store::validate_id(o.id)?;
+    let bundle = config::load_bundle(o.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Other("process is missing".into()))?;
+    if process.terminal() == Some(true) && o.console_socket.is_none() {
+        return Err(Error::Other(
+            "process.terminal is true: --console-socket is required".into(),
+        ));
+    }
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => {
+            Some(hull_seccomp::compile(profile).map_err(|e| Error::Seccomp(e.to_string()))?)
+        }
+        None => None,
+    };
+    let ns_list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let ns = namespaces::plan(&ns_list)?;
+    let cg_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let cg_cfg = cgroups::resolve(cg_path.as_deref(), o.id)?;
+    if let Some(sock) = o.console_socket {
+        if !sock.exists() {
+            return Err(Error::Other(format!(
+                "console socket {}: does not exist",
+                sock.display()
+            )));
+        }
+    }
+
+    let dir = store.reserve(o.id)?;
+    let mut rollback = Rollback {
+        store,
+        id: o.id.to_string(),
+        cgroup: None,
+        armed: true,
+    };
+
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .sys(format!("mkfifo {}", fifo.display()))?;
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622)).ctx(&fifo)?;
+
+    let cg = cgroups::open(&cg_cfg)?;
+    cg.create()?;
+    rollback.cgroup = Some(cgroups::open(&cg_cfg)?);
+    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cg.apply(res)?;
+    }
+
+    let state_dir = nix::fcntl::open(
+        &dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(format!("open {}", dir.display()))?;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let has_runtime_hooks = hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
+        || hooks
+            .create_runtime()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty());
+    let bundle_dir = bundle.dir.clone();
+    let hook_state = |pid: i32| state_for_hooks(o.id, &bundle_dir, spec, "creating", pid);
+    let runtime_hooks = |pid: i32| -> Result<()> {
+        let st = state_for_hooks(o.id, &bundle_dir, spec, "creating", pid);
+        if let Some(h) = hooks.prestart() {
+            crate::hooks::run_all(h, &st)?;
+        }
+        if let Some(h) = hooks.create_runtime() {
+            crate::hooks::run_all(h, &st)?;
+        }
+        Ok(())
+    };
+    let l = Launch {
+        init: InitContext {
+            id: o.id,
+            spec,
+            rootfs: &bundle.rootfs,
+            bundle: &bundle.dir,
+            cgroup: &cg_cfg,
+            state_dir: &state_dir,
+            no_pivot: o.no_pivot,
+            new_keyring: !o.no_new_keyring,
+            preserve_fds: o.preserve_fds,
+            seccomp: seccomp.as_ref(),
+            has_runtime_hooks,
+            hook_state: &hook_state,
+        },
+        cgroup: cg.as_ref(),
+        console_socket: o.console_socket,
+        run_runtime_hooks: &runtime_hooks,
+    };
+    let pid = launch(&l, &ns)?;
+    let pid_start = proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
+    let st = ContainerState {
+        id: o.id.to_string(),
+        pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: rfc3339_now(),
+        owner: String::new(),
+        cgroup: cg_cfg.clone(),
+        config: spec.clone(),
+    };
+    store.save(&st)?;
+    if let Some(pf) = o.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    rollback.armed = false;
+    Ok(st)
+}
+
+/// Write the pid atomically (containerd reads this file).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ctx(".")?.join(path)
+    };
+    let tmp = abs.with_file_name(format!(
+        ".{}.tmp",
+        abs.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).ctx(&tmp)?;
+    std::fs::rename(&tmp, &abs).ctx(&abs)
+}
+
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let st = store.load(id)?;
+    let status = store.status(&st);
+    if status != Status::Created {
+        return Err(Error::BadState {
+            id: id.into(),
+            status: status.to_string(),
+            op: "start",
+            wanted: "created",
+        });
+    }
+    let fifo_path = store.dir(id).join(EXEC_FIFO);
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(format!("open {}", fifo_path.display()))?;
+    // Wait for the init's byte; if it died instead, say so.
+    loop {
+        let mut pfd = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&fifo),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
+            Ok(0) => {
+                if !super::status::is_alive(st.pid, st.pid_start) {
+                    return Err(Error::Init(format!(
+                        "container {id:?}: init exited before start"
+                    )));
+                }
+            }
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("poll exec fifo", e)),
+        }
+    }
+    let mut buf = [0u8; 1];
+    let n = nix::unistd::read(&fifo, &mut buf).sys("read exec fifo")?;
+    let _ = std::fs::remove_file(&fifo_path);
+    if n != 1 {
+        return Err(Error::Init(format!(
+            "container {id:?}: init exited before start"
+        )));
+    }
+    if let Some(h) = st
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+    {
+        let state = oci_state(&st, Status::Running).to_string();
+        if let Err(e) = crate::hooks::run_all(&h, state.as_bytes()) {
+            tracing::warn!(error = %e, "poststart hook failed");
+            eprintln!("hullc: warning: {e}");
+        }
+    }
+    Ok(())
+}
+
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    let bad = || Error::Other(format!("unknown signal {s:?}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
+    let st = store.load(id)?;
+    let status = store.status(&st);
+    if status == Status::Stopped {
+        return Err(Error::BadState {
+            id: id.into(),
+            status: status.to_string(),
+            op: "kill",
+            wanted: "created, running or paused",
+        });
+    }
+    signal_container(&st, sig, all, status == Status::Paused)
+}
+
+fn signal_container(st: &ContainerState, sig: Signal, all: bool, paused: bool) -> Result<()> {
+    let cg = cgroups::open(&st.cgroup).ok();
+    if all {
+        if let Some(cg) = &cg {
+            for p in cg.pids().unwrap_or_default() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), sig);
+            }
+        }
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
+        .sys(format!("kill {} {sig}", st.pid))?;
+    if paused && sig == Signal::SIGKILL {
+        // Frozen tasks only die once thawed.
+        if let Some(cg) = &cg {
+            let _ = cg.thaw();
+        }
+    }
+    Ok(())
+}
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let st = match store.load(id) {
+        Ok(st) => st,
+        Err(Error::NotFound(_)) if force && store.dir(id).exists() => {
+            // A create that died half-way: nothing but the dir to remove.
+            return store.remove(id);
+        }
+        Err(e) => return Err(e),
+    };
+    let status = store.status(&st);
+    if status != Status::Stopped {
+        if !force {
+            return Err(Error::BadState {
+                id: id.into(),
+                status: status.to_string(),
+                op: "delete",
+                wanted: "stopped (or use --force)",
+            });
+        }
+        signal_container(&st, Signal::SIGKILL, true, status == Status::Paused)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while super::status::is_alive(st.pid, st.pid_start) {
+            if Instant::now() > deadline {
+                return Err(Error::Other(format!(
+                    "container {id:?}: init {} did not die",
+                    st.pid
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    destroy(store, &st)
+}
+
+/// Remove everything of a stopped container; poststop hooks last.
+pub fn destroy(store: &Store, st: &ContainerState) -> Result<()> {
+    if let Ok(cg) = cgroups::open(&st.cgroup) {
+        // Stragglers outside the pid namespace (or without one).
+        for p in cg.pids().unwrap_or_default() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+        }
+        cg.destroy()?;
+    }
+    store.remove(&st.id)?;
+    if let Some(h) = st
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().clone())
+    {
+        let state = oci_state(st, Status::Stopped).to_string();
+        if let Err(e) = crate::hooks::run_all(&h, state.as_bytes()) {
+            tracing::warn!(error = %e, "poststop hook failed");
+            eprintln!("hullc: warning: {e}");
+        }
+    }
+    Ok(())
+}
+
+pub fn default_bundle() -> PathBuf {
+    PathBuf::from(".")
+}

@@ -1,0 +1,227 @@
+//! The state directory: `<root>/<id>/state.json` and `exec.fifo`.
+
+use super::status::{is_alive, Status};
+use crate::cgroups::CgroupConfig;
+use crate::error::{Error, IoContext, Result};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// What hullc remembers about a container between invocations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub id: String,
+    /// Host pid of the container's init; 0 once it is known to be gone.
+    pub pid: i32,
+    /// Start time of `pid` (from /proc/<pid>/stat), to detect pid reuse.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub owner: String,
+    pub cgroup: CgroupConfig,
+    /// The config the container was created from.
+    pub config: Spec,
+}
+
+/// `--root`: one directory per container.
+pub struct Store {
+    root: PathBuf,
+}
+
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId(id.to_string()))
+    }
+}
+
+impl Store {
+    pub fn new(root: &Path) -> Self {
+        Store {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Reserve `id`: mkdir is atomic, so two creates of one id cannot both win.
+    pub fn reserve(&self, id: &str) -> Result<PathBuf> {
+        validate_id(id)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.root)
+            .ctx(&self.root)?;
+        let dir = self.dir(id);
+        match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {
+                // The container's user (maybe not root) must reach exec.fifo.
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).ctx(&dir)?;
+                Ok(dir)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::AlreadyExists(id.to_string()))
+            }
+            Err(e) => Err(Error::io(dir, e)),
+        }
+    }
+
+    pub fn load(&self, id: &str) -> Result<ContainerState> {
+        validate_id(id)?;
+        let path = self.dir(id).join(STATE_FILE);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()))
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        serde_json::from_slice(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+    }
+
+    /// Write state.json atomically (temp file + rename).
+    pub fn save(&self, st: &ContainerState) -> Result<()> {
+        let dir = self.dir(&st.id);
+        let tmp = dir.join(".state.json.tmp");
+        let text = serde_json::to_vec(st).map_err(|e| Error::Other(e.to_string()))?;
+        std::fs::write(&tmp, text).ctx(&tmp)?;
+        std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(dir.join(STATE_FILE))
+    }
+
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let dir = self.dir(id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(dir, e)),
+        }
+    }
+
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let rd = match std::fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        for entry in rd.flatten() {
+            if entry.path().join(STATE_FILE).exists() {
+                ids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    pub fn status(&self, st: &ContainerState) -> Status {
+        if !is_alive(st.pid, st.pid_start) {
+            return Status::Stopped;
+        }
+        if self.dir(&st.id).join(EXEC_FIFO).exists() {
+            return Status::Created;
+        }
+        if crate::cgroups::open(&st.cgroup).is_ok_and(|cg| cg.is_frozen()) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+}
+
+/// The OCI state document (`hullc state`, and hooks' stdin).
+pub fn oci_state(st: &ContainerState, status: Status) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "ociVersion": st.config.version(),
+        "id": st.id,
+        "status": status.to_string(),
+        "pid": if status == Status::Stopped { 0 } else { st.pid },
+        "bundle": st.bundle,
+        "rootfs": st.rootfs,
+        "created": st.created,
+        "owner": st.owner,
+    });
+    if let Some(a) = st.config.annotations() {
+        v["annotations"] = serde_json::json!(a);
+    } else {
+        v["annotations"] = serde_json::json!({});
+    }
+    v
+}
+
+/// RFC 3339 UTC timestamp with nanoseconds, without a date crate.
+pub fn rfc3339_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_709_251_200, 5), "2024-03-01T00:00:00.000000005Z");
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1_2+3.x").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", "x\n"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reserve_is_exclusive() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        store.reserve("c1").unwrap();
+        assert!(matches!(store.reserve("c1"), Err(Error::AlreadyExists(_))));
+        assert!(matches!(store.load("c1"), Err(Error::NotFound(_))));
+    }
+}

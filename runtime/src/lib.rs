@@ -1,0 +1,59 @@
+//! hullc, hull's OCI runtime: library half (the binary is a thin CLI).
+
+pub mod cgroups;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod container;
+pub mod error;
+pub mod hooks;
+pub mod logging;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod syscall;
+
+use cli::{Cli, Command};
+use container::Store;
+use error::{Error, Result};
+
+/// Run a parsed command; returns the process exit code.
+pub fn dispatch(cli: &Cli) -> Result<i32> {
+    let g = &cli.global;
+    if g.systemd_cgroup {
+        return Err(Error::Other(
+            "--systemd-cgroup is not supported by hullc (cgroupfs only)".into(),
+        ));
+    }
+    let store = Store::new(&g.root);
+    match &cli.command {
+        Command::Create(a) => cli::create::run(&store, a).map(|_| 0),
+        Command::Start(a) => cli::start::run(&store, &a.id).map(|_| 0),
+        Command::Run(a) => cli::run::run(&store, a),
+        Command::State(a) => cli::state::run(&store, &a.id).map(|_| 0),
+        Command::List(a) => cli::list::run(&store, a).map(|_| 0),
+        Command::Kill(a) => cli::kill::run(&store, a).map(|_| 0),
+        Command::Delete(a) => cli::delete::run(&store, a).map(|_| 0),
+        Command::Spec(a) => cli::spec::run(a).map(|_| 0),
+        Command::Ps(a) => cli::ps::run(&store, a).map(|_| 0),
+        Command::Pause(a) => cli::pause::pause(&store, &a.id).map(|_| 0),
+        Command::Resume(a) => cli::pause::resume(&store, &a.id).map(|_| 0),
+        Command::Checkpoint(_) | Command::Restore(_) => Err(Error::Other(
+            "checkpoint/restore is not supported by hullc (it needs CRIU)".into(),
+        )),
+    }
+}
+
+/// Commands that enter a container run from a sealed copy of hullc.
+pub fn needs_sealed_exe(cmd: &Command) -> bool {
+    matches!(cmd, Command::Create(_) | Command::Run(_))
+}
+
+/// Fds the caller asked to pass through (--preserve-fds).
+pub fn preserved_fds(cmd: &Command) -> i32 {
+    match cmd {
+        Command::Create(a) => a.preserve_fds,
+        Command::Run(a) => a.create.preserve_fds,
+        _ => 0,
+    }
+}

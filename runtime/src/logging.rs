@@ -1,0 +1,109 @@
+//! `--log FILE --log-format text|json`: one line per event. The JSON form
+//! is what containerd's go-runc reads back ({"level","msg","time"}).
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::Mutex;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::prelude::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+struct LineLayer {
+    out: Mutex<Box<dyn Write + Send>>,
+    format: LogFormat,
+}
+
+#[derive(Default)]
+struct Fields {
+    msg: String,
+    rest: Vec<(String, String)>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.msg, "{value:?}");
+        } else {
+            self.rest
+                .push((field.name().to_string(), format!("{value:?}")));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.msg.push_str(value);
+        } else {
+            self.rest
+                .push((field.name().to_string(), value.to_string()));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for LineLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let level = event.metadata().level().as_str().to_ascii_lowercase();
+        let time = crate::container::store::rfc3339_now();
+        let line = match self.format {
+            LogFormat::Json => {
+                let mut v = serde_json::json!({"level": level, "msg": f.msg, "time": time});
+                for (k, val) in f.rest {
+                    v[k] = serde_json::Value::String(val);
+                }
+                v.to_string()
+            }
+            LogFormat::Text => {
+                let mut s = format!("time=\"{time}\" level={level} msg={:?}", f.msg);
+                for (k, val) in f.rest {
+                    let _ = write!(s, " {k}={val:?}");
+                }
+                s
+            }
+        };
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+/// Logs go to `--log` if given, else to stderr (warnings and up unless
+/// --debug). Returns whether a log file is in use.
+pub fn init(
+    log: Option<&std::path::Path>,
+    format: LogFormat,
+    debug: bool,
+) -> std::io::Result<bool> {
+    let (out, to_file): (Box<dyn Write + Send>, bool) = match log {
+        Some(p) => (
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
+            true,
+        ),
+        None => (Box::new(std::io::stderr()), false),
+    };
+    let max = if debug {
+        Level::DEBUG
+    } else if to_file {
+        Level::INFO
+    } else {
+        Level::WARN
+    };
+    let layer = LineLayer {
+        out: Mutex::new(out),
+        format,
+    }
+    .with_filter(tracing_subscriber::filter::LevelFilter::from_level(max));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+    Ok(to_file)
+}

@@ -1,0 +1,207 @@
+//! The parent side of `create`: fork stage 1 (joins/unshares namespaces and
+//! forks the init into them), serve the init's requests (id maps, hooks,
+//! console), and return the init's host pid once it is ready.
+//!
+//! Two forks because a new pid namespace applies to children only, and a
+//! new user namespace must have its maps written (by us, outside it) before
+//! the other namespaces are created inside it.
+
+use super::init::{self, InitContext};
+use super::namespaces::{self, Plan};
+use super::sync::{self, Channel, Msg};
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+pub struct Launch<'a> {
+    pub init: InitContext<'a>,
+    pub cgroup: &'a dyn Cgroup,
+    pub console_socket: Option<&'a Path>,
+    /// Called with the init's pid for prestart/createRuntime hooks.
+    pub run_runtime_hooks: &'a dyn Fn(i32) -> Result<()>,
+}
+
+/// Returns the init's host pid. On error, anything started is killed.
+pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
+    let (parent, child) = sync::pair()?;
+    // SAFETY: hullc is single-threaded, so the child may run arbitrary code.
+    match unsafe { fork() }.sys("fork")? {
+        ForkResult::Child => {
+            drop(parent);
+            let code = match stage1(l, ns, &child) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = child.send(&Msg::Error { msg: e.to_string() });
+                    1
+                }
+            };
+            // SAFETY: _exit skips atexit handlers and destructors, which
+            // belong to the parent's copy of the process state.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child: stage1_pid } => {
+            drop(child);
+            let mut init_pid: Option<i32> = None;
+            let res = serve(l, ns, &parent, stage1_pid, &mut init_pid);
+            let _ = waitpid(stage1_pid, None);
+            match res {
+                Ok(()) => init_pid.ok_or_else(|| Error::Init("init pid was never reported".into())),
+                Err(e) => {
+                    if let Some(pid) = init_pid {
+                        let _ =
+                            nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                        let _ = waitpid(Pid::from_raw(pid), None);
+                    }
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+fn serve(
+    l: &Launch<'_>,
+    ns: &Plan,
+    ch: &Channel,
+    stage1: Pid,
+    init_pid: &mut Option<i32>,
+) -> Result<()> {
+    loop {
+        let Some((msg, fd)) = ch.recv()? else {
+            // Both children closed their ends without Ready: find out why.
+            return Err(Error::Init(
+                match waitpid(stage1, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Signaled(_, sig, _)) => format!("stage 1 killed by {sig}"),
+                    _ => "container init exited before it was ready".into(),
+                },
+            ));
+        };
+        match msg {
+            Msg::MapIds { pid } => {
+                let linux = l.init.spec.linux().clone().unwrap_or_default();
+                let r = namespaces::write_id_maps(
+                    pid,
+                    linux.uid_mappings().as_deref().unwrap_or_default(),
+                    linux.gid_mappings().as_deref().unwrap_or_default(),
+                );
+                reply(ch, r)?;
+            }
+            Msg::InitPid { pid } => {
+                *init_pid = Some(pid);
+                // Written from outside: the init is not dumpable, so its
+                // /proc files are not its own to write in a user namespace.
+                if let Some(adj) = l
+                    .init
+                    .spec
+                    .process()
+                    .as_ref()
+                    .and_then(|p| p.oom_score_adj())
+                {
+                    let path = format!("/proc/{pid}/oom_score_adj");
+                    std::fs::write(&path, adj.to_string()).map_err(|e| {
+                        let hint =
+                            if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) {
+                                " (lowering it needs CAP_SYS_RESOURCE)"
+                            } else {
+                                ""
+                            };
+                        Error::Other(format!("oomScoreAdj {adj}: {e}{hint}"))
+                    })?;
+                }
+            }
+            Msg::RunHooks => {
+                let pid = init_pid.ok_or_else(|| Error::Init("hooks before init pid".into()))?;
+                reply(ch, (l.run_runtime_hooks)(pid))?;
+            }
+            Msg::Console { name } => {
+                let r = match (fd, l.console_socket) {
+                    (Some(fd), Some(sock)) => crate::console::send_to_socket(sock, &fd, &name),
+                    (_, None) => Err(Error::Other(
+                        "process.terminal is true but no --console-socket was given".into(),
+                    )),
+                    (None, _) => Err(Error::Init("console message without a pty fd".into())),
+                };
+                reply(ch, r)?;
+            }
+            Msg::Ready => {
+                let _ = ns;
+                return Ok(());
+            }
+            Msg::Error { msg } => return Err(Error::Init(msg)),
+            other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+        }
+    }
+}
+
+/// Ack an ok result; on error tell the child to abort and return the error.
+fn reply(ch: &Channel, r: Result<()>) -> Result<()> {
+    match r {
+        Ok(()) => ch.send(&Msg::Ack),
+        Err(e) => {
+            let _ = ch.send(&Msg::Abort { msg: e.to_string() });
+            Err(e)
+        }
+    }
+}
+
+/// Stage 1: join the cgroup, join/unshare namespaces, fork the init.
+fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
+    l.cgroup.add_pid(std::process::id() as i32)?;
+    for j in &ns.join {
+        nix::sched::setns(&j.fd, namespaces::clone_flag(j.typ)).sys(format!(
+            "join {} namespace {}",
+            j.typ,
+            j.path.display()
+        ))?;
+    }
+    if ns.new_user {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).sys("unshare user namespace")?;
+        ch.send(&Msg::MapIds {
+            pid: std::process::id() as i32,
+        })?;
+        ch.expect_ack()?;
+        let root_u = nix::unistd::Uid::from_raw(0);
+        let root_g = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g).sys("setresgid 0 in user namespace")?;
+        nix::unistd::setresuid(root_u, root_u, root_u).sys("setresuid 0 in user namespace")?;
+    }
+    if !ns.new.is_empty() {
+        nix::sched::unshare(ns.new).sys(format!("unshare {:?}", ns.new))?;
+    }
+    // SAFETY: still single-threaded.
+    match unsafe { fork() }.sys("fork init")? {
+        ForkResult::Child => {
+            let code = match init::run(&l.init, ns, ch) {
+                Ok(never) => match never {},
+                Err(e) => {
+                    let _ = ch.send(&Msg::Error { msg: e.to_string() });
+                    1
+                }
+            };
+            // SAFETY: see launch(): do not run the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            ch.send(&Msg::InitPid {
+                pid: child.as_raw(),
+            })?;
+            Ok(())
+        }
+    }
+}
+
+/// Whether the spec asks for a namespace type at all.
+pub fn wants(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .is_some_and(|l| l.namespaces().iter().flatten().any(|n| n.typ() == t))
+}
+
+/// Keep fds alive in the child and readable as raw numbers.
+pub fn raw(fd: &OwnedFd) -> i32 {
+    fd.as_raw_fd()
+}

@@ -1,0 +1,9 @@
+//! Starting the container's processes: the parent side (`launch`), the
+//! container's init (`init`), the message channel between them (`sync`), and
+//! running from a sealed copy of the hullc binary (`sealed_exe`).
+
+pub mod init;
+pub mod launch;
+pub mod namespaces;
+pub mod sealed_exe;
+pub mod sync;

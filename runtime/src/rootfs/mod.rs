@@ -1,0 +1,593 @@
+//! The container's filesystem: mounts in config order, /dev, then
+//! pivot_root (or MS_MOVE + chroot), then masked/readonly paths and a
+//! read-only root. Runs inside the container's new mount namespace; every
+//! syscall goes through `Syscall` so the sequence is unit-testable.
+
+pub mod devices;
+pub mod options;
+pub mod paths;
+
+use crate::cgroups::detect::{detect, Hierarchy};
+use crate::cgroups::CgroupConfig;
+use crate::error::{Error, Result};
+use crate::syscall::Syscall;
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{Mount, Spec};
+use options::MountOptions;
+use paths::{create_in_root, fd_path, open_in_root, Leaf};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Everything the rootfs setup needs, taken from the spec up front.
+pub struct RootfsPlan<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    /// In a new user namespace: bind host devices instead of mknod.
+    pub in_userns: bool,
+    /// A new cgroup namespace: mount cgroupfs instead of binding dirs.
+    pub cgroupns: bool,
+    pub cgroup: &'a CgroupConfig,
+}
+
+fn mount_err(dest: &Path, what: &str, e: nix::Error) -> Error {
+    Error::Mount {
+        dest: dest.display().to_string(),
+        msg: format!("{what}: {e}"),
+    }
+}
+
+/// Propagation of "/" before anything else, from `rootfsPropagation`.
+pub fn root_propagation(spec: &Spec) -> Result<MsFlags> {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+        .unwrap_or_default();
+    Ok(match p.as_str() {
+        "" | "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        other => {
+            return Err(Error::Config {
+                path: "config.json".into(),
+                msg: format!("unknown linux.rootfsPropagation {other:?}"),
+            })
+        }
+    })
+}
+
+/// Steps before pivot_root: propagation, the rootfs bind, every mount, /dev.
+pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
+    let prop = root_propagation(plan.spec)?;
+    sys.mount(None, Path::new("/"), None, prop, None)
+        .map_err(|e| mount_err(Path::new("/"), "set propagation", e))?;
+    if prop.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a shared parent mount; make just that one private.
+        if let Some(parent) = mount_point_of(plan.rootfs) {
+            sys.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)
+                .map_err(|e| mount_err(&parent, "make parent private", e))?;
+        }
+    }
+    sys.mount(
+        Some(plan.rootfs),
+        plan.rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| mount_err(plan.rootfs, "bind rootfs", e))?;
+    let root = nix::fcntl::open(
+        plan.rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| mount_err(plan.rootfs, "open rootfs", e))?;
+
+    let mounts = plan.spec.mounts().clone().unwrap_or_default();
+    let mut dev_is_mounted = false;
+    let mut has_pts = false;
+    for m in &mounts {
+        let dest = m.destination();
+        if dest == Path::new("/dev") {
+            dev_is_mounted = true;
+        }
+        if dest == Path::new("/dev/pts") {
+            has_pts = true;
+        }
+        mount_one(sys, &root, plan, m)?;
+    }
+    let _ = dev_is_mounted;
+    let spec_devs = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    let devs = devices::all_devices(&spec_devs)?;
+    // Device nodes are created with exactly the requested mode.
+    let old = nix::sys::stat::umask(Mode::empty());
+    let res = devices::create_devices(sys, root.as_fd(), &devs, plan.in_userns);
+    nix::sys::stat::umask(old);
+    res?;
+    devices::create_symlinks(root.as_fd(), has_pts)?;
+    Ok(())
+}
+
+/// The mount point containing `path` (longest prefix in mountinfo).
+fn mount_point_of(path: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+}
+
+fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount) -> Result<()> {
+    let dest = m.destination();
+    let opts = options::parse(m.options().as_deref().unwrap_or_default());
+    for u in &opts.unsupported {
+        tracing::warn!(mount = %dest.display(), option = %u, "mount option not supported; ignored");
+    }
+    let typ = m.typ().as_deref().unwrap_or("");
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(sys, root, plan, dest, &opts);
+    }
+    if opts.is_bind() || typ == "bind" {
+        return mount_bind(sys, root, plan, m, &opts);
+    }
+    let target = create_in_root(root.as_fd(), dest, Leaf::Dir)?;
+    let tpath = fd_path(&target);
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    match sys.mount(Some(&source), &tpath, Some(typ), flags, opts.data()) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+            // sysfs cannot be mounted in a user namespace that does not own
+            // the network namespace: give a read-only view of the host's.
+            sys.mount(
+                Some(Path::new("/sys")),
+                &tpath,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(|e| mount_err(dest, "bind /sys", e))?;
+            let _ = sys.mount(
+                None,
+                &tpath,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | opts.flags,
+                None,
+            );
+        }
+        Err(e) => return Err(mount_err(dest, &format!("mount {typ}"), e)),
+    }
+    if opts.propagation.is_empty() {
+        return Ok(());
+    }
+    // The fd names the directory under the new mount; re-resolve.
+    let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+    let tpath = fd_path(&target);
+    for p in &opts.propagation {
+        sys.mount(None, &tpath, None, *p, None)
+            .map_err(|e| mount_err(dest, "set propagation", e))?;
+    }
+    Ok(())
+}
+
+fn mount_bind(
+    sys: &dyn Syscall,
+    root: &OwnedFd,
+    plan: &RootfsPlan<'_>,
+    m: &Mount,
+    opts: &MountOptions,
+) -> Result<()> {
+    let dest = m.destination();
+    let src = m.source().clone().unwrap_or_default();
+    let src = if src.is_absolute() {
+        src
+    } else {
+        plan.bundle.join(src)
+    };
+    let meta = std::fs::metadata(&src).map_err(|e| Error::Mount {
+        dest: dest.display().to_string(),
+        msg: format!("bind source {}: {e}", src.display()),
+    })?;
+    let leaf = if meta.is_dir() { Leaf::Dir } else { Leaf::File };
+    let target = create_in_root(root.as_fd(), dest, leaf)?;
+    let tpath = fd_path(&target);
+    let base = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    sys.mount(Some(&src), &tpath, None, base, None)
+        .map_err(|e| mount_err(dest, &format!("bind {}", src.display()), e))?;
+    // Flags other than bind/rec need a remount of the new bind mount.
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        // Re-open: the target path now names the mounted tree's root.
+        let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+        let tpath = fd_path(&target);
+        remount_keep_locked(sys, &tpath, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra)
+            .map_err(|e| mount_err(dest, "remount bind", e))?;
+    }
+    for p in &opts.propagation {
+        sys.mount(None, &tpath, None, *p, None)
+            .map_err(|e| mount_err(dest, "set propagation", e))?;
+    }
+    Ok(())
+}
+
+/// Remount; if the kernel refuses because flags of the underlying mount are
+/// locked (user namespaces), retry keeping them.
+fn remount_keep_locked(sys: &dyn Syscall, target: &Path, flags: MsFlags) -> nix::Result<()> {
+    match sys.mount(None, target, None, flags, None) {
+        Err(nix::errno::Errno::EPERM) => {
+            let st = nix::sys::statvfs::statvfs(target)?;
+            let f = st.flags();
+            use nix::sys::statvfs::FsFlags;
+            let mut keep = MsFlags::empty();
+            for (a, b) in [
+                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+                (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            ] {
+                if f.contains(a) {
+                    keep |= b;
+                }
+            }
+            sys.mount(None, target, None, flags | keep, None)
+        }
+        r => r,
+    }
+}
+
+/// A "cgroup" mount: the container's own cgroup(s). With a cgroup namespace
+/// the kernel shows the namespace root, so fresh cgroupfs mounts suffice;
+/// without one, bind the container's directories.
+fn mount_cgroup(
+    sys: &dyn Syscall,
+    root: &OwnedFd,
+    plan: &RootfsPlan<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    let target = create_in_root(root.as_fd(), dest, Leaf::Dir)?;
+    let tpath = fd_path(&target);
+    let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    match plan.cgroup {
+        CgroupConfig::V2 { dir, .. } => {
+            if plan.cgroupns {
+                sys.mount(
+                    Some(Path::new("cgroup2")),
+                    &tpath,
+                    Some("cgroup2"),
+                    flags,
+                    None,
+                )
+                .map_err(|e| mount_err(dest, "mount cgroup2", e))?;
+            } else {
+                sys.mount(
+                    Some(dir),
+                    &tpath,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )
+                .map_err(|e| mount_err(dest, "bind cgroup", e))?;
+                let target =
+                    open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+                remount_keep_locked(
+                    sys,
+                    &fd_path(&target),
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+                )
+                .map_err(|e| mount_err(dest, "remount cgroup", e))?;
+            }
+        }
+        CgroupConfig::V1 { dirs } => {
+            let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                &tpath,
+                Some("tmpfs"),
+                tmpfs_flags,
+                Some("mode=755"),
+            )
+            .map_err(|e| mount_err(dest, "mount tmpfs for cgroups", e))?;
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let Hierarchy::Legacy { controllers, .. } = detect(&mountinfo) else {
+                return Ok(());
+            };
+            // Group controllers by host mount point ("cpu,cpuacct" share one).
+            let mut seen = std::collections::BTreeSet::new();
+            for (ctrl, host_mp) in &controllers {
+                if !seen.insert(host_mp.clone()) {
+                    continue;
+                }
+                let name = host_mp
+                    .file_name()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(ctrl));
+                let sub = dest.join(&name);
+                let sfd = create_in_root(root.as_fd(), &sub, Leaf::Dir)?;
+                let spath = fd_path(&sfd);
+                let ctrls: Vec<&str> = controllers
+                    .iter()
+                    .filter(|(_, mp)| *mp == host_mp)
+                    .map(|(c, _)| c.as_str())
+                    .collect();
+                if plan.cgroupns {
+                    sys.mount(
+                        Some(Path::new("cgroup")),
+                        &spath,
+                        Some("cgroup"),
+                        flags,
+                        Some(&ctrls.join(",")),
+                    )
+                    .map_err(|e| mount_err(&sub, "mount cgroup", e))?;
+                } else if let Some(dir) = dirs.get(*ctrls.first().unwrap_or(&"")) {
+                    sys.mount(
+                        Some(dir),
+                        &spath,
+                        None,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None,
+                    )
+                    .map_err(|e| mount_err(&sub, "bind cgroup", e))?;
+                    let sfd = open_in_root(root.as_fd(), &sub)
+                        .map_err(|e| mount_err(&sub, "reopen", e))?;
+                    remount_keep_locked(
+                        sys,
+                        &fd_path(&sfd),
+                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+                    )
+                    .map_err(|e| mount_err(&sub, "remount cgroup", e))?;
+                }
+            }
+            if flags.contains(MsFlags::MS_RDONLY) {
+                let target =
+                    open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+                sys.mount(
+                    None,
+                    &fd_path(&target),
+                    None,
+                    MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY,
+                    Some("mode=755"),
+                )
+                .map_err(|e| mount_err(dest, "remount cgroup tmpfs ro", e))?;
+            }
+        }
+        CgroupConfig::None => {}
+    }
+    Ok(())
+}
+
+/// Switch root: pivot_root(".", ".") then detach the old root (runc's way,
+/// no temporary directory), or MS_MOVE + chroot with `--no-pivot`.
+pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<()> {
+    sys.chdir(rootfs)
+        .map_err(|e| mount_err(rootfs, "chdir", e))?;
+    if no_pivot {
+        sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
+            .map_err(|e| mount_err(rootfs, "move to /", e))?;
+        sys.chroot(Path::new("."))
+            .map_err(|e| mount_err(rootfs, "chroot", e))?;
+    } else {
+        sys.pivot_root(Path::new("."), Path::new("."))
+            .map_err(|e| mount_err(rootfs, "pivot_root", e))?;
+        // The old root is stacked on "."; keep its unmount from propagating
+        // to the host, then detach it.
+        sys.mount(
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|e| mount_err(Path::new("/"), "make old root slave", e))?;
+        sys.umount2(Path::new("."), MntFlags::MNT_DETACH)
+            .map_err(|e| mount_err(Path::new("/"), "detach old root", e))?;
+    }
+    sys.chdir(Path::new("/"))
+        .map_err(|e| mount_err(Path::new("/"), "chdir", e))?;
+    Ok(())
+}
+
+/// After switch_root: readonly paths, masked paths, read-only root.
+pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    for p in linux.readonly_paths().iter().flatten() {
+        let path = Path::new(p);
+        match sys.mount(
+            Some(path),
+            path,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        ) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(mount_err(path, "bind readonly path", e)),
+        }
+        remount_keep_locked(
+            sys,
+            path,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_REC
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+        )
+        .map_err(|e| mount_err(path, "remount readonly path", e))?;
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        let path = Path::new(p);
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(_) => continue,
+        };
+        let res = if meta.is_dir() {
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0"),
+            )
+        } else {
+            sys.mount(
+                Some(Path::new("/dev/null")),
+                path,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+        };
+        match res {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(mount_err(path, "mask", e)),
+        }
+    }
+    if spec
+        .root()
+        .as_ref()
+        .is_some_and(|r| r.readonly() == Some(true))
+    {
+        remount_keep_locked(
+            sys,
+            Path::new("/"),
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        )
+        .map_err(|e| mount_err(Path::new("/"), "remount root read-only", e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::recording::{Call, Recorder};
+
+    fn spec(mounts: &str) -> Spec {
+        serde_json::from_str(&format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs","readonly":true}},
+            "process":{{"args":["sh"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+            "mounts":{mounts},
+            "linux":{{"maskedPaths":["/proc/kcore"],"readonlyPaths":["/proc/sys"]}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn mounts_in_order_with_flags_and_binds_remounted() {
+        let t = tempfile::tempdir().unwrap();
+        let rootfs = t.path().join("rootfs");
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", rootfs.join("data")).unwrap();
+        let hostdir = t.path().join("host");
+        std::fs::create_dir(&hostdir).unwrap();
+        let s = spec(&format!(
+            r#"[{{"destination":"/proc","type":"proc","source":"proc"}},
+               {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755"]}},
+               {{"destination":"/data/x","type":"bind","source":"{}","options":["rbind","ro"]}}]"#,
+            hostdir.display()
+        ));
+        let rec = Recorder::default();
+        let plan = RootfsPlan {
+            spec: &s,
+            rootfs: &rootfs,
+            bundle: t.path(),
+            in_userns: false,
+            cgroupns: false,
+            cgroup: &CgroupConfig::None,
+        };
+        prepare(&rec, &plan).unwrap();
+        let calls = rec.calls.borrow();
+        let mounts: Vec<&Call> = calls
+            .iter()
+            .filter(|c| matches!(c, Call::Mount { .. }))
+            .collect();
+        // "/" propagation, rootfs bind, proc, tmpfs, bind, remount ro, then device binds none (mknod)
+        match mounts[0] {
+            Call::Mount { target, flags, .. } => {
+                assert_eq!(target, Path::new("/"));
+                assert_eq!(*flags, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+            }
+            _ => unreachable!(),
+        }
+        match mounts[2] {
+            Call::Mount { target, fstype, .. } => {
+                assert_eq!(target, &rootfs.join("proc"));
+                assert_eq!(fstype.as_deref(), Some("proc"));
+            }
+            _ => unreachable!(),
+        }
+        match mounts[3] {
+            Call::Mount {
+                target,
+                data,
+                flags,
+                ..
+            } => {
+                assert_eq!(target, &rootfs.join("dev"));
+                assert_eq!(data.as_deref(), Some("mode=755"));
+                assert_eq!(*flags, MsFlags::MS_NOSUID);
+            }
+            _ => unreachable!(),
+        }
+        // the symlink /data → /etc resolved inside the rootfs
+        match mounts[4] {
+            Call::Mount { target, source, .. } => {
+                assert_eq!(target, &rootfs.join("etc/x"));
+                assert_eq!(source.as_deref(), Some(hostdir.as_path()));
+            }
+            _ => unreachable!(),
+        }
+        match mounts[5] {
+            Call::Mount { flags, .. } => {
+                assert!(flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_BIND))
+            }
+            _ => unreachable!(),
+        }
+        assert!(calls
+            .iter()
+            .any(|c| matches!(c, Call::Mknod(p, ..) if p == &rootfs.join("dev/null"))));
+    }
+
+    #[test]
+    fn finalize_masks_and_readonly_root() {
+        let s = spec("[]");
+        let rec = Recorder::default();
+        finalize(&rec, &s).unwrap();
+        let calls = rec.calls.borrow();
+        let last = calls.last().unwrap();
+        assert!(
+            matches!(last, Call::Mount { target, flags, .. } if target == Path::new("/") && flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT))
+        );
+    }
+
+    #[test]
+    fn pivot_sequence() {
+        let rec = Recorder::default();
+        switch_root(&rec, Path::new("/r"), false).unwrap();
+        let calls = rec.calls.borrow();
+        assert_eq!(calls[0], Call::Chdir("/r".into()));
+        assert_eq!(calls[1], Call::PivotRoot(".".into()));
+        assert!(matches!(calls[3], Call::Umount(_)));
+        let rec = Recorder::default();
+        switch_root(&rec, Path::new("/r"), true).unwrap();
+        assert!(rec.calls.borrow().contains(&Call::Chroot(".".into())));
+    }
+}
