@@ -275,7 +275,8 @@ fn run_foreground_passes_exit_code_and_output() {
     let o = rt.run_container(b.id(), &b, &[]);
     assert_eq!(o.status.code(), Some(42), "{}", describe(&o));
     assert_eq!(stdout_of(&o).trim(), "hello-out");
-    assert!(stderr_of(&o).contains("hello-err"), "{}", describe(&o));
+    // The runtime adds nothing of its own to a successful container's streams.
+    assert_eq!(stderr_of(&o), "hello-err\n", "{}", describe(&o));
     // Foreground run deletes the container when it exits.
     rt.assert_nothing_left(b.id(), &b);
 }
@@ -479,4 +480,36 @@ fn spec_rootless_has_user_namespace_and_mappings() {
             "{m}: {v}"
         );
     }
+}
+
+/// While createRuntime hooks run, `state` must already know the container
+/// and report it as `creating`.
+#[test]
+fn state_reports_creating_during_create() {
+    require_root();
+    let mut b = sleeper("creating");
+    let rt = Runtime::new();
+    let id = b.id().to_string();
+    let m = b.host_dir("m");
+    let script = format!(
+        "{} --root {} state {id} > {}/state.json 2> {}/state.err; exit 0",
+        rt.bin().display(),
+        rt.root().display(),
+        m.display(),
+        m.display()
+    );
+    b.add_hook(
+        "createRuntime",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", script]}),
+    );
+    b.write().unwrap();
+    let o = rt.create(&id, &b);
+    assert!(o.status.success(), "create: {}", describe(&o));
+    let text = fs::read_to_string(m.join("state.json")).unwrap_or_default();
+    let err = fs::read_to_string(m.join("state.err")).unwrap_or_default();
+    let st: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("state during create is not JSON ({e}): {text:?} / {err:?}"));
+    assert_eq!(st["status"], "creating", "{st}");
+    assert_eq!(st["id"], id.as_str(), "{st}");
+    assert_eq!(rt.state_json(&id)["status"], "created");
 }
