@@ -324,17 +324,25 @@ impl SeccompData {
 /// Panics on malformed programs: used by tests only.
 #[cfg(test)]
 pub fn run(prog: &[sock_filter], data: &SeccompData, big_endian: bool) -> u32 {
+    run_counted(prog, data, big_endian).0
+}
+
+/// [`run`], also returning how many instructions were executed.
+#[cfg(test)]
+pub fn run_counted(prog: &[sock_filter], data: &SeccompData, big_endian: bool) -> (u32, usize) {
     let mut a: u32 = 0;
     let mut pc = 0usize;
+    let mut steps = 0;
     loop {
         let insn = prog.get(pc).expect("fell off the end of the program");
         pc += 1;
+        steps += 1;
         match insn.code {
             c if c == BPF_LD | BPF_W | BPF_ABS => {
                 a = data.word(insn.k, big_endian).expect("load out of range")
             }
             c if c == BPF_ALU | BPF_AND | BPF_K => a &= insn.k,
-            c if c == BPF_RET | BPF_K => return insn.k,
+            c if c == BPF_RET | BPF_K => return (insn.k, steps),
             c if c == BPF_JMP | BPF_JA => pc += insn.k as usize,
             c if c & 0x07 == BPF_JMP => {
                 let taken = match c & 0xf0 {

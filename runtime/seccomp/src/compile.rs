@@ -20,8 +20,9 @@
 //! action, or one rule block) and binary-searches the interval boundaries with `jge`, so
 //! runs of allowed syscalls cost one comparison and a lookup costs log2(intervals) jumps.
 //! Leaves jump straight into a pool of verdict blocks emitted right after each small subtree,
-//! which keeps most jumps short. A rule block tests the rules of one syscall in profile order;
-//! the first rule whose conditions all hold gives its action, otherwise the default action.
+//! which keeps most jumps short. A rule block tests the rules of one syscall (see
+//! [`effective`] for which and in what order); the first rule whose conditions all hold gives
+//! its action, otherwise the default action.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -136,7 +137,11 @@ impl Policy {
             return BAD_ARCH_ACTION;
         };
         let wide = section.arch.wide_args;
-        for rule in section.syscalls.get(&nr).into_iter().flatten() {
+        let rules = section
+            .syscalls
+            .get(&nr)
+            .map(|r| effective(r, self.default));
+        for rule in rules.iter().flatten() {
             if rule
                 .conds
                 .iter()
@@ -298,20 +303,19 @@ pub fn build(profile: &LinuxSeccomp) -> Result<Policy, SeccompError> {
     Ok(policy)
 }
 
-/// Rules that can change the outcome: everything up to and including the first
-/// unconditional rule, minus trailing rules that only repeat the default action.
-fn effective(rules: &[Rule], default: u32) -> Vec<Rule> {
-    let mut out: Vec<Rule> = Vec::new();
-    for r in rules {
-        out.push(r.clone());
-        if r.conds.is_empty() {
-            break;
-        }
+/// The rules that decide for one syscall, in the order they are tried, following what
+/// runc + libseccomp make of a profile:
+/// - rules whose action is the default action are skipped (runc skips them; libseccomp
+///   refuses them), so they cannot shadow other rules;
+/// - an unconditional rule overrides every conditional rule of the syscall, and the first
+///   unconditional rule wins over later ones (libseccomp's db_rule_add);
+/// - otherwise the conditional rules are tried in profile order, the first match decides.
+pub fn effective(rules: &[Rule], default: u32) -> Vec<Rule> {
+    let live = rules.iter().filter(|r| r.action != default);
+    if let Some(u) = live.clone().find(|r| r.conds.is_empty()) {
+        return vec![u.clone()];
     }
-    while out.last().is_some_and(|r| r.action == default) {
-        out.pop();
-    }
-    out
+    live.cloned().collect()
 }
 
 /// What one interval of syscall numbers leads to.

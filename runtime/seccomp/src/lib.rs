@@ -24,10 +24,13 @@
 //!   bit (>= 0x40000000) go to the x32 rules when x32 is listed, else the bad-arch action: they
 //!   are never matched against x86_64 rules.
 //! - Rules are looked up by name per architecture; a name no architecture knows is skipped with
-//!   a debug log (runc). For one syscall, rules are tried in profile order and the first rule
-//!   whose conditions all hold decides; no match → the default action.
-//! - Conditions in one rule are ANDed, also several on the same argument (libseccomp; note
-//!   runc instead splits those into separate rules, i.e. ORs them). 64-bit ABIs compare
+//!   a debug log (runc). For one syscall: rules whose action equals the default action are
+//!   skipped (runc), an unconditional rule overrides conditional ones and the first
+//!   unconditional rule wins (libseccomp), otherwise conditional rules are tried in profile
+//!   order and the first whose conditions all hold decides; no match → the default action.
+//! - Conditions in one rule are ANDed, also several on the same argument (as the project
+//!   asks; beware that libseccomp itself refuses two conditions on one argument with EINVAL
+//!   and runc works around that by making one rule per condition, i.e. ORs them). 64-bit ABIs compare
 //!   all 64 bits (high word, then low word; unsigned). 32-bit ABIs (x86, x32, arm) compare the
 //!   low 32 bits only, as libseccomp does. SCMP_CMP_MASKED_EQ: `value` is the mask,
 //!   `valueTwo` the datum: `(arg & value) == (valueTwo & value)`.

@@ -394,6 +394,47 @@ fn first_matching_rule_wins_then_default() {
 }
 
 #[test]
+fn unconditional_rules_override_and_default_rules_are_skipped() {
+    // Unconditional ALLOW after a conditional ERRNO: the unconditional rule decides
+    // (libseccomp drops the conditional chains).
+    let (_, prog) = both(
+        r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[
+        {"names":["getppid"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]},
+        {"names":["getppid"],"action":"SCMP_ACT_ALLOW"},
+        {"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":9}]}"#,
+    );
+    assert_eq!(
+        run(&prog, 110, AUDIT_ARCH_X86_64, [1, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        run(&prog, 110, AUDIT_ARCH_X86_64, [2, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    // A rule repeating the default action is skipped (runc), so it does not shadow the
+    // conditional ALLOW after it.
+    let (_, prog) = both(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+        {"names":["getppid"],"action":"SCMP_ACT_ERRNO"},
+        {"names":["getppid"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    assert_eq!(
+        run(&prog, 110, AUDIT_ARCH_X86_64, [1, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        run(&prog, 110, AUDIT_ARCH_X86_64, [2, 0, 0, 0, 0, 0]),
+        RET_ERRNO | 1
+    );
+    // ERRNO with another errno is not the default action.
+    let (_, prog) = both(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+        {"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":2}]}"#,
+    );
+    assert_eq!(run(&prog, 110, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 2);
+}
+
+#[test]
 fn docker_profile_fits_and_matches_policy_everywhere() {
     let started = std::time::Instant::now();
     let filter = crate::compile(&profile(DOCKER)).unwrap();
@@ -407,6 +448,42 @@ fn docker_profile_fits_and_matches_policy_everywhere() {
 
     let (p, prog) = both(DOCKER);
     assert_eq!(prog.len(), filter.instructions());
+    // Path length of a native syscall through the filter.
+    let mut steps = Vec::new();
+    for n in 0..470 {
+        let d = SeccompData {
+            nr: n,
+            arch: AUDIT_ARCH_X86_64,
+            args: [0; 6],
+        };
+        steps.push(bpf::run_counted(&prog, &d, false).1);
+    }
+    let max = steps.iter().max().unwrap();
+    let mean = steps.iter().sum::<usize>() as f64 / steps.len() as f64;
+    eprintln!("x86_64 syscalls 0..470: {mean:.1} instructions executed on average, {max} at most");
+    assert!(*max < 40, "{max}");
+
+    // The same rules for every architecture we support at once still fit easily.
+    let all = DOCKER.replace(
+        r#""SCMP_ARCH_X32""#,
+        r#""SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_RISCV64",
+        "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390X""#,
+    );
+    let (p_all, prog_all) = both(&all);
+    assert_eq!(p_all.sections.len(), 8);
+    eprintln!(
+        "same profile for 8 architectures: {} instructions",
+        prog_all.len()
+    );
+    assert!(prog_all.len() < 4096);
+    for (a, n) in [
+        (AUDIT_ARCH_S390X, 20u32),
+        (AUDIT_ARCH_AARCH64, 172),
+        (arch::AUDIT_ARCH_ARM, 20),
+    ] {
+        assert_eq!(run(&prog_all, n, a, [0; 6]), RET_ALLOW, "getpid on {a:#x}");
+        assert_eq!(run(&prog_all, 9999, a, [0; 6]), RET_ERRNO | 1);
+    }
     // Every syscall number of every section (and its neighbours), plus random numbers.
     let mut rng = Rng(42);
     for (audit, max) in [
