@@ -122,6 +122,9 @@ pub struct Policy {
     /// Native first, then the profile's architectures in order, without duplicates.
     pub sections: Vec<Section>,
     pub flags: u32,
+    /// Answer ENOSYS for syscall numbers above the highest one the profile names (per ABI),
+    /// as runc does unless the default action lets syscalls through.
+    pub enosys_newer: bool,
 }
 
 impl Policy {
@@ -137,6 +140,15 @@ impl Policy {
             return BAD_ARCH_ACTION;
         };
         let wide = section.arch.wide_args;
+        if self.enosys_newer
+            && section
+                .syscalls
+                .keys()
+                .next_back()
+                .is_some_and(|last| nr > *last)
+        {
+            return RET_ERRNO | libc::ENOSYS as u32;
+        }
         let rules = section
             .syscalls
             .get(&nr)
@@ -270,10 +282,16 @@ pub fn build(profile: &LinuxSeccomp) -> Result<Policy, SeccompError> {
         }
     }
 
+    // runc's -ENOSYS stub: not when the default lets syscalls run (ALLOW, LOG, TRACE: a
+    // tracer handles new syscalls itself) or already answers ENOSYS.
+    let enosys_newer = !matches!(default, RET_ALLOW | RET_LOG)
+        && default & 0xffff_0000 != RET_TRACE
+        && default != RET_ERRNO | libc::ENOSYS as u32;
     let mut policy = Policy {
         default,
         sections,
         flags: 0,
+        enosys_newer,
     };
     let mut flags = 0;
     let mut wait_killable = false;
@@ -323,6 +341,7 @@ pub fn effective(rules: &[Rule], default: u32) -> Vec<Rule> {
 enum Verdict {
     Default,
     Block(usize),
+    Enosys,
 }
 
 struct Gen {
@@ -331,6 +350,7 @@ struct Gen {
     blocks: Vec<Vec<Rule>>,
     wide: bool,
     big_endian: bool,
+    enosys_newer: bool,
 }
 
 /// Policy → program.
@@ -341,6 +361,7 @@ pub fn generate(policy: &Policy) -> Result<Vec<libc::sock_filter>, SeccompError>
         blocks: Vec::new(),
         wide: true,
         big_endian: false,
+        enosys_newer: policy.enosys_newer,
     };
 
     // Group sections by audit arch (x86_64 and x32 share one).
@@ -422,6 +443,16 @@ impl Gen {
             push_interval(&mut iv, nr, v);
             push_interval(&mut iv, nr + 1, Verdict::Default);
         }
+        if self.enosys_newer {
+            // runc: syscalls newer than every syscall the profile names fail with ENOSYS, so
+            // programs fall back to older calls (clone3 → clone, fchmodat2 → fchmodat, ...)
+            // instead of failing on the default action.
+            if let Some(last) = s.syscalls.range(lo as u32..).next_back().map(|(n, _)| *n) {
+                if u64::from(last) + 1 < hi {
+                    push_interval(&mut iv, u64::from(last) + 1, Verdict::Enosys);
+                }
+            }
+        }
         // Drop a trailing empty interval starting at `hi`.
         if iv.last().is_some_and(|(start, _)| *start >= hi) {
             iv.pop();
@@ -491,6 +522,7 @@ impl Gen {
     fn verdict(&mut self, v: Verdict) {
         match v {
             Verdict::Default => self.asm.ret(self.default),
+            Verdict::Enosys => self.asm.ret(RET_ERRNO | libc::ENOSYS as u32),
             Verdict::Block(id) => {
                 let rules = self.blocks[id].clone();
                 self.rules(&rules);

@@ -28,6 +28,10 @@
 //!   skipped (runc), an unconditional rule overrides conditional ones and the first
 //!   unconditional rule wins (libseccomp), otherwise conditional rules are tried in profile
 //!   order and the first whose conditions all hold decides; no match → the default action.
+//! - As runc does, when the default action does not let syscalls run (anything but ALLOW, LOG
+//!   and TRACE), syscall numbers above the highest number the profile names for an ABI get
+//!   ERRNO(ENOSYS) instead of the default action, so programs fall back from syscalls newer
+//!   than the profile (clone3 → clone) instead of failing with EPERM.
 //! - Conditions in one rule are ANDed, also several on the same argument (as the project
 //!   asks; beware that libseccomp itself refuses two conditions on one argument with EINVAL
 //!   and runc works around that by making one rule per condition, i.e. ORs them). 64-bit ABIs compare

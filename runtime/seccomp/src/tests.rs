@@ -135,7 +135,9 @@ fn x32_bit_never_matches_native_rules() {
         "syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ALLOW"}]}"#;
     let (_, prog) = both(only64);
     assert_eq!(run(&prog, 39, AUDIT_ARCH_X86_64, [0; 6]), RET_ALLOW);
-    assert_eq!(run(&prog, 40, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 1);
+    assert_eq!(run(&prog, 20, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 1);
+    // Above every syscall the profile names: ENOSYS (runc), so callers fall back.
+    assert_eq!(run(&prog, 40, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 38);
     assert_eq!(
         run(&prog, X32_SYSCALL_BIT | 39, AUDIT_ARCH_X86_64, [0; 6]),
         compile::BAD_ARCH_ACTION
@@ -168,8 +170,9 @@ fn x32_bit_never_matches_native_rules() {
     assert_eq!(run(&prog, 174, AUDIT_ARCH_I386, [0; 6]), RET_ERRNO | 22);
     assert_eq!(run(&prog, 20, AUDIT_ARCH_I386, [0; 6]), RET_ALLOW);
     assert_eq!(run(&prog, 39, AUDIT_ARCH_I386, [0; 6]), RET_ERRNO | 5);
-    // 512 natively is not rt_sigaction.
-    assert_eq!(run(&prog, 512, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 5);
+    // 512 natively is not rt_sigaction (and is above every native number named: ENOSYS).
+    assert_eq!(run(&prog, 512, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 38);
+    assert_eq!(run(&prog, 30, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 5);
     // aarch64 is not listed: killed.
     assert_eq!(run(&prog, 172, AUDIT_ARCH_AARCH64, [0; 6]), 0);
 }
@@ -435,6 +438,35 @@ fn unconditional_rules_override_and_default_rules_are_skipped() {
 }
 
 #[test]
+fn enosys_for_syscalls_newer_than_the_profile_unless_default_lets_them_run() {
+    let prof = |default: &str| {
+        format!(
+            r#"{{"defaultAction":"{default}","syscalls":[
+            {{"names":["read","getppid"],"action":"SCMP_ACT_KILL_PROCESS"}}]}}"#
+        )
+    };
+    let (_, prog) = both(&prof("SCMP_ACT_ERRNO"));
+    assert_eq!(run(&prog, 50, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 1);
+    assert_eq!(run(&prog, 110, AUDIT_ARCH_X86_64, [0; 6]), RET_KILL_PROCESS);
+    assert_eq!(run(&prog, 111, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 38);
+    assert_eq!(
+        run(&prog, 0x3fff_ffff, AUDIT_ARCH_X86_64, [0; 6]),
+        RET_ERRNO | 38
+    );
+    let (_, prog) = both(&prof("SCMP_ACT_KILL"));
+    assert_eq!(run(&prog, 435, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 38);
+    assert_eq!(run(&prog, 50, AUDIT_ARCH_X86_64, [0; 6]), 0);
+    for default in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"] {
+        let (p, prog) = both(&prof(default));
+        assert_eq!(
+            run(&prog, 435, AUDIT_ARCH_X86_64, [0; 6]),
+            p.default,
+            "{default}"
+        );
+    }
+}
+
+#[test]
 fn docker_profile_fits_and_matches_policy_everywhere() {
     let started = std::time::Instant::now();
     let filter = crate::compile(&profile(DOCKER)).unwrap();
@@ -482,7 +514,7 @@ fn docker_profile_fits_and_matches_policy_everywhere() {
         (arch::AUDIT_ARCH_ARM, 20),
     ] {
         assert_eq!(run(&prog_all, n, a, [0; 6]), RET_ALLOW, "getpid on {a:#x}");
-        assert_eq!(run(&prog_all, 9999, a, [0; 6]), RET_ERRNO | 1);
+        assert_eq!(run(&prog_all, 0x0fff_ffff, a, [0; 6]), RET_ERRNO | 38);
     }
     // Every syscall number of every section (and its neighbours), plus random numbers.
     let mut rng = Rng(42);
