@@ -348,6 +348,13 @@ pub fn leftovers(
     if fs::symlink_metadata(&state).is_ok() {
         found.push(format!("state dir {} still exists", state.display()));
     }
+    // Any other entry named after the container (e.g. `<id>.json`, locks).
+    for e in fs::read_dir(state_root).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{id}.")) {
+            found.push(format!("state entry {} still exists", e.path().display()));
+        }
+    }
     if let Some(cg) = cgroups_path {
         for d in cgroup_dirs(cg) {
             found.push(format!("cgroup dir {} still exists", d.display()));
