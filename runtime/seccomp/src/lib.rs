@@ -11,7 +11,7 @@
 //! list x86_64 + x86 + x32, and the x32 syscall bit must be handled), no SECCOMP_RET_USER_NOTIF,
 //! and `apply_filter` always sets no_new_privs (the caller must decide that from
 //! `noNewPrivileges`). So this crate generates the whole classic-BPF program itself
-//! ([`bpf`] is a small assembler with automatic long-jump trampolines) and installs it with a
+//! (module `bpf` is a small assembler with automatic long-jump trampolines) and installs it with a
 //! plain seccomp(2) call carrying the profile's flags. seccompiler is used in the tests as an
 //! independent oracle: for profiles it can express, its program and ours must give the same
 //! verdict on every input we try.

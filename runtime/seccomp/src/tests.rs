@@ -761,6 +761,36 @@ fn errors_name_the_bad_value() {
 }
 
 #[test]
+fn too_long_programs_are_refused() {
+    // Distinct conditions per syscall (identical rule lists would share one block).
+    let rules: Vec<String> = arch::X86_64
+        .table
+        .iter()
+        .take(200)
+        .enumerate()
+        .map(|(k, (n, _))| {
+            let conds: Vec<String> = (0..6)
+                .map(|i| {
+                    let v = (1u64 << 40) + k as u64;
+                    format!(r#"{{"index":{i},"value":{v},"op":"SCMP_CMP_GT"}}"#)
+                })
+                .collect();
+            format!(
+                r#"{{"names":["{n}"],"action":"SCMP_ACT_ALLOW","args":[{}]}}"#,
+                conds.join(",")
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{}]}}"#,
+        rules.join(",")
+    );
+    let e = crate::compile(&profile(&json)).unwrap_err();
+    assert!(matches!(e, SeccompError::TooLong(n) if n > 4096), "{e}");
+    assert!(e.to_string().contains("4096"));
+}
+
+#[test]
 fn unknown_syscall_names_are_skipped() {
     let (p, prog) = both(
         r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["no_such_call","getpid"],"action":"SCMP_ACT_ALLOW"}]}"#,
