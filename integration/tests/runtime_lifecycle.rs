@@ -99,11 +99,13 @@ fn process_does_not_run_before_start() {
     assert!(!m.join("marker").exists(), "marker written before start");
 
     rt.start_ok(id);
+    // The file appears (O_CREAT) before echo writes to it: wait for the content.
     assert!(
-        wait_until(LONG, || m.join("marker").exists()),
-        "process did not run after start"
+        wait_until(LONG, || fs::read_to_string(m.join("marker"))
+            .is_ok_and(|t| t == "ran\n")),
+        "process did not run after start: marker {:?}",
+        fs::read_to_string(m.join("marker"))
     );
-    assert_eq!(fs::read_to_string(m.join("marker")).unwrap().trim(), "ran");
 }
 
 #[test]
