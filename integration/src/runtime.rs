@@ -268,6 +268,23 @@ impl Runtime {
         fs::read_to_string(Self::stdout_path(bundle, id)).unwrap_or_default()
     }
 
+    /// Wait until the container (create/run -d) has written at least `n`
+    /// complete lines to stdout; returns those lines' text, or panics with
+    /// what there is after `timeout`.
+    pub fn wait_stdout_lines(bundle: &Bundle, id: &str, n: usize, timeout: Duration) -> String {
+        let complete = |t: &str| {
+            t.split_inclusive('\n')
+                .filter(|l| l.ends_with('\n'))
+                .count()
+        };
+        let ok = wait_until(timeout, || {
+            complete(&Self::container_stdout(bundle, id)) >= n
+        });
+        let text = Self::container_stdout(bundle, id);
+        assert!(ok, "container {id} wrote fewer than {n} lines: {text:?}");
+        text
+    }
+
     /// Run a subcommand whose container outlives it (create, run -d): the
     /// container's stdio goes to files next to the bundle, stdin is null.
     /// The returned Output holds what the runtime wrote before exiting.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hull_integration::bundle::Bundle;
-use hull_integration::runtime::{describe, require_root, wait_until, Runtime};
+use hull_integration::runtime::{describe, require_root, Runtime};
 use serde_json::json;
 
 /// Inode of a namespace file as seen from here (`stat` follows the link).
@@ -182,14 +182,7 @@ fn user_namespace_maps_root_to_an_unprivileged_range() {
         "run -d with a user namespace: {}",
         describe(&o)
     );
-    let out = || Runtime::container_stdout(&b, id);
-    assert!(
-        wait_until(std::time::Duration::from_secs(10), || out().lines().count()
-            >= 5),
-        "output: {:?}",
-        out()
-    );
-    let text = out();
+    let text = Runtime::wait_stdout_lines(&b, id, 5, std::time::Duration::from_secs(10));
     let l: Vec<&str> = text.lines().collect();
     assert_eq!(l[0], "0", "uid inside");
     assert_eq!(l[1], "0", "gid inside");

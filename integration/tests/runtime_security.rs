@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hull_integration::bundle::Bundle;
 use hull_integration::cleanup::{mountinfo, parse_mountinfo, remove_tree};
-use hull_integration::runtime::{describe, require_root, wait_until, Runtime};
+use hull_integration::runtime::{describe, require_root, Runtime};
 use serde_json::json;
 
 /// A host path outside every bundle that a buggy runtime might create;
@@ -176,17 +176,7 @@ fn bind_mount_onto_absolute_symlink_stays_inside_the_rootfs() {
     let id = b.id();
     let o = rt.run_detached(id, &b);
     if o.status.success() {
-        assert!(
-            wait_until(Duration::from_secs(10), || Runtime::container_stdout(
-                &b, id
-            )
-            .lines()
-            .count()
-                >= 3),
-            "container output: {:?}",
-            Runtime::container_stdout(&b, id)
-        );
-        let out = Runtime::container_stdout(&b, id);
+        let out = Runtime::wait_stdout_lines(&b, id, 3, Duration::from_secs(10));
         assert_eq!(
             out.lines().take(2).collect::<Vec<_>>(),
             ["payload-ok", "payload-ok"],
