@@ -19,9 +19,20 @@ use std::path::Path;
 
 /// In the container (after pivot_root): open a pty, send the master up,
 /// make the slave our stdio and controlling terminal, bind it on /dev/console.
-pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel) -> Result<()> {
+pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel, size: Option<(u16, u16)>) -> Result<()> {
     let master =
         posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).sys("open /dev/ptmx")?;
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a valid winsize we own.
+        let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        nix::errno::Errno::result(rc).sys("set console size")?;
+    }
     grantpt(&master).sys("grantpt")?;
     unlockpt(&master).sys("unlockpt")?;
     let name = ptsname_r(&master).sys("ptsname")?;

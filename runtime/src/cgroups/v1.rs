@@ -202,8 +202,20 @@ pub fn device_rule_lines(rules: &[LinuxDeviceCgroup]) -> Vec<(&'static str, Stri
         n.filter(|v| *v >= 0)
             .map_or("*".to_string(), |v| v.to_string())
     };
+    let is_deny_all = |r: &LinuxDeviceCgroup| {
+        !r.allow()
+            && r.typ().is_none_or(|t| t.as_str() == "a")
+            && r.major().is_none_or(|m| m < 0)
+            && r.minor().is_none_or(|m| m < 0)
+    };
     let mut out = Vec::new();
-    for r in rules {
+    // The default devices are allowed right after the leading "deny all"
+    // rules, so any later rule of the user's (e.g. deny c 1:3 w) wins.
+    let defaults_at = rules.iter().take_while(|r| is_deny_all(r)).count();
+    for (i, r) in rules.iter().enumerate() {
+        if i == defaults_at {
+            push_defaults(&mut out);
+        }
         let typ = r.typ().map_or("a", |t| match t.as_str() {
             "b" => "b",
             "c" | "u" => "c",
@@ -228,24 +240,21 @@ pub fn device_rule_lines(rules: &[LinuxDeviceCgroup]) -> Vec<(&'static str, Stri
             line,
         ));
     }
-    if !rules.is_empty() {
-        for (t, maj, min) in DEFAULT_ALLOWED {
-            let mentioned = rules.iter().any(|r| {
-                r.typ().is_some_and(|x| x.as_str() == *t)
-                    && r.major() == Some(*maj)
-                    && r.minor() == Some(*min)
-            });
-            if !mentioned {
-                let min = if *min < 0 {
-                    "*".to_string()
-                } else {
-                    min.to_string()
-                };
-                out.push(("devices.allow", format!("{t} {maj}:{min} rwm")));
-            }
-        }
+    if !rules.is_empty() && defaults_at == rules.len() {
+        push_defaults(&mut out);
     }
     out
+}
+
+fn push_defaults(out: &mut Vec<(&'static str, String)>) {
+    for (t, maj, min) in DEFAULT_ALLOWED {
+        let min = if *min < 0 {
+            "*".to_string()
+        } else {
+            min.to_string()
+        };
+        out.push(("devices.allow", format!("{t} {maj}:{min} rwm")));
+    }
 }
 
 impl Cgroup for V1 {
@@ -476,9 +485,12 @@ mod tests {
         ];
         let lines = device_rule_lines(&rules);
         assert_eq!(lines[0], ("devices.deny", "a *:* rwm".to_string()));
-        assert_eq!(lines[1], ("devices.deny", "c 1:3 w".to_string()));
-        // the user's rule for 1:3 wins: no default allow for it afterwards
-        assert!(!lines[2..].iter().any(|(_, l)| l.starts_with("c 1:3 ")));
+        assert_eq!(lines[1], ("devices.allow", "c 1:3 rwm".to_string()));
+        // the user's later rule for 1:3 comes after the defaults, so it wins
+        assert_eq!(
+            lines.last().unwrap(),
+            &("devices.deny", "c 1:3 w".to_string())
+        );
         assert!(lines.contains(&("devices.allow", "c 136:* rwm".to_string())));
         assert!(device_rule_lines(&[]).is_empty());
     }

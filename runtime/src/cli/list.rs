@@ -39,7 +39,7 @@ pub fn run(store: &Store, a: &ListArgs) -> Result<()> {
                 println!(
                     "{:<24} {:<8} {:<10} {:<40} {:<31} {}",
                     s("id"),
-                    r["pid"],
+                    r["pid"].to_string(),
                     s("status"),
                     s("bundle"),
                     s("created"),

@@ -43,9 +43,6 @@ pub struct Global {
     /// Manage cgroups through systemd (not supported: an error if used).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for runc compatibility (rootless mode is detected).
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "auto")]
-    pub rootless: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

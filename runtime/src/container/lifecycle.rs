@@ -122,9 +122,19 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
     let cg = cgroups::open(&cg_cfg)?;
     cg.create()?;
     rollback.cgroup = Some(cgroups::open(&cg_cfg)?);
-    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        cg.apply(res)?;
-    }
+    // `state` during create (e.g. from a createRuntime hook) says "creating".
+    let mut st = ContainerState {
+        id: o.id.to_string(),
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: rfc3339_now(),
+        owner: String::new(),
+        cgroup: cg_cfg.clone(),
+        config: spec.clone(),
+    };
+    store.save(&st)?;
 
     let state_dir = nix::fcntl::open(
         &dir,
@@ -170,18 +180,13 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         run_runtime_hooks: &runtime_hooks,
     };
     let pid = launch(&l, &ns)?;
-    let pid_start = proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
-    let st = ContainerState {
-        id: o.id.to_string(),
-        pid,
-        pid_start,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: rfc3339_now(),
-        owner: String::new(),
-        cgroup: cg_cfg.clone(),
-        config: spec.clone(),
-    };
+    // Resources go on once the init made its device nodes (a device rule
+    // denying mknod must not stop the runtime's own /dev setup).
+    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cg.apply(res)?;
+    }
+    st.pid = pid;
+    st.pid_start = proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
     store.save(&st)?;
     if let Some(pf) = o.pid_file {
         write_pid_file(pf, pid)?;

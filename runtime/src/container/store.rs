@@ -134,6 +134,9 @@ impl Store {
     }
 
     pub fn status(&self, st: &ContainerState) -> Status {
+        if st.pid == 0 && self.dir(&st.id).join(EXEC_FIFO).exists() {
+            return Status::Creating;
+        }
         if !is_alive(st.pid, st.pid_start) {
             return Status::Stopped;
         }

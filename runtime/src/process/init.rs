@@ -82,6 +82,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
 
     rootfs::switch_root(&sys, ctx.rootfs, ctx.no_pivot)?;
+    rootfs::apply_root_propagation(&sys, spec)?;
 
     for (k, v) in linux.sysctl().iter().flatten() {
         let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
@@ -89,7 +90,11 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
 
     if process.terminal() == Some(true) {
-        crate::console::setup_in_container(&sys, ch)?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup_in_container(&sys, ch, size)?;
     }
 
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

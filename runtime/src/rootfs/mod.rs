@@ -69,12 +69,11 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
     let prop = root_propagation(plan.spec)?;
     sys.mount(None, Path::new("/"), None, prop, None)
         .map_err(|e| mount_err(Path::new("/"), "set propagation", e))?;
-    if prop.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a shared parent mount; make just that one private.
-        if let Some(parent) = mount_point_of(plan.rootfs) {
-            sys.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)
-                .map_err(|e| mount_err(&parent, "make parent private", e))?;
-        }
+    // pivot_root refuses a shared new root or parent: if the mount holding
+    // the rootfs is still shared, make just that one private.
+    if let Some(parent) = shared_mount_point_of(plan.rootfs) {
+        sys.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)
+            .map_err(|e| mount_err(&parent, "make parent private", e))?;
     }
     sys.mount(
         Some(plan.rootfs),
@@ -121,13 +120,25 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The mount point containing `path` (longest prefix in mountinfo).
-fn mount_point_of(path: &Path) -> Option<PathBuf> {
+/// The mount point containing `path` (longest prefix in mountinfo), if
+/// that mount is shared.
+fn shared_mount_point_of(path: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    text.lines()
-        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
-        .filter(|mp| path.starts_with(mp))
-        .max_by_key(|mp| mp.as_os_str().len())
+    let (mp, shared) = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let mp = PathBuf::from(f.get(4)?);
+            let shared = f
+                .iter()
+                .skip(6)
+                .take_while(|x| **x != "-")
+                .any(|x| x.starts_with("shared:"));
+            Some((mp, shared))
+        })
+        .filter(|(mp, _)| path.starts_with(mp))
+        .max_by_key(|(mp, _)| mp.as_os_str().len())?;
+    shared.then_some(mp)
 }
 
 fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount) -> Result<()> {
@@ -207,12 +218,12 @@ fn mount_bind(
     let base = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     sys.mount(Some(&src), &tpath, None, base, None)
         .map_err(|e| mount_err(dest, &format!("bind {}", src.display()), e))?;
+    // Re-open: the path now names the new mount, not the dir beneath it.
+    let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+    let tpath = fd_path(&target);
     // Flags other than bind/rec need a remount of the new bind mount.
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        // Re-open: the target path now names the mounted tree's root.
-        let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
-        let tpath = fd_path(&target);
         remount_keep_locked(sys, &tpath, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra)
             .map_err(|e| mount_err(dest, "remount bind", e))?;
     }
@@ -375,18 +386,28 @@ fn mount_cgroup(
 /// Switch root: pivot_root(".", ".") then detach the old root (runc's way,
 /// no temporary directory), or MS_MOVE + chroot with `--no-pivot`.
 pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<()> {
-    sys.chdir(rootfs)
-        .map_err(|e| mount_err(rootfs, "chdir", e))?;
     if no_pivot {
+        sys.chdir(rootfs)
+            .map_err(|e| mount_err(rootfs, "chdir", e))?;
         sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
             .map_err(|e| mount_err(rootfs, "move to /", e))?;
         sys.chroot(Path::new("."))
             .map_err(|e| mount_err(rootfs, "chroot", e))?;
     } else {
+        let old_root = nix::fcntl::open(
+            "/",
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| mount_err(Path::new("/"), "open old root", e))?;
+        sys.chdir(rootfs)
+            .map_err(|e| mount_err(rootfs, "chdir", e))?;
         sys.pivot_root(Path::new("."), Path::new("."))
             .map_err(|e| mount_err(rootfs, "pivot_root", e))?;
-        // The old root is stacked on "."; keep its unmount from propagating
-        // to the host, then detach it.
+        // The old root is now stacked on top of the new one. Step onto it,
+        // keep its unmount from propagating to the host, and detach it.
+        sys.fchdir(old_root.as_fd())
+            .map_err(|e| mount_err(Path::new("/"), "fchdir old root", e))?;
         sys.mount(
             None,
             Path::new("."),
@@ -400,6 +421,22 @@ pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<(
     }
     sys.chdir(Path::new("/"))
         .map_err(|e| mount_err(Path::new("/"), "chdir", e))?;
+    Ok(())
+}
+
+/// An explicit `rootfsPropagation` also applies to the new "/" (it could
+/// not be set before pivot_root without affecting the host).
+pub fn apply_root_propagation(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
+    let explicit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+        .is_some_and(|p| !p.is_empty());
+    if explicit {
+        let prop = root_propagation(spec)?;
+        sys.mount(None, Path::new("/"), None, prop, None)
+            .map_err(|e| mount_err(Path::new("/"), "set rootfs propagation", e))?;
+    }
     Ok(())
 }
 
@@ -585,7 +622,8 @@ mod tests {
         let calls = rec.calls.borrow();
         assert_eq!(calls[0], Call::Chdir("/r".into()));
         assert_eq!(calls[1], Call::PivotRoot(".".into()));
-        assert!(matches!(calls[3], Call::Umount(_)));
+        assert!(matches!(calls[2], Call::Chdir(_)));
+        assert!(matches!(calls[4], Call::Umount(_)));
         let rec = Recorder::default();
         switch_root(&rec, Path::new("/r"), true).unwrap();
         assert!(rec.calls.borrow().contains(&Call::Chroot(".".into())));

@@ -30,6 +30,9 @@ impl Syscall for LinuxSyscall {
     fn chdir(&self, path: &Path) -> nix::Result<()> {
         nix::unistd::chdir(path)
     }
+    fn fchdir(&self, dir: std::os::fd::BorrowedFd<'_>) -> nix::Result<()> {
+        nix::unistd::fchdir(dir)
+    }
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
         nix::sys::stat::mknod(path, kind, perm, dev)
     }

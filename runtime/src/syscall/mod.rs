@@ -23,6 +23,7 @@ pub trait Syscall {
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn chroot(&self, path: &Path) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
+    fn fchdir(&self, dir: std::os::fd::BorrowedFd<'_>) -> nix::Result<()>;
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> nix::Result<()>;
     fn sethostname(&self, name: &str) -> nix::Result<()>;

@@ -83,6 +83,12 @@ impl Syscall for Recorder {
             .push(Call::Chdir(path.to_path_buf()));
         Ok(())
     }
+    fn fchdir(&self, dir: std::os::fd::BorrowedFd<'_>) -> nix::Result<()> {
+        use std::os::fd::AsRawFd;
+        let p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        self.calls.borrow_mut().push(Call::Chdir(shown(&p)));
+        Ok(())
+    }
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
         self.calls
             .borrow_mut()
