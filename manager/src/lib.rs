@@ -1,1 +1,19 @@
-//! hull manager: daemon and CLI (not implemented yet).
+//! hull manager: the `hulld` daemon (content store, metadata, snapshots,
+//! registry pull/push, gRPC API) and the `hull` CLI.
+
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod daemon;
+pub mod digest;
+pub mod error;
+pub mod events;
+pub mod gc;
+pub mod images;
+pub mod manager;
+pub mod metadata;
+pub mod registry;
+pub mod server;
+pub mod snapshots;
+
+pub use error::{Error, Result};

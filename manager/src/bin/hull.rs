@@ -1,1 +1,3 @@
-fn main() { eprintln!("hull: not implemented yet"); std::process::exit(1); }
+fn main() {
+    std::process::exit(hull_manager::cli::main());
+}

@@ -1,1 +1,7 @@
-fn main() { eprintln!("hulld: not implemented yet"); std::process::exit(1); }
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let args = hull_manager::daemon::Args::parse();
+    hull_manager::daemon::run(args)?;
+    Ok(())
+}

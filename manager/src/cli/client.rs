@@ -1,0 +1,76 @@
+//! Connecting to hulld over its unix socket, with the namespace header.
+
+use std::path::PathBuf;
+
+use hull_proto::v1 as pb;
+use hull_proto::NAMESPACE_HEADER;
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+pub struct Conn {
+    pub channel: Channel,
+    pub namespace: String,
+}
+
+/// `unix:///path`, `unix:/path` or a plain path.
+pub fn socket_path(host: &str) -> PathBuf {
+    PathBuf::from(
+        host.strip_prefix("unix://")
+            .or_else(|| host.strip_prefix("unix:"))
+            .unwrap_or(host),
+    )
+}
+
+impl Conn {
+    pub async fn connect(host: &str, namespace: &str) -> anyhow::Result<Conn> {
+        let path = socket_path(host);
+        let p2 = path.clone();
+        let channel = Endpoint::try_from("http://hulld.local")?
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let p = p2.clone();
+                async move {
+                    Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?))
+                }
+            }))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "Cannot connect to the hull daemon at unix://{}. Is hulld running? ({e})",
+                    path.display()
+                )
+            })?;
+        Ok(Conn {
+            channel,
+            namespace: namespace.to_string(),
+        })
+    }
+
+    /// A request carrying the namespace.
+    pub fn req<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        if let Ok(v) = self.namespace.parse() {
+            r.metadata_mut().insert(NAMESPACE_HEADER, v);
+        }
+        r
+    }
+
+    pub fn images(&self) -> pb::images_client::ImagesClient<Channel> {
+        pb::images_client::ImagesClient::new(self.channel.clone())
+            .max_decoding_message_size(64 << 20)
+    }
+    pub fn transfer(&self) -> pb::transfer_client::TransferClient<Channel> {
+        pb::transfer_client::TransferClient::new(self.channel.clone())
+    }
+    pub fn version(&self) -> pb::version_client::VersionClient<Channel> {
+        pb::version_client::VersionClient::new(self.channel.clone())
+    }
+    pub fn snapshots(&self) -> pb::snapshots_client::SnapshotsClient<Channel> {
+        pb::snapshots_client::SnapshotsClient::new(self.channel.clone())
+    }
+    pub fn content(&self) -> pb::content_client::ContentClient<Channel> {
+        pb::content_client::ContentClient::new(self.channel.clone())
+    }
+    pub fn events(&self) -> pb::events_client::EventsClient<Channel> {
+        pb::events_client::EventsClient::new(self.channel.clone())
+    }
+}

@@ -1,0 +1,77 @@
+//! hulld configuration (`/etc/hull/config.toml`), all fields optional.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/hull";
+pub const DEFAULT_STATE: &str = "/run/hull";
+pub const DEFAULT_ADDRESS: &str = "/run/hull/hull.sock";
+pub const DEFAULT_CONFIG: &str = "/etc/hull/config.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub root: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub address: Option<PathBuf>,
+    pub log_level: Option<String>,
+    /// Registries (host[:port]) reached over plain HTTP. localhost and
+    /// 127.0.0.1 always are.
+    pub insecure_registries: Vec<String>,
+    /// Mirrors per registry host, e.g. `"docker.io" = ["mirror.example:5000"]`.
+    pub registry_mirrors: BTreeMap<String, Vec<String>>,
+    /// Parallel layer downloads per pull.
+    pub max_concurrent_downloads: usize,
+    /// "overlayfs", "native" (copy) or "auto" (overlayfs when it mounts).
+    pub snapshotter: String,
+    /// Allow device nodes in layers (refused by default).
+    pub allow_device_nodes: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: None,
+            state: None,
+            address: None,
+            log_level: None,
+            insecure_registries: Vec::new(),
+            registry_mirrors: BTreeMap::new(),
+            max_concurrent_downloads: 3,
+            snapshotter: "auto".into(),
+            allow_device_nodes: false,
+        }
+    }
+}
+
+impl Config {
+    /// Load `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(s) => toml::from_str(&s)
+                .map_err(|e| Error::InvalidArgument(format!("config {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse() {
+        let c: Config = toml::from_str(
+            "insecure_registries = [\"reg:5000\"]\nmax_concurrent_downloads = 5\n[registry_mirrors]\n\"docker.io\" = [\"127.0.0.1:1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.max_concurrent_downloads, 5);
+        assert_eq!(c.registry_mirrors["docker.io"], vec!["127.0.0.1:1"]);
+        assert!(toml::from_str::<Config>("bogus = 1").is_err());
+    }
+}

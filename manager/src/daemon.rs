@@ -1,0 +1,147 @@
+//! `hulld`: flags, lock file, socket, runtime.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::{self, Config};
+use crate::error::{Error, IoContext, Result};
+use crate::manager::Manager;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hulld",
+    version,
+    about = "hull's image and container manager daemon"
+)]
+pub struct Args {
+    /// Persistent state (content, snapshots, metadata).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Runtime state.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// gRPC unix socket.
+    #[arg(long, short = 'a')]
+    pub address: Option<PathBuf>,
+    /// Configuration file.
+    #[arg(long, short = 'c', default_value = config::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Log level (error, warn, info, debug, trace).
+    #[arg(long, short = 'l')]
+    pub log_level: Option<String>,
+}
+
+/// Holds `<root>/hulld.lock` (flock) for the daemon's lifetime.
+pub struct RootLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+pub fn lock_root(root: &std::path::Path) -> Result<RootLock> {
+    let p = root.join("hulld.lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&p)
+        .ctx(|| format!("open {}", p.display()))?;
+    match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(l) => {
+            use std::io::{Seek, Write};
+            let mut fh: &std::fs::File = &l;
+            let _ = fh.set_len(0);
+            let _ = fh.seek(std::io::SeekFrom::Start(0));
+            let _ = writeln!(fh, "{}", std::process::id());
+            Ok(RootLock { _lock: l })
+        }
+        Err((_, errno)) => Err(Error::FailedPrecondition(format!(
+            "another hulld holds {} ({})",
+            root.display(),
+            errno
+        ))),
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let cfg = Config::load(&args.config)?;
+    let level = args
+        .log_level
+        .clone()
+        .or_else(|| cfg.log_level.clone())
+        .unwrap_or_else(|| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(format!(
+                "warn,hull_manager={level},hulld={level}"
+            ))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let root = args
+        .root
+        .clone()
+        .or_else(|| cfg.root.clone())
+        .unwrap_or_else(|| config::DEFAULT_ROOT.into());
+    let state = args
+        .state
+        .clone()
+        .or_else(|| cfg.state.clone())
+        .unwrap_or_else(|| config::DEFAULT_STATE.into());
+    let address = args
+        .address
+        .clone()
+        .or_else(|| cfg.address.clone())
+        .unwrap_or_else(|| config::DEFAULT_ADDRESS.into());
+    std::fs::create_dir_all(&root).ctx(|| format!("create {}", root.display()))?;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))
+        .ctx(|| format!("chmod {}", root.display()))?;
+    let _lock = lock_root(&root)?;
+    let m = Manager::open(&root, &state, &address, cfg)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(10))
+        .enable_all()
+        .build()
+        .ctx(|| "tokio runtime".into())?;
+    rt.block_on(async move {
+        if let Some(dir) = address.parent() {
+            std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+        }
+        // We hold the root lock, so a socket left here is stale.
+        let _ = std::fs::remove_file(&address);
+        let listener = tokio::net::UnixListener::bind(&address)
+            .ctx(|| format!("bind {}", address.display()))?;
+        std::fs::set_permissions(&address, std::fs::Permissions::from_mode(0o600))
+            .ctx(|| format!("chmod {}", address.display()))?;
+        tracing::info!(
+            root = %root.display(),
+            address = %address.display(),
+            snapshotter = m.snapshots.driver().name(),
+            "hulld serving"
+        );
+        let shutdown = async {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                std::future::pending::<()>().await;
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::info!("shutting down");
+        };
+        let r = crate::server::serve(m, listener, shutdown).await;
+        let _ = std::fs::remove_file(&address);
+        r.map_err(|e| Error::Registry(format!("grpc server: {e}")))
+    })
+}

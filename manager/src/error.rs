@@ -1,0 +1,105 @@
+//! The manager's error type, mapped onto gRPC status codes at the server edge.
+
+use std::io;
+
+/// Errors of the manager library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("size mismatch for {digest}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("registry error: {0}")]
+    Registry(String),
+    #[error("unpack refused: {0}")]
+    HostileLayer(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("metadata database: {0}")]
+    Db(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An I/O error with a context line (usually the path).
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Extension to attach a context to io::Result.
+pub trait IoContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::io(context(), e))
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        let msg = e.to_string();
+        match e {
+            Error::NotFound(_) => tonic::Status::not_found(msg),
+            Error::AlreadyExists(_) => tonic::Status::already_exists(msg),
+            Error::InvalidArgument(_) | Error::HostileLayer(_) => {
+                tonic::Status::invalid_argument(msg)
+            }
+            Error::FailedPrecondition(_) => tonic::Status::failed_precondition(msg),
+            Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => {
+                tonic::Status::data_loss(msg)
+            }
+            Error::Unauthorized(_) => tonic::Status::unauthenticated(msg),
+            Error::Unsupported(_) => tonic::Status::unimplemented(msg),
+            Error::Registry(_) | Error::Db(_) | Error::Io { .. } => tonic::Status::internal(msg),
+        }
+    }
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self { Error::Db(e.to_string()) }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::InvalidArgument(format!("json: {e}"))
+    }
+}

@@ -1,0 +1,146 @@
+//! Garbage collection: remove content and committed snapshots that no
+//! image (any namespace), lease or container references.
+
+use std::collections::HashSet;
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::images::{self, ConfigFile, ImageRecord, Index, Manifest};
+use crate::manager::Manager;
+use crate::metadata::Table;
+use crate::registry::pull::LeaseRecord;
+use crate::snapshots::Kind;
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub content: Vec<String>,
+    pub snapshots: Vec<String>,
+    pub bytes: u64,
+}
+
+/// Mark content reachable from `digest` (index → manifests → config+layers)
+/// and the chain IDs of every manifest found.
+fn mark(m: &Manager, digest: &str, content: &mut HashSet<String>, chains: &mut HashSet<String>) {
+    if !content.insert(digest.to_string()) {
+        return;
+    }
+    let Ok(d) = digest.parse::<Digest>() else {
+        return;
+    };
+    let Ok(raw) = m.content.read_all(&d) else {
+        return;
+    };
+    let Some(mt) = images::sniff_media_type(&raw) else {
+        return;
+    };
+    if images::is_index(&mt) {
+        if let Ok(idx) = serde_json::from_slice::<Index>(&raw) {
+            for c in idx.manifests {
+                if c.digest
+                    .parse::<Digest>()
+                    .is_ok_and(|cd| m.content.exists(&cd))
+                {
+                    mark(m, &c.digest, content, chains);
+                }
+            }
+        }
+    } else if images::is_manifest(&mt) {
+        if let Ok(man) = serde_json::from_slice::<Manifest>(&raw) {
+            content.insert(man.config.digest.clone());
+            for l in &man.layers {
+                content.insert(l.digest.clone());
+            }
+            if let Ok(cd) = man.config.digest() {
+                if let Ok(craw) = m.content.read_all(&cd) {
+                    if let Ok(cfg) = serde_json::from_slice::<ConfigFile>(&craw) {
+                        chains.extend(images::chain_ids(&cfg.rootfs.diff_ids));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Run a collection. The caller holds `gc_lock` exclusively.
+pub fn collect(m: &Manager) -> Result<Report> {
+    let mut content = HashSet::new();
+    let mut chains = HashSet::new();
+    for (_, img) in m.db.list::<ImageRecord>(Table::Images, "")? {
+        mark(m, &img.target.digest, &mut content, &mut chains);
+    }
+    for (_, lease) in m.db.list::<LeaseRecord>(Table::Leases, "")? {
+        for (kind, id) in &lease.resources {
+            match kind.as_str() {
+                "content" => mark(m, id, &mut content, &mut chains),
+                "snapshots" => {
+                    chains.insert(id.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    // Keep parents of kept snapshots, and every non-committed snapshot
+    // (containers' rootfs) with its parents.
+    let snaps = m.snapshots.list()?;
+    let by_name: std::collections::HashMap<String, _> =
+        snaps.iter().map(|s| (s.name.clone(), s.clone())).collect();
+    let mut keep: HashSet<String> = HashSet::new();
+    let roots: Vec<String> = snaps
+        .iter()
+        .filter(|s| s.kind != Kind::Committed || chains.contains(&s.name))
+        .map(|s| s.name.clone())
+        .collect();
+    for r in roots {
+        let mut cur = Some(r);
+        while let Some(n) = cur {
+            if !keep.insert(n.clone()) {
+                break;
+            }
+            cur = by_name.get(&n).and_then(|s| s.parent.clone());
+        }
+    }
+    let mut report = Report::default();
+    // Remove unreferenced snapshots, leaves first.
+    let mut remaining: Vec<_> = snaps
+        .into_iter()
+        .filter(|s| !keep.contains(&s.name))
+        .collect();
+    loop {
+        let parents: HashSet<String> = m
+            .snapshots
+            .list()?
+            .into_iter()
+            .filter_map(|s| s.parent)
+            .collect();
+        let (leaves, rest): (Vec<_>, Vec<_>) = remaining
+            .into_iter()
+            .partition(|s| !parents.contains(&s.name));
+        if leaves.is_empty() {
+            break;
+        }
+        for s in leaves {
+            if let Ok((size, _)) = m.snapshots.usage(&s.name) {
+                report.bytes += size;
+            }
+            match m.snapshots.remove(&s.name) {
+                Ok(()) => report.snapshots.push(s.name),
+                Err(e) => tracing::warn!(snapshot = s.name, "gc: {e}"),
+            }
+        }
+        remaining = rest;
+    }
+    for info in m.content.list()? {
+        let d = info.digest.to_string();
+        if !content.contains(&d) && m.content.delete(&info.digest).is_ok() {
+            report.bytes += info.size;
+            report.content.push(d);
+        }
+    }
+    tracing::info!(
+        content = report.content.len(),
+        snapshots = report.snapshots.len(),
+        bytes = report.bytes,
+        "garbage collected"
+    );
+    Ok(report)
+}

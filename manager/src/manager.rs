@@ -1,0 +1,84 @@
+//! The daemon's shared state: stores, metadata, snapshotter, registries,
+//! event bus. gRPC services and the pull/push code work on this.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::content::ContentStore;
+use crate::error::{IoContext, Result};
+use crate::events::Bus;
+use crate::metadata::Db;
+use crate::registry::Registries;
+use crate::snapshots::unpack::{ApplyOptions, WhiteoutMode};
+use crate::snapshots::{overlay_supported, Driver, Snapshotter};
+
+pub struct Manager {
+    pub root: PathBuf,
+    pub state: PathBuf,
+    pub address: PathBuf,
+    pub cfg: Arc<Config>,
+    pub content: ContentStore,
+    pub db: Arc<Db>,
+    pub snapshots: Snapshotter,
+    pub events: Bus,
+    pub registries: Registries,
+    /// Held shared by pulls/imports, exclusively by garbage collection.
+    pub gc_lock: tokio::sync::RwLock<()>,
+}
+
+impl Manager {
+    pub fn open(root: &Path, state: &Path, address: &Path, cfg: Config) -> Result<Arc<Manager>> {
+        std::fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
+        std::fs::create_dir_all(state).ctx(|| format!("create {}", state.display()))?;
+        let cfg = Arc::new(cfg);
+        let content = ContentStore::open(&root.join("content"))?;
+        let db = Arc::new(Db::open(&root.join("meta.redb"))?);
+        let driver = match cfg.snapshotter.as_str() {
+            "native" | "copy" | "native-copy" => Driver::Copy,
+            "overlayfs" | "overlay" => Driver::Overlay,
+            _ => {
+                if overlay_supported(root) {
+                    Driver::Overlay
+                } else {
+                    tracing::warn!("overlayfs cannot be mounted here; using the copy snapshotter");
+                    Driver::Copy
+                }
+            }
+        };
+        let snapshots = Snapshotter::open(
+            &root.join("snapshots").join(driver.name()),
+            db.clone(),
+            driver,
+        )?;
+        // Unfinished unpacks from a previous run.
+        for s in snapshots.list()? {
+            if s.name.starts_with("extract-") {
+                let _ = snapshots.remove(&s.name);
+            }
+        }
+        let _ = snapshots.cleanup_orphans();
+        Ok(Arc::new(Manager {
+            root: root.to_path_buf(),
+            state: state.to_path_buf(),
+            address: address.to_path_buf(),
+            registries: Registries::new(cfg.clone()),
+            cfg,
+            content,
+            db,
+            snapshots,
+            events: Bus::new(),
+            gc_lock: tokio::sync::RwLock::new(()),
+        }))
+    }
+
+    pub fn apply_options(&self) -> ApplyOptions {
+        ApplyOptions {
+            whiteouts: match self.snapshots.driver() {
+                Driver::Overlay => WhiteoutMode::Overlay,
+                Driver::Copy => WhiteoutMode::Delete,
+            },
+            allow_devices: self.cfg.allow_device_nodes,
+        }
+    }
+}

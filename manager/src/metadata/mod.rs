@@ -1,0 +1,170 @@
+//! Metadata: one redb file (`<root>/meta.redb`) with JSON values.
+//!
+//! Namespaced tables (images, leases, containers) use keys `"<ns>/<name>"`;
+//! snapshots are global (layers are shared by namespaces, as content is).
+
+use std::path::Path;
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The tables of the database.
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    Images,
+    Snapshots,
+    Leases,
+    Containers,
+    Namespaces,
+}
+
+impl Table {
+    fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        match self {
+            Table::Images => TableDefinition::new("images"),
+            Table::Snapshots => TableDefinition::new("snapshots"),
+            Table::Leases => TableDefinition::new("leases"),
+            Table::Containers => TableDefinition::new("containers"),
+            Table::Namespaces => TableDefinition::new("namespaces"),
+        }
+    }
+    const ALL: [Table; 5] = [
+        Table::Images,
+        Table::Snapshots,
+        Table::Leases,
+        Table::Containers,
+        Table::Namespaces,
+    ];
+}
+
+/// Key of a namespaced record.
+pub fn ns_key(ns: &str, name: &str) -> String {
+    format!("{ns}/{name}")
+}
+
+/// Validate a namespace name (like containerd: letters, digits, `.`, `_`, `-`).
+pub fn validate_namespace(ns: &str) -> Result<()> {
+    let ok = !ns.is_empty()
+        && ns.len() <= 76
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && ns.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!("invalid namespace {ns:?}")))
+    }
+}
+
+pub struct Db {
+    db: redb::Database,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = redb::Database::builder()
+            .set_cache_size(2 << 20)
+            .create(path)?;
+        let w = db.begin_write()?;
+        for t in Table::ALL {
+            w.open_table(t.def())?;
+        }
+        w.commit()?;
+        Ok(Db { db })
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, t: Table, key: &str) -> Result<Option<T>> {
+        let r = self.db.begin_read()?;
+        let table = r.open_table(t.def())?;
+        match table.get(key)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put<T: Serialize>(&self, t: Table, key: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value)?;
+        let w = self.db.begin_write()?;
+        {
+            let mut table = w.open_table(t.def())?;
+            table.insert(key, bytes.as_slice())?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Insert only if absent; false when the key exists.
+    pub fn create<T: Serialize>(&self, t: Table, key: &str, value: &T) -> Result<bool> {
+        let bytes = serde_json::to_vec(value)?;
+        let w = self.db.begin_write()?;
+        {
+            let mut table = w.open_table(t.def())?;
+            if table.get(key)?.is_some() {
+                return Ok(false);
+            }
+            table.insert(key, bytes.as_slice())?;
+        }
+        w.commit()?;
+        Ok(true)
+    }
+
+    pub fn delete(&self, t: Table, key: &str) -> Result<bool> {
+        let w = self.db.begin_write()?;
+        let existed = {
+            let mut table = w.open_table(t.def())?;
+            let r = table.remove(key)?;
+            r.is_some()
+        };
+        w.commit()?;
+        Ok(existed)
+    }
+
+    /// All records whose key starts with `prefix`, key order.
+    pub fn list<T: DeserializeOwned>(&self, t: Table, prefix: &str) -> Result<Vec<(String, T)>> {
+        let r = self.db.begin_read()?;
+        let table = r.open_table(t.def())?;
+        let mut out = Vec::new();
+        for item in table.range::<&str>(prefix..)? {
+            let (k, v) = item?;
+            let k = k.value();
+            if !k.starts_with(prefix) {
+                break;
+            }
+            match serde_json::from_slice(v.value()) {
+                Ok(val) => out.push((k.to_string(), val)),
+                Err(e) => tracing::warn!(key = k, "skipping undecodable record: {e}"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_list_delete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(&tmp.path().join("meta.redb")).unwrap();
+        db.put(Table::Images, &ns_key("default", "a:1"), &1u32)
+            .unwrap();
+        db.put(Table::Images, &ns_key("default", "b:1"), &2u32)
+            .unwrap();
+        db.put(Table::Images, &ns_key("k8s.io", "a:1"), &3u32)
+            .unwrap();
+        assert!(!db
+            .create(Table::Images, &ns_key("default", "a:1"), &9u32)
+            .unwrap());
+        let l: Vec<(String, u32)> = db.list(Table::Images, "default/").unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(db.get::<u32>(Table::Images, "k8s.io/a:1").unwrap(), Some(3));
+        assert!(db.delete(Table::Images, "k8s.io/a:1").unwrap());
+        assert_eq!(db.get::<u32>(Table::Images, "k8s.io/a:1").unwrap(), None);
+        assert!(validate_namespace("k8s.io").is_ok());
+        assert!(validate_namespace("../x").is_err());
+    }
+}

@@ -1,0 +1,534 @@
+//! Pull: resolve tag → manifest (index → platform), fetch config, download
+//! layers in parallel into resumable ingests while an unpacker applies them
+//! in order, following each layer's ingest as it grows.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use hull_proto::v1::{progress::Kind, Progress};
+use oci_client::client::BlobResponse;
+use oci_client::manifest::OciDescriptor;
+use oci_client::{Client, Reference};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::content::{now_secs, Follow};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::images::{self, ConfigFile, Descriptor, ImageRecord, Index, Manifest, Platform};
+use crate::manager::Manager;
+use crate::metadata::{ns_key, Table};
+use crate::registry::{map_err, parse_ref, Credentials};
+use crate::snapshots::unpack::apply_compressed;
+
+pub struct PullOptions {
+    pub reference: String,
+    pub platform: Platform,
+    pub creds: Credentials,
+    pub unpack: bool,
+}
+
+pub type ProgressTx = mpsc::Sender<Progress>;
+
+pub(crate) fn status(msg: impl Into<String>) -> Progress {
+    Progress {
+        kind: Kind::Status as i32,
+        message: msg.into(),
+        ..Default::default()
+    }
+}
+
+fn blob(d: &Descriptor, st: &str, current: i64) -> Progress {
+    Progress {
+        kind: Kind::Blob as i32,
+        id: d.digest.clone(),
+        status: st.into(),
+        current,
+        total: d.size,
+        media_type: d.media_type.clone(),
+        ..Default::default()
+    }
+}
+
+async fn send(tx: &ProgressTx, p: Progress) {
+    let _ = tx.send(p).await;
+}
+
+/// A lease record protecting a pull's content from garbage collection.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct LeaseRecord {
+    pub id: String,
+    pub created_at: i64,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub expires_at: i64,
+    #[serde(default)]
+    pub resources: Vec<(String, String)>,
+}
+
+struct LeaseGuard {
+    m: Arc<Manager>,
+    key: String,
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        let _ = self.m.db.delete(Table::Leases, &self.key);
+    }
+}
+
+/// Fetch a small blob (config) into the content store.
+async fn fetch_small(
+    m: &Manager,
+    client: &Client,
+    r: &Reference,
+    d: &Descriptor,
+) -> Result<Vec<u8>> {
+    let dig = d.digest()?;
+    if m.content.exists(&dig) {
+        return m.content.read_all(&dig);
+    }
+    if d.size > 64 << 20 {
+        return Err(Error::InvalidArgument(format!(
+            "{} too large for a config",
+            d.digest
+        )));
+    }
+    let mut buf = Vec::with_capacity(d.size.max(0) as usize);
+    client
+        .pull_blob(r, d.digest.as_str(), &mut buf)
+        .await
+        .map_err(|e| map_err(&r.whole(), e))?;
+    m.content.put_bytes(&dig, &buf)?;
+    Ok(buf)
+}
+
+/// Pull an image into namespace `ns`, reporting progress on `tx`.
+pub async fn pull(
+    m: Arc<Manager>,
+    ns: &str,
+    opts: PullOptions,
+    tx: ProgressTx,
+) -> Result<ImageRecord> {
+    let _gc = m.gc_lock.read().await;
+    let r = parse_ref(&opts.reference)?;
+    let name = r.whole();
+    send(&tx, status(format!("Resolving {name}"))).await;
+
+    // Manifest (or index), trying mirrors first.
+    let mut last_err = None;
+    let mut found = None;
+    for cand in m.registries.candidates(&r) {
+        let creds = if cand.registry() == r.registry() {
+            opts.creds.clone()
+        } else {
+            Credentials::default()
+        };
+        let client = m.registries.client(cand.resolve_registry(), &creds);
+        match client
+            .pull_manifest_raw(&cand, &creds.to_auth(), images::ACCEPTED_MANIFESTS)
+            .await
+        {
+            Ok((raw, digest)) => {
+                found = Some((cand, client, creds, raw, digest));
+                break;
+            }
+            Err(e) => {
+                let e = map_err(&name, e);
+                tracing::debug!(candidate = %cand, "manifest fetch failed: {e}");
+                last_err = Some(e);
+            }
+        }
+    }
+    let Some((src, client, _creds, raw, digest)) = found else {
+        return Err(last_err.unwrap_or(Error::NotFound(name)));
+    };
+    let tdig: Digest = digest.parse()?;
+    let mt = images::sniff_media_type(&raw)
+        .ok_or_else(|| Error::Unsupported(format!("{name}: manifest without a media type")))?;
+    if !images::is_index(&mt) && !images::is_manifest(&mt) {
+        return Err(Error::Unsupported(format!(
+            "{name}: manifest media type {mt}"
+        )));
+    }
+    m.content.put_bytes(&tdig, &raw)?;
+    let target = Descriptor {
+        media_type: mt.clone(),
+        digest: digest.clone(),
+        size: raw.len() as i64,
+        ..Default::default()
+    };
+    send(&tx, status(format!("Resolved {name} to {digest} ({mt})"))).await;
+
+    // Lease for the duration of the pull.
+    let lease_key = ns_key(ns, &format!("pull-{}-{}", now_secs(), tdig.hex()));
+    m.db.put(
+        Table::Leases,
+        &lease_key,
+        &LeaseRecord {
+            id: lease_key.clone(),
+            created_at: now_secs(),
+            labels: BTreeMap::new(),
+            expires_at: now_secs() + 24 * 3600,
+            resources: vec![("content".into(), digest.clone())],
+        },
+    )?;
+    let _lease = LeaseGuard {
+        m: m.clone(),
+        key: lease_key,
+    };
+
+    // Platform manifest.
+    let (mdesc, mraw) = if images::is_index(&mt) {
+        let index: Index = serde_json::from_slice(&raw)?;
+        let d = images::select_manifest(&index, &opts.platform)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{name}: no matching manifest for {} in the manifest list entries",
+                    opts.platform
+                ))
+            })?
+            .clone();
+        let md: Digest = d.digest()?;
+        let mraw = if m.content.exists(&md) {
+            m.content.read_all(&md)?
+        } else {
+            let mr = Reference::with_digest(
+                src.registry().to_string(),
+                src.repository().to_string(),
+                d.digest.clone(),
+            );
+            let (mraw, _) = client
+                .pull_manifest_raw(&mr, &_creds.to_auth(), images::ACCEPTED_MANIFESTS)
+                .await
+                .map_err(|e| map_err(&name, e))?;
+            m.content.put_bytes(&md, &mraw)?;
+            mraw.to_vec()
+        };
+        (d, mraw)
+    } else {
+        (target.clone(), raw.to_vec())
+    };
+    let manifest: Manifest = serde_json::from_slice(&mraw)?;
+    let config_raw = fetch_small(&m, &client, &src, &manifest.config).await?;
+    let config: ConfigFile = serde_json::from_slice(&config_raw)?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        return Err(Error::InvalidArgument(format!(
+            "{name}: config has {} diff_ids for {} layers",
+            config.rootfs.diff_ids.len(),
+            manifest.layers.len()
+        )));
+    }
+    for l in &manifest.layers {
+        images::layer_compression(&l.media_type)?;
+        l.digest()?;
+    }
+    send(
+        &tx,
+        status(format!(
+            "Manifest {} ({} layers)",
+            mdesc.digest,
+            manifest.layers.len()
+        )),
+    )
+    .await;
+
+    // Downloads (parallel) ...
+    let sem = Arc::new(Semaphore::new(m.cfg.max_concurrent_downloads.max(1)));
+    let follows: Vec<Arc<Follow>> = manifest.layers.iter().map(|_| Follow::new()).collect();
+    let mut downloads = Vec::new();
+    for (i, layer) in manifest.layers.iter().enumerate() {
+        send(&tx, blob(layer, "Waiting", 0)).await;
+        let (m2, client2, src2, layer2, follow, sem2, tx2) = (
+            m.clone(),
+            client.clone(),
+            src.clone(),
+            layer.clone(),
+            follows[i].clone(),
+            sem.clone(),
+            tx.clone(),
+        );
+        downloads.push(tokio::spawn(async move {
+            let _permit = sem2.acquire_owned().await;
+            let r = download(&m2, &client2, &src2, &layer2, &follow, &tx2).await;
+            if let Err(e) = &r {
+                follow.finish(Err(e.to_string()));
+            }
+            r
+        }));
+    }
+    let abort_all = |d: &Vec<tokio::task::JoinHandle<Result<()>>>| {
+        for h in d {
+            h.abort();
+        }
+    };
+
+    // ... while the unpacker applies layers in order.
+    let unpack_res = if opts.unpack {
+        let m2 = m.clone();
+        let layers = manifest.layers.clone();
+        let diff_ids = config.rootfs.diff_ids.clone();
+        let follows2 = follows.clone();
+        let tx2 = tx.clone();
+        tokio::task::spawn_blocking(move || unpack_all(&m2, &layers, &diff_ids, &follows2, &tx2))
+            .await
+            .map_err(|e| Error::Registry(format!("unpack task: {e}")))
+            .and_then(|r| r)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = unpack_res {
+        abort_all(&downloads);
+        // Prefer the download's error when a download failed first.
+        for h in downloads {
+            if let Ok(Err(de)) = h.await {
+                return Err(de);
+            }
+        }
+        return Err(e);
+    }
+    for h in downloads {
+        h.await
+            .map_err(|e| Error::Registry(format!("download task: {e}")))??;
+    }
+
+    // The image record.
+    let key = ns_key(ns, &name);
+    let now = now_secs();
+    let existing: Option<ImageRecord> = m.db.get(Table::Images, &key)?;
+    let rec = ImageRecord {
+        name: name.clone(),
+        target: target.clone(),
+        labels: existing
+            .as_ref()
+            .map(|e| e.labels.clone())
+            .unwrap_or_default(),
+        created_at: existing.as_ref().map(|e| e.created_at).unwrap_or(now),
+        updated_at: now,
+    };
+    m.db.put(Table::Images, &key, &rec)?;
+    let topic = if existing.is_some() {
+        "/images/update"
+    } else {
+        "/images/create"
+    };
+    m.events.publish(
+        ns,
+        topic,
+        serde_json::json!({ "name": name, "digest": digest }),
+    );
+    send(
+        &tx,
+        Progress {
+            kind: Kind::Done as i32,
+            digest: digest.clone(),
+            message: format!("Digest: {digest}"),
+            ..Default::default()
+        },
+    )
+    .await;
+    Ok(rec)
+}
+
+/// Download one layer into its ingest (resuming), verify, commit.
+async fn download(
+    m: &Manager,
+    client: &Client,
+    src: &Reference,
+    layer: &Descriptor,
+    follow: &Arc<Follow>,
+    tx: &ProgressTx,
+) -> Result<()> {
+    let dig = layer.digest()?;
+    if m.content.exists(&dig) {
+        send(tx, blob(layer, "Already exists", layer.size)).await;
+        follow.finish(Ok(()));
+        return Ok(());
+    }
+    let mut w = match m.content.writer(
+        &format!("pull-{dig}"),
+        Some(dig.clone()),
+        layer.size.max(0) as u64,
+    ) {
+        Ok(w) => w,
+        Err(Error::AlreadyExists(_)) => {
+            follow.finish(Ok(()));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    w.set_follow(follow.clone());
+    follow.set_source(&w.data_path());
+    let desc = OciDescriptor {
+        media_type: layer.media_type.clone(),
+        digest: layer.digest.clone(),
+        size: layer.size,
+        urls: layer.urls.clone(),
+        annotations: None,
+        artifact_type: None,
+    };
+    let offset = w.offset();
+    let what = format!("{}@{}", src.whole(), layer.digest);
+    let mut stream = if offset > 0 && (offset as i64) < layer.size {
+        send(tx, blob(layer, "Resuming", offset as i64)).await;
+        match client
+            .pull_blob_stream_partial(src, &desc, offset, None)
+            .await
+            .map_err(|e| map_err(&what, e))?
+        {
+            BlobResponse::Full(s) => {
+                w.reset()?;
+                s
+            }
+            BlobResponse::Partial(s) => s,
+        }
+    } else {
+        if offset > 0 {
+            w.reset()?;
+        }
+        client
+            .pull_blob_stream(src, &desc)
+            .await
+            .map_err(|e| map_err(&what, e))?
+    };
+    send(tx, blob(layer, "Downloading", w.offset() as i64)).await;
+    let mut last = Instant::now();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let e = Error::Registry(format!("{what}: {e}"));
+                w.fail(&e.to_string());
+                return Err(e);
+            }
+        };
+        if let Err(e) = w.write(&chunk) {
+            w.fail(&e.to_string());
+            return Err(e);
+        }
+        if last.elapsed() > Duration::from_millis(100) {
+            last = Instant::now();
+            let _ = tx.try_send(blob(layer, "Downloading", w.offset() as i64));
+        }
+    }
+    send(tx, blob(layer, "Verifying", w.offset() as i64)).await;
+    w.commit()?;
+    send(tx, blob(layer, "Download complete", layer.size)).await;
+    Ok(())
+}
+
+/// Apply layers in order (blocking thread).
+fn unpack_all(
+    m: &Manager,
+    layers: &[Descriptor],
+    diff_ids: &[String],
+    follows: &[Arc<Follow>],
+    tx: &ProgressTx,
+) -> Result<()> {
+    let chains = images::chain_ids(diff_ids);
+    for (i, layer) in layers.iter().enumerate() {
+        let chain = &chains[i];
+        let parent = if i == 0 { "" } else { chains[i - 1].as_str() };
+        if m.snapshots.exists(chain) {
+            let _ = tx.blocking_send(Progress {
+                kind: Kind::Unpack as i32,
+                id: layer.digest.clone(),
+                status: "Already unpacked".into(),
+                ..Default::default()
+            });
+            continue;
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = unpack_one(
+                m,
+                layer,
+                &diff_ids[i],
+                chain,
+                parent,
+                &follows[i],
+                attempt > 1,
+            );
+            match r {
+                Ok(()) => break,
+                Err(e) => {
+                    // A download that failed explains the unpack failure.
+                    if let Err(de) = follows[i].wait_done() {
+                        return Err(Error::Registry(de));
+                    }
+                    if attempt == 1 && !matches!(e, Error::HostileLayer(_)) {
+                        // The stream may have restarted (ranged resume refused):
+                        // retry once from the verified blob.
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let _ = tx.blocking_send(Progress {
+            kind: Kind::Unpack as i32,
+            id: layer.digest.clone(),
+            status: "Pull complete".into(),
+            ..Default::default()
+        });
+    }
+    Ok(())
+}
+
+fn unpack_one(
+    m: &Manager,
+    layer: &Descriptor,
+    diff_id: &str,
+    chain: &str,
+    parent: &str,
+    follow: &Arc<Follow>,
+    from_blob: bool,
+) -> Result<()> {
+    let key = format!("extract-{}-{}", now_secs(), chain);
+    let reader: Box<dyn Read> = if from_blob {
+        Box::new(m.content.open_blob(&layer.digest()?)?)
+    } else {
+        match follow.wait_source().map_err(Error::Registry)? {
+            Some(p) => Box::new(
+                follow
+                    .reader(&p)
+                    .map_err(|e| Error::io(format!("open {}", p.display()), e))?,
+            ),
+            None => Box::new(m.content.open_blob(&layer.digest()?)?),
+        }
+    };
+    m.snapshots.prepare(&key, parent, BTreeMap::new())?;
+    let res = (|| -> Result<()> {
+        let target = m.snapshots.fs_dir(&key)?;
+        let lowers = match m.snapshots.driver() {
+            crate::snapshots::Driver::Overlay => m
+                .snapshots
+                .lower_dirs(Some(parent).filter(|p| !p.is_empty()))?,
+            crate::snapshots::Driver::Copy => Vec::new(),
+        };
+        let comp = images::layer_compression(&layer.media_type)?;
+        let applied = apply_compressed(reader, comp, &target, &lowers, &m.apply_options())?;
+        // The blob must have verified before the layer becomes visible.
+        follow.wait_done().map_err(Error::Registry)?;
+        if applied.diff_id.to_string() != diff_id {
+            return Err(Error::DigestMismatch {
+                expected: diff_id.to_string(),
+                actual: applied.diff_id.to_string(),
+            });
+        }
+        let mut labels = BTreeMap::new();
+        labels.insert("hull.io/uncompressed".into(), layer.digest.clone());
+        match m.snapshots.commit(chain, &key, labels) {
+            Ok(()) | Err(Error::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    })();
+    if res.is_err() || m.snapshots.exists(&key) {
+        let _ = m.snapshots.remove(&key);
+    }
+    res
+}

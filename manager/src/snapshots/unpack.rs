@@ -1,0 +1,667 @@
+//! Applying a layer tar to a snapshot directory, refusing hostile entries.
+//!
+//! With the overlay driver the tar is written into the new layer's own
+//! (empty) upper directory, and OCI whiteouts become overlay whiteouts:
+//! `.wh.NAME` → a 0:0 character device NAME, `.wh..wh..opq` → the
+//! `trusted.overlay.opaque=y` xattr on the directory. With the copy driver
+//! the directory already holds the parent's tree and whiteouts delete.
+//!
+//! Refused (the layer fails, nothing is written outside the target):
+//! absolute paths, `..` components, any path whose parent is a symlink
+//! (in this layer or a lower one), hardlinks whose target is outside or
+//! missing, and device nodes unless allowed.
+
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Result};
+use crate::images::Compression;
+
+const WH_PREFIX: &str = ".wh.";
+const WH_OPAQUE: &str = ".wh..wh..opq";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhiteoutMode {
+    Overlay,
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub whiteouts: WhiteoutMode,
+    pub allow_devices: bool,
+}
+
+/// Result of applying a layer.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// sha256 of the uncompressed tar (the layer's diff ID).
+    pub diff_id: Digest,
+    pub uncompressed_size: u64,
+}
+
+/// A reader that hashes what passes through.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+    n: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+/// Decompress (by media type, double-checked by magic bytes) and apply.
+pub fn apply_compressed<R: Read>(
+    reader: R,
+    compression: Compression,
+    target: &Path,
+    lowers: &[PathBuf],
+    opts: &ApplyOptions,
+) -> Result<Applied> {
+    let mut br = io::BufReader::with_capacity(128 * 1024, reader);
+    let magic = {
+        use std::io::BufRead;
+        let b = br.fill_buf().map_err(|e| Error::io("read layer", e))?;
+        b.get(..4).map(|m| m.to_vec()).unwrap_or_default()
+    };
+    let detected = if magic.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        compression
+    };
+    if detected != compression {
+        tracing::debug!(
+            ?compression,
+            ?detected,
+            "layer compression differs from its media type"
+        );
+    }
+    match detected {
+        Compression::None => apply_tar(br, target, lowers, opts),
+        Compression::Gzip => apply_tar(
+            flate2::bufread::MultiGzDecoder::new(br),
+            target,
+            lowers,
+            opts,
+        ),
+        Compression::Zstd => {
+            let d = zstd::stream::read::Decoder::with_buffer(br)
+                .map_err(|e| Error::io("zstd decoder", e))?;
+            apply_tar(d, target, lowers, opts)
+        }
+    }
+}
+
+fn hostile(msg: String) -> Error {
+    Error::HostileLayer(msg)
+}
+
+/// Turn a tar path into a clean relative path, refusing escapes.
+fn clean(p: &Path) -> Result<Option<PathBuf>> {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(x) => out.push(x),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(hostile(format!("absolute path {:?} in layer", p)))
+            }
+            Component::ParentDir => {
+                return Err(hostile(format!("path {:?} escapes the layer with ..", p)))
+            }
+        }
+    }
+    Ok((!out.as_os_str().is_empty()).then_some(out))
+}
+
+/// Apply an uncompressed tar stream to `target`.
+pub fn apply_tar<R: Read>(
+    reader: R,
+    target: &Path,
+    lowers: &[PathBuf],
+    opts: &ApplyOptions,
+) -> Result<Applied> {
+    let mut hr = HashingReader {
+        inner: reader,
+        hasher: Hasher::new(crate::digest::Algorithm::Sha256),
+        n: 0,
+    };
+    {
+        let mut ar = tar::Archive::new(&mut hr);
+        let mut ap = Applier {
+            root: target,
+            lowers,
+            opts,
+            written: HashSet::new(),
+            dirs: Vec::new(),
+        };
+        let entries = ar.entries().map_err(|e| Error::io("read layer tar", e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| Error::io("read layer tar entry", e))?;
+            ap.entry(&mut entry)?;
+        }
+        ap.finish_dirs();
+    }
+    // Hash the tar's trailing blocks too: the diff ID covers the whole stream.
+    io::copy(&mut hr, &mut io::sink()).map_err(|e| Error::io("read layer tail", e))?;
+    Ok(Applied {
+        diff_id: hr.hasher.finish(),
+        uncompressed_size: hr.n,
+    })
+}
+
+struct Applier<'a> {
+    root: &'a Path,
+    lowers: &'a [PathBuf],
+    opts: &'a ApplyOptions,
+    /// Paths written by this layer (for opaque dirs with the copy driver).
+    written: HashSet<PathBuf>,
+    /// Directories whose mtime is set at the end.
+    dirs: Vec<(PathBuf, u64)>,
+}
+
+impl Applier<'_> {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<()> {
+        let raw_path = entry
+            .path()
+            .map_err(|e| Error::io("tar entry path", e))?
+            .into_owned();
+        let Some(rel) = clean(&raw_path)? else {
+            return Ok(()); // the root itself
+        };
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let uid = header.uid().unwrap_or(0) as u32;
+        let gid = header.gid().unwrap_or(0) as u32;
+        let mtime = header.mtime().unwrap_or(0);
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+
+        // Whiteouts.
+        if name == WH_OPAQUE {
+            let dir = self.ensure_parents(&rel)?;
+            match self.opts.whiteouts {
+                WhiteoutMode::Overlay => set_xattr(&dir, "trusted.overlay.opaque", b"y")?,
+                WhiteoutMode::Delete => {
+                    if let Ok(rd) = fs::read_dir(&dir) {
+                        for e in rd.flatten() {
+                            let child = parent_rel.join(e.file_name());
+                            if !self.written.contains(&child) {
+                                remove_any(&e.path())?;
+                            }
+                        }
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if let Some(hidden) = name.strip_prefix(WH_PREFIX) {
+            if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.contains('/') {
+                return Err(hostile(format!("bad whiteout {:?}", raw_path)));
+            }
+            let dir = self.ensure_parents(&rel)?;
+            let victim = dir.join(hidden);
+            match self.opts.whiteouts {
+                WhiteoutMode::Overlay => {
+                    remove_any(&victim)?;
+                    mknod(&victim, libc::S_IFCHR, 0, 0)?;
+                }
+                WhiteoutMode::Delete => remove_any(&victim)?,
+            }
+            return Ok(());
+        }
+
+        let dir = self.ensure_parents(&rel)?;
+        let dest = dir.join(rel.file_name().unwrap_or_else(|| OsStr::new("")));
+        let existing = fs::symlink_metadata(&dest).ok();
+        // Replace what is there unless both are directories.
+        if let Some(md) = &existing {
+            if !(md.is_dir() && kind == tar::EntryType::Directory) {
+                remove_any(&dest)?;
+            }
+        }
+        let ctx = |what: &str| format!("{what} {}", dest.display());
+        match kind {
+            tar::EntryType::Directory => {
+                if existing.as_ref().is_none_or(|m| !m.is_dir()) {
+                    fs::create_dir(&dest).map_err(|e| Error::io(ctx("mkdir"), e))?;
+                }
+                self.dirs.push((dest.clone(), mtime));
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .mode(0o600)
+                    .open(&dest)
+                    .map_err(|e| Error::io(ctx("create"), e))?;
+                io::copy(entry, &mut f).map_err(|e| Error::io(ctx("write"), e))?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| Error::io("symlink target", e))?
+                    .ok_or_else(|| hostile(format!("symlink {:?} without target", raw_path)))?;
+                symlink(&target, &dest).map_err(|e| Error::io(ctx("symlink"), e))?;
+            }
+            tar::EntryType::Link => {
+                let link = entry
+                    .link_name()
+                    .map_err(|e| Error::io("hardlink target", e))?
+                    .ok_or_else(|| hostile(format!("hardlink {:?} without target", raw_path)))?;
+                let link_rel = clean(&link)?
+                    .ok_or_else(|| hostile(format!("hardlink {:?} to the root", raw_path)))?;
+                let src_dir = self.check_parents_only(&link_rel)?;
+                let src = src_dir.join(link_rel.file_name().unwrap_or_else(|| OsStr::new("")));
+                match fs::symlink_metadata(&src) {
+                    Ok(md) if md.is_file() => {
+                        fs::hard_link(&src, &dest).map_err(|e| Error::io(ctx("link"), e))?
+                    }
+                    Ok(_) => {
+                        return Err(hostile(format!(
+                            "hardlink {:?} points to a non-regular file {:?}",
+                            raw_path, link
+                        )))
+                    }
+                    Err(_) => {
+                        // The target is in a lower layer: copy it up.
+                        let lower = self.find_lower(&link_rel).ok_or_else(|| {
+                            hostile(format!(
+                                "hardlink {:?} points to missing {:?}",
+                                raw_path, link
+                            ))
+                        })?;
+                        let lmd = fs::symlink_metadata(&lower)
+                            .map_err(|e| Error::io(ctx("stat lower"), e))?;
+                        if !lmd.is_file() {
+                            return Err(hostile(format!(
+                                "hardlink {:?} points to a non-regular file",
+                                raw_path
+                            )));
+                        }
+                        fs::copy(&lower, &dest).map_err(|e| Error::io(ctx("copy up"), e))?;
+                    }
+                }
+                self.written.insert(rel);
+                return Ok(()); // a hardlink shares the target's metadata
+            }
+            tar::EntryType::Char | tar::EntryType::Block => {
+                if !self.opts.allow_devices {
+                    return Err(hostile(format!(
+                        "device node {:?} in layer (not allowed)",
+                        raw_path
+                    )));
+                }
+                let major = header.device_major().ok().flatten().unwrap_or(0);
+                let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                let t = if kind == tar::EntryType::Char {
+                    libc::S_IFCHR
+                } else {
+                    libc::S_IFBLK
+                };
+                mknod(&dest, t, major, minor)?;
+            }
+            tar::EntryType::Fifo => mknod(&dest, libc::S_IFIFO, 0, 0)?,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => return Ok(()),
+            other => {
+                tracing::warn!(path = ?raw_path, ?other, "skipping unsupported tar entry type");
+                return Ok(());
+            }
+        }
+        // Extended attributes from PAX records (e.g. security.capability).
+        if let Ok(Some(exts)) = entry.pax_extensions() {
+            for ext in exts.flatten() {
+                if let Ok(key) = ext.key() {
+                    if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
+                        if let Err(e) = lset_xattr(&dest, attr, ext.value_bytes()) {
+                            tracing::debug!(path = ?dest, attr, "xattr not set: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        lchown(&dest, uid, gid)?;
+        if kind != tar::EntryType::Symlink {
+            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(ctx("chmod"), e))?;
+        }
+        if kind != tar::EntryType::Directory {
+            set_mtime(&dest, mtime);
+        }
+        self.written.insert(rel);
+        Ok(())
+    }
+
+    /// Check every ancestor of `rel` inside the target: directories only,
+    /// never a symlink. Returns the parent directory path; missing parents
+    /// are created (copying mode and owner from a lower layer's directory).
+    fn ensure_parents(&mut self, rel: &Path) -> Result<PathBuf> {
+        let mut cur = self.root.to_path_buf();
+        let mut cur_rel = PathBuf::new();
+        let comps: Vec<_> = rel.components().collect();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            cur.push(c);
+            cur_rel.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(md) if md.is_dir() => {}
+                Ok(md) if md.file_type().is_symlink() => {
+                    return Err(hostile(format!(
+                        "path {:?} goes through symlink {:?}",
+                        rel, cur_rel
+                    )))
+                }
+                Ok(_) => {
+                    return Err(hostile(format!(
+                        "path {:?}: parent {:?} is not a directory",
+                        rel, cur_rel
+                    )))
+                }
+                Err(_) => {
+                    let (mode, uid, gid) = match self.find_lower(&cur_rel) {
+                        Some(l) => {
+                            let md = fs::symlink_metadata(&l)
+                                .map_err(|e| Error::io(format!("stat {}", l.display()), e))?;
+                            if md.file_type().is_symlink() {
+                                return Err(hostile(format!(
+                                    "path {:?} goes through symlink {:?} of a lower layer",
+                                    rel, cur_rel
+                                )));
+                            }
+                            if !md.is_dir() {
+                                return Err(hostile(format!(
+                                    "path {:?}: parent {:?} is not a directory",
+                                    rel, cur_rel
+                                )));
+                            }
+                            use std::os::unix::fs::MetadataExt;
+                            (md.mode() & 0o7777, md.uid(), md.gid())
+                        }
+                        None => (0o755, 0, 0),
+                    };
+                    fs::create_dir(&cur)
+                        .map_err(|e| Error::io(format!("mkdir {}", cur.display()), e))?;
+                    lchown(&cur, uid, gid)?;
+                    fs::set_permissions(&cur, fs::Permissions::from_mode(mode))
+                        .map_err(|e| Error::io(format!("chmod {}", cur.display()), e))?;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Like ensure_parents but creates nothing (for hardlink sources).
+    fn check_parents_only(&self, rel: &Path) -> Result<PathBuf> {
+        let mut cur = self.root.to_path_buf();
+        let comps: Vec<_> = rel.components().collect();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            cur.push(c);
+            if let Ok(md) = fs::symlink_metadata(&cur) {
+                if md.file_type().is_symlink() {
+                    return Err(hostile(format!(
+                        "hardlink target {:?} goes through a symlink",
+                        rel
+                    )));
+                }
+            }
+        }
+        for l in self.lowers {
+            let mut p = l.clone();
+            for c in &comps[..comps.len().saturating_sub(1)] {
+                p.push(c);
+                if let Ok(md) = fs::symlink_metadata(&p) {
+                    if md.file_type().is_symlink() {
+                        return Err(hostile(format!(
+                            "hardlink target {:?} goes through a symlink",
+                            rel
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// The topmost lower layer's path for `rel`, if any has it.
+    fn find_lower(&self, rel: &Path) -> Option<PathBuf> {
+        for l in self.lowers {
+            // Refuse to look through symlinks in lowers, too.
+            let mut p = l.clone();
+            let mut ok = true;
+            let comps: Vec<_> = rel.components().collect();
+            for (i, c) in comps.iter().enumerate() {
+                p.push(c);
+                match fs::symlink_metadata(&p) {
+                    Ok(md) if i + 1 < comps.len() && !md.is_dir() => {
+                        ok = false;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn finish_dirs(&mut self) {
+        for (d, mtime) in self.dirs.drain(..).rev() {
+            set_mtime(&d, mtime);
+        }
+    }
+}
+
+fn remove_any(p: &Path) -> Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(md) if md.is_dir() => {
+            fs::remove_dir_all(p).map_err(|e| Error::io(format!("remove {}", p.display()), e))
+        }
+        Ok(_) => fs::remove_file(p).map_err(|e| Error::io(format!("remove {}", p.display()), e)),
+        Err(_) => Ok(()),
+    }
+}
+
+fn cpath(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::InvalidArgument(format!("path with NUL: {}", p.display())))
+}
+
+fn mknod(p: &Path, kind: libc::mode_t, major: u32, minor: u32) -> Result<()> {
+    let c = cpath(p)?;
+    // SAFETY: c is a valid NUL-terminated path; mknod has no memory effects.
+    let r = unsafe { libc::mknod(c.as_ptr(), kind | 0o600, libc::makedev(major, minor)) };
+    if r != 0 {
+        return Err(Error::io(
+            format!("mknod {}", p.display()),
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+fn lchown(p: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .map_err(|e| Error::io(format!("chown {}", p.display()), e))
+}
+
+fn set_xattr(p: &Path, name: &str, value: &[u8]) -> Result<()> {
+    lset_xattr(p, name, value).map_err(|e| Error::io(format!("setxattr {name} {}", p.display()), e))
+}
+
+fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let n = CString::new(name).map_err(io::Error::other)?;
+    // SAFETY: both strings are NUL-terminated; value points to value.len() bytes.
+    let r = unsafe {
+        libc::lsetxattr(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set_mtime(p: &Path, mtime: u64) {
+    let Ok(c) = cpath(p) else { return };
+    let ts = libc::timespec {
+        tv_sec: mtime as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [ts, ts];
+    // SAFETY: c is a valid path, times points to two timespecs.
+    unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        );
+    }
+}
+
+/// Open a file for reading (helper for callers that apply from a blob).
+pub fn open(p: &Path) -> Result<File> {
+    File::open(p).map_err(|e| Error::io(format!("open {}", p.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(if *kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
+            h.set_uid(0);
+            h.set_gid(0);
+            match kind {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    h.set_size(0);
+                    // Write raw names so hostile ones are not normalized away.
+                    h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+                    h.as_old_mut().linkname[..data.len()].copy_from_slice(data.as_bytes());
+                    h.set_cksum();
+                    b.append(&h, io::empty()).unwrap();
+                }
+                _ => {
+                    h.set_size(data.len() as u64);
+                    h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+                    h.set_cksum();
+                    b.append(&h, data.as_bytes()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn opts() -> ApplyOptions {
+        ApplyOptions {
+            whiteouts: WhiteoutMode::Delete,
+            allow_devices: false,
+        }
+    }
+
+    #[test]
+    fn plain_layer_and_diff_id() {
+        let t = tempfile::tempdir().unwrap();
+        let tarb = tar_with(&[
+            ("etc/", tar::EntryType::Directory, ""),
+            ("etc/hello", tar::EntryType::Regular, "hi"),
+            ("etc/link", tar::EntryType::Symlink, "/etc/hello"),
+            ("etc/hard", tar::EntryType::Link, "etc/hello"),
+        ]);
+        let a = apply_tar(tarb.as_slice(), t.path(), &[], &opts()).unwrap();
+        assert_eq!(a.diff_id, Digest::sha256_of(&tarb));
+        assert_eq!(
+            fs::read_to_string(t.path().join("etc/hello")).unwrap(),
+            "hi"
+        );
+        assert_eq!(fs::read_to_string(t.path().join("etc/hard")).unwrap(), "hi");
+        assert_eq!(
+            fs::read_link(t.path().join("etc/link")).unwrap(),
+            PathBuf::from("/etc/hello")
+        );
+    }
+
+    #[test]
+    fn hostile_entries_are_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        let cases: Vec<Vec<(&str, tar::EntryType, &str)>> = vec![
+            vec![("/abs", tar::EntryType::Regular, "x")],
+            vec![("a/../../escape", tar::EntryType::Regular, "x")],
+            vec![
+                (
+                    "evil",
+                    tar::EntryType::Symlink,
+                    outside.path().to_str().unwrap(),
+                ),
+                ("evil/victim", tar::EntryType::Regular, "x"),
+            ],
+            vec![("h", tar::EntryType::Link, "../../etc/passwd")],
+            vec![("h", tar::EntryType::Link, "/etc/passwd")],
+            vec![("dev", tar::EntryType::Char, "")],
+        ];
+        for c in cases {
+            let t = tempfile::tempdir().unwrap();
+            let tarb = tar_with(&c);
+            let r = apply_tar(tarb.as_slice(), t.path(), &[], &opts());
+            assert!(matches!(r, Err(Error::HostileLayer(_))), "{c:?}: {r:?}");
+            assert!(!victim.exists());
+        }
+    }
+
+    #[test]
+    fn whiteouts_delete_mode() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("d/sub")).unwrap();
+        fs::write(t.path().join("d/old"), "o").unwrap();
+        fs::write(t.path().join("gone"), "g").unwrap();
+        let tarb = tar_with(&[
+            ("d/new", tar::EntryType::Regular, "n"),
+            ("d/.wh..wh..opq", tar::EntryType::Regular, ""),
+            (".wh.gone", tar::EntryType::Regular, ""),
+        ]);
+        apply_tar(tarb.as_slice(), t.path(), &[], &opts()).unwrap();
+        assert!(!t.path().join("gone").exists());
+        assert!(!t.path().join("d/old").exists());
+        assert!(!t.path().join("d/sub").exists());
+        assert!(t.path().join("d/new").exists());
+    }
+}
