@@ -19,9 +19,37 @@ use std::path::Path;
 
 /// In the container (after pivot_root): open a pty, send the master up,
 /// make the slave our stdio and controlling terminal, bind it on /dev/console.
-pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel, size: Option<(u16, u16)>) -> Result<()> {
-    let master =
-        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).sys("open /dev/ptmx")?;
+pub fn setup_in_container(
+    sys: &dyn Syscall,
+    ch: &Channel,
+    size: Option<(u16, u16)>,
+) -> Result<()> {
+    let name = open_pty_as_stdio(ch, size)?;
+    // /dev/console → this pty (best effort: /dev may be read-only).
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open /")?;
+    if let Ok(target) = create_in_root(root.as_fd(), Path::new("/dev/console"), Leaf::File) {
+        let _ = sys.mount(
+            Some(Path::new(&name)),
+            &fd_path(&target),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        );
+    }
+    Ok(())
+}
+
+/// Open a pty in the current mount namespace, hand the master to the parent
+/// (which passes it to --console-socket), and make the slave stdio and the
+/// controlling terminal. Returns the slave's name.
+pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<String> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .sys("open /dev/ptmx")?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize {
             ws_row: rows,
@@ -43,27 +71,13 @@ pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel, size: Option<(u16, u1
     )
     .sys(format!("open {name}"))?;
     ch.send_with_fd(
-        &Msg::Console { name: name.clone() },
+        &Msg::Console {
+            name: name.clone(),
+        },
         Some(master.as_raw_fd()),
     )?;
     ch.expect_ack()?;
     drop(master);
-    // /dev/console → this pty (best effort: /dev may be read-only).
-    let root = nix::fcntl::open(
-        "/",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .sys("open /")?;
-    if let Ok(target) = create_in_root(root.as_fd(), Path::new("/dev/console"), Leaf::File) {
-        let _ = sys.mount(
-            Some(Path::new(&name)),
-            &fd_path(&target),
-            None,
-            MsFlags::MS_BIND,
-            None,
-        );
-    }
     for fd in 0..3 {
         // SAFETY: dup2 onto stdio numbers; the old fds 0-2 are ours to replace.
         let rc = unsafe { libc::dup2(slave.as_raw_fd(), fd) };
@@ -72,7 +86,7 @@ pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel, size: Option<(u16, u1
     // SAFETY: TIOCSCTTY on our own pty slave with arg 0.
     let rc = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
     nix::errno::Errno::result(rc).sys("ioctl(TIOCSCTTY)")?;
-    Ok(())
+    Ok(name)
 }
 
 /// Parent side: connect to the console socket and send `master`.

@@ -54,6 +54,15 @@ impl Error {
     pub fn sys(what: impl Into<String>, e: nix::Error) -> Self {
         Error::Sys(what.into(), e)
     }
+
+    /// The text a child process sends to its parent, which wraps it in
+    /// `Error::Init` (so an Init error is not prefixed twice).
+    pub fn child_message(&self) -> String {
+        match self {
+            Error::Init(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Attach a path to io errors: `fs::read(p).ctx(p)?`.

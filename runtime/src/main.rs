@@ -7,7 +7,7 @@ fn main() {
     let cli = Cli::parse();
     // Nothing the caller leaked may reach a container: every fd above the
     // passed-through ones is close-on-exec from here on.
-    hull_runtime::process::init::close_fds_on_exec(
+    hull_runtime::process::program::close_fds_on_exec(
         3 + hull_runtime::preserved_fds(&cli.command).max(0),
     );
     let to_file = hull_runtime::logging::init(

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -62,6 +63,8 @@ pub enum Command {
     Kill(kill::KillArgs),
     /// Delete a stopped container (--force: any container).
     Delete(delete::DeleteArgs),
+        /// Run a new process inside a running container.
+    Exec(exec::ExecArgs),
     /// Write a default config.json.
     Spec(spec::SpecArgs),
     /// List the processes in a container.

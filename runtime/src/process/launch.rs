@@ -35,7 +35,7 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
             let code = match stage1(l, ns, &child) {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = child.send(&Msg::Error { msg: e.to_string() });
+                    let _ = child.send(&Msg::Error { msg: e.child_message() });
                     1
                 }
             };
@@ -178,7 +178,7 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
             let code = match init::run(&l.init, ns, ch) {
                 Ok(never) => match never {},
                 Err(e) => {
-                    let _ = ch.send(&Msg::Error { msg: e.to_string() });
+                    let _ = ch.send(&Msg::Error { msg: e.child_message() });
                     1
                 }
             };

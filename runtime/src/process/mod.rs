@@ -2,8 +2,11 @@
 //! container's init (`init`), the message channel between them (`sync`), and
 //! running from a sealed copy of the hullc binary (`sealed_exe`).
 
+pub mod exec;
+pub mod foreground;
 pub mod init;
 pub mod launch;
 pub mod namespaces;
+pub mod program;
 pub mod sealed_exe;
 pub mod sync;

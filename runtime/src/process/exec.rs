@@ -1,0 +1,168 @@
+//! `hullc exec`: a new process inside a running container. It joins the
+//! container's cgroup and every namespace of its init, then becomes the
+//! requested process exactly as the init did (process::program).
+
+use super::program;
+use super::sync::{self, Channel, Msg};
+use crate::cgroups;
+use crate::container::ContainerState;
+use crate::error::{Error, Result, SysContext};
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::Process;
+use std::convert::Infallible;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+pub struct ExecRequest<'a> {
+    pub state: &'a ContainerState,
+    pub process: &'a Process,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: i32,
+    pub seccomp: Option<&'a hull_seccomp::CompiledFilter>,
+}
+
+/// Namespace files of /proc/<pid>/ns, user first, mount last.
+const NS: &[(&str, CloneFlags)] = &[
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// The init's namespaces that differ from ours, opened now.
+fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>> {
+    let mut out = Vec::new();
+    for (name, flag) in NS {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let ours = format!("/proc/self/ns/{name}");
+        let (Ok(t), Ok(o)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue;
+        };
+        if t.ino() == o.ino() && t.dev() == o.dev() {
+            continue;
+        }
+        let fd = nix::fcntl::open(theirs.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .sys(format!("open {theirs}"))?;
+        out.push((*flag, fd));
+    }
+    Ok(out)
+}
+
+/// Start the process; returns its host pid once it has exec'd.
+pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
+    let namespaces = open_namespaces(req.state.pid)?;
+    let cg = cgroups::open(&req.state.cgroup)?;
+    let (parent, child) = sync::pair()?;
+    // SAFETY: hullc is single-threaded.
+    match unsafe { fork() }.sys("fork")? {
+        ForkResult::Child => {
+            drop(parent);
+            let code = match stage1(req, cg.as_ref(), &namespaces, &child) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = child.send(&Msg::Error { msg: e.child_message() });
+                    1
+                }
+            };
+            // SAFETY: skip the parent's destructors in the forked child.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child: stage1_pid } => {
+            drop(child);
+            let mut pid = None;
+            let res = serve(req, &parent, &mut pid);
+            let _ = waitpid(stage1_pid, None);
+            match (res, pid) {
+                (Ok(()), Some(p)) => Ok(p),
+                (Ok(()), None) => Err(Error::Init("exec: process pid never reported".into())),
+                (Err(e), p) => {
+                    if let Some(p) = p {
+                        let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::SIGKILL);
+                    }
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<()> {
+    let mut ready = false;
+    loop {
+        match ch.recv()? {
+            // The channel is close-on-exec: EOF after Ready means exec'd.
+            None if ready => return Ok(()),
+            None => return Err(Error::Init("exec: process exited before it was ready".into())),
+            Some((Msg::InitPid { pid: p }, _)) => *pid = Some(p),
+            Some((Msg::Console { name }, fd)) => {
+                let r = match (fd, req.console_socket) {
+                    (Some(fd), Some(sock)) => crate::console::send_to_socket(sock, &fd, &name),
+                    (_, None) => Err(Error::Other("exec -t needs --console-socket".into())),
+                    (None, _) => Err(Error::Init("console message without a pty fd".into())),
+                };
+                match r {
+                    Ok(()) => ch.send(&Msg::Ack)?,
+                    Err(e) => {
+                        let _ = ch.send(&Msg::Abort { msg: e.to_string() });
+                        return Err(e);
+                    }
+                }
+            }
+            Some((Msg::Ready, _)) => ready = true,
+            Some((Msg::Error { msg }, _)) => return Err(Error::Init(msg)),
+            Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+        }
+    }
+}
+
+fn stage1(
+    req: &ExecRequest<'_>,
+    cg: &dyn cgroups::Cgroup,
+    namespaces: &[(CloneFlags, OwnedFd)],
+    ch: &Channel,
+) -> Result<()> {
+    cg.add_pid(std::process::id() as i32)?;
+    for (flag, fd) in namespaces {
+        nix::sched::setns(fd, *flag).sys(format!("join namespace {flag:?}"))?;
+    }
+    // SAFETY: still single-threaded.
+    match unsafe { fork() }.sys("fork")? {
+        ForkResult::Child => {
+            let code = match stage2(req, ch) {
+                Ok(never) => match never {},
+                Err(e) => {
+                    let _ = ch.send(&Msg::Error { msg: e.child_message() });
+                    1
+                }
+            };
+            // SAFETY: skip destructors in the forked child.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => ch.send(&Msg::InitPid { pid: child.as_raw() }),
+    }
+}
+
+fn stage2(req: &ExecRequest<'_>, ch: &Channel) -> Result<Infallible> {
+    crate::security::set_dumpable(false)?;
+    super::init::reset_signals();
+    if req.process.terminal() == Some(true) {
+        nix::unistd::setsid().sys("setsid")?;
+        let size = req
+            .process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::open_pty_as_stdio(ch, size)?;
+    }
+    let prepared = program::prepare(req.process, req.seccomp)?;
+    ch.send(&Msg::Ready)?;
+    program::exec(prepared, req.preserve_fds)
+}

@@ -1,0 +1,163 @@
+//! Becoming the user's program, shared by the container's init and by
+//! `hullc exec`: rlimits, seccomp, capabilities, user, no_new_privs, cwd,
+//! umask, then execve with every other fd closed.
+
+use crate::error::{Error, Result, SysContext};
+use crate::security;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Process;
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What is left to do right before execve.
+pub struct Prepared<'a> {
+    exe: PathBuf,
+    args: Vec<String>,
+    env: Vec<String>,
+    /// Seccomp still to load (when no_new_privs lets us load it last).
+    late_seccomp: Option<&'a hull_seccomp::CompiledFilter>,
+}
+
+/// Everything up to (not including) execve that needs no further wait.
+pub fn prepare<'a>(
+    process: &Process,
+    seccomp: Option<&'a hull_seccomp::CompiledFilter>,
+) -> Result<Prepared<'a>> {
+    if let Some(r) = process.rlimits() {
+        security::rlimits::apply(r)?;
+    }
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(Error::Init("process.args is empty".into()));
+    }
+    let nnp = process.no_new_privileges() == Some(true);
+
+    // Seccomp without no_new_privs needs CAP_SYS_ADMIN: load it while we
+    // still have it. With no_new_privs, load it as late as possible.
+    if let (Some(f), false) = (seccomp, nnp) {
+        f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+    }
+
+    let user = process.user();
+    security::set_keep_caps(true)?;
+    if let Some(c) = process.capabilities() {
+        security::capabilities::apply_bounding(c)?;
+    }
+    security::identity::switch_user(user)?;
+    match process.capabilities() {
+        Some(c) => security::capabilities::apply_sets(c)?,
+        None => {
+            for set in [
+                caps::CapSet::Effective,
+                caps::CapSet::Permitted,
+                caps::CapSet::Inheritable,
+                caps::CapSet::Ambient,
+            ] {
+                caps::clear(None, set)
+                    .map_err(|e| Error::Other(format!("clear capabilities: {e}")))?;
+            }
+        }
+    }
+    security::set_keep_caps(false)?;
+    if nnp {
+        security::set_no_new_privs()?;
+    }
+
+    nix::unistd::chdir(process.cwd())
+        .sys(format!("chdir to cwd {}", process.cwd().display()))?;
+    let exe = find_executable(&args[0], &env)?;
+    nix::sys::stat::umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
+    Ok(Prepared {
+        exe,
+        args,
+        env,
+        late_seccomp: if nnp { seccomp } else { None },
+    })
+}
+
+/// Load late seccomp, close every fd beyond stdio and the preserved ones,
+/// and execve.
+pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
+    if let Some(f) = p.late_seccomp {
+        f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+    }
+    close_fds_on_exec(3 + preserve_fds.max(0) + listen_fds(&p.env));
+    let c = |s: &str| CString::new(s).map_err(|_| Error::Init(format!("NUL byte in {s:?}")));
+    let path = CString::new(p.exe.as_os_str().as_bytes())
+        .map_err(|_| Error::Init("NUL in path".into()))?;
+    let argv: Vec<CString> = p.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
+    let envp: Vec<CString> = p.env.iter().map(|a| c(a)).collect::<Result<_>>()?;
+    let e = match nix::unistd::execve(&path, &argv, &envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    Err(Error::Init(format!("exec {}: {e}", p.exe.display())))
+}
+
+/// systemd socket activation: keep LISTEN_FDS fds open.
+fn listen_fds(env: &[String]) -> i32 {
+    env.iter()
+        .find_map(|kv| kv.strip_prefix("LISTEN_FDS="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Mark every fd >= `from` close-on-exec, so nothing of hullc's (or of its
+/// caller's) reaches the user's program.
+pub fn close_fds_on_exec(from: i32) {
+    // SAFETY: close_range only changes fd flags; CLOSE_RANGE_CLOEXEC never closes.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc != 0 {
+        // Old kernels: walk /proc/self/fd.
+        if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+            let fds: Vec<i32> = rd
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect();
+            for fd in fds.into_iter().filter(|fd| *fd >= from) {
+                // SAFETY: setting FD_CLOEXEC on a possibly-closed fd is harmless.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+    }
+}
+
+/// PATH lookup as execvp does, inside the container.
+pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file())
+            && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        if is_exec(&p) {
+            return Ok(p);
+        }
+        return Err(Error::Init(format!("exec {name:?}: no such executable file")));
+    }
+    let path = env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let p = Path::new(dir).join(name);
+        if is_exec(&p) {
+            return Ok(p);
+        }
+    }
+    Err(Error::Init(format!(
+        "exec {name:?}: executable file not found in $PATH"
+    )))
+}
