@@ -1,0 +1,278 @@
+//! The three ways the binary runs: `start` (spawn the serving shim and print
+//! its address), serving (the ttrpc Task service), and `delete` (clean up
+//! after a shim that died).
+
+use std::fs::OpenOptions;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context};
+use containerd_shim_protos::api::DeleteResponse;
+use containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp;
+use containerd_shim_protos::protobuf::{Message, MessageField};
+use sha2::{Digest, Sha256};
+
+use crate::args::Flags;
+use crate::events::Publisher;
+use crate::reaper::{self, Reaper};
+use crate::runtime::Runtime;
+use crate::service::{Shim, TaskService};
+use crate::{mount, options};
+
+/// Directory of shim sockets (ARCHITECTURE: /run/hull/s/<hash>.sock).
+const SOCKET_DIR: &str = "/run/hull/s";
+const SOCKET_DIR_ENV: &str = "HULL_SHIM_SOCKET_DIR";
+/// Tells the serving shim the path of the socket it inherits as fd 3.
+const SOCKET_PATH_ENV: &str = "HULL_SHIM_SOCKET_PATH";
+const LISTEN_FD: RawFd = 3;
+/// Annotation that groups the containers of one pod into one shim.
+const SANDBOX_ANNOTATION: &str = "io.kubernetes.cri.sandbox-id";
+
+fn socket_dir() -> PathBuf {
+    std::env::var(SOCKET_DIR_ENV)
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(SOCKET_DIR))
+}
+
+/// Socket path for (manager address, namespace, group): unique per manager.
+pub fn socket_path(address: &str, namespace: &str, group: &str) -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(address.as_bytes());
+    h.update(b"/");
+    h.update(namespace.as_bytes());
+    h.update(b"/");
+    h.update(group.as_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    socket_dir().join(format!("{hex}.sock"))
+}
+
+fn sandbox_id(bundle: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(bundle.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("annotations")?
+        .get(SANDBOX_ANNOTATION)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn connectable(path: &Path) -> bool {
+    UnixStream::connect(path).is_ok()
+}
+
+fn bundle_dir(flags: &Flags) -> anyhow::Result<PathBuf> {
+    if !flags.bundle.is_empty() {
+        return Ok(PathBuf::from(&flags.bundle));
+    }
+    std::env::current_dir().context("current directory (the bundle)")
+}
+
+/// `start`: make the socket, spawn the serving shim with it as fd 3, record
+/// the address in the bundle and return it.
+pub fn start(flags: &Flags) -> anyhow::Result<String> {
+    if flags.id.is_empty() {
+        bail!("-id is required");
+    }
+    let bundle = bundle_dir(flags)?;
+    let group = sandbox_id(&bundle).unwrap_or_else(|| flags.id.clone());
+    let sock = socket_path(&flags.address, &flags.namespace, &group);
+    let address = format!("unix://{}", sock.display());
+    if sock.exists() {
+        if connectable(&sock) {
+            if group != flags.id {
+                // Another container of the same group: reuse its shim.
+                std::fs::write(bundle.join("address"), &address).context("write address file")?;
+                return Ok(address);
+            }
+            bail!("shim socket {} is already in use", sock.display());
+        }
+        let _ = std::fs::remove_file(&sock);
+    }
+    if let Some(dir) = sock.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let listener = UnixListener::bind(&sock).with_context(|| format!("bind {}", sock.display()))?;
+    let lfd = listener.as_raw_fd();
+    let exe = std::env::current_exe().context("find own executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(&flags.passthrough)
+        .env(SOCKET_PATH_ENV, &sock)
+        .current_dir(&bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if lfd == LISTEN_FD {
+                let fl = libc::fcntl(lfd, libc::F_GETFD);
+                if fl < 0 || libc::fcntl(lfd, libc::F_SETFD, fl & !libc::FD_CLOEXEC) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(lfd, LISTEN_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_file(&sock);
+            return Err(e).context("spawn the serving shim");
+        }
+    };
+    std::fs::write(bundle.join("address"), &address).context("write address file")?;
+    std::fs::write(bundle.join("shim.pid"), child.id().to_string()).context("write shim.pid")?;
+    Ok(address)
+}
+
+/// Logs go to the `log` fifo containerd opens in the bundle (if any).
+fn init_logging(flags: &Flags) {
+    let Ok(f) = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("log")
+    else {
+        return;
+    };
+    let level = if flags.debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(f))
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init();
+}
+
+/// The serving shim.
+pub fn serve(flags: &Flags) -> anyhow::Result<()> {
+    // One malloc arena: a handful of threads, a few KiB each, no contention.
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    reaper::block_sigchld().context("block SIGCHLD")?;
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes a plain integer.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("become child subreaper");
+    }
+    init_logging(flags);
+    let sock = std::env::var_os(SOCKET_PATH_ENV).map(PathBuf::from);
+
+    let reaper = Reaper::new();
+    let (exit_tx, exit_rx) = channel();
+    reaper.set_handler(Box::new(move |e| {
+        let _ = exit_tx.send(e);
+    }));
+    reaper.start().context("start reaper")?;
+    let publisher = Publisher::start(
+        reaper.clone(),
+        flags.publish_binary.clone(),
+        flags.address.clone(),
+        flags.namespace.clone(),
+    )
+    .context("start event publisher")?;
+    let (stop_tx, stop_rx) = channel();
+    let shim = Shim::new(reaper, publisher, flags.namespace.clone(), stop_tx);
+    {
+        let shim = shim.clone();
+        std::thread::Builder::new()
+            .name("exits".into())
+            .stack_size(128 * 1024)
+            .spawn(move || shim.process_exits(exit_rx))
+            .context("start exit thread")?;
+    }
+
+    let service: Arc<dyn containerd_shim_protos::Task + Send + Sync> = Arc::new(TaskService(shim));
+    let v2 = containerd_shim_protos::create_task(service.clone());
+    let v3 = containerd_shim_protos::create_task(service)
+        .into_iter()
+        .map(|(k, v)| (k.replace("containerd.task.v2.", "containerd.task.v3."), v))
+        .collect();
+    let mut server = ttrpc::Server::new()
+        .add_listener(LISTEN_FD)
+        .context("listen on inherited socket")?
+        .register_service(v2)
+        .register_service(v3)
+        .set_thread_count_min(1)
+        .set_thread_count_default(2)
+        .set_thread_count_max(3);
+    server.start().context("start ttrpc server")?;
+    tracing::info!(id = %flags.id, namespace = %flags.namespace, "shim serving");
+
+    let _ = stop_rx.recv();
+    if let Some(s) = &sock {
+        let _ = std::fs::remove_file(s);
+    }
+    // Give the Shutdown reply a moment to leave; containerd tolerates a closed
+    // connection here either way.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::process::exit(0);
+}
+
+/// `delete`: the shim of this container died. Force-delete it through the
+/// runtime, unmount its rootfs, remove the socket, report it killed.
+pub fn delete(flags: &Flags) -> anyhow::Result<Vec<u8>> {
+    if flags.id.is_empty() {
+        bail!("-id is required");
+    }
+    let bundle = bundle_dir(flags)?;
+    reaper::block_sigchld().context("block SIGCHLD")?;
+    let reaper = Reaper::new();
+    reaper.start().context("start reaper")?;
+    let choice = options::load(&bundle, &flags.namespace);
+    let runtime = Runtime::new(
+        choice.binary.clone(),
+        choice.root.clone(),
+        bundle.join("log.json"),
+        reaper,
+    );
+    if let Err(e) = runtime.delete(&flags.id, true) {
+        // Already gone is fine; anything else is worth a word on stderr.
+        eprintln!("containerd-shim-hull-v2: runtime delete: {e}");
+    }
+    let rootfs = bundle.join("rootfs");
+    mount::unmount_all(&rootfs).with_context(|| format!("unmount {}", rootfs.display()))?;
+    if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
+        let p = PathBuf::from(addr.trim().trim_start_matches("unix://"));
+        if p.exists() && !connectable(&p) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+    let pid = std::fs::read_to_string(bundle.join("init.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let mut r = DeleteResponse::new();
+    r.pid = pid;
+    r.exit_status = 128 + libc::SIGKILL as u32;
+    r.exited_at = MessageField::some(Timestamp::now());
+    r.write_to_bytes().context("encode DeleteResponse")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_path_is_stable_and_distinct() {
+        let a = socket_path("/run/c.sock", "default", "c1");
+        assert_eq!(a, socket_path("/run/c.sock", "default", "c1"));
+        assert_ne!(a, socket_path("/run/c.sock", "default", "c2"));
+        assert_ne!(a, socket_path("/run/d.sock", "default", "c1"));
+        assert!(a.to_string_lossy().len() < 108);
+    }
+}

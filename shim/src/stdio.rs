@@ -1,0 +1,441 @@
+//! A process's stdio as containerd hands it over: named fifos, `file://`
+//! and `binary://` log URIs, or a terminal (the runtime sends the pty master
+//! through a console socket).
+//!
+//! To keep the shim small, stdout and stderr fifos and files are handed to
+//! the container directly (opened O_RDWR, so neither the open nor a write
+//! ever fails for want of a reader, as with containerd's own shim, which keeps
+//! a reader open). Only stdin (which must be closable on CloseIO) and a
+//! terminal need copying threads.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+
+use crate::error::{Error, Result};
+use crate::runtime::ProcStdio;
+
+const COPY_STACK: usize = 64 * 1024;
+const COPY_BUF: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct StdioPaths {
+    pub stdin: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub terminal: bool,
+}
+
+/// What the shim keeps of a process's io after the runtime started it.
+#[derive(Default)]
+pub struct ProcIo {
+    /// Where stdin goes (pipe to the process, or the pty master); taking it
+    /// out closes the process's stdin (CloseIO).
+    stdin_sink: Arc<Mutex<Option<File>>>,
+    /// The pty master, for resizes.
+    console: Option<File>,
+}
+
+impl ProcIo {
+    pub fn close_stdin(&self) {
+        let mut g = self.stdin_sink.lock().unwrap_or_else(|e| e.into_inner());
+        g.take();
+    }
+
+    pub fn resize(&self, width: u32, height: u32) -> Result<()> {
+        let Some(c) = &self.console else {
+            return Err(Error::FailedPrecondition(
+                "process has no terminal to resize".into(),
+            ));
+        };
+        let ws = libc::winsize {
+            ws_row: height.min(u16::MAX as u32) as u16,
+            ws_col: width.min(u16::MAX as u32) as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize struct that outlives the call;
+        // the fd is an open pty master.
+        let rc = unsafe { libc::ioctl(c.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        if rc != 0 {
+            return Err(Error::io("resize pty", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}
+
+/// Stdio being set up for one process: the fds for the runtime, plus what
+/// must happen once the runtime has run (console socket).
+pub struct Pending {
+    pub for_runtime: ProcStdio,
+    pub console_socket: Option<ConsoleSocket>,
+    paths: StdioPaths,
+    stdin_sink: Arc<Mutex<Option<File>>>,
+    stdin_source: Option<String>,
+}
+
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    listener: UnixListener,
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn open_fifo_rw(path: &str) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io(format!("open {path}"), e))
+}
+
+/// Split a URI into (scheme, path, query pairs); a plain path has no scheme.
+fn parse_uri(s: &str) -> (Option<&str>, String, Vec<(String, String)>) {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return (None, s.to_string(), Vec::new());
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut args = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        args.push((percent_decode(k), percent_decode(v)));
+    }
+    (Some(scheme), percent_decode(path), args)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Open one output stream (stdout or stderr) as an fd for the process.
+fn open_output(uri: &str) -> Result<Option<OwnedFd>> {
+    if uri.is_empty() {
+        return Ok(None);
+    }
+    match parse_uri(uri) {
+        (None, path, _) | (Some("fifo"), path, _) => Ok(Some(open_fifo_rw(&path)?.into())),
+        (Some("file"), path, _) => {
+            if let Some(dir) = Path::new(&path).parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+            }
+            let f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&path)
+                .map_err(|e| Error::io(format!("open log file {path}"), e))?;
+            Ok(Some(f.into()))
+        }
+        (Some(other), _, _) => Err(Error::InvalidArgument(format!(
+            "unsupported stdio URI scheme {other:?} in {uri:?}"
+        ))),
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
+}
+
+/// `binary://PATH?k=v`: start the logging binary with the process's stdout
+/// and stderr on fds 3 and 4, and wait until it closes fd 5 (ready).
+fn start_log_binary(uri: &str, container_id: &str, namespace: &str) -> Result<(OwnedFd, OwnedFd)> {
+    let (_, path, args) = parse_uri(uri);
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (wait_r, wait_w) = pipe()?;
+    let fds = [out_r.as_raw_fd(), err_r.as_raw_fd(), wait_w.as_raw_fd()];
+    let mut cmd = Command::new(&path);
+    for (k, v) in &args {
+        cmd.arg(k);
+        if !v.is_empty() {
+            cmd.arg(v);
+        }
+    }
+    cmd.env("CONTAINER_ID", container_id)
+        .env("CONTAINER_NAMESPACE", namespace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (i, fd) in fds.iter().enumerate() {
+                if libc::dup2(*fd, 3 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    // The logger runs as long as the process writes: its exit goes to the
+    // reaper's unclaimed exits, it is not waited for here.
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::io(format!("start log binary {path}"), e))?;
+    drop(child);
+    drop(wait_w);
+    drop(out_r);
+    drop(err_r);
+    // Ready when the logger closes its end of the wait pipe (EOF here).
+    let mut fds = [PollFd::new(wait_r.as_fd(), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::from(10_000u16));
+    Ok((out_w, err_w))
+}
+
+impl Pending {
+    /// Prepare the stdio of a process. `tmp_dir` holds the console socket.
+    pub fn prepare(
+        paths: &StdioPaths,
+        tmp_dir: &Path,
+        tag: &str,
+        container_id: &str,
+        namespace: &str,
+    ) -> Result<Pending> {
+        let mut for_runtime = ProcStdio::default();
+        let stdin_sink = Arc::new(Mutex::new(None));
+        let mut console_socket = None;
+        if paths.terminal {
+            std::fs::create_dir_all(tmp_dir)
+                .map_err(|e| Error::io(format!("create {}", tmp_dir.display()), e))?;
+            let path = tmp_dir.join(format!("c-{}-{tag}.sock", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            let listener = UnixListener::bind(&path)
+                .map_err(|e| Error::io(format!("bind console socket {}", path.display()), e))?;
+            console_socket = Some(ConsoleSocket { path, listener });
+        } else {
+            if !paths.stdin.is_empty() {
+                let (r, w) = pipe()?;
+                for_runtime.stdin = Some(r);
+                *stdin_sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(File::from(w));
+            }
+            if paths.stdout.starts_with("binary://") {
+                let (o, e) = start_log_binary(&paths.stdout, container_id, namespace)?;
+                for_runtime.stdout = Some(o);
+                for_runtime.stderr = Some(e);
+            } else {
+                for_runtime.stdout = open_output(&paths.stdout)?;
+                if !paths.stderr.is_empty() && paths.stderr == paths.stdout {
+                    for_runtime.stderr = match &for_runtime.stdout {
+                        Some(fd) => Some(fd.try_clone().map_err(|e| Error::io("dup stdout", e))?),
+                        None => None,
+                    };
+                } else {
+                    for_runtime.stderr = open_output(&paths.stderr)?;
+                }
+            }
+        }
+        Ok(Pending {
+            for_runtime: std::mem::take(&mut for_runtime),
+            console_socket,
+            paths: paths.clone(),
+            stdin_sink,
+            stdin_source: (!paths.stdin.is_empty()).then(|| paths.stdin.clone()),
+        })
+    }
+
+    pub fn console_path(&self) -> Option<PathBuf> {
+        self.console_socket.as_ref().map(|c| c.path.clone())
+    }
+
+    /// After the runtime succeeded: receive the pty master if any, start the
+    /// copying threads.
+    pub fn finish(self) -> Result<ProcIo> {
+        let mut io = ProcIo {
+            stdin_sink: self.stdin_sink.clone(),
+            console: None,
+        };
+        if let Some(cs) = &self.console_socket {
+            let master = receive_master(&cs.listener)?;
+            let out = master
+                .try_clone()
+                .map_err(|e| Error::io("dup pty master", e))?;
+            let input = master
+                .try_clone()
+                .map_err(|e| Error::io("dup pty master", e))?;
+            *self.stdin_sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(input);
+            if !self.paths.stdout.is_empty() {
+                let sink = open_fifo_rw(&self.paths.stdout)?;
+                spawn_copy(out, sink)?;
+            }
+            io.console = Some(master);
+        }
+        if let Some(src) = self.stdin_source {
+            spawn_stdin_copy(src, self.stdin_sink.clone())?;
+        }
+        Ok(io)
+    }
+}
+
+/// Accept the runtime's connection on the console socket and take the fd.
+fn receive_master(listener: &UnixListener) -> Result<File> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("console socket", e))?;
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    let n = poll(&mut fds, PollTimeout::from(10_000u16)).map_err(|e| Error::sys("poll", e))?;
+    if n == 0 {
+        return Err(Error::Runtime(
+            "runtime did not send the pty master on the console socket".into(),
+        ));
+    }
+    let (conn, _) = listener
+        .accept()
+        .map_err(|e| Error::io("accept console socket", e))?;
+    conn.set_nonblocking(false)
+        .map_err(|e| Error::io("console socket", e))?;
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("receive pty master", e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| Error::sys("receive pty master", e))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just installed this fd in our table for us.
+                return Ok(unsafe { File::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(Error::Runtime(
+        "console socket message carried no file descriptor".into(),
+    ))
+}
+
+fn spawn_copy(mut from: File, mut to: File) -> Result<()> {
+    std::thread::Builder::new()
+        .name("io-out".into())
+        .stack_size(COPY_STACK)
+        .spawn(move || {
+            let mut buf = vec![0u8; COPY_BUF];
+            loop {
+                match from.read(&mut buf) {
+                    Ok(0) | Err(_) => break, // EIO once the pty slave is gone
+                    Ok(n) => {
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::io("spawn io thread", e))?;
+    Ok(())
+}
+
+fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("io-in".into())
+        .stack_size(COPY_STACK)
+        .spawn(move || {
+            // Blocks until the caller opens its writing end.
+            let Ok(mut from) = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&src)
+            else {
+                return;
+            };
+            let mut buf = vec![0u8; COPY_BUF];
+            loop {
+                let n = match from.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
+                match g.as_mut() {
+                    Some(w) => {
+                        if w.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            // EOF from the caller: the process sees EOF too (a terminal keeps
+            // its master, which the shim still needs for resizes).
+            let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
+            g.take();
+        })
+        .map_err(|e| Error::io("spawn io thread", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        assert_eq!(parse_uri("/a/b").1, "/a/b");
+        assert_eq!(parse_uri("/a/b").0, None);
+        let (s, p, a) = parse_uri("binary:///usr/bin/logger?id=x&dir=%2Ftmp");
+        assert_eq!(s, Some("binary"));
+        assert_eq!(p, "/usr/bin/logger");
+        assert_eq!(
+            a,
+            vec![("id".into(), "x".into()), ("dir".into(), "/tmp".into())]
+        );
+        let (s, p, _) = parse_uri("file:///var/log/c.log");
+        assert_eq!((s, p.as_str()), (Some("file"), "/var/log/c.log"));
+        assert_eq!(percent_decode("a%20b%2"), "a b%2");
+    }
+
+    #[test]
+    fn unknown_scheme_is_rejected() {
+        assert!(matches!(
+            open_output("tcp://1.2.3.4"),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn file_uri_appends() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/out.log");
+        let uri = format!("file://{}", p.display());
+        let fd = open_output(&uri).unwrap().unwrap();
+        let mut f = File::from(fd);
+        f.write_all(b"hello\n").unwrap();
+        drop(f);
+        let mut f = File::from(open_output(&uri).unwrap().unwrap());
+        f.write_all(b"again\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "hello\nagain\n");
+    }
+}
