@@ -19,11 +19,7 @@ use std::path::Path;
 
 /// In the container (after pivot_root): open a pty, send the master up,
 /// make the slave our stdio and controlling terminal, bind it on /dev/console.
-pub fn setup_in_container(
-    sys: &dyn Syscall,
-    ch: &Channel,
-    size: Option<(u16, u16)>,
-) -> Result<()> {
+pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel, size: Option<(u16, u16)>) -> Result<()> {
     let name = open_pty_as_stdio(ch, size)?;
     // /dev/console → this pty (best effort: /dev may be read-only).
     let root = nix::fcntl::open(
@@ -48,8 +44,8 @@ pub fn setup_in_container(
 /// (which passes it to --console-socket), and make the slave stdio and the
 /// controlling terminal. Returns the slave's name.
 pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<String> {
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .sys("open /dev/ptmx")?;
+    let master =
+        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).sys("open /dev/ptmx")?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize {
             ws_row: rows,
@@ -71,9 +67,7 @@ pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<Strin
     )
     .sys(format!("open {name}"))?;
     ch.send_with_fd(
-        &Msg::Console {
-            name: name.clone(),
-        },
+        &Msg::Console { name: name.clone() },
         Some(master.as_raw_fd()),
     )?;
     ch.expect_ack()?;

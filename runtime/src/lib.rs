@@ -34,8 +34,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::List(a) => cli::list::run(&store, a).map(|_| 0),
         Command::Kill(a) => cli::kill::run(&store, a).map(|_| 0),
         Command::Delete(a) => cli::delete::run(&store, a).map(|_| 0),
-                Command::Spec(a) => cli::spec::run(a).map(|_| 0),
+        Command::Spec(a) => cli::spec::run(a).map(|_| 0),
         Command::Exec(a) => cli::exec::run(&store, a),
+        Command::Update(a) => cli::update::run(&store, a).map(|_| 0),
+        Command::Events(a) => cli::events::run(&store, a).map(|_| 0),
+        Command::Features => {
+            cli::features::run();
+            Ok(0)
+        }
         Command::Ps(a) => cli::ps::run(&store, a).map(|_| 0),
         Command::Pause(a) => cli::pause::pause(&store, &a.id).map(|_| 0),
         Command::Resume(a) => cli::pause::resume(&store, &a.id).map(|_| 0),
@@ -47,14 +53,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
 
 /// Commands that enter a container run from a sealed copy of hullc.
 pub fn needs_sealed_exe(cmd: &Command) -> bool {
-        matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_))
+    matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_))
 }
 
 /// Fds the caller asked to pass through (--preserve-fds).
 pub fn preserved_fds(cmd: &Command) -> i32 {
     match cmd {
         Command::Create(a) => a.preserve_fds,
-                Command::Run(a) => a.create.preserve_fds,
+        Command::Run(a) => a.create.preserve_fds,
         Command::Exec(a) => a.preserve_fds,
         _ => 0,
     }

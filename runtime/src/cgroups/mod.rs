@@ -3,6 +3,7 @@
 //! detected at run time from /proc/self/mountinfo. One trait, two backends.
 
 pub mod detect;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 

@@ -60,7 +60,9 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
             .map_err(|e| Error::Other(format!("{}: invalid process: {e}", path.display())));
     }
     if a.args.is_empty() {
-        return Err(Error::Other("exec: give a command (ARGS…) or --process FILE".into()));
+        return Err(Error::Other(
+            "exec: give a command (ARGS…) or --process FILE".into(),
+        ));
     }
     let mut p = base.cloned().unwrap_or_default();
     p.set_args(Some(a.args.clone()));
@@ -144,13 +146,24 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     }
     let process = build_process(a, st.config.process().as_ref())?;
     if process.terminal() == Some(true) && a.console_socket.is_none() {
-        return Err(Error::Other("exec: a terminal needs --console-socket".into()));
+        return Err(Error::Other(
+            "exec: a terminal needs --console-socket".into(),
+        ));
     }
-    let seccomp = match st.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(hull_seccomp::compile(profile).map_err(|e| Error::Seccomp(e.to_string()))?),
+    let seccomp = match st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        Some(profile) => Some(crate::security::seccomp::compile(profile)?),
         None => None,
     };
-    let fg = if a.detach { None } else { Some(Foreground::prepare()?) };
+    let fg = if a.detach {
+        None
+    } else {
+        Some(Foreground::prepare()?)
+    };
     let req = ExecRequest {
         state: &st,
         process: &process,

@@ -2,7 +2,9 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -11,6 +13,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
@@ -63,7 +66,7 @@ pub enum Command {
     Kill(kill::KillArgs),
     /// Delete a stopped container (--force: any container).
     Delete(delete::DeleteArgs),
-        /// Run a new process inside a running container.
+    /// Run a new process inside a running container.
     Exec(exec::ExecArgs),
     /// Write a default config.json.
     Spec(spec::SpecArgs),
@@ -73,6 +76,12 @@ pub enum Command {
     Pause(IdArg),
     /// Thaw a paused container.
     Resume(IdArg),
+    /// Change a container's resources.
+    Update(update::UpdateArgs),
+    /// Resource stats and OOM events as JSON lines.
+    Events(events::EventsArgs),
+    /// What this runtime supports (OCI features document).
+    Features,
     /// Not supported: checkpointing needs CRIU.
     Checkpoint(Passthrough),
     /// Not supported: restoring needs CRIU.

@@ -18,7 +18,11 @@ pub struct RunArgs {
 
 /// Returns the exit code hullc should exit with.
 pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
-    let fg = if a.detach { None } else { Some(Foreground::prepare()?) };
+    let fg = if a.detach {
+        None
+    } else {
+        Some(Foreground::prepare()?)
+    };
     let st = lifecycle::create(store, &a.create.options())?;
     if let Err(e) = lifecycle::start(store, &a.create.id) {
         let _ = lifecycle::delete(store, &a.create.id, true);

@@ -84,9 +84,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         ));
     }
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => {
-            Some(hull_seccomp::compile(profile).map_err(|e| Error::Seccomp(e.to_string()))?)
-        }
+        Some(profile) => Some(crate::security::seccomp::compile(profile)?),
         None => None,
     };
     let ns_list = spec

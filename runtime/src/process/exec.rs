@@ -49,8 +49,12 @@ fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>> {
         if t.ino() == o.ino() && t.dev() == o.dev() {
             continue;
         }
-        let fd = nix::fcntl::open(theirs.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .sys(format!("open {theirs}"))?;
+        let fd = nix::fcntl::open(
+            theirs.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .sys(format!("open {theirs}"))?;
         out.push((*flag, fd));
     }
     Ok(out)
@@ -68,7 +72,9 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
             let code = match stage1(req, cg.as_ref(), &namespaces, &child) {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = child.send(&Msg::Error { msg: e.child_message() });
+                    let _ = child.send(&Msg::Error {
+                        msg: e.child_message(),
+                    });
                     1
                 }
             };
@@ -100,7 +106,11 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
         match ch.recv()? {
             // The channel is close-on-exec: EOF after Ready means exec'd.
             None if ready => return Ok(()),
-            None => return Err(Error::Init("exec: process exited before it was ready".into())),
+            None => {
+                return Err(Error::Init(
+                    "exec: process exited before it was ready".into(),
+                ))
+            }
             Some((Msg::InitPid { pid: p }, _)) => *pid = Some(p),
             Some((Msg::Console { name }, fd)) => {
                 let r = match (fd, req.console_socket) {
@@ -139,14 +149,18 @@ fn stage1(
             let code = match stage2(req, ch) {
                 Ok(never) => match never {},
                 Err(e) => {
-                    let _ = ch.send(&Msg::Error { msg: e.child_message() });
+                    let _ = ch.send(&Msg::Error {
+                        msg: e.child_message(),
+                    });
                     1
                 }
             };
             // SAFETY: skip destructors in the forked child.
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => ch.send(&Msg::InitPid { pid: child.as_raw() }),
+        ForkResult::Parent { child } => ch.send(&Msg::InitPid {
+            pid: child.as_raw(),
+        }),
     }
 }
 

@@ -3,9 +3,9 @@
 //! The user's program is exec'd only after `hullc start` opens exec.fifo.
 
 use super::namespaces::Plan;
+use super::program;
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupConfig;
-use super::program;
 use crate::error::{Error, IoContext, Result, SysContext};
 use crate::rootfs::{self, RootfsPlan};
 use crate::security;
@@ -47,6 +47,8 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
         .ok_or_else(|| Error::Init("process is missing".into()))?;
     let linux = spec.linux().clone().unwrap_or_default();
     let sys = LinuxSyscall;
+    // Stage 1 reports our pid; wait until the parent has it.
+    ch.expect_ack()?;
 
     nix::unistd::setsid().sys("setsid")?;
     reset_signals();
@@ -157,4 +159,3 @@ fn join_session_keyring(id: &str) {
         tracing::debug!("session keyring: {}", std::io::Error::last_os_error());
     }
 }
-

@@ -35,7 +35,9 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
             let code = match stage1(l, ns, &child) {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = child.send(&Msg::Error { msg: e.child_message() });
+                    let _ = child.send(&Msg::Error {
+                        msg: e.child_message(),
+                    });
                     1
                 }
             };
@@ -92,26 +94,9 @@ fn serve(
             }
             Msg::InitPid { pid } => {
                 *init_pid = Some(pid);
-                // Written from outside: the init is not dumpable, so its
-                // /proc files are not its own to write in a user namespace.
-                if let Some(adj) = l
-                    .init
-                    .spec
-                    .process()
-                    .as_ref()
-                    .and_then(|p| p.oom_score_adj())
-                {
-                    let path = format!("/proc/{pid}/oom_score_adj");
-                    std::fs::write(&path, adj.to_string()).map_err(|e| {
-                        let hint =
-                            if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) {
-                                " (lowering it needs CAP_SYS_RESOURCE)"
-                            } else {
-                                ""
-                            };
-                        Error::Other(format!("oomScoreAdj {adj}: {e}{hint}"))
-                    })?;
-                }
+                // The init waits for this Ack, so nothing it sends can
+                // overtake the pid, and its oom_score_adj is set first.
+                reply(ch, set_oom_score_adj(l, pid))?;
             }
             Msg::RunHooks => {
                 let pid = init_pid.ok_or_else(|| Error::Init("hooks before init pid".into()))?;
@@ -135,6 +120,29 @@ fn serve(
             other => return Err(Error::Init(format!("unexpected message {other:?}"))),
         }
     }
+}
+
+/// Written from outside: the init is not dumpable, so its /proc files are
+/// not its own to write in a user namespace.
+fn set_oom_score_adj(l: &Launch<'_>, pid: i32) -> Result<()> {
+    let Some(adj) = l
+        .init
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.oom_score_adj())
+    else {
+        return Ok(());
+    };
+    let path = format!("/proc/{pid}/oom_score_adj");
+    std::fs::write(&path, adj.to_string()).map_err(|e| {
+        let hint = if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) {
+            " (lowering it needs CAP_SYS_RESOURCE)"
+        } else {
+            ""
+        };
+        Error::Other(format!("oomScoreAdj {adj}: {e}{hint}"))
+    })
 }
 
 /// Ack an ok result; on error tell the child to abort and return the error.
@@ -178,7 +186,9 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
             let code = match init::run(&l.init, ns, ch) {
                 Ok(never) => match never {},
                 Err(e) => {
-                    let _ = ch.send(&Msg::Error { msg: e.child_message() });
+                    let _ = ch.send(&Msg::Error {
+                        msg: e.child_message(),
+                    });
                     1
                 }
             };

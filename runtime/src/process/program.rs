@@ -68,8 +68,7 @@ pub fn prepare<'a>(
         security::set_no_new_privs()?;
     }
 
-    nix::unistd::chdir(process.cwd())
-        .sys(format!("chdir to cwd {}", process.cwd().display()))?;
+    nix::unistd::chdir(process.cwd()).sys(format!("chdir to cwd {}", process.cwd().display()))?;
     let exe = find_executable(&args[0], &env)?;
     nix::sys::stat::umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
     Ok(Prepared {
@@ -145,7 +144,9 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
         if is_exec(&p) {
             return Ok(p);
         }
-        return Err(Error::Init(format!("exec {name:?}: no such executable file")));
+        return Err(Error::Init(format!(
+            "exec {name:?}: no such executable file"
+        )));
     }
     let path = env
         .iter()

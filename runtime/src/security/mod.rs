@@ -4,6 +4,7 @@
 pub mod capabilities;
 pub mod identity;
 pub mod rlimits;
+pub mod seccomp;
 
 use crate::error::{Result, SysContext};
 
