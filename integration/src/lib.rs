@@ -57,3 +57,5 @@ pub fn unique_id(tag: &str) -> String {
 
 pub mod containerd;
 pub mod image;
+pub mod registry;
+pub mod shim_support;

@@ -400,6 +400,26 @@ async fn download(
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
+                let verify = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<oci_client::errors::DigestError>())
+                    .and_then(|d| match d {
+                        oci_client::errors::DigestError::VerificationError { actual, .. } => {
+                            Some(actual.clone())
+                        }
+                        _ => None,
+                    });
+                if let Some(actual) = verify {
+                    // Complete but wrong: discard the ingest, nothing visible.
+                    let e = Error::DigestMismatch {
+                        expected: layer.digest.clone(),
+                        actual,
+                    };
+                    w.fail(&e.to_string());
+                    drop(w);
+                    let _ = m.content.abort(&format!("pull-{dig}"));
+                    return Err(e);
+                }
                 let e = Error::Registry(format!("{what}: {e}"));
                 w.fail(&e.to_string());
                 return Err(e);

@@ -1,0 +1,566 @@
+//! Helpers for the manager suites: a hulld per test (temp root, state and
+//! socket, killed by pid and cleaned up on drop), the `hull` CLI, images
+//! built with umoci/skopeo from the busybox-static rootfs, hand-made OCI
+//! layouts (for hostile layers), and tree comparison of a mounted snapshot.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hull_integration::{bin_path, cleanup, is_root};
+use sha2::{Digest, Sha256};
+
+/// Skip (return early) when not root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !hull_integration::is_root() {
+            eprintln!("skipping: needs root");
+            return;
+        }
+    };
+}
+
+pub fn root_ok() -> bool {
+    is_root()
+}
+
+/// Run a command, panicking with its output on failure.
+pub fn sh(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A private hulld.
+pub struct Hulld {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub state: PathBuf,
+    pub sock: PathBuf,
+    pub config: PathBuf,
+    pub home: PathBuf,
+    child: Option<Child>,
+}
+
+impl Hulld {
+    pub fn start() -> Hulld {
+        Self::start_with_config("")
+    }
+
+    pub fn start_with_config(config: &str) -> Hulld {
+        let dir = tempfile::Builder::new()
+            .prefix("hull-mgr-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join("root");
+        let state = dir.path().join("state");
+        let sock = dir.path().join("hull.sock");
+        let cfg = dir.path().join("config.toml");
+        let home = dir.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        fs::write(&cfg, config).unwrap();
+        let mut h = Hulld {
+            dir,
+            root,
+            state,
+            sock,
+            config: cfg,
+            home,
+            child: None,
+        };
+        h.spawn();
+        h
+    }
+
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none());
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("hulld.log"))
+            .unwrap();
+        let child = Command::new(bin_path("hulld"))
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--address")
+            .arg(&self.sock)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn hulld");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("hulld exited early ({st}): {}", self.log());
+                }
+            }
+            if self.sock.exists() && self.hull(&["version"]).status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "hulld not ready: {}", self.log());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// SIGKILL our hulld (by its pid) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("hulld.log")).unwrap_or_default()
+    }
+
+    pub fn hull_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin_path("hull"));
+        c.arg("-H")
+            .arg(&self.sock)
+            .args(args)
+            .env("HOME", &self.home)
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("HULL_HOST")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn hull(&self, args: &[&str]) -> Output {
+        self.hull_cmd(args).output().expect("run hull")
+    }
+
+    /// Run hull and insist on success; stdout.
+    pub fn hull_ok(&self, args: &[&str]) -> String {
+        let out = self.hull(args);
+        assert!(
+            out.status.success(),
+            "hull {args:?} failed: {}\n{}\n--- hulld log ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log(), 40)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// hull with stdin.
+    pub fn hull_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut c = self.hull_cmd(args);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut ch = c.spawn().unwrap();
+        ch.stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        ch.wait_with_output().unwrap()
+    }
+
+    pub fn inspect(&self, reference: &str) -> serde_json::Value {
+        let out = self.hull_ok(&["image", "inspect", reference]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0].clone()
+    }
+
+    /// Path of a content blob in the daemon's store.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let (algo, hex) = digest.split_once(':').unwrap();
+        self.root.join("content/blobs").join(algo).join(hex)
+    }
+
+    /// Mount a read-only view of the image's top layer at `target`;
+    /// returns a guard that unmounts and removes the view snapshot.
+    pub fn mount_image(&self, reference: &str, target: &Path) -> ViewMount<'_> {
+        let info = self.inspect(reference);
+        let chains = info["ChainIDs"].as_array().unwrap();
+        let top = chains.last().unwrap().as_str().unwrap().to_string();
+        let key = format!("view-{}", hull_integration::unique_id("v"));
+        let out = self.hull_ok(&["snapshot", "view", &key, &top]);
+        fs::create_dir_all(target).unwrap();
+        mount_from_line(out.trim(), target);
+        ViewMount {
+            h: self,
+            key,
+            target: target.to_path_buf(),
+        }
+    }
+}
+
+/// Parse `mount -t TYPE SOURCE <target> -o OPTS` and mount it.
+fn mount_from_line(line: &str, target: &Path) {
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    assert!(parts.len() >= 6, "bad mount line {line:?}");
+    let (fstype, source, opts) = (parts[2], parts[3], parts[6]);
+    let mut data = Vec::new();
+    let mut flags = nix::mount::MsFlags::empty();
+    for o in opts.split(',') {
+        match o {
+            "ro" => flags |= nix::mount::MsFlags::MS_RDONLY,
+            "rw" => {}
+            "rbind" | "bind" => flags |= nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+            o => data.push(o),
+        }
+    }
+    let data = data.join(",");
+    let fstype = if fstype == "bind" { None } else { Some(fstype) };
+    nix::mount::mount(
+        Some(source),
+        target,
+        fstype,
+        flags,
+        if data.is_empty() {
+            None
+        } else {
+            Some(data.as_str())
+        },
+    )
+    .unwrap_or_else(|e| panic!("mount {line}: {e}"));
+}
+
+pub struct ViewMount<'a> {
+    h: &'a Hulld,
+    key: String,
+    pub target: PathBuf,
+}
+
+impl Drop for ViewMount<'_> {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.target, nix::mount::MntFlags::MNT_DETACH);
+        let _ = self.h.hull(&["snapshot", "rm", &self.key]);
+    }
+}
+
+impl Drop for Hulld {
+    fn drop(&mut self) {
+        self.kill();
+        cleanup::unmount_under(self.dir.path());
+        let _ = cleanup::remove_tree_one_fs(self.dir.path());
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(n)..].join("\n")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+// ------------------------------------------------------------ images (umoci)
+
+/// An OCI layout built with umoci in a temp dir.
+pub struct Layout {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Layout {
+    pub fn new() -> Layout {
+        let dir = tempfile::Builder::new()
+            .prefix("hull-img-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("oci");
+        sh(Command::new("umoci").arg("init").arg("--layout").arg(&path));
+        sh(Command::new("umoci")
+            .arg("new")
+            .arg("--image")
+            .arg(format!("{}:empty", path.display())));
+        Layout { dir, path }
+    }
+
+    pub fn image(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.path.display())
+    }
+
+    /// New tag `to` = `from` + one layer made by `f` editing the rootfs.
+    pub fn layer(&self, from: &str, to: &str, f: impl FnOnce(&Path)) {
+        let bundle = self.dir.path().join(format!("bundle-{to}"));
+        sh(Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(self.image(from))
+            .arg(&bundle));
+        f(&bundle.join("rootfs"));
+        sh(Command::new("umoci")
+            .args(["repack", "--image"])
+            .arg(self.image(to))
+            .arg(&bundle));
+        let _ = cleanup::remove_tree_one_fs(&bundle);
+    }
+
+    pub fn config(&self, tag: &str, args: &[&str]) {
+        sh(Command::new("umoci")
+            .args(["config", "--image"])
+            .arg(self.image(tag))
+            .args(args));
+    }
+
+    /// The rootfs of a tag as umoci unpacks it (the expected tree).
+    pub fn unpack(&self, tag: &str, into: &Path) -> PathBuf {
+        sh(Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(self.image(tag))
+            .arg(into));
+        into.join("rootfs")
+    }
+
+    /// Copy a tag to a registry with skopeo (extra args e.g. --format v2s2).
+    pub fn push(&self, tag: &str, dest: &str, extra: &[&str]) {
+        sh(Command::new("skopeo")
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args(extra)
+            .arg(format!("oci:{}", self.image(tag)))
+            .arg(format!("docker://{dest}")));
+    }
+}
+
+/// The 3-layer busybox image used by several tests, with whiteouts:
+/// base busybox rootfs; layer 2 deletes /etc/gone and replaces /opq with an
+/// opaque dir; layer 3 adds a file and a hardlink.
+pub fn multilayer(l: &Layout) -> &'static str {
+    l.layer("empty", "base", |r| {
+        hull_integration::rootfs::build_busybox_rootfs(r).unwrap();
+        fs::write(r.join("etc/gone"), "to be deleted").unwrap();
+        fs::create_dir_all(r.join("opq/sub")).unwrap();
+        fs::write(r.join("opq/old"), "old").unwrap();
+        fs::write(r.join("opq/sub/older"), "older").unwrap();
+        fs::write(r.join("etc/keep"), "kept").unwrap();
+    });
+    l.layer("base", "l2", |r| {
+        fs::remove_file(r.join("etc/gone")).unwrap();
+        fs::remove_dir_all(r.join("opq")).unwrap();
+        fs::create_dir_all(r.join("opq")).unwrap();
+        fs::write(r.join("opq/new"), "new").unwrap();
+    });
+    l.layer("l2", "multi", |r| {
+        fs::write(r.join("etc/added"), "added in layer 3").unwrap();
+        fs::set_permissions(r.join("etc/added"), fs::Permissions::from_mode(0o640)).unwrap();
+        fs::hard_link(r.join("etc/added"), r.join("etc/added-link")).unwrap();
+        std::os::unix::fs::symlink("/etc/added", r.join("etc/added-sym")).unwrap();
+    });
+    l.config(
+        "multi",
+        &["--config.cmd", "/bin/sh", "--config.env", "HULL=1"],
+    );
+    "multi"
+}
+
+/// A comparable description of a tree: path → (kind, mode, uid, gid, content hash / link).
+pub fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, String>) {
+    let mut ents: Vec<_> = fs::read_dir(p).unwrap().flatten().collect();
+    ents.sort_by_key(|e| e.file_name());
+    for e in ents {
+        let path = e.path();
+        let md = fs::symlink_metadata(&path).unwrap();
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let ft = md.file_type();
+        let desc = if ft.is_symlink() {
+            format!("link -> {}", fs::read_link(&path).unwrap().display())
+        } else if ft.is_dir() {
+            format!("dir {:o} {}:{}", md.mode() & 0o7777, md.uid(), md.gid())
+        } else if ft.is_file() {
+            let data = fs::read(&path).unwrap();
+            format!(
+                "file {:o} {}:{} {}",
+                md.mode() & 0o7777,
+                md.uid(),
+                md.gid(),
+                hex::encode(Sha256::digest(&data))
+            )
+        } else {
+            format!("other {:o}", md.mode())
+        };
+        out.insert(rel, desc);
+        if ft.is_dir() {
+            walk(root, &path, out);
+        }
+    }
+}
+
+// ------------------------------------------------------------ hand-made layouts
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Write a blob into an OCI layout; its descriptor JSON.
+pub fn put_blob(layout: &Path, media_type: &str, data: &[u8]) -> serde_json::Value {
+    let hex = sha256_hex(data);
+    let dir = layout.join("blobs/sha256");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(&hex), data).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": data.len()})
+}
+
+/// A raw ustar entry (names are written verbatim, hostile ones included).
+pub fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, link: &str, data: &[u8], mode: u32) {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    let oct = |h: &mut [u8; 512], off: usize, len: usize, v: u64| {
+        let s = format!("{:0width$o}\0", v, width = len - 1);
+        h[off..off + len].copy_from_slice(s.as_bytes());
+    };
+    oct(&mut h, 100, 8, mode as u64);
+    oct(&mut h, 108, 8, 0);
+    oct(&mut h, 116, 8, 0);
+    oct(&mut h, 124, 12, data.len() as u64);
+    oct(&mut h, 136, 12, 1_700_000_000);
+    h[156] = kind;
+    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| *b as u32).sum();
+    let s = format!("{:06o}\0 ", sum);
+    h[148..156].copy_from_slice(s.as_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    let pad = (512 - data.len() % 512) % 512;
+    out.extend(std::iter::repeat_n(0u8, pad));
+}
+
+pub fn tar_finish(out: &mut Vec<u8>) {
+    out.extend(std::iter::repeat_n(0u8, 1024));
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Write an OCI layout with one image made of the given uncompressed layer
+/// tars (gzip-compressed here), tagged `tag`. Returns the layout path.
+pub fn layout_from_tars(dir: &Path, tag: &str, tars: &[Vec<u8>], arch: &str) -> PathBuf {
+    let layout = dir.join(format!("layout-{tag}"));
+    fs::create_dir_all(&layout).unwrap();
+    fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let mut layers = Vec::new();
+    let mut diff_ids = Vec::new();
+    for t in tars {
+        diff_ids.push(format!("sha256:{}", sha256_hex(t)));
+        layers.push(put_blob(
+            &layout,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &gzip(t),
+        ));
+    }
+    let config = serde_json::json!({
+        "architecture": arch, "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let cdesc = put_blob(
+        &layout,
+        "application/vnd.oci.image.config.v1+json",
+        config.to_string().as_bytes(),
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": cdesc, "layers": layers,
+    });
+    let mut mdesc = put_blob(
+        &layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    mdesc["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": tag});
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [mdesc]});
+    fs::write(layout.join("index.json"), index.to_string()).unwrap();
+    layout
+}
+
+pub fn skopeo_copy(src: &str, dest: &str, extra: &[&str]) {
+    sh(Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .args(extra)
+        .arg(src)
+        .arg(dest));
+}
+
+pub fn skopeo_inspect(reference: &str, raw: bool) -> serde_json::Value {
+    let mut c = Command::new("skopeo");
+    c.args(["inspect", "--tls-verify=false"]);
+    if raw {
+        c.arg("--raw");
+    }
+    let out = sh(c.arg(format!("docker://{reference}")));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
