@@ -247,13 +247,21 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             Err(e) => return Err(Error::sys("poll exec fifo", e)),
         }
     }
-    let mut buf = [0u8; 1];
+    let mut buf = [0u8; 4096];
     let n = nix::unistd::read(&fifo, &mut buf).sys("read exec fifo")?;
     let _ = std::fs::remove_file(&fifo_path);
-    if n != 1 {
-        return Err(Error::Init(format!(
-            "container {id:?}: init exited before start"
-        )));
+    match buf[..n].first() {
+        Some(b'0') => {}
+        Some(b'E') => {
+            return Err(Error::Init(
+                String::from_utf8_lossy(&buf[1..n]).into_owned(),
+            ));
+        }
+        _ => {
+            return Err(Error::Init(format!(
+                "container {id:?}: init exited before start"
+            )));
+        }
     }
     if let Some(h) = st
         .config

@@ -119,12 +119,16 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     )
     .sys("open exec fifo")?;
     let mut fifo = std::fs::File::from(fifo);
+    // startContainer hooks are part of `start`: run them before telling it
+    // we are going, and tell it why if one fails.
+    if let Some(h) = hooks.start_container() {
+        if let Err(e) = crate::hooks::run_all(h, &(ctx.hook_state)(std::process::id() as i32)) {
+            let _ = fifo.write_all(format!("E{e}").as_bytes());
+            return Err(e);
+        }
+    }
     fifo.write_all(b"0").ctx("exec fifo")?;
     drop(fifo);
-
-    if let Some(h) = hooks.start_container() {
-        crate::hooks::run_all(h, &(ctx.hook_state)(std::process::id() as i32))?;
-    }
 
     program::exec(prepared, ctx.preserve_fds)
 }
