@@ -79,7 +79,25 @@ impl Registries {
 
     /// The client for `registry` (as oci-client resolves it) and `creds`.
     pub fn client(&self, registry: &str, creds: &Credentials) -> Arc<Client> {
-        let key = (registry.to_string(), creds.clone());
+        self.client_with(registry, creds, false)
+    }
+
+    /// A client whose blob uploads are monolithic (one PUT) or chunked
+    /// (PATCH per chunk, then PUT).
+    pub fn client_with(
+        &self,
+        registry: &str,
+        creds: &Credentials,
+        monolithic: bool,
+    ) -> Arc<Client> {
+        let key = (
+            if monolithic {
+                format!("{registry}#mono")
+            } else {
+                registry.to_string()
+            },
+            creds.clone(),
+        );
         if let Ok(m) = self.clients.lock() {
             if let Some(c) = m.get(&key) {
                 return c.clone();
@@ -94,6 +112,7 @@ impl Registries {
             protocol,
             connect_timeout: Some(std::time::Duration::from_secs(30)),
             read_timeout: Some(std::time::Duration::from_secs(300)),
+            use_monolithic_push: monolithic,
             ..Default::default()
         };
         let c = Arc::new(Client::new(conf));

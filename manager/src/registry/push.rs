@@ -2,25 +2,258 @@
 
 use std::sync::Arc;
 
-use hull_proto::v1::Progress;
+use futures_util::StreamExt;
+use hull_proto::v1::{progress::Kind, Progress};
+use oci_client::{Client, Reference, RegistryOperation};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::images::Platform;
+use crate::images::{self, Descriptor, ImageRecord, Index, Manifest, Platform};
 use crate::manager::Manager;
-use crate::registry::{is_insecure, Credentials};
+use crate::metadata::Table;
+use crate::registry::pull::status;
+use crate::registry::{is_insecure, map_err, parse_ref, Credentials};
 
-/// Push an image (not implemented yet).
+/// Blobs up to this size are uploaded in one PUT; larger ones in chunks.
+const MONOLITHIC_MAX: i64 = 8 << 20;
+
+fn bprog(d: &Descriptor, st: &str, current: i64) -> Progress {
+    Progress {
+        kind: Kind::Blob as i32,
+        id: d.digest.clone(),
+        status: st.into(),
+        current,
+        total: d.size,
+        media_type: d.media_type.clone(),
+        ..Default::default()
+    }
+}
+
+/// Push local image `local` (namespace `ns`) to `remote` (or its own name):
+/// blobs first (HEAD existence check, cross-repository mount from another
+/// repository of the same registry we know the blob from, else monolithic
+/// or chunked upload), then manifests with their exact bytes, so the pushed
+/// image has the same digests.
 pub async fn push(
-    _m: Arc<Manager>,
-    _ns: &str,
-    _local: &str,
-    _remote: &str,
-    _p: Platform,
-    _c: Credentials,
-    _tx: mpsc::Sender<Progress>,
+    m: Arc<Manager>,
+    ns: &str,
+    local: &str,
+    remote: &str,
+    p: Platform,
+    c: Credentials,
+    tx: mpsc::Sender<Progress>,
 ) -> Result<()> {
-    Err(Error::Unsupported("push is not implemented yet".into()))
+    let _gc = m.gc_lock.read().await;
+    let img = crate::images::ops::get_one(&m, ns, local)?;
+    let dest_name = if remote.is_empty() {
+        img.name.clone()
+    } else {
+        crate::images::normalize_name(remote)?
+    };
+    let r = parse_ref(&dest_name)?;
+    let auth = c.to_auth();
+    let chunked = m.registries.client_with(r.resolve_registry(), &c, false);
+    let mono = m.registries.client_with(r.resolve_registry(), &c, true);
+    for cl in [&chunked, &mono] {
+        cl.auth(&r, &auth, RegistryOperation::Push)
+            .await
+            .map_err(|e| map_err(&dest_name, e))?;
+    }
+    let _ = tx
+        .send(status(format!("Pushing {} to {dest_name}", img.name)))
+        .await;
+
+    // What to push: an index with all its manifests when we have them all,
+    // else the platform's manifest.
+    let traw = m.content.read_all(&img.target.digest()?)?;
+    let mut manifests: Vec<(Descriptor, Vec<u8>)> = Vec::new();
+    let mut top: (Descriptor, Vec<u8>) = (img.target.clone(), traw.clone());
+    if images::is_index(&img.target.media_type) {
+        let idx: Index = serde_json::from_slice(&traw)?;
+        let all_present = idx
+            .manifests
+            .iter()
+            .all(|d| d.digest().map(|dd| m.content.exists(&dd)).unwrap_or(false));
+        if all_present {
+            for d in &idx.manifests {
+                manifests.push((d.clone(), m.content.read_all(&d.digest()?)?));
+            }
+        } else {
+            let res = images::resolve(&m.content, &img.target, &p)?;
+            let _ = tx
+                .send(status(format!(
+                    "Not all platforms are present locally: pushing {p} only ({})",
+                    res.manifest_desc.digest
+                )))
+                .await;
+            top = (res.manifest_desc.clone(), res.manifest_raw.clone());
+        }
+    }
+    if manifests.is_empty() {
+        manifests.push(top.clone());
+    }
+
+    // Repositories of the same registry that may hold our blobs.
+    let mut sources: Vec<Reference> = Vec::new();
+    for (_, other) in m.db.list::<ImageRecord>(Table::Images, "")? {
+        if let Ok(or) = other.name.parse::<Reference>() {
+            if or.registry() == r.registry()
+                && or.repository() != r.repository()
+                && !sources.iter().any(|s| s.repository() == or.repository())
+            {
+                sources.push(or);
+            }
+        }
+    }
+
+    let mut pushed = std::collections::HashSet::new();
+    for (mdesc, mraw) in &manifests {
+        if !images::is_manifest(&mdesc.media_type) {
+            continue;
+        }
+        let man: Manifest = serde_json::from_slice(mraw)?;
+        let mut blobs = man.layers.clone();
+        blobs.push(man.config.clone());
+        for b in blobs {
+            if !pushed.insert(b.digest.clone()) {
+                continue;
+            }
+            push_blob(&m, &chunked, &mono, &r, &sources, &b, &tx).await?;
+        }
+        if mdesc.digest != top.0.digest {
+            let mr = Reference::with_digest(
+                r.registry().to_string(),
+                r.repository().to_string(),
+                mdesc.digest.clone(),
+            );
+            put_manifest(&chunked, &mr, mdesc, mraw).await?;
+        }
+    }
+    let tr = Reference::with_tag(
+        r.registry().to_string(),
+        r.repository().to_string(),
+        r.tag().unwrap_or("latest").to_string(),
+    );
+    put_manifest(&chunked, &tr, &top.0, &top.1).await?;
+    m.events.publish(
+        ns,
+        "/images/push",
+        serde_json::json!({"name": img.name, "remote": dest_name, "digest": top.0.digest}),
+    );
+    let _ = tx
+        .send(Progress {
+            kind: Kind::Done as i32,
+            digest: top.0.digest.clone(),
+            total: top.1.len() as i64,
+            message: format!("digest: {} size: {}", top.0.digest, top.1.len()),
+            ..Default::default()
+        })
+        .await;
+    Ok(())
+}
+
+async fn put_manifest(client: &Client, r: &Reference, d: &Descriptor, raw: &[u8]) -> Result<()> {
+    let ct = reqwest::header::HeaderValue::from_str(&d.media_type)
+        .map_err(|_| Error::InvalidArgument(format!("media type {:?}", d.media_type)))?;
+    client
+        .push_manifest_raw(r, raw.to_vec(), ct)
+        .await
+        .map_err(|e| map_err(&r.whole(), e))?;
+    Ok(())
+}
+
+async fn push_blob(
+    m: &Manager,
+    chunked: &Client,
+    mono: &Client,
+    r: &Reference,
+    sources: &[Reference],
+    b: &Descriptor,
+    tx: &mpsc::Sender<Progress>,
+) -> Result<()> {
+    let what = format!("{}@{}", r.whole(), b.digest);
+    if chunked
+        .blob_exists(r, &b.digest)
+        .await
+        .map_err(|e| map_err(&what, e))?
+    {
+        let _ = tx.send(bprog(b, "Layer already exists", b.size)).await;
+        return Ok(());
+    }
+    for src in sources {
+        if chunked.blob_exists(src, &b.digest).await.unwrap_or(false)
+            && chunked.mount_blob(r, src, &b.digest).await.is_ok()
+        {
+            let _ = tx
+                .send(bprog(
+                    b,
+                    &format!("Mounted from {}", src.repository()),
+                    b.size,
+                ))
+                .await;
+            return Ok(());
+        }
+    }
+    let d = b.digest()?;
+    let path = m.content.blob_path(&d);
+    let _ = tx.send(bprog(b, "Uploading", 0)).await;
+    if b.size <= MONOLITHIC_MAX {
+        let data = tokio::fs::read(&path)
+            .await
+            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        mono.push_blob(r, data, &b.digest)
+            .await
+            .map_err(|e| map_err(&what, e))?;
+    } else {
+        let f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+        let sent = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let (sent2, tx2, b2) = (sent.clone(), tx.clone(), b.clone());
+        let stream = tokio_util_like::chunks(f, 4 << 20).map(move |c| {
+            if let Ok(c) = &c {
+                let n = sent2.fetch_add(c.len() as i64, std::sync::atomic::Ordering::Relaxed)
+                    + c.len() as i64;
+                let _ = tx2.try_send(bprog(&b2, "Uploading", n));
+            }
+            c.map_err(oci_client::errors::OciDistributionError::IoError)
+        });
+        chunked
+            .push_blob_stream(r, stream, &b.digest, Some(b.size as u64))
+            .await
+            .map_err(|e| map_err(&what, e))?;
+    }
+    let _ = tx.send(bprog(b, "Pushed", b.size)).await;
+    Ok(())
+}
+
+/// A file as a stream of byte chunks.
+mod tokio_util_like {
+    use futures_util::Stream;
+    use tokio::io::AsyncReadExt;
+
+    pub fn chunks(
+        f: tokio::fs::File,
+        size: usize,
+    ) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+        futures_util::stream::unfold(Some(f), move |st| async move {
+            let mut f = st?;
+            let mut buf = vec![0u8; size];
+            let mut n = 0;
+            while n < size {
+                match f.read(&mut buf[n..]).await {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => return Some((Err(e), None)),
+                }
+            }
+            if n == 0 {
+                return None;
+            }
+            buf.truncate(n);
+            Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+        })
+    }
 }
 
 /// Check credentials against `registry`: GET /v2/ and follow its challenge
