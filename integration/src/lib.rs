@@ -59,3 +59,4 @@ pub mod containerd;
 pub mod image;
 pub mod registry;
 pub mod shim_support;
+pub mod shim_support;

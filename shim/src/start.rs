@@ -245,7 +245,18 @@ pub fn delete(flags: &Flags) -> anyhow::Result<Vec<u8>> {
         eprintln!("containerd-shim-hull-v2: runtime delete: {e}");
     }
     let rootfs = bundle.join("rootfs");
-    mount::unmount_all(&rootfs).with_context(|| format!("unmount {}", rootfs.display()))?;
+    if let Err(e) = mount::unmount_all(&rootfs) {
+        // Still remove the socket and answer: containerd logs our stderr.
+        eprintln!("containerd-shim-hull-v2: unmount {}: {e}", rootfs.display());
+    }
+    // containerd may notice the dead connection before the dying shim has
+    // closed its listening socket: wait for the process to be gone first.
+    if let Some(pid) = std::fs::read_to_string(bundle.join("shim.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    {
+        wait_gone(pid, std::time::Duration::from_secs(5));
+    }
     if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
         let p = PathBuf::from(addr.trim().trim_start_matches("unix://"));
         if p.exists() && !connectable(&p) {
@@ -261,6 +272,24 @@ pub fn delete(flags: &Flags) -> anyhow::Result<Vec<u8>> {
     r.exit_status = 128 + libc::SIGKILL as u32;
     r.exited_at = MessageField::some(Timestamp::now());
     r.write_to_bytes().context("encode DeleteResponse")
+}
+
+/// Poll until `pid` no longer runs (gone or a zombie), at most `timeout`.
+fn wait_gone(pid: i32, timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        let running = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                !s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+                    .unwrap_or(false)
+            })
+            .unwrap_or(false);
+        if !running {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[cfg(test)]
