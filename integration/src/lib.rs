@@ -59,4 +59,3 @@ pub mod containerd;
 pub mod image;
 pub mod registry;
 pub mod shim_support;
-pub mod shim_support;
