@@ -697,3 +697,28 @@ fn exec_sees_the_same_sandbox_as_under_runc() {
     }
     assert!(ours == reference, "{}", line_diff(&ours, &reference));
 }
+
+#[test]
+fn exec_with_tty() {
+    let f = setup();
+    let id = unique_id("xtty");
+    let pid = f.run_detached(&id, &["sleep", "300"]);
+    // `ctr task exec -t` needs a controlling terminal: run it under script(1).
+    let line = format!(
+        "ctr -a {} -n {} task exec -t --exec-id t1 --fifo-dir {} {} sh -c 'tty; exit 6'",
+        f.ctd.address().display(),
+        f.ctd.namespace(),
+        f.ctd.fifo_dir().display(),
+        id
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).expect("script ctr task exec -t");
+    assert!(
+        text(&out.stdout).contains("/dev/pts/"),
+        "exec tty is not a pty: {}",
+        describe(&out)
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", describe(&out));
+    f.kill_and_remove(&id, pid);
+}
