@@ -10,8 +10,12 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
+use containerd_shim_protos::events::task::{
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskOOM, TaskPaused,
+    TaskResumed, TaskStart,
+};
 use protobuf::well_known_types::any::Any;
-use protobuf::{Message, MessageFull};
+use protobuf::Message;
 
 use crate::reaper::Reaper;
 
@@ -30,11 +34,39 @@ pub struct Publisher {
     tx: Option<Sender<Event>>,
 }
 
-/// Wrap a message in an `Any` the way containerd names event types
-/// (the full protobuf name, e.g. `containerd.events.TaskExit`).
-pub fn to_any<M: MessageFull>(m: &M) -> Option<Any> {
+/// The protobuf full name containerd uses as an `Any` type URL. Spelled out
+/// so the shim never touches protobuf reflection (descriptors) at run time,
+/// which would cost resident memory; a unit test checks each name against
+/// the descriptor.
+pub trait Named: Message {
+    const TYPE_URL: &'static str;
+}
+
+macro_rules! named {
+    ($($t:ty => $n:literal),* $(,)?) => {
+        $(impl Named for $t { const TYPE_URL: &'static str = $n; })*
+    };
+}
+
+named! {
+    TaskCreate => "containerd.events.TaskCreate",
+    TaskStart => "containerd.events.TaskStart",
+    TaskDelete => "containerd.events.TaskDelete",
+    TaskExit => "containerd.events.TaskExit",
+    TaskOOM => "containerd.events.TaskOOM",
+    TaskExecAdded => "containerd.events.TaskExecAdded",
+    TaskExecStarted => "containerd.events.TaskExecStarted",
+    TaskPaused => "containerd.events.TaskPaused",
+    TaskResumed => "containerd.events.TaskResumed",
+    containerd_shim_protos::cgroups::metrics::Metrics => "io.containerd.cgroups.v1.Metrics",
+    containerd_shim_protos::cgroups_v2::metrics::Metrics => "io.containerd.cgroups.v2.Metrics",
+    containerd_shim_protos::shim::oci::ProcessDetails => "containerd.runc.v1.ProcessDetails",
+}
+
+/// Wrap a message in an `Any` the way containerd names types.
+pub fn to_any<M: Named>(m: &M) -> Option<Any> {
     let mut a = Any::new();
-    a.type_url = M::descriptor().full_name().to_string();
+    a.type_url = <M as Named>::TYPE_URL.to_string();
     a.value = m.write_to_bytes().ok()?;
     Some(a)
 }
@@ -82,7 +114,7 @@ impl Publisher {
         Ok(Publisher { tx: Some(tx) })
     }
 
-    pub fn publish<M: MessageFull>(&self, topic: &'static str, m: &M) {
+    pub fn publish<M: Named>(&self, topic: &'static str, m: &M) {
         let Some(tx) = &self.tx else { return };
         let Some(any) = to_any(m) else { return };
         let Ok(payload) = any.write_to_bytes() else {
@@ -138,7 +170,6 @@ fn publish_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use containerd_shim_protos::events::task::TaskExit;
 
     #[test]
     fn any_uses_containerd_type_names() {
@@ -149,5 +180,25 @@ mod tests {
         assert_eq!(a.type_url, "containerd.events.TaskExit");
         let back = TaskExit::parse_from_bytes(&a.value).unwrap();
         assert_eq!(back.exit_status, 3);
+    }
+
+    fn check<M: Named + protobuf::MessageFull>() {
+        assert_eq!(<M as Named>::TYPE_URL, M::descriptor().full_name());
+    }
+
+    #[test]
+    fn names_match_descriptors() {
+        check::<TaskCreate>();
+        check::<TaskStart>();
+        check::<TaskDelete>();
+        check::<TaskExit>();
+        check::<TaskOOM>();
+        check::<TaskExecAdded>();
+        check::<TaskExecStarted>();
+        check::<TaskPaused>();
+        check::<TaskResumed>();
+        check::<containerd_shim_protos::cgroups::metrics::Metrics>();
+        check::<containerd_shim_protos::cgroups_v2::metrics::Metrics>();
+        check::<containerd_shim_protos::shim::oci::ProcessDetails>();
     }
 }

@@ -4,6 +4,7 @@
 mod args;
 mod error;
 mod events;
+mod logger;
 mod mount;
 mod options;
 mod reaper;

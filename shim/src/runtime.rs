@@ -83,6 +83,17 @@ impl Runtime {
         std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
     }
 
+    fn spawn_error(&self, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Error::NotFound(format!(
+                "runtime binary {} not found (set BinaryName in the runtime options, \
+                 or HULL_SHIM_RUNTIME)",
+                self.binary.display()
+            ));
+        }
+        Error::io(format!("run runtime binary {}", self.binary.display()), e)
+    }
+
     fn run(&self, what: &str, mut cmd: Command) -> Result<Vec<u8>> {
         let log_from = self.log_len();
         cmd.stdin(Stdio::null())
@@ -91,7 +102,7 @@ impl Runtime {
         let out = self
             .reaper
             .output(&mut cmd)
-            .map_err(|e| Error::io(format!("run {}", self.binary.display()), e))?;
+            .map_err(|e| self.spawn_error(e))?;
         if out.code != 0 {
             return Err(self.failure(what, out.code, &out.stderr, log_from));
         }
@@ -108,7 +119,7 @@ impl Runtime {
         let child = self
             .reaper
             .spawn(&mut cmd)
-            .map_err(|e| Error::io(format!("run {}", self.binary.display()), e))?;
+            .map_err(|e| self.spawn_error(e))?;
         // Our copies of the container's stdio must close now: they were moved
         // into `cmd`, which we drop before waiting.
         drop(cmd);
@@ -221,10 +232,7 @@ impl Runtime {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let log_from = self.log_len();
-        let mut child = self
-            .reaper
-            .spawn(&mut c)
-            .map_err(|e| Error::io("run runtime update", e))?;
+        let mut child = self.reaper.spawn(&mut c).map_err(|e| self.spawn_error(e))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(resources_json)

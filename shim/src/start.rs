@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::channel;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use containerd_shim_protos::api::DeleteResponse;
@@ -147,16 +147,7 @@ fn init_logging(flags: &Flags) {
     else {
         return;
     };
-    let level = if flags.debug {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::INFO
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(Mutex::new(f))
-        .with_ansi(false)
-        .with_max_level(level)
-        .try_init();
+    crate::logger::init(f, flags.debug);
 }
 
 /// The serving shim.
