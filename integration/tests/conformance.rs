@@ -504,6 +504,7 @@ fn cases() -> Vec<Case> {
         case!(mounts_bind_rw, "config.md#mounts bind", Must),
         case!(mounts_bind_ro, "config.md#mounts bind ro", Must),
         case!(mounts_bind_file, "config.md#mounts bind", Must),
+        case!(mounts_bind_flags, "config.md#mounts bind options", Must),
         case!(mounts_bind_vs_rbind, "config.md#mounts rbind", Must),
         case!(mounts_in_order, "config.md#mounts order", Must),
         case!(
@@ -549,11 +550,26 @@ fn cases() -> Vec<Case> {
             Must
         ),
         case!(rlimits_duplicate_error, "config.md#process rlimits", Must),
+        case!(
+            rlimits_raise_hard_without_cap_error,
+            "config.md#process rlimits",
+            Must
+        ),
         case!(no_new_privileges_true, "config.md#noNewPrivileges", Must),
         case!(no_new_privileges_false, "config.md#noNewPrivileges", Must),
         case!(oom_score_adj, "config.md#oomScoreAdj", Must),
+        case!(
+            oom_score_adj_unsettable_error,
+            "config.md#oomScoreAdj",
+            Must
+        ),
         case!(hostname, "config.md#hostname", Must),
         case!(domainname, "config.md#domainname (1.1)", Should),
+        case!(
+            personality_linux32,
+            "config-linux.md#personality (1.1)",
+            Info
+        ),
         // namespaces
         case!(ns_pid, "config-linux.md#namespaces pid", Must),
         case!(ns_network, "config-linux.md#namespaces network", Must),
@@ -573,6 +589,11 @@ fn cases() -> Vec<Case> {
             ns_unknown_type_error,
             "config-linux.md#namespaces type",
             Must
+        ),
+        case!(
+            ns_time_offsets,
+            "config-linux.md#namespaces time (1.1)",
+            Info
         ),
         // devices
         case!(devices_created, "config-linux.md#devices", Must),
@@ -641,6 +662,11 @@ fn cases() -> Vec<Case> {
             Should
         ),
         case!(hooks_args_env, "config.md#hooks args/env", Must),
+        case!(
+            hooks_namespaces,
+            "config.md#posix-platform-hooks namespaces",
+            Must
+        ),
         case!(hooks_prestart_fail, "runtime.md#lifecycle 5", Must),
         case!(hooks_create_runtime_fail, "runtime.md#lifecycle 5", Must),
         case!(hooks_create_container_fail, "runtime.md#lifecycle 6", Must),
@@ -684,6 +710,12 @@ fn cases() -> Vec<Case> {
         case!(invalid_missing_rootfs, "config.md#root path", Must),
         case!(invalid_missing_executable, "runtime.md#create/start", Must),
         case!(invalid_seccomp_action, "config-linux.md#seccomp", Must),
+        case!(invalid_hook_relative_path, "config.md#hooks path", Must),
+        case!(
+            invalid_missing_oci_version,
+            "config.md#specification-version",
+            Must
+        ),
         // features document
         case!(features_document, "features.md (1.1)", Info),
     ]
@@ -2821,4 +2853,192 @@ fn features_document(bin: &Path) -> R {
         "claimed but not covered here: {uncovered:?}"
     );
     Ok(())
+}
+
+// --- cases added in the second round -----------------------------------------
+
+fn mounts_bind_flags(bin: &Path) -> R {
+    let mut b = Bundle::sh("bindflags", "cat /proc/self/mountinfo");
+    let h = b.host_dir("h");
+    b.add_mount(
+        json!({"destination": "/bf", "type": "bind", "source": h.display().to_string(),
+        "options": ["rbind", "ro", "nosuid", "nodev", "noexec", "noatime"]}),
+    );
+    b.write().unwrap();
+    let out = run_ok(bin, &b)?;
+    let m = find_mount(&mountinfo_of(&out), "/bf")?.clone();
+    for want in ["ro", "nosuid", "nodev", "noexec", "noatime"] {
+        ensure!(
+            m.mount_options.split(',').any(|o| o == want),
+            "{want} missing on the bind: {}",
+            m.mount_options
+        );
+    }
+    Ok(())
+}
+
+/// Whether this process has CAP_SYS_RESOURCE (root here does not).
+fn have_cap_sys_resource() -> bool {
+    status_hex(&read("/proc/self/status"), "CapEff")
+        .map(|m| m & (1 << 24) != 0)
+        .unwrap_or(true)
+}
+
+fn rlimits_raise_hard_without_cap_error(bin: &Path) -> R {
+    if have_cap_sys_resource() {
+        return skip("root has CAP_SYS_RESOURCE here: raising a hard limit works");
+    }
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) } != 0 {
+        return Err("getrlimit failed".into());
+    }
+    if cur.rlim_max == libc::RLIM_INFINITY {
+        return skip("hard NOFILE limit is unlimited");
+    }
+    let hard = cur.rlim_max + 1;
+    let b =
+        sh(
+            "rlimhard",
+            "echo ran",
+            |b| {
+                b.process_mut()["rlimits"] =
+                    json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": hard}])
+            },
+        );
+    let t0 = Instant::now();
+    let r = expect_refused(bin, &b, true);
+    ensure!(
+        t0.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        t0.elapsed()
+    );
+    r
+}
+
+fn oom_score_adj_unsettable_error(bin: &Path) -> R {
+    if have_cap_sys_resource() {
+        return skip("root has CAP_SYS_RESOURCE here: a negative oom_score_adj works");
+    }
+    // Lowering below our own value needs CAP_SYS_RESOURCE: the runtime
+    // cannot honour the field and MUST say so rather than run anyway.
+    let b = sh("oomneg", "cat /proc/self/oom_score_adj", |b| {
+        b.process_mut()["oomScoreAdj"] = json!(-999)
+    });
+    expect_refused(bin, &b, true)
+}
+
+fn personality_linux32(bin: &Path) -> R {
+    let b = sh("pers", "uname -m", |b| {
+        b.linux_mut()["personality"] = json!({"domain": "LINUX32"})
+    });
+    let out = run_ok(bin, &b)?;
+    let m = out.trim();
+    ensure!(
+        m.starts_with('i') && m.ends_with("86"),
+        "uname -m under LINUX32 is {m:?}"
+    );
+    Ok(())
+}
+
+fn ns_time_offsets(bin: &Path) -> R {
+    if !Path::new("/proc/self/ns/time").exists() {
+        return skip("kernel has no time namespaces");
+    }
+    let b = sh(
+        "timens",
+        "cut -d. -f1 /proc/uptime; readlink /proc/self/ns/time",
+        |b| {
+            b.set_namespace("time", None);
+            b.linux_mut()["timeOffsets"] = json!({"monotonic": {"secs": 0, "nanosecs": 0}, "boottime": {"secs": 864000, "nanosecs": 0}});
+        },
+    );
+    let out = run_ok(bin, &b)?;
+    let l = lines(&out);
+    ensure!(l.len() == 2, "output {l:?}");
+    let host_up: u64 = read("/proc/uptime")
+        .split('.')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let up: u64 = l[0]
+        .parse()
+        .map_err(|e| format!("uptime {:?}: {e}", l[0]))?;
+    ensure!(
+        up >= host_up + 864000 - 60,
+        "boottime offset not applied: {up} vs host {host_up}"
+    );
+    ensure!(l[1] != host_ns("time"), "time ns is the host's");
+    Ok(())
+}
+
+fn hooks_namespaces(bin: &Path) -> R {
+    let mut b = Bundle::sh(
+        "hookns",
+        "readlink /proc/self/ns/mnt > /m/container; exec sleep 1000",
+    );
+    let m = b.host_dir("m");
+    let hm = m.display().to_string();
+    b.add_bind(&m, "/m", false);
+    for kind in ["prestart", "createRuntime", "poststart", "poststop"] {
+        b.add_hook(
+            kind,
+            host_hook(&format!("readlink /proc/self/ns/mnt > {hm}/{kind}")),
+        );
+    }
+    b.add_hook(
+        "createContainer",
+        host_hook(&format!(
+            "if [ -d {hm} ]; then d={hm}; else d=/m; fi; readlink /proc/self/ns/mnt > $d/createContainer"
+        )),
+    );
+    b.add_hook(
+        "startContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "readlink /proc/self/ns/mnt > /m/startContainer"]}),
+    );
+    b.write().unwrap();
+    run_hooks_lifecycle(bin, &b)?;
+    let host = host_ns("mnt");
+    let ctr = read(m.join("container"));
+    ensure!(
+        ctr != host && ctr.starts_with("mnt:"),
+        "container mnt ns {ctr}"
+    );
+    let mut bad = Vec::new();
+    for (kind, want, what) in [
+        ("prestart", &host, "runtime"),
+        ("createRuntime", &host, "runtime"),
+        ("createContainer", &ctr, "container"),
+        ("startContainer", &ctr, "container"),
+        ("poststart", &host, "runtime"),
+        ("poststop", &host, "runtime"),
+    ] {
+        let got = read(m.join(kind));
+        if &got != want {
+            bad.push(format!(
+                "{kind} ran in {got} (want the {what} namespace {want})"
+            ));
+        }
+    }
+    ensure!(bad.is_empty(), "{}", bad.join("; "));
+    Ok(())
+}
+
+fn invalid_hook_relative_path(bin: &Path) -> R {
+    let mut b = Bundle::new("hookrel", &["/bin/true"]);
+    b.add_hook("createRuntime", json!({"path": "bin/true"}));
+    b.write().unwrap();
+    expect_refused(bin, &b, false)
+}
+
+fn invalid_missing_oci_version(bin: &Path) -> R {
+    let b = sh("nover", "echo ran", |b| {
+        if let Some(o) = b.config_mut().as_object_mut() {
+            o.remove("ociVersion");
+        }
+    });
+    expect_refused(bin, &b, false)
 }
