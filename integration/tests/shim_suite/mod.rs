@@ -49,6 +49,15 @@ pub fn setup(runtime: &Path) -> Fixture {
     }
 }
 
+/// Parent pid of a process.
+pub fn parent_of(pid: u32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    stat.rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .expect("ppid in stat")
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -286,12 +295,7 @@ pub fn detached_lifecycle(runtime: &Path) {
     });
     let shim = f.shim_of(&id);
     // The shim is the subreaper parent of the container's init.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let ppid: i32 = stat
-        .rsplit_once(')')
-        .and_then(|(_, r)| r.split_whitespace().nth(1))
-        .and_then(|p| p.parse().ok())
-        .unwrap();
+    let ppid = parent_of(pid);
     assert_eq!(ppid, shim.0, "init's parent is not the shim");
 
     let ps = f.ctd.ctr_ok(["task", "ps", &id]).expect("ctr task ps");
@@ -558,8 +562,10 @@ pub fn idle_rss(runtime: &Path, n: usize) -> (u64, u64) {
     let mut hull = Vec::new();
     for i in 0..n {
         let id = unique_id(&format!("m{i}"));
-        f.run_detached(&id, &["sleep", "600"]);
-        hull.push(f.shim_of(&id).0);
+        let pid = f.run_detached(&id, &["sleep", "600"]);
+        let shim = f.shim_of(&id).0;
+        assert_eq!(parent_of(pid), shim);
+        hull.push(shim);
     }
     let mut runc = Vec::new();
     for i in 0..n {
@@ -577,14 +583,13 @@ pub fn idle_rss(runtime: &Path, n: usize) -> (u64, u64) {
             "sleep".into(),
             "600".into(),
         ];
-        flags.retain(|_| true);
         f.ctd.ctr_ok(&flags).expect("ctr run runc shim");
-        f.ctd
+        let t = f
+            .ctd
             .wait_task_status(&id, "RUNNING", WAIT)
             .expect("RUNNING");
-        let sp = std::fs::read_to_string(bundle_dir(&f.ctd, &id).join("shim.pid"))
-            .expect("runc shim.pid");
-        runc.push(sp.trim().parse::<i32>().unwrap());
+        // The shim is the (subreaper) parent of the task's init.
+        runc.push(parent_of(t.pid));
     }
     // Let both settle after their last request.
     std::thread::sleep(Duration::from_millis(500));
@@ -593,7 +598,19 @@ pub fn idle_rss(runtime: &Path, n: usize) -> (u64, u64) {
         let rss = ms.iter().map(|m| m.rss_kib).sum::<u64>() / ms.len() as u64;
         let pss = ms.iter().map(|m| m.pss_kib).sum::<u64>() / ms.len() as u64;
         let anon = ms.iter().map(|m| m.anon_kib).sum::<u64>() / ms.len() as u64;
-        println!("{name}: RSS {rss} KiB, PSS {pss} KiB, anon {anon} KiB (mean of {n} idle shims)");
+        let threads = pids
+            .iter()
+            .map(|p| {
+                std::fs::read_dir(format!("/proc/{p}/task"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+            })
+            .sum::<usize>()
+            / pids.len();
+        println!(
+            "{name}: RSS {rss} KiB, PSS {pss} KiB, anon {anon} KiB, {threads} threads \
+             (mean of {n} idle shims)"
+        );
         rss
     };
     let h = avg(&hull, "containerd-shim-hull-v2");
