@@ -570,7 +570,7 @@ pub fn idle_rss(runtime: &Path, n: usize) -> (u64, u64) {
     let mut runc = Vec::new();
     for i in 0..n {
         let id = unique_id(&format!("c{i}"));
-        let mut flags: Vec<OsString> = vec![
+        let flags: Vec<OsString> = vec![
             "run".into(),
             "--runc-binary".into(),
             runtime.into(),
