@@ -39,3 +39,8 @@ fn shim_killed() {
 fn bad_input_via_ctr() {
     shim_suite::bad_input_via_ctr(&runtime_bin());
 }
+
+#[test]
+fn events_published() {
+    shim_suite::events_published(&runtime_bin());
+}

@@ -49,3 +49,8 @@ fn idle_rss() {
     let (hull, runc) = shim_suite::idle_rss(Path::new(RUNC), 5);
     assert!(hull > 0 && runc > 0);
 }
+
+#[test]
+fn events_published() {
+    shim_suite::events_published(Path::new(RUNC));
+}
