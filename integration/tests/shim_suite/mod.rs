@@ -124,8 +124,10 @@ impl Fixture {
             self.ctd.namespace().to_string(),
         ];
         line.extend(args.iter().cloned());
+        // A known window size: ctr passes it on (ResizePty) to the process.
+        let script = format!("stty cols 123 rows 45; {}", line.join(" "));
         let mut cmd = Command::new("script");
-        cmd.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"]);
+        cmd.args(["-q", "-e", "-c", &script, "/dev/null"]);
         output_with_timeout(&mut cmd, None, CTR_TIMEOUT).expect("script ctr")
     }
 
@@ -270,11 +272,16 @@ pub fn tty_run(runtime: &Path) {
         .map(|s| s.to_string_lossy().into_owned())
         .collect();
     args.extend(["--rm".into(), "-t".into(), f.image.clone(), id]);
-    args.extend(["sh".into(), "-c".into(), "'tty; exit 4'".into()]);
+    args.extend(["sh".into(), "-c".into(), "'tty; stty size; exit 4'".into()]);
     let out = f.ctr_in_pty(&args);
     assert!(
         text(&out.stdout).contains("/dev/pts/0"),
         "no pty in container: {}",
+        describe(&out)
+    );
+    assert!(
+        text(&out.stdout).contains("45 123"),
+        "window size not passed to the pty: {}",
         describe(&out)
     );
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));

@@ -1,8 +1,9 @@
 //! containerd-shim-hull-v2 on its own, driven over ttrpc like containerd
-//! does (`start`, then the Task service on the printed address), with input
-//! ctr cannot produce: a missing bundle, a bad rootfs mount, unknown ids, a
-//! kill of an exited task. Each must come back as a ttrpc error with a clear
-//! message, and the shim must keep serving. Runtime: Debian's runc, chosen
+//! does (`start`, then the Task service on the printed address), with what
+//! ctr cannot produce: bad input (a missing bundle, a bad rootfs mount,
+//! unknown ids, a kill of an exited task: each a ttrpc error with a clear
+//! message, and the shim keeps serving), Update, grouping of containers into
+//! one shim, and `delete` after a dead shim. Runtime: Debian's runc, chosen
 //! through the create request's runc Options (BinaryName, Root).
 
 use std::path::{Path, PathBuf};
@@ -15,8 +16,8 @@ use containerd_shim_protos::protobuf::Message;
 use containerd_shim_protos::shim::oci::Options;
 use containerd_shim_protos::TaskClient;
 use hull_integration::bundle::Bundle;
-use hull_integration::is_root;
 use hull_integration::shim_support::{alive, shim_bin, wait_for};
+use hull_integration::{is_root, unique_id};
 
 const RUNC: &str = "/usr/sbin/runc";
 const WAIT: Duration = Duration::from_secs(20);
@@ -57,8 +58,17 @@ fn ctx() -> ttrpc::context::Context {
 }
 
 fn start_shim(tag: &str) -> Shim {
+    start_shim_in(Bundle::new(tag, &["sleep", "600"]), None)
+}
+
+/// `start` a shim for the bundle's container, optionally naming a sandbox
+/// (pod) in its config.json first.
+fn start_shim_in(mut bundle: Bundle, sandbox: Option<&str>) -> Shim {
     assert!(is_root(), "shim tests need root");
-    let bundle = Bundle::new(tag, &["sleep", "600"]);
+    if let Some(sb) = sandbox {
+        bundle.config_mut()["annotations"]["io.kubernetes.cri.sandbox-id"] = sb.into();
+        bundle.write().expect("write config.json");
+    }
     let id = bundle.id().to_string();
     let runtime_root = bundle.dir().join("runtime-root");
     let out = Command::new(shim_bin())
@@ -206,6 +216,22 @@ fn bad_requests_get_clear_errors_and_shim_keeps_serving() {
     let started = s.client.start(ctx(), &start).expect("start");
     assert_eq!(started.pid, created.pid);
 
+    // Update: the runtime applies new resources to the container's cgroup.
+    let mut up = api::UpdateTaskRequest::new();
+    up.id = s.id.clone();
+    let mut res = Any::new();
+    res.type_url = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into();
+    res.value = br#"{"memory":{"limit":33554432},"pids":{"limit":77}}"#.to_vec();
+    up.resources = Some(res).into();
+    s.client.update(ctx(), &up).expect("update");
+    let limit =
+        std::fs::read_to_string(s.bundle.cgroup_dir("memory").join("memory.limit_in_bytes"))
+            .expect("memory limit of the container");
+    assert_eq!(limit.trim(), "33554432", "memory limit after update");
+    let pids_max = std::fs::read_to_string(s.bundle.cgroup_dir("pids").join("pids.max"))
+        .expect("pids.max of the container");
+    assert_eq!(pids_max.trim(), "77", "pids limit after update");
+
     // Unknown exec id: kill, state, start, delete.
     let mut k = api::KillRequest::new();
     k.id = s.id.clone();
@@ -321,4 +347,83 @@ fn shim_delete_cleans_up_after_a_dead_shim() {
         !s.runtime_root.join(&s.id).exists(),
         "runtime state left after delete"
     );
+}
+
+/// Two containers of one pod (same `io.kubernetes.cri.sandbox-id`) share one
+/// shim: the second `start` prints the first one's address; the shim serves
+/// both and exits only after both are deleted.
+#[test]
+fn containers_of_one_sandbox_share_a_shim() {
+    let sandbox = unique_id("sandbox");
+    let lead = start_shim_in(Bundle::new("grp1", &["sleep", "600"]), Some(&sandbox));
+    let mut second_bundle = Bundle::new("grp2", &["sleep", "600"]);
+    second_bundle.config_mut()["annotations"]["io.kubernetes.cri.sandbox-id"] =
+        sandbox.clone().into();
+    second_bundle.write().unwrap();
+    let out = Command::new(shim_bin())
+        .args(["-namespace", "hull-bad-input"])
+        .arg("-address")
+        .arg(lead.bundle.dir().join("no-manager.sock"))
+        .args(["-id", second_bundle.id(), "start"])
+        .current_dir(second_bundle.dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("second shim start");
+    assert!(out.status.success(), "second start: {out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("unix://{}", lead.socket.display()),
+        "second container of the sandbox got another shim"
+    );
+
+    // Both containers through the one shim.
+    let c1 = lead
+        .client
+        .create(ctx(), &create_req(&lead, lead.bundle.dir()))
+        .expect("create first");
+    let mut req2 = create_req(&lead, second_bundle.dir());
+    req2.id = second_bundle.id().to_string();
+    let c2 = lead.client.create(ctx(), &req2).expect("create second");
+    for id in [lead.id.clone(), second_bundle.id().to_string()] {
+        let mut st = api::StartRequest::new();
+        st.id = id;
+        lead.client.start(ctx(), &st).expect("start");
+    }
+    for pid in [c1.pid, c2.pid] {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let ppid: i32 = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        assert_eq!(
+            ppid, lead.pid,
+            "container {pid} is not a child of the shared shim"
+        );
+    }
+    // Kill and delete both; a shutdown with one left does nothing.
+    for (i, id) in [lead.id.clone(), second_bundle.id().to_string()]
+        .into_iter()
+        .enumerate()
+    {
+        let mut k = api::KillRequest::new();
+        k.id = id.clone();
+        k.signal = 9;
+        lead.client.kill(ctx(), &k).expect("kill");
+        let mut w = api::WaitRequest::new();
+        w.id = id.clone();
+        assert_eq!(lead.client.wait(ctx(), &w).expect("wait").exit_status, 137);
+        let mut d = api::DeleteRequest::new();
+        d.id = id.clone();
+        lead.client.delete(ctx(), &d).expect("delete");
+        let mut sd = api::ShutdownRequest::new();
+        sd.id = id;
+        let _ = lead.client.shutdown(ctx(), &sd);
+        if i == 0 {
+            assert_serving(&lead);
+        }
+    }
+    wait_for("shared shim to exit", WAIT, || !alive(lead.pid));
+    wait_for("shared socket removed", WAIT, || !lead.socket.exists());
+    drop(second_bundle);
 }
