@@ -1,5 +1,7 @@
 //! containerd-shim-hull-v2: containerd's shim v2 for hullc (or any runtime
-//! speaking the runc command line).
+//! speaking the runc command line). See README.md for the command line, the
+//! environment (HULL_SHIM_RUNTIME, HULL_SHIM_RUNTIME_ROOT,
+//! HULL_SHIM_SOCKET_DIR) and the files it keeps in the bundle.
 
 mod args;
 mod error;

@@ -272,7 +272,10 @@ pub fn tty_run(runtime: &Path) {
         .map(|s| s.to_string_lossy().into_owned())
         .collect();
     args.extend(["--rm".into(), "-t".into(), f.image.clone(), id]);
-    args.extend(["sh".into(), "-c".into(), "'tty; stty size; exit 4'".into()]);
+    // ctr sends the window size (ResizePty) only after Start: poll for it.
+    let script = "'tty; for i in $(seq 1 200); do s=$(stty size 2>/dev/null); \
+                  [ \"$s\" = \"45 123\" ] && break; sleep 0.05; done; echo size=$s; exit 4'";
+    args.extend(["sh".into(), "-c".into(), script.into()]);
     let out = f.ctr_in_pty(&args);
     assert!(
         text(&out.stdout).contains("/dev/pts/0"),
@@ -280,7 +283,7 @@ pub fn tty_run(runtime: &Path) {
         describe(&out)
     );
     assert!(
-        text(&out.stdout).contains("45 123"),
+        text(&out.stdout).contains("size=45 123"),
         "window size not passed to the pty: {}",
         describe(&out)
     );
