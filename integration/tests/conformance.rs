@@ -779,6 +779,11 @@ fn cases() -> Vec<Case> {
         case!(ops_on_unknown_id_error, "runtime.md#operations", Must),
         case!(pid_file, "runc CLI --pid-file", Should),
         case!(run_exit_code, "runc CLI run", Should),
+        case!(cli_exec, "runc CLI exec", Should),
+        case!(cli_ps, "runc CLI ps", Should),
+        case!(cli_pause_resume, "runc CLI pause/resume", Should),
+        case!(cli_update, "runc CLI update", Should),
+        case!(cli_events_stats, "runc CLI events --stats", Should),
         // invalid configs
         case!(invalid_oci_version, "config.md#specification-version", Must),
         case!(invalid_json, "bundle.md#config", Must),
@@ -3678,4 +3683,104 @@ fn invalid_bind_source_missing(bin: &Path) -> R {
             "source": src.display().to_string(), "options": ["rbind"]}));
     });
     expect_refused(bin, &b, false)
+}
+
+// --- runc command-line contract (not the OCI spec; what shims rely on) -----
+
+fn cli_exec(bin: &Path) -> R {
+    let b = sh("cliexec", "exec sleep 1000", |b| {
+        b.config_mut()["hostname"] = json!("exec-host")
+    });
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&[
+            "exec",
+            b.id(),
+            "sh",
+            "-c",
+            "hostname; cat /proc/1/comm; exit 7",
+        ]);
+        ensure!(o.status.code() == Some(7), "exit code: {}", short(&o));
+        expect_lines(&stdout_of(&o), &["exec-host", "sleep"])
+    })
+}
+
+fn cli_ps(bin: &Path) -> R {
+    let b = sh("clips", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, pid| {
+        let o = rt.run(&["ps", "--format", "json", b.id()]);
+        ensure!(o.status.success(), "ps: {}", short(&o));
+        let v: Value = serde_json::from_slice(&o.stdout)
+            .map_err(|e| format!("ps json: {e}: {}", short(&o)))?;
+        ensure!(v == json!([pid]), "ps lists {v}, want [{pid}]");
+        Ok(())
+    })
+}
+
+fn cli_pause_resume(bin: &Path) -> R {
+    let b = sh("clipause", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let id = b.id();
+        let o = rt.run(&["pause", id]);
+        ensure!(o.status.success(), "pause: {}", short(&o));
+        ensure!(
+            rt.status(id).as_deref() == Some("paused"),
+            "status {:?}",
+            rt.status(id)
+        );
+        let fz = read(b.cgroup_dir("freezer").join("freezer.state"));
+        ensure!(fz == "FROZEN", "freezer {fz}");
+        let o = rt.run(&["resume", id]);
+        ensure!(o.status.success(), "resume: {}", short(&o));
+        ensure!(
+            rt.status(id).as_deref() == Some("running"),
+            "status {:?}",
+            rt.status(id)
+        );
+        Ok(())
+    })
+}
+
+fn cli_update(bin: &Path) -> R {
+    let b = sh("cliupdate", "exec sleep 1000", |b| {
+        b.resources_mut()["memory"] = json!({"limit": 67108864_i64});
+        b.resources_mut()["pids"] = json!({"limit": 50});
+    });
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&[
+            "update",
+            "--memory",
+            "33554432",
+            "--pids-limit",
+            "20",
+            b.id(),
+        ]);
+        ensure!(o.status.success(), "update: {}", short(&o));
+        let m = cg_knob(&b, "memory", "memory.limit_in_bytes");
+        let p = cg_knob(&b, "pids", "pids.max");
+        ensure!(m == "33554432" && p == "20", "memory {m}, pids {p}");
+        Ok(())
+    })
+}
+
+fn cli_events_stats(bin: &Path) -> R {
+    let b = sh("clievents", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&["events", "--stats", b.id()]);
+        ensure!(o.status.success(), "events --stats: {}", short(&o));
+        let line = stdout_of(&o);
+        let v: Value = serde_json::from_str(line.lines().next().unwrap_or_default())
+            .map_err(|e| format!("not JSON ({e}): {line:?}"))?;
+        ensure!(v["type"] == "stats" && v["id"] == b.id(), "event {v}");
+        ensure!(
+            v["data"]["pids"]["current"].as_u64() == Some(1),
+            "pids.current {}",
+            v["data"]["pids"]["current"]
+        );
+        ensure!(
+            v["data"]["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
+            "memory usage {}",
+            v["data"]["memory"]["usage"]
+        );
+        Ok(())
+    })
 }
