@@ -44,3 +44,8 @@ fn bad_input_via_ctr() {
 fn events_published() {
     shim_suite::events_published(&runtime_bin());
 }
+
+#[test]
+fn no_thread_leak() {
+    shim_suite::no_thread_leak(&runtime_bin());
+}

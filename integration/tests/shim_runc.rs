@@ -54,3 +54,8 @@ fn idle_rss() {
 fn events_published() {
     shim_suite::events_published(Path::new(RUNC));
 }
+
+#[test]
+fn no_thread_leak() {
+    shim_suite::no_thread_leak(Path::new(RUNC));
+}

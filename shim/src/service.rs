@@ -63,6 +63,9 @@ impl Proc {
     fn set_exited(&mut self, e: Exit) {
         self.exit = Some(e);
         self.state = PState::Stopped;
+        if let Some(io) = self.io.as_mut() {
+            io.process_exited();
+        }
     }
 }
 

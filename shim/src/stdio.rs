@@ -43,9 +43,17 @@ pub struct ProcIo {
     stdin_sink: Arc<Mutex<Option<File>>>,
     /// The pty master, for resizes.
     console: Option<File>,
+    /// Closed when the process exited: tells the stdin thread to stop
+    /// waiting for a writer that may never come.
+    exit_notify: Option<OwnedFd>,
 }
 
 impl ProcIo {
+    /// The process exited: its stdin thread may end.
+    pub fn process_exited(&mut self) {
+        self.exit_notify.take();
+    }
+
     pub fn close_stdin(&self) {
         let mut g = self.stdin_sink.lock().unwrap_or_else(|e| e.into_inner());
         g.take();
@@ -272,6 +280,7 @@ impl Pending {
         let mut io = ProcIo {
             stdin_sink: self.stdin_sink.clone(),
             console: None,
+            exit_notify: None,
         };
         if let Some(cs) = &self.console_socket {
             let master = receive_master(&cs.listener)?;
@@ -289,7 +298,9 @@ impl Pending {
             io.console = Some(master);
         }
         if let Some(src) = self.stdin_source {
-            spawn_stdin_copy(src, self.stdin_sink.clone())?;
+            let (done_r, done_w) = pipe()?;
+            spawn_stdin_copy(src, self.stdin_sink.clone(), done_r)?;
+            io.exit_notify = Some(done_w);
         }
         Ok(io)
     }
@@ -359,35 +370,21 @@ fn spawn_copy(mut from: File, mut to: File) -> Result<()> {
     Ok(())
 }
 
-fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>) -> Result<()> {
+/// Copy the caller's stdin fifo into the process. The fifo is opened
+/// non-blocking, so no thread hangs in open(2) for a writer that never
+/// comes; the thread ends on EOF from the writer, when the process stops
+/// reading, or when the process exits (`done` hangs up).
+fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>, done: OwnedFd) -> Result<()> {
+    let from = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&src)
+        .map_err(|e| Error::io(format!("open stdin {src}"), e))?;
     std::thread::Builder::new()
         .name("io-in".into())
         .stack_size(COPY_STACK)
         .spawn(move || {
-            // Blocks until the caller opens its writing end.
-            let Ok(mut from) = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&src)
-            else {
-                return;
-            };
-            let mut buf = vec![0u8; COPY_BUF];
-            loop {
-                let n = match from.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
-                match g.as_mut() {
-                    Some(w) => {
-                        if w.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    None => break,
-                }
-            }
+            copy_stdin(from, &sink, done);
             // EOF from the caller: the process sees EOF too (a terminal keeps
             // its master, which the shim still needs for resizes).
             let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -395,6 +392,45 @@ fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>) -> Result<()> {
         })
         .map_err(|e| Error::io("spawn io thread", e))?;
     Ok(())
+}
+
+fn copy_stdin(mut from: File, sink: &Mutex<Option<File>>, done: OwnedFd) {
+    let mut buf = vec![0u8; COPY_BUF];
+    loop {
+        let mut fds = [
+            PollFd::new(from.as_fd(), PollFlags::POLLIN),
+            PollFd::new(done.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => return,
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return; // the process exited
+        }
+        // A fifo nobody has opened for writing yet reports nothing; data
+        // or the writer's close (POLLHUP) wake us.
+        if fds[0].revents().is_none_or(|r| r.is_empty()) {
+            continue;
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_mut() {
+            Some(w) => {
+                if w.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            None => return,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -735,3 +735,74 @@ pub fn events_published(runtime: &Path) {
     assert_eq!(out.status.code(), Some(137), "{}", describe(&out));
     ev.wait("/tasks/oom", &format!("\"{oom}\""));
 }
+
+/// Threads of a process.
+fn threads_of(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Exec'd processes come and go without leaving threads in the shim (its
+/// stdin copier ends with the process even when no writer ever came).
+pub fn no_thread_leak(runtime: &Path) {
+    let f = setup(runtime);
+    let id = unique_id("leak");
+    // With stdio fifos this time (no --null-io): ctr -d never writes stdin.
+    let mut flags = f.run_flags();
+    flags.extend(["-d".into(), f.image.clone().into(), id.clone().into()]);
+    flags.extend(["sleep".into(), "600".into()]);
+    f.ctd.ctr_ok(&flags).expect("ctr run -d");
+    f.ctd
+        .wait_task_status(&id, "RUNNING", WAIT)
+        .expect("RUNNING");
+    let (shim, _) = f.shim_of(&id);
+    let exec_once = |n: usize| {
+        let out = f
+            .ctd
+            .ctr_output(["task", "exec", "--exec-id", &format!("x{n}"), &id, "true"])
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    };
+    exec_once(0);
+    let base = threads_of(shim);
+    for n in 1..=5 {
+        exec_once(n);
+    }
+    // Detached execs: ctr leaves at once and never opens their stdin.
+    for n in 6..=10 {
+        f.ctd
+            .ctr_ok([
+                "task",
+                "exec",
+                "-d",
+                "--exec-id",
+                &format!("x{n}"),
+                &id,
+                "sleep",
+                "0.2",
+            ])
+            .expect("ctr task exec -d");
+    }
+    wait_for("detached execs to finish", WAIT, || {
+        f.ctd
+            .ctr_ok(["task", "ps", &id])
+            .map(|s| s.lines().count() <= 2)
+            .unwrap_or(false)
+    });
+    wait_for(
+        &format!("shim threads back to {base} (now {})", threads_of(shim)),
+        WAIT,
+        || threads_of(shim) <= base,
+    );
+    // Nor zombies: every child of the shim is alive and not defunct.
+    let children: Vec<i32> = std::fs::read_to_string(format!("/proc/{shim}/task/{shim}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    for c in children {
+        assert!(alive(c), "zombie child {c} under the shim");
+    }
+    f.kill_and_delete(&id);
+}
