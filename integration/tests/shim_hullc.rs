@@ -49,3 +49,8 @@ fn events_published() {
 fn no_thread_leak() {
     shim_suite::no_thread_leak(&runtime_bin());
 }
+
+#[test]
+fn log_uris() {
+    shim_suite::log_uris(&runtime_bin());
+}

@@ -59,3 +59,8 @@ fn events_published() {
 fn no_thread_leak() {
     shim_suite::no_thread_leak(Path::new(RUNC));
 }
+
+#[test]
+fn log_uris() {
+    shim_suite::log_uris(Path::new(RUNC));
+}

@@ -806,3 +806,56 @@ pub fn no_thread_leak(runtime: &Path) {
     }
     f.kill_and_delete(&id);
 }
+
+/// `--log-uri`: `file://` appends the process's stdout and stderr to a file;
+/// `binary://` hands them to a logging program on fds 3 and 4.
+pub fn log_uris(runtime: &Path) {
+    let f = setup(runtime);
+    // file://
+    let log = f.ctd.dir().join("logs").join("c.log");
+    let mut cmd = f.ctd.ctr();
+    cmd.args(f.run_flags())
+        .arg("--rm")
+        .arg("--log-uri")
+        .arg(format!("file://{}", log.display()))
+        .arg(&f.image)
+        .arg(unique_id("file"))
+        .args(["sh", "-c", "echo to-out; echo to-err >&2; exit 2"]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).expect("ctr run file log");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let text = std::fs::read_to_string(&log).expect("log file");
+    assert!(
+        text.contains("to-out\n") && text.contains("to-err\n"),
+        "file log: {text:?}"
+    );
+
+    // binary://: a shell logger that copies fd 3 and 4 into files named by
+    // its `dir` argument, after signalling readiness by closing fd 5.
+    let logger = f.ctd.dir().join("logger.sh");
+    std::fs::write(
+        &logger,
+        "#!/bin/sh\n# args: dir DIR\nexec 5>&-\ncat <&3 >\"$2/out\" &\ncat <&4 >\"$2/err\" &\nwait\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&logger, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let dir = f.ctd.dir().join("binlog");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = f.ctd.ctr();
+    cmd.args(f.run_flags())
+        .arg("--rm")
+        .arg("--log-uri")
+        .arg(format!(
+            "binary://{}?dir={}",
+            logger.display(),
+            dir.display()
+        ))
+        .arg(&f.image)
+        .arg(unique_id("bin"))
+        .args(["sh", "-c", "echo b-out; echo b-err >&2"]);
+    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).expect("ctr run binary log");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    wait_for("binary logger output", WAIT, || {
+        std::fs::read_to_string(dir.join("out")).unwrap_or_default() == "b-out\n"
+            && std::fs::read_to_string(dir.join("err")).unwrap_or_default() == "b-err\n"
+    });
+}
