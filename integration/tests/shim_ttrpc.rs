@@ -63,7 +63,13 @@ fn start_shim(tag: &str) -> Shim {
 
 /// `start` a shim for the bundle's container, optionally naming a sandbox
 /// (pod) in its config.json first.
-fn start_shim_in(mut bundle: Bundle, sandbox: Option<&str>) -> Shim {
+fn start_shim_in(bundle: Bundle, sandbox: Option<&str>) -> Shim {
+    start_shim_with(bundle, sandbox, None)
+}
+
+/// As `start_shim_in`, feeding `start` the runtime options on stdin the way
+/// containerd does.
+fn start_shim_with(mut bundle: Bundle, sandbox: Option<&str>, options: Option<&Any>) -> Shim {
     assert!(is_root(), "shim tests need root");
     if let Some(sb) = sandbox {
         bundle.config_mut()["annotations"]["io.kubernetes.cri.sandbox-id"] = sb.into();
@@ -71,15 +77,26 @@ fn start_shim_in(mut bundle: Bundle, sandbox: Option<&str>) -> Shim {
     }
     let id = bundle.id().to_string();
     let runtime_root = bundle.dir().join("runtime-root");
-    let out = Command::new(shim_bin())
+    let mut child = Command::new(shim_bin())
         .args(["-namespace", "hull-bad-input"])
         .arg("-address")
         .arg(bundle.dir().join("no-manager.sock"))
         .args(["-id", &id, "start"])
         .current_dir(bundle.dir())
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("run shim start");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin pipe");
+        if let Some(o) = options {
+            stdin
+                .write_all(&o.write_to_bytes().unwrap())
+                .expect("write options");
+        }
+    }
+    let out = child.wait_with_output().expect("shim start output");
     assert!(out.status.success(), "shim start: {out:?}");
     let address = String::from_utf8(out.stdout).expect("utf-8 address");
     assert!(
@@ -426,4 +443,51 @@ fn containers_of_one_sandbox_share_a_shim() {
     wait_for("shared shim to exit", WAIT, || !alive(lead.pid));
     wait_for("shared socket removed", WAIT, || !lead.socket.exists());
     drop(second_bundle);
+}
+
+/// `start` moves the shim into the cgroup named by runc Options' ShimCgroup,
+/// which containerd passes on stdin.
+#[test]
+fn shim_joins_the_cgroup_containerd_names() {
+    /// A v1 pids cgroup made for the test, removed after the shim is gone.
+    struct Cgroup(PathBuf);
+    impl Drop for Cgroup {
+        fn drop(&mut self) {
+            // The killed shim may still be leaving the cgroup (EBUSY).
+            let deadline = std::time::Instant::now() + WAIT;
+            while std::fs::remove_dir(&self.0).is_err()
+                && self.0.exists()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    let bundle = Bundle::new("cg", &["sleep", "600"]);
+    let rel = format!("/hull-test/{}-shim", bundle.id());
+    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let dir = if unified {
+        PathBuf::from(format!("/sys/fs/cgroup{rel}"))
+    } else {
+        PathBuf::from(format!("/sys/fs/cgroup/pids{rel}"))
+    };
+    std::fs::create_dir_all(&dir).expect("create shim cgroup");
+    let _cg = Cgroup(dir);
+    let mut o = Options::new();
+    o.shim_cgroup = rel.clone();
+    let mut any = Any::new();
+    any.type_url = "containerd.runc.v1.Options".into();
+    any.value = o.write_to_bytes().unwrap();
+    let s = start_shim_with(bundle, None, Some(&any));
+    let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", s.pid)).unwrap();
+    let want = if unified {
+        format!("0::{rel}")
+    } else {
+        format!(":pids:{rel}")
+    };
+    assert!(
+        cgroups.lines().any(|l| l.ends_with(&want)),
+        "shim not in {rel}: {cgroups}"
+    );
+    assert_serving(&s);
 }

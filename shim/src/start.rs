@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use containerd_shim_protos::api::DeleteResponse;
+use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim_protos::protobuf::{Message, MessageField};
+use containerd_shim_protos::shim::oci::Options as RuncOptions;
 use sha2::{Digest, Sha256};
 
 use crate::args::Flags;
@@ -133,9 +135,67 @@ pub fn start(flags: &Flags) -> anyhow::Result<String> {
             return Err(e).context("spawn the serving shim");
         }
     };
+    if let Some(cg) = shim_cgroup_from_stdin() {
+        if let Err(e) = join_cgroup(&cg, child.id()) {
+            // SAFETY: kill(2) on the child we just spawned and still own.
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let _ = std::fs::remove_file(&sock);
+            return Err(e);
+        }
+    }
     std::fs::write(bundle.join("address"), &address).context("write address file")?;
     std::fs::write(bundle.join("shim.pid"), child.id().to_string()).context("write shim.pid")?;
     Ok(address)
+}
+
+/// containerd hands `start` the runtime options (a protobuf `Any`) on stdin;
+/// runc's `ShimCgroup` names the cgroup the shim must run in.
+fn shim_cgroup_from_stdin() -> Option<String> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    stdin.lock().read_to_end(&mut bytes).ok()?;
+    if bytes.is_empty() {
+        return None;
+    }
+    let any = Any::parse_from_bytes(&bytes).ok()?;
+    let name = any.type_url.rsplit('/').next().unwrap_or_default();
+    if name != "containerd.runc.v1.Options" {
+        return None;
+    }
+    let o = RuncOptions::parse_from_bytes(&any.value).ok()?;
+    (!o.shim_cgroup.is_empty()).then_some(o.shim_cgroup)
+}
+
+/// Move `pid` into cgroup `path` (absolute in the hierarchy): cgroup v2 when
+/// /sys/fs/cgroup is unified, else every v1 hierarchy holding that path.
+fn join_cgroup(path: &str, pid: u32) -> anyhow::Result<()> {
+    let root = Path::new("/sys/fs/cgroup");
+    let rel = path.trim_start_matches('/');
+    let mut dirs = Vec::new();
+    if root.join("cgroup.controllers").exists() {
+        dirs.push(root.join(rel));
+    } else {
+        for e in std::fs::read_dir(root)
+            .context("list /sys/fs/cgroup")?
+            .flatten()
+        {
+            dirs.push(e.path().join(rel));
+        }
+    }
+    let mut joined = 0;
+    for d in dirs.iter().filter(|d| d.join("cgroup.procs").exists()) {
+        std::fs::write(d.join("cgroup.procs"), pid.to_string())
+            .with_context(|| format!("move shim into {}", d.display()))?;
+        joined += 1;
+    }
+    if joined == 0 {
+        bail!("shim cgroup {path} does not exist");
+    }
+    Ok(())
 }
 
 /// Logs go to the `log` fifo containerd opens in the bundle (if any).
