@@ -108,13 +108,24 @@ impl Registry {
         let cfg_path = dir.path().join("config.yml");
         std::fs::write(&cfg_path, cfg)?;
         let log = dir.path().join("registry.log");
-        let child = Command::new("docker-registry")
+        let mut child = Command::new("docker-registry");
+        child
             .arg("serve")
             .arg(&cfg_path)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log)?)
-            .stderr(std::fs::File::create(dir.path().join("registry.err"))?)
-            .spawn()?;
+            .stderr(std::fs::File::create(dir.path().join("registry.err"))?);
+        // The registry dies with the thread that started it, even if the test
+        // process is killed before Drop runs.
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            child.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = child.spawn()?;
         let mut reg = Registry {
             addr,
             dir,

@@ -395,3 +395,24 @@ fn daemon_refuses_second_instance_and_socket_is_private() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Cannot connect to the hull daemon"));
 }
+
+#[test]
+fn copy_snapshotter_fallback_gives_the_same_tree() {
+    require_root!();
+    let reg = Registry::start(Auth::None).unwrap();
+    let l = Layout::new();
+    let tag = multilayer(&l);
+    let r = reg.reference("test/copy:v1");
+    l.push(tag, &r, &["--format", "oci"]);
+    let h = Hulld::start_with_config("snapshotter = \"native\"\nmax_concurrent_downloads = 1\n");
+    let info = h.hull_ok(&["info", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(v["Snapshotter"], "native-copy");
+    assert_eq!(v["MaxConcurrentDownloads"], 1);
+    h.hull_ok(&["pull", &r]);
+    let expect_dir = l.dir.path().join("expected");
+    let expected = tree(&l.unpack(tag, &expect_dir));
+    let mnt = h.dir.path().join("mnt");
+    let view = h.mount_image(&r, &mnt);
+    assert_eq!(tree(&view.target), expected);
+}

@@ -139,6 +139,15 @@ pub fn run(args: Args) -> Result<()> {
                 _ = int.recv() => {},
             }
             tracing::info!("shutting down");
+            // Streams still open (a follower of events, a slow client) must
+            // not keep the daemon alive for long.
+            let sock = address.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                tracing::warn!("connections still open after 5 s; exiting");
+                let _ = std::fs::remove_file(&sock);
+                std::process::exit(0);
+            });
         };
         let r = crate::server::serve(m, listener, shutdown).await;
         let _ = std::fs::remove_file(&address);

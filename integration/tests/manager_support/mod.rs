@@ -100,7 +100,8 @@ impl Hulld {
             .append(true)
             .open(self.dir.path().join("hulld.log"))
             .unwrap();
-        let child = Command::new(bin_path("hulld"))
+        let mut child = Command::new(bin_path("hulld"));
+        child
             .arg("--root")
             .arg(&self.root)
             .arg("--state")
@@ -113,9 +114,18 @@ impl Hulld {
             .arg("debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn hulld");
+            .stderr(log);
+        // The daemon dies with the test thread that started it, even when the
+        // test process is killed before Drop runs.
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            child.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = child.spawn().expect("spawn hulld");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
