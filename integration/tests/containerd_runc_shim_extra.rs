@@ -321,7 +321,7 @@ fn oom_kill_under_memory_limit_is_reported() {
     let f = setup();
     let events = Events::start(&f);
     // Make sure the event stream is subscribed before the container runs:
-    // a throwaway container's create event must show up first.
+    // a throwaway container's start event must show up first.
     let probe = unique_id("probe");
     f.run_detached(&probe, &["sleep", "300"]);
     wait_until("ctr events to see the probe", || {
@@ -329,35 +329,56 @@ fn oom_kill_under_memory_limit_is_reported() {
     });
     f.remove(&probe);
 
+    // The shim starts watching the memory cgroup for OOM only after the
+    // task started (its /tasks/start event follows): the container waits
+    // for a trigger file until then, then eats memory.
     let id = unique_id("oom");
+    let trig = f.ctd.dir().join(format!("trig-{id}"));
+    fs::create_dir_all(&trig).unwrap();
     let mut flags = f.run_flags();
     flags.extend(
         [
-            "--rm",
-            "--memory-limit",
-            "16777216",
-            &f.image,
-            &id,
-            "tail",
-            "/dev/zero",
+            "-d".to_string(),
+            "--null-io".into(),
+            "--memory-limit".into(),
+            "16777216".into(),
+            "--mount".into(),
+            format!(
+                "type=bind,src={},dst=/trig,options=rbind:rw",
+                trig.display()
+            ),
+            f.image.clone(),
+            id.clone(),
+            "sh".into(),
+            "-c".into(),
+            "while [ ! -e /trig/go ]; do sleep 0.05; done; exec tail /dev/zero".into(),
         ]
         .map(OsString::from),
     );
-    let mut cmd = f.ctd.ctr();
-    cmd.args(&flags);
-    let out = output_with_timeout(&mut cmd, None, CTR_TIMEOUT).expect("ctr run --memory-limit");
-    // SIGKILL from the OOM killer: 128 + 9.
-    assert_eq!(out.status.code(), Some(137), "{}", describe(&out));
+    f.ctd.ctr_ok(&flags).expect("ctr run -d --memory-limit");
+    wait_until("the task's /tasks/start event", || {
+        events
+            .text()
+            .lines()
+            .any(|l| l.contains("/tasks/start") && l.contains(&id))
+    });
+    fs::write(trig.join("go"), "").unwrap();
     wait_until("a /tasks/oom event for the container", || {
         events
             .text()
             .lines()
             .any(|l| l.contains("/tasks/oom") && l.contains(&id))
     });
-    let ev = events.text();
-    assert!(
-        ev.lines()
-            .any(|l| l.contains("/tasks/exit") && l.contains(&id) && l.contains("137")),
-        "no exit event with status 137:\n{ev}"
-    );
+    // SIGKILL from the OOM killer: exit status 128 + 9.
+    wait_until("the task's exit event with status 137", || {
+        events.text().lines().any(|l| {
+            l.contains("/tasks/exit") && l.contains(&id) && l.contains("\"exit_status\":137")
+        })
+    });
+    f.ctd
+        .wait_task_status(&id, "STOPPED", WAIT)
+        .expect("STOPPED after the OOM kill");
+    let del = f.ctd.ctr_output(["task", "delete", &id]).unwrap();
+    assert!(del.status.success(), "{}", describe(&del));
+    f.ctd.ctr_ok(["containers", "rm", &id]).unwrap();
 }
