@@ -33,6 +33,11 @@ pub trait Cgroup {
     /// Write `linux.resources`.
     fn apply(&self, res: &LinuxResources) -> Result<()>;
     fn add_pid(&self, pid: i32) -> Result<()>;
+    /// Move the calling (single-threaded) process in. Cheaper than
+    /// `add_pid` on v1: moving one thread via `tasks` skips the global
+    /// threadgroup lock (and its RCU grace period) that a cgroup.procs
+    /// write takes — about 1 ms instead of 10+ ms on a busy host.
+    fn add_self(&self) -> Result<()>;
     /// Pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<i32>>;
     fn freeze(&self) -> Result<()>;

@@ -324,6 +324,13 @@ impl Cgroup for V1 {
         Ok(())
     }
 
+    fn add_self(&self) -> Result<()> {
+        for dir in self.dirs.values() {
+            write(dir, "tasks", "0")?;
+        }
+        Ok(())
+    }
+
     fn pids(&self) -> Result<Vec<i32>> {
         read_pids(self.procs_dir()?)
     }

@@ -192,6 +192,10 @@ impl Cgroup for V2 {
         write(&self.dir, "cgroup.procs", &pid.to_string())
     }
 
+    fn add_self(&self) -> Result<()> {
+        write(&self.dir, "cgroup.procs", "0")
+    }
+
     fn pids(&self) -> Result<Vec<i32>> {
         read_pids(&self.dir)
     }

@@ -139,7 +139,7 @@ fn stage1(
     namespaces: &[(CloneFlags, OwnedFd)],
     ch: &Channel,
 ) -> Result<()> {
-    cg.add_pid(std::process::id() as i32)?;
+    cg.add_self()?;
     for (flag, fd) in namespaces {
         nix::sched::setns(fd, *flag).sys(format!("join namespace {flag:?}"))?;
     }

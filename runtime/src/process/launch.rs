@@ -2,9 +2,11 @@
 //! forks the init into them), serve the init's requests (id maps, hooks,
 //! console), and return the init's host pid once it is ready.
 //!
-//! Two forks because a new pid namespace applies to children only, and a
-//! new user namespace must have its maps written (by us, outside it) before
-//! the other namespaces are created inside it.
+//! In the common case (no user namespace, no pid namespace to join) the
+//! init is cloned straight into its new namespaces. Otherwise two forks:
+//! a new pid namespace applies to children only, and a new user namespace
+//! must have its maps written (by us, outside it) before the other
+//! namespaces are created inside it.
 
 use super::init::{self, InitContext};
 use super::namespaces::{self, Plan};
@@ -27,6 +29,9 @@ pub struct Launch<'a> {
 
 /// Returns the init's host pid. On error, anything started is killed.
 pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
+    if direct_clone_possible(ns) {
+        return launch_direct(l, ns);
+    }
     let (parent, child) = sync::pair()?;
     // SAFETY: hullc is single-threaded, so the child may run arbitrary code.
     match unsafe { fork() }.sys("fork")? {
@@ -65,6 +70,83 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     }
 }
 
+/// No user namespace and no pid namespace to join: one clone suffices.
+fn direct_clone_possible(ns: &Plan) -> bool {
+    !ns.new_user
+        && !ns
+            .join
+            .iter()
+            .any(|j| matches!(j.typ, LinuxNamespaceType::User | LinuxNamespaceType::Pid))
+}
+
+/// clone(2) the init straight into its new namespaces (all but cgroup,
+/// which must be unshared after joining the container's cgroup).
+fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
+    let (parent, child) = sync::pair()?;
+    let flags = ns.new & !nix::sched::CloneFlags::CLONE_NEWCGROUP;
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child gets
+    // a copy-on-write copy of this single-threaded process, as with fork.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::sys(
+            format!("clone {flags:?}"),
+            nix::errno::Errno::last(),
+        ));
+    }
+    if rc == 0 {
+        drop(parent);
+        let code = match direct_child(l, ns, &child) {
+            Ok(never) => match never {},
+            Err(e) => {
+                let _ = child.send(&Msg::Error {
+                    msg: e.child_message(),
+                });
+                1
+            }
+        };
+        // SAFETY: skip the parent's destructors in the child.
+        unsafe { libc::_exit(code) }
+    }
+    drop(child);
+    let pid = rc as i32;
+    let mut init_pid = Some(pid);
+    let res = reply(&parent, set_oom_score_adj(l, pid))
+        .and_then(|()| serve(l, ns, &parent, Pid::from_raw(pid), &mut init_pid));
+    match res {
+        Ok(()) => Ok(pid),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            Err(e)
+        }
+    }
+}
+
+fn direct_child(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
+    l.cgroup.add_self()?;
+    for j in &ns.join {
+        nix::sched::setns(&j.fd, namespaces::clone_flag(j.typ)).sys(format!(
+            "join {} namespace {}",
+            j.typ,
+            j.path.display()
+        ))?;
+    }
+    if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .sys("unshare cgroup namespace")?;
+    }
+    init::run(&l.init, ns, ch)
+}
+
 fn serve(
     l: &Launch<'_>,
     ns: &Plan,
@@ -77,7 +159,9 @@ fn serve(
             // Both children closed their ends without Ready: find out why.
             return Err(Error::Init(
                 match waitpid(stage1, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Signaled(_, sig, _)) => format!("stage 1 killed by {sig}"),
+                    Ok(WaitStatus::Signaled(_, sig, _)) => {
+                        format!("container setup killed by {sig}")
+                    }
                     _ => "container init exited before it was ready".into(),
                 },
             ));
@@ -158,7 +242,7 @@ fn reply(ch: &Channel, r: Result<()>) -> Result<()> {
 
 /// Stage 1: join the cgroup, join/unshare namespaces, fork the init.
 fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
-    l.cgroup.add_pid(std::process::id() as i32)?;
+    l.cgroup.add_self()?;
     for j in &ns.join {
         nix::sched::setns(&j.fd, namespaces::clone_flag(j.typ)).sys(format!(
             "join {} namespace {}",
