@@ -2974,7 +2974,9 @@ fn features_document(bin: &Path) -> R {
         (
             "namespace",
             &j["linux"]["namespaces"],
-            &["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
+            &[
+                "pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time",
+            ],
         ),
         (
             "hook",

@@ -99,10 +99,49 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
             }
         }
     }
+    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for key in sysctls.keys() {
+            check_sysctl(spec, key)?;
+        }
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has_new_ns(spec, "uts") {
         return Err("hostname is set but there is no new uts namespace".into());
     }
     Ok(())
+}
+
+/// Only sysctls that belong to one of the container's namespaces may be set:
+/// anything else would change the host.
+fn check_sysctl(spec: &Spec, key: &str) -> std::result::Result<(), String> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let (ns, ok) = if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        ("ipc", has_new_ns(spec, "ipc"))
+    } else if key.starts_with("net.") {
+        (
+            "network",
+            has_new_ns(spec, "network") || has_new_ns(spec, "net"),
+        )
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        ("uts", has_new_ns(spec, "uts"))
+    } else {
+        return Err(format!(
+            "sysctl {key:?} is not namespaced: setting it would change the host"
+        ));
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("sysctl {key:?} needs a {ns} namespace"))
+    }
 }
 
 fn has_new_ns(spec: &Spec, kind: &str) -> bool {
@@ -174,6 +213,28 @@ mod tests {
             .to_string();
         assert!(err.starts_with("config.json: invalid config"), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn sysctls_must_be_namespaced() {
+        let with = |sysctl: &str, ns: &str| {
+            format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
+                "process":{{"args":["sh"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+                "linux":{{"namespaces":[{{"type":"mount"}},{{"type":"{ns}"}}],"sysctl":{{"{sysctl}":"1"}}}}}}"#
+            )
+        };
+        let p = Path::new("config.json");
+        assert!(parse_spec(with("net.ipv4.ip_forward", "network").as_bytes(), p).is_ok());
+        assert!(parse_spec(with("kernel.shmmax", "ipc").as_bytes(), p).is_ok());
+        let e = parse_spec(with("net.ipv4.ip_forward", "ipc").as_bytes(), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs a network namespace"), "{e}");
+        let e = parse_spec(with("vm.swappiness", "ipc").as_bytes(), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not namespaced"), "{e}");
     }
 
     #[test]

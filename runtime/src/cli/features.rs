@@ -19,7 +19,7 @@ pub fn document() -> serde_json::Value {
             "sync", "unbindable"
         ],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {
@@ -28,7 +28,7 @@ pub fn document() -> serde_json::Value {
                 "operators": hull_seccomp::supported_operators(),
                 "archs": hull_seccomp::supported_archs(),
                 "knownFlags": hull_seccomp::supported_flags(),
-                "supportedFlags": hull_seccomp::supported_flags(),
+                "supportedFlags": crate::security::seccomp::supported_flags(),
             },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},

@@ -30,6 +30,9 @@ struct Rollback<'a> {
     store: &'a Store,
     id: String,
     cgroup: Option<Box<dyn Cgroup>>,
+    /// Once the lifecycle began: poststop hooks and the state they see
+    /// (a failed create continues at "destroy", then poststop).
+    poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
     armed: bool,
 }
 
@@ -49,6 +52,11 @@ impl Drop for Rollback<'_> {
             }
         }
         let _ = self.store.remove(&self.id);
+        if let Some((hooks, state)) = &self.poststop {
+            if let Err(e) = crate::hooks::run_all(hooks, state) {
+                tracing::warn!(error = %e, "poststop hook failed");
+            }
+        }
     }
 }
 
@@ -109,6 +117,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         store,
         id: o.id.to_string(),
         cgroup: None,
+        poststop: None,
         armed: true,
     };
 
@@ -147,7 +156,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
             .as_ref()
             .is_some_and(|h| !h.is_empty());
     let bundle_dir = bundle.dir.clone();
-    let hook_state = |pid: i32| state_for_hooks(o.id, &bundle_dir, spec, "creating", pid);
+    let hook_state = |status: &str, pid: i32| state_for_hooks(o.id, &bundle_dir, spec, status, pid);
     let runtime_hooks = |pid: i32| -> Result<()> {
         let st = state_for_hooks(o.id, &bundle_dir, spec, "creating", pid);
         if let Some(h) = hooks.prestart() {
@@ -177,6 +186,10 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         console_socket: o.console_socket,
         run_runtime_hooks: &runtime_hooks,
     };
+    if let Some(h) = hooks.poststop() {
+        let st = state_for_hooks(o.id, &bundle.dir, spec, "stopped", 0);
+        rollback.poststop = Some((h.clone(), st));
+    }
     let pid = launch(&l, &ns)?;
     // Resources go on once the init made its device nodes (a device rule
     // denying mknod must not stop the runtime's own /dev setup).

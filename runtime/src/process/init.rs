@@ -36,7 +36,7 @@ pub struct InitContext<'a> {
     /// Whether prestart/createRuntime hooks exist (saves a round trip).
     pub has_runtime_hooks: bool,
     /// The state JSON hooks inside the container see on stdin.
-    pub hook_state: &'a dyn Fn(i32) -> Vec<u8>,
+    pub hook_state: &'a dyn Fn(&str, i32) -> Vec<u8>,
 }
 
 pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible> {
@@ -78,7 +78,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
     let hooks = spec.hooks().clone().unwrap_or_default();
     if let Some(h) = hooks.create_container() {
-        crate::hooks::run_all(h, &(ctx.hook_state)(std::process::id() as i32))?;
+        crate::hooks::run_all(h, &(ctx.hook_state)("creating", std::process::id() as i32))?;
     }
 
     rootfs::switch_root(&sys, ctx.rootfs, ctx.no_pivot)?;
@@ -106,6 +106,9 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
 
     rootfs::finalize(&sys, spec)?;
 
+    if let Some(p) = linux.personality() {
+        set_personality(p)?;
+    }
     let prepared = program::prepare(process, ctx.seccomp)?;
 
     ch.send(&Msg::Ready)?;
@@ -122,7 +125,9 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     // startContainer hooks are part of `start`: run them before telling it
     // we are going, and tell it why if one fails.
     if let Some(h) = hooks.start_container() {
-        if let Err(e) = crate::hooks::run_all(h, &(ctx.hook_state)(std::process::id() as i32)) {
+        if let Err(e) =
+            crate::hooks::run_all(h, &(ctx.hook_state)("created", std::process::id() as i32))
+        {
             let _ = fifo.write_all(format!("E{e}").as_bytes());
             return Err(e);
         }
@@ -131,6 +136,24 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     drop(fifo);
 
     program::exec(prepared, ctx.preserve_fds)
+}
+
+/// `linux.personality`: the execution domain (LINUX32 → `uname -m` i686).
+fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
+    const PER_LINUX: libc::c_ulong = 0x0000;
+    const PER_LINUX32: libc::c_ulong = 0x0008;
+    let persona = match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(Error::Other(
+            "linux.personality.flags are not supported".into(),
+        ));
+    }
+    // SAFETY: personality takes an integer and returns the old value or -1.
+    let rc = unsafe { libc::personality(persona) };
+    nix::errno::Errno::result(rc).map(drop).sys("personality")
 }
 
 /// Unblock and default every signal: hullc may have blocked some (run's

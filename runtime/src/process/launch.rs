@@ -72,7 +72,11 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
 
 /// No user namespace and no pid namespace to join: one clone suffices.
 fn direct_clone_possible(ns: &Plan) -> bool {
+    // clone(2) cannot take CLONE_NEWTIME (it collides with CSIGNAL).
     !ns.new_user
+        && !ns.new.contains(nix::sched::CloneFlags::from_bits_retain(
+            libc::CLONE_NEWTIME,
+        ))
         && !ns
             .join
             .iter()
@@ -264,6 +268,11 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
     if !ns.new.is_empty() {
         nix::sched::unshare(ns.new).sys(format!("unshare {:?}", ns.new))?;
     }
+    if ns.new.contains(nix::sched::CloneFlags::from_bits_retain(
+        libc::CLONE_NEWTIME,
+    )) {
+        write_time_offsets(l.init.spec)?;
+    }
     // SAFETY: still single-threaded.
     match unsafe { fork() }.sys("fork init")? {
         ForkResult::Child => {
@@ -286,6 +295,28 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `linux.timeOffsets` for the new time namespace (before anyone enters it).
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in &offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(Error::Other(format!(
+                "timeOffsets: unknown clock {clock:?}"
+            )));
+        }
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .map_err(|e| Error::io("/proc/self/timens_offsets", e))
 }
 
 /// Whether the spec asks for a namespace type at all.

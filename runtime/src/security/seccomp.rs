@@ -30,3 +30,15 @@ pub fn supported_actions() -> Vec<&'static str> {
         .filter(|a| *a != "SCMP_ACT_NOTIFY")
         .collect()
 }
+
+/// Flags hullc can pass to the kernel (the notify-only one needs a listener).
+pub fn supported_flags() -> Vec<&'static str> {
+    hull_seccomp::supported_flags()
+        .iter()
+        .copied()
+        .filter(|f| {
+            *f != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+                && *f != "SECCOMP_FILTER_FLAG_NEW_LISTENER"
+        })
+        .collect()
+}
