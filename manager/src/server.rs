@@ -512,7 +512,9 @@ impl pb::images_server::Images for Server {
     ) -> Result<Response<pb::ImportResponse>, Status> {
         let ns = namespace(&req)?;
         let _gc = self.m.gc_lock.read().await;
-        let recs = images::archive::import(self.m.clone(), &ns, req.into_inner()).await?;
+        let recs = images::archive::import(self.m.clone(), &ns, req.into_inner()).await;
+        release_memory();
+        let recs = recs?;
         Ok(Response::new(pb::ImportResponse {
             images: recs.iter().map(|r| self.image_pb(r)).collect(),
         }))
@@ -720,6 +722,16 @@ impl pb::transfer_server::Transfer for Server {
     }
 }
 
+/// Give freed heap back to the kernel after a big transfer (glibc keeps
+/// per-thread arenas otherwise), so the idle daemon stays small.
+pub fn release_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Run `f` with a progress sender; stream its progress, then its error.
 fn progress_stream<F, Fut>(f: F) -> Stream_<pb::Progress>
 where
@@ -737,6 +749,7 @@ where
     tokio::spawn(async move {
         let r = f(ptx).await;
         let _ = forward.await;
+        release_memory();
         if let Err(e) = r {
             tracing::warn!("transfer failed: {e}");
             let _ = otx.send(Err(Status::from(e))).await;
