@@ -13,6 +13,8 @@ pub enum Hierarchy {
     /// is the cgroup2 mount if any).
     Legacy {
         controllers: BTreeMap<String, PathBuf>,
+        /// Named hierarchies without controllers ("name=systemd").
+        named: BTreeMap<String, PathBuf>,
         unified: Option<PathBuf>,
     },
     None,
@@ -38,6 +40,7 @@ pub const V1_CONTROLLERS: &[&str] = &[
 
 pub fn detect(mountinfo: &str) -> Hierarchy {
     let mut controllers = BTreeMap::new();
+    let mut named = BTreeMap::new();
     let mut unified = None;
     for line in mountinfo.lines() {
         // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
@@ -59,6 +62,9 @@ pub fn detect(mountinfo: &str) -> Hierarchy {
             }
             "cgroup" => {
                 for opt in r[2].split(',') {
+                    if opt.starts_with("name=") {
+                        named.entry(opt.to_string()).or_insert(mountpoint.clone());
+                    }
                     if V1_CONTROLLERS.contains(&opt) {
                         controllers
                             .entry(opt.to_string())
@@ -77,6 +83,7 @@ pub fn detect(mountinfo: &str) -> Hierarchy {
     } else {
         Hierarchy::Legacy {
             controllers,
+            named,
             unified,
         }
     }
@@ -137,12 +144,23 @@ pub fn place(h: &Hierarchy, own: &BTreeMap<String, String>, path: &Path) -> Cgro
             dir: mount.join(rel(own.get(""))),
             mount: mount.clone(),
         },
-        Hierarchy::Legacy { controllers, .. } => CgroupConfig::V1 {
-            dirs: controllers
+        Hierarchy::Legacy {
+            controllers,
+            named,
+            unified,
+        } => {
+            // Like runc on hybrid hosts: the container also gets a place in
+            // the named hierarchies and in the cgroup2 tree ("unified").
+            let mut dirs: BTreeMap<String, PathBuf> = controllers
                 .iter()
+                .chain(named.iter())
                 .map(|(c, m)| (c.clone(), m.join(rel(own.get(c)))))
-                .collect(),
-        },
+                .collect();
+            if let Some(u) = unified {
+                dirs.insert(super::v1::UNIFIED.to_string(), u.join(rel(own.get(""))));
+            }
+            CgroupConfig::V1 { dirs }
+        }
         Hierarchy::None => CgroupConfig::None,
     }
 }
@@ -165,6 +183,7 @@ mod tests {
             Hierarchy::Legacy {
                 controllers,
                 unified,
+                ..
             } => {
                 assert_eq!(
                     controllers["cpu"],
@@ -204,6 +223,14 @@ mod tests {
         assert_eq!(
             dirs["memory"],
             PathBuf::from("/sys/fs/cgroup/memory/hull/c1")
+        );
+        assert_eq!(
+            dirs["name=systemd"],
+            PathBuf::from("/sys/fs/cgroup/systemd/hull/c1")
+        );
+        assert_eq!(
+            dirs["unified"],
+            PathBuf::from("/sys/fs/cgroup/unified/hull/c1")
         );
         let CgroupConfig::V1 { dirs } = place(&h, &own, Path::new("rel/c1")) else {
             panic!()

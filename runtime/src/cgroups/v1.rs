@@ -6,13 +6,16 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Key of the cgroup2 directory on hybrid hosts (next to the v1 controllers).
+pub const UNIFIED: &str = "unified";
+
 pub struct V1 {
     dirs: BTreeMap<String, PathBuf>,
 }
 
 /// Devices every container gets even when its rules deny all (the OCI
 /// default devices and ptys); a rule of the user's for the same device wins.
-const DEFAULT_ALLOWED: &[(&str, i64, i64)] = &[
+pub(crate) const DEFAULT_ALLOWED: &[(&str, i64, i64)] = &[
     ("c", 1, 3),    // null
     ("c", 1, 5),    // zero
     ("c", 1, 7),    // full
@@ -258,6 +261,10 @@ fn push_defaults(out: &mut Vec<(&'static str, String)>) {
 }
 
 impl Cgroup for V1 {
+    fn v2_dir(&self) -> Option<&Path> {
+        self.dirs.get(UNIFIED).map(PathBuf::as_path)
+    }
+
     fn create(&self) -> Result<()> {
         for (controller, dir) in &self.dirs {
             if controller == "cpuset" {
@@ -325,8 +332,15 @@ impl Cgroup for V1 {
     }
 
     fn add_self(&self) -> Result<()> {
-        for dir in self.dirs.values() {
-            write(dir, "tasks", "0")?;
+        for (name, dir) in &self.dirs {
+            if name == UNIFIED {
+                // cgroup2 has no `tasks`; skip if clone3 already put us there.
+                if !super::is_member(dir) {
+                    write(dir, "cgroup.procs", "0")?;
+                }
+            } else {
+                write(dir, "tasks", "0")?;
+            }
         }
         Ok(())
     }

@@ -193,7 +193,14 @@ impl Cgroup for V2 {
     }
 
     fn add_self(&self) -> Result<()> {
+        if super::is_member(&self.dir) {
+            return Ok(()); // clone3(CLONE_INTO_CGROUP) put us here
+        }
         write(&self.dir, "cgroup.procs", "0")
+    }
+
+    fn v2_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

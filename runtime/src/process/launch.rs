@@ -88,18 +88,7 @@ fn direct_clone_possible(ns: &Plan) -> bool {
 fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     let (parent, child) = sync::pair()?;
     let flags = ns.new & !nix::sched::CloneFlags::CLONE_NEWCGROUP;
-    // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child gets
-    // a copy-on-write copy of this single-threaded process, as with fork.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let rc = fork_into(flags, l.cgroup.v2_dir());
     if rc < 0 {
         return Err(Error::sys(
             format!("clone {flags:?}"),
@@ -132,6 +121,80 @@ fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
             let _ = waitpid(Pid::from_raw(pid), None);
             Err(e)
         }
+    }
+}
+
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// A fork-like clone into new namespaces. With a cgroup2 directory, clone3
+/// puts the child straight into it (CLONE_INTO_CGROUP: no migration, no
+/// global lock); otherwise, or if the kernel refuses, plain clone(2).
+/// Returns the raw result: 0 in the child, the pid in the parent, -1.
+fn fork_into(flags: nix::sched::CloneFlags, v2_dir: Option<&Path>) -> libc::c_long {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    if let Some(dir) = v2_dir {
+        if let Ok(cg) = nix::fcntl::open(
+            dir,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            let args = CloneArgs {
+                flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+                pidfd: 0,
+                child_tid: 0,
+                parent_tid: 0,
+                exit_signal: libc::SIGCHLD as u64,
+                stack: 0,
+                stack_size: 0,
+                tls: 0,
+                set_tid: 0,
+                set_tid_size: 0,
+                cgroup: cg.as_raw_fd() as u64,
+            };
+            // SAFETY: fork-like clone3 (no CLONE_VM, no new stack): the child
+            // gets a copy-on-write copy of this single-threaded process.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_clone3,
+                    &args as *const CloneArgs,
+                    std::mem::size_of::<CloneArgs>(),
+                )
+            };
+            if rc >= 0 {
+                return rc;
+            }
+            tracing::debug!(
+                "clone3 into {}: {}; falling back to clone",
+                dir.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack), as above.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     }
 }
 

@@ -30,7 +30,12 @@ pub fn prepare<'a>(
     if let Some(r) = process.rlimits() {
         security::rlimits::apply(r)?;
     }
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
+        // As runc does: HOME from the container's /etc/passwd, else "/".
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(Error::Init("process.args is empty".into()));
@@ -96,6 +101,16 @@ pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
         Ok(never) => match never {},
     };
     Err(Error::Init(format!("exec {}: {e}", p.exe.display())))
+}
+
+/// The home directory of `uid` in the container's /etc/passwd.
+fn home_of(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
+            .then(|| f[5].to_string())
+    })
 }
 
 /// systemd socket activation: keep LISTEN_FDS fds open.

@@ -316,9 +316,14 @@ fn mount_cgroup(
             )
             .map_err(|e| mount_err(dest, "mount tmpfs for cgroups", e))?;
             let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-            let Hierarchy::Legacy { controllers, .. } = detect(&mountinfo) else {
+            let Hierarchy::Legacy {
+                controllers, named, ..
+            } = detect(&mountinfo)
+            else {
                 return Ok(());
             };
+            let controllers: std::collections::BTreeMap<String, PathBuf> =
+                controllers.into_iter().chain(named).collect();
             // Group controllers by host mount point ("cpu,cpuacct" share one).
             let mut seen = std::collections::BTreeSet::new();
             for (ctrl, host_mp) in &controllers {
@@ -337,13 +342,17 @@ fn mount_cgroup(
                     .filter(|(_, mp)| *mp == host_mp)
                     .map(|(c, _)| c.as_str())
                     .collect();
+                let mut data = ctrls.join(",");
+                if ctrls.iter().all(|c| c.starts_with("name=")) {
+                    data = format!("none,{data}");
+                }
                 if plan.cgroupns {
                     sys.mount(
                         Some(Path::new("cgroup")),
                         &spath,
                         Some("cgroup"),
                         flags,
-                        Some(&ctrls.join(",")),
+                        Some(&data),
                     )
                     .map_err(|e| mount_err(&sub, "mount cgroup", e))?;
                 } else if let Some(dir) = dirs.get(*ctrls.first().unwrap_or(&"")) {
