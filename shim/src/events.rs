@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use containerd_shim_protos::events::task::{
@@ -32,6 +32,8 @@ struct Event {
 #[derive(Clone)]
 pub struct Publisher {
     tx: Option<Sender<Event>>,
+    /// Events queued or being published, for `drain` before the shim exits.
+    pending: Arc<(Mutex<usize>, Condvar)>,
 }
 
 /// The protobuf full name containerd uses as an `Any` type URL. Spelled out
@@ -74,7 +76,10 @@ pub fn to_any<M: Named>(m: &M) -> Option<Any> {
 impl Publisher {
     /// A publisher that drops everything (no publish binary given).
     pub fn none() -> Self {
-        Publisher { tx: None }
+        Publisher {
+            tx: None,
+            pending: Arc::default(),
+        }
     }
 
     pub fn start(
@@ -87,6 +92,8 @@ impl Publisher {
             return Ok(Self::none());
         }
         let (tx, rx) = channel::<Event>();
+        let pending: Arc<(Mutex<usize>, Condvar)> = Arc::default();
+        let done = pending.clone();
         std::thread::Builder::new()
             .name("events".into())
             .stack_size(128 * 1024)
@@ -109,9 +116,36 @@ impl Publisher {
                             }
                         }
                     }
+                    let (count, cond) = &*done;
+                    let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+                    *n = n.saturating_sub(1);
+                    cond.notify_all();
                 }
             })?;
-        Ok(Publisher { tx: Some(tx) })
+        Ok(Publisher {
+            tx: Some(tx),
+            pending,
+        })
+    }
+
+    /// Wait (at most `timeout`) until every queued event went out: the
+    /// shim calls this before it exits, or the last events (exit, delete)
+    /// would die with it.
+    pub fn drain(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        let (count, cond) = &*self.pending;
+        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n > 0 {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                tracing::warn!(pending = *n, "exiting with unpublished events");
+                return;
+            }
+            n = cond
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     pub fn publish<M: Named>(&self, topic: &'static str, m: &M) {
@@ -120,7 +154,11 @@ impl Publisher {
         let Ok(payload) = any.write_to_bytes() else {
             return;
         };
-        let _ = tx.send(Event { topic, payload });
+        let (count, _) = &*self.pending;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        if tx.send(Event { topic, payload }).is_err() {
+            *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        }
     }
 }
 

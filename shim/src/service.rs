@@ -2,8 +2,8 @@
 //! runtime binary; exits come from the reaper through one queue.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -76,6 +76,32 @@ struct Container {
     paused: bool,
     init: Proc,
     execs: HashMap<String, Proc>,
+    oom: Option<Arc<OomWatch>>,
+}
+
+/// OOM kills of a container's (v1) memory cgroup, published once each:
+/// by the eventfd thread while the container lives, and when its init
+/// exits (before TaskExit, while the cgroup surely still exists).
+struct OomWatch {
+    dir: PathBuf,
+    published: AtomicU64,
+}
+
+impl OomWatch {
+    /// Publish TaskOOM if the cgroup counted OOM kills not yet published.
+    /// Without an `oom_kill` counter (old kernels) an event counts as one.
+    fn check(&self, id: &str, publisher: &Publisher, from_event: bool) {
+        let count = match stats::v1_oom_kills(&self.dir) {
+            Some(k) => k,
+            None if from_event && self.dir.exists() => self.published.load(Ordering::SeqCst) + 1,
+            None => return,
+        };
+        if self.published.fetch_max(count, Ordering::SeqCst) < count {
+            let mut ev = TaskOOM::new();
+            ev.container_id = id.to_string();
+            publisher.publish(topics::TASK_OOM_EVENT_TOPIC, &ev);
+        }
+    }
 }
 
 impl Container {
@@ -151,6 +177,10 @@ impl Shim {
         for (cid, c) in st.containers.iter_mut() {
             let hit = if c.init.pid == pid && c.init.exit.is_none() {
                 c.init.set_exited(e);
+                // An OOM kill of init is published before its exit.
+                if let Some(w) = &c.oom {
+                    w.check(cid, &self.publisher, false);
+                }
                 Some(cid.clone())
             } else if let Some((xid, p)) = c
                 .execs
@@ -258,10 +288,14 @@ impl Shim {
                     paused: false,
                     init,
                     execs: HashMap::new(),
+                    oom: None,
                 },
             );
         }
         self.check_early_exit(pid);
+        // Watch for OOM from creation on: the cgroup exists now, and a
+        // process may hit its limit as soon as it starts.
+        self.watch_oom(id, pid);
 
         let mut ev = TaskCreate::new();
         ev.container_id = id.to_string();
@@ -337,7 +371,6 @@ impl Shim {
                 }
             }
         }
-        self.watch_oom(id, pid);
         let mut ev = TaskStart::new();
         ev.container_id = id.to_string();
         ev.pid = pid;
@@ -350,12 +383,24 @@ impl Shim {
         let Ok((efd, dir)) = stats::v1_oom_eventfd(pid) else {
             return;
         };
+        let watch = Arc::new(OomWatch {
+            published: AtomicU64::new(stats::v1_oom_kills(&dir).unwrap_or(0)),
+            dir,
+        });
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            c.oom = Some(watch.clone());
+        }
         let publisher = self.publisher.clone();
         let id = id.to_string();
         let _ = std::thread::Builder::new()
             .name("oom".into())
             .stack_size(32 * 1024)
-            .spawn(move || oom_loop(efd, dir, id, publisher));
+            .spawn(move || {
+                // The eventfd also fires when the cgroup goes away.
+                while stats::wait_eventfd(&efd) && watch.dir.exists() {
+                    watch.check(&id, &publisher, true);
+                }
+            });
     }
 
     fn start_exec(&self, id: &str, exec_id: &str) -> Result<u32> {
@@ -677,18 +722,6 @@ impl Shim {
         {
             let _ = tx.send(());
         }
-    }
-}
-
-fn oom_loop(efd: OwnedFd, dir: PathBuf, id: String, publisher: Publisher) {
-    while stats::wait_eventfd(&efd) {
-        // The eventfd also fires when the cgroup goes away.
-        if !dir.exists() {
-            return;
-        }
-        let mut ev = TaskOOM::new();
-        ev.container_id = id.clone();
-        publisher.publish(topics::TASK_OOM_EVENT_TOPIC, &ev);
     }
 }
 

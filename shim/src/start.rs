@@ -237,7 +237,7 @@ pub fn serve(flags: &Flags) -> anyhow::Result<()> {
     )
     .context("start event publisher")?;
     let (stop_tx, stop_rx) = channel();
-    let shim = Shim::new(reaper, publisher, flags.namespace.clone(), stop_tx);
+    let shim = Shim::new(reaper, publisher.clone(), flags.namespace.clone(), stop_tx);
     {
         let shim = shim.clone();
         std::thread::Builder::new()
@@ -268,6 +268,8 @@ pub fn serve(flags: &Flags) -> anyhow::Result<()> {
     if let Some(s) = &sock {
         let _ = std::fs::remove_file(s);
     }
+    // The last events (exit, delete) must reach the manager first.
+    publisher.drain(std::time::Duration::from_secs(10));
     // Give the Shutdown reply a moment to leave; containerd tolerates a closed
     // connection here either way.
     std::thread::sleep(std::time::Duration::from_millis(20));

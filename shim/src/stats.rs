@@ -283,6 +283,13 @@ pub fn v1_oom_eventfd(pid: u32) -> Result<(OwnedFd, PathBuf)> {
     Ok((efd, dir))
 }
 
+/// The `oom_kill` counter of a v1 memory cgroup (Linux >= 4.13).
+pub fn v1_oom_kills(dir: &Path) -> Option<u64> {
+    read_kv(&dir.join("memory.oom_control"))
+        .get("oom_kill")
+        .copied()
+}
+
 /// Block until the eventfd fires; false when it cannot be read.
 pub fn wait_eventfd(fd: &OwnedFd) -> bool {
     let mut f = match fd.try_clone() {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
@@ -340,7 +341,14 @@ fn receive_master(listener: &UnixListener) -> Result<File> {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
                 // SAFETY: the kernel just installed this fd in our table for us.
-                return Ok(unsafe { File::from_raw_fd(*fd) });
+                let master = unsafe { File::from_raw_fd(*fd) };
+                // The runtime may have opened the master non-blocking (Go's
+                // runc does); the copying threads want blocking reads.
+                let fl = fcntl(&master, FcntlArg::F_GETFL).map_err(|e| Error::sys("F_GETFL", e))?;
+                let mut flags = OFlag::from_bits_retain(fl);
+                flags.remove(OFlag::O_NONBLOCK);
+                fcntl(&master, FcntlArg::F_SETFL(flags)).map_err(|e| Error::sys("F_SETFL", e))?;
+                return Ok(master);
             }
         }
     }
@@ -357,12 +365,18 @@ fn spawn_copy(mut from: File, mut to: File) -> Result<()> {
             let mut buf = vec![0u8; COPY_BUF];
             loop {
                 match from.read(&mut buf) {
-                    Ok(0) | Err(_) => break, // EIO once the pty slave is gone
+                    Ok(0) => break,
                     Ok(n) => {
                         if to.write_all(&buf[..n]).is_err() {
                             break;
                         }
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let mut fds = [PollFd::new(from.as_fd(), PollFlags::POLLIN)];
+                        let _ = poll(&mut fds, PollTimeout::NONE);
+                    }
+                    Err(_) => break, // EIO once the pty slave is gone
                 }
             }
         })
