@@ -4,7 +4,26 @@ use clap::Parser;
 use hull_runtime::cli::Cli;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // One line, like every other hullc error (clap's own is a page).
+            let text = e.to_string();
+            let msg: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            let msg = msg.join(" ");
+            eprintln!(
+                "hullc: {} (see hullc --help)",
+                msg.trim_start_matches("error: ")
+            );
+            std::process::exit(2);
+        }
+    };
     // Nothing the caller leaked may reach a container: every fd above the
     // passed-through ones is close-on-exec from here on.
     hull_runtime::process::program::close_fds_on_exec(

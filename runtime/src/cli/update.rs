@@ -14,13 +14,13 @@ pub struct UpdateArgs {
     /// LinuxResources JSON file ("-" for stdin).
     #[arg(short = 'r', long)]
     pub resources: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
@@ -28,13 +28,13 @@ pub struct UpdateArgs {
     pub cpu_shares: Option<u64>,
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
