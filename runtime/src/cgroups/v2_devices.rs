@@ -37,8 +37,10 @@
 //! deny:   [jne R2,type] [jne R4,major] [jne R5,minor] [mov32 R1,R3; and32 R1,acc; jeq R1,0] mov32 R0,0; exit
 //! ```
 //!
-//! then `mov32 R0,default; exit`. Rules made irrelevant by a later rule are
-//! dropped first, and a trailing catch-all becomes the default.
+//! then `mov32 R0,default; exit`. Before emitting, the last catch-all rule
+//! (`a *:* rwm`) becomes the default and rules that cannot change any
+//! decision (shadowed by a later rule, or of the default's action with no
+//! earlier rule of the other action overlapping them) are dropped.
 
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
@@ -145,6 +147,17 @@ impl Rule {
             && includes(self.major, earlier.major)
             && includes(self.minor, earlier.minor)
             && self.access & earlier.access == earlier.access
+    }
+
+    /// Is there a device and an access bit both rules name?
+    fn overlaps(&self, other: &Rule) -> bool {
+        fn meet(a: Option<u32>, b: Option<u32>) -> bool {
+            a.is_none() || b.is_none() || a == b
+        }
+        meet(self.typ, other.typ)
+            && meet(self.major, other.major)
+            && meet(self.minor, other.minor)
+            && self.access & other.access != 0
     }
 
     fn is_catch_all(&self) -> bool {
@@ -258,11 +271,24 @@ fn simplify(list: &[Rule]) -> (Vec<Rule>, bool) {
     if kept.first().is_some_and(Rule::is_catch_all) {
         default_allow = kept.remove(0).allow;
     }
-    // 3. Leading rules whose action is the default decide nothing new: any
-    //    bit they decide would otherwise fall to earlier rules of the same
-    //    action, or to the default.
-    let skip = kept.iter().take_while(|r| r.allow == default_allow).count();
-    kept.drain(..skip);
+    // 3. A rule with the default's action that no earlier rule of the
+    //    other action overlaps decides nothing new: without it, the bits it
+    //    decides fall to earlier rules of the same action, or the default.
+    //    (Only rules of the default's action go, so the test for one rule
+    //    does not depend on which others went.)
+    let keep: Vec<bool> = (0..kept.len())
+        .map(|i| {
+            kept[i].allow != default_allow
+                || kept[..i]
+                    .iter()
+                    .any(|e| e.allow != default_allow && e.overlaps(&kept[i]))
+        })
+        .collect();
+    let kept = kept
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect();
     (kept, default_allow)
 }
 
@@ -1066,17 +1092,28 @@ mod tests {
     }
 
     fn random_rules(rng: &mut Rng) -> Vec<LinuxDeviceCgroup> {
-        let n = rng.next() % 8;
+        let n = rng.next() % 12;
         let mut out = Vec::new();
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             out.push(deny_all());
         }
         for _ in 0..n {
-            let typ = rng.pick(&["a", "b", "c", "c"]);
+            match rng.next() % 12 {
+                0 => out.push(allow_all()),
+                1 => out.push(deny_all()),
+                _ => {}
+            }
+            let typ = rng.pick(&["a", "b", "c", "c", "u"]);
             let major = rng.pick(&[None, Some(1), Some(5), Some(10), Some(136), Some(-1)]);
             let minor = rng.pick(&[None, Some(1), Some(3), Some(5), Some(200)]);
             let access = rng.pick(&["r", "w", "m", "rw", "rm", "wm", "rwm", ""]);
-            out.push(rule(rng.next() % 2 == 0, typ, major, minor, access));
+            out.push(rule(
+                rng.next().is_multiple_of(2),
+                typ,
+                major,
+                minor,
+                access,
+            ));
         }
         out
     }
@@ -1091,7 +1128,7 @@ mod tests {
     #[test]
     fn program_matches_model_on_random_rule_sets() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..300 {
+        for _ in 0..500 {
             check_against_model(&random_rules(&mut rng));
         }
     }
@@ -1113,7 +1150,6 @@ mod tests {
     // ---- the real kernel ----
 
     const UNIFIED: &str = "/sys/fs/cgroup/unified";
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
     /// Why the kernel tests cannot run here, if they cannot.
     fn kernel_skip_reason() -> Option<String> {
@@ -1121,7 +1157,7 @@ mod tests {
             return Some("not root".into());
         }
         match nix::sys::statfs::statfs(UNIFIED) {
-            Ok(s) if s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC => None,
+            Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => None,
             Ok(_) => Some(format!("{UNIFIED} is not a cgroup2 mount")),
             Err(e) => Some(format!("{UNIFIED}: {e}")),
         }
