@@ -1,7 +1,7 @@
 //! cgroup v2: one directory in the unified hierarchy.
 //!
-//! Device rules need an eBPF program on v2; hullc does not load one yet, so
-//! on a pure-v2 host device rules are reported (warning) and not enforced.
+//! Device rules are enforced by an eBPF cgroup-device program
+//! (cgroups::v2_devices), attached to the container's directory.
 
 use super::{dev_line, read, read_pids, remove_dir, write, Cgroup};
 use crate::error::{Error, Result};
@@ -178,12 +178,7 @@ impl Cgroup for V2 {
             write(d, k, v)?;
         }
         if let Some(rules) = res.devices() {
-            let allow_all = rules.iter().all(|r| r.allow());
-            if !allow_all {
-                tracing::warn!(
-                    "device cgroup rules are not enforced on cgroup v2 (no eBPF device filter yet)"
-                );
-            }
+            super::v2_devices::apply(d, rules)?;
         }
         Ok(())
     }

@@ -23,13 +23,19 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
     } else {
         Some(Foreground::prepare()?)
     };
-    let st = lifecycle::create(store, &a.create.options())?;
+    let mut opts = a.create.options();
+    // Foreground without --console-socket: hullc itself is the terminal.
+    opts.capture_console = !a.detach && a.create.console_socket.is_none();
+    let (st, console) = lifecycle::create_with_console(store, &opts)?;
     if let Err(e) = lifecycle::start(store, &a.create.id) {
         let _ = lifecycle::delete(store, &a.create.id, true);
         return Err(e);
     }
     let Some(fg) = fg else { return Ok(0) };
-    let code = fg.wait(st.pid)?;
+    let code = match console {
+        Some(master) => fg.wait_with_console(st.pid, master)?,
+        None => fg.wait(st.pid)?,
+    };
     let st = store.load(&a.create.id)?;
     lifecycle::destroy(store, &st).map_err(|e| Error::Other(format!("cleanup after exit: {e}")))?;
     Ok(code)

@@ -20,6 +20,8 @@ pub struct CreateOptions<'a> {
     pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    /// Foreground run: keep the pty master instead of needing a socket.
+    pub capture_console: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
@@ -79,6 +81,14 @@ fn state_for_hooks(
 }
 
 pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
+    create_with_console(store, o).map(|(st, _)| st)
+}
+
+/// `create`, also returning the pty master when `capture_console` is set.
+pub fn create_with_console(
+    store: &Store,
+    o: &CreateOptions<'_>,
+) -> Result<(ContainerState, Option<std::os::fd::OwnedFd>)> {
     super::store::validate_id(o.id)?;
     let bundle = config::load_bundle(o.bundle)?;
     let spec = &bundle.spec;
@@ -86,7 +96,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::Other("process is missing".into()))?;
-    if process.terminal() == Some(true) && o.console_socket.is_none() {
+    if process.terminal() == Some(true) && o.console_socket.is_none() && !o.capture_console {
         return Err(Error::Other(
             "process.terminal is true: --console-socket is required".into(),
         ));
@@ -167,6 +177,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         }
         Ok(())
     };
+    let console = std::cell::RefCell::new(None);
     let l = Launch {
         init: InitContext {
             id: o.id,
@@ -184,6 +195,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         },
         cgroup: cg.as_ref(),
         console_socket: o.console_socket,
+        console_capture: o.capture_console.then_some(&console),
         run_runtime_hooks: &runtime_hooks,
     };
     if let Some(h) = hooks.poststop() {
@@ -203,7 +215,7 @@ pub fn create(store: &Store, o: &CreateOptions<'_>) -> Result<ContainerState> {
         write_pid_file(pf, pid)?;
     }
     rollback.armed = false;
-    Ok(st)
+    Ok((st, console.into_inner()))
 }
 
 /// Write the pid atomically (containerd reads this file).

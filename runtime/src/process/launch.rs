@@ -23,6 +23,8 @@ pub struct Launch<'a> {
     pub init: InitContext<'a>,
     pub cgroup: &'a dyn Cgroup,
     pub console_socket: Option<&'a Path>,
+    /// Without a console socket, keep the pty master here (foreground run).
+    pub console_capture: Option<&'a std::cell::RefCell<Option<OwnedFd>>>,
     /// Called with the init's pid for prestart/createRuntime hooks.
     pub run_runtime_hooks: &'a dyn Fn(i32) -> Result<()>,
 }
@@ -256,6 +258,12 @@ fn serve(
             Msg::Console { name } => {
                 let r = match (fd, l.console_socket) {
                     (Some(fd), Some(sock)) => crate::console::send_to_socket(sock, &fd, &name),
+                    (Some(fd), None) if l.console_capture.is_some() => {
+                        if let Some(slot) = l.console_capture {
+                            *slot.borrow_mut() = Some(fd);
+                        }
+                        Ok(())
+                    }
                     (_, None) => Err(Error::Other(
                         "process.terminal is true but no --console-socket was given".into(),
                     )),
