@@ -188,7 +188,7 @@ impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(t) = &self.saved {
             let _ = nix::sys::termios::tcsetattr(
-                &std::io::stdin(),
+                std::io::stdin(),
                 nix::sys::termios::SetArg::TCSANOW,
                 t,
             );
