@@ -69,17 +69,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
     match unsafe { fork() }.sys("fork")? {
         ForkResult::Child => {
             drop(parent);
-            let code = match stage1(req, cg.as_ref(), &namespaces, &child) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = child.send(&Msg::Error {
-                        msg: e.child_message(),
-                    });
-                    1
-                }
-            };
-            // SAFETY: skip the parent's destructors in the forked child.
-            unsafe { libc::_exit(code) }
+            child.exit_child(stage1(req, cg.as_ref(), &namespaces, &child))
         }
         ForkResult::Parent { child: stage1_pid } => {
             drop(child);
@@ -145,19 +135,7 @@ fn stage1(
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() }.sys("fork")? {
-        ForkResult::Child => {
-            let code = match stage2(req, ch) {
-                Ok(never) => match never {},
-                Err(e) => {
-                    let _ = ch.send(&Msg::Error {
-                        msg: e.child_message(),
-                    });
-                    1
-                }
-            };
-            // SAFETY: skip destructors in the forked child.
-            unsafe { libc::_exit(code) }
-        }
+        ForkResult::Child => ch.exit_child(stage2(req, ch).map(|never| match never {})),
         ForkResult::Parent { child } => ch.send(&Msg::InitPid {
             pid: child.as_raw(),
         }),

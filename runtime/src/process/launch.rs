@@ -39,18 +39,7 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     match unsafe { fork() }.sys("fork")? {
         ForkResult::Child => {
             drop(parent);
-            let code = match stage1(l, ns, &child) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = child.send(&Msg::Error {
-                        msg: e.child_message(),
-                    });
-                    1
-                }
-            };
-            // SAFETY: _exit skips atexit handlers and destructors, which
-            // belong to the parent's copy of the process state.
-            unsafe { libc::_exit(code) }
+            child.exit_child(stage1(l, ns, &child))
         }
         ForkResult::Parent { child: stage1_pid } => {
             drop(child);
@@ -99,17 +88,7 @@ fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     }
     if rc == 0 {
         drop(parent);
-        let code = match direct_child(l, ns, &child) {
-            Ok(never) => match never {},
-            Err(e) => {
-                let _ = child.send(&Msg::Error {
-                    msg: e.child_message(),
-                });
-                1
-            }
-        };
-        // SAFETY: skip the parent's destructors in the child.
-        unsafe { libc::_exit(code) }
+        child.exit_child(direct_child(l, ns, &child).map(|never| match never {}))
     }
     drop(child);
     let pid = rc as i32;
@@ -202,13 +181,7 @@ fn fork_into(flags: nix::sched::CloneFlags, v2_dir: Option<&Path>) -> libc::c_lo
 
 fn direct_child(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
     l.cgroup.add_self()?;
-    for j in &ns.join {
-        nix::sched::setns(&j.fd, namespaces::clone_flag(j.typ)).sys(format!(
-            "join {} namespace {}",
-            j.typ,
-            j.path.display()
-        ))?;
-    }
+    namespaces::join_all(&ns.join)?;
     if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .sys("unshare cgroup namespace")?;
@@ -318,13 +291,7 @@ fn reply(ch: &Channel, r: Result<()>) -> Result<()> {
 /// Stage 1: join the cgroup, join/unshare namespaces, fork the init.
 fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
     l.cgroup.add_self()?;
-    for j in &ns.join {
-        nix::sched::setns(&j.fd, namespaces::clone_flag(j.typ)).sys(format!(
-            "join {} namespace {}",
-            j.typ,
-            j.path.display()
-        ))?;
-    }
+    namespaces::join_all(&ns.join)?;
     if ns.new_user {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).sys("unshare user namespace")?;
         ch.send(&Msg::MapIds {
@@ -346,19 +313,7 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() }.sys("fork init")? {
-        ForkResult::Child => {
-            let code = match init::run(&l.init, ns, ch) {
-                Ok(never) => match never {},
-                Err(e) => {
-                    let _ = ch.send(&Msg::Error {
-                        msg: e.child_message(),
-                    });
-                    1
-                }
-            };
-            // SAFETY: see launch(): do not run the parent's destructors.
-            unsafe { libc::_exit(code) }
-        }
+        ForkResult::Child => ch.exit_child(init::run(&l.init, ns, ch).map(|never| match never {})),
         ForkResult::Parent { child } => {
             ch.send(&Msg::InitPid {
                 pid: child.as_raw(),

@@ -95,3 +95,12 @@ pub fn write_id_maps(
     }
     Ok(())
 }
+
+/// setns into every namespace to join (user first, as planned).
+pub fn join_all(joins: &[Join]) -> Result<()> {
+    for j in joins {
+        nix::sched::setns(&j.fd, clone_flag(j.typ))
+            .map_err(|e| Error::sys(format!("join {} namespace {}", j.typ, j.path.display()), e))?;
+    }
+    Ok(())
+}

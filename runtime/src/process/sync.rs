@@ -110,6 +110,24 @@ impl Channel {
         Ok(Some((msg, fd)))
     }
 
+    /// End a forked child: exit 0, or report the error to the parent and
+    /// exit 1. Uses _exit: the parent's state (buffers, destructors) is not
+    /// the child's to flush.
+    pub fn exit_child(&self, r: Result<()>) -> ! {
+        let code = match r {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = self.send(&Msg::Error {
+                    msg: e.child_message(),
+                });
+                1
+            }
+        };
+        // SAFETY: _exit ends the process without running atexit handlers
+        // or destructors, which belong to the parent's copy of the state.
+        unsafe { libc::_exit(code) }
+    }
+
     /// Wait for Ack; anything else is an error.
     pub fn expect_ack(&self) -> Result<()> {
         match self.recv()? {
