@@ -24,7 +24,10 @@ const HOST_V2: &str = "/sys/fs/cgroup/unified";
 
 fn host_v2_available() -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|m| m.lines().any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 ")))
+        .map(|m| {
+            m.lines()
+                .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "))
+        })
         .unwrap_or(false)
 }
 
@@ -37,9 +40,27 @@ fn hullc_v2(root: &Path, args: &[&str]) -> Output {
         c.pre_exec(|| {
             use nix::mount::{mount, MsFlags};
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-            mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
-            mount(Some("tmpfs"), "/sys/fs/cgroup", Some("tmpfs"), MsFlags::empty(), Some("mode=755"))?;
-            mount(Some("cgroup2"), "/sys/fs/cgroup", Some("cgroup2"), MsFlags::empty(), None::<&str>)?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            mount(
+                Some("tmpfs"),
+                "/sys/fs/cgroup",
+                Some("tmpfs"),
+                MsFlags::empty(),
+                Some("mode=755"),
+            )?;
+            mount(
+                Some("cgroup2"),
+                "/sys/fs/cgroup",
+                Some("cgroup2"),
+                MsFlags::empty(),
+                None::<&str>,
+            )?;
             Ok(())
         });
     }
@@ -68,10 +89,21 @@ fn setup(tag: &str, args: &[&str]) -> (Bundle, V2Container) {
     // No device rules: v2 needs an eBPF device filter, which hullc reports
     // as not enforced; keep the output of these tests clean.
     b.resources_mut().as_object_mut().unwrap().remove("devices");
-    b.linux_mut()["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+    b.linux_mut()["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
     b.write().unwrap();
-    let root = tempfile::Builder::new().prefix("hull-v2root-").tempdir_in("/tmp").unwrap().keep();
-    let c = V2Container { root, id, cgroup: Path::new(HOST_V2).join(rel) };
+    let root = tempfile::Builder::new()
+        .prefix("hull-v2root-")
+        .tempdir_in("/tmp")
+        .unwrap()
+        .keep();
+    let c = V2Container {
+        root,
+        id,
+        cgroup: Path::new(HOST_V2).join(rel),
+    };
     (b, c)
 }
 
@@ -82,28 +114,60 @@ fn container_lives_in_the_unified_hierarchy_and_freezes() {
         eprintln!("no cgroup2 mount at {HOST_V2}: nothing to test");
         return;
     }
-    let (b, c) = setup("v2life", &["/bin/sh", "-c", "cat /proc/self/cgroup; sleep 1000"]);
-    let o = hullc_v2(&c.root, &["run", "-d", "--bundle", &b.dir().display().to_string(), &c.id]);
+    let (b, c) = setup(
+        "v2life",
+        &["/bin/sh", "-c", "cat /proc/self/cgroup; sleep 1000"],
+    );
+    let o = hullc_v2(
+        &c.root,
+        &[
+            "run",
+            "-d",
+            "--bundle",
+            &b.dir().display().to_string(),
+            &c.id,
+        ],
+    );
     assert!(o.status.success(), "run -d: {}", describe(&o));
-    let st: serde_json::Value = serde_json::from_slice(&hullc_v2(&c.root, &["state", &c.id]).stdout).unwrap();
+    let st: serde_json::Value =
+        serde_json::from_slice(&hullc_v2(&c.root, &["state", &c.id]).stdout).unwrap();
     let pid = st["pid"].as_i64().unwrap();
     // Seen from the host: the init is in <unified>/hull-test-v2/<id>.
     let procs = std::fs::read_to_string(c.cgroup.join("cgroup.procs")).unwrap();
-    assert!(procs.lines().any(|l| l.trim() == pid.to_string()), "{procs}");
+    assert!(
+        procs.lines().any(|l| l.trim() == pid.to_string()),
+        "{procs}"
+    );
     let host_view = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    assert!(host_view.lines().any(|l| l.starts_with("0::/hull-test-v2/")), "{host_view}");
+    assert!(
+        host_view
+            .lines()
+            .any(|l| l.starts_with("0::/hull-test-v2/")),
+        "{host_view}"
+    );
 
     // pause → cgroup.freeze, and the state says so
     let o = hullc_v2(&c.root, &["pause", &c.id]);
     assert!(o.status.success(), "pause: {}", describe(&o));
-    assert_eq!(std::fs::read_to_string(c.cgroup.join("cgroup.freeze")).unwrap().trim(), "1");
+    assert_eq!(
+        std::fs::read_to_string(c.cgroup.join("cgroup.freeze"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
     let events = std::fs::read_to_string(c.cgroup.join("cgroup.events")).unwrap();
     assert!(events.contains("frozen 1"), "{events}");
-    let st: serde_json::Value = serde_json::from_slice(&hullc_v2(&c.root, &["state", &c.id]).stdout).unwrap();
+    let st: serde_json::Value =
+        serde_json::from_slice(&hullc_v2(&c.root, &["state", &c.id]).stdout).unwrap();
     assert_eq!(st["status"], "paused");
     let o = hullc_v2(&c.root, &["resume", &c.id]);
     assert!(o.status.success(), "resume: {}", describe(&o));
-    assert_eq!(std::fs::read_to_string(c.cgroup.join("cgroup.freeze")).unwrap().trim(), "0");
+    assert_eq!(
+        std::fs::read_to_string(c.cgroup.join("cgroup.freeze"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
 
     // ps lists the init from cgroup.procs
     let o = hullc_v2(&c.root, &["ps", "--format", "json", &c.id]);
@@ -112,7 +176,11 @@ fn container_lives_in_the_unified_hierarchy_and_freezes() {
 
     let o = hullc_v2(&c.root, &["delete", "--force", &c.id]);
     assert!(o.status.success(), "delete: {}", describe(&o));
-    assert!(wait_until(Duration::from_secs(5), || !c.cgroup.exists()), "cgroup {} left behind", c.cgroup.display());
+    assert!(
+        wait_until(Duration::from_secs(5), || !c.cgroup.exists()),
+        "cgroup {} left behind",
+        c.cgroup.display()
+    );
 }
 
 #[test]
@@ -122,7 +190,8 @@ fn missing_v2_controller_is_a_clear_error_and_leaves_nothing() {
         eprintln!("no cgroup2 mount at {HOST_V2}: nothing to test");
         return;
     }
-    let controllers = std::fs::read_to_string(Path::new(HOST_V2).join("cgroup.controllers")).unwrap_or_default();
+    let controllers =
+        std::fs::read_to_string(Path::new(HOST_V2).join("cgroup.controllers")).unwrap_or_default();
     if controllers.split_whitespace().any(|c| c == "pids") {
         eprintln!("pids is a v2 controller here: this host is not hybrid");
         return;
@@ -130,11 +199,22 @@ fn missing_v2_controller_is_a_clear_error_and_leaves_nothing() {
     let (mut b, c) = setup("v2err", &["/bin/true"]);
     b.resources_mut()["pids"] = json!({"limit": 10});
     b.write().unwrap();
-    let o = hullc_v2(&c.root, &["create", "--bundle", &b.dir().display().to_string(), &c.id]);
-    assert!(!o.status.success(), "create with pids.max on a v2 host without pids: {}", describe(&o));
+    let o = hullc_v2(
+        &c.root,
+        &["create", "--bundle", &b.dir().display().to_string(), &c.id],
+    );
+    assert!(
+        !o.status.success(),
+        "create with pids.max on a v2 host without pids: {}",
+        describe(&o)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     assert!(err.contains("pids.max"), "names the file: {err:?}");
     assert!(!c.root.join(&c.id).exists(), "state dir left behind");
-    assert!(!c.cgroup.exists(), "cgroup {} left behind", c.cgroup.display());
+    assert!(
+        !c.cgroup.exists(),
+        "cgroup {} left behind",
+        c.cgroup.display()
+    );
 }

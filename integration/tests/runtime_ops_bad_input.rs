@@ -36,7 +36,11 @@ fn seccomp_fails(tag: &str, seccomp: serde_json::Value, culprit: &str) {
     b.write().unwrap();
     let rt = Runtime::new();
     let o = rt.create(b.id(), &b);
-    assert!(!o.status.success(), "{tag}: create must fail: {}", describe(&o));
+    assert!(
+        !o.status.success(),
+        "{tag}: create must fail: {}",
+        describe(&o)
+    );
     rt.assert_nothing_left(b.id(), &b);
     assert_eq!(rt.status(b.id()), None, "{tag}: container still known");
     assert_one_line_error(&o, culprit, tag);
@@ -83,7 +87,11 @@ fn exec_into_stopped_or_unknown_container_fails() {
     assert_one_line_error(&o, b.id(), "exec into a stopped container");
     assert_eq!(rt.status(b.id()).as_deref(), Some("stopped"));
     let o = rt.run(&["exec", "no-such-container-here", "/bin/true"]);
-    assert_one_line_error(&o, "no-such-container-here", "exec into an unknown container");
+    assert_one_line_error(
+        &o,
+        "no-such-container-here",
+        "exec into an unknown container",
+    );
 }
 
 #[test]
@@ -108,7 +116,11 @@ fn update_with_impossible_values_changes_nothing() {
         assert_eq!(rt.status(id).as_deref(), Some("running"));
     }
     let o = rt.run(&["update", "--pids-limit", "10", "no-such-container-here"]);
-    assert_one_line_error(&o, "no-such-container-here", "update of an unknown container");
+    assert_one_line_error(
+        &o,
+        "no-such-container-here",
+        "update of an unknown container",
+    );
 }
 
 #[test]
