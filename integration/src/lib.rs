@@ -52,7 +52,12 @@ pub fn is_root() -> bool {
 pub fn unique_id(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("t{}-{}-{}", std::process::id(), tag, N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 pub mod containerd;

@@ -11,7 +11,9 @@ pub const BUSYBOX: &str = "/bin/busybox";
 /// Populate `root` with busybox and one symlink per applet in /bin, plus
 /// empty mount points (proc, sys, dev, tmp) and a tiny /etc.
 pub fn build_busybox_rootfs(root: &Path) -> io::Result<()> {
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "var", "run", "usr/bin", "sbin"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "tmp", "etc", "root", "var", "run", "usr/bin", "sbin",
+    ] {
         fs::create_dir_all(root.join(d))?;
     }
     fs::copy(BUSYBOX, root.join("bin/busybox"))?;
@@ -30,8 +32,14 @@ pub fn build_busybox_rootfs(root: &Path) -> io::Result<()> {
             symlink("busybox", &link)?;
         }
     }
-    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")?;
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    )?;
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
-    fs::set_permissions(root.join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777))?;
+    fs::set_permissions(
+        root.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )?;
     Ok(())
 }
