@@ -149,6 +149,17 @@ pub fn run(args: Args) -> Result<()> {
                 std::process::exit(0);
             });
         };
+        // Idle housekeeping: drop unused registry clients, trim the heap.
+        let m2 = m.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+            loop {
+                tick.tick().await;
+                if m2.registries.sweep(std::time::Duration::from_secs(30)) > 0 {
+                    crate::server::release_memory();
+                }
+            }
+        });
         let r = crate::server::serve(m, listener, shutdown).await;
         let _ = std::fs::remove_file(&address);
         r.map_err(|e| Error::Registry(format!("grpc server: {e}")))

@@ -62,8 +62,11 @@ fn host_of(registry: &str) -> &str {
 /// reused across pulls.
 pub struct Registries {
     cfg: Arc<Config>,
-    clients: Mutex<HashMap<(String, Credentials), Arc<Client>>>,
+    clients: Mutex<HashMap<ClientKey, (Arc<Client>, std::time::Instant)>>,
 }
+
+/// (registry, credentials) of a cached client.
+type ClientKey = (String, Credentials);
 
 impl Registries {
     pub fn new(cfg: Arc<Config>) -> Self {
@@ -98,8 +101,9 @@ impl Registries {
             },
             creds.clone(),
         );
-        if let Ok(m) = self.clients.lock() {
-            if let Some(c) = m.get(&key) {
+        if let Ok(mut m) = self.clients.lock() {
+            if let Some((c, used)) = m.get_mut(&key) {
+                *used = std::time::Instant::now();
                 return c.clone();
             }
         }
@@ -117,9 +121,20 @@ impl Registries {
         };
         let c = Arc::new(Client::new(conf));
         if let Ok(mut m) = self.clients.lock() {
-            m.insert(key, c.clone());
+            m.insert(key, (c.clone(), std::time::Instant::now()));
         }
         c
+    }
+
+    /// Drop clients (connection pools, cached tokens) unused for `idle`, so
+    /// an idle daemon gives their memory back. Returns how many went.
+    pub fn sweep(&self, idle: std::time::Duration) -> usize {
+        let Ok(mut m) = self.clients.lock() else {
+            return 0;
+        };
+        let before = m.len();
+        m.retain(|_, (c, used)| used.elapsed() < idle || Arc::strong_count(c) > 1);
+        before - m.len()
     }
 
     /// Candidate references: mirrors of the registry first, then itself.
