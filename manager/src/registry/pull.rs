@@ -372,27 +372,30 @@ async fn download(
     };
     let offset = w.offset();
     let what = format!("{}@{}", src.whole(), layer.digest);
-    let mut stream = if offset > 0 && (offset as i64) < layer.size {
-        send(tx, blob(layer, "Resuming", offset as i64)).await;
-        match client
-            .pull_blob_stream_partial(src, &desc, offset, None)
-            .await
-            .map_err(|e| map_err(&what, e))?
-        {
-            BlobResponse::Full(s) => {
-                w.reset()?;
-                s
-            }
-            BlobResponse::Partial(s) => s,
-        }
+    // Always a ranged request (from 0 on a fresh ingest): a 206 answer is
+    // not re-hashed by oci-client, the content store verifies the digest
+    // once. A registry that ignores Range answers 200 with the whole blob.
+    let offset = if offset > 0 && (offset as i64) >= layer.size {
+        w.reset()?;
+        0
     } else {
-        if offset > 0 {
-            w.reset()?;
+        offset
+    };
+    if offset > 0 {
+        send(tx, blob(layer, "Resuming", offset as i64)).await;
+    }
+    let mut stream = match client
+        .pull_blob_stream_partial(src, &desc, offset, None)
+        .await
+        .map_err(|e| map_err(&what, e))?
+    {
+        BlobResponse::Full(s) => {
+            if w.offset() > 0 {
+                w.reset()?;
+            }
+            s
         }
-        client
-            .pull_blob_stream(src, &desc)
-            .await
-            .map_err(|e| map_err(&what, e))?
+        BlobResponse::Partial(s) => s,
     };
     send(tx, blob(layer, "Downloading", w.offset() as i64)).await;
     let mut last = Instant::now();
