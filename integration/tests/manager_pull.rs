@@ -188,6 +188,27 @@ fn pull_index_selects_platform() {
     let snaps = h.hull_ok(&["snapshot", "ls"]);
     assert!(snaps.contains(&chain), "{snaps}");
     let _ = mnt;
+    // The same as a Docker manifest list (schema2 manifests).
+    let r3 = reg.reference("test/multiarch:docker");
+    skopeo_copy(
+        &format!("oci:{}", l.image("multiarch")),
+        &format!("docker://{r3}"),
+        &["--all", "--format", "v2s2"],
+    );
+    let raw = skopeo_inspect(&r3, true);
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    h.hull_ok(&["pull", "--platform", "linux/arm64/v8", &r3]);
+    let v: serde_json::Value =
+        serde_json::from_str(&h.hull_ok(&["image", "inspect", "--platform", "linux/arm64", &r3]))
+            .unwrap();
+    assert_eq!(v[0]["Architecture"], "arm64");
+    assert_eq!(
+        v[0]["Descriptor"]["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
     // A platform the index lacks is a clear error.
     let out = h.hull(&["pull", "--platform", "linux/s390x", &r]);
     assert!(!out.status.success());
