@@ -144,3 +144,93 @@ pub fn collect(m: &Manager) -> Result<Report> {
     );
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::images::{Descriptor, ImageRecord};
+    use crate::metadata::ns_key;
+    use crate::registry::pull::LeaseRecord;
+
+    fn put(m: &Manager, data: &[u8]) -> Descriptor {
+        let d = Digest::sha256_of(data);
+        m.content.put_bytes(&d, data).unwrap();
+        Descriptor {
+            media_type: String::new(),
+            digest: d.to_string(),
+            size: data.len() as i64,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn keeps_referenced_and_leased_content() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            snapshotter: "native".into(),
+            ..Default::default()
+        };
+        let m = Manager::open(
+            &t.path().join("root"),
+            &t.path().join("state"),
+            &t.path().join("s.sock"),
+            cfg,
+        )
+        .unwrap();
+        let layer = put(&m, b"layer bytes");
+        let config = put(
+            &m,
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#,
+        );
+        let mut cdesc = config.clone();
+        cdesc.media_type = images::MT_OCI_CONFIG.into();
+        let mut ldesc = layer.clone();
+        ldesc.media_type = images::MT_OCI_LAYER_GZIP.into();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": images::MT_OCI_MANIFEST,
+            "config": cdesc, "layers": [ldesc],
+        });
+        let mut mdesc = put(&m, manifest.to_string().as_bytes());
+        mdesc.media_type = images::MT_OCI_MANIFEST.into();
+        let orphan = put(&m, b"nobody wants me");
+        let leased = put(&m, b"protected by a lease");
+        m.db.put(
+            Table::Images,
+            &ns_key("default", "example.com/a:1"),
+            &ImageRecord {
+                name: "example.com/a:1".into(),
+                target: mdesc.clone(),
+                labels: Default::default(),
+                created_at: 0,
+                updated_at: 0,
+            },
+        )
+        .unwrap();
+        m.db.put(
+            Table::Leases,
+            &ns_key("default", "l1"),
+            &LeaseRecord {
+                id: "default/l1".into(),
+                created_at: 0,
+                labels: Default::default(),
+                expires_at: 0,
+                resources: vec![("content".into(), leased.digest.clone())],
+            },
+        )
+        .unwrap();
+        let rep = collect(&m).unwrap();
+        assert_eq!(rep.content, vec![orphan.digest.clone()]);
+        for d in [&layer, &config, &mdesc, &leased] {
+            assert!(m.content.exists(&d.digest().unwrap()), "{}", d.digest);
+        }
+        // Without the image and the lease everything goes.
+        m.db.delete(Table::Images, &ns_key("default", "example.com/a:1"))
+            .unwrap();
+        m.db.delete(Table::Leases, &ns_key("default", "l1"))
+            .unwrap();
+        let rep = collect(&m).unwrap();
+        assert_eq!(rep.content.len(), 4);
+        assert!(m.content.list().unwrap().is_empty());
+    }
+}
