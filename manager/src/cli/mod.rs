@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod progress;
+pub mod template;
 
 use std::io::{Read, Write};
 
