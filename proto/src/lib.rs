@@ -37,6 +37,7 @@ mod tests {
     #[test]
     fn services_are_generated() {
         // Server and client types exist for every service of hull.v1.
+        #[allow(clippy::too_many_arguments)]
         fn _types(
             _: Option<v1::version_client::VersionClient<tonic::transport::Channel>>,
             _: Option<v1::content_client::ContentClient<tonic::transport::Channel>>,
