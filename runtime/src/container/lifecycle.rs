@@ -320,7 +320,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
 pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
     let st = store.load(id)?;
     let status = store.status(&st);
-    if status == Status::Stopped {
+    if matches!(status, Status::Stopped | Status::Creating) {
         return Err(Error::BadState {
             id: id.into(),
             status: status.to_string(),
@@ -340,8 +340,12 @@ fn signal_container(st: &ContainerState, sig: Signal, all: bool, paused: bool) -
             }
         }
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
-        .sys(format!("kill {} {sig}", st.pid))?;
+    // pid 0 (a create that never got its init) must never reach kill(2):
+    // kill(0, …) would signal our own process group.
+    if st.pid > 0 {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
+            .sys(format!("kill {} {sig}", st.pid))?;
+    }
     if paused && sig == Signal::SIGKILL {
         // Frozen tasks only die once thawed.
         if let Some(cg) = &cg {
@@ -412,4 +416,42 @@ pub fn destroy(store: &Store, st: &ContainerState) -> Result<()> {
 
 pub fn default_bundle() -> PathBuf {
     PathBuf::from(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::CgroupConfig;
+
+    /// A create that died before its init existed leaves pid 0 behind:
+    /// kill must refuse it and delete --force must clean up without ever
+    /// calling kill(0, …) (which would hit our own process group).
+    #[test]
+    fn pid_zero_is_never_signalled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        let dir = store.reserve("half").unwrap();
+        std::fs::write(dir.join(EXEC_FIFO), "").unwrap();
+        let spec: oci_spec::runtime::Spec =
+            serde_json::from_str(r#"{"ociVersion":"1.0.2"}"#).unwrap();
+        let st = ContainerState {
+            id: "half".into(),
+            pid: 0,
+            pid_start: 0,
+            bundle: tmp.path().into(),
+            rootfs: tmp.path().into(),
+            created: rfc3339_now(),
+            owner: String::new(),
+            cgroup: CgroupConfig::None,
+            config: spec,
+        };
+        store.save(&st).unwrap();
+        assert_eq!(store.status(&st), Status::Creating);
+        assert!(matches!(
+            kill(&store, "half", Signal::SIGTERM, true),
+            Err(Error::BadState { .. })
+        ));
+        delete(&store, "half", true).unwrap();
+        assert!(!dir.exists());
+    }
 }
