@@ -2277,6 +2277,97 @@ mod tests {
         assert_eq!(r("{{(.State).Status}} {{$.State.Pid}}"), "running 4242");
     }
 
+    #[test]
+    fn docker_idioms() {
+        let d = json!({
+            "Mounts": [
+                {"Type": "bind", "Source": "/src", "Destination": "/dst", "RW": true},
+                {"Type": "volume", "Source": "/var/lib/v", "Destination": "/data", "RW": false}
+            ],
+            "HostConfig": {"Memory": 0, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}},
+            "Config": {"Labels": null, "Env": null}
+        });
+        let rr = |t: &str| render(t, &d).unwrap();
+        assert_eq!(
+            rr("{{range .Mounts}}{{.Source}} -> {{.Destination}}{{if not .RW}} (ro){{end}}{{println}}{{end}}"),
+            "/src -> /dst\n/var/lib/v -> /data (ro)\n"
+        );
+        assert_eq!(
+            rr("{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}"),
+            "0 no"
+        );
+        assert_eq!(
+            rr("{{range $k, $v := .Config.Labels}}{{$k}}{{else}}no labels{{end}}"),
+            "no labels"
+        );
+        assert_eq!(
+            rr(r#"{{index .Config.Labels "x"}}|{{len .Config.Env}}|{{join .Config.Env ","}}"#),
+            "<no value>|0|"
+        );
+        assert_eq!(
+            render("{{$}}", &json!({"b": 1, "a": [1, 2]})).unwrap(),
+            "map[a:[1 2] b:1]"
+        );
+        assert_eq!(
+            rr("{{with .HostConfig.RestartPolicy}}{{.Name}}:{{.MaximumRetryCount}}{{end}}"),
+            "no:0"
+        );
+        assert_eq!(rr("{{json .Config}}"), r#"{"Env":null,"Labels":null}"#);
+    }
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        let err = e("{{.Id}}\nnäme: {{.Id}}\n  {{bogus .Id}}");
+        assert_eq!((err.line, err.col), (3, 5));
+        let err = e("é {{.Id 1}}");
+        assert_eq!((err.line, err.col), (1, 5));
+        assert_eq!(
+            err.to_string(),
+            "template: 1:5: can't give argument to non-function .Id"
+        );
+    }
+
+    #[test]
+    fn trim_around_else_and_end() {
+        let t = "{{if .State.Running -}}\n  up\n{{- else -}}\n  down\n{{- end}}";
+        assert_eq!(r(t), "up");
+        assert_eq!(
+            render(t, &json!({"State": {"Running": false}})).unwrap(),
+            "down"
+        );
+    }
+
+    /// Every prefix and every single-character deletion of real templates either renders or
+    /// returns a positioned error; none panics (byte offsets, char boundaries, EOF handling).
+    #[test]
+    fn truncated_and_mangled_templates_never_panic() {
+        let corpus = [
+            r#"{{range $k, $v := .Config.Labels}}{{$k}}={{$v}} {{end}}"#,
+            r#"a {{- if eq .State.Status "running" -}} é {{else if .X}}b{{else}}c{{end}}"#,
+            r#"{{printf "%-8s|%5d %q %x" .Name .Port `r` 'c'}}{{/* c */}}"#,
+            r#"{{with $x := (index .NetworkSettings.Networks "bridge").IPAddress}}{{$x | upper}}{{end}}"#,
+            r#"{{range .Args}}{{if .}}{{continue}}{{end}}{{break}}{{else}}{{1.5e3}}{{-2}}{{0x1f}}{{end}}"#,
+        ];
+        let d = data();
+        let mut rendered = 0;
+        for t in corpus {
+            assert!(render(t, &d).is_ok(), "{t}");
+            let cuts: Vec<usize> = t.char_indices().map(|(i, _)| i).collect();
+            for &i in &cuts {
+                let prefix = &t[..i];
+                let mut deleted = t.to_string();
+                deleted.remove(i);
+                for candidate in [prefix, deleted.as_str()] {
+                    match render(candidate, &d) {
+                        Ok(_) => rendered += 1,
+                        Err(err) => assert!(err.line >= 1 && err.col >= 1, "{candidate}: {err}"),
+                    }
+                }
+            }
+        }
+        assert!(rendered > 10, "only {rendered} variants rendered");
+    }
+
     fn pos_msg(t: &str) -> (usize, usize, String) {
         let err = e(t);
         (err.line, err.col, err.to_string())
