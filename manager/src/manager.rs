@@ -25,6 +25,10 @@ pub struct Manager {
     pub registries: Registries,
     /// Held shared by pulls/imports, exclusively by garbage collection.
     pub gc_lock: tokio::sync::RwLock<()>,
+    /// Running tasks (one shim each).
+    pub tasks: crate::containers::Tasks,
+    /// Serialises container creation and renames (name uniqueness).
+    pub containers_lock: std::sync::Mutex<()>,
 }
 
 impl Manager {
@@ -69,6 +73,8 @@ impl Manager {
             snapshots,
             events: Bus::new(),
             gc_lock: tokio::sync::RwLock::new(()),
+            tasks: Default::default(),
+            containers_lock: std::sync::Mutex::new(()),
         }))
     }
 

@@ -21,9 +21,9 @@ use crate::registry::pull::{pull, LeaseRecord, PullOptions};
 use crate::registry::Credentials;
 use crate::snapshots::{Kind, Mount, SnapshotRecord};
 
-type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+pub(crate) type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-fn namespace<T>(req: &Request<T>) -> Result<String, Status> {
+pub(crate) fn namespace<T>(req: &Request<T>) -> Result<String, Status> {
     let ns = req
         .metadata()
         .get(NAMESPACE_HEADER)
@@ -886,81 +886,6 @@ impl pb::leases_server::Leases for Server {
         rec.resources.push((res.r#type, res.id));
         self.m.db.put(Table::Leases, &key, &rec)?;
         Ok(Response::new(pb::LeaseEmpty {}))
-    }
-}
-
-// ---------------------------------------------------------------- Containers / Tasks (stubs)
-
-#[tonic::async_trait]
-impl pb::containers_server::Containers for Server {
-    async fn get(
-        &self,
-        _: Request<pb::GetContainerRequest>,
-    ) -> Result<Response<pb::Container>, Status> {
-        Err(Status::unimplemented("containers: not yet"))
-    }
-    async fn list(
-        &self,
-        _: Request<pb::ListContainersRequest>,
-    ) -> Result<Response<pb::ListContainersResponse>, Status> {
-        Ok(Response::new(pb::ListContainersResponse {
-            containers: vec![],
-        }))
-    }
-    async fn create(
-        &self,
-        _: Request<pb::CreateContainerRequest>,
-    ) -> Result<Response<pb::Container>, Status> {
-        Err(Status::unimplemented("containers: not yet"))
-    }
-    async fn update(
-        &self,
-        _: Request<pb::UpdateContainerRequest>,
-    ) -> Result<Response<pb::Container>, Status> {
-        Err(Status::unimplemented("containers: not yet"))
-    }
-    async fn delete(
-        &self,
-        _: Request<pb::DeleteContainerRequest>,
-    ) -> Result<Response<pb::ContainerEmpty>, Status> {
-        Err(Status::unimplemented("containers: not yet"))
-    }
-}
-
-#[tonic::async_trait]
-impl pb::tasks_server::Tasks for Server {
-    async fn create(
-        &self,
-        _: Request<pb::CreateTaskRequest>,
-    ) -> Result<Response<pb::CreateTaskResponse>, Status> {
-        Err(Status::unimplemented("tasks: not yet"))
-    }
-    async fn start(
-        &self,
-        _: Request<pb::StartTaskRequest>,
-    ) -> Result<Response<pb::StartTaskResponse>, Status> {
-        Err(Status::unimplemented("tasks: not yet"))
-    }
-    async fn kill(
-        &self,
-        _: Request<pb::KillTaskRequest>,
-    ) -> Result<Response<pb::TaskEmpty>, Status> {
-        Err(Status::unimplemented("tasks: not yet"))
-    }
-    async fn delete(
-        &self,
-        _: Request<pb::DeleteTaskRequest>,
-    ) -> Result<Response<pb::DeleteTaskResponse>, Status> {
-        Err(Status::unimplemented("tasks: not yet"))
-    }
-    async fn wait(
-        &self,
-        _: Request<pb::WaitTaskRequest>,
-    ) -> Result<Response<pb::WaitTaskResponse>, Status> {
-        Err(Status::unimplemented("tasks: not yet"))
-    }
-    async fn get(&self, _: Request<pb::GetTaskRequest>) -> Result<Response<pb::TaskState>, Status> {
-        Err(Status::unimplemented("tasks: not yet"))
     }
 }
 

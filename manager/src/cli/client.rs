@@ -73,4 +73,11 @@ impl Conn {
     pub fn events(&self) -> pb::events_client::EventsClient<Channel> {
         pb::events_client::EventsClient::new(self.channel.clone())
     }
+    pub fn containers(&self) -> pb::containers_client::ContainersClient<Channel> {
+        pb::containers_client::ContainersClient::new(self.channel.clone())
+            .max_decoding_message_size(64 << 20)
+    }
+    pub fn tasks(&self) -> pb::tasks_client::TasksClient<Channel> {
+        pb::tasks_client::TasksClient::new(self.channel.clone())
+    }
 }

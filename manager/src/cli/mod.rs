@@ -1,6 +1,7 @@
 //! `hull`: Docker-style commands talking to hulld's gRPC API.
 
 pub mod client;
+pub mod containers;
 pub mod progress;
 pub mod template;
 
@@ -80,6 +81,8 @@ pub enum Cmd {
         #[arg(long = "filter", short = 'f')]
         filter: Vec<String>,
     },
+    #[command(flatten)]
+    Container(containers::ContainerCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -239,6 +242,9 @@ pub fn main() -> i32 {
     match rt.block_on(run(cli)) {
         Ok(()) => 0,
         Err(e) => {
+            if let Some(c) = e.downcast_ref::<containers::Exit>() {
+                return c.0;
+            }
             if let Some(s) = e.downcast_ref::<tonic::Status>() {
                 eprintln!("Error response from daemon: {}", s.message());
             } else {
@@ -393,6 +399,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Snapshot(c) => snapshot(&conn, c).await,
+        Cmd::Container(c) => containers::run(&conn, c).await,
         Cmd::Events { filter } => {
             let mut s = conn
                 .events()

@@ -1,4 +1,402 @@
 //! Containers: their metadata and the OCI runtime spec hulld generates for
-//! them from an image's config and the user's options (Docker's defaults).
+//! them from an image's config and the user's options (Docker's defaults),
+//! and their tasks, run by one `containerd-shim-hull-v2` per container.
+//!
+//! A container lives in the `containers` table (key `<ns>/<id>`) with its
+//! Docker-style state; its bundle (config.json, /etc files, output logs) is
+//! `<state>/containers/<ns>/<id>`; its writable layer is the active snapshot
+//! `container/<ns>/<id>` on the image's top layer.
 
+pub mod service;
+pub mod shim;
 pub mod spec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::content::now_secs;
+use crate::error::{Error, IoContext, Result};
+use crate::images::{ops, Platform};
+use crate::manager::Manager;
+use crate::metadata::{ns_key, Table};
+
+pub const CREATED: &str = "created";
+pub const RUNNING: &str = "running";
+pub const EXITED: &str = "exited";
+
+/// The runtime name recorded for containers (the shim's containerd name).
+pub const RUNTIME: &str = "io.containerd.hull.v2";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContainerState {
+    pub status: String,
+    pub pid: u32,
+    pub exit_code: i32,
+    pub started_at: i64,
+    pub finished_at: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// OCI runtime spec (JSON text).
+    pub spec: String,
+    pub snapshot_key: String,
+    pub snapshotter: String,
+    pub runtime: String,
+    pub labels: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub auto_remove: bool,
+    pub bundle: PathBuf,
+    pub state: ContainerState,
+}
+
+/// Tasks hulld is running now (container key → its live shim).
+#[derive(Default)]
+pub struct Tasks {
+    live: Mutex<HashMap<String, Arc<shim::Live>>>,
+}
+
+impl Tasks {
+    pub fn get(&self, key: &str) -> Option<Arc<shim::Live>> {
+        self.lock().get(key).cloned()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<shim::Live>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn insert(&self, key: String, l: Arc<shim::Live>) {
+        self.lock().insert(key, l);
+    }
+    pub(crate) fn remove(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+/// A new container ID: 64 hex digits, like Docker's.
+pub fn new_id() -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut rnd = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut rnd);
+    }
+    h.update(rnd);
+    h.update(std::process::id().to_le_bytes());
+    h.update(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            .to_le_bytes(),
+    );
+    hex::encode(h.finalize())
+}
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(n: &str) -> bool {
+    n.len() >= 2
+        && n.len() <= 128
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+pub fn list(m: &Manager, ns: &str) -> Result<Vec<ContainerRecord>> {
+    Ok(m.db
+        .list::<ContainerRecord>(Table::Containers, &format!("{ns}/"))?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// A container by full ID, name, or unique ID prefix (Docker's lookup).
+pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
+    let what = what.trim_start_matches('/');
+    if what.is_empty() {
+        return Err(Error::InvalidArgument("empty container name or ID".into()));
+    }
+    if let Some(r) =
+        m.db.get::<ContainerRecord>(Table::Containers, &ns_key(ns, what))?
+    {
+        return Ok(r);
+    }
+    let all = list(m, ns)?;
+    if let Some(r) = all.iter().find(|c| c.name == what) {
+        return Ok(r.clone());
+    }
+    let hits: Vec<&ContainerRecord> = all.iter().filter(|c| c.id.starts_with(what)).collect();
+    match hits.len() {
+        1 => Ok(hits[0].clone()),
+        0 => Err(Error::NotFound(format!("No such container: {what}"))),
+        _ => Err(Error::InvalidArgument(format!(
+            "multiple IDs found with provided prefix: {what}"
+        ))),
+    }
+}
+
+pub fn save(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
+    m.db.put(Table::Containers, &ns_key(ns, &r.id), r)
+}
+
+/// Update a container's record in place (no-op when it is gone).
+pub fn update(
+    m: &Manager,
+    ns: &str,
+    id: &str,
+    f: impl FnOnce(&mut ContainerRecord),
+) -> Result<Option<ContainerRecord>> {
+    let key = ns_key(ns, id);
+    let Some(mut r) = m.db.get::<ContainerRecord>(Table::Containers, &key)? else {
+        return Ok(None);
+    };
+    f(&mut r);
+    r.updated_at = now_secs();
+    m.db.put(Table::Containers, &key, &r)?;
+    Ok(Some(r))
+}
+
+/// Run options as the gRPC request carries them.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    pub auto_remove: bool,
+    /// A ready spec (JSON); None: generate one from the image and `run`.
+    pub spec: Option<String>,
+    pub run: hull_proto::v1::RunOptions,
+}
+
+fn bundle_dir(m: &Manager, ns: &str, id: &str) -> PathBuf {
+    m.state.join("containers").join(ns).join(id)
+}
+
+/// Soft and hard limits of RLIMIT_NOFILE hulld runs with: a container may
+/// not ask for more (raising a hard limit needs CAP_SYS_RESOURCE).
+fn nofile_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(_, hard)| hard)
+        .unwrap_or(1024)
+}
+
+/// The top-most layer directory holding `rel` (for /etc/passwd lookups
+/// without mounting the image).
+fn image_file(m: &Manager, top: &str, rel: &str) -> Option<PathBuf> {
+    let mut dirs = vec![m.snapshots.fs_dir(top).ok()?];
+    dirs.extend(m.snapshots.lower_dirs(Some(top)).ok()?);
+    dirs.into_iter().map(|d| d.join(rel)).find(|p| p.exists())
+}
+
+/// Create a container: record, snapshot, bundle with config.json.
+pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord> {
+    let id = if o.id.is_empty() { new_id() } else { o.id };
+    if !valid_name(&id) || id.len() > 64 {
+        return Err(Error::InvalidArgument(format!(
+            "invalid container ID {id:?}"
+        )));
+    }
+    let name = if o.name.is_empty() {
+        id.chars().take(12).collect::<String>()
+    } else {
+        o.name.trim_start_matches('/').to_string()
+    };
+    if !valid_name(&name) {
+        return Err(Error::InvalidArgument(format!(
+            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )));
+    }
+    let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
+    for c in list(m, ns)? {
+        if c.name == name {
+            return Err(Error::AlreadyExists(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                c.id
+            )));
+        }
+        if c.id == id {
+            return Err(Error::AlreadyExists(format!(
+                "container {id} already exists"
+            )));
+        }
+    }
+    let img = ops::get_one(m, ns, &o.image)?;
+    let resolved = ops::resolve(m, &img, &Platform::host())?;
+    let top = resolved
+        .chain_ids
+        .last()
+        .cloned()
+        .ok_or_else(|| Error::FailedPrecondition(format!("image {} has no layers", o.image)))?;
+    if !m.snapshots.exists(&top) {
+        return Err(Error::FailedPrecondition(format!(
+            "image {} is not unpacked (pull it again)",
+            o.image
+        )));
+    }
+    let bundle = bundle_dir(m, ns, &id);
+    let rootfs = bundle.join("rootfs");
+    let spec = match o.spec {
+        Some(s) => s,
+        None => {
+            let cfg: serde_json::Value = serde_json::from_slice(&resolved.config_raw)?;
+            let img_cfg: spec::ImageConfig = cfg
+                .get("config")
+                .cloned()
+                .map(serde_json::from_value)
+                .transpose()?
+                .unwrap_or_default();
+            let run = &o.run;
+            let user_spec = if run.user.is_empty() {
+                img_cfg.user.clone().unwrap_or_default()
+            } else {
+                run.user.clone()
+            };
+            let user = if user_spec.is_empty() {
+                None
+            } else {
+                // resolve_user reads <root>/etc/passwd and <root>/etc/group:
+                // give it a directory with the image's copies.
+                let tmp = bundle.join("userdb");
+                std::fs::create_dir_all(tmp.join("etc")).ctx(|| "create userdb".into())?;
+                for f in ["etc/passwd", "etc/group"] {
+                    if let Some(p) = image_file(m, &top, f) {
+                        let _ = std::fs::copy(&p, tmp.join(f));
+                    }
+                }
+                let r = spec::resolve_user(&tmp, &user_spec);
+                let _ = std::fs::remove_dir_all(&tmp);
+                Some(r.map_err(|e| Error::InvalidArgument(e.to_string()))?)
+            };
+            let seccomp = match run.seccomp.as_str() {
+                "" => spec::Seccomp::Default,
+                "unconfined" => spec::Seccomp::Unconfined,
+                p => spec::Seccomp::Profile(serde_json::from_str(p)?),
+            };
+            let ro = spec::RunOptions {
+                id: id.clone(),
+                args: run.args.clone(),
+                entrypoint: run.has_entrypoint.then(|| run.entrypoint.clone()),
+                env: run.env.clone(),
+                workdir: (!run.workdir.is_empty()).then(|| run.workdir.clone()),
+                user,
+                hostname: (!run.hostname.is_empty()).then(|| run.hostname.clone()),
+                tty: run.tty,
+                memory: (run.memory > 0).then_some(run.memory),
+                cpus: (run.cpus != 0.0).then_some(run.cpus),
+                pids_limit: (run.pids_limit != 0).then_some(run.pids_limit),
+                cap_add: run.cap_add.clone(),
+                cap_drop: run.cap_drop.clone(),
+                privileged: run.privileged,
+                read_only: run.read_only,
+                no_new_privileges: run.no_new_privileges,
+                seccomp,
+                host_network: run.host_network,
+                etc_files: vec![
+                    (bundle.join("hostname"), "/etc/hostname"),
+                    (bundle.join("hosts"), "/etc/hosts"),
+                    (bundle.join("resolv.conf"), "/etc/resolv.conf"),
+                ],
+                cgroup_parent: None,
+            };
+            let mut v = spec::generate(&img_cfg, &ro, &rootfs)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            // RLIMIT_NOFILE no higher than hulld's own hard limit.
+            let cap = nofile_limit();
+            if let Some(rl) = v["process"]["rlimits"].as_array_mut() {
+                for r in rl {
+                    for k in ["hard", "soft"] {
+                        if r[k].as_u64().is_some_and(|x| x > cap) {
+                            r[k] = cap.into();
+                        }
+                    }
+                }
+            }
+            let hostname = v["hostname"].as_str().unwrap_or("").to_string();
+            std::fs::create_dir_all(&bundle).ctx(|| format!("create {}", bundle.display()))?;
+            write_etc_files(&bundle, &hostname)?;
+            serde_json::to_string_pretty(&v)?
+        }
+    };
+    std::fs::create_dir_all(&rootfs).ctx(|| format!("create {}", rootfs.display()))?;
+    std::fs::write(bundle.join("config.json"), &spec).ctx(|| "write config.json".into())?;
+    let snapshot_key = format!("container/{ns}/{id}");
+    if let Err(e) = m.snapshots.prepare(&snapshot_key, &top, BTreeMap::new()) {
+        let _ = std::fs::remove_dir_all(&bundle);
+        return Err(e);
+    }
+    let now = now_secs();
+    let r = ContainerRecord {
+        id,
+        name,
+        image: img.name.clone(),
+        spec,
+        snapshot_key,
+        snapshotter: m.snapshots.driver().name().into(),
+        runtime: RUNTIME.into(),
+        labels: o.labels,
+        created_at: now,
+        updated_at: now,
+        auto_remove: o.auto_remove,
+        bundle,
+        state: ContainerState {
+            status: CREATED.into(),
+            ..Default::default()
+        },
+    };
+    save(m, ns, &r)?;
+    m.events.publish(
+        ns,
+        "/containers/create",
+        serde_json::json!({"id": r.id, "name": r.name, "image": r.image}),
+    );
+    Ok(r)
+}
+
+fn write_etc_files(bundle: &Path, hostname: &str) -> Result<()> {
+    std::fs::write(bundle.join("hostname"), format!("{hostname}\n"))
+        .ctx(|| "write hostname".into())?;
+    std::fs::write(
+        bundle.join("hosts"),
+        format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        ),
+    )
+    .ctx(|| "write hosts".into())?;
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(bundle.join("resolv.conf"), resolv).ctx(|| "write resolv.conf".into())?;
+    Ok(())
+}
+
+/// Remove a container that has no running task: snapshot, bundle, record.
+pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
+    if m.tasks.get(&ns_key(ns, &r.id)).is_some() {
+        return Err(Error::FailedPrecondition(format!(
+            "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+            r.name
+        )));
+    }
+    let rootfs = r.bundle.join("rootfs");
+    // The shim unmounts the rootfs when it deletes the task; be sure.
+    let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+    match m.snapshots.remove(&r.snapshot_key) {
+        Ok(()) | Err(Error::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if r.bundle.starts_with(m.state.join("containers")) {
+        crate::snapshots::remove_tree(&r.bundle)?;
+    }
+    m.db.delete(Table::Containers, &ns_key(ns, &r.id))?;
+    m.events.publish(
+        ns,
+        "/containers/delete",
+        serde_json::json!({"id": r.id, "name": r.name}),
+    );
+    Ok(())
+}

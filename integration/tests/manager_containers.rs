@@ -1,0 +1,256 @@
+//! Containers through hulld: `hull run/ps/logs/stop/kill/rm/wait` with a
+//! real hulld, containerd-shim-hull-v2 and hullc, on a busybox image pulled
+//! from a loopback registry.
+
+mod manager_support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hull_integration::cleanup;
+use hull_integration::registry::{Auth, Registry};
+use manager_support::*;
+
+/// A registry with a busybox image (Cmd /bin/sh) and a hulld; the image's
+/// reference.
+fn setup() -> (Registry, Layout, Hulld, String) {
+    let reg = Registry::start(Auth::None).unwrap();
+    let l = Layout::new();
+    l.layer("empty", "bb", |r| {
+        hull_integration::rootfs::build_busybox_rootfs(r).unwrap();
+    });
+    l.config("bb", &["--config.cmd", "/bin/sh"]);
+    let image = reg.reference("ctr/busybox:v1");
+    l.push("bb", &image, &[]);
+    let h = Hulld::start();
+    (reg, l, h, image)
+}
+
+/// Removes the containers a failed test left (through hulld, then by the
+/// pids their bundles record), before the hulld guard tears hulld down.
+struct Containers<'a>(&'a Hulld);
+
+impl Drop for Containers<'_> {
+    fn drop(&mut self) {
+        let h = self.0;
+        let out = h.hull(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in stdout(&out).lines() {
+            let _ = h.hull(&["rm", "-f", id]);
+        }
+        let bundles = std::fs::read_dir(h.state.join("containers/default"));
+        for b in bundles.into_iter().flatten().flatten() {
+            for f in ["init.pid", "shim.pid"] {
+                let pid = std::fs::read_to_string(b.path().join(f))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok());
+                if let Some(pid) = pid.filter(|p| *p > 1) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            let id = b.file_name().to_string_lossy().into_owned();
+            cleanup::remove_cgroup(&format!("/hull/{id}"));
+        }
+    }
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Nothing of container `id` is left: shim process, mounts under the
+/// daemon's dirs, cgroup dirs, bundle.
+fn assert_no_leftovers(h: &Hulld, id: &str, shim_pid: Option<i32>) {
+    if let Some(pid) = shim_pid {
+        wait_until("the shim to exit", Duration::from_secs(10), || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|s| s.contains(") Z"))
+                    .unwrap_or(true)
+        });
+    }
+    let mounts = cleanup::mounts_under(h.dir.path());
+    assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+    let cg = cleanup::cgroup_dirs(&format!("/hull/{id}"));
+    assert!(cg.is_empty(), "cgroup dirs left: {cg:?}");
+    let bundle = h.state.join("containers/default").join(id);
+    assert!(!bundle.exists(), "bundle left: {}", bundle.display());
+}
+
+#[test]
+fn run_prints_output_and_exits_with_the_containers_code() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers(&h);
+
+    // The image is not there yet: run pulls it.
+    let o = h.hull(&["run", "--rm", &image, "echo", "hi"]);
+    assert_eq!(
+        code(&o),
+        0,
+        "stderr: {}\n{}",
+        stderr(&o),
+        tail(&h.log(), 30)
+    );
+    assert_eq!(stdout(&o), "hi\n");
+    assert!(
+        stderr(&o).contains("Unable to find image"),
+        "stderr: {}",
+        stderr(&o)
+    );
+
+    // stdout and stderr stay apart; the exit code is the container's.
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(code(&o), 3, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(stderr(&o), "err\n");
+
+    // Environment and working directory from the flags.
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hello",
+        "-w",
+        "/etc",
+        &image,
+        "sh",
+        "-c",
+        "echo $GREETING; pwd",
+    ]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "hello\n/etc\n");
+
+    // A command that does not exist: 127, like Docker.
+    let o = h.hull(&["run", "--rm", &image, "/no/such/binary"]);
+    assert_eq!(code(&o), 127, "stderr: {}", stderr(&o));
+
+    // --rm left nothing.
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+    assert!(cleanup::mounts_under(h.dir.path()).is_empty());
+    let left: Vec<_> = std::fs::read_dir(h.state.join("containers/default"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "bundles left: {left:?}");
+}
+
+#[test]
+fn detached_container_lifecycle() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+
+    let id = h
+        .hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "sleeper",
+            &image,
+            "sh",
+            "-c",
+            "echo started; exec sleep 300",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "run -d prints the full ID: {id:?}");
+    let bundle: PathBuf = h.state.join("containers/default").join(&id);
+    let shim_pid: i32 = std::fs::read_to_string(bundle.join("shim.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    let ps = h.hull_ok(&["ps"]);
+    let line = ps
+        .lines()
+        .find(|l| l.contains("sleeper"))
+        .unwrap_or_else(|| panic!("sleeper not in ps:\n{ps}"));
+    assert!(line.starts_with(&id[..12]), "{line}");
+    assert!(line.contains("Up "), "{line}");
+    assert_eq!(h.hull_ok(&["ps", "-q"]).trim(), &id[..12]);
+
+    wait_until("the container's output", Duration::from_secs(10), || {
+        h.hull_ok(&["logs", "sleeper"]) == "started\n"
+    });
+
+    // rm of a running container without -f fails and changes nothing.
+    let o = h.hull(&["rm", "sleeper"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("container is running"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(h.hull_ok(&["ps", "-q"]).contains(&id[..12]));
+
+    // A name conflict is refused.
+    let o = h.hull(&["run", "-d", "--name", "sleeper", &image, "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(stderr(&o).contains("already in use"), "{}", stderr(&o));
+
+    // stop: sh as PID 1 ignores SIGTERM, so SIGKILL after 1 s (137).
+    assert_eq!(h.hull_ok(&["stop", "-t", "1", "sleeper"]).trim(), "sleeper");
+    assert_eq!(h.hull_ok(&["ps", "-q"]), "");
+    let all = h.hull_ok(&["ps", "-a"]);
+    let line = all
+        .lines()
+        .find(|l| l.contains("sleeper"))
+        .unwrap_or_else(|| panic!("sleeper not in ps -a:\n{all}"));
+    assert!(line.contains("Exited (137)"), "{line}");
+    assert_eq!(h.hull_ok(&["wait", "sleeper"]).trim(), "137");
+    // Its shim is gone once the task exited; logs remain.
+    wait_until("the shim to exit", Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("/proc/{shim_pid}/stat"))
+            .map(|s| s.contains(") Z"))
+            .unwrap_or(true)
+    });
+    assert_eq!(h.hull_ok(&["logs", &id[..8]]), "started\n");
+
+    // start again, kill with a signal, wait for the code.
+    h.hull_ok(&["start", "sleeper"]);
+    assert!(
+        h.hull_ok(&["ps", "-q"]).contains(&id[..12]),
+        "not running after start:\n{}\n{}",
+        h.hull_ok(&["ps", "-a"]),
+        tail(&h.log(), 30)
+    );
+    // (sleep is PID 1 of its namespace: only SIGKILL reaches it from outside.)
+    h.hull_ok(&["kill", "-s", "SIGKILL", "sleeper"]);
+    assert_eq!(h.hull_ok(&["wait", "sleeper"]).trim(), "137");
+
+    assert_eq!(h.hull_ok(&["rm", "sleeper"]).trim(), "sleeper");
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+    assert_no_leftovers(&h, &id, Some(shim_pid));
+
+    // rm -f kills a running one; a detached --rm container removes itself.
+    let id2 = h
+        .hull_ok(&["run", "-d", &image, "sleep", "300"])
+        .trim()
+        .to_string();
+    h.hull_ok(&["rm", "-f", &id2]);
+    assert_no_leftovers(&h, &id2, None);
+    let id3 = h
+        .hull_ok(&["run", "-d", "--rm", &image, "sh", "-c", "exit 0"])
+        .trim()
+        .to_string();
+    wait_until("the --rm container to go", Duration::from_secs(20), || {
+        h.hull_ok(&["ps", "-a", "-q"]).is_empty()
+    });
+    assert_no_leftovers(&h, &id3, None);
+
+    // Commands on unknown containers: one error line, exit 1.
+    let o = h.hull(&["stop", "nosuch"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("No such container"), "{}", stderr(&o));
+}

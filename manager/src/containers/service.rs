@@ -1,0 +1,398 @@
+//! gRPC Containers and Tasks services (hull.v1).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hull_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::shim::{self, Live, STDERR_LOG, STDOUT_LOG};
+use super::{ContainerRecord, CreateOptions, EXITED};
+use crate::error::Error;
+use crate::manager::Manager;
+use crate::metadata::ns_key;
+use crate::server::{namespace, Server};
+
+async fn blocking<T: Send + 'static>(
+    m: &Arc<Manager>,
+    f: impl FnOnce(Arc<Manager>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Status> {
+    let m = m.clone();
+    tokio::task::spawn_blocking(move || f(m))
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(Status::from)
+}
+
+fn container_pb(r: ContainerRecord) -> pb::Container {
+    pb::Container {
+        id: r.id,
+        image: r.image,
+        spec: r.spec.into_bytes(),
+        snapshot_key: r.snapshot_key,
+        snapshotter: r.snapshotter,
+        runtime: r.runtime,
+        labels: r.labels.into_iter().collect(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        name: r.name,
+        status: Some(pb::ContainerStatus {
+            state: r.state.status,
+            pid: r.state.pid,
+            exit_code: r.state.exit_code,
+            started_at: r.state.started_at,
+            finished_at: r.state.finished_at,
+        }),
+        auto_remove: r.auto_remove,
+        bundle: r.bundle.display().to_string(),
+    }
+}
+
+/// The record and live task (if any) of a container named by ID, prefix or name.
+fn lookup(
+    m: &Manager,
+    ns: &str,
+    what: &str,
+) -> Result<(ContainerRecord, Option<Arc<Live>>), Error> {
+    let r = super::find(m, ns, what)?;
+    let live = m.tasks.get(&ns_key(ns, &r.id));
+    Ok((r, live))
+}
+
+fn not_running(r: &ContainerRecord) -> Error {
+    Error::FailedPrecondition(format!("Container {} is not running", r.id))
+}
+
+#[tonic::async_trait]
+impl pb::containers_server::Containers for Server {
+    async fn get(
+        &self,
+        req: Request<pb::GetContainerRequest>,
+    ) -> Result<Response<pb::Container>, Status> {
+        let ns = namespace(&req)?;
+        let id = req.into_inner().id;
+        let r = blocking(&self.m, move |m| super::find(&m, &ns, &id)).await?;
+        Ok(Response::new(container_pb(r)))
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListContainersRequest>,
+    ) -> Result<Response<pb::ListContainersResponse>, Status> {
+        let ns = namespace(&req)?;
+        let mut v = blocking(&self.m, move |m| super::list(&m, &ns)).await?;
+        // Newest first, like `docker ps`.
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(Response::new(pb::ListContainersResponse {
+            containers: v.into_iter().map(container_pb).collect(),
+        }))
+    }
+
+    async fn create(
+        &self,
+        req: Request<pb::CreateContainerRequest>,
+    ) -> Result<Response<pb::Container>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let c = r.container.unwrap_or_default();
+        let o = CreateOptions {
+            id: c.id,
+            name: c.name,
+            image: c.image,
+            labels: c.labels.into_iter().collect(),
+            auto_remove: c.auto_remove,
+            spec: (!c.spec.is_empty()).then(|| String::from_utf8_lossy(&c.spec).into_owned()),
+            run: r.options.unwrap_or_default(),
+        };
+        if o.image.is_empty() {
+            return Err(Status::invalid_argument("no image given"));
+        }
+        let rec = blocking(&self.m, move |m| super::create(&m, &ns, o)).await?;
+        Ok(Response::new(container_pb(rec)))
+    }
+
+    async fn update(
+        &self,
+        req: Request<pb::UpdateContainerRequest>,
+    ) -> Result<Response<pb::Container>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let c = r.container.unwrap_or_default();
+        let fields = r.fields;
+        let rec = blocking(&self.m, move |m| {
+            let cur = super::find(&m, &ns, &c.id)?;
+            let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if fields.iter().any(|f| f == "name") && c.name != cur.name {
+                if !super::valid_name(&c.name) {
+                    return Err(Error::InvalidArgument(format!(
+                        "Invalid container name ({})",
+                        c.name
+                    )));
+                }
+                if super::list(&m, &ns)?.iter().any(|o| o.name == c.name) {
+                    return Err(Error::AlreadyExists(format!(
+                        "Conflict. The container name \"/{}\" is already in use",
+                        c.name
+                    )));
+                }
+            }
+            super::update(&m, &ns, &cur.id, |r| {
+                for f in &fields {
+                    match f.as_str() {
+                        "name" => r.name = c.name.clone(),
+                        "labels" => r.labels = c.labels.clone().into_iter().collect(),
+                        "auto_remove" => r.auto_remove = c.auto_remove,
+                        _ => {}
+                    }
+                }
+            })?
+            .ok_or_else(|| Error::NotFound(format!("No such container: {}", c.id)))
+        })
+        .await?;
+        Ok(Response::new(container_pb(rec)))
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::DeleteContainerRequest>,
+    ) -> Result<Response<pb::ContainerEmpty>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let (ns2, id) = (ns.clone(), r.id.clone());
+        let (rec, live) = blocking(&self.m, move |m| lookup(&m, &ns2, &id)).await?;
+        if let Some(live) = live {
+            if !r.force {
+                return Err(Error::FailedPrecondition(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    rec.name
+                ))
+                .into());
+            }
+            let l2 = live.clone();
+            // Already exited is fine: the waiter is cleaning up.
+            let _ = blocking(&self.m, move |_| {
+                shim::kill(&l2, libc::SIGKILL as u32, true)
+            })
+            .await;
+            tokio::time::timeout(Duration::from_secs(30), live.wait())
+                .await
+                .map_err(|_| Status::deadline_exceeded("the task did not exit after SIGKILL"))?;
+        }
+        blocking(&self.m, move |m| {
+            // auto_remove may have removed it meanwhile.
+            match super::find(&m, &ns, &rec.id) {
+                Ok(rec) => super::remove(&m, &ns, &rec),
+                Err(Error::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        Ok(Response::new(pb::ContainerEmpty {}))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::tasks_server::Tasks for Server {
+    type LogsStream = crate::server::Stream_<pb::LogChunk>;
+
+    async fn create(
+        &self,
+        req: Request<pb::CreateTaskRequest>,
+    ) -> Result<Response<pb::CreateTaskResponse>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        if !r.rootfs.is_empty() || !r.stdin.is_empty() || !r.stdout.is_empty() || r.terminal {
+            return Err(Status::unimplemented(
+                "custom rootfs, stdio and terminals are not supported yet",
+            ));
+        }
+        let (id, pid) = blocking(&self.m, move |m| {
+            let r = super::find(&m, &ns, &r.container_id)?;
+            let live = shim::create_task(&m, &ns, &r)?;
+            Ok((r.id, live.pid))
+        })
+        .await?;
+        Ok(Response::new(pb::CreateTaskResponse {
+            container_id: id,
+            pid,
+        }))
+    }
+
+    async fn start(
+        &self,
+        req: Request<pb::StartTaskRequest>,
+    ) -> Result<Response<pb::StartTaskResponse>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        if !r.exec_id.is_empty() {
+            return Err(Status::unimplemented("exec is not supported yet"));
+        }
+        let pid = blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| {
+                Error::FailedPrecondition(format!("container {} has no task", rec.name))
+            })?;
+            shim::start_task(&m, &live)
+        })
+        .await?;
+        Ok(Response::new(pb::StartTaskResponse { pid }))
+    }
+
+    async fn kill(
+        &self,
+        req: Request<pb::KillTaskRequest>,
+    ) -> Result<Response<pb::TaskEmpty>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| not_running(&rec))?;
+            shim::kill(&live, r.signal, r.all)
+        })
+        .await?;
+        Ok(Response::new(pb::TaskEmpty {}))
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::DeleteTaskRequest>,
+    ) -> Result<Response<pb::DeleteTaskResponse>, Status> {
+        // Tasks are deleted by hulld as soon as they exit; this reports how.
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let (rec, live) = blocking(&self.m, move |m| lookup(&m, &ns, &r.container_id)).await?;
+        if live.is_some() {
+            return Err(Error::FailedPrecondition(format!(
+                "task of container {} is still running",
+                rec.name
+            ))
+            .into());
+        }
+        Ok(Response::new(pb::DeleteTaskResponse {
+            id: rec.id,
+            pid: 0,
+            exit_status: rec.state.exit_code as u32,
+            exited_at: rec.state.finished_at,
+        }))
+    }
+
+    async fn wait(
+        &self,
+        req: Request<pb::WaitTaskRequest>,
+    ) -> Result<Response<pb::WaitTaskResponse>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let (ns2, id) = (ns.clone(), r.container_id.clone());
+        let (rec, live) = blocking(&self.m, move |m| lookup(&m, &ns2, &id)).await?;
+        let exit = match live {
+            Some(l) => l.wait().await,
+            None if rec.state.status == EXITED => shim::Exit {
+                code: rec.state.exit_code,
+                at: rec.state.finished_at,
+            },
+            None => return Err(not_running(&rec).into()),
+        };
+        Ok(Response::new(pb::WaitTaskResponse {
+            exit_status: exit.code as u32,
+            exited_at: exit.at,
+        }))
+    }
+
+    async fn get(
+        &self,
+        req: Request<pb::GetTaskRequest>,
+    ) -> Result<Response<pb::TaskState>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let (rec, _) = blocking(&self.m, move |m| lookup(&m, &ns, &r.container_id)).await?;
+        Ok(Response::new(pb::TaskState {
+            id: rec.id,
+            pid: rec.state.pid,
+            status: rec.state.status,
+            exit_status: rec.state.exit_code as u32,
+            exited_at: rec.state.finished_at,
+        }))
+    }
+
+    async fn pids(
+        &self,
+        req: Request<pb::PidsRequest>,
+    ) -> Result<Response<pb::PidsResponse>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let pids = blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| not_running(&rec))?;
+            shim::pids(&live)
+        })
+        .await?;
+        Ok(Response::new(pb::PidsResponse { pids }))
+    }
+
+    async fn logs(
+        &self,
+        req: Request<pb::LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let (ns2, id) = (ns.clone(), r.container_id.clone());
+        let (rec, _) = blocking(&self.m, move |m| lookup(&m, &ns2, &id)).await?;
+        let (tx, rx) = mpsc::channel(16);
+        let m = self.m.clone();
+        let follow = r.follow;
+        tokio::spawn(async move {
+            let paths = [
+                (1u32, rec.bundle.join(STDOUT_LOG)),
+                (2u32, rec.bundle.join(STDERR_LOG)),
+            ];
+            let mut offsets = [0u64; 2];
+            loop {
+                // Decide before reading, so output written before the exit
+                // is read in the last round.
+                let running = follow && m.tasks.get(&ns_key(&ns, &rec.id)).is_some();
+                for (i, (stream, p)) in paths.iter().enumerate() {
+                    loop {
+                        let chunk = read_from(p, offsets[i]).await;
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        offsets[i] += chunk.len() as u64;
+                        let msg = pb::LogChunk {
+                            stream: *stream,
+                            data: chunk,
+                        };
+                        if tx.send(Ok(msg)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if !running {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Up to 64 KiB of `p` from `offset` (empty at the end or when absent).
+async fn read_from(p: &std::path::Path, offset: u64) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let Ok(mut f) = tokio::fs::File::open(p).await else {
+        return Vec::new();
+    };
+    if f.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
+        return Vec::new();
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    match f.read(&mut buf).await {
+        Ok(n) => {
+            buf.truncate(n);
+            buf
+        }
+        Err(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,409 @@
+//! The task side of a container: one `containerd-shim-hull-v2` per
+//! container, started like containerd starts shims (`… -id ID start` in the
+//! bundle, which prints the ttrpc address), then driven through the shim v2
+//! Task API (`containerd.task.v2.Task`) with ttrpc's synchronous client.
+//!
+//! ttrpc calls block, so they run on blocking threads; each task has one
+//! waiter thread (a `Wait` call without timeout) that, when the container's
+//! process exits, deletes the task, shuts the shim down, records the exit
+//! in the container's record and wakes everyone waiting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use containerd_shim_protos::api;
+use containerd_shim_protos::protobuf::well_known_types::any::Any;
+use containerd_shim_protos::protobuf::Message;
+use containerd_shim_protos::shim::oci::Options as RuncOptions;
+use containerd_shim_protos::TaskClient;
+use tokio::sync::watch;
+
+use super::{update, ContainerRecord, EXITED, RUNNING};
+use crate::content::now_secs;
+use crate::error::{Error, Result};
+use crate::manager::Manager;
+use crate::metadata::ns_key;
+
+pub const SHIM_BINARY: &str = "containerd-shim-hull-v2";
+pub const RUNTIME_BINARY: &str = "hullc";
+/// Output files in the bundle (the shim appends to them directly).
+pub const STDOUT_LOG: &str = "stdout.log";
+pub const STDERR_LOG: &str = "stderr.log";
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a task ended: exit code (128+signal when killed) and Unix time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exit {
+    pub code: i32,
+    pub at: i64,
+}
+
+/// A task hulld runs now.
+pub struct Live {
+    pub ns: String,
+    pub id: String,
+    pub client: TaskClient,
+    pub shim_pid: i32,
+    pub pid: u32,
+    done: watch::Receiver<Option<Exit>>,
+}
+
+impl Live {
+    /// Wait until the task exited and hulld cleaned up after it.
+    pub async fn wait(&self) -> Exit {
+        let mut rx = self.done.clone();
+        loop {
+            if let Some(e) = *rx.borrow_and_update() {
+                return e;
+            }
+            if rx.changed().await.is_err() {
+                return rx.borrow().unwrap_or(Exit { code: 255, at: 0 });
+            }
+        }
+    }
+}
+
+fn ctx() -> ttrpc::context::Context {
+    ttrpc::context::with_duration(CALL_TIMEOUT)
+}
+
+fn shim_err(what: &str, e: ttrpc::Error) -> Error {
+    match e {
+        ttrpc::Error::RpcStatus(s) => {
+            let msg = format!("{what}: {}", s.message);
+            match s.code.value() {
+                5 => Error::NotFound(msg),
+                6 => Error::AlreadyExists(msg),
+                3 => Error::InvalidArgument(msg),
+                9 => Error::FailedPrecondition(msg),
+                12 => Error::Unsupported(msg),
+                _ => Error::io(msg, std::io::Error::other("shim error")),
+            }
+        }
+        e => Error::io(
+            format!("{what}: shim"),
+            std::io::Error::other(e.to_string()),
+        ),
+    }
+}
+
+/// A helper binary next to our own executable, else on PATH.
+pub fn find_binary(name: &str) -> Result<PathBuf> {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            let p = d.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err(Error::NotFound(format!(
+        "{name} not found next to hulld or on PATH"
+    )))
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+}
+
+fn wait_gone(pid: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+fn runtime_options(m: &Manager) -> Result<Any> {
+    let mut o = RuncOptions::new();
+    o.binary_name = find_binary(RUNTIME_BINARY)?.display().to_string();
+    o.root = m.state.join("runtime").display().to_string();
+    let mut a = Any::new();
+    a.type_url = "containerd.runc.v1.Options".into();
+    a.value = o
+        .write_to_bytes()
+        .map_err(|e| Error::InvalidArgument(format!("encode runtime options: {e}")))?;
+    Ok(a)
+}
+
+/// `shim … start` in the bundle: the ttrpc address and the shim's pid.
+fn start_shim(m: &Manager, ns: &str, id: &str, bundle: &Path) -> Result<(String, i32)> {
+    let shim = find_binary(SHIM_BINARY)?;
+    let out = Command::new(&shim)
+        .arg("-namespace")
+        .arg(ns)
+        .arg("-address")
+        .arg(&m.address)
+        .arg("-id")
+        .arg(id)
+        .arg("start")
+        .current_dir(bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Error::io(format!("run {}", shim.display()), e))?;
+    if !out.status.success() {
+        return Err(Error::FailedPrecondition(format!(
+            "shim start failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let address = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let pid = std::fs::read_to_string(bundle.join("shim.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .ok_or_else(|| Error::FailedPrecondition("shim wrote no shim.pid".into()))?;
+    Ok((address, pid))
+}
+
+/// The shim's `delete` action: cleanup after a shim that died.
+fn shim_delete(m: &Manager, ns: &str, id: &str, bundle: &Path) {
+    let Ok(shim) = find_binary(SHIM_BINARY) else {
+        return;
+    };
+    let _ = Command::new(shim)
+        .arg("-namespace")
+        .arg(ns)
+        .arg("-address")
+        .arg(&m.address)
+        .arg("-id")
+        .arg(id)
+        .arg("delete")
+        .current_dir(bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Stop a shim we started: ask it to shut down, then make sure it is gone.
+fn stop_shim(client: &TaskClient, id: &str, pid: i32) {
+    let mut r = api::ShutdownRequest::new();
+    r.id = id.to_string();
+    r.now = true;
+    let _ = client.shutdown(ctx(), &r);
+    if !wait_gone(pid, Duration::from_secs(5)) {
+        tracing::warn!(id, pid, "shim did not exit; killing it");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        wait_gone(pid, Duration::from_secs(5));
+    }
+}
+
+/// Create the task of container `r` (blocking): start its shim, create the
+/// init process (not started yet), start the waiter.
+pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Arc<Live>> {
+    let key = ns_key(ns, &r.id);
+    if m.tasks.get(&key).is_some() {
+        return Err(Error::AlreadyExists(format!(
+            "container {} already has a task",
+            r.name
+        )));
+    }
+    let options = runtime_options(m)?;
+    let mounts = m.snapshots.mounts(&r.snapshot_key)?;
+    let (address, shim_pid) = start_shim(m, ns, &r.id, &r.bundle)?;
+    let client = match ttrpc::Client::connect(&address) {
+        Ok(c) => TaskClient::new(c),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(shim_pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            shim_delete(m, ns, &r.id, &r.bundle);
+            return Err(Error::FailedPrecondition(format!(
+                "connect to shim at {address}: {e}"
+            )));
+        }
+    };
+    let mut req = api::CreateTaskRequest::new();
+    req.id = r.id.clone();
+    req.bundle = r.bundle.display().to_string();
+    req.rootfs = mounts
+        .into_iter()
+        .map(|mt| {
+            let mut x = api::Mount::new();
+            x.type_ = mt.kind;
+            x.source = mt.source;
+            x.options = mt.options;
+            x
+        })
+        .collect();
+    req.stdout = format!("file://{}", r.bundle.join(STDOUT_LOG).display());
+    req.stderr = format!("file://{}", r.bundle.join(STDERR_LOG).display());
+    req.options = Some(options).into();
+    let pid = match client.create(ctx(), &req) {
+        Ok(resp) => resp.pid,
+        Err(e) => {
+            stop_shim(&client, &r.id, shim_pid);
+            shim_delete(m, ns, &r.id, &r.bundle);
+            let mut msg = shim_err("create task", e).to_string();
+            // hullc's own words are in the bundle's log.json.
+            if let Ok(log) = std::fs::read_to_string(r.bundle.join("log.json")) {
+                if let Some(last) = log.lines().rev().find(|l| l.contains("error")) {
+                    let v: serde_json::Value =
+                        serde_json::from_str(last).unwrap_or(serde_json::Value::Null);
+                    if let Some(s) = v["msg"].as_str() {
+                        msg = format!("{msg}: {s}");
+                    }
+                }
+            }
+            return Err(Error::FailedPrecondition(msg));
+        }
+    };
+    let (tx, rx) = watch::channel(None);
+    let live = Arc::new(Live {
+        ns: ns.to_string(),
+        id: r.id.clone(),
+        client,
+        shim_pid,
+        pid,
+        done: rx,
+    });
+    m.tasks.insert(key, live.clone());
+    // A new run: forget the previous one's exit.
+    update(m, ns, &r.id, |c| {
+        c.state = super::ContainerState {
+            status: super::CREATED.into(),
+            pid,
+            ..Default::default()
+        }
+    })?;
+    let (m2, l2) = (m.clone(), live.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("wait-{}", &r.id[..r.id.len().min(8)]))
+        .stack_size(256 * 1024)
+        .spawn(move || waiter(m2, l2, tx));
+    if let Err(e) = spawned {
+        m.tasks.remove(&ns_key(ns, &r.id));
+        stop_shim(&live.client, &r.id, shim_pid);
+        shim_delete(m, ns, &r.id, &r.bundle);
+        return Err(Error::io("spawn waiter thread", e));
+    }
+    tracing::debug!(id = %r.id, pid, shim_pid, "task created");
+    Ok(live)
+}
+
+/// Start the created task (blocking).
+pub fn start_task(m: &Manager, live: &Live) -> Result<u32> {
+    let mut req = api::StartRequest::new();
+    req.id = live.id.clone();
+    let resp = live
+        .client
+        .start(ctx(), &req)
+        .map_err(|e| shim_err("start task", e))?;
+    update(m, &live.ns, &live.id, |c| {
+        c.state.started_at = now_secs();
+        // The waiter may have recorded the exit already.
+        if c.state.status != EXITED {
+            c.state.status = RUNNING.into();
+            c.state.pid = resp.pid;
+        }
+    })?;
+    m.events.publish(
+        &live.ns,
+        "/tasks/start",
+        serde_json::json!({"container_id": live.id, "pid": resp.pid}),
+    );
+    Ok(resp.pid)
+}
+
+pub fn kill(live: &Live, signal: u32, all: bool) -> Result<()> {
+    let mut req = api::KillRequest::new();
+    req.id = live.id.clone();
+    req.signal = signal;
+    req.all = all;
+    live.client
+        .kill(ctx(), &req)
+        .map(|_| ())
+        .map_err(|e| shim_err("kill", e))
+}
+
+pub fn pids(live: &Live) -> Result<Vec<u32>> {
+    let mut req = api::PidsRequest::new();
+    req.id = live.id.clone();
+    let resp = live
+        .client
+        .pids(ctx(), &req)
+        .map_err(|e| shim_err("pids", e))?;
+    Ok(resp.processes.iter().map(|p| p.pid).collect())
+}
+
+/// The waiter: block on the shim's Wait, then clean up after the task.
+fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
+    let mut req = api::WaitRequest::new();
+    req.id = live.id.clone();
+    let exit = match live.client.wait(ttrpc::context::with_timeout(0), &req) {
+        Ok(w) => Exit {
+            code: w.exit_status as i32,
+            at: w
+                .exited_at
+                .as_ref()
+                .map(|t| t.seconds)
+                .unwrap_or_else(now_secs),
+        },
+        Err(e) => {
+            tracing::warn!(id = %live.id, "wait on shim failed ({e}); the shim died?");
+            Exit {
+                code: 255,
+                at: now_secs(),
+            }
+        }
+    };
+    tracing::debug!(id = %live.id, code = exit.code, "task exited");
+    let bundle = super::bundle_dir(&m, &live.ns, &live.id);
+    let mut dreq = api::DeleteRequest::new();
+    dreq.id = live.id.clone();
+    let deleted = live.client.delete(ctx(), &dreq);
+    stop_shim(&live.client, &live.id, live.shim_pid);
+    if let Err(e) = deleted {
+        tracing::warn!(id = %live.id, "shim delete failed ({e}); cleaning up with `shim delete`");
+        shim_delete(&m, &live.ns, &live.id, &bundle);
+    }
+    let rec = update(&m, &live.ns, &live.id, |c| {
+        c.state.status = EXITED.into();
+        c.state.pid = 0;
+        c.state.exit_code = exit.code;
+        c.state.finished_at = exit.at;
+    });
+    m.tasks.remove(&ns_key(&live.ns, &live.id));
+    m.events.publish(
+        &live.ns,
+        "/tasks/exit",
+        serde_json::json!({"container_id": live.id, "exit_status": exit.code}),
+    );
+    let _ = tx.send(Some(exit));
+    match rec {
+        Ok(Some(r)) if r.auto_remove => {
+            if let Err(e) = super::remove(&m, &live.ns, &r) {
+                tracing::warn!(id = %live.id, "auto-remove: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(id = %live.id, "record exit: {e}"),
+    }
+}
