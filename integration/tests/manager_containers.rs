@@ -28,16 +28,38 @@ fn setup() -> (Registry, Layout, Hulld, String) {
 
 /// Removes the containers a failed test left (through hulld, then by the
 /// pids their bundles record), before the hulld guard tears hulld down.
-struct Containers<'a>(&'a Hulld);
+/// Declare it after the `Hulld` so it drops first.
+struct Containers {
+    sock: PathBuf,
+    state: PathBuf,
+}
 
-impl Drop for Containers<'_> {
-    fn drop(&mut self) {
-        let h = self.0;
-        let out = h.hull(&["ps", "-a", "-q", "--no-trunc"]);
-        for id in stdout(&out).lines() {
-            let _ = h.hull(&["rm", "-f", id]);
+impl Containers {
+    fn of(h: &Hulld) -> Containers {
+        Containers {
+            sock: h.sock.clone(),
+            state: h.state.clone(),
         }
-        let bundles = std::fs::read_dir(h.state.join("containers/default"));
+    }
+
+    fn hull(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(hull_integration::bin_path("hull"))
+            .arg("-H")
+            .arg(&self.sock)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run hull")
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = self.hull(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in stdout(&out).lines() {
+            let _ = self.hull(&["rm", "-f", id]);
+        }
+        let bundles = std::fs::read_dir(self.state.join("containers/default"));
         for b in bundles.into_iter().flatten().flatten() {
             for f in ["init.pid", "shim.pid"] {
                 let pid = std::fs::read_to_string(b.path().join(f))
@@ -83,7 +105,7 @@ fn assert_no_leftovers(h: &Hulld, id: &str, shim_pid: Option<i32>) {
 fn run_prints_output_and_exits_with_the_containers_code() {
     require_root!();
     let (_reg, _l, h, image) = setup();
-    let _cleanup = Containers(&h);
+    let _cleanup = Containers::of(&h);
 
     // The image is not there yet: run pulls it.
     let o = h.hull(&["run", "--rm", &image, "echo", "hi"]);
@@ -147,7 +169,7 @@ fn run_prints_output_and_exits_with_the_containers_code() {
 fn detached_container_lifecycle() {
     require_root!();
     let (_reg, _l, h, image) = setup();
-    let _cleanup = Containers(&h);
+    let _cleanup = Containers::of(&h);
     h.hull_ok(&["pull", "-q", &image]);
 
     let id = h
@@ -253,4 +275,64 @@ fn detached_container_lifecycle() {
     let o = h.hull(&["stop", "nosuch"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("No such container"), "{}", stderr(&o));
+}
+
+#[test]
+fn containers_survive_a_hulld_restart() {
+    require_root!();
+    let (_reg, _l, mut h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let runner = h
+        .hull_ok(&["run", "-d", "--name", "runner", &image, "sleep", "300"])
+        .trim()
+        .to_string();
+    // Exits with 7 once /tmp/go exists: made while hulld is down.
+    let quitter = h
+        .hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "quitter",
+            &image,
+            "sh",
+            "-c",
+            "while [ ! -e /tmp/go ]; do sleep 1; done; exit 7",
+        ])
+        .trim()
+        .to_string();
+    let qbundle = h.state.join("containers/default").join(&quitter);
+    let qpid: i32 = std::fs::read_to_string(qbundle.join("init.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    h.kill();
+    std::fs::write(qbundle.join("rootfs/tmp/go"), "").unwrap();
+    wait_until("the quitter to exit", Duration::from_secs(20), || {
+        std::fs::read_to_string(format!("/proc/{qpid}/stat"))
+            .map(|s| s.contains(") Z"))
+            .unwrap_or(true)
+    });
+    h.spawn();
+
+    let ps = h.hull_ok(&["ps"]);
+    assert!(
+        ps.contains("runner"),
+        "runner not running after restart:\n{ps}"
+    );
+    assert!(!ps.contains("quitter"), "quitter still running:\n{ps}");
+    assert_eq!(h.hull_ok(&["wait", "quitter"]).trim(), "7");
+    let all = h.hull_ok(&["ps", "-a"]);
+    assert!(
+        all.lines()
+            .any(|l| l.contains("quitter") && l.contains("Exited (7)")),
+        "{all}"
+    );
+    h.hull_ok(&["stop", "-t", "1", "runner"]);
+    assert_eq!(h.hull_ok(&["wait", "runner"]).trim(), "137");
+    h.hull_ok(&["rm", "runner", "quitter"]);
+    assert_no_leftovers(&h, &runner, None);
+    assert_no_leftovers(&h, &quitter, None);
 }

@@ -101,6 +101,8 @@ pub fn run(args: Args) -> Result<()> {
         .ctx(|| format!("chmod {}", root.display()))?;
     let _lock = lock_root(&root)?;
     let m = Manager::open(&root, &state, &address, cfg)?;
+    // Containers whose shims outlived a previous hulld.
+    crate::containers::shim::recover(&m);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

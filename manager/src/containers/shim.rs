@@ -284,7 +284,6 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
         pid,
         done: rx,
     });
-    m.tasks.insert(key, live.clone());
     // A new run: forget the previous one's exit.
     update(m, ns, &r.id, |c| {
         c.state = super::ContainerState {
@@ -293,19 +292,122 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             ..Default::default()
         }
     })?;
-    let (m2, l2) = (m.clone(), live.clone());
-    let spawned = std::thread::Builder::new()
-        .name(format!("wait-{}", &r.id[..r.id.len().min(8)]))
-        .stack_size(256 * 1024)
-        .spawn(move || waiter(m2, l2, tx));
-    if let Err(e) = spawned {
-        m.tasks.remove(&ns_key(ns, &r.id));
+    if let Err(e) = watch_task(m, key, live.clone(), tx) {
         stop_shim(&live.client, &r.id, shim_pid);
         shim_delete(m, ns, &r.id, &r.bundle);
-        return Err(Error::io("spawn waiter thread", e));
+        return Err(e);
     }
     tracing::debug!(id = %r.id, pid, shim_pid, "task created");
     Ok(live)
+}
+
+/// Register a live task and start its waiter thread.
+fn watch_task(
+    m: &Arc<Manager>,
+    key: String,
+    live: Arc<Live>,
+    tx: watch::Sender<Option<Exit>>,
+) -> Result<()> {
+    m.tasks.insert(key.clone(), live.clone());
+    let (m2, l2) = (m.clone(), live.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("wait-{}", &live.id[..live.id.len().min(8)]))
+        .stack_size(256 * 1024)
+        .spawn(move || waiter(m2, l2, tx));
+    if let Err(e) = spawned {
+        m.tasks.remove(&key);
+        return Err(Error::io("spawn waiter thread", e));
+    }
+    Ok(())
+}
+
+/// After a hulld restart: find the shim of every container that had a
+/// task, reconnect, and watch it again. A task that exited meanwhile is
+/// reported (and cleaned up) by its waiter at once; a dead shim is cleaned
+/// up with the shim's `delete` and the container marked exited (137).
+pub fn recover(m: &Arc<Manager>) {
+    let all: Vec<(String, ContainerRecord)> =
+        match m.db.list(crate::metadata::Table::Containers, "") {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!("recover containers: {e}");
+                return;
+            }
+        };
+    for (key, r) in all {
+        if r.state.status == EXITED {
+            continue;
+        }
+        let Some((ns, _)) = key.split_once('/') else {
+            continue;
+        };
+        let ns = ns.to_string();
+        let address = std::fs::read_to_string(r.bundle.join("address")).ok();
+        let shim_pid = std::fs::read_to_string(r.bundle.join("shim.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let (Some(address), Some(shim_pid)) = (address, shim_pid) else {
+            continue; // never had a task
+        };
+        let reconnect = || -> Result<(TaskClient, u32, bool)> {
+            let client = TaskClient::new(
+                ttrpc::Client::connect(address.trim())
+                    .map_err(|e| Error::FailedPrecondition(format!("connect to shim: {e}")))?,
+            );
+            let mut req = api::StateRequest::new();
+            req.id = r.id.clone();
+            let st = client
+                .state(ctx(), &req)
+                .map_err(|e| shim_err("task state", e))?;
+            let stopped = st.status.enum_value() == Ok(api::Status::STOPPED);
+            Ok((client, st.pid, stopped))
+        };
+        match reconnect() {
+            Ok((client, pid, stopped)) => {
+                let (tx, rx) = watch::channel(None);
+                let live = Arc::new(Live {
+                    ns: ns.clone(),
+                    id: r.id.clone(),
+                    client,
+                    shim_pid,
+                    pid,
+                    done: rx,
+                });
+                tracing::info!(id = %r.id, pid, stopped, "reconnected to the shim");
+                if stopped {
+                    // Exited while hulld was away: record it before serving.
+                    m.tasks.insert(key.clone(), live.clone());
+                    waiter(m.clone(), live, tx);
+                } else if let Err(e) = watch_task(m, key.clone(), live, tx) {
+                    tracing::error!(id = %r.id, "recover: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(id = %r.id, "shim gone ({e}); cleaning up");
+                if alive(shim_pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(shim_pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    wait_gone(shim_pid, Duration::from_secs(5));
+                }
+                shim_delete(m, &ns, &r.id, &r.bundle);
+                let _ = update(m, &ns, &r.id, |c| {
+                    c.state.status = EXITED.into();
+                    c.state.pid = 0;
+                    c.state.exit_code = 128 + libc::SIGKILL;
+                    c.state.finished_at = now_secs();
+                });
+                if r.auto_remove {
+                    if let Ok(Some(r)) =
+                        m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, &key)
+                    {
+                        let _ = super::remove(m, &ns, &r);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Start the created task (blocking).
