@@ -336,3 +336,66 @@ fn containers_survive_a_hulld_restart() {
     assert_no_leftovers(&h, &runner, None);
     assert_no_leftovers(&h, &quitter, None);
 }
+
+#[test]
+fn exec_top_pause_and_unpause() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let id = h
+        .hull_ok(&["run", "-d", "--name", "box", &image, "sleep", "300"])
+        .trim()
+        .to_string();
+
+    assert_eq!(h.hull_ok(&["exec", "box", "echo", "hi"]), "hi\n");
+    let o = h.hull(&["exec", "box", "sh", "-c", "echo out; echo err >&2; exit 5"]);
+    assert_eq!(code(&o), 5, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(stderr(&o), "err\n");
+    assert_eq!(
+        h.hull_ok(&[
+            "exec",
+            "-e",
+            "A=b",
+            "-w",
+            "/etc",
+            "-u",
+            "65534",
+            "box",
+            "sh",
+            "-c",
+            "echo $A; pwd; id -u"
+        ]),
+        "b\n/etc\n65534\n"
+    );
+    let o = h.hull(&["exec", "box", "/no/such/binary"]);
+    assert_eq!(code(&o), 127, "stderr: {}", stderr(&o));
+
+    // top lists the container's processes: sleep (PID 1 inside).
+    let top = h.hull_ok(&["top", "box"]);
+    assert_eq!(top.lines().next(), Some("PID"));
+    assert_eq!(top.lines().count(), 2, "{top}");
+
+    // pause freezes it: ps says so, exec is refused; unpause thaws it.
+    h.hull_ok(&["pause", "box"]);
+    let ps = h.hull_ok(&["ps"]);
+    assert!(ps.contains("(Paused)"), "{ps}");
+    let o = h.hull(&["exec", "box", "true"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("paused"), "{}", stderr(&o));
+    h.hull_ok(&["unpause", "box"]);
+    assert_eq!(h.hull_ok(&["exec", "box", "echo", "back"]), "back\n");
+    // A paused container can be removed with -f.
+    h.hull_ok(&["pause", "box"]);
+    h.hull_ok(&["rm", "-f", "box"]);
+    assert_no_leftovers(&h, &id, None);
+
+    // exec into a stopped container: one error line, exit 1.
+    h.hull_ok(&["run", "-d", "--name", "done", &image, "true"]);
+    assert_eq!(h.hull_ok(&["wait", "done"]).trim(), "0");
+    let o = h.hull(&["exec", "done", "echo", "x"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
+    h.hull_ok(&["rm", "done"]);
+}

@@ -71,6 +71,33 @@ pub enum ContainerCmd {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// Pause all processes within containers.
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within containers.
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Display the running processes of a container (their PIDs).
+    Top { container: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +152,27 @@ pub struct PsArgs {
 
 pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
     match c {
+        ContainerCmd::Exec(a) => exec(conn, a).await,
+        ContainerCmd::Pause { containers } => pause(conn, &containers, true).await,
+        ContainerCmd::Unpause { containers } => pause(conn, &containers, false).await,
+        ContainerCmd::Top { container } => {
+            let r = conn
+                .tasks()
+                .pids(conn.req(pb::PidsRequest {
+                    container_id: container,
+                }))
+                .await
+                .map_err(|e| {
+                    eprintln!("Error response from daemon: {}", e.message());
+                    Exit(1)
+                })?
+                .into_inner();
+            println!("PID");
+            for p in r.pids {
+                println!("{p}");
+            }
+            Ok(())
+        }
         ContainerCmd::Run(a) => run_container(conn, a, true).await,
         ContainerCmd::Create(a) => run_container(conn, a, false).await,
         ContainerCmd::Start { containers } => {
@@ -195,6 +243,73 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
     }
 }
 
+async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Result<()> {
+    each(containers, |c| async move {
+        let r = conn.req(pb::PauseTaskRequest {
+            container_id: c.clone(),
+        });
+        let res = if paused {
+            conn.tasks().pause(r).await
+        } else {
+            conn.tasks().resume(r).await
+        };
+        res.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        println!("{c}");
+        Ok(())
+    })
+    .await
+}
+
+/// `exec`: the process's output, then its exit code as ours (Docker: 126
+/// cannot invoke, 127 not found, 1 for daemon errors such as a stopped
+/// container).
+async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
+    let mut s = match conn
+        .tasks()
+        .exec(conn.req(pb::ExecRequest {
+            container_id: a.container.clone(),
+            args: a.command.clone(),
+            env: env_list(&a.env),
+            workdir: a.workdir.clone().unwrap_or_default(),
+            user: a.user.clone().unwrap_or_default(),
+        }))
+        .await
+    {
+        Ok(s) => s.into_inner(),
+        Err(e) => {
+            let code = match start_error_code(e.message()) {
+                125 => 1,
+                c => c,
+            };
+            eprintln!("Error response from daemon: {}", e.message());
+            return Err(Exit(code).into());
+        }
+    };
+    while let Some(m) = s.next().await {
+        let m = m.map_err(|e| {
+            eprintln!("Error response from daemon: {}", e.message());
+            Exit(1)
+        })?;
+        if m.exited {
+            if m.exit_code != 0 {
+                return Err(Exit(m.exit_code).into());
+            }
+            return Ok(());
+        }
+        if m.stream == 2 {
+            let mut e = std::io::stderr().lock();
+            e.write_all(&m.data)?;
+            e.flush()?;
+        } else {
+            let mut o = std::io::stdout().lock();
+            o.write_all(&m.data)?;
+            o.flush()?;
+        }
+    }
+    eprintln!("Error: the daemon ended the exec without an exit code");
+    Err(Exit(1).into())
+}
+
 /// Docker's multi-container commands: go on after an error, print each
 /// error, exit 1 when any failed.
 async fn each<F, Fut>(items: &[String], f: F) -> anyhow::Result<()>
@@ -243,19 +358,24 @@ fn daemon_error(e: &tonic::Status) -> Exit {
 /// Docker's codes for a task that could not start: 127 command not found,
 /// 126 not executable, else 125.
 fn start_error(e: &tonic::Status) -> Exit {
-    let msg = e.message().to_ascii_lowercase();
-    let code = if msg.contains("no such file")
-        || msg.contains("not found")
-        || msg.contains("executable file")
+    let code = start_error_code(e.message());
+    eprintln!("hull: Error response from daemon: {}.", e.message());
+    Exit(code)
+}
+
+fn start_error_code(msg: &str) -> i32 {
+    let msg = msg.to_ascii_lowercase();
+    if msg.contains("no such file")
+        || msg.contains("no such executable")
+        || msg.contains("executable file not found")
+        || msg.contains("command not found")
     {
         127
     } else if msg.contains("permission denied") || msg.contains("exec format") {
         126
     } else {
         125
-    };
-    eprintln!("hull: Error response from daemon: {}.", e.message());
-    Exit(code)
+    }
 }
 
 /// Make sure the image is here; pull it (quietly, as `docker run` does on
@@ -484,7 +604,10 @@ async fn stop(conn: &Conn, c: &str, time: u64) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message()))?
         .into_inner();
-    let running = info.status.as_ref().is_some_and(|s| s.state == "running");
+    let running = info
+        .status
+        .as_ref()
+        .is_some_and(|s| s.state == "running" || s.state == "paused");
     if !running {
         return Ok(());
     }
@@ -560,6 +683,7 @@ fn ago(secs: i64) -> String {
 fn status_text(s: Option<&pb::ContainerStatus>) -> String {
     match s {
         Some(s) if s.state == "running" => format!("Up {}", ago(s.started_at)),
+        Some(s) if s.state == "paused" => format!("Up {} (Paused)", ago(s.started_at)),
         Some(s) if s.state == "exited" => {
             format!("Exited ({}) {} ago", s.exit_code, ago(s.finished_at))
         }
@@ -591,7 +715,12 @@ async fn ps(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
         .containers;
     let shown: Vec<&pb::Container> = list
         .iter()
-        .filter(|c| a.all || c.status.as_ref().is_some_and(|s| s.state == "running"))
+        .filter(|c| {
+            a.all
+                || c.status
+                    .as_ref()
+                    .is_some_and(|s| s.state == "running" || s.state == "paused")
+        })
         .collect();
     let short = |id: &str| -> String {
         if a.no_trunc {

@@ -26,6 +26,7 @@ use crate::metadata::{ns_key, Table};
 pub const CREATED: &str = "created";
 pub const RUNNING: &str = "running";
 pub const EXITED: &str = "exited";
+pub const PAUSED: &str = "paused";
 
 /// The runtime name recorded for containers (the shim's containerd name).
 pub const RUNTIME: &str = "io.containerd.hull.v2";
@@ -195,6 +196,28 @@ fn image_file(m: &Manager, top: &str, rel: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(rel)).find(|p| p.exists())
 }
 
+/// `user[:group]` → uid, gid, extra gids from the image's /etc/passwd and
+/// /etc/group (the layers of snapshot `top`).
+pub fn resolve_user(
+    m: &Manager,
+    top: &str,
+    scratch: &Path,
+    user: &str,
+) -> Result<(u32, u32, Vec<u32>)> {
+    // resolve_user reads <root>/etc/passwd and <root>/etc/group: give it a
+    // directory with the image's copies.
+    let tmp = scratch.join(format!("userdb-{}", &new_id()[..8]));
+    std::fs::create_dir_all(tmp.join("etc")).ctx(|| "create userdb".into())?;
+    for f in ["etc/passwd", "etc/group"] {
+        if let Some(p) = image_file(m, top, f) {
+            let _ = std::fs::copy(&p, tmp.join(f));
+        }
+    }
+    let r = spec::resolve_user(&tmp, user);
+    let _ = std::fs::remove_dir_all(&tmp);
+    r.map_err(|e| Error::InvalidArgument(e.to_string()))
+}
+
 /// Create a container: record, snapshot, bundle with config.json.
 pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord> {
     let id = if o.id.is_empty() { new_id() } else { o.id };
@@ -261,18 +284,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             let user = if user_spec.is_empty() {
                 None
             } else {
-                // resolve_user reads <root>/etc/passwd and <root>/etc/group:
-                // give it a directory with the image's copies.
-                let tmp = bundle.join("userdb");
-                std::fs::create_dir_all(tmp.join("etc")).ctx(|| "create userdb".into())?;
-                for f in ["etc/passwd", "etc/group"] {
-                    if let Some(p) = image_file(m, &top, f) {
-                        let _ = std::fs::copy(&p, tmp.join(f));
-                    }
-                }
-                let r = spec::resolve_user(&tmp, &user_spec);
-                let _ = std::fs::remove_dir_all(&tmp);
-                Some(r.map_err(|e| Error::InvalidArgument(e.to_string()))?)
+                Some(resolve_user(m, &top, &m.state.join("tmp"), &user_spec)?)
             };
             let seccomp = match run.seccomp.as_str() {
                 "" => spec::Seccomp::Default,

@@ -171,9 +171,14 @@ impl pb::containers_server::Containers for Server {
                 .into());
             }
             let l2 = live.clone();
+            let paused = rec.state.status == super::PAUSED;
             // Already exited is fine: the waiter is cleaning up.
-            let _ = blocking(&self.m, move |_| {
-                shim::kill(&l2, libc::SIGKILL as u32, true)
+            let _ = blocking(&self.m, move |m| {
+                shim::kill(&l2, libc::SIGKILL as u32, true)?;
+                if paused {
+                    shim::pause(&m, &l2, false)?;
+                }
+                Ok(())
             })
             .await;
             tokio::time::timeout(Duration::from_secs(30), live.wait())
@@ -196,6 +201,123 @@ impl pb::containers_server::Containers for Server {
 #[tonic::async_trait]
 impl pb::tasks_server::Tasks for Server {
     type LogsStream = crate::server::Stream_<pb::LogChunk>;
+    type ExecStream = crate::server::Stream_<pb::ExecOutput>;
+
+    async fn exec(
+        &self,
+        req: Request<pb::ExecRequest>,
+    ) -> Result<Response<Self::ExecStream>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        if r.args.is_empty() {
+            return Err(Status::invalid_argument("no command given"));
+        }
+        let (live, p) = blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| not_running(&rec))?;
+            if rec.state.status == super::PAUSED {
+                return Err(Error::FailedPrecondition(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    rec.id
+                )));
+            }
+            let spec: serde_json::Value = serde_json::from_str(&rec.spec)?;
+            let mut process = spec["process"].clone();
+            process["args"] = serde_json::json!(r.args);
+            process["terminal"] = false.into();
+            let mut env: Vec<String> = process["env"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for e in &r.env {
+                let k = e.split('=').next().unwrap_or_default();
+                env.retain(|x| x.split('=').next() != Some(k));
+                env.push(e.clone());
+            }
+            process["env"] = serde_json::json!(env);
+            if !r.workdir.is_empty() {
+                process["cwd"] = r.workdir.clone().into();
+            }
+            if !r.user.is_empty() {
+                let top = m
+                    .snapshots
+                    .stat(&rec.snapshot_key)?
+                    .parent
+                    .unwrap_or_default();
+                let (uid, gid, extra) =
+                    super::resolve_user(&m, &top, &m.state.join("tmp"), &r.user)?;
+                process["user"] =
+                    serde_json::json!({"uid": uid, "gid": gid, "additionalGids": extra});
+            }
+            let (p, _pid) = shim::exec_start(&live, &rec.bundle, &process)?;
+            Ok((live, p))
+        })
+        .await?;
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let p = Arc::new(p);
+            let (l2, p2) = (live.clone(), p.clone());
+            let waiter = tokio::task::spawn_blocking(move || shim::exec_wait(&l2, &p2));
+            let paths = [(1u32, p.stdout.clone()), (2u32, p.stderr.clone())];
+            let mut offsets = [0u64; 2];
+            let mut gone = false;
+            loop {
+                let done = waiter.is_finished();
+                for (i, (stream, path)) in paths.iter().enumerate() {
+                    loop {
+                        let chunk = read_from(path, offsets[i]).await;
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        offsets[i] += chunk.len() as u64;
+                        let msg = pb::ExecOutput {
+                            stream: *stream,
+                            data: chunk,
+                            ..Default::default()
+                        };
+                        if !gone && tx.send(Ok(msg)).await.is_err() {
+                            gone = true;
+                        }
+                    }
+                }
+                if done {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let code = match waiter.await {
+                Ok(Ok(c)) => Ok(c),
+                Ok(Err(e)) => Err(Status::from(e)),
+                Err(e) => Err(Status::internal(e.to_string())),
+            };
+            let msg = code.map(|c| pb::ExecOutput {
+                exited: true,
+                exit_code: c,
+                ..Default::default()
+            });
+            let _ = tx.send(msg).await;
+            let _ = tokio::task::spawn_blocking(move || shim::exec_delete(&live, &p)).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn pause(
+        &self,
+        req: Request<pb::PauseTaskRequest>,
+    ) -> Result<Response<pb::TaskEmpty>, Status> {
+        self.pause_resume(req, true).await
+    }
+
+    async fn resume(
+        &self,
+        req: Request<pb::PauseTaskRequest>,
+    ) -> Result<Response<pb::TaskEmpty>, Status> {
+        self.pause_resume(req, false).await
+    }
 
     async fn create(
         &self,
@@ -249,7 +371,12 @@ impl pb::tasks_server::Tasks for Server {
         blocking(&self.m, move |m| {
             let (rec, live) = lookup(&m, &ns, &r.container_id)?;
             let live = live.ok_or_else(|| not_running(&rec))?;
-            shim::kill(&live, r.signal, r.all)
+            shim::kill(&live, r.signal, r.all)?;
+            // A frozen process only dies once thawed.
+            if rec.state.status == super::PAUSED && r.signal == libc::SIGKILL as u32 {
+                shim::pause(&m, &live, false)?;
+            }
+            Ok(())
         })
         .await?;
         Ok(Response::new(pb::TaskEmpty {}))
@@ -375,6 +502,36 @@ impl pb::tasks_server::Tasks for Server {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+impl Server {
+    async fn pause_resume(
+        &self,
+        req: Request<pb::PauseTaskRequest>,
+        paused: bool,
+    ) -> Result<Response<pb::TaskEmpty>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| not_running(&rec))?;
+            if paused && rec.state.status == super::PAUSED {
+                return Err(Error::FailedPrecondition(format!(
+                    "Container {} is already paused",
+                    rec.id
+                )));
+            }
+            if !paused && rec.state.status != super::PAUSED {
+                return Err(Error::FailedPrecondition(format!(
+                    "Container {} is not paused",
+                    rec.id
+                )));
+            }
+            shim::pause(&m, &live, paused)
+        })
+        .await?;
+        Ok(Response::new(pb::TaskEmpty {}))
     }
 }
 

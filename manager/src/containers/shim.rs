@@ -509,3 +509,100 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
         Err(e) => tracing::warn!(id = %live.id, "record exit: {e}"),
     }
 }
+
+pub fn pause(m: &Manager, live: &Live, paused: bool) -> Result<()> {
+    if paused {
+        let mut req = api::PauseRequest::new();
+        req.id = live.id.clone();
+        live.client
+            .pause(ctx(), &req)
+            .map_err(|e| shim_err("pause", e))?;
+    } else {
+        let mut req = api::ResumeRequest::new();
+        req.id = live.id.clone();
+        live.client
+            .resume(ctx(), &req)
+            .map_err(|e| shim_err("resume", e))?;
+    }
+    update(m, &live.ns, &live.id, |c| {
+        if c.state.status != EXITED {
+            c.state.status = if paused { super::PAUSED } else { RUNNING }.into();
+        }
+    })?;
+    m.events.publish(
+        &live.ns,
+        if paused {
+            "/tasks/paused"
+        } else {
+            "/tasks/resumed"
+        },
+        serde_json::json!({"container_id": live.id}),
+    );
+    Ok(())
+}
+
+/// An exec'd process: its output files in the bundle.
+pub struct ExecProc {
+    pub exec_id: String,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+/// Add and start a process in the container (blocking). `process` is the
+/// OCI process (JSON).
+pub fn exec_start(
+    live: &Live,
+    bundle: &Path,
+    process: &serde_json::Value,
+) -> Result<(ExecProc, u32)> {
+    let exec_id = format!("exec-{}", &super::new_id()[..12]);
+    let p = ExecProc {
+        stdout: bundle.join(format!("{exec_id}.out")),
+        stderr: bundle.join(format!("{exec_id}.err")),
+        exec_id,
+    };
+    let mut spec = Any::new();
+    spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process".into();
+    spec.value = serde_json::to_vec(process)?;
+    let mut req = api::ExecProcessRequest::new();
+    req.id = live.id.clone();
+    req.exec_id = p.exec_id.clone();
+    req.stdout = format!("file://{}", p.stdout.display());
+    req.stderr = format!("file://{}", p.stderr.display());
+    req.spec = Some(spec).into();
+    live.client
+        .exec(ctx(), &req)
+        .map_err(|e| shim_err("exec", e))?;
+    let mut sreq = api::StartRequest::new();
+    sreq.id = live.id.clone();
+    sreq.exec_id = p.exec_id.clone();
+    match live.client.start(ctx(), &sreq) {
+        Ok(r) => Ok((p, r.pid)),
+        Err(e) => {
+            exec_delete(live, &p);
+            Err(shim_err("exec start", e))
+        }
+    }
+}
+
+/// Wait for an exec'd process (blocking, no timeout).
+pub fn exec_wait(live: &Live, p: &ExecProc) -> Result<i32> {
+    let mut req = api::WaitRequest::new();
+    req.id = live.id.clone();
+    req.exec_id = p.exec_id.clone();
+    let w = live
+        .client
+        .wait(ttrpc::context::with_timeout(0), &req)
+        .map_err(|e| shim_err("exec wait", e))?;
+    Ok(w.exit_status as i32)
+}
+
+/// Forget an exec'd process in the shim; remove its output files.
+pub fn exec_delete(live: &Live, p: &ExecProc) {
+    let mut req = api::DeleteRequest::new();
+    req.id = live.id.clone();
+    req.exec_id = p.exec_id.clone();
+    let _ = live.client.delete(ctx(), &req);
+    let _ = std::fs::remove_file(&p.stdout);
+    let _ = std::fs::remove_file(&p.stderr);
+}
