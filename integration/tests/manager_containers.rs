@@ -399,3 +399,92 @@ fn exec_top_pause_and_unpause() {
     assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
     h.hull_ok(&["rm", "done"]);
 }
+
+#[test]
+fn resource_flags_inspect_rename_restart_prune() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let id = h
+        .hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "lim",
+            "-m",
+            "64m",
+            "--pids-limit",
+            "50",
+            "--cpus",
+            "0.5",
+            "--stop-timeout",
+            "1",
+            "-l",
+            "a=b",
+            &image,
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let cg = |ctrl: &str, file: &str| {
+        std::fs::read_to_string(cleanup::cgroup_dir(ctrl, &format!("/hull/{id}")).join(file))
+            .unwrap_or_else(|e| panic!("{ctrl}/{file}: {e}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "67108864");
+    assert_eq!(cg("pids", "pids.max"), "50");
+    assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
+
+    let f = h.hull_ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.Name}} {{.HostConfig.Memory}} {{.Config.Labels.a}}",
+        "lim",
+    ]);
+    assert_eq!(f.trim(), "running /lim 67108864 b");
+    let doc: serde_json::Value = serde_json::from_str(&h.hull_ok(&["inspect", "lim"])).unwrap();
+    assert_eq!(doc[0]["Id"], id.as_str());
+    assert_eq!(doc[0]["Path"], "sleep");
+    let pid1 = doc[0]["State"]["Pid"].as_u64().unwrap();
+    assert!(pid1 > 0);
+
+    h.hull_ok(&["rename", "lim", "lim2"]);
+    assert!(h.hull_ok(&["ps"]).contains("lim2"));
+    let o = h.hull(&["inspect", "lim"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("No such object"), "{}", stderr(&o));
+
+    h.hull_ok(&["restart", "lim2"]);
+    let pid2: u64 = h
+        .hull_ok(&["inspect", "--format", "{{.State.Pid}}", "lim2"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid2 > 0 && pid2 != pid1, "{pid1} {pid2}");
+
+    // --stop-timeout 1: SIGTERM is ignored by PID 1, SIGKILL a second later.
+    let t = std::time::Instant::now();
+    h.hull_ok(&["stop", "lim2"]);
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert_eq!(
+        h.hull_ok(&["inspect", "--format", "{{.State.ExitCode}}", "lim2"])
+            .trim(),
+        "137"
+    );
+    let pruned = h.hull_ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains(&id), "{pruned}");
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+    assert_no_leftovers(&h, &id, None);
+
+    // Bad input: a one-line error, exit 125, nothing created.
+    let o = h.hull(&["run", "--rm", "-m", "lots", &image, "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(stderr(&o).contains("invalid size"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let o = h.hull(&["run", "--rm", "127.0.0.1:1/no/such:image", "true"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+}

@@ -27,9 +27,9 @@ impl std::error::Error for Exit {}
 #[derive(Debug, Subcommand)]
 pub enum ContainerCmd {
     /// Create and run a new container from an image.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Create a new container.
-    Create(RunArgs),
+    Create(Box<RunArgs>),
     /// Start one or more stopped containers.
     Start {
         #[arg(required = true)]
@@ -46,8 +46,8 @@ pub enum ContainerCmd {
     /// Stop one or more running containers.
     Stop {
         /// Seconds to wait before killing the container.
-        #[arg(short = 't', long = "time", default_value_t = 10)]
-        time: u64,
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -85,6 +85,36 @@ pub enum ContainerCmd {
     },
     /// Display the running processes of a container (their PIDs).
     Top { container: String },
+    /// Restart one or more containers.
+    Restart {
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+    /// Display detailed information on containers (JSON, or --format TEMPLATE).
+    Inspect {
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerSub),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerSub {
+    /// Remove all stopped containers.
+    Prune {
+        #[arg(short, long)]
+        force: bool,
+    },
+    #[command(alias = "list")]
+    Ls(PsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,6 +163,25 @@ pub struct RunArgs {
     pub cap_add: Vec<String>,
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE lines).
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL.
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i32>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -153,6 +202,62 @@ pub struct PsArgs {
 pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
     match c {
         ContainerCmd::Exec(a) => exec(conn, a).await,
+        ContainerCmd::Container(ContainerSub::Ls(a)) => ps(conn, a).await,
+        ContainerCmd::Container(ContainerSub::Prune { force: _ }) => {
+            let list = conn
+                .containers()
+                .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
+                .await?
+                .into_inner()
+                .containers;
+            println!("Deleted Containers:");
+            for c in list {
+                let exited = c
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.state == "exited" || s.state == "created");
+                if exited {
+                    conn.containers()
+                        .delete(conn.req(pb::DeleteContainerRequest {
+                            id: c.id.clone(),
+                            force: false,
+                        }))
+                        .await?;
+                    println!("{}", c.id);
+                }
+            }
+            Ok(())
+        }
+        ContainerCmd::Restart { time, containers } => {
+            each(&containers, |c| async move {
+                stop(conn, &c, time).await?;
+                start(conn, &c).await?;
+                println!("{c}");
+                Ok(())
+            })
+            .await
+        }
+        ContainerCmd::Rename {
+            container,
+            new_name,
+        } => {
+            conn.containers()
+                .update(conn.req(pb::UpdateContainerRequest {
+                    container: Some(pb::Container {
+                        id: container,
+                        name: new_name,
+                        ..Default::default()
+                    }),
+                    fields: vec!["name".into()],
+                }))
+                .await
+                .map_err(|e| {
+                    eprintln!("Error response from daemon: {}", e.message());
+                    Exit(1)
+                })?;
+            Ok(())
+        }
+        ContainerCmd::Inspect { format, containers } => inspect(conn, format, &containers).await,
         ContainerCmd::Pause { containers } => pause(conn, &containers, true).await,
         ContainerCmd::Unpause { containers } => pause(conn, &containers, false).await,
         ContainerCmd::Top { container } => {
@@ -173,8 +278,8 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ContainerCmd::Run(a) => run_container(conn, a, true).await,
-        ContainerCmd::Create(a) => run_container(conn, a, false).await,
+        ContainerCmd::Run(a) => run_container(conn, *a, true).await,
+        ContainerCmd::Create(a) => run_container(conn, *a, false).await,
         ContainerCmd::Start { containers } => {
             each(&containers, |c| async move {
                 start(conn, &c).await?;
@@ -429,7 +534,100 @@ fn env_list(v: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Docker's memory sizes: a number with an optional b, k, m or g suffix.
+pub fn parse_bytes(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').filter(|x| !x.is_empty()).unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size: '{s}'"))?;
+    if !n.is_finite() || n <= 0.0 {
+        bail!("invalid size: '{s}'");
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// Flags checked before anything is created: Docker's exit code 125.
+fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("open {f}: no such file"))?;
+        for l in text.lines() {
+            let l = l.trim();
+            if !l.is_empty() && !l.starts_with('#') {
+                env.push(l.to_string());
+            }
+        }
+    }
+    env.extend(a.env.iter().cloned());
+    let mut o = pb::RunOptions {
+        args: a.command.clone(),
+        entrypoint: a.entrypoint.clone().unwrap_or_default(),
+        has_entrypoint: a.entrypoint.is_some(),
+        env: env_list(&env),
+        workdir: a.workdir.clone().unwrap_or_default(),
+        user: a.user.clone().unwrap_or_default(),
+        hostname: a.hostname.clone().unwrap_or_default(),
+        privileged: a.privileged,
+        read_only: a.read_only,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        memory: a
+            .memory
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        cpus: a.cpus.unwrap_or(0.0),
+        pids_limit: a.pids_limit.unwrap_or(0),
+        stop_signal: a.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: a.stop_timeout.unwrap_or(0),
+        ..Default::default()
+    };
+    if let Some(c) = a.cpus {
+        if !(c > 0.0 && c.is_finite()) {
+            bail!("invalid argument \"{c}\" for \"--cpus\" flag: range of CPUs must be positive");
+        }
+    }
+    if let Some(s) = &a.stop_signal {
+        parse_signal(s)?;
+    }
+    for so in &a.security_opt {
+        let (k, v) = so
+            .split_once(['=', ':'])
+            .map(|(k, v)| (k, Some(v)))
+            .unwrap_or((so.as_str(), None));
+        match (k, v) {
+            ("no-new-privileges", None | Some("true")) => o.no_new_privileges = true,
+            ("no-new-privileges", Some("false")) => o.no_new_privileges = false,
+            ("seccomp", Some("unconfined")) => o.seccomp = "unconfined".into(),
+            ("seccomp", Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("decoding seccomp profile ({path}) failed"))?;
+                o.seccomp = text;
+            }
+            _ => bail!("invalid --security-opt: {so:?}"),
+        }
+    }
+    Ok(o)
+}
+
 async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow::Result<()> {
+    let options = match run_options(&a) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("hull: {e:#}.");
+            return Err(Exit(125).into());
+        }
+    };
     ensure_image(conn, &a.image).await?;
     let labels = a
         .label
@@ -452,20 +650,7 @@ async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow::Result<()>
                 auto_remove: a.rm && detach,
                 ..Default::default()
             }),
-            options: Some(pb::RunOptions {
-                args: a.command.clone(),
-                entrypoint: a.entrypoint.clone().unwrap_or_default(),
-                has_entrypoint: a.entrypoint.is_some(),
-                env: env_list(&a.env),
-                workdir: a.workdir.clone().unwrap_or_default(),
-                user: a.user.clone().unwrap_or_default(),
-                hostname: a.hostname.clone().unwrap_or_default(),
-                privileged: a.privileged,
-                read_only: a.read_only,
-                cap_add: a.cap_add.clone(),
-                cap_drop: a.cap_drop.clone(),
-                ..Default::default()
-            }),
+            options: Some(options),
         }))
         .await
         .map_err(|e| daemon_error(&e))?
@@ -597,13 +782,23 @@ fn stop_signal(c: &pb::Container) -> u32 {
 }
 
 /// Docker's stop: the stop signal, `time` seconds, then SIGKILL.
-async fn stop(conn: &Conn, c: &str, time: u64) -> anyhow::Result<()> {
+async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
     let info = conn
         .containers()
         .get(conn.req(pb::GetContainerRequest { id: c.to_string() }))
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message()))?
         .into_inner();
+    let time = time.unwrap_or_else(|| {
+        serde_json::from_slice::<serde_json::Value>(&info.spec)
+            .ok()
+            .and_then(|v| {
+                v["annotations"][crate::containers::STOP_TIMEOUT_ANNOTATION]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+            })
+            .unwrap_or(10)
+    });
     let running = info
         .status
         .as_ref()
@@ -641,15 +836,26 @@ async fn stop(conn: &Conn, c: &str, time: u64) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    match kill(libc::SIGKILL as u32, true).await {
-        Ok(_) => {}
-        Err(e) if e.code() == tonic::Code::FailedPrecondition => return Ok(()),
-        Err(e) => return Err(anyhow::anyhow!("{}", e.message())),
+    // SIGKILL to the container's init ends the whole PID namespace. The
+    // process may die while the signal is on its way: what counts is
+    // that the task exits.
+    let killed = kill(libc::SIGKILL as u32, false).await;
+    if let Err(e) = &killed {
+        if e.code() == tonic::Code::FailedPrecondition {
+            return Ok(());
+        }
     }
-    match wait().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == tonic::Code::FailedPrecondition => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("{}", e.message())),
+    match tokio::time::timeout(Duration::from_secs(30), wait()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.code() == tonic::Code::FailedPrecondition => Ok(()),
+        Ok(Err(e)) => Err(anyhow::anyhow!("{}", e.message())),
+        Err(_) => Err(anyhow::anyhow!(
+            "{}",
+            killed
+                .err()
+                .map(|e| e.message().to_string())
+                .unwrap_or_else(|| "the container did not stop after SIGKILL".into())
+        )),
     }
 }
 
@@ -782,6 +988,138 @@ async fn ps(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
     writeln!(out, "{}", line(head.to_vec()))?;
     for r in &rows {
         writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+/// RFC 3339 (UTC) of Unix seconds, as Docker shows times; zero time for 0.
+fn rfc3339(secs: i64) -> String {
+    if secs <= 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Docker's `inspect` document for a container.
+pub fn inspect_json(c: &pb::Container) -> serde_json::Value {
+    use serde_json::json;
+    let spec: serde_json::Value = serde_json::from_slice(&c.spec).unwrap_or_default();
+    let st = c.status.clone().unwrap_or_default();
+    let args: Vec<serde_json::Value> = spec["process"]["args"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let user = &spec["process"]["user"];
+    let user = match (user["uid"].as_u64(), user["gid"].as_u64()) {
+        (Some(0), Some(0)) | (None, _) => String::new(),
+        (Some(u), Some(g)) => format!("{u}:{g}"),
+        (Some(u), None) => u.to_string(),
+    };
+    json!({
+        "Id": c.id,
+        "Created": rfc3339(c.created_at),
+        "Path": args.first().cloned().unwrap_or_default(),
+        "Args": args.get(1..).map(|a| a.to_vec()).unwrap_or_default(),
+        "State": {
+            "Status": if st.state.is_empty() { "created".to_string() } else { st.state.clone() },
+            "Running": st.state == "running" || st.state == "paused",
+            "Paused": st.state == "paused",
+            "Restarting": false,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": st.pid,
+            "ExitCode": st.exit_code,
+            "Error": "",
+            "StartedAt": rfc3339(st.started_at),
+            "FinishedAt": rfc3339(st.finished_at),
+        },
+        "Image": c.image,
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": c.snapshotter,
+        "Platform": "linux",
+        "Config": {
+            "Hostname": spec["hostname"],
+            "User": user,
+            "Tty": spec["process"]["terminal"],
+            "Env": spec["process"]["env"],
+            "Cmd": spec["process"]["args"],
+            "Image": familiar_name(&c.image),
+            "WorkingDir": spec["process"]["cwd"],
+            "Labels": c.labels,
+            "StopSignal": spec["annotations"]["org.opencontainers.image.stopSignal"]
+                .as_str()
+                .unwrap_or("SIGTERM"),
+        },
+        "HostConfig": {
+            "AutoRemove": c.auto_remove,
+            "ReadonlyRootfs": spec["root"]["readonly"],
+            "Memory": spec["linux"]["resources"]["memory"]["limit"].as_i64().unwrap_or(0),
+            "PidsLimit": spec["linux"]["resources"]["pids"]["limit"].as_i64().unwrap_or(0),
+            "CpuQuota": spec["linux"]["resources"]["cpu"]["quota"].as_i64().unwrap_or(0),
+            "CpuPeriod": spec["linux"]["resources"]["cpu"]["period"].as_i64().unwrap_or(0),
+        },
+        "GraphDriver": {"Name": c.snapshotter},
+        "ResolvConfPath": format!("{}/resolv.conf", c.bundle),
+        "HostnamePath": format!("{}/hostname", c.bundle),
+        "HostsPath": format!("{}/hosts", c.bundle),
+        "LogPath": format!("{}/stdout.log", c.bundle),
+    })
+}
+
+async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyhow::Result<()> {
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for n in names {
+        match conn
+            .containers()
+            .get(conn.req(pb::GetContainerRequest { id: n.clone() }))
+            .await
+        {
+            Ok(c) => docs.push(inspect_json(&c.into_inner())),
+            Err(e) => {
+                eprintln!("Error: No such object: {n}");
+                let _ = e;
+                failed = true;
+            }
+        }
+    }
+    match format.as_deref() {
+        None | Some("json") => {
+            println!("{}", serde_json::to_string_pretty(&docs)?);
+        }
+        Some(t) => {
+            for d in &docs {
+                match super::template::render(t, d) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("template parsing error: {e}");
+                        return Err(Exit(1).into());
+                    }
+                }
+            }
+        }
+    }
+    if failed {
+        return Err(Exit(1).into());
     }
     Ok(())
 }

@@ -27,6 +27,8 @@ pub const CREATED: &str = "created";
 pub const RUNNING: &str = "running";
 pub const EXITED: &str = "exited";
 pub const PAUSED: &str = "paused";
+/// Annotation holding `--stop-timeout` (seconds).
+pub const STOP_TIMEOUT_ANNOTATION: &str = "io.hull.stop-timeout";
 
 /// The runtime name recorded for containers (the shim's containerd name).
 pub const RUNTIME: &str = "io.containerd.hull.v2";
@@ -329,6 +331,13 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
                         }
                     }
                 }
+            }
+            if !run.stop_signal.is_empty() {
+                v["annotations"]["org.opencontainers.image.stopSignal"] =
+                    run.stop_signal.clone().into();
+            }
+            if run.stop_timeout > 0 {
+                v["annotations"][STOP_TIMEOUT_ANNOTATION] = run.stop_timeout.to_string().into();
             }
             let hostname = v["hostname"].as_str().unwrap_or("").to_string();
             std::fs::create_dir_all(&bundle).ctx(|| format!("create {}", bundle.display()))?;

@@ -174,7 +174,7 @@ impl pb::containers_server::Containers for Server {
             let paused = rec.state.status == super::PAUSED;
             // Already exited is fine: the waiter is cleaning up.
             let _ = blocking(&self.m, move |m| {
-                shim::kill(&l2, libc::SIGKILL as u32, true)?;
+                shim::kill(&l2, libc::SIGKILL as u32, false)?;
                 if paused {
                     shim::pause(&m, &l2, false)?;
                 }
