@@ -488,3 +488,51 @@ fn resource_flags_inspect_rename_restart_prune() {
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
 }
+
+#[test]
+fn shim_events_reach_the_event_stream() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let mut ev = h
+        .hull_cmd(&["events", "--filter", "topic~=/tasks/"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = ev.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The subscription is live once a first event arrives: run until then,
+    // then look for the exit event of a run that started after it.
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut found = false;
+    while !found {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no /tasks/exit with status 4; events: {seen:#?}"
+        );
+        let o = h.hull(&["run", "--rm", &image, "sh", "-c", "exit 4"]);
+        assert_eq!(code(&o), 4, "{}", stderr(&o));
+        let until = std::time::Instant::now() + Duration::from_secs(3);
+        while let Ok(line) =
+            rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+        {
+            if line.contains(" /tasks/exit ") && line.contains("\"exit_status\":4") {
+                found = true;
+                break;
+            }
+            seen.push(line);
+        }
+    }
+    let _ = ev.kill();
+    let _ = ev.wait();
+}

@@ -788,6 +788,20 @@ impl pb::events_server::Events for Server {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(orx))))
     }
+
+    async fn publish(
+        &self,
+        req: Request<pb::PublishRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.into_inner();
+        validate_namespace(&r.namespace)?;
+        if !r.topic.starts_with('/') {
+            return Err(Status::invalid_argument(format!("bad topic {:?}", r.topic)));
+        }
+        let event = crate::containers::events::decode(&r.event)?;
+        self.m.events.publish(&r.namespace, &r.topic, event);
+        Ok(Response::new(pb::Empty {}))
+    }
 }
 
 // ---------------------------------------------------------------- Leases

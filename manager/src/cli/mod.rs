@@ -42,6 +42,9 @@ pub struct Cli {
         global = true
     )]
     pub namespace: String,
+    /// The daemon socket as shims name it (`hull --address A publish`).
+    #[arg(long = "address", hide = true, global = true)]
+    pub address: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -83,6 +86,12 @@ pub enum Cmd {
     },
     #[command(flatten)]
     Container(containers::ContainerCmd),
+    /// Forward a shim's event (protobuf Any on stdin) to hulld.
+    #[command(hide = true)]
+    Publish {
+        #[arg(long)]
+        topic: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -300,7 +309,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let conn = Conn::connect(&cli.host, &cli.namespace).await?;
+    let host = cli.address.clone().unwrap_or_else(|| cli.host.clone());
+    let conn = Conn::connect(&host, &cli.namespace).await?;
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull(&conn, a).await,
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => push(&conn, a).await,
@@ -400,6 +410,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Snapshot(c) => snapshot(&conn, c).await,
         Cmd::Container(c) => containers::run(&conn, c).await,
+        Cmd::Publish { topic } => {
+            let mut event = Vec::new();
+            std::io::stdin().read_to_end(&mut event)?;
+            conn.events()
+                .publish(pb::PublishRequest {
+                    namespace: cli.namespace.clone(),
+                    topic,
+                    event,
+                })
+                .await?;
+            Ok(())
+        }
         Cmd::Events { filter } => {
             let mut s = conn
                 .events()

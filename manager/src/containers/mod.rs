@@ -7,6 +7,7 @@
 //! `<state>/containers/<ns>/<id>`; its writable layer is the active snapshot
 //! `container/<ns>/<id>` on the image's top layer.
 
+pub mod events;
 pub mod service;
 pub mod shim;
 pub mod spec;

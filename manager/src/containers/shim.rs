@@ -28,6 +28,7 @@ use crate::metadata::ns_key;
 
 pub const SHIM_BINARY: &str = "containerd-shim-hull-v2";
 pub const RUNTIME_BINARY: &str = "hullc";
+pub const PUBLISH_BINARY: &str = "hull";
 /// Output files in the bundle (the shim appends to them directly).
 pub const STDOUT_LOG: &str = "stdout.log";
 pub const STDERR_LOG: &str = "stderr.log";
@@ -150,11 +151,19 @@ fn runtime_options(m: &Manager) -> Result<Any> {
 /// `shim … start` in the bundle: the ttrpc address and the shim's pid.
 fn start_shim(m: &Manager, ns: &str, id: &str, bundle: &Path) -> Result<(String, i32)> {
     let shim = find_binary(SHIM_BINARY)?;
-    let out = Command::new(&shim)
-        .arg("-namespace")
+    let mut cmd = Command::new(&shim);
+    cmd.arg("-namespace")
         .arg(ns)
         .arg("-address")
-        .arg(&m.address)
+        .arg(&m.address);
+    // The shim publishes its events with `hull --address A publish …`.
+    match find_binary(PUBLISH_BINARY) {
+        Ok(p) => {
+            cmd.arg("-publish-binary").arg(p);
+        }
+        Err(e) => tracing::warn!("no shim events: {e}"),
+    }
+    let out = cmd
         .arg("-id")
         .arg(id)
         .arg("start")
@@ -428,8 +437,8 @@ pub fn start_task(m: &Manager, live: &Live) -> Result<u32> {
     })?;
     m.events.publish(
         &live.ns,
-        "/tasks/start",
-        serde_json::json!({"container_id": live.id, "pid": resp.pid}),
+        "/containers/start",
+        serde_json::json!({"id": live.id, "pid": resp.pid}),
     );
     Ok(resp.pid)
 }
@@ -495,8 +504,8 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
     m.tasks.remove(&ns_key(&live.ns, &live.id));
     m.events.publish(
         &live.ns,
-        "/tasks/exit",
-        serde_json::json!({"container_id": live.id, "exit_status": exit.code}),
+        "/containers/die",
+        serde_json::json!({"id": live.id, "exit_code": exit.code}),
     );
     let _ = tx.send(Some(exit));
     match rec {
