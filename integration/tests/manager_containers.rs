@@ -536,3 +536,34 @@ fn shim_events_reach_the_event_stream() {
     let _ = ev.kill();
     let _ = ev.wait();
 }
+
+#[test]
+fn twenty_containers_survive_a_hulld_sigkill() {
+    require_root!();
+    let (_reg, _l, mut h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let names: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    for n in &names {
+        h.hull_ok(&["run", "-d", "--name", n, &image, "sleep", "300"]);
+    }
+    assert_eq!(h.hull_ok(&["ps", "-q"]).lines().count(), 20);
+    h.kill();
+    h.spawn();
+    let ps = h.hull_ok(&["ps"]);
+    assert_eq!(ps.lines().count(), 21, "{ps}");
+    for n in &names {
+        let st = h.hull_ok(&["inspect", "--format", "{{.State.Status}}", n]);
+        assert_eq!(st.trim(), "running", "{n}");
+        assert_eq!(h.hull_ok(&["exec", n, "echo", n]).trim(), n.as_str());
+    }
+    let mut args = vec!["stop", "-t", "0"];
+    args.extend(names.iter().map(String::as_str));
+    h.hull_ok(&args);
+    assert_eq!(h.hull_ok(&["ps", "-q"]), "");
+    let mut args = vec!["rm"];
+    args.extend(names.iter().map(String::as_str));
+    h.hull_ok(&args);
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+    assert!(cleanup::mounts_under(h.dir.path()).is_empty());
+}
