@@ -567,3 +567,86 @@ fn twenty_containers_survive_a_hulld_sigkill() {
     assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
     assert!(cleanup::mounts_under(h.dir.path()).is_empty());
 }
+
+#[test]
+fn json_file_logs_tail_since_timestamps_and_rotation() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let id = h
+        .hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "logger",
+            "--log-opt",
+            "max-size=2k",
+            "--log-opt",
+            "max-file=3",
+            &image,
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(h.hull_ok(&["wait", "logger"]).trim(), "0");
+
+    // Docker's json-file lines, rotated into at most three files of 2 KiB.
+    let bundle = h.state.join("containers/default").join(&id);
+    for f in ["container.log", "container.log.1", "container.log.2"] {
+        let text = std::fs::read_to_string(bundle.join(f)).unwrap();
+        assert!(text.len() <= 2048, "{f}: {} bytes", text.len());
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v["log"].is_string() && v["time"].is_string(), "{line}");
+            assert!(v["stream"] == "stdout" || v["stream"] == "stderr", "{line}");
+        }
+    }
+    assert!(!bundle.join("container.log.3").exists());
+
+    // What is kept is the newest part, in order.
+    let o = h.hull(&["logs", "logger"]);
+    assert_eq!(code(&o), 0);
+    let nums: Vec<u32> = stdout(&o)
+        .lines()
+        .map(|l| l.strip_prefix("line-").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(*nums.last().unwrap(), 199);
+    assert!(nums.len() < 200, "nothing rotated away");
+    assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "{nums:?}");
+    assert_eq!(
+        h.hull_ok(&["logs", "--tail", "2", "logger"]),
+        "line-198\nline-199\n"
+    );
+
+    // stderr stays stderr; -t, --since.
+    h.hull_ok(&[
+        "run",
+        "--name",
+        "errs",
+        &image,
+        "sh",
+        "-c",
+        "echo a >&2; echo b >&2",
+    ]);
+    let o = h.hull(&["logs", "errs"]);
+    assert_eq!(
+        (stdout(&o), stderr(&o)),
+        (String::new(), "a\nb\n".to_string())
+    );
+    let o = h.hull(&["logs", "-t", "--tail", "1", "errs"]);
+    let line = stderr(&o);
+    assert!(
+        line.starts_with("20") && line.ends_with("Z b\n"),
+        "{line:?}"
+    );
+    let o = h.hull(&["logs", "--since", "1h", "errs"]);
+    assert_eq!(stderr(&o), "a\nb\n");
+    let o = h.hull(&["logs", "--since", "4000000000", "errs"]);
+    assert_eq!(stdout(&o) + &stderr(&o), "");
+    h.hull_ok(&["rm", "errs"]);
+    h.hull_ok(&["rm", "logger"]);
+    assert_no_leftovers(&h, &id, None);
+}

@@ -38,11 +38,7 @@ pub enum ContainerCmd {
     /// List containers.
     Ps(PsArgs),
     /// Fetch the logs of a container.
-    Logs {
-        #[arg(short, long)]
-        follow: bool,
-        container: String,
-    },
+    Logs(LogsArgs),
     /// Stop one or more running containers.
     Stop {
         /// Seconds to wait before killing the container.
@@ -118,6 +114,22 @@ pub enum ContainerSub {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end ("all" for everything).
+    #[arg(long)]
+    pub tail: Option<String>,
+    /// Only since a Unix time or a relative time (e.g. 42s, 5m, 2h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ExecArgs {
     #[arg(short, long = "env")]
     pub env: Vec<String>,
@@ -182,6 +194,9 @@ pub struct RunArgs {
     /// Seconds to wait for the stop signal before SIGKILL.
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<i32>,
+    /// Log options: max-size=SIZE, max-file=N.
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -289,7 +304,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             .await
         }
         ContainerCmd::Ps(a) => ps(conn, a).await,
-        ContainerCmd::Logs { follow, container } => logs(conn, &container, follow).await,
+        ContainerCmd::Logs(a) => logs(conn, a).await,
         ContainerCmd::Stop { time, containers } => {
             each(&containers, |c| async move {
                 stop(conn, &c, time).await?;
@@ -590,6 +605,19 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         stop_timeout: a.stop_timeout.unwrap_or(0),
         ..Default::default()
     };
+    for lo in &a.log_opt {
+        match lo.split_once('=') {
+            Some(("max-size", v)) => o.log_max_size = parse_bytes(v)?,
+            Some(("max-file", v)) => {
+                o.log_max_file = v
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| anyhow::anyhow!("invalid value for log-opt max-file: {v}"))?
+            }
+            _ => bail!("unknown log opt '{lo}'"),
+        }
+    }
     if let Some(c) = a.cpus {
         if !(c > 0.0 && c.is_finite()) {
             bail!("invalid argument \"{c}\" for \"--cpus\" flag: range of CPUs must be positive");
@@ -690,6 +718,7 @@ async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow::Result<()>
             .logs(conn.req(pb::LogsRequest {
                 container_id: id.clone(),
                 follow: true,
+                ..Default::default()
             }))
             .await
             .map_err(|e| daemon_error(&e))?
@@ -859,16 +888,79 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
     }
 }
 
-async fn logs(conn: &Conn, c: &str, follow: bool) -> anyhow::Result<()> {
-    let s = conn
+/// `--since`: Unix seconds, or a duration ago (`90s`, `5m`, `2h`).
+fn parse_since(s: &str) -> anyhow::Result<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok((secs * 1e9) as i64);
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid value for \"since\": {s}"))?;
+    let mult = match unit {
+        "s" => 1e9,
+        "m" => 60e9,
+        "h" => 3600e9,
+        _ => bail!("invalid value for \"since\": {s}"),
+    };
+    Ok(now - (n * mult) as i64)
+}
+
+async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
+    let (has_tail, tail) = match a.tail.as_deref() {
+        None | Some("all") => (false, 0),
+        Some(n) => (
+            true,
+            n.parse::<i64>()
+                .map_err(|_| anyhow::anyhow!("invalid value for \"tail\": {n}"))?,
+        ),
+    };
+    let since_nanos = a
+        .since
+        .as_deref()
+        .map(parse_since)
+        .transpose()?
+        .unwrap_or(0);
+    let mut s = conn
         .tasks()
         .logs(conn.req(pb::LogsRequest {
-            container_id: c.to_string(),
-            follow,
+            container_id: a.container.clone(),
+            follow: a.follow,
+            has_tail,
+            tail,
+            since_nanos,
         }))
-        .await?
+        .await
+        .map_err(|e| {
+            eprintln!("Error response from daemon: {}", e.message());
+            Exit(1)
+        })?
         .into_inner();
-    copy_logs(s).await
+    while let Some(c) = s.next().await {
+        let c = c?;
+        let mut data = Vec::new();
+        if a.timestamps {
+            data.extend_from_slice(
+                crate::containers::logfile::rfc3339_nanos(c.time_nanos).as_bytes(),
+            );
+            data.push(b' ');
+        }
+        data.extend_from_slice(&c.data);
+        if c.stream == 2 {
+            let mut e = std::io::stderr().lock();
+            e.write_all(&data)?;
+            e.flush()?;
+        } else {
+            let mut o = std::io::stdout().lock();
+            o.write_all(&data)?;
+            o.flush()?;
+        }
+    }
+    Ok(())
 }
 
 fn ago(secs: i64) -> String {
@@ -1122,4 +1214,30 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
         return Err(Exit(1).into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_and_signals() {
+        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512kb").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("-1m").is_err());
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("NOPE").is_err());
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
 }

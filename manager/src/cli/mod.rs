@@ -86,6 +86,16 @@ pub enum Cmd {
     },
     #[command(flatten)]
     Container(containers::ContainerCmd),
+    /// The shim's logging binary: json-file logs of fds 3 and 4 into DIR.
+    #[command(hide = true)]
+    LogDriver {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        #[arg(long, default_value_t = 0)]
+        max_size: u64,
+        #[arg(long, default_value_t = 1)]
+        max_file: u32,
+    },
     /// Forward a shim's event (protobuf Any on stdin) to hulld.
     #[command(hide = true)]
     Publish {
@@ -309,6 +319,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Cmd::LogDriver {
+        dir,
+        max_size,
+        max_file,
+    } = &cli.cmd
+    {
+        crate::containers::logfile::run_driver(dir, *max_size, *max_file)?;
+        return Ok(());
+    }
     let host = cli.address.clone().unwrap_or_else(|| cli.host.clone());
     let conn = Conn::connect(&host, &cli.namespace).await?;
     match cli.cmd {
@@ -410,6 +429,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Snapshot(c) => snapshot(&conn, c).await,
         Cmd::Container(c) => containers::run(&conn, c).await,
+        Cmd::LogDriver { .. } => Ok(()),
         Cmd::Publish { topic } => {
             let mut event = Vec::new();
             std::io::stdin().read_to_end(&mut event)?;

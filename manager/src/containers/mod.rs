@@ -8,6 +8,7 @@
 //! `container/<ns>/<id>` on the image's top layer.
 
 pub mod events;
+pub mod logfile;
 pub mod service;
 pub mod shim;
 pub mod spec;
@@ -59,6 +60,11 @@ pub struct ContainerRecord {
     pub auto_remove: bool,
     pub bundle: PathBuf,
     pub state: ContainerState,
+    /// Log rotation (`--log-opt max-size`, `max-file`); 0: none.
+    #[serde(default)]
+    pub log_max_size: u64,
+    #[serde(default)]
+    pub log_max_file: u32,
 }
 
 /// Tasks hulld is running now (container key → its live shim).
@@ -371,6 +377,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             status: CREATED.into(),
             ..Default::default()
         },
+        log_max_size: o.run.log_max_size.max(0) as u64,
+        log_max_file: o.run.log_max_file.max(0) as u32,
     };
     save(m, ns, &r)?;
     m.events.publish(

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::logfile;
 use super::shim::{self, Live, STDERR_LOG, STDOUT_LOG};
 use super::{ContainerRecord, CreateOptions, EXITED};
 use crate::error::Error;
@@ -469,6 +470,75 @@ impl pb::tasks_server::Tasks for Server {
         let (tx, rx) = mpsc::channel(16);
         let m = self.m.clone();
         let follow = r.follow;
+        let json =
+            rec.bundle.join(logfile::LOG_FILE).exists() || !rec.bundle.join(STDOUT_LOG).exists();
+        if json {
+            tokio::spawn(async move {
+                let dir = rec.bundle.clone();
+                let since = r.since_nanos;
+                // Rotated files and what the current one holds now.
+                let main = dir.join(logfile::LOG_FILE);
+                let (mut entries, mut offset) = tokio::task::spawn_blocking(move || {
+                    let mut all = Vec::new();
+                    for p in logfile::files(&dir, 100) {
+                        if p.ends_with(logfile::LOG_FILE) {
+                            break;
+                        }
+                        all.extend(read_entries(&p, 0).0);
+                    }
+                    let (cur, off) = read_entries(&dir.join(logfile::LOG_FILE), 0);
+                    all.extend(cur);
+                    (all, off)
+                })
+                .await
+                .unwrap_or_default();
+                entries.retain(|e| e.time_nanos >= since);
+                if r.has_tail {
+                    let n = r.tail.max(0) as usize;
+                    let skip = entries.len().saturating_sub(n);
+                    entries.drain(..skip);
+                }
+                for e in entries {
+                    let msg = pb::LogChunk {
+                        stream: e.stream,
+                        data: e.data,
+                        time_nanos: e.time_nanos,
+                    };
+                    if tx.send(Ok(msg)).await.is_err() {
+                        return;
+                    }
+                }
+                if !follow {
+                    return;
+                }
+                loop {
+                    // Decide before reading, so output written before the
+                    // exit is read in the last round (hulld records an exit
+                    // only after the log driver finished).
+                    let running = m.tasks.get(&ns_key(&ns, &rec.id)).is_some();
+                    let p = main.clone();
+                    let (new, off) = tokio::task::spawn_blocking(move || read_entries(&p, offset))
+                        .await
+                        .unwrap_or_default();
+                    offset = off;
+                    for e in new.into_iter().filter(|e| e.time_nanos >= since) {
+                        let msg = pb::LogChunk {
+                            stream: e.stream,
+                            data: e.data,
+                            time_nanos: e.time_nanos,
+                        };
+                        if tx.send(Ok(msg)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if !running {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            });
+            return Ok(Response::new(Box::pin(ReceiverStream::new(rx))));
+        }
         tokio::spawn(async move {
             let paths = [
                 (1u32, rec.bundle.join(STDOUT_LOG)),
@@ -489,6 +559,7 @@ impl pb::tasks_server::Tasks for Server {
                         let msg = pb::LogChunk {
                             stream: *stream,
                             data: chunk,
+                            time_nanos: 0,
                         };
                         if tx.send(Ok(msg)).await.is_err() {
                             return;
@@ -503,6 +574,35 @@ impl pb::tasks_server::Tasks for Server {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// Entries of a json-lines log file from byte `offset` up to its last
+/// complete line, and the offset after that line. A file shorter than
+/// `offset` was rotated: read it from the start.
+fn read_entries(p: &std::path::Path, offset: u64) -> (Vec<logfile::Entry>, u64) {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return (Vec::new(), offset);
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let offset = if len < offset { 0 } else { offset };
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return (Vec::new(), offset);
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).is_err() {
+        return (Vec::new(), offset);
+    }
+    let complete = buf
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let out = String::from_utf8_lossy(&buf[..complete])
+        .lines()
+        .filter_map(logfile::decode)
+        .collect();
+    (out, offset + complete as u64)
 }
 
 impl Server {

@@ -262,8 +262,24 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             x
         })
         .collect();
-    req.stdout = format!("file://{}", r.bundle.join(STDOUT_LOG).display());
-    req.stderr = format!("file://{}", r.bundle.join(STDERR_LOG).display());
+    match find_binary(PUBLISH_BINARY) {
+        // json-file logs written by `hull log-driver` (the shim's logging binary).
+        Ok(hull) => {
+            let uri = format!(
+                "binary://{}?log-driver&--dir={}&--max-size={}&--max-file={}",
+                uri_escape(&hull.display().to_string()),
+                uri_escape(&r.bundle.display().to_string()),
+                r.log_max_size,
+                r.log_max_file.max(1)
+            );
+            req.stdout = uri.clone();
+            req.stderr = uri;
+        }
+        Err(_) => {
+            req.stdout = format!("file://{}", r.bundle.join(STDOUT_LOG).display());
+            req.stderr = format!("file://{}", r.bundle.join(STDERR_LOG).display());
+        }
+    }
     req.options = Some(options).into();
     let pid = match client.create(ctx(), &req) {
         Ok(resp) => resp.pid,
@@ -495,6 +511,8 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
         tracing::warn!(id = %live.id, "shim delete failed ({e}); cleaning up with `shim delete`");
         shim_delete(&m, &live.ns, &live.id, &bundle);
     }
+    // Every line of output is in the log before anyone hears of the exit.
+    super::logfile::wait_driver(&bundle, Duration::from_secs(10));
     let rec = update(&m, &live.ns, &live.id, |c| {
         c.state.status = EXITED.into();
         c.state.pid = 0;
@@ -614,4 +632,17 @@ pub fn exec_delete(live: &Live, p: &ExecProc) {
     let _ = live.client.delete(ctx(), &req);
     let _ = std::fs::remove_file(&p.stdout);
     let _ = std::fs::remove_file(&p.stderr);
+}
+
+/// Percent-encode what a URI path or query value must not carry raw.
+fn uri_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

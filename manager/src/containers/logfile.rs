@@ -1,0 +1,303 @@
+//! Container logs in Docker's json-file format: one JSON object per line,
+//! `{"log":"…\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}`,
+//! in `container.log`, rotated by size into `container.log.1`, `.2`, …
+//!
+//! The writer runs as the shim's logging binary (`hull log-driver`, started
+//! through a `binary://` stdout URI with the container's stdout and stderr
+//! on fds 3 and 4), so logging goes on while hulld is away.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub const LOG_FILE: &str = "container.log";
+const LOCK_FILE: &str = "log.lock";
+
+/// Wait (at most `timeout`) until the log driver of `dir` has written
+/// everything and exited.
+pub fn wait_driver(dir: &Path, timeout: std::time::Duration) {
+    let Ok(f) = OpenOptions::new().write(true).open(dir.join(LOCK_FILE)) else {
+        return; // no driver ever ran here
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    let mut f = f;
+    loop {
+        match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(_) => return,
+            Err((back, _)) => f = back,
+        }
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(dir = %dir.display(), "log driver still running");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+/// Longest piece of a line kept before it is written as a partial entry.
+const MAX_LINE: usize = 16 * 1024;
+
+/// RFC 3339 with nanoseconds (UTC) of a Unix time in nanoseconds.
+pub fn rfc3339_nanos(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// 1 stdout, 2 stderr.
+    pub stream: u32,
+    pub data: Vec<u8>,
+    pub time_nanos: i64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Line {
+    log: String,
+    stream: String,
+    time: String,
+    /// Unix nanoseconds (hull's addition, so readers need not parse `time`).
+    #[serde(default)]
+    t: i64,
+}
+
+pub fn encode(e: &Entry) -> String {
+    let l = Line {
+        log: String::from_utf8_lossy(&e.data).into_owned(),
+        stream: if e.stream == 2 { "stderr" } else { "stdout" }.into(),
+        time: rfc3339_nanos(e.time_nanos),
+        t: e.time_nanos,
+    };
+    serde_json::to_string(&l).unwrap_or_default()
+}
+
+pub fn decode(line: &str) -> Option<Entry> {
+    let l: Line = serde_json::from_str(line).ok()?;
+    Some(Entry {
+        stream: if l.stream == "stderr" { 2 } else { 1 },
+        data: l.log.into_bytes(),
+        time_nanos: l.t,
+    })
+}
+
+/// The log files of a container, oldest first.
+pub fn files(dir: &Path, max_file: u32) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for i in (1..max_file.max(1)).rev() {
+        let p = dir.join(format!("{LOG_FILE}.{i}"));
+        if p.exists() {
+            v.push(p);
+        }
+    }
+    v.push(dir.join(LOG_FILE));
+    v
+}
+
+/// Every entry in the log files of `dir` (rotated ones first).
+pub fn read_all(dir: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for p in files(dir, 100) {
+        let Ok(f) = File::open(&p) else { continue };
+        for line in BufReader::new(f).lines().map_while(Result::ok) {
+            if let Some(e) = decode(&line) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// A size-rotated json-lines writer.
+pub struct Writer {
+    dir: PathBuf,
+    file: File,
+    size: u64,
+    /// 0: never rotate.
+    max_size: u64,
+    max_file: u32,
+}
+
+impl Writer {
+    pub fn open(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<Writer> {
+        let path = dir.join(LOG_FILE);
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_file: max_file.max(1),
+        })
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let main = self.dir.join(LOG_FILE);
+        if self.max_file <= 1 {
+            self.file.set_len(0)?;
+            self.size = 0;
+            return Ok(());
+        }
+        for i in (1..self.max_file - 1).rev() {
+            let from = self.dir.join(format!("{LOG_FILE}.{i}"));
+            if from.exists() {
+                std::fs::rename(&from, self.dir.join(format!("{LOG_FILE}.{}", i + 1)))?;
+            }
+        }
+        std::fs::rename(&main, self.dir.join(format!("{LOG_FILE}.1")))?;
+        self.file = OpenOptions::new().create(true).append(true).open(&main)?;
+        self.size = 0;
+        Ok(())
+    }
+
+    pub fn write(&mut self, e: &Entry) -> std::io::Result<()> {
+        let mut line = encode(e);
+        line.push('\n');
+        if self.max_size > 0 && self.size > 0 && self.size + line.len() as u64 > self.max_size {
+            self.rotate()?;
+        }
+        self.file.write_all(line.as_bytes())?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+}
+
+/// Copy one stream into the writer, line by line.
+fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    let flush = |data: Vec<u8>| {
+        let e = Entry {
+            stream,
+            data,
+            time_nanos: now_nanos(),
+        };
+        let mut g = w.lock().unwrap_or_else(|x| x.into_inner());
+        let _ = g.write(&e);
+    };
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+            let rest = pending.split_off(i + 1);
+            flush(std::mem::replace(&mut pending, rest));
+        }
+        if pending.len() >= MAX_LINE {
+            flush(std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        flush(pending);
+    }
+}
+
+/// The logging binary: stdout on fd 3, stderr on fd 4, fd 5 closed when
+/// ready; runs until both streams end.
+pub fn run_driver(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    // Held while we run: hulld records a task's exit only after taking it,
+    // so every line is in the file by then (see `wait_driver`).
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| std::io::Error::from(e))?;
+    let w = Arc::new(Mutex::new(Writer::open(dir, max_size, max_file)?));
+    // SAFETY: the shim hands us fds 3, 4 and 5 (containerd's logging binary
+    // protocol); we own them from here on.
+    let (out, err, ready) = unsafe {
+        (
+            File::from_raw_fd(3),
+            File::from_raw_fd(4),
+            File::from_raw_fd(5),
+        )
+    };
+    drop(ready);
+    let w2 = w.clone();
+    let t = std::thread::spawn(move || pump(err, 2, w2));
+    pump(out, 1, w);
+    let _ = t.join();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339_nanos(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456789Z"
+        );
+    }
+
+    #[test]
+    fn encode_decode_and_rotate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = Entry {
+            stream: 2,
+            data: b"hello \"x\"\n".to_vec(),
+            time_nanos: 5,
+        };
+        let line = encode(&e);
+        assert!(line.contains("\"stream\":\"stderr\""), "{line}");
+        assert_eq!(decode(&line), Some(e));
+
+        let mut w = Writer::open(tmp.path(), 200, 3).unwrap();
+        for i in 0..20 {
+            w.write(&Entry {
+                stream: 1,
+                data: format!("line {i}\n").into_bytes(),
+                time_nanos: i,
+            })
+            .unwrap();
+        }
+        // Three files at most, each within the limit, newest entries kept
+        // in order.
+        assert!(tmp.path().join("container.log.2").exists());
+        assert!(!tmp.path().join("container.log.3").exists());
+        for f in files(tmp.path(), 3) {
+            assert!(std::fs::metadata(&f).unwrap().len() <= 200);
+        }
+        let all = read_all(tmp.path());
+        assert_eq!(all.last().unwrap().data, b"line 19\n");
+        let ts: Vec<i64> = all.iter().map(|e| e.time_nanos).collect();
+        assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
+        assert!(all.len() < 20);
+    }
+}
