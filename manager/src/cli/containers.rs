@@ -12,6 +12,24 @@ use tokio_stream::StreamExt;
 use super::client::Conn;
 use crate::images::familiar_name;
 
+/// A daemon error as Docker users read it: without the status category
+/// ("not found: …") the daemon's error type puts first.
+fn msg(e: &tonic::Status) -> String {
+    let m = e.message();
+    for p in [
+        "not found: ",
+        "already exists: ",
+        "invalid argument: ",
+        "failed precondition: ",
+        "unsupported: ",
+    ] {
+        if let Some(rest) = m.strip_prefix(p) {
+            return rest.to_string();
+        }
+    }
+    m.to_string()
+}
+
 /// Ends `hull` with this exit code; the message (if any) was printed.
 #[derive(Debug)]
 pub struct Exit(pub i32);
@@ -267,7 +285,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                 }))
                 .await
                 .map_err(|e| {
-                    eprintln!("Error response from daemon: {}", e.message());
+                    eprintln!("Error response from daemon: {}", msg(&e));
                     Exit(1)
                 })?;
             Ok(())
@@ -283,7 +301,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                 }))
                 .await
                 .map_err(|e| {
-                    eprintln!("Error response from daemon: {}", e.message());
+                    eprintln!("Error response from daemon: {}", msg(&e));
                     Exit(1)
                 })?
                 .into_inner();
@@ -324,7 +342,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                         all: false,
                     }))
                     .await
-                    .map_err(|e| anyhow::anyhow!("Cannot kill container: {c}: {}", e.message()))?;
+                    .map_err(|e| anyhow::anyhow!("Cannot kill container: {c}: {}", msg(&e)))?;
                 println!("{c}");
                 Ok(())
             })
@@ -338,7 +356,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                         force,
                     }))
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+                    .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
                 println!("{c}");
                 Ok(())
             })
@@ -353,7 +371,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                         exec_id: String::new(),
                     }))
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message()))?
+                    .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?
                     .into_inner();
                 println!("{}", w.exit_status as i32);
                 Ok(())
@@ -373,7 +391,7 @@ async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Resu
         } else {
             conn.tasks().resume(r).await
         };
-        res.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        res.map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
         println!("{c}");
         Ok(())
     })
@@ -397,17 +415,17 @@ async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
     {
         Ok(s) => s.into_inner(),
         Err(e) => {
-            let code = match start_error_code(e.message()) {
+            let code = match start_error_code(&msg(&e)) {
                 125 => 1,
                 c => c,
             };
-            eprintln!("Error response from daemon: {}", e.message());
+            eprintln!("Error response from daemon: {}", msg(&e));
             return Err(Exit(code).into());
         }
     };
     while let Some(m) = s.next().await {
         let m = m.map_err(|e| {
-            eprintln!("Error response from daemon: {}", e.message());
+            eprintln!("Error response from daemon: {}", msg(&e));
             Exit(1)
         })?;
         if m.exited {
@@ -471,15 +489,15 @@ pub fn parse_signal(s: &str) -> anyhow::Result<u32> {
 }
 
 fn daemon_error(e: &tonic::Status) -> Exit {
-    eprintln!("hull: Error response from daemon: {}.", e.message());
+    eprintln!("hull: Error response from daemon: {}.", msg(&e));
     Exit(125)
 }
 
 /// Docker's codes for a task that could not start: 127 command not found,
 /// 126 not executable, else 125.
 fn start_error(e: &tonic::Status) -> Exit {
-    let code = start_error_code(e.message());
-    eprintln!("hull: Error response from daemon: {}.", e.message());
+    let code = start_error_code(&msg(&e));
+    eprintln!("hull: Error response from daemon: {}.", msg(&e));
     Exit(code)
 }
 
@@ -786,14 +804,14 @@ async fn start(conn: &Conn, c: &str) -> anyhow::Result<()> {
             ..Default::default()
         }))
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
     conn.tasks()
         .start(conn.req(pb::StartTaskRequest {
             container_id: c.to_string(),
             exec_id: String::new(),
         }))
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
     Ok(())
 }
 
@@ -816,7 +834,7 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
         .containers()
         .get(conn.req(pb::GetContainerRequest { id: c.to_string() }))
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))?
+        .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?
         .into_inner();
     let time = time.unwrap_or_else(|| {
         serde_json::from_slice::<serde_json::Value>(&info.spec)
@@ -858,10 +876,10 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
             if e.code() == tonic::Code::FailedPrecondition {
                 return Ok(()); // exited meanwhile
             }
-            return Err(anyhow::anyhow!("{}", e.message()));
+            return Err(anyhow::anyhow!("{}", msg(&e)));
         }
         if let Ok(r) = tokio::time::timeout(Duration::from_secs(time), wait()).await {
-            r.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            r.map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
             return Ok(());
         }
     }
@@ -877,12 +895,12 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
     match tokio::time::timeout(Duration::from_secs(30), wait()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) if e.code() == tonic::Code::FailedPrecondition => Ok(()),
-        Ok(Err(e)) => Err(anyhow::anyhow!("{}", e.message())),
+        Ok(Err(e)) => Err(anyhow::anyhow!("{}", msg(&e))),
         Err(_) => Err(anyhow::anyhow!(
             "{}",
             killed
                 .err()
-                .map(|e| e.message().to_string())
+                .map(|e| msg(&e).to_string())
                 .unwrap_or_else(|| "the container did not stop after SIGKILL".into())
         )),
     }
@@ -936,7 +954,7 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
         }))
         .await
         .map_err(|e| {
-            eprintln!("Error response from daemon: {}", e.message());
+            eprintln!("Error response from daemon: {}", msg(&e));
             Exit(1)
         })?
         .into_inner();

@@ -81,7 +81,7 @@ fn shim_err(what: &str, e: ttrpc::Error) -> Error {
                 3 => Error::InvalidArgument(msg),
                 9 => Error::FailedPrecondition(msg),
                 12 => Error::Unsupported(msg),
-                _ => Error::io(msg, std::io::Error::other("shim error")),
+                _ => Error::FailedPrecondition(msg),
             }
         }
         e => Error::io(
@@ -286,18 +286,7 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
         Err(e) => {
             stop_shim(&client, &r.id, shim_pid);
             shim_delete(m, ns, &r.id, &r.bundle);
-            let mut msg = shim_err("create task", e).to_string();
-            // hullc's own words are in the bundle's log.json.
-            if let Ok(log) = std::fs::read_to_string(r.bundle.join("log.json")) {
-                if let Some(last) = log.lines().rev().find(|l| l.contains("error")) {
-                    let v: serde_json::Value =
-                        serde_json::from_str(last).unwrap_or(serde_json::Value::Null);
-                    if let Some(s) = v["msg"].as_str() {
-                        msg = format!("{msg}: {s}");
-                    }
-                }
-            }
-            return Err(Error::FailedPrecondition(msg));
+            return Err(shim_err("create task", e));
         }
     };
     let (tx, rx) = watch::channel(None);
