@@ -489,15 +489,15 @@ pub fn parse_signal(s: &str) -> anyhow::Result<u32> {
 }
 
 fn daemon_error(e: &tonic::Status) -> Exit {
-    eprintln!("hull: Error response from daemon: {}.", msg(&e));
+    eprintln!("hull: Error response from daemon: {}.", msg(e));
     Exit(125)
 }
 
 /// Docker's codes for a task that could not start: 127 command not found,
 /// 126 not executable, else 125.
 fn start_error(e: &tonic::Status) -> Exit {
-    let code = start_error_code(&msg(&e));
-    eprintln!("hull: Error response from daemon: {}.", msg(&e));
+    let code = start_error_code(&msg(e));
+    eprintln!("hull: Error response from daemon: {}.", msg(e));
     Exit(code)
 }
 
