@@ -438,6 +438,19 @@ fn resource_flags_inspect_rename_restart_prune() {
     assert_eq!(cg("pids", "pids.max"), "50");
     assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
 
+    // stats: the cgroup's numbers through the shim.
+    let st = h.hull_ok(&["stats", "--no-stream", "lim"]);
+    let line = st
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no stats row:\n{st}"));
+    assert!(
+        line.starts_with(&id[..12]) && line.contains(" lim "),
+        "{line}"
+    );
+    assert!(line.contains("/ 64.00MiB"), "{line}");
+    assert!(line.trim_end().ends_with(" 1"), "one process: {line}");
+
     let f = h.hull_ok(&[
         "inspect",
         "--format",

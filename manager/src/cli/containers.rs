@@ -99,6 +99,13 @@ pub enum ContainerCmd {
     },
     /// Display the running processes of a container (their PIDs).
     Top { container: String },
+    /// Display resource usage of running containers.
+    Stats {
+        /// Print one sample and exit (the only mode for now).
+        #[arg(long)]
+        no_stream: bool,
+        containers: Vec<String>,
+    },
     /// Restart one or more containers.
     Restart {
         #[arg(short = 't', long = "time")]
@@ -235,6 +242,10 @@ pub struct PsArgs {
 pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
     match c {
         ContainerCmd::Exec(a) => exec(conn, a).await,
+        ContainerCmd::Stats {
+            no_stream: _,
+            containers,
+        } => stats(conn, containers).await,
         ContainerCmd::Container(ContainerSub::Ls(a)) => ps(conn, a).await,
         ContainerCmd::Container(ContainerSub::Prune { force: _ }) => {
             let list = conn
@@ -446,6 +457,109 @@ async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
     }
     eprintln!("Error: the daemon ended the exec without an exit code");
     Err(Exit(1).into())
+}
+
+async fn stats(conn: &Conn, mut names: Vec<String>) -> anyhow::Result<()> {
+    if names.is_empty() {
+        names = conn
+            .containers()
+            .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
+            .await?
+            .into_inner()
+            .containers
+            .into_iter()
+            .filter(|c| c.status.as_ref().is_some_and(|s| s.state == "running"))
+            .map(|c| c.id)
+            .collect();
+    }
+    let sample = |n: String| {
+        let mut t = conn.tasks();
+        let r = conn.req(pb::PidsRequest { container_id: n });
+        async move {
+            t.stats(r)
+                .await
+                .map(|s| (s.into_inner(), std::time::Instant::now()))
+        }
+    };
+    println!(
+        "{:<14}{:<20}{:<10}{:<24}{:<10}PIDS",
+        "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %"
+    );
+    let mut failed = false;
+    for n in names {
+        let c = match conn
+            .containers()
+            .get(conn.req(pb::GetContainerRequest { id: n.clone() }))
+            .await
+        {
+            Ok(c) => c.into_inner(),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", msg(&e));
+                failed = true;
+                continue;
+            }
+        };
+        // CPU % over a short interval, like `docker stats --no-stream`.
+        let first = sample(c.id.clone()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let second = sample(c.id.clone()).await;
+        let ((a, ta), (b, tb)) = match (first, second) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("Error response from daemon: {}", msg(&e));
+                failed = true;
+                continue;
+            }
+        };
+        let wall = tb.duration_since(ta).as_nanos().max(1) as f64;
+        let cpu = b.cpu_total_nanos.saturating_sub(a.cpu_total_nanos) as f64 / wall * 100.0;
+        let limit = if b.memory_limit == 0 || b.memory_limit >= (1 << 62) {
+            0
+        } else {
+            b.memory_limit
+        };
+        let mem_pct = if limit > 0 {
+            format!("{:.2}%", b.memory_usage as f64 / limit as f64 * 100.0)
+        } else {
+            "--".into()
+        };
+        println!(
+            "{:<14}{:<20}{:<10}{:<24}{:<10}{}",
+            c.id.chars().take(12).collect::<String>(),
+            c.name,
+            format!("{cpu:.2}%"),
+            format!(
+                "{} / {}",
+                human_bytes(b.memory_usage),
+                if limit > 0 {
+                    human_bytes(limit)
+                } else {
+                    "--".into()
+                }
+            ),
+            mem_pct,
+            b.pids
+        );
+    }
+    if failed {
+        return Err(Exit(1).into());
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.2}{}", units[i])
+    }
 }
 
 /// Docker's multi-container commands: go on after an error, print each

@@ -306,6 +306,21 @@ impl pb::tasks_server::Tasks for Server {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
+    async fn stats(
+        &self,
+        req: Request<pb::PidsRequest>,
+    ) -> Result<Response<pb::TaskStats>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let st = blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| not_running(&rec))?;
+            shim::stats(&live)
+        })
+        .await?;
+        Ok(Response::new(st))
+    }
+
     async fn pause(
         &self,
         req: Request<pb::PauseTaskRequest>,

@@ -635,3 +635,50 @@ fn uri_escape(s: &str) -> String {
     }
     out
 }
+
+/// Resource usage from the shim's Stats (cgroup v1 or v2 metrics).
+pub fn stats(live: &Live) -> Result<hull_proto::v1::TaskStats> {
+    let mut req = api::StatsRequest::new();
+    req.id = live.id.clone();
+    let resp = live
+        .client
+        .stats(ctx(), &req)
+        .map_err(|e| shim_err("stats", e))?;
+    let mut out = hull_proto::v1::TaskStats::default();
+    let Some(any) = resp.stats.as_ref() else {
+        return Ok(out);
+    };
+    let bad = |e: containerd_shim_protos::protobuf::Error| {
+        Error::InvalidArgument(format!("bad metrics from the shim: {e}"))
+    };
+    if any.type_url.ends_with("cgroups.v1.Metrics") {
+        use containerd_shim_protos::cgroups::metrics::Metrics;
+        let m = Metrics::parse_from_bytes(&any.value).map_err(bad)?;
+        if let Some(c) = m.cpu.as_ref().and_then(|c| c.usage.as_ref()) {
+            out.cpu_total_nanos = c.total;
+        }
+        if let Some(mem) = m.memory.as_ref() {
+            if let Some(u) = mem.usage.as_ref() {
+                out.memory_usage = u.usage.saturating_sub(mem.total_inactive_file);
+                out.memory_limit = u.limit;
+            }
+        }
+        if let Some(p) = m.pids.as_ref() {
+            out.pids = p.current;
+        }
+    } else if any.type_url.ends_with("cgroups.v2.Metrics") {
+        use containerd_shim_protos::cgroups_v2::metrics::Metrics;
+        let m = Metrics::parse_from_bytes(&any.value).map_err(bad)?;
+        if let Some(c) = m.cpu.as_ref() {
+            out.cpu_total_nanos = c.usage_usec * 1000;
+        }
+        if let Some(mem) = m.memory.as_ref() {
+            out.memory_usage = mem.usage.saturating_sub(mem.inactive_file);
+            out.memory_limit = mem.usage_limit;
+        }
+        if let Some(p) = m.pids.as_ref() {
+            out.pids = p.current;
+        }
+    }
+    Ok(out)
+}
