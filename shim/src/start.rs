@@ -222,6 +222,13 @@ pub fn serve(flags: &Flags) -> anyhow::Result<()> {
     }
     init_logging(flags);
     let sock = std::env::var_os(SOCKET_PATH_ENV).map(PathBuf::from);
+    // The listening socket came in without FD_CLOEXEC; every child we spawn
+    // (runtime, publish binary, log driver) would otherwise hold it open and
+    // keep it connectable after this shim dies.
+    // SAFETY: fcntl on our own inherited descriptor, integer arguments only.
+    if unsafe { libc::fcntl(LISTEN_FD, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error()).context("mark the shim socket close-on-exec");
+    }
 
     let reaper = Reaper::new();
     let (exit_tx, exit_rx) = channel();
@@ -304,15 +311,19 @@ pub fn delete(flags: &Flags) -> anyhow::Result<Vec<u8>> {
     }
     // containerd may notice the dead connection before the dying shim has
     // closed its listening socket: wait for the process to be gone first.
-    if let Some(pid) = std::fs::read_to_string(bundle.join("shim.pid"))
+    let shim_gone = std::fs::read_to_string(bundle.join("shim.pid"))
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
-    {
-        wait_gone(pid, std::time::Duration::from_secs(5));
-    }
+        .map(|pid| wait_gone(pid, std::time::Duration::from_secs(5)));
     if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
         let p = PathBuf::from(addr.trim().trim_start_matches("unix://"));
-        if p.exists() && !connectable(&p) {
+        // A dead shim's socket is stale even if some straggler still holds
+        // its listening descriptor; a live (grouped) shim keeps its socket.
+        let stale = match shim_gone {
+            Some(gone) => gone,
+            None => !connectable(&p),
+        };
+        if p.exists() && stale {
             let _ = std::fs::remove_file(&p);
         }
     }
@@ -327,8 +338,9 @@ pub fn delete(flags: &Flags) -> anyhow::Result<Vec<u8>> {
     r.write_to_bytes().context("encode DeleteResponse")
 }
 
-/// Poll until `pid` no longer runs (gone or a zombie), at most `timeout`.
-fn wait_gone(pid: i32, timeout: std::time::Duration) {
+/// Poll until `pid` no longer runs (gone or a zombie), at most `timeout`;
+/// true if it is gone.
+fn wait_gone(pid: i32, timeout: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + timeout;
     while std::time::Instant::now() < deadline {
         let running = std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -339,10 +351,11 @@ fn wait_gone(pid: i32, timeout: std::time::Duration) {
             })
             .unwrap_or(false);
         if !running {
-            return;
+            return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    false
 }
 
 #[cfg(test)]
