@@ -225,10 +225,19 @@ fn detached_exec_in_ps_metrics_and_kill_all() {
         metric(&m, "memory.usage_in_bytes").unwrap_or(0) > 0,
         "metrics:\n{m}"
     );
-    // kill --all reaches the exec'd process as well as init.
-    f.ctd
-        .ctr_ok(["task", "kill", "-a", "-s", "SIGKILL", &id])
-        .expect("ctr task kill -a");
+    // kill --all reaches the exec'd process as well as init. runc's
+    // `kill --all` may find init already dead once the cgroup's processes
+    // got the signal and then answer "process already finished": that is
+    // runc's race, not a failure to kill.
+    let out = f
+        .ctd
+        .ctr_output(["task", "kill", "-a", "-s", "SIGKILL", &id])
+        .unwrap();
+    assert!(
+        out.status.success() || text(&out.stderr).contains("process already finished"),
+        "ctr task kill -a: {}",
+        describe(&out)
+    );
     f.ctd
         .wait_task_status(&id, "STOPPED", WAIT)
         .expect("STOPPED after kill -a");

@@ -663,3 +663,218 @@ fn json_file_logs_tail_since_timestamps_and_rotation() {
     h.hull_ok(&["rm", "logger"]);
     assert_no_leftovers(&h, &id, None);
 }
+
+/// `{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}` of a container.
+fn status_count_code(h: &Hulld, c: &str) -> (String, u32, i32) {
+    let v: serde_json::Value =
+        serde_json::from_str(&h.hull_ok(&["inspect", c])).expect("inspect JSON");
+    let d = &v[0];
+    (
+        d["State"]["Status"].as_str().unwrap_or("").to_string(),
+        d["RestartCount"].as_u64().unwrap_or(0) as u32,
+        d["State"]["ExitCode"].as_i64().unwrap_or(-1) as i32,
+    )
+}
+
+#[test]
+fn restart_policies_restart_until_the_limit_or_a_user_stop() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", &image]);
+
+    // on-failure:2: two restarts (100 ms, 200 ms back-off), then it stays down.
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rp-fail",
+        "--restart",
+        "on-failure:2",
+        &image,
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    wait_until("two restarts, then exited", Duration::from_secs(20), || {
+        let (s, n, c) = status_count_code(&h, "rp-fail");
+        s == "exited" && n == 2 && c == 3
+    });
+    let v: serde_json::Value = serde_json::from_str(&h.hull_ok(&["inspect", "rp-fail"])).unwrap();
+    assert_eq!(v[0]["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(v[0]["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 2);
+    // A third restart would come 400 ms after the second exit.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        status_count_code(&h, "rp-fail").1,
+        2,
+        "restarted past its limit"
+    );
+
+    // on-failure does not restart a clean exit.
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rp-ok",
+        "--restart",
+        "on-failure",
+        &image,
+        "true",
+    ]);
+    wait_until("rp-ok exited", Duration::from_secs(20), || {
+        status_count_code(&h, "rp-ok").0 == "exited"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status_count_code(&h, "rp-ok").1, 0);
+
+    // always: restarts after each exit until the user stops it.
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rp-always",
+        "--restart",
+        "always",
+        &image,
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
+    wait_until("rp-always restarted twice", Duration::from_secs(20), || {
+        status_count_code(&h, "rp-always").1 >= 2
+    });
+    h.hull_ok(&["stop", "-t", "1", "rp-always"]);
+    wait_until("rp-always stopped", Duration::from_secs(20), || {
+        status_count_code(&h, "rp-always").0 == "exited"
+    });
+    let n = status_count_code(&h, "rp-always").1;
+    std::thread::sleep(Duration::from_millis(1500));
+    let (s, n2, _) = status_count_code(&h, "rp-always");
+    assert_eq!(
+        (s.as_str(), n2),
+        ("exited", n),
+        "restarted after a user stop"
+    );
+    // A user start begins afresh.
+    h.hull_ok(&["start", "rp-always"]);
+    wait_until("rp-always running again", Duration::from_secs(20), || {
+        status_count_code(&h, "rp-always").1 == 0
+    });
+    h.hull_ok(&["rm", "-f", "rp-always", "rp-fail", "rp-ok"]);
+
+    // Bad policies: Docker's daemon-error exit code, nothing created.
+    let o = h.hull(&["run", "--restart", "sometimes", &image, "true"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid restart policy"),
+        "{}",
+        stderr(&o)
+    );
+    let o = h.hull(&["run", "--rm", "--restart", "always", &image, "true"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(stderr(&o).contains("Conflicting options"), "{}", stderr(&o));
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn restart_policies_apply_after_a_hulld_restart() {
+    require_root!();
+    let (_reg, _l, mut h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", &image]);
+    for (name, policy) in [
+        ("rd-always", "always"),
+        ("rd-unless", "unless-stopped"),
+        ("rd-dies", "always"),
+    ] {
+        h.hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            &image,
+            "sleep",
+            "600",
+        ]);
+    }
+    for c in ["rd-always", "rd-unless"] {
+        h.hull_ok(&["stop", "-t", "1", c]);
+    }
+    let pid = |h: &Hulld, c: &str| -> i32 {
+        h.hull_ok(&["inspect", "--format", "{{.State.Pid}}", c])
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let dies = pid(&h, "rd-dies");
+    assert!(dies > 1);
+    h.kill();
+    // While hulld is away, the container's process dies.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dies),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    h.spawn();
+    // always: up again even though the user stopped it; unless-stopped:
+    // stays down; the one that died meanwhile: restarted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(status_count_code(&h, "rd-always").0 == "running"
+        && status_count_code(&h, "rd-dies").0 == "running")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "always and died-meanwhile not running: {:?} {:?}\n{}",
+            status_count_code(&h, "rd-always"),
+            status_count_code(&h, "rd-dies"),
+            tail(&h.log(), 40)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(pid(&h, "rd-dies"), dies);
+    assert_eq!(status_count_code(&h, "rd-unless").0, "exited");
+    h.hull_ok(&["rm", "-f", "rd-always", "rd-unless", "rd-dies"]);
+}
+
+#[test]
+fn init_forwards_stop_signal_and_is_pid_1() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", &image]);
+    // The program is not PID 1; PID 1 is the init.
+    let out = h.hull_ok(&[
+        "run",
+        "--rm",
+        "--init",
+        &image,
+        "sh",
+        "-c",
+        "echo $$; cat /proc/1/comm",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_ne!(lines[0], "1", "{out}");
+    assert_eq!(lines[1], "hull-init", "{out}");
+    // sleep as PID 1 ignores SIGTERM (stop ends in SIGKILL, 137); under
+    // --init the TERM reaches it and it dies of it (143).
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "init-stop",
+        "--init",
+        &image,
+        "sleep",
+        "600",
+    ]);
+    h.hull_ok(&["stop", "-t", "30", "init-stop"]);
+    assert_eq!(status_count_code(&h, "init-stop").2, 143);
+    // Exit codes pass through.
+    let o = h.hull(&["run", "--rm", "--init", &image, "sh", "-c", "exit 7"]);
+    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    h.hull_ok(&["rm", "init-stop"]);
+}

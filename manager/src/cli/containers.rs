@@ -222,6 +222,12 @@ pub struct RunArgs {
     /// Log options: max-size=SIZE, max-file=N.
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -735,8 +741,16 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         pids_limit: a.pids_limit.unwrap_or(0),
         stop_signal: a.stop_signal.clone().unwrap_or_default(),
         stop_timeout: a.stop_timeout.unwrap_or(0),
+        restart_policy: a.restart.clone().unwrap_or_default(),
+        init: a.init,
         ..Default::default()
     };
+    if let Some(p) = &a.restart {
+        p.parse::<crate::containers::restart::RestartPolicy>()?;
+        if a.rm && p != "no" {
+            bail!("Conflicting options: --restart and --rm");
+        }
+    }
     for lo in &a.log_opt {
         match lo.split_once('=') {
             Some(("max-size", v)) => o.log_max_size = parse_bytes(v)?,
@@ -964,9 +978,6 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
         .status
         .as_ref()
         .is_some_and(|s| s.state == "running" || s.state == "paused");
-    if !running {
-        return Ok(());
-    }
     let kill = |sig: u32, all: bool| {
         let mut t = conn.tasks();
         let r = conn.req(pb::KillTaskRequest {
@@ -977,6 +988,12 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
         });
         async move { t.kill(r).await }
     };
+    if !running {
+        // Tells hulld the user wants it down: a restart policy waiting out
+        // its back-off gives up (the "not running" answer is expected).
+        let _ = kill(stop_signal(&info), false).await;
+        return Ok(());
+    }
     let wait = || {
         let mut t = conn.tasks();
         let r = conn.req(pb::WaitTaskRequest {
@@ -1277,7 +1294,7 @@ pub fn inspect_json(c: &pb::Container) -> serde_json::Value {
         },
         "Image": c.image,
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": c.restart_count,
         "Driver": c.snapshotter,
         "Platform": "linux",
         "Config": {
@@ -1295,6 +1312,7 @@ pub fn inspect_json(c: &pb::Container) -> serde_json::Value {
         },
         "HostConfig": {
             "AutoRemove": c.auto_remove,
+            "RestartPolicy": restart_policy_json(&c.restart_policy),
             "ReadonlyRootfs": spec["root"]["readonly"],
             "Memory": spec["linux"]["resources"]["memory"]["limit"].as_i64().unwrap_or(0),
             "PidsLimit": spec["linux"]["resources"]["pids"]["limit"].as_i64().unwrap_or(0),
@@ -1307,6 +1325,16 @@ pub fn inspect_json(c: &pb::Container) -> serde_json::Value {
         "HostsPath": format!("{}/hosts", c.bundle),
         "LogPath": format!("{}/stdout.log", c.bundle),
     })
+}
+
+/// Docker's HostConfig.RestartPolicy: {"Name": "on-failure", "MaximumRetryCount": 3}.
+fn restart_policy_json(p: &str) -> serde_json::Value {
+    let (name, max) = match p.split_once(':') {
+        Some((n, m)) => (n, m.parse::<u32>().unwrap_or(0)),
+        None if p.is_empty() => ("no", 0),
+        None => (p, 0),
+    };
+    serde_json::json!({"Name": name, "MaximumRetryCount": max})
 }
 
 async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyhow::Result<()> {

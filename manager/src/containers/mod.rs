@@ -9,6 +9,7 @@
 
 pub mod events;
 pub mod logfile;
+pub mod restart;
 pub mod service;
 pub mod shim;
 pub mod spec;
@@ -65,6 +66,22 @@ pub struct ContainerRecord {
     pub log_max_size: u64,
     #[serde(default)]
     pub log_max_file: u32,
+    /// `--restart` policy ("" = no).
+    #[serde(default)]
+    pub restart_policy: String,
+    /// Restarts hulld did under the policy since the user last started it.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The user stopped or killed it: no restart (and `unless-stopped`
+    /// stays down across daemon restarts).
+    #[serde(default)]
+    pub stopped_by_user: bool,
+}
+
+impl ContainerRecord {
+    pub fn policy(&self) -> restart::RestartPolicy {
+        self.restart_policy.parse().unwrap_or_default()
+    }
 }
 
 /// Tasks hulld is running now (container key → its live shim).
@@ -245,6 +262,16 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )));
     }
+    let policy: restart::RestartPolicy = o
+        .run
+        .restart_policy
+        .parse()
+        .map_err(|e: restart::PolicyError| Error::InvalidArgument(e.to_string()))?;
+    if o.auto_remove && policy != restart::RestartPolicy::No {
+        return Err(Error::InvalidArgument(
+            "Conflicting options: --restart and --rm".into(),
+        ));
+    }
     let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
     for c in list(m, ns)? {
         if c.name == name {
@@ -343,6 +370,11 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
                 v["annotations"]["org.opencontainers.image.stopSignal"] =
                     run.stop_signal.clone().into();
             }
+            if run.init {
+                // hullc keeps a reaping, signal-forwarding PID 1 (see
+                // runtime/src/process/pid1.rs).
+                v["annotations"]["io.hull.init"] = "true".into();
+            }
             if run.stop_timeout > 0 {
                 v["annotations"][STOP_TIMEOUT_ANNOTATION] = run.stop_timeout.to_string().into();
             }
@@ -379,6 +411,13 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         },
         log_max_size: o.run.log_max_size.max(0) as u64,
         log_max_file: o.run.log_max_file.max(0) as u32,
+        restart_policy: if policy == restart::RestartPolicy::No {
+            String::new()
+        } else {
+            policy.to_string()
+        },
+        restart_count: 0,
+        stopped_by_user: false,
     };
     save(m, ns, &r)?;
     m.events.publish(

@@ -48,6 +48,8 @@ fn container_pb(r: ContainerRecord) -> pb::Container {
         }),
         auto_remove: r.auto_remove,
         bundle: r.bundle.display().to_string(),
+        restart_policy: r.restart_policy,
+        restart_count: r.restart_count,
     }
 }
 
@@ -348,6 +350,12 @@ impl pb::tasks_server::Tasks for Server {
         }
         let (id, pid) = blocking(&self.m, move |m| {
             let r = super::find(&m, &ns, &r.container_id)?;
+            // Started by the user: the restart policy begins afresh.
+            let r = super::update(&m, &ns, &r.id, |c| {
+                c.stopped_by_user = false;
+                c.restart_count = 0;
+            })?
+            .unwrap_or(r);
             let live = shim::create_task(&m, &ns, &r)?;
             Ok((r.id, live.pid))
         })
@@ -386,6 +394,11 @@ impl pb::tasks_server::Tasks for Server {
         let r = req.into_inner();
         blocking(&self.m, move |m| {
             let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            // A stop or kill by the user: the restart policy leaves it
+            // down (also when it is waiting out a restart back-off).
+            if super::restart::is_stop_signal(r.signal, &rec) {
+                super::update(&m, &ns, &rec.id, |c| c.stopped_by_user = true)?;
+            }
             let live = live.ok_or_else(|| not_running(&rec))?;
             shim::kill(&live, r.signal, r.all)?;
             // A frozen process only dies once thawed.

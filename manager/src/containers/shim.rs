@@ -349,13 +349,14 @@ pub fn recover(m: &Arc<Manager>) {
             }
         };
     for (key, r) in all {
-        if r.state.status == EXITED {
-            continue;
-        }
         let Some((ns, _)) = key.split_once('/') else {
             continue;
         };
         let ns = ns.to_string();
+        if r.state.status == EXITED {
+            super::restart::on_daemon_start(m, &ns, &r);
+            continue;
+        }
         let address = std::fs::read_to_string(r.bundle.join("address")).ok();
         let shim_pid = std::fs::read_to_string(r.bundle.join("shim.pid"))
             .ok()
@@ -406,12 +407,15 @@ pub fn recover(m: &Arc<Manager>) {
                     wait_gone(shim_pid, Duration::from_secs(5));
                 }
                 shim_delete(m, &ns, &r.id, &r.bundle);
-                let _ = update(m, &ns, &r.id, |c| {
+                let rec = update(m, &ns, &r.id, |c| {
                     c.state.status = EXITED.into();
                     c.state.pid = 0;
                     c.state.exit_code = 128 + libc::SIGKILL;
                     c.state.finished_at = now_secs();
                 });
+                if let (Ok(Some(rec)), false) = (&rec, r.auto_remove) {
+                    super::restart::on_daemon_start(m, &ns, rec);
+                }
                 if r.auto_remove {
                     if let Ok(Some(r)) =
                         m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, &key)
@@ -521,7 +525,8 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
                 tracing::warn!(id = %live.id, "auto-remove: {e}");
             }
         }
-        Ok(_) => {}
+        Ok(Some(r)) => super::restart::after_exit(&m, &live.ns, &r),
+        Ok(None) => {}
         Err(e) => tracing::warn!(id = %live.id, "record exit: {e}"),
     }
 }

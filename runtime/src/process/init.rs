@@ -135,6 +135,9 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     fifo.write_all(b"0").ctx("exec fifo")?;
     drop(fifo);
 
+    if super::pid1::wanted(spec) {
+        return super::pid1::run(prepared, ctx.preserve_fds);
+    }
     program::exec(prepared, ctx.preserve_fds)
 }
 

@@ -84,6 +84,24 @@ pub fn prepare<'a>(
     })
 }
 
+impl Prepared<'_> {
+    /// Load the late seccomp filter now (before a fork that must share it).
+    pub fn install_late_seccomp(&mut self) -> Result<()> {
+        if let Some(f) = self.late_seccomp.take() {
+            f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Close every fd >= `from` now.
+pub fn close_fds_from(from: i32) {
+    // SAFETY: closing descriptors of ours (the /proc walk's own is gone by then).
+    fds_from(from, 0, |fd| unsafe {
+        libc::close(fd);
+    });
+}
+
 /// Load late seccomp, close every fd beyond stdio and the preserved ones,
 /// and execve.
 pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
@@ -124,27 +142,33 @@ fn listen_fds(env: &[String]) -> i32 {
 /// Mark every fd >= `from` close-on-exec, so nothing of hullc's (or of its
 /// caller's) reaches the user's program.
 pub fn close_fds_on_exec(from: i32) {
-    // SAFETY: close_range only changes fd flags; CLOSE_RANGE_CLOEXEC never closes.
+    // SAFETY: setting FD_CLOEXEC on a possibly-closed fd is harmless.
+    fds_from(from, libc::CLOSE_RANGE_CLOEXEC, |fd| unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    });
+}
+
+/// close_range(from, ~0, flags); on old kernels `each` on every fd >= from
+/// listed in /proc/self/fd.
+fn fds_from(from: i32, flags: libc::c_uint, each: impl Fn(i32)) {
+    // SAFETY: close_range takes integers only; it acts on our own fd table.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_close_range,
             from as libc::c_uint,
             libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
+            flags,
         )
     };
     if rc != 0 {
-        // Old kernels: walk /proc/self/fd.
-        if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
-            let fds: Vec<i32> = rd
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect();
-            for fd in fds.into_iter().filter(|fd| *fd >= from) {
-                // SAFETY: setting FD_CLOEXEC on a possibly-closed fd is harmless.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-            }
-        }
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        fds.into_iter().filter(|fd| *fd >= from).for_each(each);
     }
 }
 

@@ -1,0 +1,109 @@
+//! A minimal init for containers that ask for one (Docker's `--init`),
+//! chosen by the annotation `io.hull.init: "true"`.
+//!
+//! Instead of exec'ing the user's program as PID 1, the container's init
+//! forks it and stays PID 1 itself, doing what tini does: it forwards every
+//! signal it receives to the program, reaps every orphan that is reparented
+//! to it, and exits with the program's status (128+signal when killed).
+//! So `hull stop` works on programs that ignore SIGTERM as PID 1, and
+//! zombies never pile up. No binary is copied into the rootfs: PID 1 is the
+//! sealed hullc image already running there, with the same user,
+//! capabilities, seccomp filter and no_new_privs as the program, and not
+//! dumpable (nothing in the container can ptrace it).
+
+use super::program::{self, Prepared};
+use crate::error::{Error, Result};
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+use oci_spec::runtime::Spec;
+use std::convert::Infallible;
+
+pub const ANNOTATION: &str = "io.hull.init";
+
+/// Whether the spec asks for an init.
+pub fn wanted(spec: &Spec) -> bool {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION))
+        .is_some_and(|v| v == "true" || v == "1")
+}
+
+/// Fork the program and supervise it as PID 1; never returns on success.
+pub fn run(mut p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
+    // PID 1 lives under the same filter as the program.
+    p.install_late_seccomp()?;
+    let all = SigSet::all();
+    let mut old = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old))
+        .map_err(|e| Error::Init(format!("block signals: {e}")))?;
+    // SAFETY: the container's init is single-threaded; the child only sets
+    // its process group and execs.
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => Err(Error::Init(format!("fork the program under init: {e}"))),
+        Ok(ForkResult::Child) => {
+            // Its own process group, in the terminal's foreground when there
+            // is one (SIGTTOU is still blocked, so tcsetpgrp cannot stop us).
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            // SAFETY: isatty and tcsetpgrp are ioctls on stdin with our own pgid.
+            unsafe {
+                if libc::isatty(0) == 1 {
+                    libc::tcsetpgrp(0, libc::getpgrp());
+                }
+            }
+            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            let e = match program::exec(p, preserve_fds) {
+                Err(e) => e,
+                Ok(never) => match never {},
+            };
+            eprintln!("hullc: {e}");
+            // SAFETY: leave the forked child without running destructors.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            // Keep only stdio: nothing of hullc's stays open in PID 1.
+            program::close_fds_from(3);
+            set_name(b"hull-init\0");
+            supervise(child)
+        }
+    }
+}
+
+fn set_name(name: &[u8]) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Forward signals to the program, reap orphans, exit with its status.
+fn supervise(child: Pid) -> ! {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises the set it is given.
+    unsafe { libc::sigfillset(set.as_mut_ptr()) };
+    // SAFETY: initialised just above.
+    let set = unsafe { set.assume_init() };
+    loop {
+        // SAFETY: sigwaitinfo with a valid set and no info buffer.
+        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        if sig < 0 {
+            continue; // EINTR
+        }
+        if sig != libc::SIGCHLD {
+            // SAFETY: plain kill(2) of our own child; it may be gone already.
+            unsafe { libc::kill(child.as_raw(), sig) };
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == child => exit(code),
+                Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => exit(128 + s as i32),
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {} // an orphan, reaped
+            }
+        }
+    }
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends PID 1 (and so the container) at once.
+    unsafe { libc::_exit(code) }
+}
