@@ -11,7 +11,6 @@ pub mod error;
 pub mod events;
 pub mod gc;
 pub mod images;
-pub mod logs;
 pub mod manager;
 pub mod metadata;
 pub mod registry;
