@@ -878,3 +878,40 @@ fn init_forwards_stop_signal_and_is_pid_1() {
     assert_eq!(code(&o), 7, "{}", stderr(&o));
     h.hull_ok(&["rm", "init-stop"]);
 }
+
+#[test]
+fn bad_input_unknown_image_and_flags_leave_nothing() {
+    require_root!();
+    let (reg, _l, h, _image) = setup();
+    let _cleanup = Containers::of(&h);
+    // An image the registry does not have: Docker's 125, one error line
+    // naming it, and no container, image or snapshot left.
+    let missing = reg.reference("ctr/missing:v9");
+    let o = h.hull(&["run", "--rm", &missing, "true"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("ctr/missing:v9"), "{err}");
+    assert!(
+        err.lines().filter(|l| l.starts_with("hull:")).count() == 1,
+        "{err}"
+    );
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+    assert!(!h.hull_ok(&["images"]).contains("missing"));
+    // Unknown flag and bad values: usage errors, 125, one line + a hint.
+    for args in [
+        &["run", "--bogus", "x"][..],
+        &["run"][..],
+        &["run", "-m", "lots", "x"][..],
+        &["run", "--cpus", "-1", "x"][..],
+        &["stop", "-t", "soon", "x"][..],
+    ] {
+        let o = h.hull(args);
+        assert_eq!(code(&o), 125, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).lines().count() <= 2 && !stderr(&o).is_empty(),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
+}

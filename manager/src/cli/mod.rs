@@ -247,7 +247,10 @@ pub enum SnapCmd {
 
 /// Entry point; returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -272,6 +275,31 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Help and version go to stdout (exit 0); a usage error is one line and
+/// Docker's exit code for it, 125.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            125
+        } else {
+            0
+        };
+    }
+    // clap's first paragraph, on one line.
+    let text = e.to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("error: "))
+        .collect();
+    eprintln!("hull: {}\nSee 'hull --help'.", first.join(" "));
+    125
 }
 
 fn pb_platform(p: &Option<String>) -> anyhow::Result<Option<pb::Platform>> {
