@@ -374,8 +374,25 @@ fn exec_top_pause_and_unpause() {
 
     // top lists the container's processes: sleep (PID 1 inside).
     let top = h.hull_ok(&["top", "box"]);
-    assert_eq!(top.lines().next(), Some("PID"));
+    let head: Vec<&str> = top
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        head,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        "{top}"
+    );
     assert_eq!(top.lines().count(), 2, "{top}");
+    let row: Vec<&str> = top.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[0], "root", "{top}");
+    assert!(
+        row[1].parse::<u32>().is_ok_and(|p| p > 1),
+        "host pid: {top}"
+    );
+    assert!(top.lines().nth(1).unwrap().ends_with("sleep 300"), "{top}");
 
     // pause freezes it: ps says so, exec is refused; unpause thaws it.
     h.hull_ok(&["pause", "box"]);

@@ -313,7 +313,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
         ContainerCmd::Top { container } => {
             let r = conn
                 .tasks()
-                .pids(conn.req(pb::PidsRequest {
+                .top(conn.req(pb::PidsRequest {
                     container_id: container,
                 }))
                 .await
@@ -322,10 +322,9 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                     Exit(1)
                 })?
                 .into_inner();
-            println!("PID");
-            for p in r.pids {
-                println!("{p}");
-            }
+            let mut rows = vec![r.titles];
+            rows.extend(r.processes.into_iter().map(|p| p.fields));
+            print_columns(&rows);
             Ok(())
         }
         ContainerCmd::Run(a) => run_container(conn, *a, true).await,
@@ -1399,5 +1398,31 @@ mod tests {
         assert_eq!(parse_signal("10").unwrap(), 10);
         assert!(parse_signal("NOPE").is_err());
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+}
+
+/// Rows as left-aligned columns, three spaces apart; the last column is
+/// not padded (it may hold spaces, like a command line).
+fn print_columns(rows: &[Vec<String>]) {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}   ", w = widths[i]));
+            }
+        }
+        println!("{line}");
     }
 }

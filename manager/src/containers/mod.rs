@@ -13,6 +13,7 @@ pub mod restart;
 pub mod service;
 pub mod shim;
 pub mod spec;
+pub mod top;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -487,6 +487,27 @@ impl pb::tasks_server::Tasks for Server {
         Ok(Response::new(pb::PidsResponse { pids }))
     }
 
+    async fn top(
+        &self,
+        req: Request<pb::PidsRequest>,
+    ) -> Result<Response<pb::TopResponse>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let rows = blocking(&self.m, move |m| {
+            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+            let live = live.ok_or_else(|| not_running(&rec))?;
+            Ok(super::top::rows(&shim::pids(&live)?))
+        })
+        .await?;
+        Ok(Response::new(pb::TopResponse {
+            titles: super::top::TITLES.iter().map(|s| s.to_string()).collect(),
+            processes: rows
+                .into_iter()
+                .map(|fields| pb::TopRow { fields })
+                .collect(),
+        }))
+    }
+
     async fn logs(
         &self,
         req: Request<pb::LogsRequest>,
