@@ -1375,32 +1375,6 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
-        super::super::Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn sizes_and_signals() {
-        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_bytes("512kb").unwrap(), 512 << 10);
-        assert_eq!(parse_bytes("100").unwrap(), 100);
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("-1m").is_err());
-        assert_eq!(parse_signal("KILL").unwrap(), 9);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
-        assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("NOPE").is_err());
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
-}
-
 /// Rows as left-aligned columns, three spaces apart; the last column is
 /// not padded (it may hold spaces, like a command line).
 fn print_columns(rows: &[Vec<String>]) {
@@ -1424,5 +1398,31 @@ fn print_columns(rows: &[Vec<String>]) {
             }
         }
         println!("{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_and_signals() {
+        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512kb").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("-1m").is_err());
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("NOPE").is_err());
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 }
