@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
+    // The directory too: a new .proto file must trigger a rebuild.
+    println!("cargo:rerun-if-changed={}", dir.join("hull/v1").display());
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir.join("hull/v1"))? {
         let path = entry?.path();

@@ -16,5 +16,6 @@ pub mod metadata;
 pub mod registry;
 pub mod server;
 pub mod snapshots;
+pub mod volumes;
 
 pub use error::{Error, Result};

@@ -54,6 +54,10 @@ impl Conn {
         r
     }
 
+    pub fn volumes(&self) -> pb::volumes_client::VolumesClient<Channel> {
+        pb::volumes_client::VolumesClient::new(self.channel.clone())
+    }
+
     pub fn images(&self) -> pb::images_client::ImagesClient<Channel> {
         pb::images_client::ImagesClient::new(self.channel.clone())
             .max_decoding_message_size(64 << 20)

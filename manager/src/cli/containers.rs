@@ -77,6 +77,9 @@ pub enum ContainerCmd {
         /// Kill a running container first.
         #[arg(short, long)]
         force: bool,
+        /// Remove its anonymous volumes too.
+        #[arg(short, long)]
+        volumes: bool,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -225,6 +228,15 @@ pub struct RunArgs {
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long)]
     pub restart: Option<String>,
+    /// Bind mount or volume: [NAME|/HOST/PATH:]/CONTAINER/PATH[:ro|rw|nocopy].
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// type=bind|volume|tmpfs,source=…,target=…[,readonly].
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// A tmpfs: /PATH[:OPTIONS].
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     pub init: bool,
@@ -271,6 +283,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                         .delete(conn.req(pb::DeleteContainerRequest {
                             id: c.id.clone(),
                             force: false,
+                            volumes: false,
                         }))
                         .await?;
                     println!("{}", c.id);
@@ -364,12 +377,17 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             })
             .await
         }
-        ContainerCmd::Rm { force, containers } => {
+        ContainerCmd::Rm {
+            force,
+            volumes,
+            containers,
+        } => {
             each(&containers, |c| async move {
                 conn.containers()
                     .delete(conn.req(pb::DeleteContainerRequest {
                         id: c.clone(),
                         force,
+                        volumes,
                     }))
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
@@ -742,6 +760,9 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         stop_timeout: a.stop_timeout.unwrap_or(0),
         restart_policy: a.restart.clone().unwrap_or_default(),
         init: a.init,
+        volumes: a.volume.iter().map(|v| absolute_bind_source(v)).collect(),
+        mounts: a.mount.clone(),
+        tmpfs: a.tmpfs.clone(),
         ..Default::default()
     };
     if let Some(p) = &a.restart {
@@ -836,7 +857,12 @@ async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow::Result<()>
     let remove = |conn: &Conn| {
         let id = id.clone();
         let mut c = conn.containers();
-        let r = conn.req(pb::DeleteContainerRequest { id, force: true });
+        // Foreground --rm: anonymous volumes go with the container.
+        let r = conn.req(pb::DeleteContainerRequest {
+            id,
+            force: true,
+            volumes: true,
+        });
         async move {
             let _ = c.delete(r).await;
         }
@@ -1233,7 +1259,7 @@ async fn ps(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
 }
 
 /// RFC 3339 (UTC) of Unix seconds, as Docker shows times; zero time for 0.
-fn rfc3339(secs: i64) -> String {
+pub fn rfc3339(secs: i64) -> String {
     if secs <= 0 {
         return "0001-01-01T00:00:00Z".into();
     }
@@ -1373,6 +1399,16 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
         return Err(Exit(1).into());
     }
     Ok(())
+}
+
+/// `-v ./dir:/c` → `-v /cwd/dir:/c` (hulld does not know our cwd).
+fn absolute_bind_source(v: &str) -> String {
+    match v.split_once(':') {
+        Some((src, rest)) if src.starts_with('.') => std::env::current_dir()
+            .map(|d| format!("{}:{rest}", d.join(src).display()))
+            .unwrap_or_else(|_| v.to_string()),
+        _ => v.to_string(),
+    }
 }
 
 /// Rows as left-aligned columns, three spaces apart; the last column is

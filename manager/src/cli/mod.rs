@@ -4,6 +4,7 @@ pub mod client;
 pub mod containers;
 pub mod progress;
 pub mod template;
+pub mod volumes;
 
 use std::io::{Read, Write};
 
@@ -76,6 +77,9 @@ pub enum Cmd {
     Version,
     /// Show daemon information.
     Info(InfoArgs),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volumes::VolumeCmd),
     /// Snapshots (low level, like `ctr snapshots`).
     #[command(subcommand)]
     Snapshot(SnapCmd),
@@ -456,6 +460,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Snapshot(c) => snapshot(&conn, c).await,
+        Cmd::Volume(c) => volumes::run(&conn, c).await,
         Cmd::Container(c) => containers::run(&conn, c).await,
         Cmd::LogDriver { .. } => Ok(()),
         Cmd::Publish { topic } => {

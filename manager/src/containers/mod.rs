@@ -77,6 +77,9 @@ pub struct ContainerRecord {
     /// stays down across daemon restarts).
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
+    #[serde(default)]
+    pub anon_volumes: Vec<String>,
 }
 
 impl ContainerRecord {
@@ -302,6 +305,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     }
     let bundle = bundle_dir(m, ns, &id);
     let rootfs = bundle.join("rootfs");
+    let vols = crate::volumes::Volumes::new(&m.root);
+    let mut vplan = crate::volumes::mounts::Plan::default();
     let spec = match o.spec {
         Some(s) => s,
         None => {
@@ -379,17 +384,28 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             if run.stop_timeout > 0 {
                 v["annotations"][STOP_TIMEOUT_ANNOTATION] = run.stop_timeout.to_string().into();
             }
+            vplan = volume_plan(&vols, ns, run, &img_cfg)?;
+            crate::volumes::mounts::apply(&mut v, &vplan);
             let hostname = v["hostname"].as_str().unwrap_or("").to_string();
             std::fs::create_dir_all(&bundle).ctx(|| format!("create {}", bundle.display()))?;
             write_etc_files(&bundle, &hostname)?;
             serde_json::to_string_pretty(&v)?
         }
     };
-    std::fs::create_dir_all(&rootfs).ctx(|| format!("create {}", rootfs.display()))?;
-    std::fs::write(bundle.join("config.json"), &spec).ctx(|| "write config.json".into())?;
     let snapshot_key = format!("container/{ns}/{id}");
-    if let Err(e) = m.snapshots.prepare(&snapshot_key, &top, BTreeMap::new()) {
+    let made = (|| -> Result<()> {
+        std::fs::create_dir_all(&rootfs).ctx(|| format!("create {}", rootfs.display()))?;
+        std::fs::write(bundle.join("config.json"), &spec).ctx(|| "write config.json".into())?;
+        m.snapshots.prepare(&snapshot_key, &top, BTreeMap::new())?;
+        if let Err(e) = seed_volumes(m, ns, &vols, &vplan, &snapshot_key, &id) {
+            let _ = m.snapshots.remove(&snapshot_key);
+            return Err(e);
+        }
+        Ok(())
+    })();
+    if let Err(e) = made {
         let _ = std::fs::remove_dir_all(&bundle);
+        crate::volumes::mounts::undo(&vols, ns, &vplan);
         return Err(e);
     }
     let now = now_secs();
@@ -419,6 +435,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         },
         restart_count: 0,
         stopped_by_user: false,
+        anon_volumes: vplan.anonymous.clone(),
     };
     save(m, ns, &r)?;
     m.events.publish(
@@ -427,6 +444,92 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         serde_json::json!({"id": r.id, "name": r.name, "image": r.image}),
     );
     Ok(r)
+}
+
+/// The user's `-v`/`--mount`/`--tmpfs` plus the image's VOLUMEs.
+fn volume_plan(
+    vols: &crate::volumes::Volumes,
+    ns: &str,
+    run: &hull_proto::v1::RunOptions,
+    img: &spec::ImageConfig,
+) -> Result<crate::volumes::mounts::Plan> {
+    use crate::volumes::mounts;
+    let mut specs = Vec::new();
+    for s in &run.volumes {
+        specs.push(mounts::parse_volume_flag(s)?);
+    }
+    for s in &run.mounts {
+        specs.push(mounts::parse_mount_flag(s)?);
+    }
+    for s in &run.tmpfs {
+        specs.push(mounts::parse_tmpfs_flag(s)?);
+    }
+    let image_volumes: Vec<String> = img
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    mounts::plan(vols, ns, &specs, &image_volumes)
+}
+
+/// Copy the image's content at each new volume's mount point into it.
+fn seed_volumes(
+    m: &Manager,
+    ns: &str,
+    vols: &crate::volumes::Volumes,
+    plan: &crate::volumes::mounts::Plan,
+    snapshot_key: &str,
+    id: &str,
+) -> Result<()> {
+    use crate::volumes::seed;
+    if plan.seeds.is_empty() {
+        return Ok(());
+    }
+    let at = m.state.join("tmp").join(format!("seed-{id}"));
+    let mounted = seed::Mounted::new(&m.snapshots.mounts(snapshot_key)?, &at)?;
+    for (name, dest) in &plan.seeds {
+        let v = vols.get(ns, name)?;
+        let empty = std::fs::read_dir(&v.mountpoint)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if empty {
+            if let Some(src) = seed::source_in(&at, dest)? {
+                seed::copy_tree(&src, &v.mountpoint)?;
+            }
+        }
+        vols.mark_seeded(ns, name)?;
+    }
+    drop(mounted);
+    Ok(())
+}
+
+/// Containers of `ns` whose spec mounts `path`.
+pub fn users_of(m: &Manager, ns: &str, path: &Path) -> Result<Vec<String>> {
+    Ok(list(m, ns)?
+        .into_iter()
+        .filter(|c| {
+            serde_json::from_str::<serde_json::Value>(&c.spec)
+                .ok()
+                .and_then(|v| v["mounts"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .any(|mt| mt["source"].as_str().map(Path::new) == Some(path))
+        })
+        .map(|c| c.id)
+        .collect())
+}
+
+/// Remove a removed container's anonymous volumes no other container uses.
+pub fn remove_anonymous_volumes(m: &Manager, ns: &str, r: &ContainerRecord) {
+    let vols = crate::volumes::Volumes::new(&m.root);
+    for name in &r.anon_volumes {
+        let Ok(v) = vols.get(ns, name) else { continue };
+        if users_of(m, ns, &v.mountpoint).is_ok_and(|u| u.is_empty()) {
+            if let Err(e) = vols.remove(ns, name) {
+                tracing::warn!(volume = %name, "remove anonymous volume: {e}");
+            }
+        }
+    }
 }
 
 fn write_etc_files(bundle: &Path, hostname: &str) -> Result<()> {
@@ -463,6 +566,10 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
         crate::snapshots::remove_tree(&r.bundle)?;
     }
     m.db.delete(Table::Containers, &ns_key(ns, &r.id))?;
+    // `--rm` takes its anonymous volumes along, as Docker's does.
+    if r.auto_remove {
+        remove_anonymous_volumes(m, ns, r);
+    }
     m.events.publish(
         ns,
         "/containers/delete",

@@ -188,10 +188,17 @@ impl pb::containers_server::Containers for Server {
                 .await
                 .map_err(|_| Status::deadline_exceeded("the task did not exit after SIGKILL"))?;
         }
+        let volumes = r.volumes;
         blocking(&self.m, move |m| {
             // auto_remove may have removed it meanwhile.
             match super::find(&m, &ns, &rec.id) {
-                Ok(rec) => super::remove(&m, &ns, &rec),
+                Ok(rec) => {
+                    super::remove(&m, &ns, &rec)?;
+                    if volumes && !rec.auto_remove {
+                        super::remove_anonymous_volumes(&m, &ns, &rec);
+                    }
+                    Ok(())
+                }
                 Err(Error::NotFound(_)) => Ok(()),
                 Err(e) => Err(e),
             }
