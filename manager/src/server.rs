@@ -109,7 +109,7 @@ impl Server {
     }
 
     /// Run a blocking closure on the blocking pool.
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(Arc<Manager>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Status> {

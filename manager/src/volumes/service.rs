@@ -1,7 +1,5 @@
 //! The Volumes gRPC service.
 
-use std::sync::Arc;
-
 use hull_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -9,17 +7,6 @@ use super::{Volume, Volumes};
 use crate::error::Error;
 use crate::manager::Manager;
 use crate::server::{namespace, Server};
-
-async fn blocking<T: Send + 'static>(
-    m: &Arc<Manager>,
-    f: impl FnOnce(Arc<Manager>) -> Result<T, Error> + Send + 'static,
-) -> Result<T, Status> {
-    let m = m.clone();
-    tokio::task::spawn_blocking(move || f(m))
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(Status::from)
-}
 
 fn volume_pb(m: &Manager, ns: &str, v: Volume) -> pb::Volume {
     let used_by = crate::containers::users_of(m, ns, &v.mountpoint).unwrap_or_default();
@@ -55,12 +42,13 @@ impl pb::volumes_server::Volumes for Server {
     ) -> Result<Response<pb::Volume>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let v = blocking(&self.m, move |m| {
-            let (v, _) =
-                Volumes::new(&m.root).create(&ns, &r.name, r.labels.into_iter().collect())?;
-            Ok(volume_pb(&m, &ns, v))
-        })
-        .await?;
+        let v = self
+            .blocking(move |m| {
+                let (v, _) =
+                    Volumes::new(&m.root).create(&ns, &r.name, r.labels.into_iter().collect())?;
+                Ok(volume_pb(&m, &ns, v))
+            })
+            .await?;
         Ok(Response::new(v))
     }
 
@@ -70,11 +58,12 @@ impl pb::volumes_server::Volumes for Server {
     ) -> Result<Response<pb::Volume>, Status> {
         let ns = namespace(&req)?;
         let name = req.into_inner().name;
-        let v = blocking(&self.m, move |m| {
-            let v = Volumes::new(&m.root).get(&ns, &name)?;
-            Ok(volume_pb(&m, &ns, v))
-        })
-        .await?;
+        let v = self
+            .blocking(move |m| {
+                let v = Volumes::new(&m.root).get(&ns, &name)?;
+                Ok(volume_pb(&m, &ns, v))
+            })
+            .await?;
         Ok(Response::new(v))
     }
 
@@ -83,14 +72,15 @@ impl pb::volumes_server::Volumes for Server {
         req: Request<pb::ListVolumesRequest>,
     ) -> Result<Response<pb::ListVolumesResponse>, Status> {
         let ns = namespace(&req)?;
-        let volumes = blocking(&self.m, move |m| {
-            Ok(Volumes::new(&m.root)
-                .list(&ns)?
-                .into_iter()
-                .map(|v| volume_pb(&m, &ns, v))
-                .collect())
-        })
-        .await?;
+        let volumes = self
+            .blocking(move |m| {
+                Ok(Volumes::new(&m.root)
+                    .list(&ns)?
+                    .into_iter()
+                    .map(|v| volume_pb(&m, &ns, v))
+                    .collect())
+            })
+            .await?;
         Ok(Response::new(pb::ListVolumesResponse { volumes }))
     }
 
@@ -100,7 +90,7 @@ impl pb::volumes_server::Volumes for Server {
     ) -> Result<Response<pb::VolumeEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        blocking(&self.m, move |m| {
+        self.blocking(move |m| {
             let vols = Volumes::new(&m.root);
             let v = vols.get(&ns, &r.name)?;
             let users = crate::containers::users_of(&m, &ns, &v.mountpoint)?;
@@ -123,23 +113,24 @@ impl pb::volumes_server::Volumes for Server {
     ) -> Result<Response<pb::PruneVolumesResponse>, Status> {
         let ns = namespace(&req)?;
         let all = req.into_inner().all;
-        let (removed, space_reclaimed) = blocking(&self.m, move |m| {
-            let vols = Volumes::new(&m.root);
-            let (mut removed, mut space) = (Vec::new(), 0);
-            for v in vols.list(&ns)? {
-                if !(v.anonymous || all) {
-                    continue;
+        let (removed, space_reclaimed) = self
+            .blocking(move |m| {
+                let vols = Volumes::new(&m.root);
+                let (mut removed, mut space) = (Vec::new(), 0);
+                for v in vols.list(&ns)? {
+                    if !(v.anonymous || all) {
+                        continue;
+                    }
+                    if crate::containers::users_of(&m, &ns, &v.mountpoint)?.is_empty() {
+                        let size = du(&v.mountpoint);
+                        vols.remove(&ns, &v.name)?;
+                        space += size;
+                        removed.push(v.name);
+                    }
                 }
-                if crate::containers::users_of(&m, &ns, &v.mountpoint)?.is_empty() {
-                    let size = du(&v.mountpoint);
-                    vols.remove(&ns, &v.name)?;
-                    space += size;
-                    removed.push(v.name);
-                }
-            }
-            Ok((removed, space))
-        })
-        .await?;
+                Ok((removed, space))
+            })
+            .await?;
         Ok(Response::new(pb::PruneVolumesResponse {
             removed,
             space_reclaimed,
