@@ -90,6 +90,7 @@ track_container() { BENCH_CONTAINERS+=("$1|$2|$3"); }
 
 bench_cleanup() {
     local entry rt root id
+    bench_stop_all
     for entry in "${BENCH_CONTAINERS[@]}"; do
         IFS='|' read -r rt root id <<<"$entry"
         [[ -d $root/$id ]] && "$rt" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
@@ -102,4 +103,141 @@ bench_cleanup() {
             while read -r m; do umount -l "$m" 2>/dev/null || true; done
         rm -rf --one-file-system "$BENCH_TMP" || bench_log "could not remove $BENCH_TMP"
     fi
+}
+
+# ---- Daemons shared by the sections that need hulld, containerd or a
+# registry (pull, containers). Every pid started here is recorded in
+# BENCH_PIDS so bench_cleanup stops it even after a failure.
+BENCH_PIDS=()
+
+# bench_stop_pid PID: SIGTERM, wait up to 15 s, then SIGKILL.
+bench_stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    timeout 15 bash -c "while kill -0 $pid 2>/dev/null; do sleep 0.05; done" || kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+bench_stop_all() {
+    local pid
+    for pid in "${BENCH_PIDS[@]}"; do bench_stop_pid "$pid"; done
+    BENCH_PIDS=()
+}
+
+# bench_rss PID: VmRSS in KiB. bench_pss PID: Pss in KiB from smaps_rollup,
+# empty when the kernel does not offer it.
+bench_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+bench_pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || true; }
+
+# bench_start_hulld DIR: start $HULL_BIN_DIR/hulld with root, state and
+# socket (DIR/hull.sock) under DIR; echo its pid once it answers.
+bench_start_hulld() {
+    local d=$1
+    mkdir -p "$d"
+    : >"$d/config.toml"
+    "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
+        --config "$d/config.toml" --log-level warn >"$d/hulld.log" 2>&1 </dev/null &
+    local pid=$!
+    timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$d/hull.sock' version >/dev/null 2>&1; do kill -0 $pid || exit 1; sleep 0.02; done" ||
+        bench_die "hulld did not start (log: $d/hulld.log)"
+    echo "$pid"
+}
+
+# bench_start_containerd DIR: a private containerd (no CRI) with root,
+# state and socket (DIR/containerd.sock) under DIR; echo its pid.
+bench_start_containerd() {
+    local d=$1
+    mkdir -p "$d"
+    cat >"$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$d/containerd.sock"
+TOML
+    containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 </dev/null &
+    local pid=$!
+    timeout 30 bash -c "until ctr -a '$d/containerd.sock' version >/dev/null 2>&1; do kill -0 $pid || exit 1; sleep 0.02; done" ||
+        bench_die "containerd did not start (log: $d/containerd.log)"
+    echo "$pid"
+}
+
+# bench_clean_dir DIR: unmount what is under DIR (deepest first), then
+# delete it without crossing file systems.
+bench_clean_dir() {
+    local d=$1 m
+    { awk '{ print $5 }' /proc/self/mountinfo | grep -F "$d/" || true; } | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    rm -rf --one-file-system "$d"
+}
+
+# bench_start_registry DIR: docker-registry on a free loopback port, storage
+# under DIR. Sets BENCH_REG_PORT; its pid goes to BENCH_PIDS. Not to be run
+# in a subshell.
+BENCH_REG_PORT=""
+bench_start_registry() {
+    local dir=$1 port pid=""
+    mkdir -p "$dir"
+    for port in $(shuf -i 20000-60000 -n 20); do
+        cat >"$dir/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/registry
+http:
+  addr: 127.0.0.1:$port
+YML
+        docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 </dev/null &
+        pid=$!
+        if timeout 10 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do kill -0 $pid || exit 1; sleep 0.05; done"; then
+            break
+        fi
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        pid=""
+    done
+    [[ -n $pid ]] || bench_die "docker-registry did not start (log: $dir/registry.log)"
+    BENCH_PIDS+=("$pid")
+    BENCH_REG_PORT=$port
+}
+
+# bench_busybox_image LAYOUT TAG: a one-layer OCI image LAYOUT:TAG made of
+# make_busybox_rootfs, command /bin/sh, PATH=/bin.
+bench_busybox_image() {
+    local layout=$1 tag=$2
+    umoci init --layout "$layout" >/dev/null
+    umoci new --image "$layout:$tag" >/dev/null
+    umoci unpack --image "$layout:$tag" "$layout.b" >/dev/null 2>&1
+    make_busybox_rootfs "$layout.b/rootfs"
+    umoci repack --image "$layout:$tag" "$layout.b" >/dev/null
+    umoci config --image "$layout:$tag" --clear=config.cmd --config.cmd /bin/sh \
+        --config.env PATH=/bin --os linux --architecture "$(dpkg --print-architecture)" >/dev/null
+    rm -rf --one-file-system "$layout.b"
+}
+
+# bench_containerd_teardown ADDR NS PID: SIGKILL every task in namespace NS
+# of the containerd at ADDR (pid PID), delete the tasks and containers by
+# id, stop that containerd, then kill the shims it left behind (found by
+# ADDR, unique to this run, in their command line).
+bench_containerd_teardown() {
+    local addr=$1 ns=$2 ctd=$3 pid cmd
+    local -a c=(ctr -a "$addr" -n "$ns")
+    if [[ -n $ctd ]] && kill -0 "$ctd" 2>/dev/null; then
+        "${c[@]}" task ls -q 2>/dev/null | xargs -r -P 8 -I{} "${c[@]}" task kill -s SIGKILL {} >/dev/null 2>&1 || true
+        timeout 30 bash -c "while ctr -a '$addr' -n '$ns' task ls 2>/dev/null | awk 'NR > 1 && \$3 != \"STOPPED\"' | grep -q .; do sleep 0.1; done" || true
+        "${c[@]}" task ls -q 2>/dev/null | xargs -r -P 8 -I{} "${c[@]}" task delete -f {} >/dev/null 2>&1 || true
+        "${c[@]}" containers ls -q 2>/dev/null | xargs -r -n 50 "${c[@]}" containers rm >/dev/null 2>&1 || true
+        bench_stop_pid "$ctd"
+    fi
+    for pid in $(grep -lsF -- "$addr" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+        if [[ $cmd == containerd-shim-* || $cmd == */containerd-shim-* ]]; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
 }

@@ -9,62 +9,6 @@
 # Environment: BENCH_PULL_N (runs per tool, default 5), BENCH_PULL_LAYERS
 # (default 5), BENCH_PULL_LAYER_MIB (default 42).
 
-PULL_PIDS=()
-
-pull_stop_pid() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || return 0
-    timeout 15 bash -c "while kill -0 $pid 2>/dev/null; do sleep 0.05; done" || kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-pull_stop_all() {
-    local pid
-    for pid in "${PULL_PIDS[@]}"; do pull_stop_pid "$pid"; done
-    PULL_PIDS=()
-}
-
-# pull_rss PID: VmRSS in KiB.
-pull_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-
-# pull_start_hulld DIR: start hulld on DIR, echo its pid.
-pull_start_hulld() {
-    local d=$1
-    mkdir -p "$d"
-    : >"$d/config.toml"
-    "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
-        --config "$d/config.toml" --log-level warn >"$d/hulld.log" 2>&1 </dev/null &
-    local pid=$!
-    timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$d/hull.sock' version >/dev/null 2>&1; do sleep 0.02; done" ||
-        bench_die "hulld did not start (log: $d/hulld.log)"
-    echo "$pid"
-}
-
-pull_start_containerd() {
-    local d=$1
-    mkdir -p "$d"
-    cat >"$d/config.toml" <<TOML
-version = 2
-root = "$d/root"
-state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$d/containerd.sock"
-TOML
-    containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 </dev/null &
-    local pid=$!
-    timeout 30 bash -c "until ctr -a '$d/containerd.sock' version >/dev/null 2>&1; do sleep 0.02; done" ||
-        bench_die "containerd did not start (log: $d/containerd.log)"
-    echo "$pid"
-}
-
-pull_clean_dir() {
-    local d=$1 m
-    { awk '{ print $5 }' /proc/self/mountinfo | grep -F "$d/" || true; } | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
-    rm -rf --one-file-system "$d"
-}
-
 bench_pull() {
     local n=${BENCH_PULL_N:-5} layers=${BENCH_PULL_LAYERS:-5} mib=${BENCH_PULL_LAYER_MIB:-42}
     need_tool "$HULL_BIN_DIR/hulld"
@@ -74,7 +18,6 @@ bench_pull() {
     need_tool umoci
     need_tool containerd
     need_tool ctr containerd
-    trap 'pull_stop_all; bench_cleanup' EXIT
 
     local dir=$BENCH_TMP/pull
     mkdir -p "$dir/img"
@@ -91,31 +34,8 @@ bench_pull() {
         prev=l$i
     done
 
-    # Registry on a free loopback port.
-    local port reg_pid=""
-    for port in $(shuf -i 20000-60000 -n 20); do
-        cat >"$dir/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/registry
-http:
-  addr: 127.0.0.1:$port
-YML
-        docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 </dev/null &
-        reg_pid=$!
-        if timeout 10 bash -c "until curl -s -o /dev/null http://127.0.0.1:$port/v2/ 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do kill -0 $reg_pid || exit 1; sleep 0.05; done"; then
-            break
-        fi
-        reg_pid=""
-    done
-    [[ -n $reg_pid ]] || bench_die "docker-registry did not start"
-    PULL_PIDS+=("$reg_pid")
-    local ref=127.0.0.1:$port/bench/big:v1
+    bench_start_registry "$dir/reg"
+    local ref=127.0.0.1:$BENCH_REG_PORT/bench/big:v1
     skopeo copy --quiet --dest-tls-verify=false "oci:$dir/img/oci:$prev" "docker://$ref" ||
         bench_die "skopeo copy to the registry failed"
     local size
@@ -128,24 +48,24 @@ YML
     for ((run = 0; run < n; run++)); do
         # hull, cold store.
         d=$dir/h$run
-        pid=$(pull_start_hulld "$d")
-        PULL_PIDS+=("$pid")
+        pid=$(bench_start_hulld "$d")
+        BENCH_PIDS+=("$pid")
         t0=$(now_us)
         "$HULL_BIN_DIR/hull" -H "$d/hull.sock" pull -q "$ref" >/dev/null || bench_die "hull pull failed (log: $d/hulld.log)"
         t1=$(now_us)
         us_to_ms $((t1 - t0)) >>"$th"
-        pull_stop_pid "$pid"
-        pull_clean_dir "$d"
+        bench_stop_pid "$pid"
+        bench_clean_dir "$d"
         # containerd, cold store.
         d=$dir/c$run
-        pid=$(pull_start_containerd "$d")
-        PULL_PIDS+=("$pid")
+        pid=$(bench_start_containerd "$d")
+        BENCH_PIDS+=("$pid")
         t0=$(now_us)
         ctr -a "$d/containerd.sock" images pull --plain-http "$ref" >/dev/null || bench_die "ctr pull failed"
         t1=$(now_us)
         us_to_ms $((t1 - t0)) >>"$tc"
-        pull_stop_pid "$pid"
-        pull_clean_dir "$d"
+        bench_stop_pid "$pid"
+        bench_clean_dir "$d"
     done
     local mh mc
     mh=$(median "$th")
@@ -156,23 +76,23 @@ YML
 
     # Idle memory of fresh daemons.
     d=$dir/rss-h
-    pid=$(pull_start_hulld "$d")
-    PULL_PIDS+=("$pid")
+    pid=$(bench_start_hulld "$d")
+    BENCH_PIDS+=("$pid")
     sleep 1
     local rh rc
-    rh=$(pull_rss "$pid")
+    rh=$(bench_rss "$pid")
     "$HULL_BIN_DIR/hull" -H "$d/hull.sock" pull -q "$ref" >/dev/null
     sleep 1
     local rh_after
-    rh_after=$(pull_rss "$pid")
-    pull_stop_pid "$pid"
+    rh_after=$(bench_rss "$pid")
+    bench_stop_pid "$pid"
     d=$dir/rss-c
-    pid=$(pull_start_containerd "$d")
-    PULL_PIDS+=("$pid")
+    pid=$(bench_start_containerd "$d")
+    BENCH_PIDS+=("$pid")
     sleep 1
-    rc=$(pull_rss "$pid")
-    pull_stop_pid "$pid"
+    rc=$(bench_rss "$pid")
+    bench_stop_pid "$pid"
     printf 'idle RSS: hulld %s KiB (%s KiB after a pull), containerd %s KiB\n' "$rh" "$rh_after" "$rc"
     add_result pull "idle daemon RSS" KiB "$rh" "$rc"
-    pull_stop_all
+    bench_stop_all
 }

@@ -22,13 +22,17 @@ source "$here/lib.sh"
 
 # Sections in order: name and the file defining bench_<name>. Later
 # benchmarks (exec, shim RSS, pulls) are added here.
-ALL_SECTIONS=(run exec shim_rss pull)
-declare -A SECTION_FILE=([run]=run_start.sh [exec]=exec.sh [shim_rss]=shim_rss.sh [pull]=pull.sh)
+ALL_SECTIONS=(run exec shim_rss pull containers)
+declare -A SECTION_FILE=([run]=run_start.sh [exec]=exec.sh [shim_rss]=shim_rss.sh [pull]=pull.sh [containers]=containers.sh)
 
 [[ $(id -u) -eq 0 ]] || bench_die "must run as root (containers need namespaces, mounts and cgroups)"
 
 HULL_BIN_DIR=${HULL_BIN_DIR:-$here/../target/release}
+# Absolute paths: some are handed to daemons and shims running elsewhere.
+[[ -d $HULL_BIN_DIR ]] || bench_die "HULL_BIN_DIR $HULL_BIN_DIR is not a directory"
+HULL_BIN_DIR=$(cd "$HULL_BIN_DIR" && pwd)
 HULLC=${HULLC:-$HULL_BIN_DIR/hullc}
+[[ $HULLC == /* || $HULLC != */* ]] || HULLC=$PWD/$HULLC
 RUNC=${RUNC:-$(command -v runc || true)}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 [[ -n $RUNC ]] || bench_die "missing tool 'runc' (apt-get install runc)"

@@ -16,33 +16,11 @@ SHIM_RSS_ADDR=""
 
 shim_rss_ctr() { ctr -a "$SHIM_RSS_ADDR" -n bench "$@"; }
 
-# shim_rss_stop: delete our tasks, stop our containerd, kill shims left by
-# it (identified by our unique containerd address in their command line).
+# shim_rss_stop: delete our tasks and containers, stop our containerd, kill
+# shims left by it.
 shim_rss_stop() {
     [[ -n $SHIM_RSS_ADDR ]] || return 0
-    local id pid
-    if [[ -n $SHIM_RSS_CTD_PID ]] && kill -0 "$SHIM_RSS_CTD_PID" 2>/dev/null; then
-        for id in $(shim_rss_ctr task ls -q 2>/dev/null); do
-            shim_rss_ctr task kill -s SIGKILL "$id" >/dev/null 2>&1 || true
-        done
-        for id in $(shim_rss_ctr task ls -q 2>/dev/null); do
-            timeout 10 bash -c "until ctr -a '$SHIM_RSS_ADDR' -n bench task ls | grep -q \"^$id .*STOPPED\"; do sleep 0.05; done" || true
-            shim_rss_ctr task delete -f "$id" >/dev/null 2>&1 || true
-        done
-        for id in $(shim_rss_ctr containers ls -q 2>/dev/null); do
-            shim_rss_ctr containers rm "$id" >/dev/null 2>&1 || true
-        done
-        kill -TERM "$SHIM_RSS_CTD_PID" 2>/dev/null || true
-        timeout 10 bash -c "while kill -0 $SHIM_RSS_CTD_PID 2>/dev/null; do sleep 0.05; done" ||
-            kill -KILL "$SHIM_RSS_CTD_PID" 2>/dev/null || true
-    fi
-    local cmd
-    for pid in $(grep -lsF -- "$SHIM_RSS_ADDR" /proc/[0-9]*/cmdline | cut -d/ -f3); do
-        cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
-        if [[ $cmd == containerd-shim-* || $cmd == */containerd-shim-* ]]; then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
+    bench_containerd_teardown "$SHIM_RSS_ADDR" bench "$SHIM_RSS_CTD_PID"
     SHIM_RSS_CTD_PID=""
     SHIM_RSS_ADDR=""
 }
@@ -68,15 +46,8 @@ bench_shim_rss() {
     local dir=$BENCH_TMP/shim
     mkdir -p "$dir/img" "$dir/rt"
     # A one-layer busybox image, packed as an OCI archive for `ctr import`.
-    umoci init --layout "$dir/img/oci" >/dev/null
-    umoci new --image "$dir/img/oci:latest" >/dev/null
-    umoci unpack --image "$dir/img/oci:latest" "$dir/img/b" >/dev/null 2>&1
-    make_busybox_rootfs "$dir/img/b/rootfs"
-    umoci repack --image "$dir/img/oci:latest" "$dir/img/b" >/dev/null
-    umoci config --image "$dir/img/oci:latest" --clear=config.cmd --config.cmd /bin/sh \
-        --config.env PATH=/bin --os linux --architecture amd64 >/dev/null
+    bench_busybox_image "$dir/img/oci" latest
     tar -C "$dir/img/oci" -cf "$dir/img.tar" .
-    rm -rf --one-file-system "$dir/img/b"
 
     SHIM_RSS_ADDR=$dir/containerd.sock
     cat >"$dir/config.toml" <<TOML
