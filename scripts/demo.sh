@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: on a fresh Debian machine as root, install what is needed,
-# build hull, and show a container's life with hullc (the runtime).
-# Later stages (hulld/hull image pull and run) are added as they land.
+# build hull, and show a container's life with hullc (the runtime), then
+# with hulld and hull (a registry on loopback, pull, run, ps, logs, exec,
+# stop, rm). Everything lives in a temporary directory and is cleaned up on
+# exit, also after a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,12 +42,32 @@ root="$work/state"
 hulld_pid=""
 registry_pid=""
 cleanup() {
-    "$HULLC" --root "$root" delete --force demo-bg >/dev/null 2>&1 || true
+    rc=$?
+    set +e # every step runs, whatever the one before it returned
+    "$HULLC" --root "$root" delete --force demo-bg >/dev/null 2>&1
+    # hull's containers: removed through hulld while it runs (their shims
+    # outlive it); then whatever a failure left: shims and log writers named
+    # by this demo's directory, containers still in hullc's state
+    if [ -n "$hulld_pid" ] && kill -0 "$hulld_pid" 2>/dev/null; then
+        "$BIN/hull" -H "unix://$work/hull.sock" ps -a -q 2>/dev/null |
+            xargs -r "$BIN/hull" -H "unix://$work/hull.sock" rm -f >/dev/null 2>&1 || true
+    fi
     [ -n "$hulld_pid" ] && kill "$hulld_pid" 2>/dev/null && wait "$hulld_pid" 2>/dev/null
+    for p in $(grep -lsF -- "$work/hull" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        case "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" in
+            */containerd-shim-hull-v2\ * | */hull\ log-driver\ *) kill -KILL "$p" 2>/dev/null ;;
+        esac
+    done
+    for rt in "$work"/hull-run/runtime/*; do
+        [ -d "$rt" ] || continue
+        for id in $(ls "$rt"); do "$HULLC" --root "$rt" delete --force "$id" >/dev/null 2>&1; done
+    done
     [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
     # unmount whatever hulld left under the demo dir, deepest first
     awk -v w="$work" '$5 ~ "^"w {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf --one-file-system "$work"
+    if [ "$rc" -eq 0 ]; then echo "demo: cleaned up $work"; else echo "demo: failed (exit $rc); cleaned up $work" >&2; fi
+    exit "$rc"
 }
 trap cleanup EXIT
 
@@ -121,6 +143,41 @@ for _ in $(seq 200); do [ -S "$work/hull.sock" ] && break; sleep 0.05; done
 export HULL_HOST="unix://$work/hull.sock"
 "$BIN/hull" pull "127.0.0.1:$port/demo:latest"
 "$BIN/hull" images
-"$BIN/hull" image inspect "127.0.0.1:$port/demo:latest" | head -20
+# (captured first: hull panics on a closed pipe, e.g. `| head`)
+inspect=$("$BIN/hull" image inspect "127.0.0.1:$port/demo:latest")
+printf '%s\n' "$inspect" | head -20
+
+# From here on each hull command is printed before it runs.
+hull() {
+    printf '\033[2m$ hull %s\033[0m\n' "$*"
+    "$BIN/hull" "$@"
+}
+img="127.0.0.1:$port/demo:latest"
+
+say "containers: hull run --rm (foreground: output and exit code pass through)"
+hull run --rm "$img"
+hull run --rm "$img" echo "hello from hull run"
+set +e
+hull run --rm "$img" sh -c 'exit 3'
+rc=$?
+set -e
+echo "exit code: $rc"
+[ "$rc" -eq 3 ] || { echo "demo: expected exit code 3, got $rc" >&2; exit 1; }
+
+say "a detached container: run -d --name, ps, logs, exec, stop, rm"
+hull run -d --name demo-ticker "$img" sh -c 'i=0; while :; do echo "tick $i"; i=$((i + 1)); sleep 1; done'
+hull ps
+# wait (up to 10 s) for its first line to reach the log
+for _ in $(seq 200); do
+    "$BIN/hull" logs demo-ticker 2>/dev/null | grep -q tick && break
+    sleep 0.05
+done
+hull logs demo-ticker
+hull exec demo-ticker sh -c 'echo "exec in $(hostname): $(ps | wc -l) lines of ps"; ps'
+hull stop -t 1 demo-ticker
+hull ps -a
+hull inspect --format '{{.Name}}: {{.State.Status}}, exit code {{.State.ExitCode}}' demo-ticker
+hull rm demo-ticker
+hull ps -a
 
 say "done"
