@@ -67,11 +67,11 @@ impl Live {
     }
 }
 
-fn ctx() -> ttrpc::context::Context {
+pub(super) fn ctx() -> ttrpc::context::Context {
     ttrpc::context::with_duration(CALL_TIMEOUT)
 }
 
-fn shim_err(what: &str, e: ttrpc::Error) -> Error {
+pub(super) fn shim_err(what: &str, e: ttrpc::Error) -> Error {
     match e {
         ttrpc::Error::RpcStatus(s) => {
             let msg = format!("{what}: {}", s.message);
@@ -280,6 +280,10 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             req.stderr = format!("file://{}", r.bundle.join(STDERR_LOG).display());
         }
     }
+    // `-i`: a stdin fifo hulld writes to; `-t`: a terminal.
+    let (stdin, terminal) = super::attach::task_stdio(r)?;
+    req.stdin = stdin;
+    req.terminal = terminal;
     req.options = Some(options).into();
     let pid = match client.create(ctx(), &req) {
         Ok(resp) => resp.pid,
@@ -506,6 +510,7 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
     }
     // Every line of output is in the log before anyone hears of the exit.
     super::logfile::wait_driver(&bundle, Duration::from_secs(10));
+    super::attach::task_exited(&bundle);
     let rec = update(&m, &live.ns, &live.id, |c| {
         c.state.status = EXITED.into();
         c.state.pid = 0;
