@@ -1,5 +1,6 @@
 //! `hull`: Docker-style commands talking to hulld's gRPC API.
 
+pub mod attach;
 pub mod client;
 pub mod containers;
 pub mod progress;
