@@ -304,6 +304,27 @@ fn run_it_gives_an_interactive_shell() {
     assert_eq!(p.wait(WAIT), 0, "output: {:?}", p.output());
     p.assert_cooked();
 
+    // Detached (Ctrl-P Ctrl-Q) with --rm: it runs on, and hulld removes it
+    // when it exits.
+    let mut p = PtyHull::spawn(
+        &h,
+        &["run", "-it", "--rm", "--name", "det", &image, "sh"],
+        24,
+        80,
+    );
+    let at = p.expect(0, "# ", WAIT);
+    p.type_("echo up-$((3+4))\n");
+    p.expect(at, "up-7", WAIT);
+    p.type_("\x10\x11");
+    assert_eq!(p.wait(WAIT), 0, "output: {:?}", p.output());
+    p.assert_cooked();
+    let st = h.hull_ok(&["inspect", "--format", "{{.State.Status}}", "det"]);
+    assert_eq!(st.trim(), "running");
+    h.hull_ok(&["kill", "det"]);
+    wait_until("det removed", WAIT, || {
+        !h.hull_ok(&["ps", "-a"]).contains("det")
+    });
+
     // A command that is not there: Docker's 127, terminal restored.
     let mut p = PtyHull::spawn(&h, &["run", "-it", "--rm", &image, "no-such-cmd"], 24, 80);
     assert_eq!(p.wait(WAIT), 127, "output: {:?}", p.output());
@@ -354,9 +375,49 @@ fn run_i_forwards_stdin_and_its_eof() {
     assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
     assert_eq!(stdout(&o), "end\n");
 
-    // A command that is not there: 127.
+    // A command that is not there: 127; one that cannot be run: 126.
     let o = h.hull_stdin(&["run", "-i", "--rm", &image, "no-such-cmd"], "x");
     assert_eq!(code(&o), 127, "stderr: {}", stderr(&o));
+    let o = h.hull_stdin(&["run", "-i", "--rm", &image, "/etc/group"], "x");
+    assert_eq!(code(&o), 126, "stderr: {}", stderr(&o));
+
+    // Signals to hull go to the container (sig-proxy, no tty).
+    let mut c = h.hull_cmd(&[
+        "run",
+        "-i",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.1; done",
+    ]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let _keep_stdin_open = child.stdin.take();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "hull ended before the container was ready");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    out.read_to_end(&mut seen).unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(
+        st.code(),
+        Some(9),
+        "output: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert_eq!(String::from_utf8_lossy(&seen), "ready\ngot-int\n");
     let ps = h.hull_ok(&["ps", "-a", "-q"]);
     assert!(ps.trim().is_empty(), "left: {ps}");
 }
