@@ -248,8 +248,9 @@ pub async fn attach(
         }
         loop {
             // Decide before reading: output written before the exit is in
-            // the log by the time hulld forgets the task.
-            let running = m.tasks.get(&key).is_some();
+            // the log by the time hulld forgets the task. (A restart policy's
+            // next run is another task: the attach ends with this one.)
+            let running = m.tasks.get(&key).is_some_and(|l| Arc::ptr_eq(&l, &live));
             let p = main.clone();
             let (new, off) =
                 tokio::task::spawn_blocking(move || super::service::read_entries(&p, offset))
