@@ -255,8 +255,10 @@ fn run_it_gives_an_interactive_shell() {
     );
     // The prompt shows without a newline after it.
     let at = p.expect(0, "# ", WAIT);
+    let t0 = Instant::now();
     p.type_("echo hi-$((40+2))\n");
     let at = p.expect(at, "hi-42", WAIT);
+    eprintln!("keystrokes to output through hulld: {:?}", t0.elapsed());
     // The size at start, then a resize.
     p.type_("stty size\n");
     let at = p.expect(at, "24 80", WAIT);
@@ -563,6 +565,10 @@ fn start_a_returns_the_exit_code() {
     let o = h.hull_stdin(&["start", "-a", "-i", &id], "abc\n");
     assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
     assert_eq!(stdout(&o), "got-abc\n");
+    // `-i` alone attaches too; a new run gets a new stdin.
+    let o = h.hull_stdin(&["start", "-i", &id], "xyz\n");
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "got-xyz\n");
 
     let o = h.hull(&["start", "-a", "no-such-container"]);
     assert_eq!(code(&o), 1);

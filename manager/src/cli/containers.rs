@@ -367,11 +367,12 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
         }
         ContainerCmd::Run(a) => run_container(conn, *a, true).await,
         ContainerCmd::Create(a) => run_container(conn, *a, false).await,
+        // `-i` attaches too (Docker).
         ContainerCmd::Start {
-            attach: true,
+            attach,
             interactive,
             containers,
-        } => {
+        } if attach || interactive => {
             if containers.len() != 1 {
                 eprintln!("you cannot start and attach multiple containers at once");
                 return Err(Exit(1).into());
