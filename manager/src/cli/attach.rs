@@ -25,10 +25,31 @@ struct RawMode {
     saved: Termios,
 }
 
+/// The modes to restore, for the panic hook (release builds abort on
+/// panic, so no Drop runs).
+static SAVED: std::sync::Mutex<Option<Termios>> = std::sync::Mutex::new(None);
+
+fn restore(t: &Termios) {
+    let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, t);
+}
+
 impl RawMode {
     fn enter() -> anyhow::Result<RawMode> {
         let stdin = std::io::stdin();
         let saved = termios::tcgetattr(stdin.as_fd())?;
+        *SAVED.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved.clone());
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if let Ok(g) = SAVED.try_lock() {
+                    if let Some(t) = g.as_ref() {
+                        restore(t);
+                    }
+                }
+                prev(info);
+            }));
+        });
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
         termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)?;
@@ -38,7 +59,8 @@ impl RawMode {
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+        restore(&self.saved);
+        SAVED.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 

@@ -5,8 +5,9 @@
 //! `hull log-driver`, which the shim feeds, with a terminal too) from where
 //! it ended when the client attached. Why this and not a tee in hulld: the
 //! log driver outlives hulld, so output keeps flowing (and stays in the log)
-//! while hulld restarts, and there is one writer of the log; the driver
-//! writes a partial line after 10 ms of quiet, so a prompt shows at once;
+//! while hulld restarts, and there is one writer of the log; for `-i`/`-t`
+//! containers the driver writes a partial line after 10 ms of quiet, so a
+//! prompt shows at once (others' logs stay one entry per line);
 //! hulld records an exit only after the driver finished, so a follower that
 //! reads once more after seeing the task gone has every byte. The cost is a
 //! poll of the file every 20 ms per attached client. An exec's output goes
@@ -115,6 +116,17 @@ pub fn task_stdio(r: &ContainerRecord) -> Result<(String, bool)> {
     let path = r.bundle.join(STDIN_FIFO);
     make_stdin_fifo(&path)?;
     Ok((path.display().to_string(), io.terminal))
+}
+
+/// Extra `binary://` query for the log driver: interactive containers
+/// (`-i` or `-t`) get partial lines written at once, for their prompts.
+pub fn log_driver_flags(r: &ContainerRecord) -> &'static str {
+    let io = spec_io(&r.spec);
+    if io.terminal || io.open_stdin {
+        "&--partial-lines"
+    } else {
+        ""
+    }
 }
 
 /// The task of the container in `bundle` is gone: drop its stdin.

@@ -227,9 +227,9 @@ fn utf8_cut(b: &[u8]) -> usize {
     n
 }
 
-/// Copy one stream into the writer, line by line; a partial line is
-/// written once the stream is quiet for PARTIAL_WAIT_MS.
-fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
+/// Copy one stream into the writer, line by line; with `partial`, a
+/// partial line is written once the stream is quiet for PARTIAL_WAIT_MS.
+fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>, partial: bool) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
     let mut buf = vec![0u8; 32 * 1024];
@@ -244,7 +244,7 @@ fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
         let _ = g.write(&e);
     };
     loop {
-        if !pending.is_empty() {
+        if partial && !pending.is_empty() {
             let mut fds = [PollFd::new(from.as_fd(), PollFlags::POLLIN)];
             if let Ok(0) = poll(&mut fds, PollTimeout::from(PARTIAL_WAIT_MS)) {
                 let cut = utf8_cut(&pending);
@@ -276,7 +276,14 @@ fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
 
 /// The logging binary: stdout on fd 3, stderr on fd 4, fd 5 closed when
 /// ready; runs until both streams end.
-pub fn run_driver(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<()> {
+/// `partial_lines`: write partial lines after a quiet spell (interactive
+/// containers, whose prompts attach must show).
+pub fn run_driver(
+    dir: &Path,
+    max_size: u64,
+    max_file: u32,
+    partial_lines: bool,
+) -> std::io::Result<()> {
     use std::os::fd::FromRawFd;
     // Held while we run: hulld records a task's exit only after taking it,
     // so every line is in the file by then (see `wait_driver`).
@@ -299,8 +306,8 @@ pub fn run_driver(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<(
     };
     drop(ready);
     let w2 = w.clone();
-    let t = std::thread::spawn(move || pump(err, 2, w2));
-    pump(out, 1, w);
+    let t = std::thread::spawn(move || pump(err, 2, w2, partial_lines));
+    pump(out, 1, w, partial_lines);
     let _ = t.join();
     Ok(())
 }

@@ -266,11 +266,12 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
         // json-file logs written by `hull log-driver` (the shim's logging binary).
         Ok(hull) => {
             let uri = format!(
-                "binary://{}?log-driver&--dir={}&--max-size={}&--max-file={}",
+                "binary://{}?log-driver&--dir={}&--max-size={}&--max-file={}{}",
                 uri_escape(&hull.display().to_string()),
                 uri_escape(&r.bundle.display().to_string()),
                 r.log_max_size,
-                r.log_max_file.max(1)
+                r.log_max_file.max(1),
+                super::attach::log_driver_flags(r)
             );
             req.stdout = uri.clone();
             req.stderr = uri;
