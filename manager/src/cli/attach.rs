@@ -258,6 +258,30 @@ fn signals(tty: bool) -> anyhow::Result<mpsc::Receiver<i32>> {
     Ok(rx)
 }
 
+/// Bytes of `input` to forward, holding back a started detach sequence
+/// (`held` bytes of it so far, across reads); true when it is complete.
+fn filter_detach(held: &mut usize, input: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(input.len() + DETACH.len());
+    for &b in input {
+        if b == DETACH[*held] {
+            *held += 1;
+            if *held == DETACH.len() {
+                return (out, true);
+            }
+            continue;
+        }
+        // Not the sequence after all: what was held goes through.
+        out.extend_from_slice(&DETACH[..*held]);
+        *held = 0;
+        if b == DETACH[0] {
+            *held = 1;
+        } else {
+            out.push(b);
+        }
+    }
+    (out, false)
+}
+
 /// Read stdin on a thread (reads block; the thread dies with hull) and send
 /// it up; EOF sends `close_stdin`. With `detach_keys`, Ctrl-P Ctrl-Q ends
 /// the attach instead of reaching the container.
@@ -283,23 +307,10 @@ fn spawn_stdin(
                     Ok(n) => n,
                 };
                 let data = if let Some(detach) = &detach {
-                    let mut out = Vec::with_capacity(n + 2);
-                    for &b in &buf[..n] {
-                        if b == DETACH[held] {
-                            held += 1;
-                            if held == DETACH.len() {
-                                let _ = detach.blocking_send(());
-                                return;
-                            }
-                            continue;
-                        }
-                        out.extend_from_slice(&DETACH[..held]);
-                        held = 0;
-                        if b == DETACH[0] {
-                            held = 1;
-                        } else {
-                            out.push(b);
-                        }
+                    let (out, hit) = filter_detach(&mut held, &buf[..n]);
+                    if hit {
+                        let _ = detach.blocking_send(());
+                        return;
                     }
                     out
                 } else {
@@ -495,4 +506,31 @@ pub async fn exec(conn: &Conn, req: pb::ExecRequest, stdin: bool, tty: bool) -> 
         }
     };
     exit_of(s.run(conn, None).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys() {
+        let mut held = 0;
+        assert_eq!(filter_detach(&mut held, b"ab"), (b"ab".to_vec(), false));
+        // Ctrl-P alone is held, then given back when no Ctrl-Q follows.
+        assert_eq!(filter_detach(&mut held, b"x\x10"), (b"x".to_vec(), false));
+        assert_eq!(held, 1);
+        assert_eq!(filter_detach(&mut held, b"y"), (b"\x10y".to_vec(), false));
+        // Ctrl-P Ctrl-P Ctrl-Q: the first goes through, then detach.
+        assert_eq!(
+            filter_detach(&mut held, b"\x10\x10\x11"),
+            (b"\x10".to_vec(), true)
+        );
+        // Across reads.
+        let mut held = 0;
+        assert_eq!(filter_detach(&mut held, b"\x10"), (vec![], false));
+        assert_eq!(filter_detach(&mut held, b"\x11rest"), (vec![], true));
+        // Ctrl-Q alone is just a key.
+        let mut held = 0;
+        assert_eq!(filter_detach(&mut held, b"\x11"), (b"\x11".to_vec(), false));
+    }
 }
