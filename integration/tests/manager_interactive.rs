@@ -369,6 +369,22 @@ fn run_i_forwards_stdin_and_its_eof() {
     assert_eq!(stdout(&o).trim(), "200000");
     assert_eq!(stderr(&o), "done\n");
 
+    // Bytes that are not text come back exactly.
+    let bin: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut c = h.hull_cmd(&["run", "-i", "--rm", &image, "cat"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let b2 = bin.clone();
+    let writer = std::thread::spawn(move || input.write_all(&b2));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(o.stdout.len(), bin.len());
+    assert!(o.stdout == bin, "binary data changed on the way");
+
     // Without -i the container's stdin is empty (not ours).
     let o = h.hull_stdin(
         &["run", "--rm", &image, "sh", "-c", "cat; echo end"],
