@@ -90,6 +90,9 @@ pub struct Pending {
     paths: StdioPaths,
     stdin_sink: Arc<Mutex<Option<File>>>,
     stdin_source: Option<String>,
+    /// With a terminal and a `binary://` stdout: the logging binary's stdout
+    /// pipe, where the pty's output goes.
+    term_sink: Option<OwnedFd>,
 }
 
 pub struct ConsoleSocket {
@@ -232,7 +235,14 @@ impl Pending {
         let mut for_runtime = ProcStdio::default();
         let stdin_sink = Arc::new(Mutex::new(None));
         let mut console_socket = None;
+        let mut term_sink = None;
         if paths.terminal {
+            if paths.stdout.starts_with("binary://") {
+                // The pty's output (stdout and stderr in one) goes to the
+                // logging binary's stdout; its stderr pipe stays unused.
+                let (o, _e) = start_log_binary(&paths.stdout, container_id, namespace)?;
+                term_sink = Some(o);
+            }
             std::fs::create_dir_all(tmp_dir)
                 .map_err(|e| Error::io(format!("create {}", tmp_dir.display()), e))?;
             let path = tmp_dir.join(format!("c-{}-{tag}.sock", std::process::id()));
@@ -268,6 +278,7 @@ impl Pending {
             paths: paths.clone(),
             stdin_sink,
             stdin_source: (!paths.stdin.is_empty()).then(|| paths.stdin.clone()),
+            term_sink,
         })
     }
 
@@ -292,8 +303,11 @@ impl Pending {
                 .try_clone()
                 .map_err(|e| Error::io("dup pty master", e))?;
             *self.stdin_sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(input);
-            if !self.paths.stdout.is_empty() {
-                let sink = open_fifo_rw(&self.paths.stdout)?;
+            let sink = match self.term_sink {
+                Some(fd) => Some(File::from(fd)),
+                None => open_output(&self.paths.stdout)?.map(File::from),
+            };
+            if let Some(sink) = sink {
                 spawn_copy(out, sink)?;
             }
             io.console = Some(master);

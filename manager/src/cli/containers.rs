@@ -14,7 +14,7 @@ use crate::images::familiar_name;
 
 /// A daemon error as Docker users read it: without the status category
 /// ("not found: …") the daemon's error type puts first.
-fn msg(e: &tonic::Status) -> String {
+pub(super) fn msg(e: &tonic::Status) -> String {
     let m = e.message();
     for p in [
         "not found: ",
@@ -50,8 +50,21 @@ pub enum ContainerCmd {
     Create(Box<RunArgs>),
     /// Start one or more stopped containers.
     Start {
+        /// Attach stdout/stderr and forward signals (one container).
+        #[arg(short, long)]
+        attach: bool,
+        /// Attach the container's stdin.
+        #[arg(short, long)]
+        interactive: bool,
         #[arg(required = true)]
         containers: Vec<String>,
+    },
+    /// Attach local standard input, output, and error to a running container.
+    Attach {
+        /// Do not attach stdin.
+        #[arg(long)]
+        no_stdin: bool,
+        container: String,
     },
     /// List containers.
     Ps(PsArgs),
@@ -159,6 +172,12 @@ pub struct LogsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
+    /// Keep stdin open (attach it).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
     #[arg(short, long = "env")]
     pub env: Vec<String>,
     #[arg(short, long)]
@@ -175,6 +194,12 @@ pub struct RunArgs {
     /// Run in the background and print the container ID.
     #[arg(short, long)]
     pub detach: bool,
+    /// Keep stdin open (attach it).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
@@ -342,7 +367,23 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
         }
         ContainerCmd::Run(a) => run_container(conn, *a, true).await,
         ContainerCmd::Create(a) => run_container(conn, *a, false).await,
-        ContainerCmd::Start { containers } => {
+        // `-i` attaches too (Docker).
+        ContainerCmd::Start {
+            attach,
+            interactive,
+            containers,
+        } if attach || interactive => {
+            if containers.len() != 1 {
+                eprintln!("you cannot start and attach multiple containers at once");
+                return Err(Exit(1).into());
+            }
+            super::attach::start_attached(conn, &containers[0], interactive).await
+        }
+        ContainerCmd::Attach {
+            no_stdin,
+            container,
+        } => super::attach::attach(conn, &container, no_stdin).await,
+        ContainerCmd::Start { containers, .. } => {
             each(&containers, |c| async move {
                 start(conn, &c).await?;
                 println!("{c}");
@@ -436,6 +477,16 @@ async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Resu
 /// cannot invoke, 127 not found, 1 for daemon errors such as a stopped
 /// container).
 async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
+    if a.interactive || a.tty {
+        let req = pb::ExecRequest {
+            container_id: a.container.clone(),
+            args: a.command.clone(),
+            env: env_list(&a.env),
+            workdir: a.workdir.clone().unwrap_or_default(),
+            user: a.user.clone().unwrap_or_default(),
+        };
+        return super::attach::exec(conn, req, a.interactive, a.tty).await;
+    }
     let mut s = match conn
         .tasks()
         .exec(conn.req(pb::ExecRequest {
@@ -625,20 +676,20 @@ pub fn parse_signal(s: &str) -> anyhow::Result<u32> {
     Ok(sig as i32 as u32)
 }
 
-fn daemon_error(e: &tonic::Status) -> Exit {
+pub(super) fn daemon_error(e: &tonic::Status) -> Exit {
     eprintln!("hull: Error response from daemon: {}.", msg(e));
     Exit(125)
 }
 
 /// Docker's codes for a task that could not start: 127 command not found,
 /// 126 not executable, else 125.
-fn start_error(e: &tonic::Status) -> Exit {
+pub(super) fn start_error(e: &tonic::Status) -> Exit {
     let code = start_error_code(&msg(e));
     eprintln!("hull: Error response from daemon: {}.", msg(e));
     Exit(code)
 }
 
-fn start_error_code(msg: &str) -> i32 {
+pub(super) fn start_error_code(msg: &str) -> i32 {
     let msg = msg.to_ascii_lowercase();
     if msg.contains("no such file")
         || msg.contains("no such executable")
@@ -763,6 +814,8 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         volumes: a.volume.iter().map(|v| absolute_bind_source(v)).collect(),
         mounts: a.mount.clone(),
         tmpfs: a.tmpfs.clone(),
+        tty: a.tty,
+        open_stdin: a.interactive,
         ..Default::default()
     };
     if let Some(p) = &a.restart {
@@ -815,8 +868,17 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
 }
 
 async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow::Result<()> {
+    // Before anything is made (Docker checks here too).
+    let attached = run && !a.detach && (a.interactive || a.tty);
+    if attached {
+        super::attach::check_tty(a.interactive, a.tty)?;
+    }
     let options = match run_options(&a) {
-        Ok(o) => o,
+        // `run -i` in the foreground: our EOF is the container's (StdinOnce).
+        Ok(o) => pb::RunOptions {
+            stdin_once: run && a.interactive && !a.detach,
+            ..o
+        },
         Err(e) => {
             eprintln!("hull: {e:#}.");
             return Err(Exit(125).into());
@@ -879,6 +941,17 @@ async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow::Result<()>
             remove(conn).await;
         }
         return Err(start_error(&e).into());
+    }
+    if attached {
+        let out = super::attach::run_foreground(conn, &id, a.interactive, a.rm).await;
+        let detached = matches!(out, Ok(super::attach::Outcome::Detached));
+        if a.rm && !detached {
+            remove(conn).await;
+        }
+        return match out? {
+            super::attach::Outcome::Exited(0) | super::attach::Outcome::Detached => Ok(()),
+            super::attach::Outcome::Exited(c) => Err(Exit(c).into()),
+        };
     }
     // Follow the output from the start (foreground).
     let pump = if detach {

@@ -1,5 +1,6 @@
 //! `hull`: Docker-style commands talking to hulld's gRPC API.
 
+pub mod attach;
 pub mod client;
 pub mod containers;
 pub mod progress;
@@ -99,6 +100,9 @@ pub enum Cmd {
         max_size: u64,
         #[arg(long, default_value_t = 1)]
         max_file: u32,
+        /// Write a partial line after 10 ms without more output.
+        #[arg(long)]
+        partial_lines: bool,
     },
     /// Forward a shim's event (protobuf Any on stdin) to hulld.
     #[command(hide = true)]
@@ -355,9 +359,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         dir,
         max_size,
         max_file,
+        partial_lines,
     } = &cli.cmd
     {
-        crate::containers::logfile::run_driver(dir, *max_size, *max_file)?;
+        crate::containers::logfile::run_driver(dir, *max_size, *max_file, *partial_lines)?;
         return Ok(());
     }
     let host = cli.address.clone().unwrap_or_else(|| cli.host.clone());

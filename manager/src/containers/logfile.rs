@@ -85,10 +85,19 @@ struct Line {
     /// Unix nanoseconds (hull's addition, so readers need not parse `time`).
     #[serde(default)]
     t: i64,
+    /// The exact bytes (base64) when they are not UTF-8 (`log` then holds
+    /// a lossy copy): attach and `logs` give back what the process wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    raw: Option<String>,
 }
 
 pub fn encode(e: &Entry) -> String {
+    use base64::Engine;
+    let raw = std::str::from_utf8(&e.data)
+        .is_err()
+        .then(|| base64::engine::general_purpose::STANDARD.encode(&e.data));
     let l = Line {
+        raw,
         log: String::from_utf8_lossy(&e.data).into_owned(),
         stream: if e.stream == 2 { "stderr" } else { "stdout" }.into(),
         time: rfc3339_nanos(e.time_nanos),
@@ -98,10 +107,15 @@ pub fn encode(e: &Entry) -> String {
 }
 
 pub fn decode(line: &str) -> Option<Entry> {
+    use base64::Engine;
     let l: Line = serde_json::from_str(line).ok()?;
+    let data = match l.raw.as_deref() {
+        Some(r) => base64::engine::general_purpose::STANDARD.decode(r).ok()?,
+        None => l.log.into_bytes(),
+    };
     Some(Entry {
         stream: if l.stream == "stderr" { 2 } else { 1 },
-        data: l.log.into_bytes(),
+        data,
         time_nanos: l.t,
     })
 }
@@ -188,8 +202,36 @@ impl Writer {
     }
 }
 
-/// Copy one stream into the writer, line by line.
-fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
+/// How long output that does not end a line (a shell's prompt) waits for
+/// more before it is written as an entry of its own, so that followers
+/// (`attach`, `logs -f`) see it without waiting for a newline.
+const PARTIAL_WAIT_MS: u16 = 10;
+
+/// Where to cut `b` so no UTF-8 sequence is split: before a trailing
+/// incomplete sequence, else the whole length.
+fn utf8_cut(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=n.min(4) {
+        let c = b[n - back];
+        if c & 0xC0 == 0x80 {
+            continue; // continuation byte
+        }
+        let need = match c {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if need > back { n - back } else { n };
+    }
+    n
+}
+
+/// Copy one stream into the writer, line by line; with `partial`, a
+/// partial line is written once the stream is quiet for PARTIAL_WAIT_MS.
+fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>, partial: bool) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending: Vec<u8> = Vec::new();
     let flush = |data: Vec<u8>| {
@@ -202,6 +244,16 @@ fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
         let _ = g.write(&e);
     };
     loop {
+        if partial && !pending.is_empty() {
+            let mut fds = [PollFd::new(from.as_fd(), PollFlags::POLLIN)];
+            if let Ok(0) = poll(&mut fds, PollTimeout::from(PARTIAL_WAIT_MS)) {
+                let cut = utf8_cut(&pending);
+                if cut > 0 {
+                    let rest = pending.split_off(cut);
+                    flush(std::mem::replace(&mut pending, rest));
+                }
+            }
+        }
         let n = match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -224,7 +276,14 @@ fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>) {
 
 /// The logging binary: stdout on fd 3, stderr on fd 4, fd 5 closed when
 /// ready; runs until both streams end.
-pub fn run_driver(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<()> {
+/// `partial_lines`: write partial lines after a quiet spell (interactive
+/// containers, whose prompts attach must show).
+pub fn run_driver(
+    dir: &Path,
+    max_size: u64,
+    max_file: u32,
+    partial_lines: bool,
+) -> std::io::Result<()> {
     use std::os::fd::FromRawFd;
     // Held while we run: hulld records a task's exit only after taking it,
     // so every line is in the file by then (see `wait_driver`).
@@ -247,8 +306,8 @@ pub fn run_driver(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<(
     };
     drop(ready);
     let w2 = w.clone();
-    let t = std::thread::spawn(move || pump(err, 2, w2));
-    pump(out, 1, w);
+    let t = std::thread::spawn(move || pump(err, 2, w2, partial_lines));
+    pump(out, 1, w, partial_lines);
     let _ = t.join();
     Ok(())
 }
@@ -299,5 +358,27 @@ mod tests {
         let ts: Vec<i64> = all.iter().map(|e| e.time_nanos).collect();
         assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
         assert!(all.len() < 20);
+    }
+
+    #[test]
+    fn raw_bytes_and_utf8_cuts() {
+        let e = Entry {
+            stream: 1,
+            data: vec![0xff, b'a', 0x00, 0xc3],
+            time_nanos: 1,
+        };
+        assert_eq!(decode(&encode(&e)), Some(e));
+        assert!(!encode(&Entry {
+            stream: 1,
+            data: b"plain".to_vec(),
+            time_nanos: 1
+        })
+        .contains("raw"));
+        assert_eq!(utf8_cut(b"ab"), 2);
+        assert_eq!(utf8_cut("aé".as_bytes()), 3);
+        assert_eq!(utf8_cut(&"aé".as_bytes()[..2]), 1);
+        assert_eq!(utf8_cut(&"a€".as_bytes()[..3]), 1);
+        assert_eq!(utf8_cut(&[0xff]), 1);
+        assert_eq!(utf8_cut(&[]), 0);
     }
 }

@@ -7,6 +7,7 @@
 //! `<state>/containers/<ns>/<id>`; its writable layer is the active snapshot
 //! `container/<ns>/<id>` on the image's top layer.
 
+pub mod attach;
 pub mod events;
 pub mod logfile;
 pub mod restart;
@@ -386,6 +387,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             }
             vplan = volume_plan(&vols, ns, run, &img_cfg)?;
             crate::volumes::mounts::apply(&mut v, &vplan);
+            attach::annotate(&mut v, run);
             let hostname = v["hostname"].as_str().unwrap_or("").to_string();
             std::fs::create_dir_all(&bundle).ctx(|| format!("create {}", bundle.display()))?;
             write_etc_files(&bundle, &hostname)?;

@@ -212,6 +212,28 @@ impl pb::containers_server::Containers for Server {
 impl pb::tasks_server::Tasks for Server {
     type LogsStream = crate::server::Stream_<pb::LogChunk>;
     type ExecStream = crate::server::Stream_<pb::ExecOutput>;
+    type AttachStream = crate::server::Stream_<pb::AttachOutput>;
+    type ExecAttachStream = crate::server::Stream_<pb::AttachOutput>;
+
+    async fn attach(
+        &self,
+        req: Request<tonic::Streaming<pb::AttachInput>>,
+    ) -> Result<Response<Self::AttachStream>, Status> {
+        let ns = namespace(&req)?;
+        super::attach::attach(self.m.clone(), ns, req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn exec_attach(
+        &self,
+        req: Request<tonic::Streaming<pb::AttachInput>>,
+    ) -> Result<Response<Self::ExecAttachStream>, Status> {
+        let ns = namespace(&req)?;
+        super::attach::exec_attach(self.m.clone(), ns, req.into_inner())
+            .await
+            .map(Response::new)
+    }
 
     async fn exec(
         &self,
@@ -231,38 +253,7 @@ impl pb::tasks_server::Tasks for Server {
                     rec.id
                 )));
             }
-            let spec: serde_json::Value = serde_json::from_str(&rec.spec)?;
-            let mut process = spec["process"].clone();
-            process["args"] = serde_json::json!(r.args);
-            process["terminal"] = false.into();
-            let mut env: Vec<String> = process["env"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for e in &r.env {
-                let k = e.split('=').next().unwrap_or_default();
-                env.retain(|x| x.split('=').next() != Some(k));
-                env.push(e.clone());
-            }
-            process["env"] = serde_json::json!(env);
-            if !r.workdir.is_empty() {
-                process["cwd"] = r.workdir.clone().into();
-            }
-            if !r.user.is_empty() {
-                let top = m
-                    .snapshots
-                    .stat(&rec.snapshot_key)?
-                    .parent
-                    .unwrap_or_default();
-                let (uid, gid, extra) =
-                    super::resolve_user(&m, &top, &m.state.join("tmp"), &r.user)?;
-                process["user"] =
-                    serde_json::json!({"uid": uid, "gid": gid, "additionalGids": extra});
-            }
+            let process = exec_process(&m, &rec, &r)?;
             let (p, _pid) = shim::exec_start(&live, &rec.bundle, &process)?;
             Ok((live, p))
         })
@@ -632,10 +623,50 @@ impl pb::tasks_server::Tasks for Server {
     }
 }
 
+/// The OCI process of an exec in container `rec`: the container's process
+/// with the request's args, env, workdir and user (no terminal).
+pub(super) fn exec_process(
+    m: &Manager,
+    rec: &ContainerRecord,
+    r: &pb::ExecRequest,
+) -> Result<serde_json::Value, Error> {
+    let spec: serde_json::Value = serde_json::from_str(&rec.spec)?;
+    let mut process = spec["process"].clone();
+    process["args"] = serde_json::json!(r.args);
+    process["terminal"] = false.into();
+    let mut env: Vec<String> = process["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in &r.env {
+        let k = e.split('=').next().unwrap_or_default();
+        env.retain(|x| x.split('=').next() != Some(k));
+        env.push(e.clone());
+    }
+    process["env"] = serde_json::json!(env);
+    if !r.workdir.is_empty() {
+        process["cwd"] = r.workdir.clone().into();
+    }
+    if !r.user.is_empty() {
+        let top = m
+            .snapshots
+            .stat(&rec.snapshot_key)?
+            .parent
+            .unwrap_or_default();
+        let (uid, gid, extra) = super::resolve_user(m, &top, &m.state.join("tmp"), &r.user)?;
+        process["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": extra});
+    }
+    Ok(process)
+}
+
 /// Entries of a json-lines log file from byte `offset` up to its last
 /// complete line, and the offset after that line. A file shorter than
 /// `offset` was rotated: read it from the start.
-fn read_entries(p: &std::path::Path, offset: u64) -> (Vec<logfile::Entry>, u64) {
+pub(super) fn read_entries(p: &std::path::Path, offset: u64) -> (Vec<logfile::Entry>, u64) {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut f) = std::fs::File::open(p) else {
         return (Vec::new(), offset);

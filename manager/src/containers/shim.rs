@@ -67,11 +67,11 @@ impl Live {
     }
 }
 
-fn ctx() -> ttrpc::context::Context {
+pub(super) fn ctx() -> ttrpc::context::Context {
     ttrpc::context::with_duration(CALL_TIMEOUT)
 }
 
-fn shim_err(what: &str, e: ttrpc::Error) -> Error {
+pub(super) fn shim_err(what: &str, e: ttrpc::Error) -> Error {
     match e {
         ttrpc::Error::RpcStatus(s) => {
             let msg = format!("{what}: {}", s.message);
@@ -266,11 +266,12 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
         // json-file logs written by `hull log-driver` (the shim's logging binary).
         Ok(hull) => {
             let uri = format!(
-                "binary://{}?log-driver&--dir={}&--max-size={}&--max-file={}",
+                "binary://{}?log-driver&--dir={}&--max-size={}&--max-file={}{}",
                 uri_escape(&hull.display().to_string()),
                 uri_escape(&r.bundle.display().to_string()),
                 r.log_max_size,
-                r.log_max_file.max(1)
+                r.log_max_file.max(1),
+                super::attach::log_driver_flags(r)
             );
             req.stdout = uri.clone();
             req.stderr = uri;
@@ -280,6 +281,10 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             req.stderr = format!("file://{}", r.bundle.join(STDERR_LOG).display());
         }
     }
+    // `-i`: a stdin fifo hulld writes to; `-t`: a terminal.
+    let (stdin, terminal) = super::attach::task_stdio(r)?;
+    req.stdin = stdin;
+    req.terminal = terminal;
     req.options = Some(options).into();
     let pid = match client.create(ctx(), &req) {
         Ok(resp) => resp.pid,
@@ -506,6 +511,7 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
     }
     // Every line of output is in the log before anyone hears of the exit.
     super::logfile::wait_driver(&bundle, Duration::from_secs(10));
+    super::attach::task_exited(&bundle);
     let rec = update(&m, &live.ns, &live.id, |c| {
         c.state.status = EXITED.into();
         c.state.pid = 0;

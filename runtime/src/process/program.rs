@@ -183,6 +183,11 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
         if is_exec(&p) {
             return Ok(p);
         }
+        // There but not runnable (no x bit, a directory): execve's EACCES,
+        // as runc words it (Docker's exit code 126, not 127).
+        if p.exists() {
+            return Err(Error::Init(format!("exec {name:?}: permission denied")));
+        }
         return Err(Error::Init(format!(
             "exec {name:?}: no such executable file"
         )));

@@ -1,0 +1,676 @@
+//! Interactive containers through hulld: `hull run -it` driven through a
+//! real pty (raw mode, resize, Ctrl-C, Ctrl-D, exit codes), `run -i` with
+//! piped stdin, `attach`, `start -a`, `exec -it`/`-i`, and the Docker error
+//! for `-it` without a terminal.
+
+mod manager_support;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hull_integration::cleanup;
+use hull_integration::registry::{Auth, Registry};
+use manager_support::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A registry with a busybox image (Cmd /bin/sh) and a hulld; the image's
+/// reference.
+fn setup() -> (Registry, Layout, Hulld, String) {
+    let reg = Registry::start(Auth::None).unwrap();
+    let l = Layout::new();
+    l.layer("empty", "bb", |r| {
+        hull_integration::rootfs::build_busybox_rootfs(r).unwrap();
+    });
+    l.config("bb", &["--config.cmd", "/bin/sh"]);
+    let image = reg.reference("it/busybox:v1");
+    l.push("bb", &image, &[]);
+    let h = Hulld::start();
+    let o = h.hull(&["pull", &image]);
+    assert!(o.status.success(), "pull: {}", stderr(&o));
+    (reg, l, h, image)
+}
+
+/// Removes what a failed test left (containers through hulld, then any
+/// process their bundles record), before the hulld guard tears hulld down.
+/// Declare it after the `Hulld` so it drops first.
+struct Containers {
+    sock: PathBuf,
+    state: PathBuf,
+}
+
+impl Containers {
+    fn of(h: &Hulld) -> Containers {
+        Containers {
+            sock: h.sock.clone(),
+            state: h.state.clone(),
+        }
+    }
+
+    fn hull(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(hull_integration::bin_path("hull"))
+            .arg("-H")
+            .arg(&self.sock)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hull")
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = self.hull(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in stdout(&out).lines() {
+            let _ = self.hull(&["rm", "-f", id]);
+        }
+        let bundles = std::fs::read_dir(self.state.join("containers/default"));
+        for b in bundles.into_iter().flatten().flatten() {
+            for f in ["init.pid", "shim.pid"] {
+                let pid = std::fs::read_to_string(b.path().join(f))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok());
+                if let Some(pid) = pid.filter(|p| *p > 1) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            let id = b.file_name().to_string_lossy().into_owned();
+            cleanup::remove_cgroup(&format!("/hull/{id}"));
+        }
+    }
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// `hull` running with a pty as its controlling terminal and stdio; what it
+/// writes is collected by a reader thread.
+struct PtyHull {
+    master: File,
+    /// Kept to look at the terminal's modes after hull is gone.
+    slave: OwnedFd,
+    child: Child,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+fn winsize(rows: u16, cols: u16) -> nix::pty::Winsize {
+    nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+impl PtyHull {
+    fn spawn(h: &Hulld, args: &[&str], rows: u16, cols: u16) -> PtyHull {
+        let pty = nix::pty::openpty(Some(&winsize(rows, cols)), None).expect("openpty");
+        let mut cmd = h.hull_cmd(args);
+        cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+        // SAFETY: setsid and ioctl are async-signal-safe; they make the pty
+        // (our stdin by now) hull's controlling terminal, so it gets SIGWINCH.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn hull in a pty");
+        let master = File::from(pty.master);
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let (mut r, o2) = (master.try_clone().unwrap(), out.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with EIO once hull and the test closed the slave... the
+            // test keeps it, so this thread ends with the test process.
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                o2.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        PtyHull {
+            master,
+            slave: pty.slave,
+            child,
+            out,
+        }
+    }
+
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    fn type_(&mut self, s: &str) {
+        self.master.write_all(s.as_bytes()).unwrap();
+    }
+
+    /// Wait until the output (after byte `from`) holds `what`; the end of
+    /// the match.
+    fn expect(&mut self, from: usize, what: &str, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let out = self.out.lock().unwrap();
+                let tail = String::from_utf8_lossy(&out[from.min(out.len())..]).into_owned();
+                if let Some(i) = tail.find(what) {
+                    return from + i + what.len();
+                }
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                // One more look: the output may have come with the exit.
+                std::thread::sleep(Duration::from_millis(50));
+                let out = self.output();
+                assert!(
+                    out[from.min(out.len())..].contains(what),
+                    "hull exited ({st}) before printing {what:?}; output: {out:?}"
+                );
+                continue;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what:?}; output: {:?}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.out.lock().unwrap().len()
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        let ws = winsize(rows, cols);
+        // SAFETY: TIOCSWINSZ reads a winsize that outlives the call; the fd
+        // is our open pty master.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_eq!(rc, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    }
+
+    fn wait(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("hull did not exit; output: {:?}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The terminal is back in cooked mode (echo, canonical input).
+    fn assert_cooked(&self) {
+        let t = nix::sys::termios::tcgetattr(self.slave.as_fd()).unwrap();
+        use nix::sys::termios::LocalFlags;
+        assert!(
+            t.local_flags
+                .contains(LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::ISIG),
+            "terminal left in raw mode: {:?}",
+            t.local_flags
+        );
+    }
+}
+
+impl Drop for PtyHull {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn run_it_gives_an_interactive_shell() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+
+    let mut p = PtyHull::spawn(
+        &h,
+        &["run", "-it", "--rm", "--name", "ish", &image, "sh"],
+        24,
+        80,
+    );
+    // The prompt shows without a newline after it.
+    let at = p.expect(0, "# ", WAIT);
+    let t0 = Instant::now();
+    p.type_("echo hi-$((40+2))\n");
+    let at = p.expect(at, "hi-42", WAIT);
+    eprintln!("keystrokes to output through hulld: {:?}", t0.elapsed());
+    // The size at start, then a resize.
+    p.type_("stty size\n");
+    let at = p.expect(at, "24 80", WAIT);
+    p.resize(50, 132);
+    // SIGWINCH → hull → hulld → shim: asynchronous; ask until it shows.
+    let deadline = Instant::now() + WAIT;
+    let _ = at;
+    let at = loop {
+        let from = p.len();
+        p.type_("stty size\n");
+        std::thread::sleep(Duration::from_millis(200));
+        if p.output()[from..].contains("50 132") {
+            break p.len();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "resize not seen: {:?}",
+            p.output()
+        );
+    };
+    // Ctrl-C reaches the container's pty (kills the foreground sleep), not
+    // hull; the shell goes on.
+    p.type_("sleep 100\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    p.type_("\x03");
+    p.type_("echo after-$((1+1))\n");
+    // Without Ctrl-C reaching `sleep 100`, this would time out.
+    p.expect(at, "after-2", WAIT);
+    assert!(t0.elapsed() < WAIT, "Ctrl-C did not stop sleep");
+    assert!(p.child.try_wait().unwrap().is_none(), "hull died of Ctrl-C");
+    p.type_("exit 3\n");
+    assert_eq!(p.wait(WAIT), 3, "output: {:?}", p.output());
+    p.assert_cooked();
+    // --rm removed it.
+    let ps = h.hull_ok(&["ps", "-a"]);
+    assert!(!ps.contains("ish"), "left: {ps}");
+
+    // Ctrl-D ends the shell: exit 0.
+    let mut p = PtyHull::spawn(&h, &["run", "-it", "--rm", &image, "sh"], 24, 80);
+    let at = p.expect(0, "# ", WAIT);
+    p.type_("echo ready-$((2*3))\n");
+    p.expect(at, "ready-6", WAIT);
+    p.type_("\x04");
+    assert_eq!(p.wait(WAIT), 0, "output: {:?}", p.output());
+    p.assert_cooked();
+
+    // Detached (Ctrl-P Ctrl-Q) with --rm: it runs on, and hulld removes it
+    // when it exits.
+    let mut p = PtyHull::spawn(
+        &h,
+        &["run", "-it", "--rm", "--name", "det", &image, "sh"],
+        24,
+        80,
+    );
+    let at = p.expect(0, "# ", WAIT);
+    p.type_("echo up-$((3+4))\n");
+    p.expect(at, "up-7", WAIT);
+    p.type_("\x10\x11");
+    assert_eq!(p.wait(WAIT), 0, "output: {:?}", p.output());
+    p.assert_cooked();
+    let st = h.hull_ok(&["inspect", "--format", "{{.State.Status}}", "det"]);
+    assert_eq!(st.trim(), "running");
+    h.hull_ok(&["kill", "det"]);
+    wait_until("det removed", WAIT, || {
+        !h.hull_ok(&["ps", "-a"]).contains("det")
+    });
+
+    // A command that is not there: Docker's 127, terminal restored.
+    let mut p = PtyHull::spawn(&h, &["run", "-it", "--rm", &image, "no-such-cmd"], 24, 80);
+    assert_eq!(p.wait(WAIT), 127, "output: {:?}", p.output());
+    p.assert_cooked();
+    let ps = h.hull_ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "left: {ps}");
+}
+
+#[test]
+fn run_i_forwards_stdin_and_its_eof() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+
+    let o = h.hull_stdin(&["run", "-i", "--rm", &image, "cat"], "hello");
+    assert_eq!(
+        code(&o),
+        0,
+        "stderr: {}\n{}",
+        stderr(&o),
+        tail(&h.log(), 30)
+    );
+    assert_eq!(stdout(&o), "hello");
+
+    // A lot of it, in order, and EOF only after the last byte.
+    let big: String = (0..20_000).map(|i| format!("{i:09}\n")).collect();
+    let o = h.hull_stdin(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            &image,
+            "sh",
+            "-c",
+            "wc -c; echo done >&2; exit 4",
+        ],
+        &big,
+    );
+    assert_eq!(code(&o), 4, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "200000");
+    assert_eq!(stderr(&o), "done\n");
+
+    // Bytes that are not text come back exactly.
+    let bin: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut c = h.hull_cmd(&["run", "-i", "--rm", &image, "cat"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let b2 = bin.clone();
+    let writer = std::thread::spawn(move || input.write_all(&b2));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(o.stdout.len(), bin.len());
+    assert!(o.stdout == bin, "binary data changed on the way");
+
+    // Without -i the container's stdin is empty (not ours).
+    let o = h.hull_stdin(
+        &["run", "--rm", &image, "sh", "-c", "cat; echo end"],
+        "ignored",
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "end\n");
+
+    // A command that is not there: 127; one that cannot be run: 126.
+    let o = h.hull_stdin(&["run", "-i", "--rm", &image, "no-such-cmd"], "x");
+    assert_eq!(code(&o), 127, "stderr: {}", stderr(&o));
+    let o = h.hull_stdin(&["run", "-i", "--rm", &image, "/etc/group"], "x");
+    assert_eq!(code(&o), 126, "stderr: {}", stderr(&o));
+
+    // Signals to hull go to the container (sig-proxy, no tty).
+    let mut c = h.hull_cmd(&[
+        "run",
+        "-i",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.1; done",
+    ]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let _keep_stdin_open = child.stdin.take();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "hull ended before the container was ready");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    out.read_to_end(&mut seen).unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(
+        st.code(),
+        Some(9),
+        "output: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert_eq!(String::from_utf8_lossy(&seen), "ready\ngot-int\n");
+    let ps = h.hull_ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "left: {ps}");
+}
+
+#[test]
+fn attach_follows_a_detached_container() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+
+    let id = h
+        .hull_ok(&[
+            "run",
+            "-d",
+            &image,
+            "sh",
+            "-c",
+            "i=0; while [ ! -e /stop ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done; echo bye; exit 5",
+        ])
+        .trim()
+        .to_string();
+    let mut a = h.hull_cmd(&["attach", &id]);
+    a.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = a.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let seen = Arc::new(Mutex::new(String::new()));
+    let s2 = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s2.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    // New output arrives through the attach.
+    wait_until("ticks through attach", WAIT, || {
+        seen.lock().unwrap().matches("tick-").count() >= 3
+    });
+    // Only new output: not from the start of the log.
+    let first = seen.lock().unwrap().clone();
+    let logs = h.hull_ok(&["logs", &id]);
+    assert!(logs.starts_with("tick-0\n"), "{logs}");
+    assert!(
+        !first.starts_with("tick-0\n"),
+        "attach replayed the log: {first}"
+    );
+    h.hull_ok(&["exec", &id, "touch", "/stop"]);
+    let deadline = Instant::now() + WAIT;
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("attach did not end: {}", seen.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    assert_eq!(
+        st.code(),
+        Some(5),
+        "attach output: {}",
+        seen.lock().unwrap()
+    );
+    assert!(
+        seen.lock().unwrap().ends_with("bye\n"),
+        "{}",
+        seen.lock().unwrap()
+    );
+
+    // A stopped container cannot be attached.
+    let o = h.hull(&["attach", &id]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        stderr(&o).trim(),
+        "You cannot attach to a stopped container, start it first"
+    );
+    let o = h.hull(&["attach", "no-such-container"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("No such container: no-such-container"),
+        "{}",
+        stderr(&o)
+    );
+
+    // `run -dit` then attach with a pty: stdin goes in, the detach keys
+    // leave it running, a second attach still has its stdin.
+    let id = h.hull_ok(&["run", "-dit", &image, "sh"]).trim().to_string();
+    let mut p = PtyHull::spawn(&h, &["attach", &id], 30, 100);
+    p.type_("echo one-$((0+1))\n");
+    let at = p.expect(0, "one-1", WAIT);
+    p.type_("stty size\n");
+    p.expect(at, "30 100", WAIT);
+    p.type_("\x10\x11");
+    assert_eq!(p.wait(WAIT), 0, "output: {:?}", p.output());
+    p.assert_cooked();
+    let st = h.hull_ok(&["inspect", "--format", "{{.State.Status}}", &id]);
+    assert_eq!(st.trim(), "running");
+    let mut p = PtyHull::spawn(&h, &["attach", &id], 30, 100);
+    p.type_("echo two-$((1+1))\n");
+    p.expect(0, "two-2", WAIT);
+    p.type_("exit 6\n");
+    assert_eq!(p.wait(WAIT), 6, "output: {:?}", p.output());
+    h.hull_ok(&["rm", &id]);
+}
+
+#[test]
+fn start_a_returns_the_exit_code() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+
+    let id = h
+        .hull_ok(&[
+            "create",
+            &image,
+            "sh",
+            "-c",
+            "echo started; echo oops >&2; exit 4",
+        ])
+        .trim()
+        .to_string();
+    let o = h.hull(&["start", "-a", &id]);
+    assert_eq!(code(&o), 4, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "started\n");
+    assert_eq!(stderr(&o), "oops\n");
+    // Again: only this run's output.
+    let o = h.hull(&["start", "-a", &id]);
+    assert_eq!(code(&o), 4, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "started\n");
+
+    // -a -i with a container created with -i: our stdin.
+    let id = h
+        .hull_ok(&["create", "-i", &image, "sh", "-c", "read x; echo got-$x"])
+        .trim()
+        .to_string();
+    let o = h.hull_stdin(&["start", "-a", "-i", &id], "abc\n");
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "got-abc\n");
+    // `-i` alone attaches too; a new run gets a new stdin.
+    let o = h.hull_stdin(&["start", "-i", &id], "xyz\n");
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "got-xyz\n");
+
+    let o = h.hull(&["start", "-a", "no-such-container"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("No such container"), "{}", stderr(&o));
+}
+
+#[test]
+fn exec_it_and_exec_i() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+
+    let id = h
+        .hull_ok(&["run", "-d", &image, "sleep", "1000"])
+        .trim()
+        .to_string();
+    let mut p = PtyHull::spawn(&h, &["exec", "-it", &id, "sh"], 40, 90);
+    let at = p.expect(0, "# ", WAIT);
+    p.type_("echo in-exec-$((1+2))\n");
+    let at = p.expect(at, "in-exec-3", WAIT);
+    p.type_("stty size\n");
+    p.expect(at, "40 90", WAIT);
+    p.type_("exit 5\n");
+    assert_eq!(p.wait(WAIT), 5, "output: {:?}", p.output());
+    p.assert_cooked();
+
+    let o = h.hull_stdin(
+        &["exec", "-i", &id, "sh", "-c", "cat; echo err >&2"],
+        "piped",
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "piped");
+    assert_eq!(stderr(&o), "err\n");
+
+    let o = h.hull_stdin(&["exec", "-i", &id, "no-such-cmd"], "");
+    assert_eq!(code(&o), 127, "stderr: {}", stderr(&o));
+    // The exec's files and fifo are gone.
+    let bundle = h.state.join("containers/default").join(&id);
+    let left: Vec<String> = std::fs::read_dir(&bundle)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("exec-"))
+        .collect();
+    assert!(left.is_empty(), "exec leftovers: {left:?}");
+    h.hull_ok(&["rm", "-f", &id]);
+}
+
+#[test]
+fn tty_without_a_terminal_is_refused() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+
+    for args in [
+        vec!["run", "-it", image.as_str(), "sh"],
+        vec!["run", "-it", "--rm", image.as_str(), "sh"],
+    ] {
+        let o = h.hull(&args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim(), "the input device is not a TTY");
+    }
+    // Nothing was created.
+    let ps = h.hull_ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "created: {ps}");
+
+    // -t alone works without a terminal (as Docker): one stream, CRLF.
+    let o = h.hull(&[
+        "run",
+        "-t",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 2",
+    ]);
+    assert_eq!(code(&o), 2, "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "out\r\nerr\r\n");
+    assert_eq!(stderr(&o), "");
+
+    let id = h
+        .hull_ok(&["run", "-d", &image, "sleep", "1000"])
+        .trim()
+        .to_string();
+    let o = h.hull(&["exec", "-it", &id, "sh"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stderr(&o).trim(), "the input device is not a TTY");
+    h.hull_ok(&["rm", "-f", &id]);
+}
