@@ -7,8 +7,11 @@
 //! `<state>/containers/<ns>/<id>`; its writable layer is the active snapshot
 //! `container/<ns>/<id>` on the image's top layer.
 
+pub mod copy;
 pub mod events;
+pub mod files;
 pub mod logfile;
+pub mod names;
 pub mod restart;
 pub mod service;
 pub mod shim;
@@ -256,14 +259,10 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             "invalid container ID {id:?}"
         )));
     }
-    let name = if o.name.is_empty() {
-        id.chars().take(12).collect::<String>()
-    } else {
-        o.name.trim_start_matches('/').to_string()
-    };
-    if !valid_name(&name) {
+    let given = o.name.trim_start_matches('/').to_string();
+    if !given.is_empty() && !valid_name(&given) {
         return Err(Error::InvalidArgument(format!(
-            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            "Invalid container name ({given}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )));
     }
     let policy: restart::RestartPolicy = o
@@ -277,7 +276,14 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         ));
     }
     let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
-    for c in list(m, ns)? {
+    let existing = list(m, ns)?;
+    // No name given: a generated one, unique in the namespace.
+    let name = if given.is_empty() {
+        names::generate(|n| existing.iter().any(|c| c.name == n))
+    } else {
+        given
+    };
+    for c in existing {
         if c.name == name {
             return Err(Error::AlreadyExists(format!(
                 "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
