@@ -83,6 +83,10 @@ pub struct ContainerRecord {
     /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
     #[serde(default)]
     pub anon_volumes: Vec<String>,
+    /// Creation time in Unix nanoseconds (orders containers made within
+    /// one second: `ps`, `--filter before/since`).
+    #[serde(default)]
+    pub created_nanos: i64,
 }
 
 impl ContainerRecord {
@@ -442,6 +446,10 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         restart_count: 0,
         stopped_by_user: false,
         anon_volumes: vplan.anonymous.clone(),
+        created_nanos: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(now * 1_000_000_000),
     };
     save(m, ns, &r)?;
     m.events.publish(
