@@ -89,6 +89,23 @@ async fn from_container(
     if path.is_empty() {
         return Err(fail("Error: filepath can not be empty"));
     }
+    // The host side first: a bad destination fails before any transfer.
+    let host_dest = if dest == "-" {
+        None
+    } else {
+        let abs = absolute(dest)?;
+        let host = Root::open(std::path::Path::new("/"))?;
+        let dest_stat = host.stat(&abs, true)?;
+        if dest_stat.is_none() {
+            let mut parent = copy::components(&abs);
+            parent.pop();
+            let p = format!("/{}", parent.join("/"));
+            if !host.stat(&p, true)?.is_some_and(|s| s.is_dir) {
+                return Err(fail(format!("Error: lstat {p}: no such file or directory")));
+            }
+        }
+        Some((abs, host, dest_stat))
+    };
     let mut files = conn.files();
     let mut s = files
         .copy_from(conn.req(pb::PathRequest {
@@ -104,25 +121,14 @@ async fn from_container(
         Ok(None) => return Err(fail("Error: the daemon sent no archive")),
         Err(e) => return Err(daemon(&e)),
     };
-    if dest == "-" {
+    let Some((abs, host, dest_stat)) = host_dest else {
         let mut out = std::io::stdout().lock();
         while let Some(c) = s.message().await.map_err(|e| daemon(&e))? {
             out.write_all(&c.data)?;
         }
         out.flush()?;
         return Ok(());
-    }
-    let abs = absolute(dest)?;
-    let host = Root::open(std::path::Path::new("/"))?;
-    let dest_stat = host.stat(&abs, true)?;
-    if dest_stat.is_none() {
-        let mut parent = copy::components(&abs);
-        parent.pop();
-        let p = format!("/{}", parent.join("/"));
-        if !host.stat(&p, true)?.is_some_and(|s| s.is_dir) {
-            return Err(fail(format!("Error: lstat {p}: no such file or directory")));
-        }
-    }
+    };
     let target = copy::plan(
         &stat.name,
         stat.is_dir,

@@ -52,19 +52,27 @@ const DEFAULT_TABLE: &str =
 /// `hull … ps -n 3`: `-n` is the global namespace flag elsewhere; after
 /// `ps` (or `container ls|list|ps`) it means `--last`, as in Docker.
 pub fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
-    let pos = args.iter().enumerate().skip(1).find_map(|(i, a)| {
-        let s = a.to_str()?;
-        if s == "ps" {
-            return Some(i);
-        }
-        if s == "container" {
-            let next = args.get(i + 1).and_then(|n| n.to_str());
-            if matches!(next, Some("ls" | "list" | "ps")) {
-                return Some(i + 1);
+    // The subcommand: the first word that is not a global option or its value.
+    let mut i = 1;
+    let mut pos = None;
+    while let Some(s) = args.get(i).and_then(|a| a.to_str()) {
+        match s {
+            "-H" | "--host" | "-n" | "--namespace" | "--address" => i += 2,
+            s if s.starts_with('-') => i += 1,
+            "ps" => {
+                pos = Some(i);
+                break;
             }
+            "container" => {
+                let next = args.get(i + 1).and_then(|n| n.to_str());
+                if matches!(next, Some("ls" | "list" | "ps")) {
+                    pos = Some(i + 1);
+                }
+                break;
+            }
+            _ => break,
         }
-        None
-    });
+    }
     let Some(pos) = pos else {
         return args;
     };
@@ -88,7 +96,8 @@ pub fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
-/// Parsed `--filter` values: one key's values are OR'ed, keys AND'ed.
+/// Parsed `--filter` values: one key's values are OR'ed (labels: AND'ed),
+/// keys AND'ed.
 #[derive(Debug, Default)]
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
@@ -453,9 +462,10 @@ pub async fn select(conn: &Conn, a: &PsArgs, f: &Filters) -> anyhow::Result<Vec<
                         .as_ref()
                         .is_some_and(|s| v.parse::<i32>() == Ok(s.exit_code))
             })
-            && any("label", &|v| match v.split_once('=') {
+            // Labels: every one given must match (Docker's rule).
+            && f.get("label").iter().all(|v| match v.split_once('=') {
                 Some((k, val)) => c.labels.get(k).is_some_and(|x| x == val),
-                None => c.labels.contains_key(v),
+                None => c.labels.contains_key(v.as_str()),
             })
             && ancestors
                 .as_ref()
@@ -665,5 +675,10 @@ mod tests {
             a,
             ["hull", "-n", "ns", "ps", "--last", "2", "--last=3", "-a"]
         );
+        let keep: Vec<OsString> = ["hull", "exec", "c", "ps", "-n", "1"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(rewrite_args(keep.clone()), keep);
     }
 }
