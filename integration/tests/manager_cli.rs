@@ -612,7 +612,7 @@ fn cp_both_ways_running_and_stopped() {
     let o = h.hull(&["cp", &s(&tmp.path().join("later.txt")), "c2:/in/"]);
     assert_one_line_error(&o, "the destination directory must exist: /in/");
     assert_no_copy_mounts(&h);
-    h.hull_ok(&["cp", &s(&tmp.path()), "c2:/in"]);
+    h.hull_ok(&["cp", &s(tmp.path()), "c2:/in"]);
     assert_no_copy_mounts(&h);
     h.hull_ok(&["start", "c2"]);
     assert_eq!(h.hull_ok(&["wait", "c2"]).trim(), "0");
