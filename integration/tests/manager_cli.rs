@@ -513,6 +513,17 @@ fn cp_both_ways_running_and_stopped() {
     let o = h.hull(&["cp", &s(&src), "c1:/tmp/a.txt"]);
     assert_one_line_error(&o, "cannot copy a directory to a file");
 
+    // Ownership: root's without -a, the file's own with -a.
+    let owned = tmp.path().join("owned");
+    std::fs::write(&owned, "mine\n").unwrap();
+    std::os::unix::fs::chown(&owned, Some(1234), Some(5678)).unwrap();
+    h.hull_ok(&["cp", &s(&owned), "c1:/tmp/owned-root"]);
+    h.hull_ok(&["cp", "-a", &s(&owned), "c1:/tmp/owned-kept"]);
+    assert_eq!(
+        exec(&h, "c1", "stat -c %u:%g /tmp/owned-root /tmp/owned-kept"),
+        "0:0\n1234:5678\n"
+    );
+
     // Running container → host.
     exec(&h, "c1", "mkdir -p /tmp/out/x && echo why > /tmp/out/x/y.txt && chmod 600 /tmp/out/x/y.txt && ln -s x/y.txt /tmp/out/l");
     let back = tmp.path().join("back");
@@ -733,6 +744,7 @@ fn cp_bad_input() {
     let t = |p: &str| tmp.path().join(p).display().to_string();
     std::fs::write(tmp.path().join("f"), "x").unwrap();
     h.hull_ok(&["create", "--name", "stopped", &image]);
+    h.hull_ok(&["create", "--name", "ro", "--read-only", &image]);
 
     let o = h.hull(&["cp", "nope:/etc/passwd", &t("x")]);
     assert_one_line_error(&o, "Error response from daemon: No such container: nope");
@@ -752,6 +764,8 @@ fn cp_bad_input() {
     assert_one_line_error(&o, "Could not find the file /no/dir in container stopped");
     let o = h.hull(&["cp", "stopped:/etc/passwd", &t("no/dir/x")]);
     assert_one_line_error(&o, "no such file or directory");
+    let o = h.hull(&["cp", &t("f"), "ro:/tmp"]);
+    assert_one_line_error(&o, "container rootfs is marked read-only");
     let o = h.hull(&["cp", &t("f"), &t("g")]);
     assert_one_line_error(&o, "must specify at least one container source");
     let o = h.hull(&["cp", "stopped:/etc/passwd", "stopped:/tmp"]);

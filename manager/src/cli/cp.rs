@@ -22,7 +22,7 @@ pub struct CpArgs {
     /// Always follow a symlink in SRC_PATH.
     #[arg(short = 'L', long = "follow-link")]
     pub follow_link: bool,
-    /// Archive mode (uid/gid kept; accepted for compatibility).
+    /// Archive mode: keep uid/gid (else copies belong to root).
     #[arg(short = 'a', long)]
     pub archive: bool,
     /// Suppress the summary on stderr.
@@ -137,6 +137,8 @@ async fn from_container(
         dest_stat.as_ref(),
     )
     .map_err(|e| fail(format!("Error: {}", plain(&e))))?;
+    let mut target = target;
+    target.chown = a.archive;
     let (tx, rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(8);
     let worker = std::thread::spawn(move || host.extract(&target, ChunkReader::new(rx)));
     let mut total = 0u64;
@@ -195,6 +197,7 @@ async fn to_container(
     let mut target = pb::CopyToTarget {
         container_id: container.to_string(),
         dest: path.to_string(),
+        archive: a.archive,
         ..Default::default()
     };
     let (tx, rx) = mpsc::channel::<Result<pb::CopyToChunk, tonic::Status>>(8);

@@ -46,6 +46,8 @@ pub struct Stat {
 pub struct Target {
     pub dir: Vec<String>,
     pub rename: Option<(String, String)>,
+    /// Give entries the archive's uid/gid (`cp -a`).
+    pub chown: bool,
 }
 
 /// Counts of an extraction.
@@ -291,6 +293,27 @@ impl Root {
                 }
                 _ => continue,
             }
+            if t.chown {
+                let uid = h.uid().unwrap_or(0) as u32;
+                let gid = h.gid().unwrap_or(0) as u32;
+                nix::unistd::fchownat(
+                    pfd.as_fd(),
+                    name.as_str(),
+                    Some(nix::unistd::Uid::from_raw(uid)),
+                    Some(nix::unistd::Gid::from_raw(gid)),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| sys(shown.clone(), e))?;
+                // chown clears set-id bits: put the mode back.
+                if !matches!(h.entry_type(), tar::EntryType::Symlink) && mode & 0o6000 != 0 {
+                    let _ = nix::sys::stat::fchmodat(
+                        pfd.as_fd(),
+                        name.as_str(),
+                        Mode::from_bits_truncate(mode),
+                        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+                    );
+                }
+            }
             n.files += 1;
         }
         Ok(n)
@@ -534,6 +557,7 @@ pub fn plan(
         Some(d) if d.is_dir => Ok(Target {
             dir: dc,
             rename: (src_is_dir && contents_only).then(|| (src_base.to_string(), String::new())),
+            chown: false,
         }),
         Some(_) if src_is_dir => Err(Error::InvalidArgument(format!(
             "cannot copy a directory to a file: {dest}"
@@ -549,6 +573,7 @@ pub fn plan(
             Ok(Target {
                 dir: parent.to_vec(),
                 rename: Some((src_base.to_string(), name.clone())),
+                chown: false,
             })
         }
     }

@@ -182,6 +182,7 @@ pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
             Some(s) if s.is_dir => Ok(copy::Target {
                 dir: copy::components(&t.dest),
                 rename: None,
+                chown: t.archive,
             }),
             Some(_) => Err(Error::InvalidArgument(
                 "extraction point is not a directory".into(),
@@ -197,13 +198,15 @@ pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
             return Err(not_found(&p, &t.container_id));
         }
     }
-    copy::plan(
+    let mut target = copy::plan(
         &t.src_base,
         t.src_is_dir,
         t.contents_only,
         &t.dest,
         dest_stat.as_ref(),
-    )
+    )?;
+    target.chown = t.archive;
+    Ok(target)
 }
 
 /// Writes into a channel in chunks (a tar builder's sink).
@@ -391,7 +394,14 @@ impl pb::container_files_server::ContainerFiles for Server {
         });
         let m = self.m.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<copy::Extracted> {
-            let (_, fs) = open_rootfs(&m, &ns, &target.container_id)?;
+            let (r, fs) = open_rootfs(&m, &ns, &target.container_id)?;
+            // Docker's rule: no writes into a read-only rootfs.
+            let spec: serde_json::Value = serde_json::from_str(&r.spec).unwrap_or_default();
+            if spec["root"]["readonly"].as_bool() == Some(true) {
+                return Err(Error::FailedPrecondition(
+                    "container rootfs is marked read-only".into(),
+                ));
+            }
             let t = target_in(&fs.root, &target)?;
             fs.root.extract(&t, ChunkReader::new(rx))
         })
