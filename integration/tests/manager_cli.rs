@@ -1111,3 +1111,47 @@ fn system_df_and_prune() {
     // The running container still works.
     assert_eq!(exec(&h, "up", "echo ok"), "ok\n");
 }
+
+/// `hull ps -a` with 1000 containers (created, every 10th running; set
+/// HULL_PS_CONTAINERS for another count): the goal is < 100 ms
+/// (release build). Slow to set up: run with `--run-ignored only`.
+#[test]
+#[ignore]
+fn ps_latency_with_1000_containers() {
+    require_root!();
+    let n: usize = std::env::var("HULL_PS_CONTAINERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    let made = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (h, image) = (&h, &image);
+            s.spawn(move || {
+                for i in (t..n).step_by(4) {
+                    if i % 10 == 0 {
+                        h.hull_ok(&["run", "-d", &image, "sleep", "1000"]);
+                    } else {
+                        h.hull_ok(&["create", &image]);
+                    }
+                }
+            });
+        }
+    });
+    eprintln!("created {n} containers in {:?}", made.elapsed());
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = h.hull_ok(&["ps", "-a"]);
+        best = best.min(t.elapsed());
+        assert_eq!(out.lines().count(), n + 1);
+    }
+    let t = Instant::now();
+    let running = h.hull_ok(&["ps", "-q"]);
+    let ps_running = t.elapsed();
+    assert_eq!(running.lines().count(), n.div_ceil(10));
+    eprintln!("FIGURE hull ps -a with {n} containers: best of 5 {best:?}; ps -q {ps_running:?}");
+    assert!(best < Duration::from_secs(2), "{best:?}");
+}
