@@ -1132,9 +1132,9 @@ fn ps_latency_with_1000_containers() {
             s.spawn(move || {
                 for i in (t..n).step_by(4) {
                     if i % 10 == 0 {
-                        h.hull_ok(&["run", "-d", &image, "sleep", "1000"]);
+                        h.hull_ok(&["run", "-d", image, "sleep", "1000"]);
                     } else {
-                        h.hull_ok(&["create", &image]);
+                        h.hull_ok(&["create", image]);
                     }
                 }
             });
