@@ -552,6 +552,19 @@ pub async fn run(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
     let want_size = a.size || fmt.contains(".Size");
     let mut sizes = HashMap::new();
     if want_size {
+        // Docker's "SIZE (virtual SIZE+IMAGE)".
+        let images: HashMap<String, i64> = conn
+            .images()
+            .list(conn.req(pb::ListImagesRequest { filters: vec![] }))
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .images
+                    .into_iter()
+                    .map(|i| (i.name, i.size))
+                    .collect()
+            })
+            .unwrap_or_default();
         for c in &list {
             let u = conn
                 .snapshots()
@@ -561,7 +574,11 @@ pub async fn run(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
                 .await
                 .map(|u| u.into_inner().size)
                 .unwrap_or(0);
-            sizes.insert(c.id.clone(), human(u));
+            let virt = u + images.get(&c.image).copied().unwrap_or(0);
+            sizes.insert(
+                c.id.clone(),
+                format!("{} (virtual {})", human(u), human(virt)),
+            );
         }
     }
     let fmt = if a.size && a.format.is_none() {
