@@ -1058,6 +1058,12 @@ fn system_df_and_prune() {
         .unwrap_or_else(|| panic!("{crec}"));
     assert!((50..100).contains(&pct), "{crec}");
     assert_eq!(df["Local Volumes"]["TotalCount"], "0");
+    h.hull_ok(&["volume", "create", "keep"]);
+    let dv = &df_json(&h)["Local Volumes"];
+    assert_eq!(
+        (dv["TotalCount"].as_str(), dv["Active"].as_str()),
+        (Some("1"), Some("0"))
+    );
     assert_eq!(df["Build Cache"]["Size"], "0B");
     let table = lines(&h.hull_ok(&["system", "df"]));
     assert_eq!(table.len(), 5, "{table:?}");

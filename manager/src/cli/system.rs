@@ -34,6 +34,9 @@ pub enum SystemCmd {
         /// Do not prompt for confirmation.
         #[arg(short, long)]
         force: bool,
+        /// Prune unused anonymous volumes too.
+        #[arg(long)]
+        volumes: bool,
     },
 }
 
@@ -67,6 +70,8 @@ pub struct Usage {
     pub images: BTreeMap<String, (Vec<String>, i64, bool)>,
     /// Container ID → (name, writable layer size, active).
     pub containers: BTreeMap<String, (String, i64, bool)>,
+    /// Volume name → in use (the daemon reports no sizes: "N/A").
+    pub volumes: BTreeMap<String, bool>,
 }
 
 pub async fn usage(conn: &Conn) -> anyhow::Result<Usage> {
@@ -100,6 +105,15 @@ pub async fn usage(conn: &Conn) -> anyhow::Result<Usage> {
             .entry(id.clone())
             .or_insert_with(|| (Vec::new(), i.size, used.contains(&id)));
         e.0.push(i.name.clone());
+    }
+    if let Ok(v) = conn
+        .volumes()
+        .list(conn.req(pb::ListVolumesRequest {}))
+        .await
+    {
+        for v in v.into_inner().volumes {
+            u.volumes.insert(v.name, !v.used_by.is_empty());
+        }
     }
     for c in &containers {
         let size = conn
@@ -160,7 +174,21 @@ fn df_rows(u: &Usage) -> Vec<Map<String, Value>> {
             csize,
             reclaimable(creclaim, csize),
         ),
-        row("Local Volumes", 0, 0, 0, reclaimable(0, 0)),
+        if u.volumes.is_empty() {
+            row("Local Volumes", 0, 0, 0, reclaimable(0, 0))
+        } else {
+            let mut r = row(
+                "Local Volumes",
+                u.volumes.len(),
+                u.volumes.values().filter(|x| **x).count(),
+                0,
+                String::new(),
+            );
+            // Sizes unknown to the API: Docker's "N/A".
+            r.insert("Size".into(), Value::String("N/A".into()));
+            r.insert("Reclaimable".into(), Value::String("N/A".into()));
+            r
+        },
         row("Build Cache", 0, 0, 0, human(0)),
     ]
 }
@@ -245,13 +273,16 @@ async fn df(conn: &Conn, verbose: bool, format: Option<String>) -> anyhow::Resul
     Ok(())
 }
 
-async fn prune(conn: &Conn, all: bool, force: bool) -> anyhow::Result<()> {
+async fn prune(conn: &Conn, all: bool, force: bool, volumes: bool) -> anyhow::Result<()> {
     if !force {
         let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n");
         if all {
             w.push_str("  - all images without at least one container associated to them\n");
         } else {
             w.push_str("  - all dangling images\n");
+        }
+        if volumes {
+            w.push_str("  - all anonymous volumes not used by at least one container\n");
         }
         w.push_str("  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
         print!("{w}");
@@ -291,6 +322,7 @@ async fn prune(conn: &Conn, all: bool, force: bool) -> anyhow::Result<()> {
             .delete(conn.req(pb::DeleteContainerRequest {
                 id: c.id.clone(),
                 force: false,
+                volumes: false,
             }))
             .await
         {
@@ -308,6 +340,22 @@ async fn prune(conn: &Conn, all: bool, force: bool) -> anyhow::Result<()> {
             println!("{id}");
         }
         println!();
+    }
+    if volumes {
+        let r = conn
+            .volumes()
+            .prune(conn.req(pb::PruneVolumesRequest { all: false }))
+            .await
+            .map_err(daemon)?
+            .into_inner();
+        if !r.removed.is_empty() {
+            println!("Deleted Volumes:");
+            for v in &r.removed {
+                println!("{v}");
+            }
+            println!();
+        }
+        reclaimed += r.space_reclaimed as i64;
     }
     // With -a: images no remaining container uses.
     let mut untagged = Vec::new();
@@ -369,7 +417,11 @@ async fn prune(conn: &Conn, all: bool, force: bool) -> anyhow::Result<()> {
 pub async fn run(conn: &Conn, c: SystemCmd) -> anyhow::Result<()> {
     match c {
         SystemCmd::Df { verbose, format } => df(conn, verbose, format).await,
-        SystemCmd::Prune { all, force } => prune(conn, all, force).await,
+        SystemCmd::Prune {
+            all,
+            force,
+            volumes,
+        } => prune(conn, all, force, volumes).await,
     }
 }
 
