@@ -539,9 +539,22 @@ impl pb::images_server::Images for Server {
         let all = req.into_inner().all;
         let _g = self.m.gc_lock.write().await;
         let deleted_images = if all {
-            // Without containers (next issue) no image is in use.
-            let names: Vec<String> = ops::list(&self.m, &ns)?
+            // Every image but those a container uses (by image ID, so all
+            // names of a used image stay).
+            let images = ops::list(&self.m, &ns)?;
+            let used_names: std::collections::HashSet<String> =
+                crate::containers::list(&self.m, &ns)?
+                    .into_iter()
+                    .map(|c| c.image)
+                    .collect();
+            let used_ids: std::collections::HashSet<String> = images
+                .iter()
+                .filter(|i| used_names.contains(&i.name))
+                .map(|i| ops::image_id(&self.m, i))
+                .collect();
+            let names: Vec<String> = images
                 .into_iter()
+                .filter(|i| !used_ids.contains(&ops::image_id(&self.m, i)))
                 .map(|i| i.name)
                 .collect();
             for n in &names {
@@ -920,6 +933,9 @@ pub async fn serve(
         .add_service(pb::leases_server::LeasesServer::new(s.clone()))
         .add_service(pb::containers_server::ContainersServer::new(s.clone()))
         .add_service(pb::volumes_server::VolumesServer::new(s.clone()))
+        .add_service(pb::container_files_server::ContainerFilesServer::new(
+            s.clone(),
+        ))
         .add_service(pb::tasks_server::TasksServer::new(s))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),

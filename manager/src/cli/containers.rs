@@ -14,7 +14,7 @@ use crate::images::familiar_name;
 
 /// A daemon error as Docker users read it: without the status category
 /// ("not found: …") the daemon's error type puts first.
-pub(super) fn msg(e: &tonic::Status) -> String {
+pub(crate) fn msg(e: &tonic::Status) -> String {
     let m = e.message();
     for p in [
         "not found: ",
@@ -117,7 +117,7 @@ pub enum ContainerCmd {
     Top { container: String },
     /// Display resource usage of running containers.
     Stats {
-        /// Print one sample and exit (the only mode for now).
+        /// Print one sample and exit (else refresh until Ctrl-C).
         #[arg(long)]
         no_stream: bool,
         containers: Vec<String>,
@@ -270,26 +270,20 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct PsArgs {
-    /// Show all containers (default: running only).
-    #[arg(short, long)]
-    pub all: bool,
-    /// Only IDs.
-    #[arg(short, long)]
-    pub quiet: bool,
-    #[arg(long)]
-    pub no_trunc: bool,
-}
+pub use super::ps::PsArgs;
 
 pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
     match c {
         ContainerCmd::Exec(a) => exec(conn, a).await,
         ContainerCmd::Stats {
-            no_stream: _,
+            no_stream: false,
+            containers,
+        } => super::stats::stream(conn, containers).await,
+        ContainerCmd::Stats {
+            no_stream: true,
             containers,
         } => stats(conn, containers).await,
-        ContainerCmd::Container(ContainerSub::Ls(a)) => ps(conn, a).await,
+        ContainerCmd::Container(ContainerSub::Ls(a)) => super::ps::run(conn, a).await,
         ContainerCmd::Container(ContainerSub::Prune { force: _ }) => {
             let list = conn
                 .containers()
@@ -391,7 +385,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             })
             .await
         }
-        ContainerCmd::Ps(a) => ps(conn, a).await,
+        ContainerCmd::Ps(a) => super::ps::run(conn, a).await,
         ContainerCmd::Logs(a) => logs(conn, a).await,
         ContainerCmd::Stop { time, containers } => {
             each(&containers, |c| async move {
@@ -1206,127 +1200,6 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
             o.write_all(&data)?;
             o.flush()?;
         }
-    }
-    Ok(())
-}
-
-fn ago(secs: i64) -> String {
-    let now = crate::content::now_secs();
-    let d = (now - secs).max(0);
-    match d {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        d if d < 60 => format!("{d} seconds"),
-        d if d < 120 => "About a minute".into(),
-        d if d < 3600 => format!("{} minutes", d / 60),
-        d if d < 7200 => "About an hour".into(),
-        d if d < 86400 => format!("{} hours", d / 3600),
-        d => format!("{} days", d / 86400),
-    }
-}
-
-fn status_text(s: Option<&pb::ContainerStatus>) -> String {
-    match s {
-        Some(s) if s.state == "running" => format!("Up {}", ago(s.started_at)),
-        Some(s) if s.state == "paused" => format!("Up {} (Paused)", ago(s.started_at)),
-        Some(s) if s.state == "exited" => {
-            format!("Exited ({}) {} ago", s.exit_code, ago(s.finished_at))
-        }
-        _ => "Created".into(),
-    }
-}
-
-fn command_of(c: &pb::Container) -> String {
-    serde_json::from_slice::<serde_json::Value>(&c.spec)
-        .ok()
-        .and_then(|v| {
-            v["process"]["args"].as_array().map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-        })
-        .unwrap_or_default()
-}
-
-async fn ps(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
-    let list = conn
-        .containers()
-        .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
-        .await
-        .context("list containers")?
-        .into_inner()
-        .containers;
-    let shown: Vec<&pb::Container> = list
-        .iter()
-        .filter(|c| {
-            a.all
-                || c.status
-                    .as_ref()
-                    .is_some_and(|s| s.state == "running" || s.state == "paused")
-        })
-        .collect();
-    let short = |id: &str| -> String {
-        if a.no_trunc {
-            id.to_string()
-        } else {
-            id.chars().take(12).collect()
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    if a.quiet {
-        for c in shown {
-            writeln!(out, "{}", short(&c.id))?;
-        }
-        return Ok(());
-    }
-    let rows: Vec<[String; 6]> = shown
-        .iter()
-        .map(|c| {
-            let mut cmd = format!("\"{}\"", command_of(c));
-            if !a.no_trunc && cmd.chars().count() > 22 {
-                cmd = format!("{}…\"", cmd.chars().take(20).collect::<String>());
-            }
-            [
-                short(&c.id),
-                familiar_name(&c.image),
-                cmd,
-                format!("{} ago", ago(c.created_at)),
-                status_text(c.status.as_ref()),
-                c.name.clone(),
-            ]
-        })
-        .collect();
-    let head = [
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "NAMES",
-    ];
-    let mut w = head.map(|h| h.chars().count());
-    for r in &rows {
-        for (i, x) in r.iter().enumerate() {
-            w[i] = w[i].max(x.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                s.push_str(&" ".repeat(w[i] - c.chars().count() + 3));
-            }
-        }
-        s
-    };
-    writeln!(out, "{}", line(head.to_vec()))?;
-    for r in &rows {
-        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
     }
     Ok(())
 }

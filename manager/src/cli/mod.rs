@@ -3,7 +3,12 @@
 pub mod attach;
 pub mod client;
 pub mod containers;
+pub mod cp;
+pub mod events;
 pub mod progress;
+pub mod ps;
+pub mod stats;
+pub mod system;
 pub mod template;
 pub mod volumes;
 
@@ -91,6 +96,11 @@ pub enum Cmd {
     },
     #[command(flatten)]
     Container(containers::ContainerCmd),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
+    /// Manage hull (disk usage, prune).
+    #[command(subcommand)]
+    System(system::SystemCmd),
     /// The shim's logging binary: json-file logs of fds 3 and 4 into DIR.
     #[command(hide = true)]
     LogDriver {
@@ -255,7 +265,7 @@ pub enum SnapCmd {
 
 /// Entry point; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(ps::rewrite_args(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -480,18 +490,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
-        Cmd::Events { filter } => {
-            let mut s = conn
-                .events()
-                .subscribe(conn.req(pb::SubscribeRequest { filters: filter }))
-                .await?
-                .into_inner();
-            while let Some(e) = s.next().await {
-                let e = e?;
-                println!("{} {} {} {}", e.timestamp, e.namespace, e.topic, e.event);
-            }
-            Ok(())
-        }
+        Cmd::Events { filter } => events::run(&conn, filter).await,
+        Cmd::Cp(a) => cp::run(&conn, a).await,
+        Cmd::System(c) => system::run(&conn, c).await,
     }
 }
 

@@ -72,6 +72,18 @@ pub enum ErrorKind {
 
 /// Render a Go-style template against JSON data (Docker's inspect output).
 pub fn render(template: &str, data: &serde_json::Value) -> Result<String, TemplateError> {
+    render_with_methods(template, data, &Value::Null)
+}
+
+/// [`render`] with one-argument "methods" on the top-level data, like the
+/// Go methods of Docker's format contexts (`{{.Label "key"}}`): `methods`
+/// maps a method name to an object looked up with the argument (a missing
+/// key gives "").
+pub fn render_with_methods(
+    template: &str,
+    data: &serde_json::Value,
+    methods: &serde_json::Value,
+) -> Result<String, TemplateError> {
     let toks = lex(template)?;
     let mut p = Parser {
         src: template,
@@ -90,6 +102,7 @@ pub fn render(template: &str, data: &serde_json::Value) -> Result<String, Templa
         src: template,
         vars: vec![("$".to_string(), data.clone())],
         out: String::new(),
+        methods: methods.clone(),
     };
     ex.walk(&nodes, data)?;
     Ok(ex.out)
@@ -884,6 +897,7 @@ struct Exec<'a> {
     src: &'a str,
     vars: Vec<(String, Value)>,
     out: String,
+    methods: Value,
 }
 
 static NULL: Value = Value::Null;
@@ -1039,6 +1053,18 @@ impl Exec<'_> {
         };
         if let ArgKind::Func(name) = &first.kind {
             return self.call(name, first.pos, &cmd.args[1..], dot, fin);
+        }
+        if let (ArgKind::Field(c), 2, None) = (&first.kind, cmd.args.len(), &fin) {
+            if let [name] = c.as_slice() {
+                if let Some(Value::Object(m)) = self.methods.get(name).cloned() {
+                    let k = self.eval_arg(&cmd.args[1], dot)?;
+                    let key = match k {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    return Ok(m.get(&key).cloned().unwrap_or_else(|| "".into()));
+                }
+            }
         }
         if cmd.args.len() > 1 || fin.is_some() {
             return Err(self.err(

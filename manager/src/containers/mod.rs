@@ -8,8 +8,11 @@
 //! `container/<ns>/<id>` on the image's top layer.
 
 pub mod attach;
+pub mod copy;
 pub mod events;
+pub mod files;
 pub mod logfile;
+pub mod names;
 pub mod restart;
 pub mod service;
 pub mod shim;
@@ -81,6 +84,10 @@ pub struct ContainerRecord {
     /// Anonymous volumes made for it (`rm -v` and `--rm` remove them).
     #[serde(default)]
     pub anon_volumes: Vec<String>,
+    /// Creation time in Unix nanoseconds (orders containers made within
+    /// one second: `ps`, `--filter before/since`).
+    #[serde(default)]
+    pub created_nanos: i64,
 }
 
 impl ContainerRecord {
@@ -257,14 +264,10 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             "invalid container ID {id:?}"
         )));
     }
-    let name = if o.name.is_empty() {
-        id.chars().take(12).collect::<String>()
-    } else {
-        o.name.trim_start_matches('/').to_string()
-    };
-    if !valid_name(&name) {
+    let given = o.name.trim_start_matches('/').to_string();
+    if !given.is_empty() && !valid_name(&given) {
         return Err(Error::InvalidArgument(format!(
-            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            "Invalid container name ({given}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )));
     }
     let policy: restart::RestartPolicy = o
@@ -278,7 +281,14 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         ));
     }
     let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
-    for c in list(m, ns)? {
+    let existing = list(m, ns)?;
+    // No name given: a generated one, unique in the namespace.
+    let name = if given.is_empty() {
+        names::generate(|n| existing.iter().any(|c| c.name == n))
+    } else {
+        given
+    };
+    for c in existing {
         if c.name == name {
             return Err(Error::AlreadyExists(format!(
                 "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
@@ -438,6 +448,10 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         restart_count: 0,
         stopped_by_user: false,
         anon_volumes: vplan.anonymous.clone(),
+        created_nanos: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(now * 1_000_000_000),
     };
     save(m, ns, &r)?;
     m.events.publish(

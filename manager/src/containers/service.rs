@@ -50,6 +50,7 @@ fn container_pb(r: ContainerRecord) -> pb::Container {
         bundle: r.bundle.display().to_string(),
         restart_policy: r.restart_policy,
         restart_count: r.restart_count,
+        created_at_nanos: r.created_nanos,
     }
 }
 

@@ -1,0 +1,167 @@
+//! `hull events --filter`: Docker's filters (type, event, container,
+//! image) on top of the daemon's own topic filters (`topic==…`,
+//! `topic~=…`, `namespace==…`), which pass through unchanged.
+
+use std::collections::{BTreeMap, HashSet};
+
+use hull_proto::v1 as pb;
+use serde_json::Value;
+use tokio_stream::StreamExt;
+
+use super::client::Conn;
+use super::containers::Exit;
+use crate::images::normalize_name;
+
+const KEYS: &[&str] = &["type", "event", "container", "image"];
+
+/// Docker filters: one key's values are OR'ed, keys AND'ed.
+#[derive(Debug, Default)]
+pub struct Filters(BTreeMap<String, HashSet<String>>);
+
+/// Split `--filter` values into the daemon's and Docker's.
+pub fn parse(v: &[String]) -> Result<(Vec<String>, Filters), String> {
+    let mut daemon = Vec::new();
+    let mut f = Filters::default();
+    for s in v {
+        if s.contains("==") || s.contains("~=") {
+            daemon.push(s.clone());
+            continue;
+        }
+        let Some((k, val)) = s.split_once('=') else {
+            return Err(format!("invalid filter '{s}'"));
+        };
+        if !KEYS.contains(&k) {
+            return Err(format!("invalid filter '{k}'"));
+        }
+        f.0.entry(k.to_string())
+            .or_default()
+            .insert(val.to_string());
+    }
+    Ok((daemon, f))
+}
+
+/// Docker's type of an event topic.
+pub fn kind(topic: &str) -> &str {
+    match topic.split('/').nth(1).unwrap_or("") {
+        "containers" | "tasks" => "container",
+        "images" => "image",
+        "content" => "content",
+        "snapshot" | "snapshots" => "snapshot",
+        "namespaces" => "namespace",
+        other => other,
+    }
+}
+
+/// The event names a topic answers to (Docker's for container removal).
+fn actions(topic: &str) -> Vec<&str> {
+    let last = topic.rsplit('/').next().unwrap_or("");
+    let mut v = vec![last];
+    match (kind(topic), last) {
+        ("container", "delete") => v.push("destroy"),
+        ("container", "paused") => v.push("pause"),
+        ("container", "resumed") => v.push("unpause"),
+        ("image", "create") => v.push("pull"),
+        ("image", "delete") => v.push("untag"),
+        _ => {}
+    }
+    v
+}
+
+impl Filters {
+    pub fn matches(&self, topic: &str, attrs: &Value) -> bool {
+        let ok = |k: &str, p: &dyn Fn(&str) -> bool| {
+            self.0.get(k).is_none_or(|vals| vals.iter().any(|v| p(v)))
+        };
+        let s = |k: &str| attrs.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        let t = kind(topic);
+        ok("type", &|v| v == t)
+            && ok("event", &|v| actions(topic).contains(&v))
+            && ok("container", &|v| {
+                t == "container"
+                    && [s("id"), s("container_id"), s("name")]
+                        .iter()
+                        .any(|x| !x.is_empty() && *x == v)
+            })
+            && ok("image", &|v| {
+                let field = if t == "image" { s("name") } else { s("image") };
+                !field.is_empty() && field == v
+            })
+    }
+}
+
+pub async fn run(conn: &Conn, filters: Vec<String>) -> anyhow::Result<()> {
+    let (daemon, mut f) = parse(&filters).map_err(|e| {
+        eprintln!("Error response from daemon: {e}");
+        Exit(1)
+    })?;
+    // A container named by name or short ID also matches its full ID.
+    if let Some(vals) = f.0.get("container").cloned() {
+        let mut all = vals.clone();
+        for v in vals {
+            if let Ok(c) = conn
+                .containers()
+                .get(conn.req(pb::GetContainerRequest { id: v }))
+                .await
+            {
+                let c = c.into_inner();
+                all.insert(c.id);
+                all.insert(c.name);
+            }
+        }
+        f.0.insert("container".into(), all);
+    }
+    if let Some(vals) = f.0.get("image").cloned() {
+        let mut all = vals.clone();
+        for v in vals {
+            if let Ok(n) = normalize_name(&v) {
+                all.insert(n);
+            }
+        }
+        f.0.insert("image".into(), all);
+    }
+    let mut s = conn
+        .events()
+        .subscribe(conn.req(pb::SubscribeRequest { filters: daemon }))
+        .await?
+        .into_inner();
+    while let Some(e) = s.next().await {
+        let e = e?;
+        let attrs: Value = serde_json::from_str(&e.event).unwrap_or_default();
+        if f.matches(&e.topic, &attrs) {
+            println!("{} {} {} {}", e.timestamp, e.namespace, e.topic, e.event);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn docker_filters_on_topics() {
+        let (d, f) = parse(&[
+            "topic~=/containers/".into(),
+            "type=container".into(),
+            "event=destroy".into(),
+            "event=start".into(),
+            "container=abc".into(),
+        ])
+        .unwrap();
+        assert_eq!(d, ["topic~=/containers/"]);
+        assert!(f.matches("/containers/delete", &json!({"id": "abc"})));
+        assert!(f.matches("/containers/start", &json!({"id": "abc"})));
+        assert!(!f.matches("/containers/start", &json!({"id": "other"})));
+        assert!(!f.matches("/containers/die", &json!({"id": "abc"})));
+        assert!(!f.matches("/images/delete", &json!({"name": "abc"})));
+        let (_, f) = parse(&["image=docker.io/library/a:1".into()]).unwrap();
+        assert!(f.matches("/images/create", &json!({"name": "docker.io/library/a:1"})));
+        assert!(f.matches(
+            "/containers/create",
+            &json!({"id": "x", "image": "docker.io/library/a:1"})
+        ));
+        assert!(parse(&["bogus=1".into()]).is_err());
+        assert!(parse(&["nokey".into()]).is_err());
+    }
+}

@@ -1,0 +1,426 @@
+//! gRPC ContainerFiles service (`hull cp`): tar streams out of and into a
+//! container's rootfs. A running container's rootfs is the one its shim
+//! mounted; a stopped container's active snapshot is mounted on a private
+//! temporary directory for the copy and unmounted after it.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use hull_proto::v1 as pb;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::copy::{self, Root, Stat};
+use super::ContainerRecord;
+use crate::error::{Error, IoContext, Result};
+use crate::manager::Manager;
+use crate::metadata::ns_key;
+use crate::server::{namespace, Server, Stream_};
+
+/// Bytes per gRPC message.
+const CHUNK: usize = 256 << 10;
+
+/// A container's rootfs opened for a copy; unmounts a temporary mount
+/// when dropped.
+pub struct Rootfs {
+    pub root: Root,
+    _mount: Option<TempMount>,
+}
+
+struct TempMount(PathBuf);
+
+impl Drop for TempMount {
+    fn drop(&mut self) {
+        use nix::mount::{umount2, MntFlags};
+        if let Err(e) = umount2(&self.0, MntFlags::MNT_DETACH) {
+            tracing::warn!(path = %self.0.display(), "unmount after copy: {e}");
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Whether something is mounted exactly at `p`.
+fn is_mountpoint(p: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = p.display().to_string();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| unescape(mp) == want)
+}
+
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mount the snapshot mounts of a stopped container on `target`.
+fn mount_snapshot(m: &Manager, r: &ContainerRecord, target: &Path) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let mounts = m.snapshots.mounts(&r.snapshot_key)?;
+    for mt in mounts {
+        let err = |e: nix::errno::Errno| {
+            Error::io(
+                format!("mount {} {} on {}", mt.kind, mt.source, target.display()),
+                io::Error::from(e),
+            )
+        };
+        if mt.kind == "bind" {
+            mount(
+                Some(mt.source.as_str()),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(err)?;
+        } else {
+            let data: Vec<&str> = mt
+                .options
+                .iter()
+                .map(String::as_str)
+                .filter(|o| *o != "rw" && *o != "ro")
+                .collect();
+            let flags = if mt.options.iter().any(|o| o == "ro") {
+                MsFlags::MS_RDONLY
+            } else {
+                MsFlags::empty()
+            };
+            mount(
+                Some(mt.source.as_str()),
+                target,
+                Some(mt.kind.as_str()),
+                flags,
+                Some(data.join(",").as_str()),
+            )
+            .map_err(err)?;
+        }
+    }
+    // Keep the temporary mount out of other mount namespaces.
+    let _ = mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None::<&str>,
+    );
+    Ok(())
+}
+
+/// The rootfs of container `what` (ID, prefix or name), mounted if needed.
+pub fn open_rootfs(m: &Manager, ns: &str, what: &str) -> Result<(ContainerRecord, Rootfs)> {
+    let r = super::find(m, ns, what)?;
+    let live = m.tasks.get(&ns_key(ns, &r.id)).is_some();
+    let rootfs = r.bundle.join("rootfs");
+    if live && is_mountpoint(&rootfs) {
+        let root = Root::open(&rootfs)?;
+        return Ok((r, Rootfs { root, _mount: None }));
+    }
+    let tmp = m.state.join("tmp").join(format!(
+        "cp-{}-{}",
+        &r.id[..12.min(r.id.len())],
+        &super::new_id()[..8]
+    ));
+    std::fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+    if let Err(e) = mount_snapshot(m, &r, &tmp) {
+        let _ = nix::mount::umount2(&tmp, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&tmp);
+        return Err(e);
+    }
+    let guard = TempMount(tmp.clone());
+    let root = Root::open(&tmp)?;
+    Ok((
+        r,
+        Rootfs {
+            root,
+            _mount: Some(guard),
+        },
+    ))
+}
+
+fn stat_pb(s: &Stat) -> pb::PathStat {
+    pb::PathStat {
+        exists: true,
+        name: s.name.clone(),
+        mode: s.mode,
+        is_dir: s.is_dir,
+        size: s.size,
+        link_target: s.link_target.clone(),
+        mtime: s.mtime,
+    }
+}
+
+fn not_found(path: &str, container: &str) -> Error {
+    Error::NotFound(format!(
+        "Could not find the file {path} in container {container}"
+    ))
+}
+
+/// Where a copy into the container lands (Docker's rules), checking that
+/// the destination's parent exists.
+pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
+    let dest_stat = root.stat(&t.dest, true)?;
+    if t.raw {
+        return match dest_stat {
+            Some(s) if s.is_dir => Ok(copy::Target {
+                dir: copy::components(&t.dest),
+                rename: None,
+                chown: t.archive,
+            }),
+            Some(_) => Err(Error::InvalidArgument(
+                "extraction point is not a directory".into(),
+            )),
+            None => Err(not_found(&t.dest, &t.container_id)),
+        };
+    }
+    if dest_stat.is_none() {
+        let mut parent = copy::components(&t.dest);
+        parent.pop();
+        let p = format!("/{}", parent.join("/"));
+        if !root.stat(&p, true)?.is_some_and(|s| s.is_dir) {
+            return Err(not_found(&p, &t.container_id));
+        }
+    }
+    let mut target = copy::plan(
+        &t.src_base,
+        t.src_is_dir,
+        t.contents_only,
+        &t.dest,
+        dest_stat.as_ref(),
+    )?;
+    target.chown = t.archive;
+    Ok(target)
+}
+
+/// Writes into a channel in chunks (a tar builder's sink).
+pub struct ChunkWriter<T> {
+    tx: mpsc::Sender<Result<T, Status>>,
+    buf: Vec<u8>,
+    wrap: fn(Vec<u8>) -> T,
+}
+
+impl<T> ChunkWriter<T> {
+    pub fn new(tx: mpsc::Sender<Result<T, Status>>, wrap: fn(Vec<u8>) -> T) -> Self {
+        ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+            wrap,
+        }
+    }
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .blocking_send(Ok((self.wrap)(data)))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "copy cancelled"))
+    }
+}
+
+impl<T> Write for ChunkWriter<T> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = b.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&b[..n]);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// Reads what a channel carries (a tar reader's source).
+pub struct ChunkReader {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ChunkReader {
+    pub fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+        ChunkReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn data_chunk(data: Vec<u8>) -> pb::CopyFromChunk {
+    pb::CopyFromChunk { stat: None, data }
+}
+
+#[tonic::async_trait]
+impl pb::container_files_server::ContainerFiles for Server {
+    type CopyFromStream = Stream_<pb::CopyFromChunk>;
+
+    async fn stat(&self, req: Request<pb::PathRequest>) -> Result<Response<pb::PathStat>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let m = self.m.clone();
+        let st = tokio::task::spawn_blocking(move || -> Result<pb::PathStat> {
+            let (_, fs) = open_rootfs(&m, &ns, &r.container_id)?;
+            Ok(fs
+                .root
+                .stat(&r.path, r.follow_link)?
+                .map(|s| stat_pb(&s))
+                .unwrap_or_default())
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(st))
+    }
+
+    async fn copy_from(
+        &self,
+        req: Request<pb::PathRequest>,
+    ) -> Result<Response<Self::CopyFromStream>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let m = self.m.clone();
+        let (tx, rx) = mpsc::channel(8);
+        let (first_tx, first_rx) = oneshot::channel::<Result<(), Status>>();
+        tokio::task::spawn_blocking(move || {
+            let opened = open_rootfs(&m, &ns, &r.container_id).and_then(|(_, fs)| {
+                match fs.root.stat(&r.path, r.follow_link)? {
+                    Some(st) => Ok((fs, st)),
+                    None => Err(not_found(&r.path, &r.container_id)),
+                }
+            });
+            let (fs, st) = match opened {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = first_tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            let first = pb::CopyFromChunk {
+                stat: Some(stat_pb(&st)),
+                data: Vec::new(),
+            };
+            if tx.blocking_send(Ok(first)).is_err() {
+                return;
+            }
+            let _ = first_tx.send(Ok(()));
+            let w = ChunkWriter::new(tx.clone(), data_chunk);
+            if let Err(e) = fs.root.archive(&r.path, r.follow_link, w) {
+                tracing::warn!(container = r.container_id, path = r.path, "copy from: {e}");
+                let _ = tx.blocking_send(Err(e.into()));
+            }
+        });
+        match first_rx.await {
+            Ok(Ok(())) => Ok(Response::new(Box::pin(ReceiverStream::new(rx)))),
+            Ok(Err(s)) => Err(s),
+            Err(_) => Err(Status::internal("copy ended before it began")),
+        }
+    }
+
+    async fn copy_to(
+        &self,
+        req: Request<Streaming<pb::CopyToChunk>>,
+    ) -> Result<Response<pb::CopyToResponse>, Status> {
+        let ns = namespace(&req)?;
+        let mut s = req.into_inner();
+        let first = s
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty copy"))?;
+        let target = first
+            .target
+            .ok_or_else(|| Status::invalid_argument("copy: the first message names no target"))?;
+        let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
+        let feeder = tokio::spawn(async move {
+            if !first.data.is_empty() && tx.send(Ok(first.data)).await.is_err() {
+                return;
+            }
+            loop {
+                match s.message().await {
+                    Ok(Some(c)) => {
+                        if tx.send(Ok(c.data)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(io::Error::other(format!(
+                                "copy stream: {}",
+                                e.message()
+                            ))))
+                            .await;
+                        return;
+                    }
+                }
+            }
+        });
+        let m = self.m.clone();
+        let res = tokio::task::spawn_blocking(move || -> Result<copy::Extracted> {
+            let (r, fs) = open_rootfs(&m, &ns, &target.container_id)?;
+            // Docker's rule: no writes into a read-only rootfs.
+            let spec: serde_json::Value = serde_json::from_str(&r.spec).unwrap_or_default();
+            if spec["root"]["readonly"].as_bool() == Some(true) {
+                return Err(Error::FailedPrecondition(
+                    "container rootfs is marked read-only".into(),
+                ));
+            }
+            let t = target_in(&fs.root, &target)?;
+            fs.root.extract(&t, ChunkReader::new(rx))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()));
+        feeder.abort();
+        let n = res??;
+        Ok(Response::new(pb::CopyToResponse {
+            files: n.files,
+            bytes: n.bytes,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(super::unescape("/a\\040b"), "/a b");
+        assert_eq!(super::unescape("/plain"), "/plain");
+    }
+}
