@@ -920,6 +920,7 @@ pub async fn serve(
         .add_service(pb::leases_server::LeasesServer::new(s.clone()))
         .add_service(pb::containers_server::ContainersServer::new(s.clone()))
         .add_service(pb::volumes_server::VolumesServer::new(s.clone()))
+        .add_service(pb::networks_server::NetworksServer::new(s.clone()))
         .add_service(pb::tasks_server::TasksServer::new(s))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),

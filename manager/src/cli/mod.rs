@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod containers;
+pub mod network;
 pub mod progress;
 pub mod template;
 pub mod volumes;
@@ -90,6 +91,15 @@ pub enum Cmd {
     },
     #[command(flatten)]
     Container(containers::ContainerCmd),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// List port mappings of a container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO]
+        private: Option<String>,
+    },
     /// The shim's logging binary: json-file logs of fds 3 and 4 into DIR.
     #[command(hide = true)]
     LogDriver {
@@ -462,6 +472,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Snapshot(c) => snapshot(&conn, c).await,
         Cmd::Volume(c) => volumes::run(&conn, c).await,
         Cmd::Container(c) => containers::run(&conn, c).await,
+        Cmd::Network(c) => network::run(&conn, c).await,
+        Cmd::Port { container, private } => {
+            network::port(&conn, &container, private.as_deref()).await
+        }
         Cmd::LogDriver { .. } => Ok(()),
         Cmd::Publish { topic } => {
             let mut event = Vec::new();
