@@ -11,12 +11,10 @@ use nix::sched::{unshare, CloneFlags};
 
 use crate::error::{Error, Result};
 
-const NSFS_MAGIC: i64 = 0x6e73_6673;
-
 /// Whether `p` is a bind mount of a namespace (nsfs).
 pub fn is_mounted(p: &Path) -> bool {
     nix::sys::statfs::statfs(p)
-        .map(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
         .unwrap_or(false)
 }
 
