@@ -752,3 +752,128 @@ fn h_id(bundles: &Path, ip: &str, h: &Hulld) -> String {
     }
     panic!("no bundle with {ip}: {}", tail(&h.log(), 20));
 }
+
+/// A second namespace ("the outside world") joined to ours by a veth pair:
+/// 192.0.2.1 here, 192.0.2.2 there, and no route back to container
+/// subnets, so only masqueraded traffic gets answers.
+struct Outside {
+    name: String,
+}
+
+impl Outside {
+    fn make(tag: &str) -> Outside {
+        let name = format!("hullt-{}-{tag}", std::process::id());
+        sh(Command::new("ip").args(["netns", "add", &name]));
+        let o = Outside { name };
+        sh(Command::new("ip").args([
+            "link", "add", "hullout0", "type", "veth", "peer", "name", "hullout1", "netns", &o.name,
+        ]));
+        sh(Command::new("ip").args(["addr", "add", "192.0.2.1/24", "dev", "hullout0"]));
+        sh(Command::new("ip").args(["link", "set", "hullout0", "up"]));
+        for args in [
+            &["addr", "add", "192.0.2.2/24", "dev", "hullout1"][..],
+            &["link", "set", "hullout1", "up"],
+            &["link", "set", "lo", "up"],
+        ] {
+            sh(Command::new("ip").arg("-n").arg(&o.name).args(args));
+        }
+        o
+    }
+
+    /// Accept one TCP connection on 192.0.2.2:PORT (in a thread that
+    /// joins the outside namespace); the peer address and what it sent.
+    fn accept_one(&self, port: u16) -> std::thread::JoinHandle<(String, String)> {
+        let path = format!("/run/netns/{}", self.name);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let l = std::net::TcpListener::bind(("192.0.2.2", port)).unwrap();
+            tx.send(()).unwrap();
+            l.set_nonblocking(true).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            let (mut s, peer) = loop {
+                match l.accept() {
+                    Ok(x) => break x,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(e) => return (format!("no connection: {e}"), String::new()),
+                }
+            };
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut data = String::new();
+            let _ = s.read_to_string(&mut data);
+            (peer.ip().to_string(), data)
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("listener up");
+        t
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn outbound_masquerade_and_published_ports_from_containers() {
+    require_root!();
+    let _ns = NetNs::enter("nat");
+    let out = Outside::make("wan");
+    let h = Hulld::start();
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    // Outbound: the outside sees the namespace's address, not 10.88.x.
+    let t = out.accept_one(9000);
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "echo hello-outside | nc -w 5 192.0.2.2 9000",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (peer, data) = t.join().unwrap();
+    assert_eq!(peer, "192.0.2.1", "not masqueraded");
+    assert_eq!(data, "hello-outside\n");
+
+    // A published port reached from another container (through the
+    // gateway address) and from the publishing container itself (hairpin).
+    let port = free_port();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+    ]);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 10.88.0.1 {port}");
+    let o = h.hull(&["run", "--rm", &image, "sh", "-c", &get]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "from a peer: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = h.hull(&["exec", "web", "sh", "-c", &get]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "hairpin: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let web_ip = ip_of(&h, "web");
+    h.hull_ok(&["rm", "-f", "web"]);
+    assert_no_net_leftovers(&h, &[&web_ip]);
+}
