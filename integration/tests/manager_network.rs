@@ -588,7 +588,46 @@ fn none_and_host_modes() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("hulldummy0"), "{}", stdout(&o));
-    assert_no_net_leftovers(&h, &[]);
+
+    // container:NAME shares the other's namespace (its localhost).
+    h.hull_ok(&["run", "-d", "--name", "web", &image]);
+    let get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 127.0.0.1 80";
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        &image,
+        "sh",
+        "-c",
+        get,
+    ]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "-p",
+        "80",
+        &image,
+    ]);
+    assert!(stderr(&o).contains("conflicting options"), "{}", stderr(&o));
+    let web_ip = ip_of(&h, "web");
+    h.hull_ok(&["stop", "-t", "1", "web"]);
+    let o = h.hull(&["run", "--rm", "--network", "container:web", &image, "true"]);
+    assert!(
+        stderr(&o).contains("non running container"),
+        "{}",
+        stderr(&o)
+    );
+    h.hull_ok(&["rm", "web"]);
+    assert_no_net_leftovers(&h, &[&web_ip]);
 }
 
 #[test]

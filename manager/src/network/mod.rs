@@ -122,14 +122,22 @@ pub struct Endpoint {
     pub attached: Vec<Attachment>,
     #[serde(default)]
     pub bindings: Vec<Binding>,
+    /// `--network container:ID`: that container's bundle (its /etc files).
+    #[serde(default)]
+    pub shared_etc: Option<PathBuf>,
 }
 
 impl Endpoint {
     fn key(&self) -> String {
         ns_key(&self.ns, &self.id)
     }
+    /// Whether hulld makes (and tears down) a namespace for it.
     fn own_netns(&self) -> bool {
-        self.mode != "host"
+        self.mode != "host" && self.joins().is_none()
+    }
+    /// `--network container:ID`: the ID (resolved at create).
+    fn joins(&self) -> Option<&str> {
+        self.mode.strip_prefix("container:")
     }
 }
 
@@ -519,12 +527,31 @@ pub fn plan(
         "" | "default" | DEFAULT_BRIDGE => DEFAULT_NETWORK.to_string(),
         m => m.to_string(),
     };
-    if mode.starts_with("container:") {
-        return Err(Error::Unsupported(
-            "--network container:ID is not supported yet".into(),
-        ));
-    }
+    let mut joined = None;
+    let mode = match mode.strip_prefix("container:") {
+        Some(other) => {
+            let c = crate::containers::find(m, ns, other)?;
+            let theirs = get_endpoint(m, ns, &c.id)?
+                .filter(|e| e.own_netns())
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "cannot join the network of container {}: it has none of its own",
+                        c.name
+                    ))
+                })?;
+            if !run.publish.is_empty() || run.publish_all {
+                return Err(Error::InvalidArgument(
+                    "conflicting options: port publishing and the container type network mode"
+                        .into(),
+                ));
+            }
+            joined = Some(theirs);
+            format!("container:{}", c.id)
+        }
+        None => mode,
+    };
     let networks = match mode.as_str() {
+        _ if joined.is_some() => vec![],
         "host" | "none" => vec![],
         other => {
             // Unknown networks fail here, before anything is made.
@@ -590,7 +617,12 @@ pub fn plan(
         id: id.into(),
         name: name.into(),
         hostname: hostname.into(),
-        netns: m.state.join("netns").join(format!("{ns}-{id}")),
+        // Joined: the other container's namespace and /etc files.
+        netns: joined
+            .as_ref()
+            .map(|j| j.netns.clone())
+            .unwrap_or_else(|| m.state.join("netns").join(format!("{ns}-{id}"))),
+        shared_etc: joined.as_ref().map(|j| j.bundle.clone()),
         bundle: bundle.to_path_buf(),
         mode,
         networks,
@@ -604,10 +636,22 @@ pub fn plan(
 
 /// Point the spec's network namespace at the container's pinned one.
 pub fn apply_spec(ep: &Endpoint, spec: &mut Value) {
-    if !ep.own_netns() {
+    if ep.mode == "host" {
         return;
     }
     let path = ep.netns.display().to_string();
+    if let Some(theirs) = &ep.shared_etc {
+        // Share the other container's /etc/hosts and /etc/resolv.conf.
+        if let Some(ms) = spec["mounts"].as_array_mut() {
+            for mt in ms {
+                for f in ["hosts", "resolv.conf"] {
+                    if mt["destination"] == format!("/etc/{f}") {
+                        mt["source"] = theirs.join(f).display().to_string().into();
+                    }
+                }
+            }
+        }
+    }
     if let Some(nss) = spec["linux"]["namespaces"].as_array_mut() {
         nss.retain(|n| n["type"] != "network");
         nss.push(json!({"type": "network", "path": path}));
@@ -617,9 +661,24 @@ pub fn apply_spec(ep: &Endpoint, spec: &mut Value) {
 /// /etc/resolv.conf from `--dns`, /etc/hosts with `--add-host` (the bundle's
 /// files, written by the container code first).
 pub fn write_etc(ep: &Endpoint) -> Result<()> {
-    if !ep.dns.is_empty() {
-        let host = std::fs::read_to_string(ep.bundle.join("resolv.conf")).unwrap_or_default();
-        let mut s: String = ep.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
+    let host = std::fs::read_to_string(ep.bundle.join("resolv.conf")).unwrap_or_default();
+    let servers: Vec<&str> = host
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(str::trim)
+        .collect();
+    // A loopback resolver of the host (systemd-resolved, dnsmasq) is not
+    // reachable from the container's namespace: Docker's public defaults.
+    let unreachable = servers.iter().all(|s| s.starts_with("127.") || *s == "::1");
+    let dns: Vec<String> = if !ep.dns.is_empty() {
+        ep.dns.clone()
+    } else if ep.own_netns() && unreachable {
+        vec!["8.8.8.8".into(), "8.8.4.4".into()]
+    } else {
+        vec![]
+    };
+    if !dns.is_empty() {
+        let mut s: String = dns.iter().map(|d| format!("nameserver {d}\n")).collect();
         for l in host.lines() {
             if l.starts_with("search ") || l.starts_with("options ") {
                 s.push_str(l);
@@ -650,6 +709,14 @@ pub fn setup(m: &Manager, ns: &str, id: &str) -> Result<()> {
     let Some(mut ep) = get_endpoint(m, ns, id)? else {
         return Ok(()); // a container with a ready-made spec
     };
+    if let Some(other) = ep.joins() {
+        if !netns::is_mounted(&ep.netns) {
+            return Err(Error::FailedPrecondition(format!(
+                "cannot join network namespace of a non running container: {other}"
+            )));
+        }
+        return Ok(());
+    }
     if !ep.own_netns() {
         return Ok(());
     }
