@@ -22,6 +22,10 @@ use std::time::Duration;
 use hull_integration::cleanup;
 use manager_support::*;
 
+/// hulld's config here: containers default to the bridge network (the
+/// shared helper defaults other suites to "none").
+const BRIDGE: &str = "default_network = \"bridge\"\n";
+
 /// A network namespace this test thread lives in until drop.
 struct NetNs {
     name: String,
@@ -270,7 +274,7 @@ fn free_port() -> u16 {
 fn published_ports_tcp_udp_random_and_teardown() {
     require_root!();
     let _ns = NetNs::enter("pub");
-    let h = Hulld::start();
+    let h = Hulld::start_with_config(BRIDGE);
     let _c = guard(&h);
     let image = load_image(&h);
 
@@ -397,7 +401,7 @@ fn published_ports_tcp_udp_random_and_teardown() {
 fn user_networks_names_aliases_connect() {
     require_root!();
     let _ns = NetNs::enter("usr");
-    let h = Hulld::start();
+    let h = Hulld::start_with_config(BRIDGE);
     let _c = guard(&h);
     let image = load_image(&h);
 
@@ -546,7 +550,7 @@ fn none_and_host_modes() {
     require_root!();
     let _ns = NetNs::enter("mode");
     sh(Command::new("ip").args(["link", "add", "hulldummy0", "type", "bridge"]));
-    let h = Hulld::start();
+    let h = Hulld::start_with_config(BRIDGE);
     let _c = guard(&h);
     let image = load_image(&h);
 
@@ -634,7 +638,7 @@ fn none_and_host_modes() {
 fn bad_input_is_refused_and_leaves_nothing() {
     require_root!();
     let _ns = NetNs::enter("bad");
-    let h = Hulld::start();
+    let h = Hulld::start_with_config(BRIDGE);
     let _c = guard(&h);
     let image = load_image(&h);
 
@@ -722,7 +726,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
 fn restart_keeps_running_networking_and_reconciles_dead_ones() {
     require_root!();
     let _ns = NetNs::enter("rst");
-    let mut h = Hulld::start();
+    let mut h = Hulld::start_with_config(BRIDGE);
     let _c = guard(&h);
     let image = load_image(&h);
 
@@ -865,7 +869,7 @@ fn outbound_masquerade_and_published_ports_from_containers() {
     require_root!();
     let _ns = NetNs::enter("nat");
     let out = Outside::make("wan");
-    let h = Hulld::start();
+    let h = Hulld::start_with_config(BRIDGE);
     let _c = guard(&h);
     let image = load_image(&h);
 

@@ -522,8 +522,12 @@ pub fn plan(
     img: &ImageConfig,
     bundle: &Path,
 ) -> Result<Endpoint> {
-    let mode = match run.network.as_str() {
-        _ if run.host_network => "host".to_string(),
+    let wanted = match run.network.as_str() {
+        "" => m.cfg.default_network.as_deref().unwrap_or(""),
+        n => n,
+    };
+    let mode = match wanted {
+        _ if run.host_network || wanted == "host" => "host".to_string(),
         "" | "default" | DEFAULT_BRIDGE => DEFAULT_NETWORK.to_string(),
         m => m.to_string(),
     };
@@ -637,6 +641,10 @@ pub fn plan(
 /// Point the spec's network namespace at the container's pinned one.
 pub fn apply_spec(ep: &Endpoint, spec: &mut Value) {
     if ep.mode == "host" {
+        // Also when "host" came from the config's default_network.
+        if let Some(nss) = spec["linux"]["namespaces"].as_array_mut() {
+            nss.retain(|n| n["type"] != "network");
+        }
         return;
     }
     let path = ep.netns.display().to_string();
@@ -1190,6 +1198,35 @@ mod tests {
         assert!(Cidr::parse("10.88.0.0").is_err());
         assert!(Cidr::parse("10.300.0.0/16").is_err());
         assert!(Cidr::parse("10.0.0.0/31").is_err());
+    }
+
+    #[test]
+    fn resolv_conf_from_dns_or_public_fallback() {
+        let t = tempfile::tempdir().unwrap();
+        let resolv = t.path().join("resolv.conf");
+        let host = "nameserver 127.0.0.53\nsearch lan\n";
+        std::fs::write(&resolv, host).unwrap();
+        let mut ep = Endpoint {
+            bundle: t.path().into(),
+            mode: DEFAULT_NETWORK.into(),
+            hostname: "h".into(),
+            ..Default::default()
+        };
+        write_etc(&ep).unwrap();
+        let r = std::fs::read_to_string(&resolv).unwrap();
+        assert_eq!(r, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch lan\n");
+        let hosts = std::fs::read_to_string(t.path().join("hosts")).unwrap();
+        assert!(hosts.contains("127.0.1.1\th\n"), "{hosts}");
+        ep.dns = vec!["10.0.0.9".into()];
+        write_etc(&ep).unwrap();
+        let r = std::fs::read_to_string(&resolv).unwrap();
+        assert_eq!(r, "nameserver 10.0.0.9\nsearch lan\n");
+        // The host's network: the host's file as it is.
+        std::fs::write(&resolv, host).unwrap();
+        ep.dns.clear();
+        ep.mode = "host".into();
+        write_etc(&ep).unwrap();
+        assert_eq!(std::fs::read_to_string(&resolv).unwrap(), host);
     }
 
     #[test]
