@@ -717,6 +717,10 @@ pub fn setup(m: &Manager, ns: &str, id: &str) -> Result<()> {
     let Some(mut ep) = get_endpoint(m, ns, id)? else {
         return Ok(()); // a container with a ready-made spec
     };
+    // Its name as of now (`rename` may have changed it).
+    if let Ok(c) = crate::containers::find(m, ns, id) {
+        ep.name = c.name;
+    }
     if let Some(other) = ep.joins() {
         if !netns::is_mounted(&ep.netns) {
             return Err(Error::FailedPrecondition(format!(
