@@ -125,6 +125,23 @@ pub struct Endpoint {
     /// `--network container:ID`: that container's bundle (its /etc files).
     #[serde(default)]
     pub shared_etc: Option<PathBuf>,
+    /// The hulld run that set the network up (see `instance`).
+    #[serde(default)]
+    pub instance: String,
+}
+
+/// This hulld run (pid and start time): reconciliation leaves alone what
+/// this run set up (a restart policy may be starting a container while it
+/// runs) and judges only what earlier runs left.
+fn instance() -> &'static str {
+    static I: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    I.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{}-{t}", std::process::id())
+    })
 }
 
 impl Endpoint {
@@ -736,6 +753,7 @@ pub fn setup(m: &Manager, ns: &str, id: &str) -> Result<()> {
         // Left by a run hulld did not see end.
         teardown_locked(m, &mut ep);
     }
+    ep.instance = instance().to_string();
     let r = (|| -> Result<()> {
         netns::create(&ep.netns)?;
         let lo = json!({"cniVersion": cni::CNI_VERSION, "name": "lo", "type": "loopback"});
@@ -907,6 +925,7 @@ pub fn forget(m: &Manager, ns: &str, id: &str) {
 /// containers whose task is gone; hold the ports of the running ones again;
 /// drop namespaces nobody owns.
 pub fn reconcile(m: &Manager) {
+    let _g = lock();
     let eps = match all_endpoints(m) {
         Ok(v) => v,
         Err(e) => {
@@ -915,24 +934,28 @@ pub fn reconcile(m: &Manager) {
         }
     };
     let mut known = std::collections::HashSet::new();
-    for ep in &eps {
+    let mut keep = std::collections::HashSet::new();
+    for mut ep in eps {
         known.insert(ep.netns.clone());
-        if m.tasks.get(&ep.key()).is_some() {
+        if ep.instance == instance() {
+            keep.insert(ep.key()); // set up by this run: in use
+        } else if m.tasks.get(&ep.key()).is_some() {
             ports::rehold(&ep.key(), &ep.bindings);
-        } else if !ep.attached.is_empty() || netns::is_mounted(&ep.netns) {
+            keep.insert(ep.key());
+        } else if !ep.attached.is_empty() || (ep.own_netns() && netns::is_mounted(&ep.netns)) {
             tracing::info!(id = %ep.id, "task gone: tearing its network down");
-            teardown(m, &ep.ns, &ep.id);
+            teardown_locked(m, &mut ep);
+            if let Err(e) = put_endpoint(m, &ep) {
+                tracing::warn!(id = %ep.id, "save endpoint: {e}");
+            }
+            let _ = refresh_hosts(m, &ep);
         }
     }
     // Leases whose owner is gone (a crash between steps).
-    let _g = lock();
     if let Ok(nets) = list(m) {
         for mut n in nets {
             let before = n.leases.len();
-            n.leases.retain(|_, owner| {
-                eps.iter()
-                    .any(|e| e.key() == *owner && m.tasks.get(owner).is_some())
-            });
+            n.leases.retain(|_, owner| keep.contains(owner));
             if n.leases.len() != before {
                 let _ = m.db.put(Table::Networks, &n.name.clone(), &n);
             }
