@@ -920,3 +920,45 @@ fn outbound_masquerade_and_published_ports_from_containers() {
     h.hull_ok(&["rm", "-f", "web"]);
     assert_no_net_leftovers(&h, &[&web_ip]);
 }
+
+#[test]
+fn restart_policy_brings_the_network_back() {
+    require_root!();
+    let _ns = NetNs::enter("rpol");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    // httpd for two seconds, then a failure: the policy starts it again,
+    // and each run is wired afresh (netns, address, published port).
+    let port = free_port();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+        "sh",
+        "-c",
+        "timeout 2 httpd -f -p 80 -h /www; exit 3",
+    ]);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    let count = || {
+        h.hull_ok(&["inspect", "--format", "{{.RestartCount}}", "flaky"])
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    wait_until("a restart", Duration::from_secs(30), || count() >= 1);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    h.hull_ok(&["rm", "-f", "flaky"]);
+    assert_no_net_leftovers(&h, &[]);
+    // Every run's lease was given back: the next container gets the first.
+    h.hull_ok(&["run", "-d", "--name", "next", &image]);
+    assert_eq!(ip_of(&h, "next"), "10.88.0.2");
+    h.hull_ok(&["rm", "-f", "next"]);
+}

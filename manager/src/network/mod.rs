@@ -1,6 +1,7 @@
 //! Networks: Linux bridge networks containers attach to, wired by the CNI
 //! plugins of Debian's containernetworking-plugins (bridge, static IPAM,
-//! portmap, firewall, loopback) run per the CNI spec (`cni.rs`).
+//! portmap, firewall) run per the CNI spec (`cni.rs`); lo is brought up by
+//! hulld itself when it makes the namespace (`netns.rs`).
 //!
 //! - A network is a hull object (table `networks`, key: its name) with a
 //!   subnet, a gateway and a bridge device. The default network `bridge`
@@ -755,9 +756,8 @@ pub fn setup(m: &Manager, ns: &str, id: &str) -> Result<()> {
     }
     ep.instance = instance().to_string();
     let r = (|| -> Result<()> {
+        // lo comes up with the namespace (netns.rs).
         netns::create(&ep.netns)?;
-        let lo = json!({"cniVersion": cni::CNI_VERSION, "name": "lo", "type": "loopback"});
-        cni::exec("ADD", id, &ep.netns, "lo", &lo, None)?;
         if !ep.ports.is_empty() {
             ep.bindings =
                 ports::reserve(&ep.key(), &ep.ports).map_err(Error::FailedPrecondition)?;
