@@ -936,6 +936,16 @@ pub fn reconcile(m: &Manager) {
     let mut known = std::collections::HashSet::new();
     let mut keep = std::collections::HashSet::new();
     for mut ep in eps {
+        let exists =
+            m.db.get::<crate::containers::ContainerRecord>(Table::Containers, &ep.key())
+                .map(|r| r.is_some())
+                .unwrap_or(true);
+        if !exists {
+            // The container was removed, its endpoint not (a crash between).
+            teardown_locked(m, &mut ep);
+            let _ = m.db.delete(Table::Endpoints, &ep.key());
+            continue;
+        }
         known.insert(ep.netns.clone());
         if ep.instance == instance() {
             keep.insert(ep.key()); // set up by this run: in use
