@@ -30,6 +30,9 @@ pub struct Config {
     pub snapshotter: String,
     /// Allow device nodes in layers (refused by default).
     pub allow_device_nodes: bool,
+    /// Network of containers run without `--network`: "bridge" (unset),
+    /// "none", "host" or a network's name (like dockerd's `bridge: none`).
+    pub default_network: Option<String>,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             max_concurrent_downloads: 3,
             snapshotter: "auto".into(),
             allow_device_nodes: false,
+            default_network: None,
         }
     }
 }

@@ -103,6 +103,8 @@ pub fn run(args: Args) -> Result<()> {
     let m = Manager::open(&root, &state, &address, cfg)?;
     // Containers whose shims outlived a previous hulld.
     crate::containers::shim::recover(&m);
+    // Networking of containers whose task is gone.
+    crate::network::reconcile(&m);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

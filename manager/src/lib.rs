@@ -13,6 +13,7 @@ pub mod gc;
 pub mod images;
 pub mod manager;
 pub mod metadata;
+pub mod network;
 pub mod registry;
 pub mod server;
 pub mod snapshots;

@@ -936,6 +936,7 @@ pub async fn serve(
         .add_service(pb::container_files_server::ContainerFilesServer::new(
             s.clone(),
         ))
+        .add_service(pb::networks_server::NetworksServer::new(s.clone()))
         .add_service(pb::tasks_server::TasksServer::new(s))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),

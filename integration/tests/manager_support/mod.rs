@@ -68,7 +68,17 @@ impl Hulld {
         Self::start_with_config("")
     }
 
+    /// Containers get `--network none` unless `config` sets
+    /// `default_network`: suites that do not test networking leave the
+    /// host's interfaces and iptables alone (manager_network runs in a
+    /// namespace of its own and asks for "bridge").
     pub fn start_with_config(config: &str) -> Hulld {
+        let config = if config.contains("default_network") {
+            config.to_string()
+        } else {
+            format!("default_network = \"none\"\n{config}")
+        };
+        let config = config.as_str();
         let dir = tempfile::Builder::new()
             .prefix("hull-mgr-")
             .tempdir()

@@ -265,6 +265,24 @@ pub struct RunArgs {
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     pub init: bool,
+    /// bridge (default), host, none, or a network's name.
+    #[arg(long = "network", visible_alias = "net")]
+    pub network: Option<String>,
+    /// Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp].
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image EXPOSEs on a random host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Another name for the container on its (user-defined) network.
+    #[arg(long = "network-alias", visible_alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// DNS server for /etc/resolv.conf.
+    #[arg(long = "dns")]
+    pub dns: Vec<String>,
+    /// An /etc/hosts entry: HOST:IP.
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -810,8 +828,18 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         tmpfs: a.tmpfs.clone(),
         tty: a.tty,
         open_stdin: a.interactive,
+        host_network: a.network.as_deref() == Some("host"),
+        network: a.network.clone().unwrap_or_default(),
+        publish: a.publish.clone(),
+        publish_all: a.publish_all,
+        network_aliases: a.network_alias.clone(),
+        dns: a.dns.clone(),
+        add_hosts: a.add_host.clone(),
         ..Default::default()
     };
+    for p in &a.publish {
+        crate::network::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
+    }
     if let Some(p) = &a.restart {
         p.parse::<crate::containers::restart::RestartPolicy>()?;
         if a.rm && p != "no" {
@@ -1317,7 +1345,16 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
             .get(conn.req(pb::GetContainerRequest { id: n.clone() }))
             .await
         {
-            Ok(c) => docs.push(inspect_json(&c.into_inner())),
+            Ok(c) => {
+                let c = c.into_inner();
+                let mut d = inspect_json(&c);
+                let mut net = super::network::settings(conn, &c.id).await;
+                if let Some(mode) = net.as_object_mut().and_then(|o| o.remove("_mode")) {
+                    d["HostConfig"]["NetworkMode"] = mode;
+                    d["NetworkSettings"] = net;
+                }
+                docs.push(d)
+            }
             Err(e) => {
                 eprintln!("Error: No such object: {n}");
                 let _ = e;

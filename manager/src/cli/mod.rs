@@ -5,6 +5,7 @@ pub mod client;
 pub mod containers;
 pub mod cp;
 pub mod events;
+pub mod network;
 pub mod progress;
 pub mod ps;
 pub mod stats;
@@ -101,6 +102,15 @@ pub enum Cmd {
     /// Manage hull (disk usage, prune).
     #[command(subcommand)]
     System(system::SystemCmd),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// List port mappings of a container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO]
+        private: Option<String>,
+    },
     /// The shim's logging binary: json-file logs of fds 3 and 4 into DIR.
     #[command(hide = true)]
     LogDriver {
@@ -477,6 +487,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Snapshot(c) => snapshot(&conn, c).await,
         Cmd::Volume(c) => volumes::run(&conn, c).await,
         Cmd::Container(c) => containers::run(&conn, c).await,
+        Cmd::Network(c) => network::run(&conn, c).await,
+        Cmd::Port { container, private } => {
+            network::port(&conn, &container, private.as_deref()).await
+        }
         Cmd::LogDriver { .. } => Ok(()),
         Cmd::Publish { topic } => {
             let mut event = Vec::new();

@@ -318,6 +318,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     let rootfs = bundle.join("rootfs");
     let vols = crate::volumes::Volumes::new(&m.root);
     let mut vplan = crate::volumes::mounts::Plan::default();
+    let mut endpoint = None;
     let spec = match o.spec {
         Some(s) => s,
         None => {
@@ -395,12 +396,17 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             if run.stop_timeout > 0 {
                 v["annotations"][STOP_TIMEOUT_ANNOTATION] = run.stop_timeout.to_string().into();
             }
+            let hostname = v["hostname"].as_str().unwrap_or("").to_string();
+            // Checked before any volume is made (it makes nothing itself).
+            let ep = crate::network::plan(m, ns, &id, &name, &hostname, run, &img_cfg, &bundle)?;
             vplan = volume_plan(&vols, ns, run, &img_cfg)?;
             crate::volumes::mounts::apply(&mut v, &vplan);
             attach::annotate(&mut v, run);
-            let hostname = v["hostname"].as_str().unwrap_or("").to_string();
+            crate::network::apply_spec(&ep, &mut v);
             std::fs::create_dir_all(&bundle).ctx(|| format!("create {}", bundle.display()))?;
             write_etc_files(&bundle, &hostname)?;
+            crate::network::write_etc(&ep)?;
+            endpoint = Some(ep);
             serde_json::to_string_pretty(&v)?
         }
     };
@@ -419,6 +425,14 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         let _ = std::fs::remove_dir_all(&bundle);
         crate::volumes::mounts::undo(&vols, ns, &vplan);
         return Err(e);
+    }
+    if let Some(ep) = &endpoint {
+        if let Err(e) = crate::network::save(m, ep) {
+            let _ = m.snapshots.remove(&snapshot_key);
+            let _ = std::fs::remove_dir_all(&bundle);
+            crate::volumes::mounts::undo(&vols, ns, &vplan);
+            return Err(e);
+        }
     }
     let now = now_secs();
     let r = ContainerRecord {
@@ -578,6 +592,7 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
         Ok(()) | Err(Error::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
+    crate::network::forget(m, ns, &r.id);
     if r.bundle.starts_with(m.state.join("containers")) {
         crate::snapshots::remove_tree(&r.bundle)?;
     }

@@ -223,9 +223,25 @@ fn stop_shim(client: &TaskClient, id: &str, pid: i32) {
     }
 }
 
-/// Create the task of container `r` (blocking): start its shim, create the
-/// init process (not started yet), start the waiter.
+/// Create the task of container `r` (blocking): its network first (the
+/// namespace the spec names), then its shim, the init process (not started
+/// yet) and the waiter.
 pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Arc<Live>> {
+    if m.tasks.get(&ns_key(ns, &r.id)).is_some() {
+        return Err(Error::AlreadyExists(format!(
+            "container {} already has a task",
+            r.name
+        )));
+    }
+    crate::network::setup(m, ns, &r.id)?;
+    let res = create_task_inner(m, ns, r);
+    if res.is_err() {
+        crate::network::teardown(m, ns, &r.id);
+    }
+    res
+}
+
+fn create_task_inner(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Arc<Live>> {
     let key = ns_key(ns, &r.id);
     if m.tasks.get(&key).is_some() {
         return Err(Error::AlreadyExists(format!(
@@ -509,6 +525,7 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
         tracing::warn!(id = %live.id, "shim delete failed ({e}); cleaning up with `shim delete`");
         shim_delete(&m, &live.ns, &live.id, &bundle);
     }
+    crate::network::teardown(&m, &live.ns, &live.id);
     // Every line of output is in the log before anyone hears of the exit.
     super::logfile::wait_driver(&bundle, Duration::from_secs(10));
     super::attach::task_exited(&bundle);

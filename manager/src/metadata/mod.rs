@@ -18,6 +18,10 @@ pub enum Table {
     Leases,
     Containers,
     Namespaces,
+    /// Networks (global, key: name).
+    Networks,
+    /// The network side of containers (key `<ns>/<id>`).
+    Endpoints,
 }
 
 impl Table {
@@ -28,14 +32,18 @@ impl Table {
             Table::Leases => TableDefinition::new("leases"),
             Table::Containers => TableDefinition::new("containers"),
             Table::Namespaces => TableDefinition::new("namespaces"),
+            Table::Networks => TableDefinition::new("networks"),
+            Table::Endpoints => TableDefinition::new("endpoints"),
         }
     }
-    const ALL: [Table; 5] = [
+    const ALL: [Table; 7] = [
         Table::Images,
         Table::Snapshots,
         Table::Leases,
         Table::Containers,
         Table::Namespaces,
+        Table::Networks,
+        Table::Endpoints,
     ];
 }
 

@@ -1,0 +1,964 @@
+//! Container networking through hulld: bridge networks made by the CNI
+//! plugins, published ports (TCP, UDP, random, -P), user networks with
+//! names and aliases, `--network none|host`, and teardown (no veth,
+//! iptables rule, lease or namespace left).
+//!
+//! Each test runs the whole stack — hulld, the shims, the containers, the
+//! HTTP/UDP clients — inside a network namespace it makes (`ip netns add`):
+//! the test thread joins it with setns(2) before starting anything, so
+//! every process it spawns is in there too and the host's interfaces and
+//! iptables are never touched. The namespace is deleted on drop, also when
+//! the test fails.
+
+mod manager_support;
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use hull_integration::cleanup;
+use manager_support::*;
+
+/// hulld's config here: containers default to the bridge network (the
+/// shared helper defaults other suites to "none").
+const BRIDGE: &str = "default_network = \"bridge\"\n";
+
+/// A network namespace this test thread lives in until drop.
+struct NetNs {
+    name: String,
+    orig: OwnedFd,
+}
+
+impl NetNs {
+    fn enter(tag: &str) -> NetNs {
+        let name = format!("hullt-{}-{tag}", std::process::id());
+        sh(Command::new("ip").args(["netns", "add", &name]));
+        let orig: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")
+            .unwrap()
+            .into();
+        let ns = NetNs { name, orig };
+        let f = std::fs::File::open(format!("/run/netns/{}", ns.name)).unwrap();
+        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        sh(Command::new("ip").args(["link", "set", "lo", "up"]));
+        ns
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = nix::sched::setns(self.orig.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Removes what a failed test left, before the hulld guard goes (declare
+/// it after the `Hulld`).
+struct Containers {
+    sock: PathBuf,
+    state: PathBuf,
+}
+
+impl Containers {
+    fn hull(&self, args: &[&str]) -> std::process::Output {
+        Command::new(hull_integration::bin_path("hull"))
+            .arg("-H")
+            .arg(&self.sock)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run hull")
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = self.hull(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in stdout(&out).lines() {
+            let _ = self.hull(&["rm", "-f", id]);
+        }
+        let bundles = std::fs::read_dir(self.state.join("containers/default"));
+        for b in bundles.into_iter().flatten().flatten() {
+            for f in ["init.pid", "shim.pid"] {
+                let pid = std::fs::read_to_string(b.path().join(f))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok());
+                if let Some(pid) = pid.filter(|p| *p > 1) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            let id = b.file_name().to_string_lossy().into_owned();
+            cleanup::remove_cgroup(&format!("/hull/{id}"));
+        }
+    }
+}
+
+fn guard(h: &Hulld) -> Containers {
+    Containers {
+        sock: h.sock.clone(),
+        state: h.state.clone(),
+    }
+}
+
+const UDP_ECHO_C: &str = r#"
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+    char buf[2048];
+    for (;;) {
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n > 0) sendto(s, buf, n, 0, (struct sockaddr *)&from, len);
+    }
+}
+"#;
+
+/// A busybox image (EXPOSE 80/tcp, /www/index.html, a static UDP echo
+/// server) loaded into `h` from an archive (hulld has no registry to pull
+/// from in its namespace). Returns its reference.
+fn load_image(h: &Hulld) -> String {
+    let l = Layout::new();
+    let src = l.dir.path().join("udpecho.c");
+    std::fs::write(&src, UDP_ECHO_C).unwrap();
+    let bin = l.dir.path().join("udpecho");
+    sh(Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src));
+    l.layer("empty", "web", |r| {
+        hull_integration::rootfs::build_busybox_rootfs(r).unwrap();
+        std::fs::create_dir_all(r.join("www")).unwrap();
+        std::fs::write(r.join("www/index.html"), "hello from hull\n").unwrap();
+        std::fs::copy(&bin, r.join("bin/udpecho")).unwrap();
+    });
+    let mut cfg = Vec::new();
+    for a in ["httpd", "-f", "-p", "80", "-h", "/www"] {
+        cfg.extend(["--config.cmd", a]);
+    }
+    cfg.extend(["--config.exposedports", "80/tcp"]);
+    l.config("web", &cfg);
+    let archive = l.dir.path().join("web.tar");
+    let reference = "hull.test/web:v1";
+    skopeo_copy(
+        &format!("oci:{}", l.image("web")),
+        &format!("docker-archive:{}:{reference}", archive.display()),
+        &[],
+    );
+    h.hull_ok(&["load", "-i", archive.to_str().unwrap()]);
+    reference.to_string()
+}
+
+/// A shell command fetching http://HOST/ with busybox nc (this
+/// busybox-static's wget crashes before it does anything).
+fn fetch(host: &str) -> String {
+    format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} 80")
+}
+
+/// GET / on addr; the body.
+fn http_get(addr: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+fn wait_http(addr: &str, h: &Hulld) -> String {
+    let mut last;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match http_get(addr) {
+            Ok(b) if b.contains("hello from hull") => return b,
+            Ok(b) => last = b,
+            Err(e) => last = e.to_string(),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no HTTP answer on {addr}: {last}\n{}",
+            tail(&h.log(), 30)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn udp_echo(addr: &str) -> bool {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    for _ in 0..30 {
+        let _ = s.send_to(b"ping-udp", addr);
+        let mut buf = [0u8; 64];
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            if &buf[..n] == b"ping-udp" {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn ip_of(h: &Hulld, c: &str) -> String {
+    h.hull_ok(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        c,
+    ])
+    .trim()
+    .to_string()
+}
+
+fn links() -> String {
+    stdout(&sh(Command::new("ip").args(["-o", "link", "show"])))
+}
+
+fn iptables_dump() -> String {
+    // Every table (filter, nat, …).
+    stdout(&sh(&mut Command::new("iptables-save")))
+}
+
+fn netns_files(h: &Hulld) -> Vec<PathBuf> {
+    std::fs::read_dir(h.state.join("netns"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Nothing of a stopped/removed container's networking is left.
+fn assert_no_net_leftovers(h: &Hulld, ips: &[&str]) {
+    let l = links();
+    assert!(!l.contains("veth"), "veth left: {l}");
+    let ipt = iptables_dump();
+    for ip in ips {
+        assert!(
+            !ipt.contains(&format!("{ip}/")) && !ipt.contains(&format!("{ip}:")),
+            "iptables rule for {ip} left:\n{ipt}"
+        );
+    }
+    let files = netns_files(h);
+    assert!(files.is_empty(), "netns files left: {files:?}");
+    let mounts = cleanup::mounts_under(&h.state.join("netns"));
+    assert!(mounts.is_empty(), "netns mounts left: {mounts:?}");
+    let nets: serde_json::Value =
+        serde_json::from_str(&h.hull_ok(&["network", "inspect", "bridge"])).unwrap();
+    assert_eq!(
+        nets[0]["Containers"].as_object().map(|o| o.len()),
+        Some(0),
+        "{nets}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn published_ports_tcp_udp_random_and_teardown() {
+    require_root!();
+    let _ns = NetNs::enter("pub");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    // -p HOST:CONTAINER, fetched on the namespace's 127.0.0.1.
+    let port = free_port();
+    let t0 = std::time::Instant::now();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+    ]);
+    let body = wait_http(&format!("127.0.0.1:{port}"), &h);
+    eprintln!("run -d -p to first HTTP response: {:?}", t0.elapsed());
+    assert!(
+        body.starts_with("HTTP/1.") && body.contains("200"),
+        "{body}"
+    );
+
+    // inspect: the address (template over Networks), the Ports map, the mode.
+    let ip = ip_of(&h, "web");
+    assert!(ip.starts_with("10.88."), "ip {ip:?}");
+    let doc: serde_json::Value = serde_json::from_str(&h.hull_ok(&["inspect", "web"])).unwrap();
+    let ns = &doc[0]["NetworkSettings"];
+    assert_eq!(
+        ns["Ports"]["80/tcp"][0]["HostPort"],
+        port.to_string(),
+        "{ns}"
+    );
+    assert_eq!(ns["Networks"]["bridge"]["Gateway"], "10.88.0.1", "{ns}");
+    assert_eq!(doc[0]["HostConfig"]["NetworkMode"], "bridge");
+    // The container's address answers directly too, and its interface is up.
+    wait_http(&format!("{ip}:80"), &h);
+    assert_eq!(
+        h.hull_ok(&["port", "web"]).trim(),
+        format!("80/tcp -> 0.0.0.0:{port}")
+    );
+    assert_eq!(
+        h.hull_ok(&["port", "web", "80"]).trim(),
+        format!("0.0.0.0:{port}")
+    );
+    let l = links();
+    assert!(l.contains("hull0") && l.contains("veth"), "{l}");
+    // Outbound masquerade rule for the container.
+    assert!(iptables_dump().contains(&ip), "no rule for {ip}");
+
+    // The same host port again: Docker's error, nothing made.
+    let o = h.hull(&[
+        "run",
+        "-d",
+        "--name",
+        "web2",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    let e = stderr(&o);
+    assert!(
+        e.contains("port is already allocated") && e.lines().count() == 1,
+        "{e}"
+    );
+    assert_eq!(netns_files(&h).len(), 1, "{:?}", netns_files(&h));
+    h.hull_ok(&["rm", "web2"]);
+
+    // -P: EXPOSEd 80/tcp on a random port; -p CONTAINERPORT: random too.
+    h.hull_ok(&["run", "-d", "--name", "pall", "-P", "-p", "8080", &image]);
+    let ports = h.hull_ok(&["port", "pall"]);
+    let random: Vec<u16> = ports
+        .lines()
+        .filter_map(|l| l.rsplit(':').next()?.trim().parse().ok())
+        .collect();
+    assert_eq!(random.len(), 2, "{ports}");
+    let p80 = h.hull_ok(&["port", "pall", "80/tcp"]);
+    let p80: u16 = p80.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(p80 > 0 && p80 != port);
+    wait_http(&format!("127.0.0.1:{p80}"), &h);
+
+    // UDP publish.
+    let uport = free_port();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-p",
+        &format!("127.0.0.1:{uport}:5353/udp"),
+        "--entrypoint",
+        "/bin/udpecho",
+        &image,
+        "5353",
+    ]);
+    assert!(
+        udp_echo(&format!("127.0.0.1:{uport}")),
+        "no UDP echo\n{}",
+        tail(&h.log(), 30)
+    );
+
+    // Stop and remove: nothing left; the lease is free again.
+    let ips: Vec<String> = ["web", "pall", "udp"]
+        .iter()
+        .map(|c| ip_of(&h, c))
+        .collect();
+    h.hull_ok(&["stop", "-t", "1", "web", "pall", "udp"]);
+    assert_eq!(ip_of(&h, "web"), "", "address kept after stop");
+    assert!(http_get(&format!("127.0.0.1:{port}")).is_err());
+    h.hull_ok(&["rm", "web", "pall", "udp"]);
+    let ipr: Vec<&str> = ips.iter().map(String::as_str).collect();
+    assert_no_net_leftovers(&h, &ipr);
+    h.hull_ok(&["run", "-d", "--name", "again", &image]);
+    assert_eq!(
+        ip_of(&h, "again"),
+        ips[0],
+        "the first address was not released"
+    );
+    h.hull_ok(&["rm", "-f", "again"]);
+    assert_no_net_leftovers(&h, &ipr);
+}
+
+#[test]
+fn user_networks_names_aliases_connect() {
+    require_root!();
+    let _ns = NetNs::enter("usr");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    let id = h.hull_ok(&["network", "create", "--subnet", "10.90.0.0/24", "front"]);
+    assert_eq!(id.trim().len(), 64);
+    let ls = h.hull_ok(&["network", "ls"]);
+    assert!(
+        ls.contains("front") && ls.contains("10.90.0.0/24") && ls.contains("bridge"),
+        "{ls}"
+    );
+
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "front",
+        "--network-alias",
+        "www",
+        &image,
+    ]);
+    assert!(ip_of(&h, "srv").starts_with("10.90.0."));
+    // A client on the same network reaches it by name and by alias.
+    for name in ["srv", "www"] {
+        let o = h.hull(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            &image,
+            "sh",
+            "-c",
+            &fetch(name),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}\n{}",
+            stderr(&o),
+            tail(&h.log(), 20)
+        );
+        assert!(
+            stdout(&o).contains("hello from hull"),
+            "{name}: {}",
+            stdout(&o)
+        );
+        let o = h.hull(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            &image,
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "5",
+            name,
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "ping {name}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    // Not from the default network.
+    h.hull_ok(&["run", "-d", "--name", "outside", &image]);
+    let o = h.hull(&["exec", "outside", "sh", "-c", &fetch("srv")]);
+    assert!(!stdout(&o).contains("hello"), "{}", stdout(&o));
+    // Connected to front, it reaches srv by name; disconnected, no more.
+    h.hull_ok(&["network", "connect", "front", "outside"]);
+    let o = h.hull(&["exec", "outside", "sh", "-c", &fetch("srv")]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&h.hull_ok(&["inspect", "outside"])).unwrap();
+    let nets = doc[0]["NetworkSettings"]["Networks"]
+        .as_object()
+        .unwrap()
+        .clone();
+    assert!(
+        nets.contains_key("front") && nets.contains_key("bridge"),
+        "{nets:?}"
+    );
+    h.hull_ok(&["network", "disconnect", "front", "outside"]);
+    let o = h.hull(&["exec", "outside", "cat", "/etc/hosts"]);
+    assert!(!stdout(&o).contains("srv"), "{}", stdout(&o));
+    let o = h.hull(&["exec", "outside", "ip", "-o", "link"]);
+    assert!(!stdout(&o).contains("eth1"), "{}", stdout(&o));
+
+    // --add-host and --dns.
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--dns",
+        "10.9.9.9",
+        &image,
+        "cat",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("10.1.2.3\tdb.local") && out.contains("nameserver 10.9.9.9"),
+        "{out}"
+    );
+
+    // network inspect lists srv; rm refuses while in use.
+    let doc: serde_json::Value =
+        serde_json::from_str(&h.hull_ok(&["network", "inspect", "front"])).unwrap();
+    let names: Vec<&str> = doc[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|c| c["Name"].as_str())
+        .collect();
+    assert_eq!(names, ["srv"]);
+    let o = h.hull(&["network", "rm", "front"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("active endpoints"), "{}", stderr(&o));
+    let srv_ip = ip_of(&h, "srv");
+    h.hull_ok(&["rm", "-f", "srv", "outside"]);
+    h.hull_ok(&["network", "rm", "front"]);
+    assert!(!h.hull_ok(&["network", "ls"]).contains("front"));
+    let l = links();
+    assert!(!l.contains("hull-"), "bridge left: {l}");
+    assert_no_net_leftovers(&h, &[&srv_ip]);
+
+    // prune removes unused user networks only.
+    h.hull_ok(&["network", "create", "spare"]);
+    let out = h.hull_ok(&["network", "prune", "-f"]);
+    assert!(out.contains("spare"), "{out}");
+    assert!(h.hull_ok(&["network", "ls"]).contains("bridge"));
+}
+
+#[test]
+fn none_and_host_modes() {
+    require_root!();
+    let _ns = NetNs::enter("mode");
+    sh(Command::new("ip").args(["link", "add", "hulldummy0", "type", "bridge"]));
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert!(
+        stdout(&o).contains("lo:") && stdout(&o).contains("UP"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &image,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("hulldummy0"), "{}", stdout(&o));
+
+    // container:NAME shares the other's namespace (its localhost).
+    h.hull_ok(&["run", "-d", "--name", "web", &image]);
+    let get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 127.0.0.1 80";
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        &image,
+        "sh",
+        "-c",
+        get,
+    ]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "-p",
+        "80",
+        &image,
+    ]);
+    assert!(stderr(&o).contains("conflicting options"), "{}", stderr(&o));
+    let web_ip = ip_of(&h, "web");
+    h.hull_ok(&["stop", "-t", "1", "web"]);
+    let o = h.hull(&["run", "--rm", "--network", "container:web", &image, "true"]);
+    assert!(
+        stderr(&o).contains("non running container"),
+        "{}",
+        stderr(&o)
+    );
+    h.hull_ok(&["rm", "web"]);
+    assert_no_net_leftovers(&h, &[&web_ip]);
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing() {
+    require_root!();
+    let _ns = NetNs::enter("bad");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    let one_line_error = |args: &[&str], want: &str| {
+        let o = h.hull(args);
+        assert_ne!(o.status.code(), Some(0), "{args:?} succeeded");
+        let e = stderr(&o);
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: {e}");
+    };
+    one_line_error(
+        &["network", "create", "--subnet", "10.91.0.0/33", "x1"],
+        "invalid subnet",
+    );
+    one_line_error(
+        &["network", "create", "--subnet", "banana", "x1"],
+        "invalid subnet",
+    );
+    one_line_error(
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.91.0.0/24",
+            "--gateway",
+            "10.92.0.1",
+            "x1",
+        ],
+        "invalid gateway",
+    );
+    h.hull_ok(&["network", "create", "--subnet", "10.91.0.0/24", "a1"]);
+    one_line_error(
+        &["network", "create", "--subnet", "10.91.0.0/16", "a2"],
+        "overlaps",
+    );
+    one_line_error(
+        &["network", "create", "--subnet", "10.88.1.0/24", "a3"],
+        "overlaps",
+    );
+    one_line_error(&["network", "create", "a1"], "already exists");
+    one_line_error(&["network", "rm", "nosuch"], "not found");
+    one_line_error(&["network", "rm", "bridge"], "pre-defined");
+    let ls = h.hull_ok(&["network", "ls", "-q"]);
+    assert_eq!(ls.lines().count(), 2, "{ls}");
+
+    one_line_error(
+        &["run", "-d", "--network", "nosuch", &image],
+        "network nosuch not found",
+    );
+    one_line_error(
+        &["run", "-d", "-p", "99999:80", &image],
+        "invalid publish spec",
+    );
+    one_line_error(&["run", "-d", "-p", "80/sctp", &image], "protocol");
+    one_line_error(
+        &["run", "-d", "--network-alias", "x", &image],
+        "user-defined",
+    );
+    one_line_error(&["run", "-d", "--dns", "nope", &image], "--dns");
+    let ps = h.hull_ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "containers made: {ps}");
+
+    // A host port someone else holds.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    one_line_error(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "busy",
+            "-p",
+            &format!("{port}:80"),
+            &image,
+        ],
+        "already allocated",
+    );
+    assert_no_net_leftovers(&h, &[]);
+    assert!(!links().contains("veth"));
+    h.hull_ok(&["rm", "busy"]);
+    drop(held);
+}
+
+#[test]
+fn restart_keeps_running_networking_and_reconciles_dead_ones() {
+    require_root!();
+    let _ns = NetNs::enter("rst");
+    let mut h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    let port = free_port();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keep",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+    ]);
+    h.hull_ok(&["run", "-d", "--name", "dies", &image]);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    let keep_ip = ip_of(&h, "keep");
+    let dies_ip = ip_of(&h, "dies");
+
+    h.kill();
+    // While hulld is away, "dies" exits (its init is killed).
+    let bundle = h.state.join("containers/default");
+    let dies_id = h_id(&bundle, &dies_ip, &h);
+    let pid: i32 = std::fs::read_to_string(bundle.join(&dies_id).join("init.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // Still served without hulld.
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+
+    h.spawn();
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    assert_eq!(ip_of(&h, "keep"), keep_ip);
+    wait_until("dies to be torn down", Duration::from_secs(20), || {
+        ip_of(&h, "dies").is_empty()
+    });
+    assert!(!iptables_dump().contains(&format!("{dies_ip}/")));
+    assert_eq!(netns_files(&h).len(), 1, "{:?}", netns_files(&h));
+    // The port stays reserved across the restart.
+    let o = h.hull(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+    ]);
+    assert!(stderr(&o).contains("already allocated"), "{}", stderr(&o));
+    h.hull_ok(&["rm", "-f", "keep", "dies", "clash"]);
+    assert_no_net_leftovers(&h, &[&keep_ip, &dies_ip]);
+}
+
+/// The ID of the container whose bundle's hosts file names `ip`.
+fn h_id(bundles: &Path, ip: &str, h: &Hulld) -> String {
+    for b in std::fs::read_dir(bundles).unwrap().flatten() {
+        let hosts = std::fs::read_to_string(b.path().join("hosts")).unwrap_or_default();
+        if hosts.contains(&format!("{ip}\t")) {
+            return b.file_name().to_string_lossy().into_owned();
+        }
+    }
+    panic!("no bundle with {ip}: {}", tail(&h.log(), 20));
+}
+
+/// A second namespace ("the outside world") joined to ours by a veth pair:
+/// 192.0.2.1 here, 192.0.2.2 there, and no route back to container
+/// subnets, so only masqueraded traffic gets answers.
+struct Outside {
+    name: String,
+}
+
+impl Outside {
+    fn make(tag: &str) -> Outside {
+        let name = format!("hullt-{}-{tag}", std::process::id());
+        sh(Command::new("ip").args(["netns", "add", &name]));
+        let o = Outside { name };
+        sh(Command::new("ip").args([
+            "link", "add", "hullout0", "type", "veth", "peer", "name", "hullout1", "netns", &o.name,
+        ]));
+        sh(Command::new("ip").args(["addr", "add", "192.0.2.1/24", "dev", "hullout0"]));
+        sh(Command::new("ip").args(["link", "set", "hullout0", "up"]));
+        for args in [
+            &["addr", "add", "192.0.2.2/24", "dev", "hullout1"][..],
+            &["link", "set", "hullout1", "up"],
+            &["link", "set", "lo", "up"],
+        ] {
+            sh(Command::new("ip").arg("-n").arg(&o.name).args(args));
+        }
+        o
+    }
+
+    /// Accept one TCP connection on 192.0.2.2:PORT (in a thread that
+    /// joins the outside namespace); the peer address and what it sent.
+    fn accept_one(&self, port: u16) -> std::thread::JoinHandle<(String, String)> {
+        let path = format!("/run/netns/{}", self.name);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let l = std::net::TcpListener::bind(("192.0.2.2", port)).unwrap();
+            tx.send(()).unwrap();
+            l.set_nonblocking(true).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            let (mut s, peer) = loop {
+                match l.accept() {
+                    Ok(x) => break x,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(e) => return (format!("no connection: {e}"), String::new()),
+                }
+            };
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut data = String::new();
+            let _ = s.read_to_string(&mut data);
+            (peer.ip().to_string(), data)
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("listener up");
+        t
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn outbound_masquerade_and_published_ports_from_containers() {
+    require_root!();
+    let _ns = NetNs::enter("nat");
+    let out = Outside::make("wan");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    // Outbound: the outside sees the namespace's address, not 10.88.x.
+    let t = out.accept_one(9000);
+    let o = h.hull(&[
+        "run",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "echo hello-outside | nc -w 5 192.0.2.2 9000",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (peer, data) = t.join().unwrap();
+    assert_eq!(peer, "192.0.2.1", "not masqueraded");
+    assert_eq!(data, "hello-outside\n");
+
+    // A published port reached from another container (through the
+    // gateway address) and from the publishing container itself (hairpin).
+    let port = free_port();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+    ]);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 10.88.0.1 {port}");
+    let o = h.hull(&["run", "--rm", &image, "sh", "-c", &get]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "from a peer: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = h.hull(&["exec", "web", "sh", "-c", &get]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "hairpin: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let web_ip = ip_of(&h, "web");
+    h.hull_ok(&["rm", "-f", "web"]);
+    assert_no_net_leftovers(&h, &[&web_ip]);
+}
+
+#[test]
+fn restart_policy_brings_the_network_back() {
+    require_root!();
+    let _ns = NetNs::enter("rpol");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = guard(&h);
+    let image = load_image(&h);
+
+    // httpd for two seconds, then a failure: the policy starts it again,
+    // and each run is wired afresh (netns, address, published port).
+    let port = free_port();
+    h.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure",
+        "-p",
+        &format!("{port}:80"),
+        &image,
+        "sh",
+        "-c",
+        "timeout 2 httpd -f -p 80 -h /www; exit 3",
+    ]);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    let count = || {
+        h.hull_ok(&["inspect", "--format", "{{.RestartCount}}", "flaky"])
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    wait_until("a restart", Duration::from_secs(30), || count() >= 1);
+    wait_http(&format!("127.0.0.1:{port}"), &h);
+    h.hull_ok(&["rm", "-f", "flaky"]);
+    assert_no_net_leftovers(&h, &[]);
+    // Every run's lease was given back: the next container gets the first.
+    h.hull_ok(&["run", "-d", "--name", "next", &image]);
+    assert_eq!(ip_of(&h, "next"), "10.88.0.2");
+    h.hull_ok(&["rm", "-f", "next"]);
+}

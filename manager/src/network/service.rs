@@ -1,0 +1,164 @@
+//! gRPC Networks service (hull.v1).
+
+use std::sync::Arc;
+
+use hull_proto::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use super::NetworkRecord;
+use crate::error::Error;
+use crate::manager::Manager;
+use crate::server::{namespace, Server};
+
+async fn blocking<T: Send + 'static>(
+    m: &Arc<Manager>,
+    f: impl FnOnce(Arc<Manager>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Status> {
+    let m = m.clone();
+    tokio::task::spawn_blocking(move || f(m))
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(Status::from)
+}
+
+fn network_pb(m: &Manager, n: NetworkRecord) -> pb::Network {
+    pb::Network {
+        inspect_json: super::inspect_json(m, &n).to_string(),
+        id: n.id,
+        name: n.name,
+        driver: n.driver,
+        subnet: n.subnet,
+        gateway: n.gateway,
+        bridge: n.bridge,
+        created_at: n.created_at,
+        labels: n.labels.into_iter().collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::networks_server::Networks for Server {
+    async fn create(
+        &self,
+        req: Request<pb::CreateNetworkRequest>,
+    ) -> Result<Response<pb::Network>, Status> {
+        let r = req.into_inner();
+        let n = blocking(&self.m, move |m| {
+            let n = super::create(
+                &m,
+                super::CreateNetwork {
+                    name: r.name,
+                    subnet: r.subnet,
+                    gateway: r.gateway,
+                    driver: r.driver,
+                    labels: r.labels.into_iter().collect(),
+                },
+            )?;
+            Ok(network_pb(&m, n))
+        })
+        .await?;
+        Ok(Response::new(n))
+    }
+
+    async fn list(
+        &self,
+        _req: Request<pb::ListNetworksRequest>,
+    ) -> Result<Response<pb::ListNetworksResponse>, Status> {
+        let networks = blocking(&self.m, move |m| {
+            super::ensure_default(&m)?;
+            Ok(super::list(&m)?
+                .into_iter()
+                .map(|n| network_pb(&m, n))
+                .collect())
+        })
+        .await?;
+        Ok(Response::new(pb::ListNetworksResponse { networks }))
+    }
+
+    async fn get(
+        &self,
+        req: Request<pb::GetNetworkRequest>,
+    ) -> Result<Response<pb::Network>, Status> {
+        let name = req.into_inner().name;
+        let n = blocking(&self.m, move |m| {
+            Ok(network_pb(&m, super::find(&m, &name)?))
+        })
+        .await?;
+        Ok(Response::new(n))
+    }
+
+    async fn remove(
+        &self,
+        req: Request<pb::RemoveNetworkRequest>,
+    ) -> Result<Response<pb::NetworkEmpty>, Status> {
+        let name = req.into_inner().name;
+        blocking(&self.m, move |m| super::remove(&m, &name)).await?;
+        Ok(Response::new(pb::NetworkEmpty {}))
+    }
+
+    async fn prune(
+        &self,
+        _req: Request<pb::PruneNetworksRequest>,
+    ) -> Result<Response<pb::PruneNetworksResponse>, Status> {
+        let removed = blocking(&self.m, move |m| super::prune(&m)).await?;
+        Ok(Response::new(pb::PruneNetworksResponse { removed }))
+    }
+
+    async fn connect_container(
+        &self,
+        req: Request<pb::ConnectNetworkRequest>,
+    ) -> Result<Response<pb::NetworkEmpty>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        blocking(&self.m, move |m| {
+            super::connect(&m, &ns, &r.container, &r.network, r.aliases)
+        })
+        .await?;
+        Ok(Response::new(pb::NetworkEmpty {}))
+    }
+
+    async fn disconnect_container(
+        &self,
+        req: Request<pb::DisconnectNetworkRequest>,
+    ) -> Result<Response<pb::NetworkEmpty>, Status> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        blocking(&self.m, move |m| {
+            super::disconnect(&m, &ns, &r.container, &r.network)
+        })
+        .await?;
+        Ok(Response::new(pb::NetworkEmpty {}))
+    }
+
+    async fn container_settings(
+        &self,
+        req: Request<pb::ContainerNetworkRequest>,
+    ) -> Result<Response<pb::ContainerNetwork>, Status> {
+        let ns = namespace(&req)?;
+        let what = req.into_inner().container;
+        let out = blocking(&self.m, move |m| {
+            let c = crate::containers::find(&m, &ns, &what)?;
+            let Some(ep) = super::get_endpoint(&m, &ns, &c.id)? else {
+                return Ok(pb::ContainerNetwork::default());
+            };
+            Ok(pb::ContainerNetwork {
+                settings_json: super::settings_json(&ep).to_string(),
+                ports: ep
+                    .bindings
+                    .iter()
+                    .map(|b| pb::PortBinding {
+                        container_port: format!("{}/{}", b.container_port, b.proto),
+                        host_ip: if b.host_ip.is_empty() {
+                            "0.0.0.0".into()
+                        } else {
+                            b.host_ip.clone()
+                        },
+                        host_port: b.host_port as u32,
+                    })
+                    .collect(),
+                mode: ep.mode,
+            })
+        })
+        .await?;
+        Ok(Response::new(out))
+    }
+}
