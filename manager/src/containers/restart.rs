@@ -196,6 +196,13 @@ fn restart_now(
     })?
     .unwrap_or(r);
     let live = shim::create_task(m, ns, &r)?;
+    // A user stop that came after the check above: the Kill call marks the
+    // record before it looks for a task, and the task is registered now, so
+    // either that stop reaches this task or this check sees the mark.
+    if find(m, ns, id).is_ok_and(|c| c.stopped_by_user) {
+        let _ = shim::kill(&live, libc::SIGKILL as u32, false);
+        return Ok(());
+    }
     shim::start_task(m, &live)?;
     m.events.publish(
         ns,
