@@ -9,12 +9,10 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hull_integration::cleanup;
 use hull_integration::registry::{Auth, Registry};
 use manager_support::*;
 
@@ -35,62 +33,6 @@ fn setup() -> (Registry, Layout, Hulld, String) {
     let o = h.hull(&["pull", &image]);
     assert!(o.status.success(), "pull: {}", stderr(&o));
     (reg, l, h, image)
-}
-
-/// Removes what a failed test left (containers through hulld, then any
-/// process their bundles record), before the hulld guard tears hulld down.
-/// Declare it after the `Hulld` so it drops first.
-struct Containers {
-    sock: PathBuf,
-    state: PathBuf,
-}
-
-impl Containers {
-    fn of(h: &Hulld) -> Containers {
-        Containers {
-            sock: h.sock.clone(),
-            state: h.state.clone(),
-        }
-    }
-
-    fn hull(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(hull_integration::bin_path("hull"))
-            .arg("-H")
-            .arg(&self.sock)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run hull")
-    }
-}
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        let out = self.hull(&["ps", "-a", "-q", "--no-trunc"]);
-        for id in stdout(&out).lines() {
-            let _ = self.hull(&["rm", "-f", id]);
-        }
-        let bundles = std::fs::read_dir(self.state.join("containers/default"));
-        for b in bundles.into_iter().flatten().flatten() {
-            for f in ["init.pid", "shim.pid"] {
-                let pid = std::fs::read_to_string(b.path().join(f))
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i32>().ok());
-                if let Some(pid) = pid.filter(|p| *p > 1) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-            let id = b.file_name().to_string_lossy().into_owned();
-            cleanup::remove_cgroup(&format!("/hull/{id}"));
-        }
-    }
-}
-
-fn code(o: &std::process::Output) -> i32 {
-    o.status.code().unwrap_or(-1)
 }
 
 /// `hull` running with a pty as its controlling terminal and stdio; what it

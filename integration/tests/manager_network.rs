@@ -56,57 +56,6 @@ impl Drop for NetNs {
     }
 }
 
-/// Removes what a failed test left, before the hulld guard goes (declare
-/// it after the `Hulld`).
-struct Containers {
-    sock: PathBuf,
-    state: PathBuf,
-}
-
-impl Containers {
-    fn hull(&self, args: &[&str]) -> std::process::Output {
-        Command::new(hull_integration::bin_path("hull"))
-            .arg("-H")
-            .arg(&self.sock)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run hull")
-    }
-}
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        let out = self.hull(&["ps", "-a", "-q", "--no-trunc"]);
-        for id in stdout(&out).lines() {
-            let _ = self.hull(&["rm", "-f", id]);
-        }
-        let bundles = std::fs::read_dir(self.state.join("containers/default"));
-        for b in bundles.into_iter().flatten().flatten() {
-            for f in ["init.pid", "shim.pid"] {
-                let pid = std::fs::read_to_string(b.path().join(f))
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i32>().ok());
-                if let Some(pid) = pid.filter(|p| *p > 1) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-            let id = b.file_name().to_string_lossy().into_owned();
-            cleanup::remove_cgroup(&format!("/hull/{id}"));
-        }
-    }
-}
-
-fn guard(h: &Hulld) -> Containers {
-    Containers {
-        sock: h.sock.clone(),
-        state: h.state.clone(),
-    }
-}
-
 const UDP_ECHO_C: &str = r#"
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -275,7 +224,7 @@ fn published_ports_tcp_udp_random_and_teardown() {
     require_root!();
     let _ns = NetNs::enter("pub");
     let h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     // -p HOST:CONTAINER, fetched on the namespace's 127.0.0.1.
@@ -402,7 +351,7 @@ fn user_networks_names_aliases_connect() {
     require_root!();
     let _ns = NetNs::enter("usr");
     let h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     let id = h.hull_ok(&["network", "create", "--subnet", "10.90.0.0/24", "front"]);
@@ -551,7 +500,7 @@ fn none_and_host_modes() {
     let _ns = NetNs::enter("mode");
     sh(Command::new("ip").args(["link", "add", "hulldummy0", "type", "bridge"]));
     let h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     let o = h.hull(&[
@@ -639,7 +588,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
     require_root!();
     let _ns = NetNs::enter("bad");
     let h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     let one_line_error = |args: &[&str], want: &str| {
@@ -727,7 +676,7 @@ fn restart_keeps_running_networking_and_reconciles_dead_ones() {
     require_root!();
     let _ns = NetNs::enter("rst");
     let mut h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     let port = free_port();
@@ -870,7 +819,7 @@ fn outbound_masquerade_and_published_ports_from_containers() {
     let _ns = NetNs::enter("nat");
     let out = Outside::make("wan");
     let h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     // Outbound: the outside sees the namespace's address, not 10.88.x.
@@ -926,7 +875,7 @@ fn restart_policy_brings_the_network_back() {
     require_root!();
     let _ns = NetNs::enter("rpol");
     let h = Hulld::start_with_config(BRIDGE);
-    let _c = guard(&h);
+    let _c = Containers::of(&h);
     let image = load_image(&h);
 
     // httpd for two seconds, then a failure: the policy starts it again,

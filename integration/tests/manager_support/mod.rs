@@ -584,3 +584,60 @@ pub fn skopeo_inspect(reference: &str, raw: bool) -> serde_json::Value {
     let out = sh(c.arg(format!("docker://{reference}")));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Removes what a failed test left (containers through hulld, then any
+/// process their bundles record, then their cgroups), before the hulld
+/// guard tears hulld down. Declare it after the `Hulld` so it drops first.
+pub struct Containers {
+    sock: PathBuf,
+    state: PathBuf,
+}
+
+impl Containers {
+    pub fn of(h: &Hulld) -> Containers {
+        Containers {
+            sock: h.sock.clone(),
+            state: h.state.clone(),
+        }
+    }
+
+    fn hull(&self, args: &[&str]) -> Output {
+        Command::new(bin_path("hull"))
+            .arg("-H")
+            .arg(&self.sock)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hull")
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let out = self.hull(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in stdout(&out).lines() {
+            let _ = self.hull(&["rm", "-f", id]);
+        }
+        let bundles = fs::read_dir(self.state.join("containers/default"));
+        for b in bundles.into_iter().flatten().flatten() {
+            for f in ["init.pid", "shim.pid"] {
+                let pid = fs::read_to_string(b.path().join(f))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok());
+                if let Some(pid) = pid.filter(|p| *p > 1) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            let id = b.file_name().to_string_lossy().into_owned();
+            cleanup::remove_cgroup(&format!("/hull/{id}"));
+        }
+    }
+}
+
+/// A command's exit code (-1 when killed by a signal).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
