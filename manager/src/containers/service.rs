@@ -16,17 +16,6 @@ use crate::manager::Manager;
 use crate::metadata::ns_key;
 use crate::server::{namespace, Server};
 
-async fn blocking<T: Send + 'static>(
-    m: &Arc<Manager>,
-    f: impl FnOnce(Arc<Manager>) -> Result<T, Error> + Send + 'static,
-) -> Result<T, Status> {
-    let m = m.clone();
-    tokio::task::spawn_blocking(move || f(m))
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(Status::from)
-}
-
 fn container_pb(r: ContainerRecord) -> pb::Container {
     pb::Container {
         id: r.id,
@@ -77,7 +66,7 @@ impl pb::containers_server::Containers for Server {
     ) -> Result<Response<pb::Container>, Status> {
         let ns = namespace(&req)?;
         let id = req.into_inner().id;
-        let r = blocking(&self.m, move |m| super::find(&m, &ns, &id)).await?;
+        let r = self.blocking(move |m| super::find(&m, &ns, &id)).await?;
         Ok(Response::new(container_pb(r)))
     }
 
@@ -86,7 +75,7 @@ impl pb::containers_server::Containers for Server {
         req: Request<pb::ListContainersRequest>,
     ) -> Result<Response<pb::ListContainersResponse>, Status> {
         let ns = namespace(&req)?;
-        let mut v = blocking(&self.m, move |m| super::list(&m, &ns)).await?;
+        let mut v = self.blocking(move |m| super::list(&m, &ns)).await?;
         // Newest first, like `docker ps`.
         v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(Response::new(pb::ListContainersResponse {
@@ -113,7 +102,7 @@ impl pb::containers_server::Containers for Server {
         if o.image.is_empty() {
             return Err(Status::invalid_argument("no image given"));
         }
-        let rec = blocking(&self.m, move |m| super::create(&m, &ns, o)).await?;
+        let rec = self.blocking(move |m| super::create(&m, &ns, o)).await?;
         Ok(Response::new(container_pb(rec)))
     }
 
@@ -125,36 +114,37 @@ impl pb::containers_server::Containers for Server {
         let r = req.into_inner();
         let c = r.container.unwrap_or_default();
         let fields = r.fields;
-        let rec = blocking(&self.m, move |m| {
-            let cur = super::find(&m, &ns, &c.id)?;
-            let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
-            if fields.iter().any(|f| f == "name") && c.name != cur.name {
-                if !super::valid_name(&c.name) {
-                    return Err(Error::InvalidArgument(format!(
-                        "Invalid container name ({})",
-                        c.name
-                    )));
-                }
-                if super::list(&m, &ns)?.iter().any(|o| o.name == c.name) {
-                    return Err(Error::AlreadyExists(format!(
-                        "Conflict. The container name \"/{}\" is already in use",
-                        c.name
-                    )));
-                }
-            }
-            super::update(&m, &ns, &cur.id, |r| {
-                for f in &fields {
-                    match f.as_str() {
-                        "name" => r.name = c.name.clone(),
-                        "labels" => r.labels = c.labels.clone().into_iter().collect(),
-                        "auto_remove" => r.auto_remove = c.auto_remove,
-                        _ => {}
+        let rec = self
+            .blocking(move |m| {
+                let cur = super::find(&m, &ns, &c.id)?;
+                let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
+                if fields.iter().any(|f| f == "name") && c.name != cur.name {
+                    if !super::valid_name(&c.name) {
+                        return Err(Error::InvalidArgument(format!(
+                            "Invalid container name ({})",
+                            c.name
+                        )));
+                    }
+                    if super::list(&m, &ns)?.iter().any(|o| o.name == c.name) {
+                        return Err(Error::AlreadyExists(format!(
+                            "Conflict. The container name \"/{}\" is already in use",
+                            c.name
+                        )));
                     }
                 }
-            })?
-            .ok_or_else(|| Error::NotFound(format!("No such container: {}", c.id)))
-        })
-        .await?;
+                super::update(&m, &ns, &cur.id, |r| {
+                    for f in &fields {
+                        match f.as_str() {
+                            "name" => r.name = c.name.clone(),
+                            "labels" => r.labels = c.labels.clone().into_iter().collect(),
+                            "auto_remove" => r.auto_remove = c.auto_remove,
+                            _ => {}
+                        }
+                    }
+                })?
+                .ok_or_else(|| Error::NotFound(format!("No such container: {}", c.id)))
+            })
+            .await?;
         Ok(Response::new(container_pb(rec)))
     }
 
@@ -165,7 +155,7 @@ impl pb::containers_server::Containers for Server {
         let ns = namespace(&req)?;
         let r = req.into_inner();
         let (ns2, id) = (ns.clone(), r.id.clone());
-        let (rec, live) = blocking(&self.m, move |m| lookup(&m, &ns2, &id)).await?;
+        let (rec, live) = self.blocking(move |m| lookup(&m, &ns2, &id)).await?;
         if let Some(live) = live {
             if !r.force {
                 return Err(Error::FailedPrecondition(format!(
@@ -177,20 +167,21 @@ impl pb::containers_server::Containers for Server {
             let l2 = live.clone();
             let paused = rec.state.status == super::PAUSED;
             // Already exited is fine: the waiter is cleaning up.
-            let _ = blocking(&self.m, move |m| {
-                shim::kill(&l2, libc::SIGKILL as u32, false)?;
-                if paused {
-                    shim::pause(&m, &l2, false)?;
-                }
-                Ok(())
-            })
-            .await;
+            let _ = self
+                .blocking(move |m| {
+                    shim::kill(&l2, libc::SIGKILL as u32, false)?;
+                    if paused {
+                        shim::pause(&m, &l2, false)?;
+                    }
+                    Ok(())
+                })
+                .await;
             tokio::time::timeout(Duration::from_secs(30), live.wait())
                 .await
                 .map_err(|_| Status::deadline_exceeded("the task did not exit after SIGKILL"))?;
         }
         let volumes = r.volumes;
-        blocking(&self.m, move |m| {
+        self.blocking(move |m| {
             // auto_remove may have removed it meanwhile.
             match super::find(&m, &ns, &rec.id) {
                 Ok(rec) => {
@@ -245,20 +236,21 @@ impl pb::tasks_server::Tasks for Server {
         if r.args.is_empty() {
             return Err(Status::invalid_argument("no command given"));
         }
-        let (live, p) = blocking(&self.m, move |m| {
-            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
-            let live = live.ok_or_else(|| not_running(&rec))?;
-            if rec.state.status == super::PAUSED {
-                return Err(Error::FailedPrecondition(format!(
-                    "Container {} is paused, unpause the container before exec",
-                    rec.id
-                )));
-            }
-            let process = exec_process(&m, &rec, &r)?;
-            let (p, _pid) = shim::exec_start(&live, &rec.bundle, &process)?;
-            Ok((live, p))
-        })
-        .await?;
+        let (live, p) = self
+            .blocking(move |m| {
+                let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+                let live = live.ok_or_else(|| not_running(&rec))?;
+                if rec.state.status == super::PAUSED {
+                    return Err(Error::FailedPrecondition(format!(
+                        "Container {} is paused, unpause the container before exec",
+                        rec.id
+                    )));
+                }
+                let process = exec_process(&m, &rec, &r)?;
+                let (p, _pid) = shim::exec_start(&live, &rec.bundle, &process)?;
+                Ok((live, p))
+            })
+            .await?;
         let (tx, rx) = mpsc::channel(16);
         tokio::spawn(async move {
             let p = Arc::new(p);
@@ -313,12 +305,13 @@ impl pb::tasks_server::Tasks for Server {
     ) -> Result<Response<pb::TaskStats>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let st = blocking(&self.m, move |m| {
-            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
-            let live = live.ok_or_else(|| not_running(&rec))?;
-            shim::stats(&live)
-        })
-        .await?;
+        let st = self
+            .blocking(move |m| {
+                let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+                let live = live.ok_or_else(|| not_running(&rec))?;
+                shim::stats(&live)
+            })
+            .await?;
         Ok(Response::new(st))
     }
 
@@ -347,18 +340,19 @@ impl pb::tasks_server::Tasks for Server {
                 "custom rootfs, stdio and terminals are not supported yet",
             ));
         }
-        let (id, pid) = blocking(&self.m, move |m| {
-            let r = super::find(&m, &ns, &r.container_id)?;
-            // Started by the user: the restart policy begins afresh.
-            let r = super::update(&m, &ns, &r.id, |c| {
-                c.stopped_by_user = false;
-                c.restart_count = 0;
-            })?
-            .unwrap_or(r);
-            let live = shim::create_task(&m, &ns, &r)?;
-            Ok((r.id, live.pid))
-        })
-        .await?;
+        let (id, pid) = self
+            .blocking(move |m| {
+                let r = super::find(&m, &ns, &r.container_id)?;
+                // Started by the user: the restart policy begins afresh.
+                let r = super::update(&m, &ns, &r.id, |c| {
+                    c.stopped_by_user = false;
+                    c.restart_count = 0;
+                })?
+                .unwrap_or(r);
+                let live = shim::create_task(&m, &ns, &r)?;
+                Ok((r.id, live.pid))
+            })
+            .await?;
         Ok(Response::new(pb::CreateTaskResponse {
             container_id: id,
             pid,
@@ -374,14 +368,15 @@ impl pb::tasks_server::Tasks for Server {
         if !r.exec_id.is_empty() {
             return Err(Status::unimplemented("exec is not supported yet"));
         }
-        let pid = blocking(&self.m, move |m| {
-            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
-            let live = live.ok_or_else(|| {
-                Error::FailedPrecondition(format!("container {} has no task", rec.name))
-            })?;
-            shim::start_task(&m, &live)
-        })
-        .await?;
+        let pid = self
+            .blocking(move |m| {
+                let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+                let live = live.ok_or_else(|| {
+                    Error::FailedPrecondition(format!("container {} has no task", rec.name))
+                })?;
+                shim::start_task(&m, &live)
+            })
+            .await?;
         Ok(Response::new(pb::StartTaskResponse { pid }))
     }
 
@@ -391,7 +386,7 @@ impl pb::tasks_server::Tasks for Server {
     ) -> Result<Response<pb::TaskEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        blocking(&self.m, move |m| {
+        self.blocking(move |m| {
             let (rec, live) = lookup(&m, &ns, &r.container_id)?;
             // A stop or kill by the user: the restart policy leaves it
             // down (also when it is waiting out a restart back-off).
@@ -417,7 +412,9 @@ impl pb::tasks_server::Tasks for Server {
         // Tasks are deleted by hulld as soon as they exit; this reports how.
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let (rec, live) = blocking(&self.m, move |m| lookup(&m, &ns, &r.container_id)).await?;
+        let (rec, live) = self
+            .blocking(move |m| lookup(&m, &ns, &r.container_id))
+            .await?;
         if live.is_some() {
             return Err(Error::FailedPrecondition(format!(
                 "task of container {} is still running",
@@ -440,7 +437,7 @@ impl pb::tasks_server::Tasks for Server {
         let ns = namespace(&req)?;
         let r = req.into_inner();
         let (ns2, id) = (ns.clone(), r.container_id.clone());
-        let (rec, live) = blocking(&self.m, move |m| lookup(&m, &ns2, &id)).await?;
+        let (rec, live) = self.blocking(move |m| lookup(&m, &ns2, &id)).await?;
         let exit = match live {
             Some(l) => l.wait().await,
             None if rec.state.status == EXITED => shim::Exit {
@@ -461,7 +458,9 @@ impl pb::tasks_server::Tasks for Server {
     ) -> Result<Response<pb::TaskState>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let (rec, _) = blocking(&self.m, move |m| lookup(&m, &ns, &r.container_id)).await?;
+        let (rec, _) = self
+            .blocking(move |m| lookup(&m, &ns, &r.container_id))
+            .await?;
         Ok(Response::new(pb::TaskState {
             id: rec.id,
             pid: rec.state.pid,
@@ -477,12 +476,13 @@ impl pb::tasks_server::Tasks for Server {
     ) -> Result<Response<pb::PidsResponse>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let pids = blocking(&self.m, move |m| {
-            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
-            let live = live.ok_or_else(|| not_running(&rec))?;
-            shim::pids(&live)
-        })
-        .await?;
+        let pids = self
+            .blocking(move |m| {
+                let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+                let live = live.ok_or_else(|| not_running(&rec))?;
+                shim::pids(&live)
+            })
+            .await?;
         Ok(Response::new(pb::PidsResponse { pids }))
     }
 
@@ -492,12 +492,13 @@ impl pb::tasks_server::Tasks for Server {
     ) -> Result<Response<pb::TopResponse>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let rows = blocking(&self.m, move |m| {
-            let (rec, live) = lookup(&m, &ns, &r.container_id)?;
-            let live = live.ok_or_else(|| not_running(&rec))?;
-            Ok(super::top::rows(&shim::pids(&live)?))
-        })
-        .await?;
+        let rows = self
+            .blocking(move |m| {
+                let (rec, live) = lookup(&m, &ns, &r.container_id)?;
+                let live = live.ok_or_else(|| not_running(&rec))?;
+                Ok(super::top::rows(&shim::pids(&live)?))
+            })
+            .await?;
         Ok(Response::new(pb::TopResponse {
             titles: super::top::TITLES.iter().map(|s| s.to_string()).collect(),
             processes: rows
@@ -514,7 +515,7 @@ impl pb::tasks_server::Tasks for Server {
         let ns = namespace(&req)?;
         let r = req.into_inner();
         let (ns2, id) = (ns.clone(), r.container_id.clone());
-        let (rec, _) = blocking(&self.m, move |m| lookup(&m, &ns2, &id)).await?;
+        let (rec, _) = self.blocking(move |m| lookup(&m, &ns2, &id)).await?;
         let (tx, rx) = mpsc::channel(16);
         let m = self.m.clone();
         let follow = r.follow;
@@ -701,7 +702,7 @@ impl Server {
     ) -> Result<Response<pb::TaskEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        blocking(&self.m, move |m| {
+        self.blocking(move |m| {
             let (rec, live) = lookup(&m, &ns, &r.container_id)?;
             let live = live.ok_or_else(|| not_running(&rec))?;
             if paused && rec.state.status == super::PAUSED {

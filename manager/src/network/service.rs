@@ -1,25 +1,11 @@
 //! gRPC Networks service (hull.v1).
 
-use std::sync::Arc;
-
 use hull_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::NetworkRecord;
-use crate::error::Error;
 use crate::manager::Manager;
 use crate::server::{namespace, Server};
-
-async fn blocking<T: Send + 'static>(
-    m: &Arc<Manager>,
-    f: impl FnOnce(Arc<Manager>) -> Result<T, Error> + Send + 'static,
-) -> Result<T, Status> {
-    let m = m.clone();
-    tokio::task::spawn_blocking(move || f(m))
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(Status::from)
-}
 
 fn network_pb(m: &Manager, n: NetworkRecord) -> pb::Network {
     pb::Network {
@@ -42,20 +28,21 @@ impl pb::networks_server::Networks for Server {
         req: Request<pb::CreateNetworkRequest>,
     ) -> Result<Response<pb::Network>, Status> {
         let r = req.into_inner();
-        let n = blocking(&self.m, move |m| {
-            let n = super::create(
-                &m,
-                super::CreateNetwork {
-                    name: r.name,
-                    subnet: r.subnet,
-                    gateway: r.gateway,
-                    driver: r.driver,
-                    labels: r.labels.into_iter().collect(),
-                },
-            )?;
-            Ok(network_pb(&m, n))
-        })
-        .await?;
+        let n = self
+            .blocking(move |m| {
+                let n = super::create(
+                    &m,
+                    super::CreateNetwork {
+                        name: r.name,
+                        subnet: r.subnet,
+                        gateway: r.gateway,
+                        driver: r.driver,
+                        labels: r.labels.into_iter().collect(),
+                    },
+                )?;
+                Ok(network_pb(&m, n))
+            })
+            .await?;
         Ok(Response::new(n))
     }
 
@@ -63,14 +50,15 @@ impl pb::networks_server::Networks for Server {
         &self,
         _req: Request<pb::ListNetworksRequest>,
     ) -> Result<Response<pb::ListNetworksResponse>, Status> {
-        let networks = blocking(&self.m, move |m| {
-            super::ensure_default(&m)?;
-            Ok(super::list(&m)?
-                .into_iter()
-                .map(|n| network_pb(&m, n))
-                .collect())
-        })
-        .await?;
+        let networks = self
+            .blocking(move |m| {
+                super::ensure_default(&m)?;
+                Ok(super::list(&m)?
+                    .into_iter()
+                    .map(|n| network_pb(&m, n))
+                    .collect())
+            })
+            .await?;
         Ok(Response::new(pb::ListNetworksResponse { networks }))
     }
 
@@ -79,10 +67,9 @@ impl pb::networks_server::Networks for Server {
         req: Request<pb::GetNetworkRequest>,
     ) -> Result<Response<pb::Network>, Status> {
         let name = req.into_inner().name;
-        let n = blocking(&self.m, move |m| {
-            Ok(network_pb(&m, super::find(&m, &name)?))
-        })
-        .await?;
+        let n = self
+            .blocking(move |m| Ok(network_pb(&m, super::find(&m, &name)?)))
+            .await?;
         Ok(Response::new(n))
     }
 
@@ -91,7 +78,7 @@ impl pb::networks_server::Networks for Server {
         req: Request<pb::RemoveNetworkRequest>,
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let name = req.into_inner().name;
-        blocking(&self.m, move |m| super::remove(&m, &name)).await?;
+        self.blocking(move |m| super::remove(&m, &name)).await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -99,7 +86,7 @@ impl pb::networks_server::Networks for Server {
         &self,
         _req: Request<pb::PruneNetworksRequest>,
     ) -> Result<Response<pb::PruneNetworksResponse>, Status> {
-        let removed = blocking(&self.m, move |m| super::prune(&m)).await?;
+        let removed = self.blocking(move |m| super::prune(&m)).await?;
         Ok(Response::new(pb::PruneNetworksResponse { removed }))
     }
 
@@ -109,10 +96,8 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        blocking(&self.m, move |m| {
-            super::connect(&m, &ns, &r.container, &r.network, r.aliases)
-        })
-        .await?;
+        self.blocking(move |m| super::connect(&m, &ns, &r.container, &r.network, r.aliases))
+            .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -122,10 +107,8 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        blocking(&self.m, move |m| {
-            super::disconnect(&m, &ns, &r.container, &r.network)
-        })
-        .await?;
+        self.blocking(move |m| super::disconnect(&m, &ns, &r.container, &r.network))
+            .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -135,30 +118,31 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::ContainerNetwork>, Status> {
         let ns = namespace(&req)?;
         let what = req.into_inner().container;
-        let out = blocking(&self.m, move |m| {
-            let c = crate::containers::find(&m, &ns, &what)?;
-            let Some(ep) = super::get_endpoint(&m, &ns, &c.id)? else {
-                return Ok(pb::ContainerNetwork::default());
-            };
-            Ok(pb::ContainerNetwork {
-                settings_json: super::settings_json(&ep).to_string(),
-                ports: ep
-                    .bindings
-                    .iter()
-                    .map(|b| pb::PortBinding {
-                        container_port: format!("{}/{}", b.container_port, b.proto),
-                        host_ip: if b.host_ip.is_empty() {
-                            "0.0.0.0".into()
-                        } else {
-                            b.host_ip.clone()
-                        },
-                        host_port: b.host_port as u32,
-                    })
-                    .collect(),
-                mode: ep.mode,
+        let out = self
+            .blocking(move |m| {
+                let c = crate::containers::find(&m, &ns, &what)?;
+                let Some(ep) = super::get_endpoint(&m, &ns, &c.id)? else {
+                    return Ok(pb::ContainerNetwork::default());
+                };
+                Ok(pb::ContainerNetwork {
+                    settings_json: super::settings_json(&ep).to_string(),
+                    ports: ep
+                        .bindings
+                        .iter()
+                        .map(|b| pb::PortBinding {
+                            container_port: format!("{}/{}", b.container_port, b.proto),
+                            host_ip: if b.host_ip.is_empty() {
+                                "0.0.0.0".into()
+                            } else {
+                                b.host_ip.clone()
+                            },
+                            host_port: b.host_port as u32,
+                        })
+                        .collect(),
+                    mode: ep.mode,
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(Response::new(out))
     }
 }
