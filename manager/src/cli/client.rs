@@ -81,6 +81,20 @@ impl Conn {
         pb::containers_client::ContainersClient::new(self.channel.clone())
             .max_decoding_message_size(64 << 20)
     }
+    /// Every container of the namespace without its spec (a listing's
+    /// summary instead: a thousand full specs are megabytes).
+    pub async fn list_containers(&self) -> Result<Vec<pb::Container>, tonic::Status> {
+        let req = pb::ListContainersRequest {
+            filters: vec![],
+            brief: true,
+        };
+        Ok(self
+            .containers()
+            .list(self.req(req))
+            .await?
+            .into_inner()
+            .containers)
+    }
     pub fn files(&self) -> pb::container_files_client::ContainerFilesClient<Channel> {
         pb::container_files_client::ContainerFilesClient::new(self.channel.clone())
     }

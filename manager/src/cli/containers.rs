@@ -303,12 +303,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
         } => stats(conn, containers).await,
         ContainerCmd::Container(ContainerSub::Ls(a)) => super::ps::run(conn, a).await,
         ContainerCmd::Container(ContainerSub::Prune { force: _ }) => {
-            let list = conn
-                .containers()
-                .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
-                .await?
-                .into_inner()
-                .containers;
+            let list = conn.list_containers().await?;
             println!("Deleted Containers:");
             for c in list {
                 let exited = c
@@ -548,11 +543,8 @@ async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
 async fn stats(conn: &Conn, mut names: Vec<String>) -> anyhow::Result<()> {
     if names.is_empty() {
         names = conn
-            .containers()
-            .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
+            .list_containers()
             .await?
-            .into_inner()
-            .containers
             .into_iter()
             .filter(|c| c.status.as_ref().is_some_and(|s| s.state == "running"))
             .map(|c| c.id)

@@ -235,17 +235,6 @@ fn go_time(secs: i64) -> String {
     )
 }
 
-fn args_of(spec: &Value) -> Vec<String> {
-    spec["process"]["args"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Go's `strconv.Quote` for the command column.
 fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
@@ -260,31 +249,19 @@ fn ellipsis(s: &str, max: usize) -> String {
     t
 }
 
-/// User bind mounts of the spec (not hulld's own /etc files, not the
-/// runtime's /proc, /dev… mounts).
-fn mounts_of(spec: &Value, bundle: &str, trunc: bool) -> String {
-    let mut out = Vec::new();
-    for m in spec["mounts"].as_array().into_iter().flatten() {
-        let src = m["source"].as_str().unwrap_or("");
-        let bind = m["type"].as_str() == Some("bind")
-            || m["options"]
-                .as_array()
-                .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"));
-        if bind && src.starts_with('/') && !src.starts_with(bundle) {
-            out.push(if trunc {
-                ellipsis(src, 15)
-            } else {
-                src.to_string()
-            });
-        }
-    }
-    out.join(",")
+/// Docker's PORTS cell: "0.0.0.0:8080->80/tcp, …".
+fn ports_of(s: &pb::ContainerSummary) -> String {
+    s.ports
+        .iter()
+        .map(|p| format!("{}:{}->{}", p.host_ip, p.host_port, p.container_port))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One container as Docker's format context sees it (all strings).
 fn row(c: &pb::Container, trunc: bool, size: Option<&str>) -> Map<String, Value> {
-    let spec: Value = serde_json::from_slice(&c.spec).unwrap_or_default();
-    let cmd = args_of(&spec).join(" ");
+    let s = c.summary.clone().unwrap_or_default();
+    let cmd = s.command.join(" ");
     let cmd = if trunc { ellipsis(&cmd, 20) } else { cmd };
     let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     labels.sort();
@@ -293,14 +270,11 @@ fn row(c: &pb::Container, trunc: bool, size: Option<&str>) -> Map<String, Value>
     } else {
         c.id.clone()
     };
-    let networks = if spec["linux"]["namespaces"]
-        .as_array()
-        .is_some_and(|n| n.iter().any(|x| x["type"] == "network"))
-    {
-        "none"
-    } else {
-        "host"
-    };
+    let mounts: Vec<String> = s
+        .mounts
+        .iter()
+        .map(|m| if trunc { ellipsis(m, 15) } else { m.clone() })
+        .collect();
     let mut m = Map::new();
     for (k, v) in [
         ("ID", id),
@@ -311,14 +285,14 @@ fn row(c: &pb::Container, trunc: bool, size: Option<&str>) -> Map<String, Value>
             "RunningFor",
             format!("{} ago", human_duration(since(c.created_at))),
         ),
-        ("Ports", String::new()),
+        ("Ports", ports_of(&s)),
         ("State", state(c)),
         ("Status", status_text(c)),
         ("Size", size.unwrap_or("0B").to_string()),
         ("Names", c.name.clone()),
         ("Labels", labels.join(",")),
-        ("Mounts", mounts_of(&spec, &c.bundle, trunc)),
-        ("Networks", networks.to_string()),
+        ("Mounts", mounts.join(",")),
+        ("Networks", s.networks.join(",")),
         ("LocalVolumes", "0".to_string()),
     ] {
         m.insert(k.into(), Value::String(v));
@@ -396,16 +370,10 @@ pub fn tabwrite(lines: &[String]) -> String {
 
 /// Containers as `hull ps` selects them (newest first).
 pub async fn select(conn: &Conn, a: &PsArgs, f: &Filters) -> anyhow::Result<Vec<pb::Container>> {
-    let mut list = conn
-        .containers()
-        .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
-        .await
-        .map_err(|e| {
-            eprintln!("Error response from daemon: {}", msg(&e));
-            Exit(1)
-        })?
-        .into_inner()
-        .containers;
+    let mut list = conn.list_containers().await.map_err(|e| {
+        eprintln!("Error response from daemon: {}", msg(&e));
+        Exit(1)
+    })?;
     list.sort_by_key(|c| std::cmp::Reverse(nanos(c)));
     let find = |what: &str| -> Option<&pb::Container> {
         let w = what.trim_start_matches('/');

@@ -77,12 +77,7 @@ pub const HEADER: &str =
 /// every running container at each refresh.
 async fn targets(conn: &Conn, names: &[String]) -> anyhow::Result<Vec<pb::Container>> {
     if names.is_empty() {
-        let list = conn
-            .containers()
-            .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
-            .await?
-            .into_inner()
-            .containers;
+        let list = conn.list_containers().await?;
         let mut v: Vec<pb::Container> = list
             .into_iter()
             .filter(|c| {

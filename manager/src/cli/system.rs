@@ -82,13 +82,7 @@ pub async fn usage(conn: &Conn) -> anyhow::Result<Usage> {
         .map_err(daemon)?
         .into_inner()
         .images;
-    let containers = conn
-        .containers()
-        .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
-        .await
-        .map_err(daemon)?
-        .into_inner()
-        .containers;
+    let containers = conn.list_containers().await.map_err(daemon)?;
     let id_of: HashMap<&str, String> = images
         .iter()
         .map(|i| (i.name.as_str(), image_id(i)))
@@ -295,13 +289,7 @@ async fn prune(conn: &Conn, all: bool, force: bool, volumes: bool) -> anyhow::Re
     }
     let mut reclaimed: i64 = 0;
     // Stopped containers.
-    let containers = conn
-        .containers()
-        .list(conn.req(pb::ListContainersRequest { filters: vec![] }))
-        .await
-        .map_err(daemon)?
-        .into_inner()
-        .containers;
+    let containers = conn.list_containers().await.map_err(daemon)?;
     let mut deleted = Vec::new();
     let mut kept = Vec::new();
     for c in containers {

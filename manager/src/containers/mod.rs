@@ -88,9 +88,64 @@ pub struct ContainerRecord {
     /// one second: `ps`, `--filter before/since`).
     #[serde(default)]
     pub created_nanos: i64,
+    /// What a listing shows, taken from the spec when the container is made
+    /// (records from before it have none: see `summary`).
+    #[serde(default)]
+    pub summary: Option<Summary>,
+}
+
+/// What `hull ps` shows of a container's spec, kept apart so that a
+/// listing carries no spec (~19 KB each with the default seccomp profile).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// The process's argv.
+    pub command: Vec<String>,
+    /// Host sources of the user's bind mounts and volumes (not hulld's own
+    /// /etc files in the bundle).
+    pub mounts: Vec<String>,
+}
+
+impl Summary {
+    pub fn of_spec(spec: &str, bundle: &Path) -> Summary {
+        let v: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let strings = |x: &serde_json::Value| -> Vec<String> {
+            x.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mounts = v["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|mt| {
+                mt["type"].as_str() == Some("bind")
+                    || strings(&mt["options"])
+                        .iter()
+                        .any(|o| o == "bind" || o == "rbind")
+            })
+            .filter_map(|mt| mt["source"].as_str())
+            .filter(|src| src.starts_with('/') && !Path::new(src).starts_with(bundle))
+            .map(String::from)
+            .collect();
+        Summary {
+            command: strings(&v["process"]["args"]),
+            mounts,
+        }
+    }
 }
 
 impl ContainerRecord {
+    /// The stored summary, or one made from the spec for older records.
+    pub fn summary(&self) -> Summary {
+        self.summary
+            .clone()
+            .unwrap_or_else(|| Summary::of_spec(&self.spec, &self.bundle))
+    }
+
     pub fn policy(&self) -> restart::RestartPolicy {
         self.restart_policy.parse().unwrap_or_default()
     }
@@ -434,12 +489,12 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             return Err(e);
         }
     }
+    let summary = Summary::of_spec(&spec, &bundle);
     let now = now_secs();
     let r = ContainerRecord {
         id,
         name,
         image: img.name.clone(),
-        spec,
         snapshot_key,
         snapshotter: m.snapshots.driver().name().into(),
         runtime: RUNTIME.into(),
@@ -466,6 +521,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(now * 1_000_000_000),
+        summary: Some(summary),
+        spec,
     };
     save(m, ns, &r)?;
     m.events.publish(
@@ -607,4 +664,44 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
         serde_json::json!({"id": r.id, "name": r.name}),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_takes_argv_and_user_binds_only() {
+        let bundle = Path::new("/state/containers/default/c1");
+        let spec = serde_json::json!({
+            "process": {"args": ["sh", "-c", "echo hi"]},
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/etc/hosts", "type": "bind",
+                 "source": "/state/containers/default/c1/hosts", "options": ["rbind"]},
+                {"destination": "/data", "type": "none",
+                 "source": "/srv/data", "options": ["rbind", "ro"]},
+                {"destination": "/v", "type": "bind", "source": "/var/lib/hull/volumes/v1/_data"},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}
+            ]
+        })
+        .to_string();
+        let s = Summary::of_spec(&spec, bundle);
+        assert_eq!(s.command, ["sh", "-c", "echo hi"]);
+        assert_eq!(s.mounts, ["/srv/data", "/var/lib/hull/volumes/v1/_data"]);
+    }
+
+    #[test]
+    fn record_without_summary_derives_it_from_the_spec() {
+        let r = ContainerRecord {
+            spec: r#"{"process":{"args":["true"]}}"#.into(),
+            ..Default::default()
+        };
+        assert_eq!(r.summary().command, ["true"]);
+        let bad = ContainerRecord {
+            spec: "not json".into(),
+            ..Default::default()
+        };
+        assert!(bad.summary().command.is_empty());
+    }
 }

@@ -14,13 +14,49 @@ use super::{ContainerRecord, CreateOptions, EXITED};
 use crate::error::Error;
 use crate::manager::Manager;
 use crate::metadata::ns_key;
+use crate::network::EndpointBrief;
 use crate::server::{namespace, Server};
 
-fn container_pb(r: ContainerRecord) -> pb::Container {
+/// A container's message (without its spec for a brief listing); `ep`
+/// fills the summary's networks and ports.
+fn container_pb(r: ContainerRecord, ep: Option<&EndpointBrief>, with_spec: bool) -> pb::Container {
+    let s = r.summary();
+    let summary = pb::ContainerSummary {
+        command: s.command,
+        mounts: s.mounts,
+        networks: ep.map(EndpointBrief::network_names).unwrap_or_else(|| {
+            // Specs made elsewhere (or before networking): a network
+            // namespace of its own is "none".
+            let own_netns =
+                r.spec.contains("\"type\": \"network\"") || r.spec.contains("\"type\":\"network\"");
+            vec![if own_netns { "none" } else { "host" }.to_string()]
+        }),
+        ports: ep
+            .map(|e| {
+                e.bindings
+                    .iter()
+                    .map(|b| pb::PortBinding {
+                        container_port: format!("{}/{}", b.container_port, b.proto),
+                        host_ip: if b.host_ip.is_empty() {
+                            "0.0.0.0".into()
+                        } else {
+                            b.host_ip.clone()
+                        },
+                        host_port: b.host_port.into(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
     pb::Container {
+        summary: Some(summary),
         id: r.id,
         image: r.image,
-        spec: r.spec.into_bytes(),
+        spec: if with_spec {
+            r.spec.into_bytes()
+        } else {
+            Vec::new()
+        },
         snapshot_key: r.snapshot_key,
         snapshotter: r.snapshotter,
         runtime: r.runtime,
@@ -66,8 +102,14 @@ impl pb::containers_server::Containers for Server {
     ) -> Result<Response<pb::Container>, Status> {
         let ns = namespace(&req)?;
         let id = req.into_inner().id;
-        let r = self.blocking(move |m| super::find(&m, &ns, &id)).await?;
-        Ok(Response::new(container_pb(r)))
+        let (r, ep) = self
+            .blocking(move |m| {
+                let r = super::find(&m, &ns, &id)?;
+                let ep = crate::network::brief(&m, &ns, &r.id)?;
+                Ok((r, ep))
+            })
+            .await?;
+        Ok(Response::new(container_pb(r, ep.as_ref(), true)))
     }
 
     async fn list(
@@ -75,11 +117,20 @@ impl pb::containers_server::Containers for Server {
         req: Request<pb::ListContainersRequest>,
     ) -> Result<Response<pb::ListContainersResponse>, Status> {
         let ns = namespace(&req)?;
-        let mut v = self.blocking(move |m| super::list(&m, &ns)).await?;
+        let brief = req.get_ref().brief;
+        let (mut v, eps) = self
+            .blocking(move |m| Ok((super::list(&m, &ns)?, crate::network::briefs(&m, &ns)?)))
+            .await?;
         // Newest first, like `docker ps`.
         v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(Response::new(pb::ListContainersResponse {
-            containers: v.into_iter().map(container_pb).collect(),
+            containers: v
+                .into_iter()
+                .map(|r| {
+                    let ep = eps.get(&r.id);
+                    container_pb(r, ep, !brief)
+                })
+                .collect(),
         }))
     }
 
@@ -102,8 +153,14 @@ impl pb::containers_server::Containers for Server {
         if o.image.is_empty() {
             return Err(Status::invalid_argument("no image given"));
         }
-        let rec = self.blocking(move |m| super::create(&m, &ns, o)).await?;
-        Ok(Response::new(container_pb(rec)))
+        let (rec, ep) = self
+            .blocking(move |m| {
+                let r = super::create(&m, &ns, o)?;
+                let ep = crate::network::brief(&m, &ns, &r.id)?;
+                Ok((r, ep))
+            })
+            .await?;
+        Ok(Response::new(container_pb(rec, ep.as_ref(), true)))
     }
 
     async fn update(
@@ -143,9 +200,13 @@ impl pb::containers_server::Containers for Server {
                     }
                 })?
                 .ok_or_else(|| Error::NotFound(format!("No such container: {}", c.id)))
+                .and_then(|r| {
+                    let ep = crate::network::brief(&m, &ns, &r.id)?;
+                    Ok((r, ep))
+                })
             })
             .await?;
-        Ok(Response::new(container_pb(rec)))
+        Ok(Response::new(container_pb(rec.0, rec.1.as_ref(), true)))
     }
 
     async fn delete(

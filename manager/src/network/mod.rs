@@ -33,7 +33,7 @@ pub mod netns;
 pub mod ports;
 pub mod service;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -517,6 +517,43 @@ pub fn all_endpoints(m: &Manager) -> Result<Vec<Endpoint>> {
         .into_iter()
         .map(|(_, v)| v)
         .collect())
+}
+
+/// What a container listing shows of an endpoint (CNI's documents, the
+/// bulk of a record, are skipped unread).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EndpointBrief {
+    pub id: String,
+    pub mode: String,
+    #[serde(default)]
+    pub networks: Vec<Request>,
+    #[serde(default)]
+    pub bindings: Vec<Binding>,
+}
+
+impl EndpointBrief {
+    /// Docker's network names of the container: "host", "none",
+    /// "container:ID" or the networks it is on.
+    pub fn network_names(&self) -> Vec<String> {
+        if self.networks.is_empty() {
+            vec![self.mode.clone()]
+        } else {
+            self.networks.iter().map(|r| r.network.clone()).collect()
+        }
+    }
+}
+
+/// The endpoints of namespace `ns` by container ID.
+pub fn briefs(m: &Manager, ns: &str) -> Result<HashMap<String, EndpointBrief>> {
+    Ok(m.db
+        .list::<EndpointBrief>(Table::Endpoints, &format!("{ns}/"))?
+        .into_iter()
+        .map(|(_, e)| (e.id.clone(), e))
+        .collect())
+}
+
+pub fn brief(m: &Manager, ns: &str, id: &str) -> Result<Option<EndpointBrief>> {
+    m.db.get::<EndpointBrief>(Table::Endpoints, &ns_key(ns, id))
 }
 
 pub fn get_endpoint(m: &Manager, ns: &str, id: &str) -> Result<Option<Endpoint>> {
