@@ -885,15 +885,20 @@ impl Task for TaskService {
     }
 
     fn close_io(&self, _: &TtrpcContext, req: api::CloseIORequest) -> TResult<api::Empty> {
-        let mut st = self.0.lock();
-        let c = st
-            .containers
-            .get_mut(&req.id)
-            .ok_or_else(|| not_found(&req.id))?;
-        let p = c.proc_mut(&req.exec_id)?;
+        let closer = {
+            let mut st = self.0.lock();
+            let c = st
+                .containers
+                .get_mut(&req.id)
+                .ok_or_else(|| not_found(&req.id))?;
+            let p = c.proc_mut(&req.exec_id)?;
+            p.io.as_ref().map(|io| io.stdin_closer())
+        };
+        // Outside the state lock: this may wait for a stdin write in
+        // progress, and exits must still be recorded meanwhile.
         if req.stdin {
-            if let Some(io) = &p.io {
-                io.close_stdin();
+            if let Some(closer) = closer {
+                closer.close();
             }
         }
         Ok(api::Empty::new())
