@@ -51,6 +51,11 @@ fn no_thread_leak() {
 }
 
 #[test]
+fn exec_burst() {
+    shim_suite::exec_burst(&runtime_bin());
+}
+
+#[test]
 fn log_uris() {
     shim_suite::log_uris(&runtime_bin());
 }

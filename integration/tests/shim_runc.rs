@@ -61,6 +61,11 @@ fn no_thread_leak() {
 }
 
 #[test]
+fn exec_burst() {
+    shim_suite::exec_burst(Path::new(RUNC));
+}
+
+#[test]
 fn log_uris() {
     shim_suite::log_uris(Path::new(RUNC));
 }

@@ -164,15 +164,27 @@ impl Shim {
     /// Drain exits handed over by the reaper (runs on its own thread).
     pub fn process_exits(self: &Arc<Self>, rx: Receiver<Exit>) {
         for e in rx {
-            if !self.record_exit(e) {
-                self.reaper.store_orphan(e);
-            }
+            self.handle_exit(e);
+        }
+    }
+
+    /// One exit from the reaper: record it, or keep it for the start that
+    /// has not learnt the pid yet. The state lock is held until the exit is
+    /// placed either way: a start records the pid and claims kept exits
+    /// under that same lock, so it comes wholly before (the exit finds the
+    /// pid) or wholly after (the start finds the kept exit). Checking and
+    /// keeping in two steps lost exits that fell between them, and a Wait
+    /// on such a process never returned. Lock order: state, then the
+    /// reaper's.
+    fn handle_exit(&self, e: Exit) {
+        let mut st = self.lock();
+        if !self.record_exit(&mut st, e) {
+            self.reaper.store_orphan(e);
         }
     }
 
     /// Record an exit if it belongs to one of our processes.
-    fn record_exit(&self, e: Exit) -> bool {
-        let mut st = self.lock();
+    fn record_exit(&self, st: &mut State, e: Exit) -> bool {
         let pid = e.pid as u32;
         for (cid, c) in st.containers.iter_mut() {
             let hit = if c.init.pid == pid && c.init.exit.is_none() {
@@ -208,10 +220,11 @@ impl Shim {
         false
     }
 
-    /// After learning a pid: maybe it already exited.
-    fn check_early_exit(&self, pid: u32) {
+    /// After learning a pid (under the same hold of the state lock that
+    /// recorded it, see `handle_exit`): maybe it already exited.
+    fn check_early_exit(&self, st: &mut State, pid: u32) {
         if let Some(e) = self.reaper.claim_early_exit(pid as i32) {
-            self.record_exit(e);
+            self.record_exit(st, e);
         }
     }
 
@@ -277,6 +290,17 @@ impl Shim {
         let mut init = Proc::new(stdio.clone());
         init.pid = pid;
         init.io = Some(io);
+        let mut ev = TaskCreate::new();
+        ev.container_id = id.to_string();
+        ev.bundle = req.bundle.clone();
+        ev.rootfs = req.rootfs.clone();
+        let mut tio = TaskIO::new();
+        tio.stdin = stdio.stdin;
+        tio.stdout = stdio.stdout;
+        tio.stderr = stdio.stderr;
+        tio.terminal = stdio.terminal;
+        ev.io = MessageField::some(tio);
+        ev.pid = pid;
         {
             let mut st = self.lock();
             st.containers.insert(
@@ -291,24 +315,13 @@ impl Shim {
                     oom: None,
                 },
             );
+            // TaskCreate before any TaskExit of this init.
+            self.publisher.publish(topics::TASK_CREATE_EVENT_TOPIC, &ev);
+            self.check_early_exit(&mut st, pid);
         }
-        self.check_early_exit(pid);
         // Watch for OOM from creation on: the cgroup exists now, and a
         // process may hit its limit as soon as it starts.
         self.watch_oom(id, pid);
-
-        let mut ev = TaskCreate::new();
-        ev.container_id = id.to_string();
-        ev.bundle = req.bundle.clone();
-        ev.rootfs = req.rootfs.clone();
-        let mut tio = TaskIO::new();
-        tio.stdin = stdio.stdin;
-        tio.stdout = stdio.stdout;
-        tio.stderr = stdio.stderr;
-        tio.terminal = stdio.terminal;
-        ev.io = MessageField::some(tio);
-        ev.pid = pid;
-        self.publisher.publish(topics::TASK_CREATE_EVENT_TOPIC, &ev);
         Ok(pid)
     }
 
@@ -454,28 +467,34 @@ impl Shim {
                 return Err(e);
             }
         };
+        self.exec_started(id, exec_id, pid, Some(io));
+        Ok(pid)
+    }
+
+    /// The runtime started an exec: record its pid and io, publish
+    /// TaskExecStarted, and take its exit if it was reaped already, all in
+    /// one hold of the state lock (see `handle_exit`); TaskExecStarted
+    /// thereby always precedes the exec's TaskExit.
+    fn exec_started(&self, id: &str, exec_id: &str, pid: u32, io: Option<ProcIo>) {
+        let mut st = self.lock();
+        if let Some(p) = st
+            .containers
+            .get_mut(id)
+            .and_then(|c| c.execs.get_mut(exec_id))
         {
-            let mut st = self.lock();
-            if let Some(p) = st
-                .containers
-                .get_mut(id)
-                .and_then(|c| c.execs.get_mut(exec_id))
-            {
-                p.pid = pid;
-                p.io = Some(io);
-                if p.state == PState::Created {
-                    p.state = PState::Running;
-                }
+            p.pid = pid;
+            p.io = io;
+            if p.state == PState::Created {
+                p.state = PState::Running;
             }
         }
-        self.check_early_exit(pid);
         let mut ev = TaskExecStarted::new();
         ev.container_id = id.to_string();
         ev.exec_id = exec_id.to_string();
         ev.pid = pid;
         self.publisher
             .publish(topics::TASK_EXEC_STARTED_EVENT_TOPIC, &ev);
-        Ok(pid)
+        self.check_early_exit(&mut st, pid);
     }
 
     fn do_delete(&self, id: &str, exec_id: &str) -> Result<api::DeleteResponse> {
@@ -866,15 +885,20 @@ impl Task for TaskService {
     }
 
     fn close_io(&self, _: &TtrpcContext, req: api::CloseIORequest) -> TResult<api::Empty> {
-        let mut st = self.0.lock();
-        let c = st
-            .containers
-            .get_mut(&req.id)
-            .ok_or_else(|| not_found(&req.id))?;
-        let p = c.proc_mut(&req.exec_id)?;
+        let closer = {
+            let mut st = self.0.lock();
+            let c = st
+                .containers
+                .get_mut(&req.id)
+                .ok_or_else(|| not_found(&req.id))?;
+            let p = c.proc_mut(&req.exec_id)?;
+            p.io.as_ref().map(|io| io.stdin_closer())
+        };
+        // Outside the state lock: this may wait for a stdin write in
+        // progress, and exits must still be recorded meanwhile.
         if req.stdin {
-            if let Some(io) = &p.io {
-                io.close_stdin();
+            if let Some(closer) = closer {
+                closer.close();
             }
         }
         Ok(api::Empty::new())
@@ -938,5 +962,92 @@ impl Task for TaskService {
             self.0.request_shutdown();
         }
         Ok(api::Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    /// A shim holding one running container `c` with no runtime behind it
+    /// (nothing here calls the runtime binary).
+    fn shim_with_container() -> Arc<Shim> {
+        let (tx, _rx) = channel();
+        let reaper = Reaper::new();
+        let shim = Shim::new(reaper.clone(), Publisher::none(), "test".into(), tx);
+        let mut init = Proc::new(StdioPaths::default());
+        init.pid = 1;
+        init.state = PState::Running;
+        shim.lock().containers.insert(
+            "c".into(),
+            Container {
+                bundle: PathBuf::from("/nonexistent"),
+                runtime: Runtime::new(
+                    PathBuf::from("/nonexistent/runtime"),
+                    PathBuf::from("/nonexistent/root"),
+                    PathBuf::from("/nonexistent/log.json"),
+                    reaper,
+                ),
+                rootfs_mounted: false,
+                paused: false,
+                init,
+                execs: HashMap::new(),
+                oom: None,
+            },
+        );
+        shim
+    }
+
+    fn add_exec(shim: &Shim, exec_id: &str) {
+        let mut p = Proc::new(StdioPaths::default());
+        p.spec = Some(b"{}".to_vec());
+        shim.lock()
+            .containers
+            .get_mut("c")
+            .unwrap()
+            .execs
+            .insert(exec_id.into(), p);
+    }
+
+    /// A short exec exits (and is reaped) while its start is still learning
+    /// its pid: whichever side comes first, the exit must reach Wait. The
+    /// two sides race in threads, many times over, as `true` and
+    /// `ctr task exec` race in the shim.
+    #[test]
+    fn exit_racing_exec_start_is_never_lost() {
+        let shim = shim_with_container();
+        let go = Arc::new(std::sync::Barrier::new(2));
+        for n in 0..20_000u32 {
+            let exec_id = format!("x{n}");
+            add_exec(&shim, &exec_id);
+            // Fake pids far above pid_max: never a real process.
+            let pid = 10_000_000 + n;
+            let exit = Exit {
+                pid: pid as i32,
+                code: n % 7,
+                at: SystemTime::now(),
+            };
+            let reaped = {
+                let (shim, go) = (shim.clone(), go.clone());
+                std::thread::spawn(move || {
+                    go.wait();
+                    shim.handle_exit(exit)
+                })
+            };
+            go.wait();
+            shim.exec_started("c", &exec_id, pid, None);
+            reaped.join().unwrap();
+            let got = shim
+                .wait_exit("c", &exec_id, Some(Duration::from_secs(2)))
+                .unwrap();
+            assert_eq!(
+                got.map(|e| e.code),
+                Some(n % 7),
+                "exit of exec {exec_id} (round {n}) was lost"
+            );
+            shim.do_delete("c", &exec_id).unwrap();
+        }
     }
 }

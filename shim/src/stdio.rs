@@ -55,9 +55,11 @@ impl ProcIo {
         self.exit_notify.take();
     }
 
-    pub fn close_stdin(&self) {
-        let mut g = self.stdin_sink.lock().unwrap_or_else(|e| e.into_inner());
-        g.take();
+    /// What closes the process's stdin (CloseIO). Use it without holding
+    /// the service's state lock: the stdin thread holds the sink across a
+    /// write, which blocks while the process does not read.
+    pub fn stdin_closer(&self) -> StdinCloser {
+        StdinCloser(self.stdin_sink.clone())
     }
 
     pub fn resize(&self, width: u32, height: u32) -> Result<()> {
@@ -79,6 +81,16 @@ impl ProcIo {
             return Err(Error::io("resize pty", std::io::Error::last_os_error()));
         }
         Ok(())
+    }
+}
+
+/// Closes a process's stdin; see [`ProcIo::stdin_closer`].
+pub struct StdinCloser(Arc<Mutex<Option<File>>>);
+
+impl StdinCloser {
+    pub fn close(self) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.take();
     }
 }
 

@@ -875,6 +875,52 @@ pub fn no_thread_leak(runtime: &Path) {
     f.kill_and_delete(&id);
 }
 
+/// Many short execs, several at once: each one's exit reaches its Wait
+/// with its own code, however the exit and the start of the exec interleave
+/// in the shim (an exit reaped while the start was still recording the pid
+/// used to be lost, and `ctr task exec` hung).
+pub fn exec_burst(runtime: &Path) {
+    const WORKERS: usize = 3;
+    const EACH: usize = 8;
+    const EXEC_TIMEOUT: Duration = Duration::from_secs(20);
+    let f = setup(runtime);
+    let id = unique_id("burst");
+    f.run_detached(&id, &["sleep", "600"]);
+    std::thread::scope(|s| {
+        for w in 0..WORKERS {
+            let (f, id) = (&f, &id);
+            s.spawn(move || {
+                for n in 0..EACH {
+                    let exec_id = format!("b{w}-{n}");
+                    let code = (w * EACH + n) % 5;
+                    let mut cmd = f.ctd.ctr();
+                    cmd.args(["task", "exec", "--exec-id", &exec_id, id]);
+                    if code == 0 {
+                        cmd.arg("true");
+                    } else {
+                        cmd.args(["sh", "-c", &format!("exit {code}")]);
+                    }
+                    let out = output_with_timeout(&mut cmd, None, EXEC_TIMEOUT)
+                        .unwrap_or_else(|e| panic!("exec {exec_id}: {e:?}"));
+                    assert_eq!(
+                        out.status.code(),
+                        Some(code as i32),
+                        "exec {exec_id}: {}",
+                        describe(&out)
+                    );
+                }
+            });
+        }
+    });
+    wait_for("execs gone from task ps", WAIT, || {
+        f.ctd
+            .ctr_ok(["task", "ps", &id])
+            .map(|s| s.lines().count() <= 2)
+            .unwrap_or(false)
+    });
+    f.kill_and_delete(&id);
+}
+
 /// `--log-uri`: `file://` appends the process's stdout and stderr to a file;
 /// `binary://` hands them to a logging program on fds 3 and 4.
 pub fn log_uris(runtime: &Path) {
