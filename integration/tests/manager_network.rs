@@ -928,6 +928,15 @@ fn restart_keeps_running_networking_and_reconciles_dead_ones() {
     });
     assert!(!iptables_dump().contains(&format!("{dies_ip}/")));
     assert_eq!(netns_files(&h).len(), 1, "{:?}", netns_files(&h));
+    // Only the running one still holds an address.
+    let leases = h.hull_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{range $ip, $owner := .IPAM.Leases}}{{$ip}} {{end}}",
+        "bridge",
+    ]);
+    assert_eq!(leases.trim(), keep_ip, "leases after reconciliation");
     // The port stays reserved across the restart.
     let o = h.hull(&[
         "run",
