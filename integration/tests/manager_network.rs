@@ -12,11 +12,11 @@
 
 mod manager_support;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hull_integration::cleanup;
@@ -209,6 +209,83 @@ fn assert_no_net_leftovers(h: &Hulld, ips: &[&str]) {
         Some(0),
         "{nets}"
     );
+    assert_eq!(
+        nets[0]["IPAM"]["Leases"].as_object().map(|o| o.len()),
+        Some(0),
+        "IPAM leases left: {nets}"
+    );
+}
+
+/// `hull inspect --format T C`, trimmed.
+fn fmt(h: &Hulld, t: &str, c: &str) -> String {
+    h.hull_ok(&["inspect", "--format", t, c]).trim().to_string()
+}
+
+/// `hull events --filter type=network`, live: network connect and
+/// disconnect events as they come (the probe events that proved the
+/// subscription live are skipped).
+struct NetEvents {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl NetEvents {
+    fn watch(h: &Hulld) -> NetEvents {
+        let mut child = h
+            .hull_cmd(&["events", "--filter", "type=network"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let ev = NetEvents { child, rx };
+        // The subscription is live once a probe network's create shows up.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            h.hull_ok(&["network", "create", "evprobe"]);
+            h.hull_ok(&["network", "rm", "evprobe"]);
+            if let Ok(l) = ev.rx.recv_timeout(Duration::from_millis(300)) {
+                assert!(l.contains(" /networks/"), "{l}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no network event seen"
+            );
+        }
+        ev
+    }
+
+    /// The next n connect/disconnect lines naming one of `ids` (10 s at
+    /// most; other containers' lines are skipped).
+    fn take(&self, n: usize, ids: &[&str]) -> Vec<String> {
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while got.len() < n && std::time::Instant::now() < deadline {
+            if let Ok(l) = self.rx.recv_timeout(Duration::from_millis(200)) {
+                let link = l.contains("/networks/connect ") || l.contains("/networks/disconnect ");
+                if link && ids.iter().any(|id| l.contains(id)) {
+                    got.push(l);
+                }
+            }
+        }
+        assert_eq!(got.len(), n, "{got:?}");
+        got
+    }
+}
+
+impl Drop for NetEvents {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn free_port() -> u16 {
@@ -258,6 +335,32 @@ fn published_ports_tcp_udp_random_and_teardown() {
     );
     assert_eq!(ns["Networks"]["bridge"]["Gateway"], "10.88.0.1", "{ns}");
     assert_eq!(doc[0]["HostConfig"]["NetworkMode"], "bridge");
+    // Docker's port fields: what was asked, what is bound (the image's
+    // EXPOSE 80/tcp is the one published here), what is exposed.
+    assert_eq!(
+        fmt(&h, "{{json .HostConfig.PortBindings}}", "web"),
+        format!(r#"{{"80/tcp":[{{"HostIp":"","HostPort":"{port}"}}]}}"#)
+    );
+    assert_eq!(
+        fmt(&h, "{{json .NetworkSettings.Ports}}", "web"),
+        format!(r#"{{"80/tcp":[{{"HostIp":"0.0.0.0","HostPort":"{port}"}}]}}"#)
+    );
+    assert_eq!(
+        fmt(
+            &h,
+            r#"{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}"#,
+            "web"
+        ),
+        port.to_string()
+    );
+    assert_eq!(
+        fmt(
+            &h,
+            "{{json .Config.ExposedPorts}} {{.HostConfig.PublishAllPorts}}",
+            "web"
+        ),
+        r#"{"80/tcp":{}} false"#
+    );
     // The container's address answers directly too, and its interface is up.
     wait_http(&format!("{ip}:80"), &h);
     assert_eq!(
@@ -304,6 +407,30 @@ fn published_ports_tcp_udp_random_and_teardown() {
     let p80: u16 = p80.trim().rsplit(':').next().unwrap().parse().unwrap();
     assert!(p80 > 0 && p80 != port);
     wait_http(&format!("127.0.0.1:{p80}"), &h);
+    // -P is not a binding of its own; -p 8080 asks for a random port.
+    assert_eq!(
+        fmt(
+            &h,
+            "{{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}}",
+            "pall"
+        ),
+        r#"{"8080/tcp":[{"HostIp":"","HostPort":""}]} true"#
+    );
+    let bound: serde_json::Value =
+        serde_json::from_str(&fmt(&h, "{{json .NetworkSettings.Ports}}", "pall")).unwrap();
+    let mut shown: Vec<u16> = ["80/tcp", "8080/tcp"]
+        .iter()
+        .map(|k| {
+            bound[k][0]["HostPort"]
+                .as_str()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("{k} not bound: {bound}"))
+        })
+        .collect();
+    shown.sort();
+    let mut random = random.clone();
+    random.sort();
+    assert_eq!(shown, random, "{bound}");
 
     // UDP publish.
     let uport = free_port();
@@ -324,6 +451,15 @@ fn published_ports_tcp_udp_random_and_teardown() {
         "no UDP echo\n{}",
         tail(&h.log(), 30)
     );
+    // Exposed (by the image) but not published: null, as Docker shows it.
+    assert_eq!(
+        fmt(&h, "{{json .NetworkSettings.Ports}}", "udp"),
+        format!(r#"{{"5353/udp":[{{"HostIp":"127.0.0.1","HostPort":"{uport}"}}],"80/tcp":null}}"#)
+    );
+    assert_eq!(
+        fmt(&h, "{{json .HostConfig.PortBindings}}", "udp"),
+        format!(r#"{{"5353/udp":[{{"HostIp":"127.0.0.1","HostPort":"{uport}"}}]}}"#)
+    );
 
     // Stop and remove: nothing left; the lease is free again.
     let ips: Vec<String> = ["web", "pall", "udp"]
@@ -332,6 +468,12 @@ fn published_ports_tcp_udp_random_and_teardown() {
         .collect();
     h.hull_ok(&["stop", "-t", "1", "web", "pall", "udp"]);
     assert_eq!(ip_of(&h, "web"), "", "address kept after stop");
+    // Stopped: nothing bound, the request kept.
+    assert_eq!(fmt(&h, "{{json .NetworkSettings.Ports}}", "web"), "{}");
+    assert_eq!(
+        fmt(&h, "{{json .HostConfig.PortBindings}}", "web"),
+        format!(r#"{{"80/tcp":[{{"HostIp":"","HostPort":"{port}"}}]}}"#)
+    );
     assert!(http_get(&format!("127.0.0.1:{port}")).is_err());
     h.hull_ok(&["rm", "web", "pall", "udp"]);
     let ipr: Vec<&str> = ips.iter().map(String::as_str).collect();
@@ -341,6 +483,14 @@ fn published_ports_tcp_udp_random_and_teardown() {
         ip_of(&h, "again"),
         ips[0],
         "the first address was not released"
+    );
+    assert_eq!(
+        fmt(
+            &h,
+            "{{json .NetworkSettings.Ports}} {{json .HostConfig.PortBindings}}",
+            "again"
+        ),
+        r#"{"80/tcp":null} {}"#
     );
     h.hull_ok(&["rm", "-f", "again"]);
     assert_no_net_leftovers(&h, &ipr);
@@ -362,6 +512,7 @@ fn user_networks_names_aliases_connect() {
         "{ls}"
     );
 
+    let events = NetEvents::watch(&h);
     h.hull_ok(&[
         "run",
         "-d",
@@ -374,6 +525,10 @@ fn user_networks_names_aliases_connect() {
         &image,
     ]);
     assert!(ip_of(&h, "srv").starts_with("10.90.0."));
+    let front_id = h
+        .hull_ok(&["network", "inspect", "--format", "{{.Id}}", "front"])
+        .trim()
+        .to_string();
     // A client on the same network reaches it by name and by alias.
     for name in ["srv", "www"] {
         let o = h.hull(&[
@@ -442,6 +597,34 @@ fn user_networks_names_aliases_connect() {
         "{nets:?}"
     );
     h.hull_ok(&["network", "disconnect", "front", "outside"]);
+    // Docker's network events, in order: srv's start, outside's connect
+    // and disconnect (its start on the default network too).
+    let id_of = |c: &str| fmt(&h, "{{.Id}}", c);
+    let (srv_id, outside_id) = (id_of("srv"), id_of("outside"));
+    let want = [
+        ("connect", "front", &srv_id),
+        ("connect", "bridge", &outside_id),
+        ("connect", "front", &outside_id),
+        ("disconnect", "front", &outside_id),
+    ];
+    let got = events.take(want.len(), &[&srv_id, &outside_id]);
+    for (line, (action, net, cid)) in got.iter().zip(want) {
+        let ev: serde_json::Value = serde_json::from_str(
+            line.splitn(4, ' ')
+                .nth(3)
+                .unwrap_or_else(|| panic!("{line}")),
+        )
+        .unwrap();
+        assert!(
+            line.contains(&format!(" /networks/{action} ")),
+            "want {action} {net}: {got:?}"
+        );
+        assert_eq!(ev["container"], cid.as_str(), "{line}");
+        assert_eq!(ev["name"], net, "{line}");
+        if net == "front" {
+            assert_eq!(ev["id"], front_id.as_str(), "{line}");
+        }
+    }
     let o = h.hull(&["exec", "outside", "cat", "/etc/hosts"]);
     assert!(!stdout(&o).contains("srv"), "{}", stdout(&o));
     let o = h.hull(&["exec", "outside", "ip", "-o", "link"]);
@@ -481,6 +664,20 @@ fn user_networks_names_aliases_connect() {
     assert!(stderr(&o).contains("active endpoints"), "{}", stderr(&o));
     let srv_ip = ip_of(&h, "srv");
     h.hull_ok(&["rm", "-f", "srv", "outside"]);
+    // rm -f of running containers: one disconnect per interface.
+    let mut got = events.take(2, &[&srv_id, &outside_id]);
+    got.sort();
+    assert!(
+        got.iter().all(|l| l.contains(" /networks/disconnect "))
+            && got
+                .iter()
+                .any(|l| l.contains(&srv_id) && l.contains("\"front\""))
+            && got
+                .iter()
+                .any(|l| l.contains(&outside_id) && l.contains("\"bridge\"")),
+        "{got:?}"
+    );
+    drop(events);
     h.hull_ok(&["network", "rm", "front"]);
     assert!(!h.hull_ok(&["network", "ls"]).contains("front"));
     let l = links();
@@ -647,8 +844,20 @@ fn bad_input_is_refused_and_leaves_nothing() {
         "user-defined",
     );
     one_line_error(&["run", "-d", "--dns", "nope", &image], "--dns");
+    // A bind of a missing host path, on a container that would get a
+    // network and a published port.
+    let missing = h.dir.path().join("no-such-dir");
+    let mount = format!("type=bind,source={},target=/x", missing.display());
+    one_line_error(
+        &["run", "-d", "-p", "80", "--mount", &mount, &image],
+        "bind source path does not exist",
+    );
+    assert!(!missing.exists());
     let ps = h.hull_ok(&["ps", "-a", "-q"]);
     assert!(ps.trim().is_empty(), "containers made: {ps}");
+    assert_no_net_leftovers(&h, &[]);
+    let vols = h.hull_ok(&["volume", "ls", "-q"]);
+    assert!(vols.trim().is_empty(), "volumes made: {vols}");
 
     // A host port someone else holds.
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -719,6 +928,15 @@ fn restart_keeps_running_networking_and_reconciles_dead_ones() {
     });
     assert!(!iptables_dump().contains(&format!("{dies_ip}/")));
     assert_eq!(netns_files(&h).len(), 1, "{:?}", netns_files(&h));
+    // Only the running one still holds an address.
+    let leases = h.hull_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{range $ip, $owner := .IPAM.Leases}}{{$ip}} {{end}}",
+        "bridge",
+    ]);
+    assert_eq!(leases.trim(), keep_ip, "leases after reconciliation");
     // The port stays reserved across the restart.
     let o = h.hull(&[
         "run",

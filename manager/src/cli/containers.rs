@@ -1340,11 +1340,7 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
             Ok(c) => {
                 let c = c.into_inner();
                 let mut d = inspect_json(&c);
-                let mut net = super::network::settings(conn, &c.id).await;
-                if let Some(mode) = net.as_object_mut().and_then(|o| o.remove("_mode")) {
-                    d["HostConfig"]["NetworkMode"] = mode;
-                    d["NetworkSettings"] = net;
-                }
+                super::network::add_settings(conn, &c.id, &mut d).await;
                 docs.push(d)
             }
             Err(e) => {

@@ -1,5 +1,5 @@
 //! `hull events --filter`: Docker's filters (type, event, container,
-//! image) on top of the daemon's own topic filters (`topic==…`,
+//! image, network) on top of the daemon's own topic filters (`topic==…`,
 //! `topic~=…`, `namespace==…`), which pass through unchanged.
 
 use std::collections::{BTreeMap, HashSet};
@@ -12,7 +12,7 @@ use super::client::Conn;
 use super::containers::Exit;
 use crate::images::normalize_name;
 
-const KEYS: &[&str] = &["type", "event", "container", "image"];
+const KEYS: &[&str] = &["type", "event", "container", "image", "network"];
 
 /// Docker filters: one key's values are OR'ed, keys AND'ed.
 #[derive(Debug, Default)]
@@ -48,6 +48,7 @@ pub fn kind(topic: &str) -> &str {
         "content" => "content",
         "snapshot" | "snapshots" => "snapshot",
         "namespaces" => "namespace",
+        "networks" => "network",
         other => other,
     }
 }
@@ -62,6 +63,7 @@ fn actions(topic: &str) -> Vec<&str> {
         ("container", "resumed") => v.push("unpause"),
         ("image", "create") => v.push("pull"),
         ("image", "delete") => v.push("untag"),
+        ("network", "delete") => v.push("destroy"),
         _ => {}
     }
     v
@@ -85,6 +87,10 @@ impl Filters {
             && ok("image", &|v| {
                 let field = if t == "image" { s("name") } else { s("image") };
                 !field.is_empty() && field == v
+            })
+            // A network by name or ID prefix (the event's actor).
+            && ok("network", &|v| {
+                t == "network" && !v.is_empty() && (s("name") == v || s("id").starts_with(v))
             })
     }
 }
@@ -162,6 +168,20 @@ mod tests {
             &json!({"id": "x", "image": "docker.io/library/a:1"})
         ));
         assert!(parse(&["bogus=1".into()]).is_err());
+        // Network events: the network is the actor, the container an attribute.
+        let (_, f) = parse(&[
+            "type=network".into(),
+            "event=connect".into(),
+            "network=front".into(),
+        ])
+        .unwrap();
+        let ev = json!({"id": "abc123", "name": "front", "container": "c1", "type": "bridge"});
+        assert!(f.matches("/networks/connect", &ev));
+        assert!(!f.matches("/networks/disconnect", &ev));
+        assert!(!f.matches("/containers/start", &json!({"id": "c1", "name": "front"})));
+        let (_, f) = parse(&["network=abc".into(), "event=destroy".into()]).unwrap();
+        assert!(f.matches("/networks/delete", &ev));
+        assert!(!f.matches("/networks/delete", &json!({"id": "zzz", "name": "back"})));
         assert!(parse(&["nokey".into()]).is_err());
     }
 }

@@ -260,23 +260,64 @@ pub async fn port(conn: &Conn, container: &str, private: Option<&str>) -> anyhow
     Ok(())
 }
 
-/// The container's NetworkSettings (for `inspect`); Null when hulld has none.
-pub async fn settings(conn: &Conn, container: &str) -> serde_json::Value {
-    match client(conn)
+/// Add the container's network side to its `inspect` document `d`:
+/// NetworkSettings, HostConfig.NetworkMode, HostConfig.PortBindings,
+/// HostConfig.PublishAllPorts, Config.ExposedPorts. Nothing when hulld
+/// has no network configuration for it.
+pub async fn add_settings(conn: &Conn, container: &str, d: &mut serde_json::Value) {
+    let Ok(r) = client(conn)
         .container_settings(conn.req(pb::ContainerNetworkRequest {
             container: container.to_string(),
         }))
         .await
-    {
-        Ok(r) => {
-            let r = r.into_inner();
-            let mut v: serde_json::Value =
-                serde_json::from_str(&r.settings_json).unwrap_or(serde_json::Value::Null);
-            if !v.is_null() {
-                v["_mode"] = r.mode.into();
+    else {
+        return;
+    };
+    let r = r.into_inner();
+    let Ok(settings) = serde_json::from_str::<serde_json::Value>(&r.settings_json) else {
+        return;
+    };
+    if let Ok(extra) = serde_json::from_str::<serde_json::Value>(&r.inspect_json) {
+        merge(d, extra);
+    }
+    d["HostConfig"]["NetworkMode"] = r.mode.into();
+    d["NetworkSettings"] = settings;
+}
+
+/// Merge object `src` into `dst` key by key (objects recursively; other
+/// values replace).
+fn merge(dst: &mut serde_json::Value, src: serde_json::Value) {
+    match (dst, src) {
+        (serde_json::Value::Object(d), serde_json::Value::Object(s)) => {
+            for (k, v) in s {
+                match d.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        d.insert(k, v);
+                    }
+                }
             }
-            v
         }
-        Err(_) => serde_json::Value::Null,
+        (d, s) => *d = s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_keeps_both_sides() {
+        let mut d = json!({"HostConfig": {"Memory": 0, "PortBindings": null}, "Id": "x"});
+        merge(
+            &mut d,
+            json!({"HostConfig": {"PortBindings": {"80/tcp": []}}, "Config": {"ExposedPorts": {}}}),
+        );
+        assert_eq!(
+            d,
+            json!({"HostConfig": {"Memory": 0, "PortBindings": {"80/tcp": []}},
+                   "Id": "x", "Config": {"ExposedPorts": {}}})
+        );
     }
 }

@@ -112,7 +112,17 @@ pub struct Endpoint {
     /// "bridge", "host", "none" or a network name (`--network`).
     pub mode: String,
     pub networks: Vec<Request>,
+    /// What is published when the task starts: `-p` and `-P` together.
     pub ports: Vec<PortSpec>,
+    /// The `-p` requests alone, as given (Docker's HostConfig.PortBindings).
+    #[serde(default)]
+    pub port_bindings: Vec<PortSpec>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// Exposed ports ("80/tcp"): the image's EXPOSE and every `-p` one.
+    #[serde(default)]
+    pub exposed: Vec<String>,
     pub dns: Vec<String>,
     /// (host, address) from `--add-host`.
     pub add_hosts: Vec<(String, String)>,
@@ -634,6 +644,17 @@ pub fn plan(
     for p in &run.publish {
         ports.push(ports::parse(p).map_err(Error::InvalidArgument)?);
     }
+    let mut port_bindings = ports.clone();
+    let mut exposed: Vec<String> = img
+        .exposed_ports
+        .iter()
+        .flat_map(|e| e.keys())
+        .filter_map(|k| ports::parse_exposed(k))
+        .chain(ports.iter().cloned())
+        .map(|p| p.key())
+        .collect();
+    exposed.sort();
+    exposed.dedup();
     if run.publish_all {
         for k in img.exposed_ports.iter().flat_map(|e| e.keys()) {
             if let Some(p) = ports::parse_exposed(k) {
@@ -646,6 +667,7 @@ pub fn plan(
     if networks.is_empty() {
         // Docker ignores published ports without a network of their own.
         ports.clear();
+        port_bindings.clear();
     }
     let mut dns = Vec::new();
     for d in &run.dns {
@@ -686,6 +708,9 @@ pub fn plan(
         mode,
         networks,
         ports,
+        port_bindings,
+        publish_all: run.publish_all,
+        exposed,
         dns,
         add_hosts,
         ..Default::default()
@@ -884,6 +909,7 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
         .and_then(|i| i["mac"].as_str())
         .unwrap_or_default()
         .to_string();
+    publish_link(m, ep, &n.id, &n.name, "connect");
     ep.attached.push(Attachment {
         network: n.name.clone(),
         network_id: n.id.clone(),
@@ -915,6 +941,18 @@ fn detach(m: &Manager, ep: &mut Endpoint, idx: usize) {
     if let Err(e) = release(m, &a.network, &ep.key(), Some(&a.ip)) {
         tracing::warn!(id = %ep.id, "release {}: {e}", a.ip);
     }
+    publish_link(m, ep, &a.network_id, &a.network, "disconnect");
+}
+
+/// Docker's network connect/disconnect event: the network is the actor,
+/// the container an attribute. Sent whenever an interface is made or
+/// removed: on start, `network connect`/`disconnect`, stop and `rm`.
+fn publish_link(m: &Manager, ep: &Endpoint, network_id: &str, network: &str, action: &str) {
+    m.events.publish(
+        &ep.ns,
+        &format!("/networks/{action}"),
+        json!({"id": network_id, "name": network, "container": ep.id, "type": "bridge"}),
+    );
 }
 
 /// After the task: every interface deleted (CNI DEL), leases released,
@@ -1167,11 +1205,21 @@ fn refresh_hosts(m: &Manager, ep: &Endpoint) -> Result<()> {
 
 /// Docker's `NetworkSettings` for a container.
 pub fn settings_json(ep: &Endpoint) -> Value {
+    // While it runs: every exposed port, null where nothing is bound
+    // (Docker's shape); empty once it stopped.
     let mut ports = serde_json::Map::new();
+    if !ep.attached.is_empty() {
+        for k in &ep.exposed {
+            ports.insert(k.clone(), Value::Null);
+        }
+    }
     for b in &ep.bindings {
         let v = ports
             .entry(format!("{}/{}", b.container_port, b.proto))
-            .or_insert_with(|| json!([]));
+            .or_insert(Value::Null);
+        if v.is_null() {
+            *v = json!([]);
+        }
         if let Some(a) = v.as_array_mut() {
             a.push(json!({
                 "HostIp": if b.host_ip.is_empty() { "0.0.0.0" } else { &b.host_ip },
@@ -1220,6 +1268,33 @@ pub fn settings_json(ep: &Endpoint) -> Value {
     })
 }
 
+/// The parts of Docker's container `inspect` outside NetworkSettings that
+/// come from the network configuration, as a document to merge into it:
+/// HostConfig.PortBindings ("80/tcp" → [{"HostIp": "", "HostPort": "8080"}],
+/// HostPort "" for a random port), HostConfig.PublishAllPorts and
+/// Config.ExposedPorts (left out when empty, as Docker does).
+pub fn inspect_extra_json(ep: &Endpoint) -> Value {
+    let mut bindings = serde_json::Map::new();
+    for s in &ep.port_bindings {
+        let v = bindings.entry(s.key()).or_insert_with(|| json!([]));
+        if let Some(a) = v.as_array_mut() {
+            a.push(json!({
+                "HostIp": s.host_ip,
+                "HostPort": if s.host_port == 0 { String::new() } else { s.host_port.to_string() },
+            }));
+        }
+    }
+    let mut doc = json!({
+        "HostConfig": {"PortBindings": bindings, "PublishAllPorts": ep.publish_all},
+    });
+    if !ep.exposed.is_empty() {
+        let exposed: serde_json::Map<String, Value> =
+            ep.exposed.iter().map(|k| (k.clone(), json!({}))).collect();
+        doc["Config"] = json!({ "ExposedPorts": exposed });
+    }
+    doc
+}
+
 /// Docker's `network inspect` document.
 pub fn inspect_json(m: &Manager, n: &NetworkRecord) -> Value {
     let mut containers = serde_json::Map::new();
@@ -1244,7 +1319,8 @@ pub fn inspect_json(m: &Manager, n: &NetworkRecord) -> Value {
         "Scope": "local",
         "Driver": n.driver,
         "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}]},
+        // Leases (address → `<ns>/<id>`) are hull's: its IPAM's state.
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}], "Leases": n.leases},
         "Internal": false,
         "Attachable": false,
         "Containers": containers,

@@ -126,6 +126,7 @@ impl pb::networks_server::Networks for Server {
                 };
                 Ok(pb::ContainerNetwork {
                     settings_json: super::settings_json(&ep).to_string(),
+                    inspect_json: super::inspect_extra_json(&ep).to_string(),
                     ports: ep
                         .bindings
                         .iter()
