@@ -335,6 +335,25 @@ fn published_ports_tcp_udp_random_and_teardown() {
     );
     assert_eq!(ns["Networks"]["bridge"]["Gateway"], "10.88.0.1", "{ns}");
     assert_eq!(doc[0]["HostConfig"]["NetworkMode"], "bridge");
+    // `ps`: Docker's PORTS and NETWORKS cells, and the default table's
+    // PORTS column.
+    assert_eq!(
+        h.hull_ok(&[
+            "ps",
+            "--filter",
+            "name=web",
+            "--format",
+            "{{.Ports}}|{{.Networks}}"
+        ])
+        .trim(),
+        format!("0.0.0.0:{port}->80/tcp|bridge")
+    );
+    let table = h.hull_ok(&["ps", "--filter", "name=web"]);
+    assert!(
+        table.lines().next().is_some_and(|l| l.contains("PORTS"))
+            && table.contains(&format!("0.0.0.0:{port}->80/tcp")),
+        "{table}"
+    );
     // Docker's port fields: what was asked, what is bound (the image's
     // EXPOSE 80/tcp is the one published here), what is exposed.
     assert_eq!(
