@@ -120,7 +120,10 @@ bench_containers() {
         bench_die "skopeo copy to the registry failed"
 
     # hulld finds containerd-shim-hull-v2 and hullc next to itself.
-    CT_HULLD_PID=$(bench_start_hulld "$CT_DIR/h")
+    # Containers get a network namespace with only lo, as `ctr run` gives
+    # them (no CNI): `--network none` for every hull container, and the
+    # host's network is left alone (no hull0 bridge, no iptables rules).
+    CT_HULLD_PID=$(bench_start_hulld "$CT_DIR/h" 'default_network = "none"')
     CT_CTD_PID=$(bench_start_containerd "$CT_DIR/c")
     ct_hull pull -q "$ref" >/dev/null || bench_die "hull pull failed (log: $CT_DIR/h/hulld.log)"
     ct_ctr images pull --plain-http "$ref" >/dev/null || bench_die "ctr images pull failed"

@@ -129,12 +129,13 @@ bench_stop_all() {
 bench_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 bench_pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || true; }
 
-# bench_start_hulld DIR: start $HULL_BIN_DIR/hulld with root, state and
-# socket (DIR/hull.sock) under DIR; echo its pid once it answers.
+# bench_start_hulld DIR [CONFIG]: start $HULL_BIN_DIR/hulld with root,
+# state and socket (DIR/hull.sock) under DIR and CONFIG (TOML text) as its
+# config file; echo its pid once it answers.
 bench_start_hulld() {
     local d=$1
     mkdir -p "$d"
-    : >"$d/config.toml"
+    printf '%s\n' "${2:-}" >"$d/config.toml"
     "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
         --config "$d/config.toml" --log-level warn >"$d/hulld.log" 2>&1 </dev/null &
     local pid=$!
