@@ -31,7 +31,7 @@ pub fn wait_driver(dir: &Path, timeout: std::time::Duration) {
             tracing::warn!(dir = %dir.display(), "log driver still running");
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 /// Longest piece of a line kept before it is written as a partial entry.

@@ -155,6 +155,9 @@ impl ContainerRecord {
 #[derive(Default)]
 pub struct Tasks {
     live: Mutex<HashMap<String, Arc<shim::Live>>>,
+    /// Shims (pid by container key) of tasks that ended, still publishing
+    /// their last events: a new task or a removal waits for them.
+    exiting: Mutex<HashMap<String, i32>>,
 }
 
 impl Tasks {
@@ -169,6 +172,21 @@ impl Tasks {
     }
     pub(crate) fn remove(&self, key: &str) {
         self.lock().remove(key);
+    }
+    fn exiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, i32>> {
+        self.exiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn shim_exiting(&self, key: &str, pid: i32) {
+        self.exiting().insert(key.to_string(), pid);
+    }
+    /// Wait until the ended task's shim of `key` (if any) is gone, killing
+    /// it when it takes too long.
+    pub(crate) fn wait_shim_gone(&self, key: &str) {
+        let pid = self.exiting().get(key).copied();
+        if let Some(pid) = pid {
+            shim::finish_shim(pid);
+            self.exiting().remove(key);
+        }
     }
 }
 
@@ -642,6 +660,8 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
             r.name
         )));
     }
+    // No shim of this container may outlive it.
+    m.tasks.wait_shim_gone(&ns_key(ns, &r.id));
     let rootfs = r.bundle.join("rootfs");
     // The shim unmounts the rootfs when it deletes the task; be sure.
     let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);

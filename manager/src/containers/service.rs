@@ -625,7 +625,8 @@ impl pb::tasks_server::Tasks for Server {
                     // Decide before reading, so output written before the
                     // exit is read in the last round (hulld records an exit
                     // only after the log driver finished).
-                    let running = m.tasks.get(&ns_key(&ns, &rec.id)).is_some();
+                    let live = m.tasks.get(&ns_key(&ns, &rec.id));
+                    let running = live.is_some();
                     let p = main.clone();
                     let (new, off) = tokio::task::spawn_blocking(move || read_entries(&p, offset))
                         .await
@@ -644,7 +645,7 @@ impl pb::tasks_server::Tasks for Server {
                     if !running {
                         return;
                     }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    next_round(live).await;
                 }
             });
             return Ok(Response::new(Box::pin(ReceiverStream::new(rx))));
@@ -658,7 +659,8 @@ impl pb::tasks_server::Tasks for Server {
             loop {
                 // Decide before reading, so output written before the exit
                 // is read in the last round.
-                let running = follow && m.tasks.get(&ns_key(&ns, &rec.id)).is_some();
+                let live = m.tasks.get(&ns_key(&ns, &rec.id)).filter(|_| follow);
+                let running = live.is_some();
                 for (i, (stream, p)) in paths.iter().enumerate() {
                     loop {
                         let chunk = read_from(p, offsets[i]).await;
@@ -679,10 +681,24 @@ impl pb::tasks_server::Tasks for Server {
                 if !running {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                next_round(live).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Until the next look at a followed log: 50 ms, or less when the task
+/// exits meanwhile (hulld hears of an exit only once the log is complete,
+/// and the task is gone from `m.tasks` by then).
+async fn next_round(live: Option<Arc<Live>>) {
+    let tick = tokio::time::sleep(Duration::from_millis(50));
+    match live {
+        Some(l) => tokio::select! {
+            _ = tick => {}
+            _ = l.wait() => {}
+        },
+        None => tick.await,
     }
 }
 

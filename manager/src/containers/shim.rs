@@ -125,13 +125,46 @@ fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-fn wait_gone(pid: i32, timeout: Duration) -> bool {
+/// Wait until process `pid` (not our child) ended: on its pidfd, so the
+/// wait ends as the process does; by looking every 2 ms where the kernel
+/// has no pidfd_open.
+pub(super) fn wait_gone(pid: i32, timeout: Duration) -> bool {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let deadline = Instant::now() + timeout;
+    // SAFETY: pidfd_open(2) takes a pid and flags; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: pidfd_open returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        loop {
+            if !alive(pid) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: poll(2) on one pollfd that lives across the call.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r > 0 {
+                return true;
+            }
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+    }
     while alive(pid) {
         if Instant::now() > deadline {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
     true
 }
@@ -209,12 +242,22 @@ fn shim_delete(m: &Manager, ns: &str, id: &str, bundle: &Path) {
 
 /// Stop a shim we started: ask it to shut down, then make sure it is gone.
 fn stop_shim(client: &TaskClient, id: &str, pid: i32) {
+    request_shutdown(client, id);
+    finish_shim(pid);
+}
+
+/// Ask a shim to exit (it publishes its last events first).
+fn request_shutdown(client: &TaskClient, id: &str) {
     let mut r = api::ShutdownRequest::new();
     r.id = id.to_string();
     r.now = true;
     let _ = client.shutdown(ctx(), &r);
+}
+
+/// Wait for a shim asked to exit to be gone; SIGKILL it after 5 s.
+pub(super) fn finish_shim(pid: i32) {
     if !wait_gone(pid, Duration::from_secs(5)) {
-        tracing::warn!(id, pid, "shim did not exit; killing it");
+        tracing::warn!(pid, "shim did not exit; killing it");
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,
@@ -227,6 +270,9 @@ fn stop_shim(client: &TaskClient, id: &str, pid: i32) {
 /// namespace the spec names), then its shim, the init process (not started
 /// yet) and the waiter.
 pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Arc<Live>> {
+    // The shim of the last task may still be on its way out (its socket
+    // is this task's too).
+    m.tasks.wait_shim_gone(&ns_key(ns, &r.id));
     if m.tasks.get(&ns_key(ns, &r.id)).is_some() {
         return Err(Error::AlreadyExists(format!(
             "container {} already has a task",
@@ -519,11 +565,19 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
     let bundle = super::bundle_dir(&m, &live.ns, &live.id);
     let mut dreq = api::DeleteRequest::new();
     dreq.id = live.id.clone();
-    let deleted = live.client.delete(ctx(), &dreq);
-    stop_shim(&live.client, &live.id, live.shim_pid);
-    if let Err(e) = deleted {
-        tracing::warn!(id = %live.id, "shim delete failed ({e}); cleaning up with `shim delete`");
-        shim_delete(&m, &live.ns, &live.id, &bundle);
+    let key = ns_key(&live.ns, &live.id);
+    match live.client.delete(ctx(), &dreq) {
+        // The shim ends once its last events are out; nobody waits for
+        // that but a new task or the removal of this container.
+        Ok(_) => {
+            m.tasks.shim_exiting(&key, live.shim_pid);
+            request_shutdown(&live.client, &live.id);
+        }
+        Err(e) => {
+            stop_shim(&live.client, &live.id, live.shim_pid);
+            tracing::warn!(id = %live.id, "shim delete failed ({e}); cleaning up with `shim delete`");
+            shim_delete(&m, &live.ns, &live.id, &bundle);
+        }
     }
     crate::network::teardown(&m, &live.ns, &live.id);
     // Every line of output is in the log before anyone hears of the exit.
@@ -542,6 +596,7 @@ fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
         serde_json::json!({"id": live.id, "exit_code": exit.code}),
     );
     let _ = tx.send(Some(exit));
+    m.tasks.wait_shim_gone(&key);
     match rec {
         Ok(Some(r)) if r.auto_remove => {
             if let Err(e) = super::remove(&m, &live.ns, &r) {
