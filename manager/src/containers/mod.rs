@@ -55,7 +55,10 @@ pub struct ContainerRecord {
     pub id: String,
     pub name: String,
     pub image: String,
-    /// OCI runtime spec (JSON text).
+    /// OCI runtime spec (JSON text). Stored apart, in `container_specs`
+    /// (records written before that carry it inline): `list` leaves it
+    /// empty, `find`, `get` and `update` fill it.
+    #[serde(default, skip_serializing)]
     pub spec: String,
     pub snapshot_key: String,
     pub snapshotter: String,
@@ -103,6 +106,9 @@ pub struct Summary {
     /// Host sources of the user's bind mounts and volumes (not hulld's own
     /// /etc files in the bundle).
     pub mounts: Vec<String>,
+    /// The spec gives the container a network namespace of its own.
+    #[serde(default)]
+    pub own_netns: bool,
 }
 
 impl Summary {
@@ -131,9 +137,13 @@ impl Summary {
             .filter(|src| src.starts_with('/') && !Path::new(src).starts_with(bundle))
             .map(String::from)
             .collect();
+        let own_netns = v["linux"]["namespaces"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x["type"] == "network"));
         Summary {
             command: strings(&v["process"]["args"]),
             mounts,
+            own_netns,
         }
     }
 }
@@ -220,6 +230,8 @@ pub fn valid_name(n: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
 }
 
+/// The containers of `ns` without their specs (`spec` is empty): what a
+/// listing or a name lookup needs, without reading ~19 KB per container.
 pub fn list(m: &Manager, ns: &str) -> Result<Vec<ContainerRecord>> {
     Ok(m.db
         .list::<ContainerRecord>(Table::Containers, &format!("{ns}/"))?
@@ -228,24 +240,45 @@ pub fn list(m: &Manager, ns: &str) -> Result<Vec<ContainerRecord>> {
         .collect())
 }
 
+/// Fill in the spec of a record read from the `containers` table.
+pub(crate) fn with_spec(m: &Manager, ns: &str, mut r: ContainerRecord) -> Result<ContainerRecord> {
+    if r.spec.is_empty() {
+        if let Some(b) = m.db.get_raw(Table::ContainerSpecs, &ns_key(ns, &r.id))? {
+            r.spec = String::from_utf8_lossy(&b).into_owned();
+        }
+    }
+    Ok(r)
+}
+
+/// A container by full ID, with its spec.
+pub fn get(m: &Manager, ns: &str, id: &str) -> Result<Option<ContainerRecord>> {
+    match m
+        .db
+        .get::<ContainerRecord>(Table::Containers, &ns_key(ns, id))?
+    {
+        Some(r) => Ok(Some(with_spec(m, ns, r)?)),
+        None => Ok(None),
+    }
+}
+
 /// A container by full ID, name, or unique ID prefix (Docker's lookup).
 pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
     let what = what.trim_start_matches('/');
     if what.is_empty() {
         return Err(Error::InvalidArgument("empty container name or ID".into()));
     }
-    if let Some(r) =
-        m.db.get::<ContainerRecord>(Table::Containers, &ns_key(ns, what))?
-    {
+    if let Some(r) = get(m, ns, what)? {
         return Ok(r);
     }
-    let all = list(m, ns)?;
-    if let Some(r) = all.iter().find(|c| c.name == what) {
-        return Ok(r.clone());
+    let mut all = list(m, ns)?;
+    if let Some(i) = all.iter().position(|c| c.name == what) {
+        return with_spec(m, ns, all.swap_remove(i));
     }
-    let hits: Vec<&ContainerRecord> = all.iter().filter(|c| c.id.starts_with(what)).collect();
+    let hits: Vec<usize> = (0..all.len())
+        .filter(|i| all[*i].id.starts_with(what))
+        .collect();
     match hits.len() {
-        1 => Ok(hits[0].clone()),
+        1 => with_spec(m, ns, all.swap_remove(hits[0])),
         0 => Err(Error::NotFound(format!("No such container: {what}"))),
         _ => Err(Error::InvalidArgument(format!(
             "multiple IDs found with provided prefix: {what}"
@@ -253,8 +286,13 @@ pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
     }
 }
 
+/// Store a record and its spec (the spec first: a record is never without).
 pub fn save(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
-    m.db.put(Table::Containers, &ns_key(ns, &r.id), r)
+    let key = ns_key(ns, &r.id);
+    if !r.spec.is_empty() {
+        m.db.put_raw(Table::ContainerSpecs, &key, r.spec.as_bytes())?;
+    }
+    m.db.put(Table::Containers, &key, r)
 }
 
 /// Update a container's record in place (no-op when it is gone).
@@ -265,12 +303,19 @@ pub fn update(
     f: impl FnOnce(&mut ContainerRecord),
 ) -> Result<Option<ContainerRecord>> {
     let key = ns_key(ns, id);
-    let Some(mut r) = m.db.get::<ContainerRecord>(Table::Containers, &key)? else {
+    let Some(r) = m.db.get::<ContainerRecord>(Table::Containers, &key)? else {
         return Ok(None);
     };
+    // A record from before `container_specs` moves its spec there now.
+    let legacy = !r.spec.is_empty();
+    let mut r = with_spec(m, ns, r)?;
     f(&mut r);
     r.updated_at = now_secs();
-    m.db.put(Table::Containers, &key, &r)?;
+    if legacy {
+        save(m, ns, &r)?;
+    } else {
+        m.db.put(Table::Containers, &key, &r)?;
+    }
     Ok(Some(r))
 }
 
@@ -610,18 +655,19 @@ fn seed_volumes(
 
 /// Containers of `ns` whose spec mounts `path`.
 pub fn users_of(m: &Manager, ns: &str, path: &Path) -> Result<Vec<String>> {
-    Ok(list(m, ns)?
-        .into_iter()
-        .filter(|c| {
-            serde_json::from_str::<serde_json::Value>(&c.spec)
-                .ok()
-                .and_then(|v| v["mounts"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .any(|mt| mt["source"].as_str().map(Path::new) == Some(path))
-        })
-        .map(|c| c.id)
-        .collect())
+    let mut users = Vec::new();
+    for c in list(m, ns)? {
+        // Records from before summaries: their spec tells.
+        let c = if c.summary.is_none() {
+            with_spec(m, ns, c)?
+        } else {
+            c
+        };
+        if c.summary().mounts.iter().any(|s| Path::new(s) == path) {
+            users.push(c.id);
+        }
+    }
+    Ok(users)
 }
 
 /// Remove a removed container's anonymous volumes no other container uses.
@@ -674,6 +720,7 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
         crate::snapshots::remove_tree(&r.bundle)?;
     }
     m.db.delete(Table::Containers, &ns_key(ns, &r.id))?;
+    m.db.delete(Table::ContainerSpecs, &ns_key(ns, &r.id))?;
     // `--rm` takes its anonymous volumes along, as Docker's does.
     if r.auto_remove {
         remove_anonymous_volumes(m, ns, r);

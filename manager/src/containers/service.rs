@@ -27,9 +27,7 @@ fn container_pb(r: ContainerRecord, ep: Option<&EndpointBrief>, with_spec: bool)
         networks: ep.map(EndpointBrief::network_names).unwrap_or_else(|| {
             // Specs made elsewhere (or before networking): a network
             // namespace of its own is "none".
-            let own_netns =
-                r.spec.contains("\"type\": \"network\"") || r.spec.contains("\"type\":\"network\"");
-            vec![if own_netns { "none" } else { "host" }.to_string()]
+            vec![if s.own_netns { "none" } else { "host" }.to_string()]
         }),
         ports: ep
             .map(|e| {

@@ -420,6 +420,13 @@ pub fn recover(m: &Arc<Manager>) {
             continue;
         };
         let ns = ns.to_string();
+        let r = match super::with_spec(m, &ns, r) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(key, "recover container: {e}");
+                continue;
+            }
+        };
         if r.state.status == EXITED {
             super::restart::on_daemon_start(m, &ns, &r);
             continue;

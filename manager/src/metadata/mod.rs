@@ -22,6 +22,9 @@ pub enum Table {
     Networks,
     /// The network side of containers (key `<ns>/<id>`).
     Endpoints,
+    /// Containers' OCI specs (key `<ns>/<id>`, raw JSON text), apart from
+    /// their records so that a listing reads no spec.
+    ContainerSpecs,
 }
 
 impl Table {
@@ -34,9 +37,10 @@ impl Table {
             Table::Namespaces => TableDefinition::new("namespaces"),
             Table::Networks => TableDefinition::new("networks"),
             Table::Endpoints => TableDefinition::new("endpoints"),
+            Table::ContainerSpecs => TableDefinition::new("container_specs"),
         }
     }
-    const ALL: [Table; 7] = [
+    const ALL: [Table; 8] = [
         Table::Images,
         Table::Snapshots,
         Table::Leases,
@@ -44,6 +48,7 @@ impl Table {
         Table::Namespaces,
         Table::Networks,
         Table::Endpoints,
+        Table::ContainerSpecs,
     ];
 }
 
@@ -93,12 +98,23 @@ impl Db {
         }
     }
 
+    /// A value stored as is (see `put_raw`).
+    pub fn get_raw(&self, t: Table, key: &str) -> Result<Option<Vec<u8>>> {
+        let r = self.db.begin_read()?;
+        let table = r.open_table(t.def())?;
+        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
+
     pub fn put<T: Serialize>(&self, t: Table, key: &str, value: &T) -> Result<()> {
-        let bytes = serde_json::to_vec(value)?;
+        self.put_raw(t, key, &serde_json::to_vec(value)?)
+    }
+
+    /// Store bytes as they are (no JSON encoding).
+    pub fn put_raw(&self, t: Table, key: &str, bytes: &[u8]) -> Result<()> {
         let w = self.db.begin_write()?;
         {
             let mut table = w.open_table(t.def())?;
-            table.insert(key, bytes.as_slice())?;
+            table.insert(key, bytes)?;
         }
         w.commit()?;
         Ok(())
