@@ -33,15 +33,7 @@ fn container_pb(r: ContainerRecord, ep: Option<&EndpointBrief>, with_spec: bool)
             .map(|e| {
                 e.bindings
                     .iter()
-                    .map(|b| pb::PortBinding {
-                        container_port: format!("{}/{}", b.container_port, b.proto),
-                        host_ip: if b.host_ip.is_empty() {
-                            "0.0.0.0".into()
-                        } else {
-                            b.host_ip.clone()
-                        },
-                        host_port: b.host_port.into(),
-                    })
+                    .map(crate::network::service::binding_pb)
                     .collect()
             })
             .unwrap_or_default(),

@@ -127,23 +127,25 @@ impl pb::networks_server::Networks for Server {
                 Ok(pb::ContainerNetwork {
                     settings_json: super::settings_json(&ep).to_string(),
                     inspect_json: super::inspect_extra_json(&ep).to_string(),
-                    ports: ep
-                        .bindings
-                        .iter()
-                        .map(|b| pb::PortBinding {
-                            container_port: format!("{}/{}", b.container_port, b.proto),
-                            host_ip: if b.host_ip.is_empty() {
-                                "0.0.0.0".into()
-                            } else {
-                                b.host_ip.clone()
-                            },
-                            host_port: b.host_port as u32,
-                        })
-                        .collect(),
+                    ports: ep.bindings.iter().map(binding_pb).collect(),
                     mode: ep.mode,
                 })
             })
             .await?;
         Ok(Response::new(out))
+    }
+}
+
+/// A published port as the API shows it ("80/tcp", 0.0.0.0 for every
+/// address).
+pub(crate) fn binding_pb(b: &super::ports::Binding) -> pb::PortBinding {
+    pb::PortBinding {
+        container_port: format!("{}/{}", b.container_port, b.proto),
+        host_ip: if b.host_ip.is_empty() {
+            "0.0.0.0".into()
+        } else {
+            b.host_ip.clone()
+        },
+        host_port: b.host_port.into(),
     }
 }
