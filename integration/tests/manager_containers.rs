@@ -814,12 +814,15 @@ fn init_forwards_stop_signal_and_is_pid_1() {
         &image,
         "sh",
         "-c",
-        "echo $$; cat /proc/1/comm",
+        "echo $$; cat /proc/1/comm; tr '\\0' ' ' </proc/1/cmdline; echo; tr -d '\\0' </proc/1/environ | wc -c",
     ]);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
     assert_ne!(lines[0], "1", "{out}");
     assert_eq!(lines[1], "hull-init", "{out}");
+    // Nothing of hullc's host command line or environment shows.
+    assert_eq!(lines[2].trim_end(), "hull-init", "{out}");
+    assert_eq!(lines[3].trim(), "0", "{out}");
     // sleep as PID 1 ignores SIGTERM (stop ends in SIGKILL, 137); under
     // --init the TERM reaches it and it dies of it (143).
     h.hull_ok(&[

@@ -64,6 +64,7 @@ pub fn run(mut p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
             // Keep only stdio: nothing of hullc's stays open in PID 1.
             program::close_fds_from(3);
             set_name(b"hull-init\0");
+            scrub_cmdline_and_environ(b"hull-init");
             supervise(child)
         }
     }
@@ -72,6 +73,37 @@ pub fn run(mut p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
 fn set_name(name: &[u8]) {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Where this process's argv and environ strings lie: fields 48–51 of
+/// /proc/self/stat (arg_start, arg_end, env_start, env_end).
+fn argv_environ_areas() -> Option<[usize; 4]> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // `rest` starts at field 3.
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| f.get(n - 3)?.parse::<usize>().ok();
+    let a = [field(48)?, field(49)?, field(50)?, field(51)?];
+    (a[0] < a[1] && a[2] <= a[3]).then_some(a)
+}
+
+/// Make PID 1's /proc/1/cmdline read `name` and its /proc/1/environ empty:
+/// they would show hullc's host path, state directory and environment to
+/// the container.
+fn scrub_cmdline_and_environ(name: &[u8]) {
+    let Some([arg0, arg1, env0, env1]) = argv_environ_areas() else {
+        return;
+    };
+    let n = name.len().min(arg1 - arg0 - 1);
+    // SAFETY: the kernel reports these ranges as this process's own argv
+    // and environ strings (writable stack memory). PID 1 is single-threaded
+    // and reads neither argv nor the environment from here on. The last
+    // byte of the argv area stays NUL, so the kernel reads no further.
+    unsafe {
+        std::ptr::write_bytes(env0 as *mut u8, 0, env1 - env0);
+        std::ptr::write_bytes(arg0 as *mut u8, 0, arg1 - arg0);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), arg0 as *mut u8, n);
+    }
 }
 
 /// Forward signals to the program, reap orphans, exit with its status.
