@@ -21,6 +21,10 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v umoci >/dev/null || need+=(umoci)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v python3 >/dev/null || need+=(python3)
+# the default bridge network: CNI plugins, iptables, ip
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null || need+=(iptables)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     apt-get update -qq
@@ -41,6 +45,11 @@ work=$(mktemp -d /tmp/hull-demo.XXXXXX)
 root="$work/state"
 hulld_pid=""
 registry_pid=""
+# hulld makes its default bridge (hull0) and the CNI firewall plugin its
+# FORWARD chains on first use, and keeps them, as Docker keeps docker0; the
+# demo takes away what was not there before it ran.
+had_bridge=$(ip link show hull0 >/dev/null 2>&1 && echo yes || true)
+had_cni_chains=$(iptables -S CNI-FORWARD >/dev/null 2>&1 && echo yes || true)
 cleanup() {
     rc=$?
     set +e # every step runs, whatever the one before it returned
@@ -66,6 +75,12 @@ cleanup() {
     # unmount whatever hulld left under the demo dir, deepest first
     awk -v w="$work" '$5 ~ "^"w {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf --one-file-system "$work"
+    [ -n "$had_bridge" ] || ip link del hull0 2>/dev/null
+    if [ -z "$had_cni_chains" ] && iptables -S CNI-FORWARD >/dev/null 2>&1; then
+        iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD 2>/dev/null
+        iptables -F CNI-FORWARD && iptables -X CNI-FORWARD
+        iptables -F CNI-ADMIN 2>/dev/null && iptables -X CNI-ADMIN 2>/dev/null
+    fi
     if [ "$rc" -eq 0 ]; then echo "demo: cleaned up $work"; else echo "demo: failed (exit $rc); cleaned up $work" >&2; fi
     exit "$rc"
 }
