@@ -7,7 +7,7 @@
 #   (b) BENCH_CT_MANY containers started `run -d … sleep 600`, BENCH_CT_PAR
 #       at a time (xargs -P): wall time, then the memory of the daemon and
 #       its per-container processes (RSS and PSS): hulld + every
-#       containerd-shim-hull-v2 (+ every `hull log-driver`, hull's json-file
+#       containerd-shim-hull-v2 (+ every `hull-log-driver`, hull's json-file
 #       log writer, counted apart) vs containerd + every
 #       containerd-shim-runc-v2 (ctr -d --null-io: no log process).
 #   (c) `hull ps -a` with BENCH_CT_PS containers, BENCH_CT_MANY of them
@@ -38,7 +38,7 @@ ct_teardown() {
         bench_stop_pid "$CT_HULLD_PID"
     fi
     bench_containerd_teardown "$CT_DIR/c/containerd.sock" bench "$CT_CTD_PID"
-    for pid in $(ct_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *" "*/hull log-driver *"); do
+    for pid in $(ct_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *" "*/hull-log-driver *"); do
         kill -KILL "$pid" 2>/dev/null || true
     done
     for rt in "$CT_DIR"/h/state/runtime/*; do
@@ -184,7 +184,7 @@ bench_containers() {
     mapfile -t shims < <(ct_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *")
     ((${#shims[@]} == many)) || bench_die "found ${#shims[@]} containerd-shim-hull-v2 for $many containers"
     local -a logs
-    mapfile -t logs < <(ct_procs "$CT_DIR/h/" "*/hull log-driver *")
+    mapfile -t logs < <(ct_procs "$CT_DIR/h/" "*/hull-log-driver *")
     local h_rss h_pss l_rss l_pss
     read -r d_rss d_pss < <(ct_mem "$CT_HULLD_PID")
     read -r h_rss h_pss < <(ct_mem "${shims[@]}")

@@ -64,7 +64,7 @@ cleanup() {
     [ -n "$hulld_pid" ] && kill "$hulld_pid" 2>/dev/null && wait "$hulld_pid" 2>/dev/null
     for p in $(grep -lsF -- "$work/hull" /proc/[0-9]*/cmdline | cut -d/ -f3); do
         case "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" in
-            */containerd-shim-hull-v2\ * | */hull\ log-driver\ *) kill -KILL "$p" 2>/dev/null ;;
+            */containerd-shim-hull-v2\ * | */hull-log-driver\ *) kill -KILL "$p" 2>/dev/null ;;
         esac
     done
     for rt in "$work"/hull-run/runtime/*; do

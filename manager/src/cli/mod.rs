@@ -111,19 +111,6 @@ pub enum Cmd {
         /// PRIVATE_PORT[/PROTO]
         private: Option<String>,
     },
-    /// The shim's logging binary: json-file logs of fds 3 and 4 into DIR.
-    #[command(hide = true)]
-    LogDriver {
-        #[arg(long)]
-        dir: std::path::PathBuf,
-        #[arg(long, default_value_t = 0)]
-        max_size: u64,
-        #[arg(long, default_value_t = 1)]
-        max_file: u32,
-        /// Write a partial line after 10 ms without more output.
-        #[arg(long)]
-        partial_lines: bool,
-    },
     /// Forward a shim's event (protobuf Any on stdin) to hulld.
     #[command(hide = true)]
     Publish {
@@ -375,16 +362,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    if let Cmd::LogDriver {
-        dir,
-        max_size,
-        max_file,
-        partial_lines,
-    } = &cli.cmd
-    {
-        crate::containers::logfile::run_driver(dir, *max_size, *max_file, *partial_lines)?;
-        return Ok(());
-    }
     let host = cli.address.clone().unwrap_or_else(|| cli.host.clone());
     let conn = Conn::connect(&host, &cli.namespace).await?;
     match cli.cmd {
@@ -491,7 +468,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Port { container, private } => {
             network::port(&conn, &container, private.as_deref()).await
         }
-        Cmd::LogDriver { .. } => Ok(()),
         Cmd::Publish { topic } => {
             let mut event = Vec::new();
             std::io::stdin().read_to_end(&mut event)?;

@@ -2,7 +2,7 @@
 //! ExecAttach streams (`hull run -i/-t`, `attach`, `start -a`, `exec -i/-t`).
 //!
 //! Output: an attach follows the container's json-file log (written by
-//! `hull log-driver`, which the shim feeds, with a terminal too) from where
+//! `hull-log-driver`, which the shim feeds, with a terminal too) from where
 //! it ended when the client attached. Why this and not a tee in hulld: the
 //! log driver outlives hulld, so output keeps flowing (and stays in the log)
 //! while hulld restarts, and there is one writer of the log; for `-i`/`-t`

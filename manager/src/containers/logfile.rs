@@ -2,7 +2,7 @@
 //! `{"log":"…\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}`,
 //! in `container.log`, rotated by size into `container.log.1`, `.2`, …
 //!
-//! The writer runs as the shim's logging binary (`hull log-driver`, started
+//! The writer runs as the shim's logging binary (`hull-log-driver`, started
 //! through a `binary://` stdout URI with the container's stdout and stderr
 //! on fds 3 and 4), so logging goes on while hulld is away.
 

@@ -29,6 +29,8 @@ use crate::metadata::ns_key;
 pub const SHIM_BINARY: &str = "containerd-shim-hull-v2";
 pub const RUNTIME_BINARY: &str = "hullc";
 pub const PUBLISH_BINARY: &str = "hull";
+/// The shim's logging binary: Docker's json-file logs (see logfile.rs).
+pub const LOG_DRIVER_BINARY: &str = "hull-log-driver";
 /// Output files in the bundle (the shim appends to them directly).
 pub const STDOUT_LOG: &str = "stdout.log";
 pub const STDERR_LOG: &str = "stderr.log";
@@ -324,12 +326,12 @@ fn create_task_inner(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<
             x
         })
         .collect();
-    match find_binary(PUBLISH_BINARY) {
-        // json-file logs written by `hull log-driver` (the shim's logging binary).
-        Ok(hull) => {
+    match find_binary(LOG_DRIVER_BINARY) {
+        // json-file logs written by the shim's logging binary.
+        Ok(driver) => {
             let uri = format!(
-                "binary://{}?log-driver&--dir={}&--max-size={}&--max-file={}{}",
-                uri_escape(&hull.display().to_string()),
+                "binary://{}?--dir={}&--max-size={}&--max-file={}{}",
+                uri_escape(&driver.display().to_string()),
                 uri_escape(&r.bundle.display().to_string()),
                 r.log_max_size,
                 r.log_max_file.max(1),
