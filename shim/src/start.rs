@@ -241,6 +241,7 @@ pub fn serve(flags: &Flags) -> anyhow::Result<()> {
         flags.publish_binary.clone(),
         flags.address.clone(),
         flags.namespace.clone(),
+        std::env::var(crate::events::TTRPC_ADDRESS_ENV).ok(),
     )
     .context("start event publisher")?;
     let (stop_tx, stop_rx) = channel();
