@@ -123,6 +123,27 @@ pub fn run(args: Args) -> Result<()> {
             .ctx(|| format!("bind {}", address.display()))?;
         std::fs::set_permissions(&address, std::fs::Permissions::from_mode(0o600))
             .ctx(|| format!("chmod {}", address.display()))?;
+        // containerd's ttrpc Events service, for the shims' events. Without
+        // it shims fall back to `hull publish`, so a failure here is no
+        // reason to stop.
+        let ttrpc_sock = crate::events::forward::socket_path(&address);
+        let _ = std::fs::remove_file(&ttrpc_sock);
+        match tokio::net::UnixListener::bind(&ttrpc_sock).and_then(|l| {
+            std::fs::set_permissions(&ttrpc_sock, std::fs::Permissions::from_mode(0o600))?;
+            Ok(l)
+        }) {
+            Ok(l) => {
+                let _ = m.events_ttrpc.set(ttrpc_sock.clone());
+                tokio::spawn(crate::events::forward::serve(m.clone(), l));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&ttrpc_sock);
+                tracing::warn!(
+                    "ttrpc events socket {}: {e}; shims publish through the hull binary",
+                    ttrpc_sock.display()
+                );
+            }
+        }
         tracing::info!(
             root = %root.display(),
             address = %address.display(),
@@ -146,10 +167,12 @@ pub fn run(args: Args) -> Result<()> {
             // Streams still open (a follower of events, a slow client) must
             // not keep the daemon alive for long.
             let sock = address.clone();
+            let ttrpc_sock = crate::events::forward::socket_path(&address);
             tokio::spawn(async move {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 tracing::warn!("connections still open after 5 s; exiting");
                 let _ = std::fs::remove_file(&sock);
+                let _ = std::fs::remove_file(&ttrpc_sock);
                 std::process::exit(0);
             });
         };
@@ -166,6 +189,7 @@ pub fn run(args: Args) -> Result<()> {
         });
         let r = crate::server::serve(m, listener, shutdown).await;
         let _ = std::fs::remove_file(&address);
+        let _ = std::fs::remove_file(crate::events::forward::socket_path(&address));
         r.map_err(|e| Error::Registry(format!("grpc server: {e}")))
     })
 }

@@ -22,6 +22,8 @@ pub struct Manager {
     pub db: Arc<Db>,
     pub snapshots: Snapshotter,
     pub events: Bus,
+    /// The ttrpc Events socket shims forward their events to, once served.
+    pub events_ttrpc: std::sync::OnceLock<PathBuf>,
     pub registries: Registries,
     /// Held shared by pulls/imports, exclusively by garbage collection.
     pub gc_lock: tokio::sync::RwLock<()>,
@@ -72,6 +74,7 @@ impl Manager {
             db,
             snapshots,
             events: Bus::new(),
+            events_ttrpc: std::sync::OnceLock::new(),
             gc_lock: tokio::sync::RwLock::new(()),
             tasks: Default::default(),
             containers_lock: std::sync::Mutex::new(()),

@@ -20,6 +20,11 @@ fn parse<M: Message>(b: &[u8]) -> Result<M> {
 pub fn decode(any: &[u8]) -> Result<Value> {
     let a = Any::parse_from_bytes(any)
         .map_err(|e| Error::InvalidArgument(format!("bad event envelope: {e}")))?;
+    decode_any(&a)
+}
+
+/// Decode an `Any` (as a ttrpc `Forward` carries it) into JSON attributes.
+pub fn decode_any(a: &Any) -> Result<Value> {
     let name = a.type_url.rsplit('/').next().unwrap_or_default();
     let v = &a.value;
     Ok(match name {

@@ -198,6 +198,11 @@ fn start_shim(m: &Manager, ns: &str, id: &str, bundle: &Path) -> Result<(String,
         }
         Err(e) => tracing::warn!("no shim events: {e}"),
     }
+    // …or, first, over ttrpc to hulld's Events service (containerd's way).
+    match m.events_ttrpc.get() {
+        Some(p) => cmd.env("TTRPC_ADDRESS", p),
+        None => cmd.env_remove("TTRPC_ADDRESS"),
+    };
     let out = cmd
         .arg("-id")
         .arg(id)

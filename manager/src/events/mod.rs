@@ -1,5 +1,7 @@
 //! Event bus: topics like `/images/create`, fanned out to subscribers.
 
+pub mod forward;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hull_proto::v1::Envelope;
