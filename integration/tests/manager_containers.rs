@@ -14,6 +14,13 @@ use manager_support::*;
 /// A registry with a busybox image (Cmd /bin/sh) and a hulld; the image's
 /// reference.
 fn setup() -> (Registry, Layout, Hulld, String) {
+    let (reg, l, image) = setup_image();
+    let h = Hulld::start();
+    (reg, l, h, image)
+}
+
+/// A registry with a busybox image (Cmd /bin/sh); the image's reference.
+fn setup_image() -> (Registry, Layout, String) {
     let reg = Registry::start(Auth::None).unwrap();
     let l = Layout::new();
     l.layer("empty", "bb", |r| {
@@ -22,8 +29,7 @@ fn setup() -> (Registry, Layout, Hulld, String) {
     l.config("bb", &["--config.cmd", "/bin/sh"]);
     let image = reg.reference("ctr/busybox:v1");
     l.push("bb", &image, &[]);
-    let h = Hulld::start();
-    (reg, l, h, image)
+    (reg, l, image)
 }
 
 /// Nothing of container `id` is left: shim process, mounts under the
@@ -509,6 +515,127 @@ fn shim_events_reach_the_event_stream() {
     }
     let _ = ev.kill();
     let _ = ev.wait();
+}
+
+/// Shims that hulld starts forward their events over ttrpc to hulld's
+/// Events service on `<socket>.ttrpc`: `hull events` sees a run's exit and
+/// delete, and the publish binary never runs. hulld runs from a directory
+/// of its own whose `hull` records and fails every `publish` (and passes
+/// anything else, the log driver, to the real one), so an event that went
+/// through the binary would be missing and recorded.
+#[test]
+fn shim_events_go_over_ttrpc() {
+    require_root!();
+    let (_reg, _l, image) = setup_image();
+    let bins = tempfile::Builder::new()
+        .prefix("hull-bins-")
+        .tempdir()
+        .unwrap();
+    for b in ["hulld", "containerd-shim-hull-v2", "hullc"] {
+        let (from, to) = (hull_integration::bin_path(b), bins.path().join(b));
+        if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    let calls = bins.path().join("publish-calls");
+    let wrapper = bins.path().join("hull");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = publish ]; then echo \"$*\" >> '{}'; exit 1; fi\ndone\nexec '{}' \"$@\"\n",
+            calls.display(),
+            hull_integration::bin_path("hull").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut h = Hulld::start_in("", Some(bins.path().to_path_buf()));
+    let ttrpc_sock = PathBuf::from(format!("{}.ttrpc", h.sock.display()));
+    let meta = std::fs::metadata(&ttrpc_sock).expect("hulld serves <socket>.ttrpc");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+
+    let mut ev = h
+        .hull_cmd(&["events", "--filter", "topic~=/tasks/"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = ev.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    // Wait until `hull events` is subscribed: a probe published through
+    // the real hull (an `Any` of type "p") comes back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    'probe: loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events never subscribed"
+        );
+        let o = h.hull_stdin(
+            &[
+                "publish",
+                "--topic",
+                "/tasks/probe",
+                "--namespace",
+                "default",
+            ],
+            "\u{a}\u{1}p",
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if line.contains("/tasks/probe") {
+                break 'probe;
+            }
+        }
+    }
+    let o = h.hull(&[
+        "run", "--rm", "--name", "ttrpc1", &image, "sh", "-c", "exit 4",
+    ]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let mut want = vec![
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exit",
+        "/tasks/delete",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !want.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "no {want:?}; events: {seen:#?}\n--- hulld log ---\n{}",
+                tail(&h.log(), 40)
+            )
+        });
+        if let Some(i) = want.iter().position(|t| line.contains(&format!(" {t} "))) {
+            if want[i] == "/tasks/exit" {
+                assert!(line.contains("\"exit_status\":4"), "{line}");
+            }
+            want.remove(i);
+        }
+        seen.push(line);
+    }
+    assert!(
+        !calls.exists(),
+        "the publish binary ran: {}",
+        std::fs::read_to_string(&calls).unwrap_or_default()
+    );
+    let _ = ev.kill();
+    let _ = ev.wait();
+    drop(cleanup);
+    // The socket goes with hulld.
+    h.stop();
+    assert!(!ttrpc_sock.exists(), "{} left behind", ttrpc_sock.display());
 }
 
 #[test]

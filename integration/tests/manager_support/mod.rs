@@ -60,6 +60,9 @@ pub struct Hulld {
     pub sock: PathBuf,
     pub config: PathBuf,
     pub home: PathBuf,
+    /// Where hulld is run from (and so where it finds the shim, hullc and
+    /// hull); `bin_path` when unset.
+    pub bin_dir: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -73,6 +76,11 @@ impl Hulld {
     /// host's interfaces and iptables alone (manager_network runs in a
     /// namespace of its own and asks for "bridge").
     pub fn start_with_config(config: &str) -> Hulld {
+        Self::start_in(config, None)
+    }
+
+    /// hulld run from `bin_dir` (None: the build's).
+    pub fn start_in(config: &str, bin_dir: Option<PathBuf>) -> Hulld {
         let config = if config.contains("default_network") {
             config.to_string()
         } else {
@@ -97,6 +105,7 @@ impl Hulld {
             sock,
             config: cfg,
             home,
+            bin_dir,
             child: None,
         };
         h.spawn();
@@ -110,7 +119,11 @@ impl Hulld {
             .append(true)
             .open(self.dir.path().join("hulld.log"))
             .unwrap();
-        let mut child = Command::new(bin_path("hulld"));
+        let hulld = match &self.bin_dir {
+            Some(d) => d.join("hulld"),
+            None => bin_path("hulld"),
+        };
+        let mut child = Command::new(hulld);
         child
             .arg("--root")
             .arg(&self.root)
