@@ -770,6 +770,32 @@ pub fn events_published(runtime: &Path) {
     ev.wait("/tasks/create", &quoted);
     let start = ev.wait("/tasks/start", &quoted);
     assert!(start.contains(&format!("\"pid\":{pid}")), "{start}");
+    // containerd named its ttrpc socket in TTRPC_ADDRESS, and the shim
+    // forwards its events over one connection to it (no publish binary).
+    let (shim, _) = f.shim_of(&id);
+    let ttrpc = format!("{}.ttrpc", f.ctd.address().display());
+    let environ = std::fs::read(format!("/proc/{shim}/environ")).expect("shim environ");
+    let want = format!("TTRPC_ADDRESS={ttrpc}");
+    assert!(
+        environ.split(|b| *b == 0).any(|v| v == want.as_bytes()),
+        "no {want} in the shim's environment"
+    );
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{shim}/fd"))
+        .expect("shim fds")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let ss = Command::new("ss").arg("-xn").output().expect("ss -xn");
+    let ss = text(&ss.stdout);
+    // u_str ESTAB 0 0 <local path> <inode> <peer> <peer inode>
+    let connected = ss.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 8 && f[4] == ttrpc && inodes.iter().any(|i| i == f[7])
+    });
+    assert!(connected, "shim {shim} not connected to {ttrpc}:\n{ss}");
     let exec = f
         .ctd
         .ctr_output(["task", "exec", "--exec-id", "x1", &id, "true"])
