@@ -77,6 +77,11 @@ fn lookup(
 ) -> Result<(ContainerRecord, Option<Arc<Live>>), Error> {
     let r = super::find(m, ns, what)?;
     let live = m.tasks.get(&ns_key(ns, &r.id));
+    // The waiter records the exit, then drops the task: a record read
+    // before the one and a task looked up after the other is stale.
+    if live.is_none() && r.state.status != EXITED {
+        return Ok((super::find(m, ns, &r.id)?, None));
+    }
     Ok((r, live))
 }
 
