@@ -192,7 +192,11 @@ fn restart_now(
     tracing::info!(%id, policy = %r.restart_policy, count = r.restart_count + 1, "restarting");
     let r = update(m, ns, id, |c| {
         c.restart_count += 1;
-        c.stopped_by_user = false;
+        // Not otherwise: a user stop marked since the check above must
+        // survive for the check below.
+        if daemon_start {
+            c.stopped_by_user = false;
+        }
     })?
     .unwrap_or(r);
     let live = shim::create_task(m, ns, &r)?;
