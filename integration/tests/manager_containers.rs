@@ -521,8 +521,8 @@ fn shim_events_reach_the_event_stream() {
 /// Events service on `<socket>.ttrpc`: `hull events` sees a run's exit and
 /// delete, and the publish binary never runs. hulld runs from a directory
 /// of its own whose `hull` records and fails every `publish` (and passes
-/// anything else, the log driver, to the real one), so an event that went
-/// through the binary would be missing and recorded.
+/// anything else to the real one), so an event that went through the
+/// binary would be missing and recorded.
 #[test]
 fn shim_events_go_over_ttrpc() {
     require_root!();
@@ -531,7 +531,12 @@ fn shim_events_go_over_ttrpc() {
         .prefix("hull-bins-")
         .tempdir()
         .unwrap();
-    for b in ["hulld", "containerd-shim-hull-v2", "hullc"] {
+    for b in [
+        "hulld",
+        "containerd-shim-hull-v2",
+        "hullc",
+        "hull-log-driver",
+    ] {
         let (from, to) = (hull_integration::bin_path(b), bins.path().join(b));
         if std::fs::hard_link(&from, &to).is_err() {
             std::fs::copy(&from, &to).unwrap();
