@@ -81,7 +81,9 @@ bench_net() {
     skopeo copy --quiet "oci:$d/oci:web" "docker-archive:$d/web.tar:bench/web:v1"
 
     : >"$d/config.toml"
-    in_ns "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
+    # nsenter execs hulld: $! is hulld's pid (a backgrounded shell function
+    # would leave it a subshell's, and the cleanup would miss hulld).
+    nsenter --net="/run/netns/$NET_NS" "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
         --config "$d/config.toml" --log-level warn >"$d/hulld.log" 2>&1 </dev/null &
     NET_HULLD=$!
     timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$d/hull.sock' version >/dev/null 2>&1; do sleep 0.02; done" ||

@@ -50,6 +50,24 @@ pub struct Reaper {
     handler: OnceLock<ExitHandler>,
 }
 
+/// Give the program `cmd` runs an empty signal mask: every shim thread
+/// blocks SIGCHLD (for the reaper's sigwait) and a mask survives exec, so
+/// a child would otherwise never see its own children exit (a shell's
+/// `wait` hangs forever).
+pub fn default_signal_mask(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: sigemptyset and pthread_sigmask are async-signal-safe and
+    // touch only the child's own mask, on a set on its stack.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(set.as_mut_ptr());
+            libc::pthread_sigmask(libc::SIG_SETMASK, set.as_ptr(), std::ptr::null_mut());
+            Ok(())
+        });
+    }
+}
+
 pub struct Output {
     pub code: u32,
     pub stdout: Vec<u8>,
@@ -165,6 +183,7 @@ impl Reaper {
 
     /// Spawn `cmd` so that its exit is delivered to us and not to the handler.
     pub fn spawn(&self, cmd: &mut Command) -> std::io::Result<Child> {
+        default_signal_mask(cmd);
         // The lock is held across spawn + registration: the reaper thread may
         // reap the child at once, but it cannot dispatch before we registered.
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());

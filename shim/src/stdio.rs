@@ -220,6 +220,7 @@ fn start_log_binary(uri: &str, container_id: &str, namespace: &str) -> Result<(O
             Ok(())
         });
     }
+    crate::reaper::default_signal_mask(&mut cmd);
     // The logger runs as long as the process writes: its exit goes to the
     // reaper's unclaimed exits, it is not waited for here.
     let child = cmd

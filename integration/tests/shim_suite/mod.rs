@@ -998,4 +998,17 @@ pub fn log_uris(runtime: &Path) {
         std::fs::read_to_string(dir.join("out")).unwrap_or_default() == "b-out\n"
             && std::fs::read_to_string(dir.join("err")).unwrap_or_default() == "b-err\n"
     });
+    // The logger ends with the container: its shell's `wait` sees both cats
+    // exit (it would hang forever with a signal mask inherited from a shim
+    // that blocks SIGCHLD).
+    let path = logger.display().to_string();
+    let logger_running = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| String::from_utf8_lossy(&c).contains(path.as_str()))
+    };
+    wait_for("the logging binary to exit", WAIT, || !logger_running());
 }
