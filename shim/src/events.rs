@@ -11,7 +11,7 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,6 +34,10 @@ const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// One ttrpc Forward may take this long before it counts as failed.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// The ttrpc connection is closed after this long without an event: an
+/// open ttrpc-rust client wakes every 10 ms to look for replies, which
+/// for a long-running container would be its shim's only activity.
+const IDLE_DISCONNECT: Duration = Duration::from_secs(2);
 /// The environment variable naming the caller's ttrpc address.
 pub const TTRPC_ADDRESS_ENV: &str = "TTRPC_ADDRESS";
 
@@ -237,7 +241,21 @@ impl Publisher {
             .name("events".into())
             .stack_size(128 * 1024)
             .spawn(move || {
-                for ev in rx {
+                loop {
+                    let ev = match rx.recv_timeout(IDLE_DISCONNECT) {
+                        Ok(ev) => ev,
+                        Err(RecvTimeoutError::Timeout) => {
+                            // Nothing in flight: no reply can race the close.
+                            if let Some(f) = &mut sink.ttrpc {
+                                f.client = None;
+                            }
+                            match rx.recv() {
+                                Ok(ev) => ev,
+                                Err(_) => break,
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    };
                     sink.send(&ev);
                     let (count, cond) = &*done;
                     let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
