@@ -37,7 +37,7 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The ttrpc connection is closed after this long without an event: an
 /// open ttrpc-rust client wakes every 10 ms to look for replies, which
 /// for a long-running container would be its shim's only activity.
-const IDLE_DISCONNECT: Duration = Duration::from_secs(2);
+const IDLE_DISCONNECT: Duration = Duration::from_secs(10);
 /// The environment variable naming the caller's ttrpc address.
 pub const TTRPC_ADDRESS_ENV: &str = "TTRPC_ADDRESS";
 
