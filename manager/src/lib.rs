@@ -1,6 +1,7 @@
 //! hull manager: the `hulld` daemon (content store, metadata, snapshots,
 //! registry pull/push, gRPC API) and the `hull` CLI.
 
+pub mod civil_time;
 pub mod cli;
 pub mod config;
 pub mod containers;

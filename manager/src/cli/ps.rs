@@ -216,23 +216,8 @@ fn status_text(c: &pb::Container) -> String {
 
 /// Go's `time.Time.String()` of Unix seconds, in UTC.
 fn go_time(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let (date, time) = crate::civil_time::date_and_time(secs);
+    format!("{date} {time} +0000 UTC")
 }
 
 /// Go's `strconv.Quote` for the command column.

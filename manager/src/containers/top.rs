@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::civil_time::civil;
+
 pub const TITLES: [&str; 8] = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
 
 /// One row per pid that still exists (a process may exit meanwhile).
@@ -81,19 +83,6 @@ fn stime(t: i64, now: i64) -> String {
         ];
         format!("{}{:02}", MON[(m - 1) as usize], day)
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn hms(s: u64) -> String {
