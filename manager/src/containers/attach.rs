@@ -332,23 +332,44 @@ fn exec_start_io(
     }
 }
 
-/// Up to 64 KiB of `p` from `offset` (empty at the end or when absent).
-fn read_from(p: &Path, offset: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = File::open(p) else {
-        return Vec::new();
-    };
-    if f.seek(SeekFrom::Start(offset)).is_err() {
-        return Vec::new();
-    }
-    let mut buf = vec![0u8; 64 * 1024];
-    match f.read(&mut buf) {
-        Ok(n) => {
-            buf.truncate(n);
-            buf
+/// Relay an exec's output files (stdout as stream 1, stderr as 2) as they
+/// grow, looking every `POLL`, until its `waiter` is done and both are read
+/// to the end; then its exit code (or the error). `chunk` and `exited` make
+/// the stream's messages; nothing more is sent once the receiver is gone.
+pub(super) async fn relay_exec_output<T>(
+    paths: [(u32, PathBuf); 2],
+    waiter: tokio::task::JoinHandle<Result<i32>>,
+    tx: &mpsc::Sender<std::result::Result<T, Status>>,
+    mut gone: bool,
+    chunk: impl Fn(u32, Vec<u8>) -> T,
+    exited: impl FnOnce(i32) -> T,
+) {
+    let mut offsets = [0u64; 2];
+    loop {
+        let done = waiter.is_finished();
+        for (i, (stream, path)) in paths.iter().enumerate() {
+            loop {
+                let data = super::service::read_from(path, offsets[i]).await;
+                if data.is_empty() {
+                    break;
+                }
+                offsets[i] += data.len() as u64;
+                if !gone && tx.send(Ok(chunk(*stream, data))).await.is_err() {
+                    gone = true;
+                }
+            }
         }
-        Err(_) => Vec::new(),
+        if done {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
     }
+    let code = match waiter.await {
+        Ok(Ok(c)) => Ok(exited(c)),
+        Ok(Err(e)) => Err(Status::from(e)),
+        Err(e) => Err(Status::internal(e.to_string())),
+    };
+    let _ = tx.send(code).await;
 }
 
 /// `ExecAttach`: run a process in the container with stdin (a fifo) and a
@@ -430,49 +451,26 @@ pub async fn exec_attach(
             tty,
             ..Default::default()
         };
-        let mut gone = tx.send(Ok(hello)).await.is_err();
+        let gone = tx.send(Ok(hello)).await.is_err();
         let (l2, p2) = (live.clone(), p.clone());
         let waiter = tokio::task::spawn_blocking(move || shim::exec_wait(&l2, &p2));
-        let paths = [(1u32, p.stdout.clone()), (2u32, p.stderr.clone())];
-        let mut offsets = [0u64; 2];
-        loop {
-            let done = waiter.is_finished();
-            for (i, (stream, path)) in paths.iter().enumerate() {
-                loop {
-                    let (path, off) = (path.clone(), offsets[i]);
-                    let chunk = tokio::task::spawn_blocking(move || read_from(&path, off))
-                        .await
-                        .unwrap_or_default();
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    offsets[i] += chunk.len() as u64;
-                    let msg = pb::AttachOutput {
-                        stream: *stream,
-                        data: chunk,
-                        ..Default::default()
-                    };
-                    if !gone && tx.send(Ok(msg)).await.is_err() {
-                        gone = true;
-                    }
-                }
-            }
-            if done {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        let code = match waiter.await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(Status::from(e)),
-            Err(e) => Err(Status::internal(e.to_string())),
-        };
-        let msg = code.map(|c| pb::AttachOutput {
-            exited: true,
-            exit_code: c,
-            ..Default::default()
-        });
-        let _ = tx.send(msg).await;
+        relay_exec_output(
+            [(1, p.stdout.clone()), (2, p.stderr.clone())],
+            waiter,
+            &tx,
+            gone,
+            |stream, data| pb::AttachOutput {
+                stream,
+                data,
+                ..Default::default()
+            },
+            |exit_code| pb::AttachOutput {
+                exited: true,
+                exit_code,
+                ..Default::default()
+            },
+        )
+        .await;
         let _ = tokio::task::spawn_blocking(move || {
             shim::exec_delete(&live, &p);
             if let Some(x) = &stdin_path {

@@ -312,44 +312,23 @@ impl pb::tasks_server::Tasks for Server {
             let p = Arc::new(p);
             let (l2, p2) = (live.clone(), p.clone());
             let waiter = tokio::task::spawn_blocking(move || shim::exec_wait(&l2, &p2));
-            let paths = [(1u32, p.stdout.clone()), (2u32, p.stderr.clone())];
-            let mut offsets = [0u64; 2];
-            let mut gone = false;
-            loop {
-                let done = waiter.is_finished();
-                for (i, (stream, path)) in paths.iter().enumerate() {
-                    loop {
-                        let chunk = read_from(path, offsets[i]).await;
-                        if chunk.is_empty() {
-                            break;
-                        }
-                        offsets[i] += chunk.len() as u64;
-                        let msg = pb::ExecOutput {
-                            stream: *stream,
-                            data: chunk,
-                            ..Default::default()
-                        };
-                        if !gone && tx.send(Ok(msg)).await.is_err() {
-                            gone = true;
-                        }
-                    }
-                }
-                if done {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let code = match waiter.await {
-                Ok(Ok(c)) => Ok(c),
-                Ok(Err(e)) => Err(Status::from(e)),
-                Err(e) => Err(Status::internal(e.to_string())),
-            };
-            let msg = code.map(|c| pb::ExecOutput {
-                exited: true,
-                exit_code: c,
-                ..Default::default()
-            });
-            let _ = tx.send(msg).await;
+            super::attach::relay_exec_output(
+                [(1, p.stdout.clone()), (2, p.stderr.clone())],
+                waiter,
+                &tx,
+                false,
+                |stream, data| pb::ExecOutput {
+                    stream,
+                    data,
+                    ..Default::default()
+                },
+                |exit_code| pb::ExecOutput {
+                    exited: true,
+                    exit_code,
+                    ..Default::default()
+                },
+            )
+            .await;
             let _ = tokio::task::spawn_blocking(move || shim::exec_delete(&live, &p)).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -797,7 +776,7 @@ impl Server {
 }
 
 /// Up to 64 KiB of `p` from `offset` (empty at the end or when absent).
-async fn read_from(p: &std::path::Path, offset: u64) -> Vec<u8> {
+pub(super) async fn read_from(p: &std::path::Path, offset: u64) -> Vec<u8> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let Ok(mut f) = tokio::fs::File::open(p).await else {
         return Vec::new();
