@@ -559,10 +559,7 @@ async fn stats(conn: &Conn, mut names: Vec<String>) -> anyhow::Result<()> {
                 .map(|s| (s.into_inner(), std::time::Instant::now()))
         }
     };
-    println!(
-        "{:<14}{:<20}{:<10}{:<24}{:<10}PIDS",
-        "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %"
-    );
+    println!("{}", super::stats::HEADER);
     let mut failed = false;
     for n in names {
         let c = match conn
@@ -589,55 +586,12 @@ async fn stats(conn: &Conn, mut names: Vec<String>) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let wall = tb.duration_since(ta).as_nanos().max(1) as f64;
-        let cpu = b.cpu_total_nanos.saturating_sub(a.cpu_total_nanos) as f64 / wall * 100.0;
-        let limit = if b.memory_limit == 0 || b.memory_limit >= (1 << 62) {
-            0
-        } else {
-            b.memory_limit
-        };
-        let mem_pct = if limit > 0 {
-            format!("{:.2}%", b.memory_usage as f64 / limit as f64 * 100.0)
-        } else {
-            "--".into()
-        };
-        println!(
-            "{:<14}{:<20}{:<10}{:<24}{:<10}{}",
-            c.id.chars().take(12).collect::<String>(),
-            c.name,
-            format!("{cpu:.2}%"),
-            format!(
-                "{} / {}",
-                human_bytes(b.memory_usage),
-                if limit > 0 {
-                    human_bytes(limit)
-                } else {
-                    "--".into()
-                }
-            ),
-            mem_pct,
-            b.pids
-        );
+        println!("{}", super::stats::line(&c, &b, Some(&(a, ta)), tb));
     }
     if failed {
         return Err(Exit(1).into());
     }
     Ok(())
-}
-
-fn human_bytes(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.2}{}", units[i])
-    }
 }
 
 /// Docker's multi-container commands: go on after an error, print each
