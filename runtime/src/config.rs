@@ -99,58 +99,8 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
             }
         }
     }
-    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        for key in sysctls.keys() {
-            check_sysctl(spec, key)?;
-        }
-    }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has_new_ns(spec, "uts") {
-        return Err("hostname is set but there is no new uts namespace".into());
-    }
+    crate::security::host_namespaces::validate(spec)?;
     Ok(())
-}
-
-/// Only sysctls that belong to one of the container's namespaces may be set:
-/// anything else would change the host.
-fn check_sysctl(spec: &Spec, key: &str) -> std::result::Result<(), String> {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    let (ns, ok) = if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
-        ("ipc", has_new_ns(spec, "ipc"))
-    } else if key.starts_with("net.") {
-        (
-            "network",
-            has_new_ns(spec, "network") || has_new_ns(spec, "net"),
-        )
-    } else if key == "kernel.hostname" || key == "kernel.domainname" {
-        ("uts", has_new_ns(spec, "uts"))
-    } else {
-        return Err(format!(
-            "sysctl {key:?} is not namespaced: setting it would change the host"
-        ));
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("sysctl {key:?} needs a {ns} namespace"))
-    }
-}
-
-fn has_new_ns(spec: &Spec, kind: &str) -> bool {
-    spec.linux().as_ref().is_some_and(|l| {
-        l.namespaces()
-            .iter()
-            .flatten()
-            .any(|n| n.typ().to_string() == kind)
-    })
 }
 
 /// A mount destination must stay inside the rootfs when read lexically:
@@ -230,11 +180,11 @@ mod tests {
         let e = parse_spec(with("net.ipv4.ip_forward", "ipc").as_bytes(), p)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("needs a network namespace"), "{e}");
+        assert!(e.contains("shares the host's net namespace"), "{e}");
         let e = parse_spec(with("vm.swappiness", "ipc").as_bytes(), p)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not namespaced"), "{e}");
+        assert!(e.contains("not in a separate kernel namespace"), "{e}");
     }
 
     #[test]

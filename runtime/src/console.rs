@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result, SysContext};
 use crate::process::sync::{Channel, Msg};
-use crate::rootfs::paths::{create_in_root, fd_path, Leaf};
+use crate::rootfs::paths::fd_path;
 use crate::syscall::Syscall;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
@@ -21,23 +21,61 @@ use std::path::Path;
 /// make the slave our stdio and controlling terminal, bind it on /dev/console.
 pub fn setup_in_container(sys: &dyn Syscall, ch: &Channel, size: Option<(u16, u16)>) -> Result<()> {
     let name = open_pty_as_stdio(ch, size)?;
-    // /dev/console → this pty (best effort: /dev may be read-only).
-    let root = nix::fcntl::open(
-        "/",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+    bind_console(sys, &name)
+}
+
+/// Bind the pty `name` on /dev/console. A /dev/console that is anything but
+/// a regular file (a symlink of the image pointing elsewhere, a device) is
+/// refused (CVE-2025-52565 class); a missing one is created without
+/// following links, and the mount goes through the verified fd. Where /dev
+/// is read-only and has no console, the container simply has none.
+fn bind_console(sys: &dyn Syscall, name: &str) -> Result<()> {
+    let refuse = |msg: String| Error::Mount {
+        dest: "/dev/console".into(),
+        msg,
+    };
+    let dev = match nix::fcntl::open(
+        "/dev",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
-    )
-    .sys("open /")?;
-    if let Ok(target) = create_in_root(root.as_fd(), Path::new("/dev/console"), Leaf::File) {
-        let _ = sys.mount(
-            Some(Path::new(&name)),
-            &fd_path(&target),
-            None,
-            MsFlags::MS_BIND,
-            None,
-        );
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(refuse(format!("open /dev: {e}"))),
+    };
+    let console = match nix::fcntl::openat(
+        dev.as_fd(),
+        "console",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => match nix::fcntl::openat(
+            dev.as_fd(),
+            "console",
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => fd,
+            // A read-only /dev without a console: nothing to bind onto.
+            Err(nix::errno::Errno::EROFS) => return Ok(()),
+            Err(e) => return Err(refuse(format!("create: {e}"))),
+        },
+        Err(e) => return Err(refuse(format!("open: {e}"))),
+    };
+    let st = nix::sys::stat::fstat(console.as_fd()).map_err(|e| refuse(format!("stat: {e}")))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(refuse(
+            "is a symlink or not a regular file in the rootfs (refused)".into(),
+        ));
     }
-    Ok(())
+    let bind = |target: &Path| sys.mount(Some(Path::new(name)), target, None, MsFlags::MS_BIND, None);
+    match bind(&fd_path(&console)) {
+        // No /proc in the container: the path checked just above.
+        Err(nix::errno::Errno::ENOENT) => bind(Path::new("/dev/console")),
+        r => r,
+    }
+    .map_err(|e| refuse(format!("bind {name}: {e}")))
 }
 
 /// Open a pty in the current mount namespace, hand the master to the parent

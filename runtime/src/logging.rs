@@ -16,8 +16,19 @@ pub enum LogFormat {
 }
 
 struct LineLayer {
-    out: Mutex<Box<dyn Write + Send>>,
     format: LogFormat,
+}
+
+/// Where log lines go. A global, so that the container's init can close
+/// it (`detach`) before it closes every host fd: a closed sink can never
+/// write into whatever fd later reuses its number.
+static SINK: Mutex<Option<Box<dyn Write + Send>>> = Mutex::new(None);
+
+/// Drop (and close) the log sink; later events are discarded.
+pub fn detach() {
+    if let Ok(mut s) = SINK.lock() {
+        *s = None;
+    }
 }
 
 #[derive(Default)]
@@ -67,8 +78,10 @@ impl<S: Subscriber> Layer<S> for LineLayer {
                 s
             }
         };
-        if let Ok(mut out) = self.out.lock() {
-            let _ = writeln!(out, "{line}");
+        if let Ok(mut out) = SINK.lock() {
+            if let Some(out) = out.as_mut() {
+                let _ = writeln!(out, "{line}");
+            }
         }
     }
 }
@@ -99,10 +112,10 @@ pub fn init(
     } else {
         Level::WARN
     };
-    let layer = LineLayer {
-        out: Mutex::new(out),
-        format,
+    if let Ok(mut s) = SINK.lock() {
+        *s = Some(out);
     }
+    let layer = LineLayer { format }
     .with_filter(tracing_subscriber::filter::LevelFilter::from_level(max));
     let _ = tracing_subscriber::registry().with(layer).try_init();
     Ok(to_file)

@@ -154,6 +154,9 @@ fn stage2(req: &ExecRequest<'_>, ch: &Channel) -> Result<Infallible> {
             .map(|b| (b.height() as u16, b.width() as u16));
         crate::console::open_pty_as_stdio(ch, size)?;
     }
+    // Nothing of the host (namespace fds, cgroup or state dir fds) may be
+    // reachable while the cwd and program are resolved.
+    program::close_host_fds(req.process, req.preserve_fds, &[ch.raw_fd()]);
     let prepared = program::prepare(req.process, req.seccomp)?;
     ch.send(&Msg::Ready)?;
     program::exec(prepared, req.preserve_fds)

@@ -16,8 +16,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
 
 pub struct InitContext<'a> {
     pub id: &'a str,
@@ -70,6 +70,15 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
         cgroupns: ns.is_new(LinuxNamespaceType::Cgroup),
         cgroup: ctx.cgroup,
     };
+    // exec.fifo is opened O_PATH now, while the state dir is reachable, and
+    // reopened for writing through /proc/self/fd after pivot_root.
+    let fifo = nix::fcntl::openat(
+        ctx.state_dir.as_fd(),
+        crate::container::store::EXEC_FIFO,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys("open exec fifo")?;
     rootfs::prepare(&sys, &plan)?;
 
     if ctx.has_runtime_hooks {
@@ -82,11 +91,17 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
 
     rootfs::switch_root(&sys, ctx.rootfs, ctx.no_pivot)?;
+    // From here on only the container's files are reachable: drop every fd
+    // of the host (the state dir among them) but the sync channel and the
+    // O_PATH fd of exec.fifo, which names a fifo, not a directory.
+    program::close_host_fds(process, ctx.preserve_fds, &[ch.raw_fd(), fifo.as_raw_fd()]);
     rootfs::apply_root_propagation(&sys, spec)?;
 
-    for (k, v) in linux.sysctl().iter().flatten() {
-        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        std::fs::write(&path, v).map_err(|e| Error::Other(format!("sysctl {k}={v}: {e}")))?;
+    if let Some(sysctls) = linux.sysctl().as_ref().filter(|m| !m.is_empty()) {
+        let proc = rootfs::procfs::open_proc()?;
+        for (k, v) in sysctls {
+            rootfs::procfs::write_sysctl(proc.as_fd(), k, v)?;
+        }
     }
 
     if process.terminal() == Some(true) {
@@ -114,14 +129,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     ch.send(&Msg::Ready)?;
 
     // Block until `hullc start` opens the other end.
-    let fifo = nix::fcntl::openat(
-        ctx.state_dir.as_fd(),
-        crate::container::store::EXEC_FIFO,
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .sys("open exec fifo")?;
-    let mut fifo = std::fs::File::from(fifo);
+    let mut fifo = std::fs::File::from(rootfs::procfs::reopen_for_write(&fifo)?);
     // startContainer hooks are part of `start`: run them before telling it
     // we are going, and tell it why if one fails.
     if let Some(h) = hooks.start_container() {
@@ -135,10 +143,19 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     fifo.write_all(b"0").ctx("exec fifo")?;
     drop(fifo);
 
-    if super::pid1::wanted(spec) {
-        return super::pid1::run(prepared, ctx.preserve_fds);
-    }
-    program::exec(prepared, ctx.preserve_fds)
+    let failed = if super::pid1::wanted(spec) {
+        super::pid1::run(prepared, ctx.preserve_fds)
+    } else {
+        program::exec(prepared, ctx.preserve_fds)
+    };
+    // `start` has returned: the container's stderr is the only one left to
+    // say why the program did not run (as runc does).
+    let e = match failed {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let _ = writeln!(std::io::stderr(), "{}", e.child_message());
+    Err(e)
 }
 
 /// `linux.personality`: the execution domain (LINUX32 → `uname -m` i686).

@@ -9,6 +9,7 @@ use oci_spec::runtime::Process;
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -74,6 +75,7 @@ pub fn prepare<'a>(
     }
 
     nix::unistd::chdir(process.cwd()).sys(format!("chdir to cwd {}", process.cwd().display()))?;
+    verify_cwd(process.cwd())?;
     let exe = find_executable(&args[0], &env)?;
     nix::sys::stat::umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
     Ok(Prepared {
@@ -91,6 +93,75 @@ impl Prepared<'_> {
             f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// The working directory must be reachable from the container's root: a
+/// cwd reached through an fd of the host (`/proc/self/fd/N`) makes getcwd
+/// answer "(unreachable)/…" (CVE-2024-21626 class).
+fn verify_cwd(cwd: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) => Err(Error::Init(format!(
+            "cwd {}: outside the container's root ({})",
+            cwd.display(),
+            p.display()
+        ))),
+        Err(e) => Err(Error::Init(format!(
+            "cwd {}: outside the container's root (getcwd: {e})",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Close every fd of hullc's own (state dir, log file, namespace and
+/// cgroup fds, whatever the caller leaked), keeping stdio, the preserved
+/// fds (`--preserve-fds`, `LISTEN_FDS`) and `keep`. Called before anything
+/// the user controls (cwd, args[0], sysctl names) is resolved, so no path
+/// can reach the host through `/proc/self/fd/N` (CVE-2024-21626 class).
+/// The log sink is closed first: nothing writes into a reused fd number.
+pub fn close_host_fds(process: &Process, preserve_fds: i32, keep: &[RawFd]) {
+    crate::logging::detach();
+    let env = process.env().clone().unwrap_or_default();
+    let first = 3 + preserve_fds.max(0) + listen_fds(&env);
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut lo = first;
+    for k in keep {
+        if k > lo {
+            close_range(lo, k - 1);
+        }
+        lo = k + 1;
+    }
+    close_range(lo, RawFd::MAX);
+}
+
+/// close_range(lo, hi); on kernels without it, close each open fd of the
+/// range listed in /proc/self/fd.
+fn close_range(lo: RawFd, hi: RawFd) {
+    // SAFETY: close_range takes integers only and acts on our fd table.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            lo as libc::c_uint,
+            hi as libc::c_uint,
+            0 as libc::c_uint,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| (lo..=hi).contains(fd)) {
+        // SAFETY: closing a descriptor of ours; nothing uses it afterwards.
+        unsafe { libc::close(fd) };
     }
 }
 
@@ -118,7 +189,11 @@ pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
         Err(e) => e,
         Ok(never) => match never {},
     };
-    Err(Error::Init(format!("exec {}: {e}", p.exe.display())))
+    Err(Error::Init(format!(
+        "exec {}: {}",
+        p.exe.display(),
+        e.desc().to_lowercase()
+    )))
 }
 
 /// The home directory of `uid` in the container's /etc/passwd.

@@ -47,6 +47,11 @@ pub fn pair() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    /// The socket's fd number (to keep it open while closing host fds).
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
     pub fn send(&self, msg: &Msg) -> Result<()> {
         self.send_with_fd(msg, None)
     }

@@ -4,8 +4,10 @@
 //! syscall goes through `Syscall` so the sequence is unit-testable.
 
 pub mod devices;
+pub mod guard;
 pub mod options;
 pub mod paths;
+pub mod procfs;
 
 use crate::cgroups::detect::{detect, Hierarchy};
 use crate::cgroups::CgroupConfig;
@@ -89,6 +91,7 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
         Mode::empty(),
     )
     .map_err(|e| mount_err(plan.rootfs, "open rootfs", e))?;
+    guard::check_pseudo_dirs(root.as_fd())?;
 
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
     let mut dev_is_mounted = false;
@@ -155,6 +158,8 @@ fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount
         return mount_bind(sys, root, plan, m, &opts);
     }
     let target = create_in_root(root.as_fd(), dest, Leaf::Dir)?;
+    let real = guard::container_path(root.as_fd(), &target)?;
+    guard::check_destination(dest, &real, typ, None)?;
     let tpath = fd_path(&target);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let flags = opts.flags & !MsFlags::MS_REMOUNT;
@@ -214,6 +219,8 @@ fn mount_bind(
     })?;
     let leaf = if meta.is_dir() { Leaf::Dir } else { Leaf::File };
     let target = create_in_root(root.as_fd(), dest, leaf)?;
+    let real = guard::container_path(root.as_fd(), &target)?;
+    guard::check_destination(dest, &real, "bind", Some(&src))?;
     let tpath = fd_path(&target);
     let base = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     sys.mount(Some(&src), &tpath, None, base, None)
@@ -273,6 +280,8 @@ fn mount_cgroup(
     opts: &MountOptions,
 ) -> Result<()> {
     let target = create_in_root(root.as_fd(), dest, Leaf::Dir)?;
+    let real = guard::container_path(root.as_fd(), &target)?;
+    guard::check_destination(dest, &real, "cgroup", None)?;
     let tpath = fd_path(&target);
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     match plan.cgroup {
@@ -449,25 +458,61 @@ pub fn apply_root_propagation(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// After switch_root: readonly paths, masked paths, read-only root.
+/// After switch_root: readonly paths, masked paths, read-only root. Each
+/// path is resolved inside the new root; one that exists but cannot be
+/// masked or made read-only is an error, and when /proc is procfs a path
+/// under it must be on procfs (nothing else may stand in for it).
 pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| mount_err(Path::new("/"), "open root", e))?;
+    let proc_fs = nix::fcntl::open(
+        "/proc",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .is_ok_and(|fd| procfs::is_fs(fd.as_fd(), nix::sys::statfs::PROC_SUPER_MAGIC));
+    // Mount targets: the resolved fd through /proc/self/fd when /proc is
+    // there; the path itself otherwise (resolved inside the new root).
+    let target = |path: &Path, fd: &OwnedFd| {
+        if proc_fs {
+            fd_path(fd)
+        } else {
+            path.to_path_buf()
+        }
+    };
+    let resolve = |path: &Path| -> Result<Option<OwnedFd>> {
+        match open_in_root(root.as_fd(), path) {
+            Ok(fd) => {
+                if proc_fs
+                    && path.starts_with("/proc")
+                    && !procfs::is_fs(fd.as_fd(), nix::sys::statfs::PROC_SUPER_MAGIC)
+                {
+                    return Err(mount_err(path, "not on procfs", nix::errno::Errno::EXDEV));
+                }
+                Ok(Some(fd))
+            }
+            Err(nix::errno::Errno::ENOENT) => Ok(None),
+            Err(e) => Err(mount_err(path, "resolve", e)),
+        }
+    };
     for p in linux.readonly_paths().iter().flatten() {
         let path = Path::new(p);
-        match sys.mount(
-            Some(path),
-            path,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        ) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::ENOENT) => continue,
-            Err(e) => return Err(mount_err(path, "bind readonly path", e)),
-        }
+        let Some(fd) = resolve(path)? else { continue };
+        let t = target(path, &fd);
+        sys.mount(Some(&t), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            .map_err(|e| mount_err(path, "bind readonly path", e))?;
+        // The path now names the new bind mount: resolve it again.
+        let Some(fd) = resolve(path)? else {
+            return Err(mount_err(path, "readonly path vanished", nix::errno::Errno::ENOENT));
+        };
         remount_keep_locked(
             sys,
-            path,
+            &target(path, &fd),
             MsFlags::MS_BIND
                 | MsFlags::MS_REMOUNT
                 | MsFlags::MS_RDONLY
@@ -480,31 +525,23 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
     }
     for p in linux.masked_paths().iter().flatten() {
         let path = Path::new(p);
-        let meta = match std::fs::symlink_metadata(path) {
-            Ok(m) => m,
-            Err(_) => continue,
-        };
-        let res = if meta.is_dir() {
+        let Some(fd) = resolve(path)? else { continue };
+        let is_dir = nix::sys::stat::fstat(fd.as_fd())
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .map_err(|e| mount_err(path, "stat masked path", e))?;
+        let t = target(path, &fd);
+        let res = if is_dir {
             sys.mount(
                 Some(Path::new("tmpfs")),
-                path,
+                &t,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
                 Some("size=0"),
             )
         } else {
-            sys.mount(
-                Some(Path::new("/dev/null")),
-                path,
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )
+            sys.mount(Some(Path::new("/dev/null")), &t, None, MsFlags::MS_BIND, None)
         };
-        match res {
-            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
-            Err(e) => return Err(mount_err(path, "mask", e)),
-        }
+        res.map_err(|e| mount_err(path, "mask", e))?;
     }
     if spec
         .root()

@@ -2,6 +2,7 @@
 //! no_new_privs. Seccomp lives in the hull-seccomp crate.
 
 pub mod capabilities;
+pub mod host_namespaces;
 pub mod identity;
 pub mod rlimits;
 pub mod seccomp;
