@@ -8,8 +8,8 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Process;
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -50,6 +50,17 @@ pub fn prepare<'a>(
     }
 
     let user = process.user();
+    // As runc: the cwd first while still root (a directory only root may
+    // enter works), again as the user only if root was refused.
+    let chdir = || {
+        nix::unistd::chdir(process.cwd()).sys(format!("chdir to cwd {}", process.cwd().display()))
+    };
+    let chdir_again = match nix::unistd::chdir(process.cwd()) {
+        Ok(()) => false,
+        Err(nix::errno::Errno::EACCES) => true,
+        Err(e) => return Err(e).sys(format!("chdir to cwd {}", process.cwd().display())),
+    };
+    security::identity::fix_stdio_owner(user)?;
     security::set_keep_caps(true)?;
     if let Some(c) = process.capabilities() {
         security::capabilities::apply_bounding(c)?;
@@ -74,7 +85,9 @@ pub fn prepare<'a>(
         security::set_no_new_privs()?;
     }
 
-    nix::unistd::chdir(process.cwd()).sys(format!("chdir to cwd {}", process.cwd().display()))?;
+    if chdir_again {
+        chdir()?;
+    }
     verify_cwd(process.cwd())?;
     let exe = find_executable(&args[0], &env)?;
     nix::sys::stat::umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));

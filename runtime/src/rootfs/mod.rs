@@ -34,6 +34,15 @@ pub struct RootfsPlan<'a> {
     pub cgroup: &'a CgroupConfig,
 }
 
+fn bind_source_path(m: &Mount, bundle: &Path) -> PathBuf {
+    let src = m.source().clone().unwrap_or_default();
+    if src.is_absolute() {
+        src
+    } else {
+        bundle.join(src)
+    }
+}
+
 fn mount_err(dest: &Path, what: &str, e: nix::Error) -> Error {
     Error::Mount {
         dest: dest.display().to_string(),
@@ -120,7 +129,9 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
     nix::sys::stat::umask(old);
     res?;
     devices::create_symlinks(root.as_fd(), has_pts)?;
-    Ok(())
+    // createContainer hooks run from here, in the rootfs (as runc).
+    sys.chdir(plan.rootfs)
+        .map_err(|e| mount_err(plan.rootfs, "chdir", e))
 }
 
 /// The mount point containing `path` (longest prefix in mountinfo), if
@@ -162,7 +173,11 @@ fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount
     guard::check_destination(dest, &real, typ, None)?;
     let tpath = fd_path(&target);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+    if is_readonly_dev(m) {
+        // Device nodes and /dev/pts go in first; finalize makes it ro.
+        flags.remove(MsFlags::MS_RDONLY);
+    }
     match sys.mount(Some(&source), &tpath, Some(typ), flags, opts.data()) {
         Ok(()) => {}
         Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
@@ -186,7 +201,7 @@ fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount
         }
         Err(e) => return Err(mount_err(dest, &format!("mount {typ}"), e)),
     }
-    if opts.propagation.is_empty() {
+    if opts.propagation.is_empty() && !opts.has_recursive() {
         return Ok(());
     }
     // The fd names the directory under the new mount; re-resolve.
@@ -196,7 +211,21 @@ fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount
         sys.mount(None, &tpath, None, *p, None)
             .map_err(|e| mount_err(dest, "set propagation", e))?;
     }
-    Ok(())
+    apply_recursive(sys, &tpath, dest, &opts)
+}
+
+/// "rro", "rnosuid"…: attributes on the mount and every mount below it.
+fn apply_recursive(
+    sys: &dyn Syscall,
+    tpath: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    if !opts.has_recursive() {
+        return Ok(());
+    }
+    sys.mount_setattr_recursive(tpath, opts.rec_set, opts.rec_clear)
+        .map_err(|e| mount_err(dest, "set recursive mount attributes", e))
 }
 
 fn mount_bind(
@@ -207,12 +236,7 @@ fn mount_bind(
     opts: &MountOptions,
 ) -> Result<()> {
     let dest = m.destination();
-    let src = m.source().clone().unwrap_or_default();
-    let src = if src.is_absolute() {
-        src
-    } else {
-        plan.bundle.join(src)
-    };
+    let src = bind_source_path(m, plan.bundle);
     let meta = std::fs::metadata(&src).map_err(|e| Error::Mount {
         dest: dest.display().to_string(),
         msg: format!("bind source {}: {e}", src.display()),
@@ -238,7 +262,7 @@ fn mount_bind(
         sys.mount(None, &tpath, None, *p, None)
             .map_err(|e| mount_err(dest, "set propagation", e))?;
     }
-    Ok(())
+    apply_recursive(sys, &tpath, dest, opts)
 }
 
 /// Remount; if the kernel refuses because flags of the underlying mount are
@@ -405,6 +429,7 @@ fn mount_cgroup(
 /// no temporary directory), or MS_MOVE + chroot with `--no-pivot`.
 pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
+        detach_host_mounts(sys, rootfs)?;
         sys.chdir(rootfs)
             .map_err(|e| mount_err(rootfs, "chdir", e))?;
         sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
@@ -442,6 +467,59 @@ pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<(
     Ok(())
 }
 
+/// `--no-pivot` leaves the old root's mounts in the container's mount
+/// namespace (under the chroot, but listed in mountinfo, and host procfs
+/// or sysfs mounts there would let a new procfs mount past its masks).
+/// Detach every mount that is neither the rootfs (or below it) nor one of
+/// its parents, each made a slave first so nothing propagates to the host;
+/// where detaching is not permitted, cover procfs/sysfs with a tmpfs.
+fn detach_host_mounts(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
+    let rootfs = std::fs::canonicalize(rootfs).map_err(|e| Error::Mount {
+        dest: rootfs.display().to_string(),
+        msg: format!("resolve rootfs: {e}"),
+    })?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts: Vec<(PathBuf, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let mp = l.split(' ').nth(4)?;
+            let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
+            Some((
+                PathBuf::from(crate::cgroups::detect::unescape(mp)),
+                fstype.to_string(),
+            ))
+        })
+        .collect();
+    // Deepest first: mountinfo lists children after their parents.
+    for (mp, fstype) in mounts.iter().rev() {
+        if mp.starts_with(&rootfs) || rootfs.starts_with(mp) {
+            continue;
+        }
+        match sys.mount(None, mp, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {
+            Ok(()) => {}
+            // Gone with a parent detached before it.
+            Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::EINVAL) => continue,
+            Err(e) => return Err(mount_err(mp, "make host mount slave", e)),
+        }
+        match sys.umount2(mp, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(nix::errno::Errno::EPERM) if fstype == "proc" || fstype == "sysfs" => {
+                sys.mount(
+                    Some(Path::new("tmpfs")),
+                    mp,
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None,
+                )
+                .map_err(|e| mount_err(mp, "cover host mount", e))?;
+            }
+            Err(nix::errno::Errno::EPERM) => {}
+            Err(e) => return Err(mount_err(mp, "detach host mount", e)),
+        }
+    }
+    Ok(())
+}
+
 /// An explicit `rootfsPropagation` also applies to the new "/" (it could
 /// not be set before pivot_root without affecting the host).
 pub fn apply_root_propagation(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
@@ -456,6 +534,15 @@ pub fn apply_root_propagation(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
             .map_err(|e| mount_err(Path::new("/"), "set rootfs propagation", e))?;
     }
     Ok(())
+}
+
+/// A tmpfs at /dev asked read-only (as runc, made so at the very end).
+fn is_readonly_dev(m: &Mount) -> bool {
+    m.destination() == Path::new("/dev")
+        && m.typ().as_deref() == Some("tmpfs")
+        && options::parse(m.options().as_deref().unwrap_or_default())
+            .flags
+            .contains(MsFlags::MS_RDONLY)
 }
 
 /// After switch_root: readonly paths, masked paths, read-only root. Each
@@ -508,7 +595,11 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
             .map_err(|e| mount_err(path, "bind readonly path", e))?;
         // The path now names the new bind mount: resolve it again.
         let Some(fd) = resolve(path)? else {
-            return Err(mount_err(path, "readonly path vanished", nix::errno::Errno::ENOENT));
+            return Err(mount_err(
+                path,
+                "readonly path vanished",
+                nix::errno::Errno::ENOENT,
+            ));
         };
         remount_keep_locked(
             sys,
@@ -539,9 +630,31 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
                 Some("size=0"),
             )
         } else {
-            sys.mount(Some(Path::new("/dev/null")), &t, None, MsFlags::MS_BIND, None)
+            sys.mount(
+                Some(Path::new("/dev/null")),
+                &t,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
         };
         res.map_err(|e| mount_err(path, "mask", e))?;
+    }
+    for m in spec
+        .mounts()
+        .iter()
+        .flatten()
+        .filter(|m| is_readonly_dev(m))
+    {
+        let opts = options::parse(m.options().as_deref().unwrap_or_default());
+        sys.mount(
+            None,
+            Path::new("/dev"),
+            None,
+            opts.flags | MsFlags::MS_REMOUNT,
+            None,
+        )
+        .map_err(|e| mount_err(Path::new("/dev"), "remount read-only", e))?;
     }
     if spec
         .root()
@@ -671,7 +784,15 @@ mod tests {
         assert!(matches!(calls[2], Call::Chdir(_)));
         assert!(matches!(calls[4], Call::Umount(_)));
         let rec = Recorder::default();
-        switch_root(&rec, Path::new("/r"), true).unwrap();
-        assert!(rec.calls.borrow().contains(&Call::Chroot(".".into())));
+        let t = tempfile::tempdir().unwrap();
+        switch_root(&rec, t.path(), true).unwrap();
+        let calls = rec.calls.borrow();
+        assert!(calls.contains(&Call::Chroot(".".into())));
+        // --no-pivot detaches the host's mounts (here: /proc) first.
+        let detach = calls
+            .iter()
+            .position(|c| *c == Call::Umount("/proc".into()));
+        let chroot = calls.iter().position(|c| *c == Call::Chroot(".".into()));
+        assert!(detach.is_some() && detach < chroot, "{calls:?}");
     }
 }

@@ -12,8 +12,56 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Filesystem-specific data ("mode=755,size=65536k").
     pub data: String,
+    /// Recursive attributes ("rro", "rnosuid"…): MOUNT_ATTR_* bits to set
+    /// and to clear on the whole mount tree with mount_setattr(2).
+    pub rec_set: u64,
+    pub rec_clear: u64,
     /// Options hullc does not implement (reported, not fatal).
     pub unsupported: Vec<String>,
+}
+
+/// mount_setattr(2) attribute bits (linux/mount.h).
+pub mod attr {
+    pub const RDONLY: u64 = 0x1;
+    pub const NOSUID: u64 = 0x2;
+    pub const NODEV: u64 = 0x4;
+    pub const NOEXEC: u64 = 0x8;
+    /// The atime field: RELATIME (0), NOATIME or STRICTATIME.
+    pub const ATIME_MASK: u64 = 0x70;
+    pub const NOATIME: u64 = 0x10;
+    pub const STRICTATIME: u64 = 0x20;
+    pub const NODIRATIME: u64 = 0x80;
+    pub const NOSYMFOLLOW: u64 = 0x20_0000;
+}
+
+/// A recursive option: (bits to set, bits to clear), as runc reads them.
+fn recursive(o: &str) -> Option<(u64, u64)> {
+    use attr::*;
+    Some(match o {
+        "rro" => (RDONLY, 0),
+        "rrw" => (0, RDONLY),
+        "rnosuid" => (NOSUID, 0),
+        "rsuid" => (0, NOSUID),
+        "rnodev" => (NODEV, 0),
+        "rdev" => (0, NODEV),
+        "rnoexec" => (NOEXEC, 0),
+        "rexec" => (0, NOEXEC),
+        "rnodiratime" => (NODIRATIME, 0),
+        "rdiratime" => (0, NODIRATIME),
+        "rrelatime" => (0, ATIME_MASK),
+        "rnorelatime" => (0, 0),
+        "ratime" | "rnoatime" | "rstrictatime" | "rnostrictatime" => {
+            let v = match o {
+                "rnoatime" => NOATIME,
+                "rstrictatime" => STRICTATIME,
+                _ => 0,
+            };
+            (v, ATIME_MASK)
+        }
+        "rnosymfollow" => (NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 impl Default for MountOptions {
@@ -23,6 +71,8 @@ impl Default for MountOptions {
             cleared: MsFlags::empty(),
             propagation: Vec::new(),
             data: String::new(),
+            rec_set: 0,
+            rec_clear: 0,
             unsupported: Vec::new(),
         }
     }
@@ -31,6 +81,9 @@ impl Default for MountOptions {
 impl MountOptions {
     pub fn is_bind(&self) -> bool {
         self.flags.contains(MsFlags::MS_BIND)
+    }
+    pub fn has_recursive(&self) -> bool {
+        self.rec_set != 0 || self.rec_clear != 0
     }
     pub fn data(&self) -> Option<&str> {
         if self.data.is_empty() {
@@ -86,10 +139,16 @@ pub fn parse<S: AsRef<str>>(opts: &[S]) -> MountOptions {
                 m.propagation.push(p);
                 continue;
             }
-            "tmpcopyup" | "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev"
-            | "rdev" | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rrelatime"
-            | "rnorelatime" | "rstrictatime" | "rnostrictatime" | "rnosymfollow" | "rsymfollow"
-            | "nosymfollow" | "symfollow" => {
+            "nosymfollow" => (true, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+            "symfollow" => (false, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+            r if recursive(r).is_some() => {
+                let (set, clear) = recursive(r).unwrap_or_default();
+                // The atime field is cleared whole when one value is set.
+                m.rec_set = (m.rec_set & !clear) | set;
+                m.rec_clear = (m.rec_clear & !(set & !attr::ATIME_MASK)) | clear;
+                continue;
+            }
+            "tmpcopyup" | "idmap" | "ridmap" => {
                 m.unsupported.push(o.to_string());
                 continue;
             }
@@ -130,6 +189,17 @@ mod tests {
         assert!(!m.flags.contains(MsFlags::MS_RDONLY));
         assert!(m.cleared.contains(MsFlags::MS_RDONLY));
         assert!(m.is_bind() && m.flags.contains(MsFlags::MS_REC));
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let m = parse(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert_eq!(m.rec_set, attr::RDONLY | attr::NOSUID | attr::NOATIME);
+        assert_eq!(m.rec_clear, attr::ATIME_MASK);
+        assert!(!m.flags.contains(MsFlags::MS_RDONLY));
+        let m = parse(&["rro", "rrw"]);
+        assert_eq!((m.rec_set, m.rec_clear), (0, attr::RDONLY));
+        assert!(m.unsupported.is_empty());
     }
 
     #[test]

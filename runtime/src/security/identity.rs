@@ -24,3 +24,34 @@ pub fn switch_user(user: &User) -> Result<()> {
     nix::unistd::setresuid(uid, uid, uid).sys(format!("setresuid {uid}"))?;
     Ok(())
 }
+
+/// Give stdio to the process's user, as runc does (so a non-root process
+/// can use its console): fds on /dev/null or already the user's are left
+/// alone, and EINVAL/EPERM/EROFS (an unmapped owner, a read-only /dev) are
+/// not errors.
+pub fn fix_stdio_owner(user: &User) -> Result<()> {
+    let null = nix::sys::stat::stat("/dev/null").ok().map(|s| s.st_rdev);
+    for fd in 0..3 {
+        // SAFETY: stdio fds stay open for the whole process.
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = nix::sys::stat::fstat(bfd) else {
+            continue;
+        };
+        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null;
+        if st.st_uid == user.uid() || is_null {
+            continue;
+        }
+        match nix::unistd::fchown(
+            bfd,
+            Some(Uid::from_raw(user.uid())),
+            Some(Gid::from_raw(user.gid())),
+        ) {
+            Ok(())
+            | Err(nix::errno::Errno::EINVAL)
+            | Err(nix::errno::Errno::EPERM)
+            | Err(nix::errno::Errno::EROFS) => {}
+            Err(e) => return Err(e).sys(format!("chown stdio fd {fd}")),
+        }
+    }
+    Ok(())
+}

@@ -18,6 +18,37 @@ impl Syscall for LinuxSyscall {
     ) -> nix::Result<()> {
         nix::mount::mount(source, target, fstype, flags, data)
     }
+    fn mount_setattr_recursive(&self, target: &Path, set: u64, clear: u64) -> nix::Result<()> {
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        let attr = MountAttr {
+            attr_set: set,
+            attr_clr: clear,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let path =
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()))
+                .map_err(|_| nix::errno::Errno::EINVAL)?;
+        // SAFETY: a valid C path and a mount_attr we own, with its size;
+        // the kernel only reads them.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        nix::errno::Errno::result(rc).map(drop)
+    }
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {
         nix::mount::umount2(target, flags)
     }

@@ -19,6 +19,8 @@ pub trait Syscall {
         flags: MsFlags,
         data: Option<&str>,
     ) -> nix::Result<()>;
+    /// mount_setattr(2) on the whole tree under `target` (AT_RECURSIVE).
+    fn mount_setattr_recursive(&self, target: &Path, set: u64, clear: u64) -> nix::Result<()>;
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn chroot(&self, path: &Path) -> nix::Result<()>;

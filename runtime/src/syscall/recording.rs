@@ -16,6 +16,7 @@ pub enum Call {
         flags: MsFlags,
         data: Option<String>,
     },
+    SetAttr(PathBuf, u64, u64),
     Umount(PathBuf),
     PivotRoot(PathBuf),
     Chroot(PathBuf),
@@ -59,6 +60,12 @@ impl Syscall for Recorder {
             flags,
             data: data.map(str::to_string),
         });
+        Ok(())
+    }
+    fn mount_setattr_recursive(&self, target: &Path, set: u64, clear: u64) -> nix::Result<()> {
+        self.calls
+            .borrow_mut()
+            .push(Call::SetAttr(shown(target), set, clear));
         Ok(())
     }
     fn umount2(&self, target: &Path, _flags: MntFlags) -> nix::Result<()> {

@@ -1,0 +1,159 @@
+//! runc's contract on process setup order and rootfs details (issue 17,
+//! groups H and J): the same bundle under hullc and runc, the same
+//! observable result. runc is Debian's (1.1.5); a case runc does not pass
+//! here is noted where it runs hullc alone.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use hull_integration::bundle::Bundle;
+use hull_integration::cleanup::remove_tree;
+use hull_integration::runtime::{describe, require_root, stdout_of, Runtime};
+use serde_json::json;
+
+/// hullc, then runc when it is installed.
+fn runtimes() -> Vec<Runtime> {
+    let runc = PathBuf::from("/usr/sbin/runc");
+    std::iter::once(Runtime::new())
+        .chain(runc.exists().then(|| Runtime::with_bin(runc)))
+        .collect()
+}
+
+fn name(rt: &Runtime) -> String {
+    rt.bin()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A host directory of the test's own, removed (after unmounting) on drop.
+struct HostDir(PathBuf);
+
+impl HostDir {
+    fn new(tag: &str) -> HostDir {
+        let p = PathBuf::from(format!(
+            "/tmp/hull-order-{tag}-{}",
+            hull_integration::unique_id("o")
+        ));
+        fs::create_dir_all(&p).unwrap();
+        HostDir(p)
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.0);
+    }
+}
+
+/// Run `b` to completion under `rt` (foreground), returning its stdout.
+fn run_out(rt: &Runtime, b: &Bundle, tag: &str) -> String {
+    let id = format!("{}-{tag}", b.id());
+    let o = rt.run_container(&id, b, &[]);
+    assert!(o.status.success(), "{}: {}", name(rt), describe(&o));
+    let out = stdout_of(&o);
+    rt.assert_nothing_left(&id, b);
+    out
+}
+
+#[test]
+fn cwd_only_root_can_enter_works_for_another_user() {
+    require_root();
+    for rt in runtimes() {
+        let mut b = Bundle::sh("rootcwd", "pwd");
+        let dir = b.rootfs().join("secret");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        b.process_mut()["cwd"] = json!("/secret");
+        b.process_mut()["user"] = json!({"uid": 1000, "gid": 1000});
+        b.write().unwrap();
+        let tag = name(&rt);
+        assert_eq!(run_out(&rt, &b, &tag).trim(), "/secret", "{tag}");
+    }
+}
+
+#[test]
+fn stdio_belongs_to_the_process_user() {
+    require_root();
+    for rt in runtimes() {
+        let mut b = Bundle::sh("stdio", "stat -c %u /proc/self/fd/1");
+        b.process_mut()["user"] = json!({"uid": 1000, "gid": 1000});
+        b.write().unwrap();
+        let tag = name(&rt);
+        assert_eq!(run_out(&rt, &b, &tag).trim(), "1000", "{tag}");
+    }
+}
+
+#[test]
+fn rro_makes_submounts_read_only_too() {
+    require_root();
+    for rt in runtimes() {
+        let host = HostDir::new("rro");
+        let sub = host.0.join("sub");
+        fs::create_dir(&sub).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(&sub)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let mut b = Bundle::sh(
+            "rro",
+            "touch /data/x 2>/dev/null && echo TOP-WRITABLE; touch /data/sub/x 2>/dev/null && echo SUB-WRITABLE; echo done",
+        );
+        b.add_mount(json!({"destination": "/data", "type": "bind",
+            "source": host.0.to_string_lossy(), "options": ["rbind", "rro"]}));
+        b.write().unwrap();
+        let tag = name(&rt);
+        let out = run_out(&rt, &b, &tag);
+        assert_eq!(out.trim(), "done", "{tag}: {out}");
+        assert!(!sub.join("x").exists(), "{tag}: wrote into the submount");
+    }
+}
+
+#[test]
+fn read_only_dev_still_gets_devpts_and_devices() {
+    require_root();
+    for rt in runtimes() {
+        let mut b = Bundle::sh(
+            "rodev",
+            "test -c /dev/null && echo null; test -d /dev/pts && echo pts; touch /dev/x 2>/dev/null && echo DEV-WRITABLE; echo done",
+        );
+        for m in b.config_mut()["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+        b.write().unwrap();
+        let tag = name(&rt);
+        let out = run_out(&rt, &b, &tag);
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            ["null", "pts", "done"],
+            "{tag}"
+        );
+    }
+}
+
+#[test]
+fn create_container_hook_runs_in_the_rootfs() {
+    require_root();
+    for rt in runtimes() {
+        let host = HostDir::new("hookcwd");
+        let out = host.0.join("cwd");
+        let mut b = Bundle::sh("hookcwd", "true");
+        b.add_hook(
+            "createContainer",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", format!("pwd > {}", out.display())]}),
+        );
+        b.write().unwrap();
+        let tag = name(&rt);
+        run_out(&rt, &b, &tag);
+        let cwd = fs::read_to_string(&out).unwrap_or_default();
+        let rootfs = fs::canonicalize(b.rootfs()).unwrap();
+        assert_eq!(Path::new(cwd.trim()), rootfs, "{tag}");
+    }
+}
