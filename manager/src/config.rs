@@ -33,6 +33,11 @@ pub struct Config {
     /// Network of containers run without `--network`: "bridge" (unset),
     /// "none", "host" or a network's name (like dockerd's `bridge: none`).
     pub default_network: Option<String>,
+    /// The default network's bridge device (default "hull0"). Two hulld on
+    /// one host need their own bridge and subnet.
+    pub default_bridge: Option<String>,
+    /// The default network's subnet (default "10.88.0.0/16").
+    pub default_subnet: Option<String>,
 }
 
 impl Default for Config {
@@ -48,6 +53,8 @@ impl Default for Config {
             snapshotter: "auto".into(),
             allow_device_nodes: false,
             default_network: None,
+            default_bridge: None,
+            default_subnet: None,
         }
     }
 }
@@ -56,11 +63,38 @@ impl Config {
     /// Load `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Config> {
         match std::fs::read_to_string(path) {
-            Ok(s) => toml::from_str(&s)
-                .map_err(|e| Error::InvalidArgument(format!("config {}: {e}", path.display()))),
+            Ok(s) => {
+                let c: Config = toml::from_str(&s).map_err(|e| {
+                    Error::InvalidArgument(format!("config {}: {e}", path.display()))
+                })?;
+                c.validate().map_err(|e| {
+                    Error::InvalidArgument(format!("config {}: {e}", path.display()))
+                })?;
+                Ok(c)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
         }
+    }
+}
+
+impl Config {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(b) = &self.default_bridge {
+            let ok = !b.is_empty()
+                && b.len() <= 15
+                && b.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c));
+            if !ok {
+                return Err(format!(
+                    "default_bridge {b:?}: 1-15 characters of [A-Za-z0-9_.-]"
+                ));
+            }
+        }
+        if let Some(s) = &self.default_subnet {
+            crate::network::Cidr::parse(s).map_err(|e| format!("default_subnet {s:?}: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -77,5 +111,13 @@ mod tests {
         assert_eq!(c.max_concurrent_downloads, 5);
         assert_eq!(c.registry_mirrors["docker.io"], vec!["127.0.0.1:1"]);
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
+        let c: Config =
+            toml::from_str("default_bridge = \"hull7\"\ndefault_subnet = \"10.7.0.0/16\"\n")
+                .unwrap();
+        assert!(c.validate().is_ok());
+        let bad: Config = toml::from_str("default_bridge = \"a-very-long-bridge-name\"\n").unwrap();
+        assert!(bad.validate().is_err());
+        let bad: Config = toml::from_str("default_subnet = \"10.7.0.0\"\n").unwrap();
+        assert!(bad.validate().is_err());
     }
 }

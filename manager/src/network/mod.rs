@@ -28,6 +28,7 @@
 //!   running containers keep their namespace, addresses and iptables rules
 //!   across a hulld restart.
 
+pub mod bridge_owner;
 pub mod cni;
 pub mod netns;
 pub mod ports;
@@ -284,13 +285,20 @@ pub fn ensure_default(m: &Manager) -> Result<NetworkRecord> {
     {
         return Ok(n);
     }
+    let subnet = m.cfg.default_subnet.as_deref().unwrap_or(DEFAULT_SUBNET);
+    let cidr = Cidr::parse(subnet).map_err(Error::InvalidArgument)?;
     let n = NetworkRecord {
         id: crate::containers::new_id(),
         name: DEFAULT_NETWORK.into(),
         driver: "bridge".into(),
-        subnet: DEFAULT_SUBNET.into(),
-        gateway: "10.88.0.1".into(),
-        bridge: DEFAULT_BRIDGE.into(),
+        subnet: cidr.to_string(),
+        gateway: cidr.first_host().to_string(),
+        bridge: m
+            .cfg
+            .default_bridge
+            .as_deref()
+            .unwrap_or(DEFAULT_BRIDGE)
+            .into(),
         created_at: now_secs(),
         ..Default::default()
     };
@@ -882,6 +890,13 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
     }
     let (n, ip) = allocate(m, &req.network, &key)?;
     let c = net_cidr(&n)?;
+    let default = n.name == DEFAULT_NETWORK;
+    if default {
+        if let Err(e) = bridge_owner::check(&n.bridge, &c, &m.root) {
+            let _ = release(m, &n.name, &key, Some(&ip.to_string()));
+            return Err(e);
+        }
+    }
     let primary = ep.attached.is_empty();
     let with_ports = primary && !ep.bindings.is_empty();
     let list = conflist(&n, ip, &c, primary, with_ports);
@@ -909,6 +924,9 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
         .and_then(|i| i["mac"].as_str())
         .unwrap_or_default()
         .to_string();
+    if default {
+        bridge_owner::claim(&n.bridge, &m.root);
+    }
     publish_link(m, ep, &n.id, &n.name, "connect");
     ep.attached.push(Attachment {
         network: n.name.clone(),
