@@ -1148,3 +1148,89 @@ fn restart_policy_brings_the_network_back() {
     assert_eq!(ip_of(&h, "next"), "10.88.0.2");
     h.hull_ok(&["rm", "-f", "next"]);
 }
+
+/// Two hulld on one host (different roots): the second may not take the
+/// first one's default bridge, nor a subnet that overlaps it; with a bridge
+/// and subnet of its own (config keys) both serve published ports.
+#[test]
+fn two_hulld_need_their_own_bridge_and_subnet() {
+    require_root!();
+    let _ns = NetNs::enter("twod");
+    let a = Hulld::start_with_config(BRIDGE);
+    let _ca = Containers::of(&a);
+    let img_a = load_image(&a);
+    let port_a = free_port();
+    a.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port_a}:80"),
+        &img_a,
+    ]);
+    wait_http(&format!("127.0.0.1:{port_a}"), &a);
+
+    // Same bridge: refused, naming it, and nothing attached.
+    let b = Hulld::start_with_config(BRIDGE);
+    let _cb = Containers::of(&b);
+    let img_b = load_image(&b);
+    let o = b.hull(&["run", "--rm", &img_b, "true"]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "second hulld took hull0: {err}");
+    assert!(
+        err.contains("bridge hull0 belongs to another hulld") && err.lines().count() == 1,
+        "{err}"
+    );
+
+    // Its own bridge but the same subnet: refused as overlapping.
+    let c = Hulld::start_with_config(&format!("{BRIDGE}default_bridge = \"hulltb1\"\n"));
+    let _cc = Containers::of(&c);
+    let img_c = load_image(&c);
+    let o = c.hull(&["run", "--rm", &img_c, "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("overlaps"), "{}", stderr(&o));
+    assert!(!links().contains("hulltb1"), "a refused bridge was made");
+
+    // Its own bridge and subnet: both answer.
+    let d = Hulld::start_with_config(&format!(
+        "{BRIDGE}default_bridge = \"hulltb2\"\ndefault_subnet = \"10.89.0.0/16\"\n"
+    ));
+    let _cd = Containers::of(&d);
+    let img_d = load_image(&d);
+    let port_d = free_port();
+    d.hull_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port_d}:80"),
+        &img_d,
+    ]);
+    wait_http(&format!("127.0.0.1:{port_d}"), &d);
+    wait_http(&format!("127.0.0.1:{port_a}"), &a);
+    assert!(
+        ip_of(&d, "web").starts_with("10.89."),
+        "{}",
+        ip_of(&d, "web")
+    );
+    assert!(ip_of(&a, "web").starts_with("10.88."));
+    // A bad value is refused at start, naming the key.
+    let bad = d.dir.path().join("bad.toml");
+    std::fs::write(&bad, "default_subnet = \"10.1.2.3\"\n").unwrap();
+    let o = Command::new(hull_integration::bin_path("hulld"))
+        .arg("--root")
+        .arg(d.dir.path().join("badroot"))
+        .arg("--state")
+        .arg(d.dir.path().join("badstate"))
+        .arg("--address")
+        .arg(d.dir.path().join("bad.sock"))
+        .arg("--config")
+        .arg(&bad)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("default_subnet"), "{}", stderr(&o));
+}
