@@ -262,15 +262,30 @@ pub fn build(profile: &LinuxSeccomp) -> Result<Policy, SeccompError> {
                 value_two: a.value_two().unwrap_or(0),
             });
         }
+        // As runc with libseccomp: conditions on distinct arguments must all
+        // hold (one rule), but when an argument is tested more than once,
+        // every condition becomes a rule of its own (any one may hold).
+        let repeated = conds
+            .iter()
+            .enumerate()
+            .any(|(i, c)| conds[..i].iter().any(|d| d.index == c.index));
+        let rule_conds: Vec<Vec<Cond>> = if repeated {
+            conds.iter().map(|c| vec![c.clone()]).collect()
+        } else {
+            vec![conds]
+        };
         for name in names {
             let mut known = false;
             for s in &mut sections {
                 if let Some(nr) = s.arch.lookup(name) {
                     known = true;
-                    s.syscalls.entry(nr).or_default().push(Rule {
-                        conds: conds.clone(),
-                        action,
-                    });
+                    let rules = s.syscalls.entry(nr).or_default();
+                    for conds in &rule_conds {
+                        rules.push(Rule {
+                            conds: conds.clone(),
+                            action,
+                        });
+                    }
                 } else {
                     tracing::trace!(syscall = %name, arch = s.arch.name, "syscall not in this architecture");
                 }

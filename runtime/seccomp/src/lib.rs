@@ -143,6 +143,11 @@ impl CompiledFilter {
         Ok(None)
     }
 
+    /// Whether installing returns a user-notification listener fd.
+    pub fn uses_notify(&self) -> bool {
+        self.flags & compile::FLAG_NEW_LISTENER != 0
+    }
+
     /// Length of the BPF program.
     pub fn instructions(&self) -> usize {
         self.program.len()

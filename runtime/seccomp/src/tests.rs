@@ -360,23 +360,18 @@ fn operators_in_bpf_match_reference() {
     }
 }
 
+/// runc (and so Docker's profiles) turns conditions on one argument into
+/// separate rules: 10 <= arg0 OR arg0 < 20 — every value matches.
 #[test]
-fn conditions_on_one_argument_are_anded() {
-    // 10 <= arg0 < 20 → ERRNO(9), else allowed.
+fn conditions_on_one_argument_are_ored_as_runc_does() {
     let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],
         "action":"SCMP_ACT_ERRNO","errnoRet":9,"args":[
         {"index":0,"value":10,"op":"SCMP_CMP_GE"},{"index":0,"value":20,"op":"SCMP_CMP_LT"}]}]}"#;
     let (_, prog) = both(json);
-    for (arg, want) in [
-        (9u64, RET_ALLOW),
-        (10, RET_ERRNO | 9),
-        (19, RET_ERRNO | 9),
-        (20, RET_ALLOW),
-        (0x1_0000_000a, RET_ALLOW),
-    ] {
+    for arg in [9u64, 10, 19, 20, 0x1_0000_000a] {
         assert_eq!(
             run(&prog, 110, AUDIT_ARCH_X86_64, [arg, 0, 0, 0, 0, 0]),
-            want,
+            RET_ERRNO | 9,
             "{arg}"
         );
     }
@@ -810,4 +805,36 @@ fn native_is_always_present_and_listed_arches_get_sections() {
     assert_eq!(run(&prog, 172, AUDIT_ARCH_AARCH64, [0; 6]), RET_ERRNO | 4);
     assert_eq!(run(&prog, 39, AUDIT_ARCH_AARCH64, [0; 6]), RET_ALLOW);
     assert_eq!(run(&prog, 39, AUDIT_ARCH_X86_64, [0; 6]), RET_ERRNO | 4);
+}
+
+/// Two conditions on the same argument: any one may hold (runc splits the
+/// rule, as libseccomp cannot test one argument twice); on distinct
+/// arguments both must hold.
+#[test]
+fn repeated_argument_conditions_are_alternatives() {
+    let (p, prog) = both(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["personality"],"action":"SCMP_ACT_ERRNO",
+             "args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},
+                     {"index":0,"value":2,"op":"SCMP_CMP_EQ"}]},
+            {"names":["dup3"],"action":"SCMP_ACT_ERRNO",
+             "args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},
+                     {"index":1,"value":2,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    let native = arch::native();
+    let pers = nr(native, "personality");
+    let dup3 = nr(native, "dup3");
+    let audit = native.audit;
+    for (n, args, want_errno) in [
+        (pers, [1, 0, 0, 0, 0, 0], true),
+        (pers, [2, 0, 0, 0, 0, 0], true),
+        (pers, [3, 0, 0, 0, 0, 0], false),
+        (dup3, [1, 2, 0, 0, 0, 0], true),
+        (dup3, [1, 3, 0, 0, 0, 0], false),
+        (dup3, [0, 2, 0, 0, 0, 0], false),
+    ] {
+        let got = run(&prog, n, audit, args);
+        assert_eq!(got & 0xffff_0000 == RET_ERRNO, want_errno, "{n} {args:?}");
+        assert_eq!(p.eval(n, audit, &args), got, "policy and program differ");
+    }
 }

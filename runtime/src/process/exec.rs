@@ -116,6 +116,27 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
                     }
                 }
             }
+            Some((Msg::SeccompListener, fd)) => {
+                let state = crate::container::store::oci_state(
+                    req.state,
+                    crate::container::Status::Running,
+                );
+                let r = match (fd, *pid) {
+                    (Some(fd), Some(p)) => {
+                        crate::security::seccomp::send_listener(&req.state.config, p, state, &fd)
+                    }
+                    _ => Err(Error::Init(
+                        "seccomp listener message without fd or pid".into(),
+                    )),
+                };
+                match r {
+                    Ok(()) => ch.send(&Msg::Ack)?,
+                    Err(e) => {
+                        let _ = ch.send(&Msg::Abort { msg: e.to_string() });
+                        return Err(e);
+                    }
+                }
+            }
             Some((Msg::Ready, _)) => ready = true,
             Some((Msg::Error { msg }, _)) => return Err(Error::Init(msg)),
             Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
@@ -157,7 +178,8 @@ fn stage2(req: &ExecRequest<'_>, ch: &Channel) -> Result<Infallible> {
     // Nothing of the host (namespace fds, cgroup or state dir fds) may be
     // reachable while the cwd and program are resolved.
     program::close_host_fds(req.process, req.preserve_fds, &[ch.raw_fd()]);
-    let prepared = program::prepare(req.process, req.seccomp)?;
+    let mut prepared = program::prepare(req.process, req.seccomp)?;
+    prepared.send_listener(ch)?;
     ch.send(&Msg::Ready)?;
     program::exec(prepared, req.preserve_fds)
 }

@@ -124,7 +124,8 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     if let Some(p) = linux.personality() {
         set_personality(p)?;
     }
-    let prepared = program::prepare(process, ctx.seccomp)?;
+    let mut prepared = program::prepare(process, ctx.seccomp)?;
+    prepared.send_listener(ch)?;
 
     ch.send(&Msg::Ready)?;
 

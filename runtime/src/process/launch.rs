@@ -244,6 +244,26 @@ fn serve(
                 };
                 reply(ch, r)?;
             }
+            Msg::SeccompListener => {
+                let pid = init_pid.ok_or_else(|| Error::Init("listener before init pid".into()))?;
+                let r = match fd {
+                    Some(fd) => {
+                        let state = (l.init.hook_state)("creating", pid);
+                        serde_json::from_slice(&state)
+                            .map_err(|e| Error::Init(format!("container state: {e}")))
+                            .and_then(|state| {
+                                crate::security::seccomp::send_listener(
+                                    l.init.spec,
+                                    pid,
+                                    state,
+                                    &fd,
+                                )
+                            })
+                    }
+                    None => Err(Error::Init("seccomp listener message without an fd".into())),
+                };
+                reply(ch, r)?;
+            }
             Msg::Ready => {
                 let _ = ns;
                 return Ok(());

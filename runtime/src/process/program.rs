@@ -21,6 +21,9 @@ pub struct Prepared<'a> {
     env: Vec<String>,
     /// Seccomp still to load (when no_new_privs lets us load it last).
     late_seccomp: Option<&'a hull_seccomp::CompiledFilter>,
+    /// The SCMP_ACT_NOTIFY listener, to hand to the runtime's parent, which
+    /// passes it to `linux.seccomp.listenerPath`.
+    pub listener: Option<std::os::fd::OwnedFd>,
 }
 
 /// Everything up to (not including) execve that needs no further wait.
@@ -44,9 +47,13 @@ pub fn prepare<'a>(
     let nnp = process.no_new_privileges() == Some(true);
 
     // Seccomp without no_new_privs needs CAP_SYS_ADMIN: load it while we
-    // still have it. With no_new_privs, load it as late as possible.
+    // still have it. With no_new_privs, load it as late as possible, but a
+    // filter with a notify listener before `start` (while hullc's parent
+    // can still pass the listener on).
+    let notify = seccomp.is_some_and(|f| f.uses_notify());
+    let mut listener = None;
     if let (Some(f), false) = (seccomp, nnp) {
-        f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        listener = f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
     }
 
     let user = process.user();
@@ -83,6 +90,9 @@ pub fn prepare<'a>(
     security::set_keep_caps(false)?;
     if nnp {
         security::set_no_new_privs()?;
+        if let (Some(f), true) = (seccomp, notify) {
+            listener = f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        }
     }
 
     if chdir_again {
@@ -95,11 +105,23 @@ pub fn prepare<'a>(
         exe,
         args,
         env,
-        late_seccomp: if nnp { seccomp } else { None },
+        late_seccomp: if nnp && !notify { seccomp } else { None },
+        listener,
     })
 }
 
 impl Prepared<'_> {
+    /// Hand the notify listener (if any) to the parent over `ch`, which
+    /// passes it on to the listener socket before answering.
+    pub fn send_listener(&mut self, ch: &super::sync::Channel) -> Result<()> {
+        if let Some(fd) = self.listener.take() {
+            use std::os::fd::AsRawFd;
+            ch.send_with_fd(&super::sync::Msg::SeccompListener, Some(fd.as_raw_fd()))?;
+            ch.expect_ack()?;
+        }
+        Ok(())
+    }
+
     /// Load the late seccomp filter now (before a fork that must share it).
     pub fn install_late_seccomp(&mut self) -> Result<()> {
         if let Some(f) = self.late_seccomp.take() {

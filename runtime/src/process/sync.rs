@@ -21,6 +21,8 @@ pub enum Msg {
     RunHooks,
     /// init made a pty; the master fd is attached.
     Console { name: String },
+    /// The seccomp notify listener fd is attached: pass it to listenerPath.
+    SeccompListener,
     /// init is ready and waits for `start`.
     Ready,
     /// Something failed in the child.

@@ -1,44 +1,90 @@
 //! Seccomp profiles: compiled by the hull-seccomp crate before fork (so a
-//! bad profile fails create cleanly), loaded in the container process.
+//! bad profile fails create cleanly), loaded in the container process. A
+//! profile with SCMP_ACT_NOTIFY rules needs `listenerPath`: the listener fd
+//! the kernel returns goes there, with the container process state, over
+//! SCM_RIGHTS (the OCI runtime spec's ContainerProcessState, as runc sends).
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
+use nix::sys::socket::{
+    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, Spec};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd};
 
-/// Compile `linux.seccomp`. SCMP_ACT_NOTIFY needs a listener (listenerPath)
-/// that hullc does not provide yet, so profiles using it are refused rather
-/// than leaving the container blocked in its first notified syscall.
+/// Compile `linux.seccomp`. NOTIFY rules without a `listenerPath` are
+/// refused: the container would block in its first notified syscall.
 pub fn compile(profile: &LinuxSeccomp) -> Result<hull_seccomp::CompiledFilter> {
-    let notify = profile.default_action() == LinuxSeccompAction::ScmpActNotify
-        || profile
-            .syscalls()
-            .iter()
-            .flatten()
-            .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
-    if notify || profile.listener_path().is_some() {
-        return Err(Error::Seccomp(
-            "SCMP_ACT_NOTIFY / listenerPath is not supported by hullc".into(),
-        ));
+    let notify = profile
+        .syscalls()
+        .iter()
+        .flatten()
+        .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
+    match profile.listener_path() {
+        None if notify => {
+            return Err(Error::Seccomp(
+                "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath".into(),
+            ))
+        }
+        Some(p) if notify && !p.exists() => {
+            return Err(Error::Seccomp(format!(
+                "listenerPath {}: no such socket",
+                p.display()
+            )))
+        }
+        _ => {}
     }
     hull_seccomp::compile(profile).map_err(|e| Error::Seccomp(e.to_string()))
 }
 
-/// Actions hullc can honour (the compiler's, minus NOTIFY).
-pub fn supported_actions() -> Vec<&'static str> {
-    hull_seccomp::supported_actions()
-        .iter()
-        .copied()
-        .filter(|a| *a != "SCMP_ACT_NOTIFY")
-        .collect()
+/// Connect to the spec's listenerPath and send the ContainerProcessState
+/// (`fds: ["seccompFd"]`, pid, listenerMetadata, the container's `state`)
+/// with the listener fd attached.
+pub fn send_listener(spec: &Spec, pid: i32, state: serde_json::Value, fd: &OwnedFd) -> Result<()> {
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().clone())
+        .ok_or_else(|| Error::Seccomp("listener without a seccomp profile".into()))?;
+    let path = seccomp
+        .listener_path()
+        .clone()
+        .ok_or_else(|| Error::Seccomp("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath".into()))?;
+    let err = |e: nix::Error| Error::Seccomp(format!("listenerPath {}: {e}", path.display()));
+    let msg = serde_json::json!({
+        "ociVersion": spec.version(),
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
+        "state": state,
+    })
+    .to_string();
+    let s = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(err)?;
+    connect(s.as_raw_fd(), &UnixAddr::new(&path).map_err(err)?).map_err(err)?;
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<UnixAddr>(
+        s.as_raw_fd(),
+        &[IoSlice::new(msg.as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(err)?;
+    Ok(())
 }
 
-/// Flags hullc can pass to the kernel (the notify-only one needs a listener).
+/// Actions hullc can honour: all of the compiler's.
+pub fn supported_actions() -> Vec<&'static str> {
+    hull_seccomp::supported_actions().to_vec()
+}
+
+/// Flags hullc can pass to the kernel.
 pub fn supported_flags() -> Vec<&'static str> {
-    hull_seccomp::supported_flags()
-        .iter()
-        .copied()
-        .filter(|f| {
-            *f != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
-                && *f != "SECCOMP_FILTER_FLAG_NEW_LISTENER"
-        })
-        .collect()
+    hull_seccomp::supported_flags().to_vec()
 }
