@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod logging;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod syscall;
 
@@ -25,7 +26,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             "--systemd-cgroup is not supported by hullc (cgroupfs only)".into(),
         ));
     }
-    let store = Store::new(&g.root);
+    let store = Store::new(&rootless::state_root(&g.root));
     match &cli.command {
         Command::Create(a) => cli::create::run(&store, a).map(|_| 0),
         Command::Start(a) => cli::start::run(&store, &a.id).map(|_| 0),

@@ -81,11 +81,75 @@ pub fn open(cfg: &CgroupConfig) -> Result<Box<dyn Cgroup>> {
     match cfg {
         CgroupConfig::V1 { dirs } => Ok(Box::new(v1::V1::new(dirs.clone()))),
         CgroupConfig::V2 { dir, mount } => Ok(Box::new(v2::V2::new(dir.clone(), mount.clone()))),
-        CgroupConfig::None => Err(Error::Cgroup {
-            path: String::new(),
-            msg: "no cgroup hierarchy found on this host".into(),
-        }),
+        // A rootless container that got no cgroup (see `NoCgroup`).
+        CgroupConfig::None => Ok(Box::new(NoCgroup)),
     }
+}
+
+/// The cgroup of a rootless container that got none (no delegated,
+/// writable hierarchy): nothing to create, join or remove.
+pub struct NoCgroup;
+
+impl Cgroup for NoCgroup {
+    fn create(&self) -> Result<()> {
+        Ok(())
+    }
+    fn apply(&self, res: &LinuxResources) -> Result<()> {
+        if limits(res) {
+            return Err(Error::Cgroup {
+                path: String::new(),
+                msg: "the container has no cgroup (rootless): limits cannot be applied".into(),
+            });
+        }
+        Ok(())
+    }
+    fn add_pid(&self, _pid: i32) -> Result<()> {
+        Ok(())
+    }
+    fn add_self(&self) -> Result<()> {
+        Ok(())
+    }
+    fn v2_dir(&self) -> Option<&Path> {
+        None
+    }
+    fn pids(&self) -> Result<Vec<i32>> {
+        Ok(Vec::new())
+    }
+    fn freeze(&self) -> Result<()> {
+        Err(Error::Cgroup {
+            path: String::new(),
+            msg: "the container has no cgroup (rootless): it cannot be paused".into(),
+        })
+    }
+    fn thaw(&self) -> Result<()> {
+        self.freeze()
+    }
+    fn is_frozen(&self) -> bool {
+        false
+    }
+    fn destroy(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `linux.resources` limits anything a cgroup would enforce
+/// (device rules alone do not count: without a cgroup the user namespace
+/// already keeps host devices out).
+pub fn asks_for_limits(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .is_some_and(limits)
+}
+
+fn limits(r: &LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
 
 // ---- small file helpers shared by both backends ----

@@ -112,7 +112,13 @@ pub fn create_with_console(
         .unwrap_or_default();
     let ns = namespaces::plan(&ns_list)?;
     let cg_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-    let cg_cfg = cgroups::resolve(cg_path.as_deref(), o.id)?;
+    let mut cg_cfg = cgroups::resolve(cg_path.as_deref(), o.id)?;
+    if cg_cfg == cgroups::CgroupConfig::None && !crate::rootless::is_rootless() {
+        return Err(Error::Cgroup {
+            path: String::new(),
+            msg: "no cgroup hierarchy found on this host".into(),
+        });
+    }
     if let Some(sock) = o.console_socket {
         if !sock.exists() {
             return Err(Error::Other(format!(
@@ -136,9 +142,27 @@ pub fn create_with_console(
         .sys(format!("mkfifo {}", fifo.display()))?;
     std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622)).ctx(&fifo)?;
 
-    let cg = cgroups::open(&cg_cfg)?;
-    cg.create()?;
-    rollback.cgroup = Some(cgroups::open(&cg_cfg)?);
+    let cg = match cgroups::open(&cg_cfg).and_then(|cg| cg.create().map(|()| cg)) {
+        Ok(cg) => cg,
+        // Rootless (as runc): without a delegated, writable hierarchy the
+        // container runs without a cgroup, unless it asks for limits.
+        Err(e) if crate::rootless::is_rootless() && !cgroups::asks_for_limits(spec) => {
+            tracing::debug!(error = %e, "rootless: no writable cgroup; running without one");
+            // A half-made directory set (one controller writable) goes.
+            if let Ok(half) = cgroups::open(&cg_cfg) {
+                let _ = half.destroy();
+            }
+            cg_cfg = cgroups::CgroupConfig::None;
+            Box::new(cgroups::NoCgroup)
+        }
+        Err(e) => {
+            if let Ok(half) = cgroups::open(&cg_cfg) {
+                rollback.cgroup = Some(half);
+            }
+            return Err(e);
+        }
+    };
+    rollback.cgroup = cgroups::open(&cg_cfg).ok();
     // `state` during create (e.g. from a createRuntime hook) says "creating".
     let mut st = ContainerState {
         id: o.id.to_string(),

@@ -89,6 +89,13 @@ pub fn write_id_maps(
             .map(|x| format!("{} {} {}\n", x.container_id(), x.host_id(), x.size()))
             .collect::<String>()
     };
+    // An unprivileged caller may map only its own ids, and a gid_map only
+    // once setgroups is denied (user_namespaces(7)); the process then
+    // keeps no supplementary groups, as with runc rootless.
+    if crate::rootless::is_rootless() {
+        let path = format!("/proc/{pid}/setgroups");
+        std::fs::write(&path, "deny").map_err(|e| Error::io(path, e))?;
+    }
     for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, render(maps)).map_err(|e| Error::io(path, e))?;
