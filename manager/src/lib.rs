@@ -15,6 +15,7 @@ pub mod images;
 pub mod manager;
 pub mod metadata;
 pub mod network;
+pub mod private;
 pub mod registry;
 pub mod server;
 pub mod snapshots;

@@ -439,7 +439,7 @@ impl Shim {
         let spec_path = bundle.join(format!("exec-{tag}.json"));
         let pid_path = bundle.join(format!("exec-{tag}.pid"));
         let result = (|| {
-            std::fs::write(&spec_path, &spec)
+            crate::private::write(&spec_path, &spec)
                 .map_err(|e| Error::io(format!("write {}", spec_path.display()), e))?;
             let mut pending =
                 Pending::prepare(&stdio, &self.console_dir, &tag, id, &self.namespace)?;

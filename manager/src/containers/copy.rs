@@ -359,11 +359,21 @@ impl Root {
             Err(Errno::ENOENT) if !c.is_empty() => {
                 let (name, parent) = c.split_last().expect("not empty");
                 let pfd = self.make_dirs(parent)?;
-                match mkdirat(pfd.as_fd(), name.as_str(), Mode::from_bits_truncate(0o755)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(sys(format!("/{}", c.join("/")), e)),
+                let made =
+                    match mkdirat(pfd.as_fd(), name.as_str(), Mode::from_bits_truncate(0o755)) {
+                        Ok(()) => true,
+                        Err(Errno::EEXIST) => false,
+                        Err(e) => return Err(sys(format!("/{}", c.join("/")), e)),
+                    };
+                let fd = self
+                    .dir(c)
+                    .map_err(|e| sys(format!("/{}", c.join("/")), e))?;
+                if made {
+                    // hulld's umask is 077; the container sees 0755.
+                    fchmod(fd.as_fd(), Mode::from_bits_truncate(0o755))
+                        .map_err(|e| sys(format!("/{}", c.join("/")), e))?;
                 }
-                self.dir(c).map_err(|e| sys(format!("/{}", c.join("/")), e))
+                Ok(fd)
             }
             Err(e) => Err(sys(format!("/{}", c.join("/")), e)),
         }

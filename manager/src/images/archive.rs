@@ -43,7 +43,7 @@ impl Scratch {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         ));
-        fs::create_dir_all(&p).ctx(|| format!("create {}", p.display()))?;
+        crate::private::dir(&p).ctx(|| format!("create {}", p.display()))?;
         Ok(Scratch(p))
     }
 }
