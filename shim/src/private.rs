@@ -39,6 +39,11 @@ pub fn write(p: &Path, data: impl AsRef<[u8]>) -> io::Result<()> {
     f.write_all(data.as_ref())
 }
 
+/// A file another program made at `p` (a pid file of the runtime): 0600.
+pub fn close_file(p: &Path) -> io::Result<()> {
+    close_socket(p)
+}
+
 /// A socket just bound at `p`: 0600.
 pub fn close_socket(p: &Path) -> io::Result<()> {
     fs::set_permissions(p, fs::Permissions::from_mode(FILE_MODE))

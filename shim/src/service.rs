@@ -352,6 +352,9 @@ impl Shim {
         let fds = std::mem::take(&mut pending.for_runtime);
         runtime.create(id, bundle, &pid_file, console.as_deref(), no_pivot, fds)?;
         let io = pending.finish()?;
+        // The runtime writes it with the usual umask; the bundle's files
+        // are root's alone.
+        let _ = crate::private::close_file(&pid_file);
         let pid = read_pid_file(&pid_file)?;
         Ok((pid, io))
     }
