@@ -301,3 +301,89 @@ fn modes_an_older_hulld_left_open_are_closed_on_start() {
     assert_closed(&h);
     h.hull_ok(&["rm", "-f", "sec"]);
 }
+
+// ------------------------------------------------------------ terminal escapes
+
+/// A name that would turn the rest of a terminal red on a line of its own.
+const EVIL: &str = "\n\x1b[31mEVIL";
+/// How it must show.
+const EVIL_SHOWN: &str = "\\n\\u{1b}[31mEVIL";
+
+/// A GNU long-name entry (a name longer than ustar's 100 bytes) and the
+/// entry it names.
+fn long_name_entry(t: &mut Vec<u8>, name: &str, kind: u8, data: &[u8], mode: u32) {
+    let mut long = name.as_bytes().to_vec();
+    long.push(0);
+    tar_entry(t, "././@LongLink", b'L', "", &long, 0o644);
+    tar_entry(t, "placeholder", kind, "", data, mode);
+}
+
+/// The CLI's stderr carries the hostile name escaped, on one line.
+fn assert_escaped(what: &str, out: &std::process::Output) {
+    assert!(!out.status.success(), "{what}: must fail");
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "{what}: raw ESC on stderr: {:?}",
+        stderr(out)
+    );
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{what}: one error line: {err:?}");
+    assert!(lines[0].contains(EVIL_SHOWN), "{what}: {err:?}");
+}
+
+#[test]
+fn hostile_names_reach_the_terminal_escaped() {
+    require_root!();
+    let reg = Registry::start(Auth::None).unwrap();
+    let h = Hulld::start();
+    let work = tempfile::tempdir().unwrap();
+
+    // A layer whose file name is too long to create (ENAMETOOLONG): the
+    // unpack error quotes it.
+    let mut layer = Vec::new();
+    tar_entry(&mut layer, "etc/", b'5', "", b"", 0o755);
+    let name = format!("etc/x{EVIL}{}", "y".repeat(300));
+    long_name_entry(&mut layer, &name, b'0', b"x", 0o644);
+    tar_finish(&mut layer);
+    let layout = layout_from_tars(work.path(), "evil", &[layer], "amd64");
+    let r = reg.reference("hostile/escape:v1");
+    skopeo_copy(
+        &format!("oci:{}:evil", layout.display()),
+        &format!("docker://{r}"),
+        &[],
+    );
+    let out = h.hull(&["pull", "-q", &r]);
+    assert_escaped("pull", &out);
+    assert!(
+        stderr(&out).contains("File name too long"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The same image from an archive: `hull load` unpacks it too.
+    let archive = work.path().join("evil.tar");
+    sh(Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&archive)
+        .arg("."));
+    let out = h.hull(&["load", "-i", archive.to_str().unwrap()]);
+    assert_escaped("load (layer)", &out);
+    let imgs = h.hull_ok(&["images", "-q"]);
+    assert!(imgs.trim().is_empty(), "a failed load left {imgs:?}");
+
+    // An archive whose own entries clash (a file, then a file under it).
+    let mut t = Vec::new();
+    tar_entry(&mut t, &format!("d{EVIL}"), b'0', "", b"x", 0o644);
+    tar_entry(&mut t, &format!("d{EVIL}/f"), b'0', "", b"x", 0o644);
+    tar_finish(&mut t);
+    let bad = work.path().join("clash.tar");
+    fs::write(&bad, &t).unwrap();
+    let out = h.hull(&["load", "-i", bad.to_str().unwrap()]);
+    assert_escaped("load (archive)", &out);
+
+    let imgs = h.hull_ok(&["images", "-q"]);
+    assert!(imgs.trim().is_empty(), "{imgs:?}");
+}

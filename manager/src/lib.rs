@@ -19,6 +19,7 @@ pub mod private;
 pub mod registry;
 pub mod server;
 pub mod snapshots;
+pub mod untrusted;
 pub mod volumes;
 
 pub use error::{Error, Result};
