@@ -387,3 +387,49 @@ fn hostile_names_reach_the_terminal_escaped() {
     let imgs = h.hull_ok(&["images", "-q"]);
     assert!(imgs.trim().is_empty(), "{imgs:?}");
 }
+
+#[test]
+fn hostile_image_commands_are_listed_escaped() {
+    require_root!();
+    let (reg, l, _) = setup_image();
+    let h = Hulld::start();
+    let _cleanup = Containers::of(&h);
+    let cmd = format!("echo{EVIL}");
+    l.config("bb", &["--config.cmd", &cmd]);
+    let image = reg.reference("sec/evilcmd:v1");
+    l.push("bb", &image, &[]);
+    h.hull_ok(&["pull", "-q", &image]);
+    h.hull_ok(&[
+        "create",
+        "--name",
+        "evilcmd",
+        "-l",
+        &format!("k=v{EVIL}"),
+        &image,
+    ]);
+
+    for args in [
+        vec!["ps", "-a", "--no-trunc"],
+        vec!["ps", "-a", "--format", "{{.Command}} {{.Labels}}"],
+        vec![
+            "inspect",
+            "--format",
+            "{{.Config.Cmd}} {{.Config.Labels}}",
+            "evilcmd",
+        ],
+    ] {
+        let out = h.hull_ok(&args);
+        assert!(!out.contains('\x1b'), "{args:?}: raw ESC: {out:?}");
+        assert!(out.contains("EVIL"), "{args:?}: {out:?}");
+        assert!(
+            out.lines()
+                .all(|l| !l.starts_with("\x1b") && !l.starts_with("[31mEVIL")),
+            "{args:?}: {out:?}"
+        );
+    }
+    // JSON output stays JSON (escaped by its own rules, decodable).
+    let out = h.hull_ok(&["inspect", "evilcmd"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["Config"]["Cmd"][0], cmd);
+    h.hull_ok(&["rm", "-f", "evilcmd"]);
+}

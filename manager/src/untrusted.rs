@@ -44,6 +44,22 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// A copy of `v` whose strings (keys too) are escaped: what a `--format`
+/// template renders of daemon data (labels, commands, names from images).
+pub fn escape_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(escape(s).into_owned()),
+        Value::Array(a) => Value::Array(a.iter().map(escape_json).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (escape(k).into_owned(), escape_json(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +73,10 @@ mod tests {
             "a\\n\\u{1b}[31mEVIL\\r\\t\\u{7f}\\u{9b}\\u{202e}z"
         );
         assert_eq!(format!("<{}>", Escaped("\x07")), "<\\u{7}>");
+        let v = serde_json::json!({"L": {"k\u{1b}": ["a\nb", 1]}});
+        assert_eq!(
+            escape_json(&v),
+            serde_json::json!({"L": {"k\\u{1b}": ["a\\nb", 1]}})
+        );
     }
 }

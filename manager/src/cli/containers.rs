@@ -1295,7 +1295,7 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
         }
         Some(t) => {
             for d in &docs {
-                match super::template::render(t, d) {
+                match super::template::render(t, &crate::untrusted::escape_json(d)) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("template parsing error: {e}");

@@ -155,7 +155,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                 None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
                 Some(t) => {
                     for d in &docs {
-                        match super::template::render(t, d) {
+                        match super::template::render(t, &crate::untrusted::escape_json(d)) {
                             Ok(s) => println!("{s}"),
                             Err(e) => {
                                 eprintln!("template parsing error: {e}");
