@@ -365,15 +365,16 @@ impl Root {
                         Err(Errno::EEXIST) => false,
                         Err(e) => return Err(sys(format!("/{}", c.join("/")), e)),
                     };
-                let fd = self
-                    .dir(c)
-                    .map_err(|e| sys(format!("/{}", c.join("/")), e))?;
+                let shown = || format!("/{}", c.join("/"));
                 if made {
                     // hulld's umask is 077; the container sees 0755.
-                    fchmod(fd.as_fd(), Mode::from_bits_truncate(0o755))
-                        .map_err(|e| sys(format!("/{}", c.join("/")), e))?;
+                    let rfd = self
+                        .resolve(c, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                        .map_err(|e| sys(shown(), e))?;
+                    fchmod(rfd.as_fd(), Mode::from_bits_truncate(0o755))
+                        .map_err(|e| sys(shown(), e))?;
                 }
-                Ok(fd)
+                self.dir(c).map_err(|e| sys(shown(), e))
             }
             Err(e) => Err(sys(format!("/{}", c.join("/")), e)),
         }
