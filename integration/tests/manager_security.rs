@@ -241,6 +241,17 @@ fn root_and_state_are_closed_to_other_users() {
         out.split_whitespace().collect::<Vec<_>>(),
         ["755", "4755", "644", "644", "755"]
     );
+    // A non-root user in the container reads them and lists the volume.
+    let out = h.hull_ok(&[
+        "exec",
+        "-u",
+        "65533",
+        "sec",
+        "sh",
+        "-c",
+        "cat /etc/hosts /etc/hostname >/dev/null && ls /data /bin/busybox && id -u",
+    ]);
+    assert!(out.trim_end().ends_with("65533"), "{out}");
     h.hull_ok(&["rm", "-f", "sec"]);
 }
 
