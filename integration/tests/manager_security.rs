@@ -448,3 +448,76 @@ fn hostile_image_commands_are_listed_escaped() {
     assert_eq!(v[0]["Config"]["Cmd"][0], cmd);
     h.hull_ok(&["rm", "-f", "evilcmd"]);
 }
+
+/// This test thread in a network namespace of its own (deleted on drop):
+/// the bridge, veths and iptables rules of hulld's networking stay off the
+/// host.
+struct NetNs {
+    name: String,
+    orig: std::os::fd::OwnedFd,
+}
+
+impl NetNs {
+    fn enter() -> NetNs {
+        use std::os::fd::AsFd;
+        let name = format!("hullsec-{}", std::process::id());
+        sh(Command::new("ip").args(["netns", "add", &name]));
+        let orig = fs::File::open("/proc/thread-self/ns/net").unwrap().into();
+        let ns = NetNs { name, orig };
+        let f = fs::File::open(format!("/run/netns/{}", ns.name)).unwrap();
+        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        sh(Command::new("ip").args(["link", "set", "lo", "up"]));
+        ns
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        use std::os::fd::AsFd;
+        let _ = nix::sched::setns(self.orig.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn networked_container_state_is_closed_too() {
+    require_root!();
+    let _ns = NetNs::enter();
+    let (_reg, _l, image) = setup_image();
+    let h = Hulld::start_with_config("default_network = \"bridge\"\n");
+    fs::set_permissions(h.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["network", "create", "secnet"]);
+    let id = h
+        .hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "secnet",
+            "-p",
+            "8080",
+            &image,
+            "sleep",
+            "600",
+        ])
+        .trim()
+        .to_string();
+    let netns = h.state.join("netns");
+    assert!(
+        fs::read_dir(&netns).unwrap().count() > 0,
+        "no netns file in {}",
+        netns.display()
+    );
+    assert_closed(&h);
+    let probe = as_other(&["ls", netns.to_str().unwrap()]);
+    assert!(!probe.status.success(), "{}", stdout(&probe));
+    // /etc/hosts is rewritten in place on the network: still 0644.
+    let hosts = h.state.join("containers/default").join(&id).join("hosts");
+    assert_eq!(fs::metadata(&hosts).unwrap().mode() & 0o7777, 0o644);
+    h.hull_ok(&["rm", "-f", "web"]);
+    h.hull_ok(&["network", "rm", "secnet"]);
+}
