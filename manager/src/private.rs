@@ -12,6 +12,12 @@
 //!   bind-mounted into the container, where every user must read them;
 //! - hullc's own state under `<state>/runtime` (the runtime's modes).
 //!
+//! Nothing needs 0710: hull makes no user-namespaced containers, and every
+//! other container process reaches its rootfs, volumes and /etc files
+//! through mounts hullc makes as root. (A raw OCI spec with a user
+//! namespace, given through the API, would need traversal for its mapped
+//! root, as Docker's userns-remap gives with 0710 and a remapped group.)
+//!
 //! hulld also runs with umask 077 (`restrict_umask`), so that a file made
 //! without an explicit mode is private too; the shim it starts gets the
 //! usual 022 back, because hullc makes mount points inside containers.
