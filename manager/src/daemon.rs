@@ -1,6 +1,5 @@
 //! `hulld`: flags, lock file, socket, runtime.
 
-use std::fs::OpenOptions;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -41,13 +40,15 @@ pub struct RootLock {
 
 pub fn lock_root(root: &std::path::Path) -> Result<RootLock> {
     let p = root.join("hulld.lock");
-    let f = OpenOptions::new()
+    let f = crate::private::options()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .open(&p)
         .ctx(|| format!("open {}", p.display()))?;
+    crate::private::fix_open_file(&f, crate::private::FILE_MODE)
+        .ctx(|| format!("chmod {}", p.display()))?;
     match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
         Ok(l) => {
             use std::io::{Seek, Write};
@@ -96,9 +97,9 @@ pub fn run(args: Args) -> Result<()> {
         .clone()
         .or_else(|| cfg.address.clone())
         .unwrap_or_else(|| config::DEFAULT_ADDRESS.into());
-    std::fs::create_dir_all(&root).ctx(|| format!("create {}", root.display()))?;
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))
-        .ctx(|| format!("chmod {}", root.display()))?;
+    // Everything hulld makes is root's alone (see `private`).
+    crate::private::restrict_umask();
+    crate::private::dir(&root).ctx(|| format!("create {}", root.display()))?;
     let _lock = lock_root(&root)?;
     let m = Manager::open(&root, &state, &address, cfg)?;
     // Containers whose shims outlived a previous hulld.
@@ -115,7 +116,9 @@ pub fn run(args: Args) -> Result<()> {
         .ctx(|| "tokio runtime".into())?;
     rt.block_on(async move {
         if let Some(dir) = address.parent() {
-            std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+            if !dir.exists() {
+                crate::private::dir(dir).ctx(|| format!("create {}", dir.display()))?;
+            }
         }
         // We hold the root lock, so a socket left here is stale.
         let _ = std::fs::remove_file(&address);

@@ -2,36 +2,47 @@
 
 use std::io;
 
-/// Errors of the manager library.
+use crate::untrusted::Escaped;
+
+/// Errors of the manager library. Their text often quotes image, archive or
+/// registry content (a tar entry's name, a registry's answer): it is shown
+/// with control characters escaped (`untrusted`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("not found: {0}")]
+    #[error("not found: {}", Escaped(.0))]
     NotFound(String),
-    #[error("already exists: {0}")]
+    #[error("already exists: {}", Escaped(.0))]
     AlreadyExists(String),
-    #[error("invalid argument: {0}")]
+    #[error("invalid argument: {}", Escaped(.0))]
     InvalidArgument(String),
-    #[error("failed precondition: {0}")]
+    #[error("failed precondition: {}", Escaped(.0))]
     FailedPrecondition(String),
-    #[error("digest mismatch: expected {expected}, got {actual}")]
+    #[error(
+        "digest mismatch: expected {}, got {}",
+        Escaped(expected),
+        Escaped(actual)
+    )]
     DigestMismatch { expected: String, actual: String },
-    #[error("size mismatch for {digest}: expected {expected} bytes, got {actual}")]
+    #[error(
+        "size mismatch for {}: expected {expected} bytes, got {actual}",
+        Escaped(digest)
+    )]
     SizeMismatch {
         digest: String,
         expected: u64,
         actual: u64,
     },
-    #[error("unauthorized: {0}")]
+    #[error("unauthorized: {}", Escaped(.0))]
     Unauthorized(String),
-    #[error("registry error: {0}")]
+    #[error("registry error: {}", Escaped(.0))]
     Registry(String),
-    #[error("unpack refused: {0}")]
+    #[error("unpack refused: {}", Escaped(.0))]
     HostileLayer(String),
-    #[error("unsupported: {0}")]
+    #[error("unsupported: {}", Escaped(.0))]
     Unsupported(String),
-    #[error("metadata database: {0}")]
+    #[error("metadata database: {}", Escaped(.0))]
     Db(String),
-    #[error("{context}: {source}")]
+    #[error("{}: {}", Escaped(context), Escaped(&source.to_string()))]
     Io {
         context: String,
         #[source]

@@ -15,9 +15,11 @@ pub mod images;
 pub mod manager;
 pub mod metadata;
 pub mod network;
+pub mod private;
 pub mod registry;
 pub mod server;
 pub mod snapshots;
+pub mod untrusted;
 pub mod volumes;
 
 pub use error::{Error, Result};

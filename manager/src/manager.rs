@@ -35,8 +35,13 @@ pub struct Manager {
 
 impl Manager {
     pub fn open(root: &Path, state: &Path, address: &Path, cfg: Config) -> Result<Arc<Manager>> {
-        std::fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
-        std::fs::create_dir_all(state).ctx(|| format!("create {}", state.display()))?;
+        crate::private::dir(root).ctx(|| format!("create {}", root.display()))?;
+        crate::private::dir(state).ctx(|| format!("create {}", state.display()))?;
+        // What an older hulld made with open modes.
+        crate::private::close_daemon_dirs(root, state);
+        // hullc's --root (the runtime makes its own entries in it).
+        let runtime = state.join("runtime");
+        crate::private::dir(&runtime).ctx(|| format!("create {}", runtime.display()))?;
         let cfg = Arc::new(cfg);
         let content = ContentStore::open(&root.join("content"))?;
         let db = Arc::new(Db::open(&root.join("meta.redb"))?);

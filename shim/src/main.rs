@@ -9,6 +9,7 @@ mod events;
 mod logger;
 mod mount;
 mod options;
+mod private;
 mod reaper;
 mod runtime;
 mod service;

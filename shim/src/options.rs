@@ -168,7 +168,8 @@ pub fn save(bundle: &Path, c: &RuntimeChoice) -> Result<()> {
         "systemd_cgroup": c.systemd_cgroup,
     });
     let p = bundle.join(SAVED);
-    std::fs::write(&p, v.to_string()).map_err(|e| Error::io(format!("write {}", p.display()), e))
+    crate::private::write(&p, v.to_string())
+        .map_err(|e| Error::io(format!("write {}", p.display()), e))
 }
 
 pub fn load(bundle: &Path, namespace: &str) -> RuntimeChoice {

@@ -1,7 +1,6 @@
 //! The runc command-line contract: everything the shim asks of the runtime
 //! binary (hullc, or runc) goes through here.
 
-use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -283,7 +282,11 @@ pub fn read_pid_file(path: &Path) -> Result<u32> {
 
 /// Create (truncate) a file for the runtime's log.
 pub fn reset_log(path: &Path) {
-    let _ = File::create(path);
+    let _ = crate::private::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path);
 }
 
 #[cfg(test)]

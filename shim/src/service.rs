@@ -352,6 +352,9 @@ impl Shim {
         let fds = std::mem::take(&mut pending.for_runtime);
         runtime.create(id, bundle, &pid_file, console.as_deref(), no_pivot, fds)?;
         let io = pending.finish()?;
+        // The runtime writes it with the usual umask; the bundle's files
+        // are root's alone.
+        let _ = crate::private::close_file(&pid_file);
         let pid = read_pid_file(&pid_file)?;
         Ok((pid, io))
     }
@@ -439,7 +442,7 @@ impl Shim {
         let spec_path = bundle.join(format!("exec-{tag}.json"));
         let pid_path = bundle.join(format!("exec-{tag}.pid"));
         let result = (|| {
-            std::fs::write(&spec_path, &spec)
+            crate::private::write(&spec_path, &spec)
                 .map_err(|e| Error::io(format!("write {}", spec_path.display()), e))?;
             let mut pending =
                 Pending::prepare(&stdio, &self.console_dir, &tag, id, &self.namespace)?;

@@ -91,7 +91,8 @@ pub fn start(flags: &Flags) -> anyhow::Result<String> {
         if connectable(&sock) {
             if group != flags.id {
                 // Another container of the same group: reuse its shim.
-                std::fs::write(bundle.join("address"), &address).context("write address file")?;
+                crate::private::write(&bundle.join("address"), &address)
+                    .context("write address file")?;
                 return Ok(address);
             }
             bail!("shim socket {} is already in use", sock.display());
@@ -99,9 +100,10 @@ pub fn start(flags: &Flags) -> anyhow::Result<String> {
         let _ = std::fs::remove_file(&sock);
     }
     if let Some(dir) = sock.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        crate::private::own_dir(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     let listener = UnixListener::bind(&sock).with_context(|| format!("bind {}", sock.display()))?;
+    crate::private::close_socket(&sock).with_context(|| format!("chmod {}", sock.display()))?;
     let lfd = listener.as_raw_fd();
     let exe = std::env::current_exe().context("find own executable")?;
     let mut cmd = Command::new(exe);
@@ -143,8 +145,9 @@ pub fn start(flags: &Flags) -> anyhow::Result<String> {
             return Err(e);
         }
     }
-    std::fs::write(bundle.join("address"), &address).context("write address file")?;
-    std::fs::write(bundle.join("shim.pid"), child.id().to_string()).context("write shim.pid")?;
+    crate::private::write(&bundle.join("address"), &address).context("write address file")?;
+    crate::private::write(&bundle.join("shim.pid"), child.id().to_string())
+        .context("write shim.pid")?;
     Ok(address)
 }
 

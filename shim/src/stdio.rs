@@ -168,10 +168,10 @@ fn open_output(uri: &str) -> Result<Option<OwnedFd>> {
         (None, path, _) | (Some("fifo"), path, _) => Ok(Some(open_fifo_rw(&path)?.into())),
         (Some("file"), path, _) => {
             if let Some(dir) = Path::new(&path).parent() {
-                std::fs::create_dir_all(dir)
+                crate::private::dir(dir)
                     .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
             }
-            let f = OpenOptions::new()
+            let f = crate::private::options()
                 .append(true)
                 .create(true)
                 .custom_flags(libc::O_CLOEXEC)
@@ -256,12 +256,14 @@ impl Pending {
                 let (o, _e) = start_log_binary(&paths.stdout, container_id, namespace)?;
                 term_sink = Some(o);
             }
-            std::fs::create_dir_all(tmp_dir)
+            crate::private::own_dir(tmp_dir)
                 .map_err(|e| Error::io(format!("create {}", tmp_dir.display()), e))?;
             let path = tmp_dir.join(format!("c-{}-{tag}.sock", std::process::id()));
             let _ = std::fs::remove_file(&path);
             let listener = UnixListener::bind(&path)
                 .map_err(|e| Error::io(format!("bind console socket {}", path.display()), e))?;
+            crate::private::close_socket(&path)
+                .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
             console_socket = Some(ConsoleSocket { path, listener });
         } else {
             if !paths.stdin.is_empty() {

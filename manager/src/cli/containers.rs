@@ -11,11 +11,13 @@ use tokio_stream::StreamExt;
 
 use super::client::Conn;
 use crate::images::familiar_name;
+use crate::untrusted::escape;
 
 /// A daemon error as Docker users read it: without the status category
-/// ("not found: …") the daemon's error type puts first.
+/// ("not found: …") the daemon's error type puts first, and with control
+/// characters escaped (it may quote a hostile image's content).
 pub(crate) fn msg(e: &tonic::Status) -> String {
-    let m = e.message();
+    let m = &*escape(e.message());
     for p in [
         "not found: ",
         "already exists: ",
@@ -604,7 +606,7 @@ where
     let mut failed = false;
     for c in items {
         if let Err(e) = f(c.clone()).await {
-            eprintln!("Error response from daemon: {e:#}");
+            eprintln!("Error response from daemon: {}", escape(&format!("{e:#}")));
             failed = true;
         }
     }
@@ -1293,7 +1295,7 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
         }
         Some(t) => {
             for d in &docs {
-                match super::template::render(t, d) {
+                match super::template::render(t, &crate::untrusted::escape_json(d)) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("template parsing error: {e}");

@@ -47,7 +47,7 @@ fn split(arg: &str) -> (Option<&str>, &str) {
 }
 
 fn fail(msg: impl std::fmt::Display) -> anyhow::Error {
-    eprintln!("{msg}");
+    eprintln!("{}", crate::untrusted::escape(&msg.to_string()));
     Exit(1).into()
 }
 

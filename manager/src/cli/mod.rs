@@ -22,6 +22,7 @@ use tokio_stream::StreamExt;
 
 use crate::images::{familiar_name, split_repo_tag, Platform};
 use crate::registry::dockerconfig;
+use crate::untrusted::escape;
 use client::Conn;
 use progress::{human, short, Display};
 
@@ -283,9 +284,9 @@ pub fn main() -> i32 {
                 return c.0;
             }
             if let Some(s) = e.downcast_ref::<tonic::Status>() {
-                eprintln!("Error response from daemon: {}", s.message());
+                eprintln!("Error response from daemon: {}", escape(s.message()));
             } else {
-                eprintln!("Error: {e:#}");
+                eprintln!("Error: {}", escape(&format!("{e:#}")));
             }
             1
         }
@@ -650,7 +651,13 @@ async fn images(conn: &Conn, a: ImagesArgs) -> anyhow::Result<()> {
         }
     }
     for i in &list {
-        let (repo, tag) = split_repo_tag(&familiar_name(&i.name));
+        let name = familiar_name(&i.name);
+        let shown = if json {
+            name.as_str().into()
+        } else {
+            escape(&name)
+        };
+        let (repo, tag) = split_repo_tag(&shown);
         let digest = i
             .target
             .as_ref()
@@ -714,7 +721,7 @@ async fn rmi(conn: &Conn, a: RmiArgs) -> anyhow::Result<()> {
                 }
             }
             Err(e) => {
-                eprintln!("Error response from daemon: {}", e.message());
+                eprintln!("Error response from daemon: {}", escape(e.message()));
                 failed = Some(e);
             }
         }

@@ -7,6 +7,7 @@ use tonic::transport::Channel;
 
 use super::client::Conn;
 use super::containers::Exit;
+use crate::untrusted::escape;
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCmd {
@@ -70,7 +71,7 @@ fn client(conn: &Conn) -> pb::networks_client::NetworksClient<Channel> {
 }
 
 fn fail(e: &tonic::Status) -> anyhow::Error {
-    eprintln!("Error response from daemon: {}", e.message());
+    eprintln!("Error response from daemon: {}", escape(e.message()));
     Exit(1).into()
 }
 
@@ -145,7 +146,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                         &r.into_inner().inspect_json,
                     )?),
                     Err(e) => {
-                        eprintln!("Error: No such network: {n} ({})", e.message());
+                        eprintln!("Error: No such network: {n} ({})", escape(e.message()));
                         failed = true;
                     }
                 }
@@ -154,7 +155,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                 None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
                 Some(t) => {
                     for d in &docs {
-                        match super::template::render(t, d) {
+                        match super::template::render(t, &crate::untrusted::escape_json(d)) {
                             Ok(s) => println!("{s}"),
                             Err(e) => {
                                 eprintln!("template parsing error: {e}");
@@ -177,7 +178,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                 {
                     Ok(_) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("Error response from daemon: {}", e.message());
+                        eprintln!("Error response from daemon: {}", escape(e.message()));
                         failed = true;
                     }
                 }

@@ -63,6 +63,14 @@ impl Display {
     }
 
     pub fn update(&mut self, p: &Progress) {
+        // The daemon's text may quote a registry's: no raw control characters.
+        let esc = |s: &str| crate::untrusted::escape(s).into_owned();
+        let p = &Progress {
+            id: esc(&p.id),
+            status: esc(&p.status),
+            message: esc(&p.message),
+            ..p.clone()
+        };
         let kind = Kind::try_from(p.kind).unwrap_or(Kind::Unspecified);
         match self {
             Display::Quiet => {}

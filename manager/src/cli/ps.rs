@@ -572,13 +572,16 @@ pub async fn run(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
             .collect();
         lines.push(render(&header(), &json!({ "Label": hl })).map_err(bad)?);
     }
+    // Labels and names may come from an image: no raw control characters
+    // on the terminal (JSON output escapes them already).
+    let esc = |s: &str| Value::String(crate::untrusted::escape(s).into_owned());
     for c in &list {
-        let r = row(c, trunc, sizes.get(&c.id).map(String::as_str));
-        let labels: Map<String, Value> = c
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        let r: Map<String, Value> = row(c, trunc, sizes.get(&c.id).map(String::as_str))
+            .into_iter()
+            .map(|(k, v)| (k, esc(v.as_str().unwrap_or_default())))
             .collect();
+        let labels: Map<String, Value> =
+            c.labels.iter().map(|(k, v)| (k.clone(), esc(v))).collect();
         lines.push(render(&r, &json!({ "Label": labels })).map_err(bad)?);
     }
     if table {

@@ -4,6 +4,7 @@ use hull_proto::v1 as pb;
 
 use super::client::Conn;
 use super::containers::Exit;
+use crate::untrusted::escape;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum VolumeCmd {
@@ -49,7 +50,7 @@ pub enum VolumeCmd {
 }
 
 fn daemon(e: &tonic::Status) -> anyhow::Error {
-    eprintln!("Error response from daemon: {}", e.message());
+    eprintln!("Error response from daemon: {}", escape(e.message()));
     Exit(1).into()
 }
 
@@ -127,7 +128,7 @@ pub async fn run(conn: &Conn, c: VolumeCmd) -> anyhow::Result<()> {
                         }));
                     }
                     Err(e) => {
-                        eprintln!("Error response from daemon: {}", e.message());
+                        eprintln!("Error response from daemon: {}", escape(e.message()));
                         failed = true;
                     }
                 }
@@ -149,7 +150,7 @@ pub async fn run(conn: &Conn, c: VolumeCmd) -> anyhow::Result<()> {
                 {
                     Ok(_) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("Error response from daemon: {}", e.message());
+                        eprintln!("Error response from daemon: {}", escape(e.message()));
                         failed = true;
                     }
                 }

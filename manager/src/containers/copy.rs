@@ -359,11 +359,22 @@ impl Root {
             Err(Errno::ENOENT) if !c.is_empty() => {
                 let (name, parent) = c.split_last().expect("not empty");
                 let pfd = self.make_dirs(parent)?;
-                match mkdirat(pfd.as_fd(), name.as_str(), Mode::from_bits_truncate(0o755)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(sys(format!("/{}", c.join("/")), e)),
+                let made =
+                    match mkdirat(pfd.as_fd(), name.as_str(), Mode::from_bits_truncate(0o755)) {
+                        Ok(()) => true,
+                        Err(Errno::EEXIST) => false,
+                        Err(e) => return Err(sys(format!("/{}", c.join("/")), e)),
+                    };
+                let shown = || format!("/{}", c.join("/"));
+                if made {
+                    // hulld's umask is 077; the container sees 0755.
+                    let rfd = self
+                        .resolve(c, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                        .map_err(|e| sys(shown(), e))?;
+                    fchmod(rfd.as_fd(), Mode::from_bits_truncate(0o755))
+                        .map_err(|e| sys(shown(), e))?;
                 }
-                self.dir(c).map_err(|e| sys(format!("/{}", c.join("/")), e))
+                self.dir(c).map_err(|e| sys(shown(), e))
             }
             Err(e) => Err(sys(format!("/{}", c.join("/")), e)),
         }

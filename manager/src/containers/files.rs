@@ -138,7 +138,7 @@ pub fn open_rootfs(m: &Manager, ns: &str, what: &str) -> Result<(ContainerRecord
         &r.id[..12.min(r.id.len())],
         &super::new_id()[..8]
     ));
-    std::fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+    crate::private::dir(&tmp).ctx(|| format!("create {}", tmp.display()))?;
     if let Err(e) = mount_snapshot(m, &r, &tmp) {
         let _ = nix::mount::umount2(&tmp, nix::mount::MntFlags::MNT_DETACH);
         let _ = std::fs::remove_dir(&tmp);

@@ -143,7 +143,12 @@ pub struct Writer {
 impl Writer {
     pub fn open(dir: &Path, max_size: u64, max_file: u32) -> std::io::Result<Writer> {
         let path = dir.join(LOG_FILE);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        // Containers' output (secrets too, often): root's alone.
+        let file = crate::private::options()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        crate::private::fix_open_file(&file, crate::private::FILE_MODE)?;
         let size = file.metadata()?.len();
         Ok(Writer {
             dir: dir.to_path_buf(),
@@ -168,7 +173,10 @@ impl Writer {
             }
         }
         std::fs::rename(&main, self.dir.join(format!("{LOG_FILE}.1")))?;
-        self.file = OpenOptions::new().create(true).append(true).open(&main)?;
+        self.file = crate::private::options()
+            .create(true)
+            .append(true)
+            .open(&main)?;
         self.size = 0;
         Ok(())
     }
@@ -270,7 +278,7 @@ pub fn run_driver(
     use std::os::fd::FromRawFd;
     // Held while we run: hulld records a task's exit only after taking it,
     // so every line is in the file by then (see `wait_driver`).
-    let lock = OpenOptions::new()
+    let lock = crate::private::options()
         .create(true)
         .truncate(false)
         .write(true)

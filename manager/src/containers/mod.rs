@@ -363,7 +363,7 @@ pub fn resolve_user(
     // resolve_user reads <root>/etc/passwd and <root>/etc/group: give it a
     // directory with the image's copies.
     let tmp = scratch.join(format!("userdb-{}", &new_id()[..8]));
-    std::fs::create_dir_all(tmp.join("etc")).ctx(|| "create userdb".into())?;
+    crate::private::dir(&tmp.join("etc")).ctx(|| "create userdb".into())?;
     for f in ["etc/passwd", "etc/group"] {
         if let Some(p) = image_file(m, top, f) {
             let _ = std::fs::copy(&p, tmp.join(f));
@@ -521,7 +521,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             crate::volumes::mounts::apply(&mut v, &vplan);
             attach::annotate(&mut v, run);
             crate::network::apply_spec(&ep, &mut v);
-            std::fs::create_dir_all(&bundle).ctx(|| format!("create {}", bundle.display()))?;
+            crate::private::dir(&bundle).ctx(|| format!("create {}", bundle.display()))?;
             write_etc_files(&bundle, &hostname)?;
             crate::network::write_etc(&ep)?;
             endpoint = Some(ep);
@@ -530,8 +530,10 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     };
     let snapshot_key = format!("container/{ns}/{id}");
     let made = (|| -> Result<()> {
-        std::fs::create_dir_all(&rootfs).ctx(|| format!("create {}", rootfs.display()))?;
-        std::fs::write(bundle.join("config.json"), &spec).ctx(|| "write config.json".into())?;
+        crate::private::dir(&rootfs).ctx(|| format!("create {}", rootfs.display()))?;
+        // The spec holds the `-e` values: root's alone.
+        crate::private::write(&bundle.join("config.json"), &spec)
+            .ctx(|| "write config.json".into())?;
         m.snapshots.prepare(&snapshot_key, &top, BTreeMap::new())?;
         if let Err(e) = seed_volumes(m, ns, &vols, &vplan, &snapshot_key, &id) {
             let _ = m.snapshots.remove(&snapshot_key);
@@ -683,18 +685,32 @@ pub fn remove_anonymous_volumes(m: &Manager, ns: &str, r: &ContainerRecord) {
     }
 }
 
+/// The container's hostname, hosts and resolv.conf, bind-mounted into it:
+/// 0644 (in a 0700 bundle) so that any user in the container reads them.
 fn write_etc_files(bundle: &Path, hostname: &str) -> Result<()> {
-    std::fs::write(bundle.join("hostname"), format!("{hostname}\n"))
-        .ctx(|| "write hostname".into())?;
-    std::fs::write(
-        bundle.join("hosts"),
+    use crate::private::{write_mode, SHARED_FILE_MODE};
+    write_mode(
+        &bundle.join("hostname"),
+        format!("{hostname}\n").as_bytes(),
+        SHARED_FILE_MODE,
+    )
+    .ctx(|| "write hostname".into())?;
+    write_mode(
+        &bundle.join("hosts"),
         format!(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-        ),
+        )
+        .as_bytes(),
+        SHARED_FILE_MODE,
     )
     .ctx(|| "write hosts".into())?;
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(bundle.join("resolv.conf"), resolv).ctx(|| "write resolv.conf".into())?;
+    write_mode(
+        &bundle.join("resolv.conf"),
+        resolv.as_bytes(),
+        SHARED_FILE_MODE,
+    )
+    .ctx(|| "write resolv.conf".into())?;
     Ok(())
 }
 

@@ -187,6 +187,7 @@ fn runtime_options(m: &Manager) -> Result<Any> {
 fn start_shim(m: &Manager, ns: &str, id: &str, bundle: &Path) -> Result<(String, i32)> {
     let shim = find_binary(SHIM_BINARY)?;
     let mut cmd = Command::new(&shim);
+    crate::private::usual_umask(&mut cmd);
     cmd.arg("-namespace")
         .arg(ns)
         .arg("-address")
@@ -232,7 +233,9 @@ fn shim_delete(m: &Manager, ns: &str, id: &str, bundle: &Path) {
     let Ok(shim) = find_binary(SHIM_BINARY) else {
         return;
     };
-    let _ = Command::new(shim)
+    let mut cmd = Command::new(shim);
+    crate::private::usual_umask(&mut cmd);
+    let _ = cmd
         .arg("-namespace")
         .arg(ns)
         .arg("-address")

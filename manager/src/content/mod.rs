@@ -10,7 +10,7 @@
 pub mod follow;
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -62,7 +62,7 @@ pub struct ContentStore {
 impl ContentStore {
     pub fn open(root: &Path) -> Result<Self> {
         for d in ["blobs/sha256", "blobs/sha512", "ingest"] {
-            fs::create_dir_all(root.join(d))
+            crate::private::dir(&root.join(d))
                 .ctx(|| format!("create {}", root.join(d).display()))?;
         }
         Ok(ContentStore {
@@ -250,7 +250,7 @@ impl ContentStore {
             reference: reference.to_string(),
         };
         let dir = self.ingest_dir(reference);
-        fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+        crate::private::dir(&dir).ctx(|| format!("create {}", dir.display()))?;
         let expected_s = expected.as_ref().map(|d| d.to_string());
         let mut status = match read_status(&dir) {
             Some(s) if s.expected == expected_s && s.total == total => s,
@@ -267,12 +267,14 @@ impl ContentStore {
             }
         };
         let data = dir.join("data");
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::options()
             .create(true)
             .read(true)
             .append(true)
             .open(&data)
             .ctx(|| format!("open {}", data.display()))?;
+        crate::private::fix_open_file(&file, crate::private::FILE_MODE)
+            .ctx(|| format!("chmod {}", data.display()))?;
         let algo = expected
             .as_ref()
             .map(|d| d.algorithm())
@@ -299,7 +301,8 @@ impl ContentStore {
         }
         status.offset = offset;
         let sjson = serde_json::to_vec(&status)?;
-        fs::write(dir.join("status.json"), sjson).ctx(|| format!("write {}", dir.display()))?;
+        crate::private::write(&dir.join("status.json"), sjson)
+            .ctx(|| format!("write {}", dir.display()))?;
         Ok(Writer {
             store: self.clone(),
             dir,

@@ -43,7 +43,7 @@ impl Scratch {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         ));
-        fs::create_dir_all(&p).ctx(|| format!("create {}", p.display()))?;
+        crate::private::dir(&p).ctx(|| format!("create {}", p.display()))?;
         Ok(Scratch(p))
     }
 }
@@ -221,24 +221,24 @@ fn import_oci(m: &Manager, ns: &str, dir: &Path, base: &str) -> Result<Vec<Image
             let raw = m.content.read_all(&target.digest()?)?;
             target.media_type = images::sniff_media_type(&raw).unwrap_or_default();
         }
-        let rec = record(m, ns, &name, target)?;
-        unpack(m, &rec)?;
-        out.push(rec);
+        // Unpacked first: a layer that fails leaves no image behind.
+        unpack(m, &target)?;
+        out.push(record(m, ns, &name, target)?);
     }
     Ok(out)
 }
 
-fn unpack(m: &Manager, rec: &ImageRecord) -> Result<()> {
-    let res = images::resolve(&m.content, &rec.target, &Platform::host()).or_else(|_| {
+fn unpack(m: &Manager, target: &Descriptor) -> Result<()> {
+    let res = images::resolve(&m.content, target, &Platform::host()).or_else(|_| {
         // A single-platform archive of another architecture.
-        let raw = m.content.read_all(&rec.target.digest()?)?;
+        let raw = m.content.read_all(&target.digest()?)?;
         let idx: Index = serde_json::from_slice(&raw)?;
         let first = idx
             .manifests
             .first()
             .and_then(|d| d.platform.clone())
             .ok_or_else(|| Error::NotFound("no manifest in index".into()))?;
-        images::resolve(&m.content, &rec.target, &first)
+        images::resolve(&m.content, target, &first)
     })?;
     crate::registry::pull::unpack_local(m, &res.manifest.layers, &res.config.rootfs.diff_ids)
 }
@@ -329,11 +329,11 @@ fn import_docker(m: &Manager, ns: &str, dir: &Path) -> Result<Vec<ImageRecord>> 
         } else {
             tags
         };
-        for n in names {
-            let rec = record(m, ns, &n, target.clone())?;
-            out.push(rec);
-        }
+        // Unpacked first: a layer that fails leaves no image behind.
         crate::registry::pull::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
+        for n in names {
+            out.push(record(m, ns, &n, target.clone())?);
+        }
     }
     Ok(out)
 }

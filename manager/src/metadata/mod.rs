@@ -78,6 +78,15 @@ pub struct Db {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Self> {
+        // Container specs hold `-e` values: root's alone, made so before
+        // redb writes anything into the file.
+        crate::private::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .and_then(|f| crate::private::fix_open_file(&f, crate::private::FILE_MODE))
+            .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
         let db = redb::Database::builder()
             .set_cache_size(2 << 20)
             .create(path)?;

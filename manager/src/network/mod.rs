@@ -1148,16 +1148,9 @@ pub fn disconnect(m: &Manager, ns: &str, container: &str, network: &str) -> Resu
 // /etc/hosts
 
 /// Replace a file's content keeping its inode (it is bind-mounted into a
-/// running container).
+/// running container, where every user reads it: 0644).
 fn write_in_place(p: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(p)
-        .map_err(|e| Error::io(format!("open {}", p.display()), e))?;
-    f.write_all(text.as_bytes())
+    crate::private::write_mode(p, text.as_bytes(), crate::private::SHARED_FILE_MODE)
         .map_err(|e| Error::io(format!("write {}", p.display()), e))
 }
 

@@ -24,9 +24,11 @@ pub fn create(p: &Path) -> Result<()> {
         return Ok(());
     }
     if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(format!("create {}", d.display()), e))?;
+        if !d.is_dir() {
+            crate::private::dir(d).map_err(|e| Error::io(format!("create {}", d.display()), e))?;
+        }
     }
-    std::fs::OpenOptions::new()
+    crate::private::options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -76,7 +76,7 @@ pub struct Snapshotter {
 
 impl Snapshotter {
     pub fn open(root: &Path, db: Arc<Db>, driver: Driver) -> Result<Self> {
-        fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
+        crate::private::dir(root).ctx(|| format!("create {}", root.display()))?;
         Ok(Snapshotter {
             root: root.to_path_buf(),
             db,
@@ -171,9 +171,13 @@ impl Snapshotter {
         let lowers = self.lower_dirs(parent.as_deref())?;
         let id = Self::new_id();
         let dir = self.dir(&id);
-        fs::create_dir_all(dir.join("fs")).ctx(|| format!("create {}", dir.display()))?;
+        // `<id>/` is root's alone; `fs/` is the container's `/` (the
+        // upper dir's mode shows through overlayfs), so Docker's 0755.
+        crate::private::dir(&dir).ctx(|| format!("create {}", dir.display()))?;
+        crate::private::dir_with_mode(&dir.join("fs"), crate::private::CONTENT_DIR_MODE)
+            .ctx(|| format!("create {}", dir.display()))?;
         if self.driver == Driver::Overlay {
-            fs::create_dir_all(dir.join("work")).ctx(|| format!("create {}", dir.display()))?;
+            crate::private::dir(&dir.join("work")).ctx(|| format!("create {}", dir.display()))?;
         } else if let Some(p) = lowers.first() {
             copy_tree(p, &dir.join("fs"))?;
         }

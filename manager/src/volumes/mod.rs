@@ -75,7 +75,8 @@ impl Volumes {
     fn write(&self, ns: &str, v: &Volume) -> Result<()> {
         let d = self.vdir(ns, &v.name);
         let tmp = d.join("volume.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(v)?).ctx(|| "write volume.json".into())?;
+        crate::private::write(&tmp, serde_json::to_vec_pretty(v)?)
+            .ctx(|| "write volume.json".into())?;
         std::fs::rename(&tmp, d.join("volume.json")).ctx(|| "write volume.json".into())
     }
 
@@ -106,7 +107,10 @@ impl Volumes {
             return Ok((v, false));
         }
         let d = self.vdir(ns, &name);
-        std::fs::create_dir_all(d.join("_data")).ctx(|| format!("create volume {name}"))?;
+        // `<root>/volumes/<ns>/<name>` is root's; `_data` is the volume.
+        crate::private::dir(&d).ctx(|| format!("create volume {name}"))?;
+        crate::private::dir_with_mode(&d.join("_data"), crate::private::CONTENT_DIR_MODE)
+            .ctx(|| format!("create volume {name}"))?;
         let v = Volume {
             name,
             created_at: now_secs(),

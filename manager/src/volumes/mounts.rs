@@ -250,12 +250,13 @@ pub fn plan(
                                 p.display()
                             )));
                         }
-                        std::fs::create_dir_all(p).map_err(|e| {
-                            Error::InvalidArgument(format!(
-                                "error while creating mount source path '{}': {e}",
-                                p.display()
-                            ))
-                        })?;
+                        crate::private::content_dir_all(p, crate::private::CONTENT_DIR_MODE)
+                            .map_err(|e| {
+                                Error::InvalidArgument(format!(
+                                    "error while creating mount source path '{}': {e}",
+                                    p.display()
+                                ))
+                            })?;
                     }
                     let mut o = vec!["rbind".to_string(), rw.to_string()];
                     o.extend(s.options.iter().cloned());

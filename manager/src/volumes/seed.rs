@@ -18,7 +18,7 @@ pub struct Mounted {
 
 impl Mounted {
     pub fn new(mounts: &[Mount], at: &Path) -> Result<Mounted> {
-        std::fs::create_dir_all(at).ctx(|| format!("create {}", at.display()))?;
+        crate::private::dir(at).ctx(|| format!("create {}", at.display()))?;
         let m = mounts
             .first()
             .ok_or_else(|| Error::FailedPrecondition("snapshot has no mounts".into()))?;
