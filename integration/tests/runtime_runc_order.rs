@@ -157,3 +157,40 @@ fn create_container_hook_runs_in_the_rootfs() {
         assert_eq!(Path::new(cwd.trim()), rootfs, "{tag}");
     }
 }
+
+/// `exec -p /dev/fd/N`: process.json handed over as an inherited fd (as
+/// tools do with a pipe) survives hullc's self re-exec.
+#[test]
+fn exec_process_json_from_an_fd() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    require_root();
+    for rt in runtimes() {
+        let b = Bundle::new("execfd", &["/bin/sleep", "1000"]);
+        let id = format!("{}-{}", b.id(), name(&rt));
+        let o = rt.run_container(&id, &b, &["-d"]);
+        assert!(o.status.success(), "{}", describe(&o));
+        let (r, mut w) = std::io::pipe().unwrap();
+        let process = json!({"args": ["echo", "from-fd"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                             "env": ["PATH=/bin"]});
+        w.write_all(process.to_string().as_bytes()).unwrap();
+        drop(w);
+        let raw = r.as_raw_fd();
+        let mut c = rt.command();
+        c.args(["exec", "-p", "/dev/fd/5", &id]);
+        // SAFETY: dup2 in the child before exec; `raw` stays open until spawn returns.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::dup2(raw, 5) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let o = hull_integration::runtime::output_of(c, Duration::from_secs(30));
+        rt.delete_force(&id);
+        assert!(o.status.success(), "{}: {}", name(&rt), describe(&o));
+        assert_eq!(stdout_of(&o).trim(), "from-fd", "{}", name(&rt));
+    }
+}

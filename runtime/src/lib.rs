@@ -66,3 +66,24 @@ pub fn preserved_fds(cmd: &Command) -> i32 {
         _ => 0,
     }
 }
+
+/// Fds that a path argument names (`exec -p /dev/fd/N`, `/proc/self/fd/N`):
+/// they must survive hullc's own re-exec (see process::sealed_exe), so they
+/// are not made close-on-exec with the others.
+pub fn fds_named_by_args(cmd: &Command) -> Vec<i32> {
+    let paths: Vec<&std::path::Path> = match cmd {
+        Command::Exec(a) => a.process.iter().map(|p| p.as_path()).collect(),
+        _ => Vec::new(),
+    };
+    paths
+        .iter()
+        .filter_map(|p| {
+            let s = p.to_str()?;
+            s.strip_prefix("/dev/fd/")
+                .or_else(|| s.strip_prefix("/proc/self/fd/"))?
+                .parse()
+                .ok()
+        })
+        .filter(|fd| *fd > 2)
+        .collect()
+}

@@ -29,6 +29,11 @@ fn main() {
     hull_runtime::process::program::close_fds_on_exec(
         3 + hull_runtime::preserved_fds(&cli.command).max(0),
     );
+    for fd in hull_runtime::fds_named_by_args(&cli.command) {
+        // SAFETY: clearing FD_CLOEXEC on a possibly-closed fd is harmless;
+        // the file it names is read (and closed to the container) later.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
     let to_file = hull_runtime::logging::init(
         cli.global.log.as_deref(),
         cli.global.log_format,
