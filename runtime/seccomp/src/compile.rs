@@ -270,7 +270,7 @@ pub fn build(profile: &LinuxSeccomp) -> Result<Policy, SeccompError> {
             .enumerate()
             .any(|(i, c)| conds[..i].iter().any(|d| d.index == c.index));
         let rule_conds: Vec<Vec<Cond>> = if repeated {
-            conds.iter().map(|c| vec![c.clone()]).collect()
+            conds.iter().map(|c| vec![*c]).collect()
         } else {
             vec![conds]
         };
