@@ -148,7 +148,7 @@ fn host_binary_through_a_host_fd_never_runs() {
     let ups = "../".repeat(16);
     for n in FDS {
         let prog = format!("/proc/self/fd/{n}/{ups}{}", evil.display());
-        let mut b = Bundle::new("exefd", &[&prog, "echo", "ESCAPED-AS-PID1"]);
+        let b = Bundle::new("exefd", &[&prog, "echo", "ESCAPED-AS-PID1"]);
         b.write().unwrap();
         let id = format!("{}-{n}", b.id());
         let (ok, text) = run_never_shows(&rt, &b, &id, "ESCAPED-AS-PID1");
@@ -258,7 +258,9 @@ fn mounts_inside_proc_are_refused() {
     let rt = Runtime::new();
     // A tmpfs hiding a masked file, a bind into /proc/sys, and a symlinked
     // destination that resolves into /proc/sys after procfs is mounted.
-    let cases: Vec<(&str, serde_json::Value, Option<(&str, &str)>)> = vec![
+    // (tag, mount, an image symlink (name, target) first)
+    type Case<'a> = (&'a str, serde_json::Value, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         (
             "tmpfs",
             json!({"destination": "/proc/kcore", "type": "tmpfs", "source": "tmpfs"}),
