@@ -1,6 +1,7 @@
 //! Connecting to hulld over its unix socket, with the namespace header.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use hull_proto::v1 as pb;
 use hull_proto::NAMESPACE_HEADER;
@@ -10,6 +11,48 @@ use tonic::transport::{Channel, Endpoint, Uri};
 pub struct Conn {
     pub channel: Channel,
     pub namespace: String,
+}
+
+/// The daemon this process talks to, as `unix:///path` (for messages).
+static DAEMON: OnceLock<String> = OnceLock::new();
+
+/// The call's error is the connection to hulld breaking (hulld killed or
+/// stopped mid-call), not an answer from hulld: a status hulld sends comes
+/// with the response's headers as metadata; one tonic makes up from a
+/// broken connection has none, and an h2/hyper/io error as its cause.
+pub fn connection_lost(e: &tonic::Status) -> bool {
+    use tonic::Code;
+    if !e.metadata().is_empty()
+        || !matches!(
+            e.code(),
+            Code::Unknown | Code::Internal | Code::Unavailable | Code::Cancelled
+        )
+    {
+        return false;
+    }
+    let m = e.message().to_ascii_lowercase();
+    std::error::Error::source(e).is_some()
+        || [
+            "h2 protocol error",
+            "transport error",
+            "connection",
+            "broken pipe",
+            "stream closed",
+            "operation was canceled",
+        ]
+        .iter()
+        .any(|w| m.contains(w))
+}
+
+/// When `e` is the connection to hulld breaking: say so in one line and
+/// exit 125 (Docker's code for a failure of the client or daemon).
+pub fn exit_if_connection_lost(e: &tonic::Status) {
+    if connection_lost(e) {
+        tracing::debug!("connection lost: {e:?}");
+        let daemon = DAEMON.get().map(String::as_str).unwrap_or("unix://?");
+        eprintln!("hull: the daemon at {daemon} went away during the call (was it stopped?)");
+        std::process::exit(125);
+    }
 }
 
 /// `unix:///path`, `unix:/path` or a plain path.
@@ -39,6 +82,7 @@ impl Conn {
                     path.display()
                 )
             })?;
+        let _ = DAEMON.set(format!("unix://{}", path.display()));
         Ok(Conn {
             channel,
             namespace: namespace.to_string(),

@@ -14,7 +14,11 @@ use crate::images::familiar_name;
 
 /// A daemon error as Docker users read it: without the status category
 /// ("not found: …") the daemon's error type puts first.
+/// The daemon's message without the kind prefix hulld adds. A broken
+/// connection instead ends the process with one line saying the daemon
+/// went away (see `client::exit_if_connection_lost`).
 pub(crate) fn msg(e: &tonic::Status) -> String {
+    super::client::exit_if_connection_lost(e);
     let m = e.message();
     for p in [
         "not found: ",
@@ -302,7 +306,11 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             containers,
         } => stats(conn, containers).await,
         ContainerCmd::Container(ContainerSub::Ls(a)) => super::ps::run(conn, a).await,
-        ContainerCmd::Container(ContainerSub::Prune { force: _ }) => {
+        ContainerCmd::Container(ContainerSub::Prune { force }) => {
+            if !super::prompt::confirm(super::prompt::CONTAINERS, force)? {
+                println!("Total reclaimed space: 0B");
+                return Ok(());
+            }
             let list = conn.list_containers().await?;
             println!("Deleted Containers:");
             for c in list {
@@ -324,11 +332,9 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             Ok(())
         }
         ContainerCmd::Restart { time, containers } => {
-            each(&containers, |c| async move {
+            each_parallel(&containers, |c| async move {
                 stop(conn, &c, time).await?;
-                start(conn, &c).await?;
-                println!("{c}");
-                Ok(())
+                start(conn, &c).await
             })
             .await
         }
@@ -401,16 +407,11 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
         ContainerCmd::Ps(a) => super::ps::run(conn, a).await,
         ContainerCmd::Logs(a) => logs(conn, a).await,
         ContainerCmd::Stop { time, containers } => {
-            each(&containers, |c| async move {
-                stop(conn, &c, time).await?;
-                println!("{c}");
-                Ok(())
-            })
-            .await
+            each_parallel(&containers, |c| async move { stop(conn, &c, time).await }).await
         }
         ContainerCmd::Kill { signal, containers } => {
             let sig = parse_signal(&signal)?;
-            each(&containers, |c| async move {
+            each_parallel(&containers, |c| async move {
                 conn.tasks()
                     .kill(conn.req(pb::KillTaskRequest {
                         container_id: c.clone(),
@@ -420,7 +421,6 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                     }))
                     .await
                     .map_err(|e| anyhow::anyhow!("Cannot kill container: {c}: {}", msg(&e)))?;
-                println!("{c}");
                 Ok(())
             })
             .await
@@ -430,7 +430,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             volumes,
             containers,
         } => {
-            each(&containers, |c| async move {
+            each_parallel(&containers, |c| async move {
                 conn.containers()
                     .delete(conn.req(pb::DeleteContainerRequest {
                         id: c.clone(),
@@ -439,7 +439,6 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                     }))
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
-                println!("{c}");
                 Ok(())
             })
             .await
@@ -464,7 +463,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
 }
 
 async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Result<()> {
-    each(containers, |c| async move {
+    each_parallel(containers, |c| async move {
         let r = conn.req(pb::PauseTaskRequest {
             container_id: c.clone(),
         });
@@ -474,7 +473,6 @@ async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Resu
             conn.tasks().resume(r).await
         };
         res.map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
-        println!("{c}");
         Ok(())
     })
     .await
@@ -606,6 +604,40 @@ where
         if let Err(e) = f(c.clone()).await {
             eprintln!("Error response from daemon: {e:#}");
             failed = true;
+        }
+    }
+    if failed {
+        return Err(Exit(1).into());
+    }
+    Ok(())
+}
+
+/// How many containers `each_parallel` works on at once (Docker's CLI: 50).
+const PARALLEL_OPS: usize = 50;
+
+/// stop, kill, rm, restart, pause, unpause: `f` on every container at once
+/// (up to PARALLEL_OPS), as Docker does, printing each name on success or
+/// its error, in the order of the arguments; exit 1 if any failed.
+async fn each_parallel<F, Fut>(items: &[String], f: F) -> anyhow::Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut results = futures_util::StreamExt::buffered(
+        futures_util::stream::iter(items.iter().map(|c| {
+            let fut = f(c.clone());
+            async move { (c, fut.await) }
+        })),
+        PARALLEL_OPS,
+    );
+    let mut failed = false;
+    while let Some((c, r)) = futures_util::StreamExt::next(&mut results).await {
+        match r {
+            Ok(()) => println!("{c}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e:#}");
+                failed = true;
+            }
         }
     }
     if failed {

@@ -6,7 +6,7 @@
 //! "docker" a docker-archive (manifest.json, config JSON, uncompressed layer
 //! tars). Load accepts both (and what `skopeo copy … oci-archive:` /
 //! `docker-archive:` write), verifies every blob into the content store,
-//! records the images and unpacks them.
+//! unpacks the images and then records them (a refused layer leaves none).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -221,24 +221,25 @@ fn import_oci(m: &Manager, ns: &str, dir: &Path, base: &str) -> Result<Vec<Image
             let raw = m.content.read_all(&target.digest()?)?;
             target.media_type = images::sniff_media_type(&raw).unwrap_or_default();
         }
-        let rec = record(m, ns, &name, target)?;
-        unpack(m, &rec)?;
-        out.push(rec);
+        // Recorded only once unpacked: a refused layer leaves no image.
+        let name = images::normalize_name(&name)?;
+        unpack(m, &target)?;
+        out.push(record(m, ns, &name, target)?);
     }
     Ok(out)
 }
 
-fn unpack(m: &Manager, rec: &ImageRecord) -> Result<()> {
-    let res = images::resolve(&m.content, &rec.target, &Platform::host()).or_else(|_| {
+fn unpack(m: &Manager, target: &Descriptor) -> Result<()> {
+    let res = images::resolve(&m.content, target, &Platform::host()).or_else(|_| {
         // A single-platform archive of another architecture.
-        let raw = m.content.read_all(&rec.target.digest()?)?;
+        let raw = m.content.read_all(&target.digest()?)?;
         let idx: Index = serde_json::from_slice(&raw)?;
         let first = idx
             .manifests
             .first()
             .and_then(|d| d.platform.clone())
             .ok_or_else(|| Error::NotFound("no manifest in index".into()))?;
-        images::resolve(&m.content, &rec.target, &first)
+        images::resolve(&m.content, target, &first)
     })?;
     crate::registry::pull::unpack_local(m, &res.manifest.layers, &res.config.rootfs.diff_ids)
 }
@@ -329,11 +330,15 @@ fn import_docker(m: &Manager, ns: &str, dir: &Path) -> Result<Vec<ImageRecord>> 
         } else {
             tags
         };
-        for n in names {
-            let rec = record(m, ns, &n, target.clone())?;
-            out.push(rec);
-        }
+        let names = names
+            .iter()
+            .map(|n| images::normalize_name(n))
+            .collect::<Result<Vec<_>>>()?;
+        // Recorded only once unpacked: a refused layer leaves no image.
         crate::registry::pull::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
+        for n in names {
+            out.push(record(m, ns, &n, target.clone())?);
+        }
     }
     Ok(out)
 }
