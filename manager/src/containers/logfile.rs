@@ -120,6 +120,11 @@ pub fn files(dir: &Path, max_file: u32) -> Vec<PathBuf> {
 /// `logs` holds at once, whatever the size of the log.
 pub const READ_CHUNK: usize = 1 << 20;
 
+/// Longer than any line the writer makes (MAX_LINE bytes, JSON-escaped and
+/// base64'd): bytes this long without a newline are not a log line, and
+/// `read_entries` skips them rather than holding them.
+const MAX_ENCODED_LINE: usize = 8 << 20;
+
 /// Entries of a json-lines log file from byte `offset`: the complete lines
 /// within about `limit` bytes from there (at least one line when there is
 /// one, however long), and the offset after the last line read. A file
@@ -151,6 +156,10 @@ pub fn read_entries(p: &Path, offset: u64, limit: usize) -> (Vec<Entry>, u64) {
         }
         if buf.len() == before {
             break; // end of file, no newline: a line still being written
+        }
+        if buf.len() > MAX_ENCODED_LINE {
+            tracing::warn!(path = %p.display(), offset, "skipping {} bytes without a newline", buf.len());
+            return (Vec::new(), offset + buf.len() as u64);
         }
     }
     let out = String::from_utf8_lossy(&buf[..complete])
@@ -513,6 +522,31 @@ mod tests {
         assert_eq!(es.len(), 2);
         assert_eq!(read_entries(&p, off, 1 << 20), (vec![], off));
         assert_eq!(tail_start(&tmp.path().join("missing"), 3), (0, 0));
+
+        // A run of bytes no writer makes (a hole of zeros) is skipped, not
+        // held: the lines after it are read.
+        let p = tmp.path().join("holey.log");
+        let f = File::create(&p).unwrap();
+        f.set_len(3 * MAX_ENCODED_LINE as u64).unwrap();
+        drop(f);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        writeln!(f).unwrap();
+        let e = Entry {
+            stream: 1,
+            data: b"after\n".to_vec(),
+            time_nanos: 7,
+        };
+        writeln!(f, "{}", encode(&e)).unwrap();
+        let (mut off, mut got) = (0, Vec::new());
+        loop {
+            let (es, next) = read_entries(&p, off, READ_CHUNK);
+            if next == off {
+                break;
+            }
+            got.extend(es);
+            off = next;
+        }
+        assert_eq!(got, [e]);
     }
 
     #[test]
