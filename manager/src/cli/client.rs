@@ -17,9 +17,9 @@ pub struct Conn {
 static DAEMON: OnceLock<String> = OnceLock::new();
 
 /// The call's error is the connection to hulld breaking (hulld killed or
-/// stopped mid-call), not an answer from hulld: a status hulld sends comes
-/// with the response's headers as metadata; one tonic makes up from a
-/// broken connection has none, and an h2/hyper/io error as its cause.
+/// stopped mid-call), not an answer from hulld: tonic made the status up
+/// from a transport error (it carries the h2/hyper/io error as its source
+/// and no response metadata), and hulld's socket takes no connection now.
 pub fn connection_lost(e: &tonic::Status) -> bool {
     use tonic::Code;
     if !e.metadata().is_empty()
@@ -31,24 +31,26 @@ pub fn connection_lost(e: &tonic::Status) -> bool {
         return false;
     }
     let m = e.message().to_ascii_lowercase();
-    std::error::Error::source(e).is_some()
+    let transport = std::error::Error::source(e).is_some()
         || [
             "h2 protocol error",
             "transport error",
-            "connection",
+            "error reading a body from connection",
+            "connection reset",
             "broken pipe",
-            "stream closed",
-            "operation was canceled",
         ]
         .iter()
-        .any(|w| m.contains(w))
+        .any(|w| m.contains(w));
+    transport
+        && DAEMON
+            .get()
+            .is_some_and(|d| std::os::unix::net::UnixStream::connect(socket_path(d)).is_err())
 }
 
 /// When `e` is the connection to hulld breaking: say so in one line and
 /// exit 125 (Docker's code for a failure of the client or daemon).
 pub fn exit_if_connection_lost(e: &tonic::Status) {
     if connection_lost(e) {
-        tracing::debug!("connection lost: {e:?}");
         let daemon = DAEMON.get().map(String::as_str).unwrap_or("unix://?");
         eprintln!("hull: the daemon at {daemon} went away during the call (was it stopped?)");
         std::process::exit(125);
