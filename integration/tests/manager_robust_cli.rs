@@ -133,7 +133,8 @@ fn stop_kill_and_rm_work_on_many_containers_at_once() {
     assert!(h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty());
 }
 
-/// hull's one line when hulld dies under a call: `wait` and `logs -f`.
+/// hull's one line when hulld dies under a call: `wait`, `logs -f` and a
+/// `pull` from a registry that does not answer.
 #[test]
 fn a_daemon_killed_mid_call_is_reported_as_gone() {
     require_root!();
@@ -163,12 +164,24 @@ fn a_daemon_killed_mid_call_is_reported_as_gone() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // A pull from a registry that never answers (a listener on loopback
+    // that accepts nothing): hulld waits on it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let pull = h
+        .hull_cmd(&["pull", &format!("127.0.0.1:{port}/silent/image:v1")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Connected: from here on a lost daemon is lost during the call.
-    wait_until("`hull wait` to connect", Duration::from_secs(10), || {
-        connected(wait.id())
-    });
+    wait_until(
+        "`hull wait` and `hull pull` to connect",
+        Duration::from_secs(10),
+        || connected(wait.id()) && connected(pull.id()),
+    );
     h.kill();
-    for (what, child) in [("wait", wait), ("logs -f", follow)] {
+    for (what, child) in [("wait", wait), ("logs -f", follow), ("pull", pull)] {
         let out = child.wait_with_output().unwrap();
         let err = stderr(&out);
         let sock = h.sock.display().to_string();
@@ -177,7 +190,9 @@ fn a_daemon_killed_mid_call_is_reported_as_gone() {
             format!(
                 "hull: the daemon at unix://{sock} went away during the call (was it stopped?)"
             ),
-            "{what}"
+            "{what}: exit {:?}, stdout {}",
+            out.status,
+            stdout(&out)
         );
         assert_eq!(code(&out), 125, "{what}");
     }
