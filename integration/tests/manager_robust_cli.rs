@@ -429,9 +429,22 @@ fn prunes_ask_first_unless_forced() {
         assert!(!stdout(&out).contains(&id), "{answer:?}");
         assert!(exists(&id), "{answer:?} removed it");
     }
+    let out = h.hull_stdin(&["container", "prune"], "n\n");
+    assert_eq!(
+        stdout(&out),
+        format!("{container_prompt}Total reclaimed space: 0B\n")
+    );
     let out = h.hull_stdin(&["container", "prune"], "Y\n");
-    assert!(stdout(&out).starts_with(container_prompt));
-    assert!(stdout(&out).contains(&id), "{}", stdout(&out));
+    let printed = stdout(&out);
+    let rest = printed
+        .strip_prefix(container_prompt)
+        .unwrap_or_else(|| panic!("{printed}"));
+    assert!(
+        rest.starts_with(&format!(
+            "Deleted Containers:\n{id}\n\nTotal reclaimed space: "
+        )),
+        "{rest}"
+    );
     assert!(!exists(&id));
     let id2 = h.hull_ok(&["create", &image, "true"]).trim().to_string();
     let out = h.hull_stdin(&["container", "prune", "-f"], "");

@@ -306,31 +306,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             containers,
         } => stats(conn, containers).await,
         ContainerCmd::Container(ContainerSub::Ls(a)) => super::ps::run(conn, a).await,
-        ContainerCmd::Container(ContainerSub::Prune { force }) => {
-            if !super::prompt::confirm(super::prompt::CONTAINERS, force)? {
-                println!("Total reclaimed space: 0B");
-                return Ok(());
-            }
-            let list = conn.list_containers().await?;
-            println!("Deleted Containers:");
-            for c in list {
-                let exited = c
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.state == "exited" || s.state == "created");
-                if exited {
-                    conn.containers()
-                        .delete(conn.req(pb::DeleteContainerRequest {
-                            id: c.id.clone(),
-                            force: false,
-                            volumes: false,
-                        }))
-                        .await?;
-                    println!("{}", c.id);
-                }
-            }
-            Ok(())
-        }
+        ContainerCmd::Container(ContainerSub::Prune { force }) => prune(conn, force).await,
         ContainerCmd::Restart { time, containers } => {
             each_parallel(&containers, |c| async move {
                 stop(conn, &c, time).await?;
@@ -609,6 +585,63 @@ where
     if failed {
         return Err(Exit(1).into());
     }
+    Ok(())
+}
+
+/// `container prune`: after Docker's question (unless `force`), every
+/// stopped container, with Docker's output: the removed IDs, then the space
+/// their writable layers held.
+async fn prune(conn: &Conn, force: bool) -> anyhow::Result<()> {
+    if !super::prompt::confirm(super::prompt::CONTAINERS, force)? {
+        println!("Total reclaimed space: 0B");
+        return Ok(());
+    }
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0i64;
+    for c in conn.list_containers().await? {
+        let stopped = c
+            .status
+            .as_ref()
+            .is_some_and(|s| s.state == "exited" || s.state == "created");
+        if !stopped {
+            continue;
+        }
+        let size = conn
+            .snapshots()
+            .usage(conn.req(pb::SnapshotKeyRequest {
+                key: c.snapshot_key.clone(),
+            }))
+            .await
+            .map(|u| u.into_inner().size)
+            .unwrap_or(0);
+        let gone = conn
+            .containers()
+            .delete(conn.req(pb::DeleteContainerRequest {
+                id: c.id.clone(),
+                force: false,
+                volumes: false,
+            }))
+            .await;
+        match gone {
+            Ok(_) => {
+                reclaimed += size;
+                deleted.push(c.id);
+            }
+            // Started meanwhile: in use now (Docker skips it too).
+            Err(e) => tracing::debug!(id = c.id, "prune: {}", msg(&e)),
+        }
+    }
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        super::progress::human(reclaimed)
+    );
     Ok(())
 }
 
