@@ -6,7 +6,7 @@ BIN_DIR := $(TARGET_DIR)/debug
 RELEASE_BIN_DIR := $(TARGET_DIR)/release
 export CARGO_TARGET_DIR := $(TARGET_DIR)
 
-.PHONY: build release test unit integration bench demo lint fmt clean
+.PHONY: build release test unit integration bench demo deps lint fmt clean
 
 build:
 	$(CARGO) build --workspace
@@ -18,15 +18,19 @@ release:
 	$(CARGO) rustc --release -p hull-shim --bin containerd-shim-hull-v2 -- -C target-feature=+crt-static
 
 # Everything: unit tests, then the integration suites against the binaries
-# built once above. Integration tests need root.
-test: build
+# built once above. Integration tests need root. scripts/deps.sh installs
+# what is missing first (Debian packages, cargo-nextest).
+test: deps build
 	$(CARGO) nextest run --workspace --no-fail-fast --exclude hull-integration
 	HULL_BIN_DIR=$(BIN_DIR) $(CARGO) nextest run -p hull-integration --no-fail-fast --test-threads 2
+
+deps:
+	bash scripts/deps.sh test
 
 unit:
 	$(CARGO) nextest run --workspace --exclude hull-integration
 
-integration: build
+integration: deps build
 	HULL_BIN_DIR=$(BIN_DIR) $(CARGO) nextest run -p hull-integration --no-fail-fast --test-threads 2
 
 bench: release

@@ -14,29 +14,17 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-need=()
-command -v busybox >/dev/null || need+=(busybox-static)
-command -v cc >/dev/null || need+=(gcc)
-command -v docker-registry >/dev/null || need+=(docker-registry)
-command -v umoci >/dev/null || need+=(umoci)
-command -v skopeo >/dev/null || need+=(skopeo)
-command -v python3 >/dev/null || need+=(python3)
-# the default bridge network: CNI plugins, iptables, ip
-[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
-command -v iptables >/dev/null || need+=(iptables)
-command -v ip >/dev/null || need+=(iproute2)
-if [ ${#need[@]} -gt 0 ]; then
-    say "installing ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# the Debian packages the demo uses (scripts/deps.sh installs what is missing)
+bash scripts/deps.sh demo
 
 profile=${HULL_DEMO_PROFILE:-release}
-say "building hullc, hulld and hull ($profile)"
+# every binary the demo starts: hullc, hulld, hull, and the ones hulld starts
+# per container (containerd-shim-hull-v2, hull-log-driver)
+say "building the workspace's binaries ($profile)"
 if [ "$profile" = release ]; then
-    cargo build --release -q -p hull-runtime -p hull-manager
+    cargo build --release -q --workspace --bins
 else
-    cargo build -q -p hull-runtime -p hull-manager
+    cargo build -q --workspace --bins
 fi
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/$profile"
 HULLC="$BIN/hullc"

@@ -125,7 +125,7 @@ fn events_rmi_by_id_prune_and_namespaces() {
     let before = h.hull_ok(&["info", "--format", "json"]);
     let before: serde_json::Value = serde_json::from_str(&before).unwrap();
     assert!(before["ContentBlobs"].as_i64().unwrap() > 0);
-    h.hull_ok(&["image", "prune", "-a"]);
+    h.hull_ok(&["image", "prune", "-a", "-f"]);
     assert!(h.hull_ok(&["images", "-q"]).trim().is_empty());
     let mid: serde_json::Value =
         serde_json::from_str(&h.hull_ok(&["info", "--format", "json"])).unwrap();
@@ -133,7 +133,7 @@ fn events_rmi_by_id_prune_and_namespaces() {
         mid["ContentBlobs"].as_i64().unwrap() > 0,
         "k8s.io still uses its blobs"
     );
-    h.hull_ok(&["-n", "k8s.io", "image", "prune", "-a"]);
+    h.hull_ok(&["-n", "k8s.io", "image", "prune", "-a", "-f"]);
     let after: serde_json::Value =
         serde_json::from_str(&h.hull_ok(&["info", "--format", "json"])).unwrap();
     assert_eq!(after["ContentBlobs"], 0);

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crate::containers::ContainerRecord;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::images::{self, ConfigFile, ImageRecord, Index, Manifest};
@@ -67,6 +68,12 @@ pub fn collect(m: &Manager) -> Result<Report> {
     let mut chains = HashSet::new();
     for (_, img) in m.db.list::<ImageRecord>(Table::Images, "")? {
         mark(m, &img.target.digest, &mut content, &mut chains);
+    }
+    // The image each container was made from, also once untagged (`rmi -f`).
+    for (_, c) in m.db.list::<ContainerRecord>(Table::Containers, "")? {
+        if !c.image_target.is_empty() {
+            mark(m, &c.image_target, &mut content, &mut chains);
+        }
     }
     for (_, lease) in m.db.list::<LeaseRecord>(Table::Leases, "")? {
         for (kind, id) in &lease.resources {

@@ -542,16 +542,26 @@ impl pb::images_server::Images for Server {
             // Every image but those a container uses (by image ID, so all
             // names of a used image stay).
             let images = ops::list(&self.m, &ns)?;
-            let used_names: std::collections::HashSet<String> =
-                crate::containers::list(&self.m, &ns)?
-                    .into_iter()
-                    .map(|c| c.image)
-                    .collect();
-            let used_ids: std::collections::HashSet<String> = images
+            let containers = crate::containers::list(&self.m, &ns)?;
+            // The ID each container recorded (its tag may have moved since);
+            // for containers made before they recorded it, the ID their image
+            // name has now.
+            let used_names: std::collections::HashSet<&str> = containers
                 .iter()
-                .filter(|i| used_names.contains(&i.name))
-                .map(|i| ops::image_id(&self.m, i))
+                .filter(|c| c.image_id.is_empty())
+                .map(|c| c.image.as_str())
                 .collect();
+            let mut used_ids: std::collections::HashSet<String> = containers
+                .iter()
+                .filter(|c| !c.image_id.is_empty())
+                .map(|c| c.image_id.clone())
+                .collect();
+            used_ids.extend(
+                images
+                    .iter()
+                    .filter(|i| used_names.contains(i.name.as_str()))
+                    .map(|i| ops::image_id(&self.m, i)),
+            );
             let names: Vec<String> = images
                 .into_iter()
                 .filter(|i| !used_ids.contains(&ops::image_id(&self.m, i)))

@@ -14,9 +14,12 @@ use crate::images::familiar_name;
 use crate::untrusted::escape;
 
 /// A daemon error as Docker users read it: without the status category
-/// ("not found: …") the daemon's error type puts first, and with control
-/// characters escaped (it may quote a hostile image's content).
+/// ("not found: …") the daemon's error type puts first, with control
+/// characters escaped (it may quote a hostile image's content). A broken
+/// connection instead ends the process with one line saying the daemon
+/// went away (see `client::exit_if_connection_lost`).
 pub(crate) fn msg(e: &tonic::Status) -> String {
+    super::client::exit_if_connection_lost(e);
     let m = &*escape(e.message());
     for p in [
         "not found: ",
@@ -304,33 +307,11 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             containers,
         } => stats(conn, containers).await,
         ContainerCmd::Container(ContainerSub::Ls(a)) => super::ps::run(conn, a).await,
-        ContainerCmd::Container(ContainerSub::Prune { force: _ }) => {
-            let list = conn.list_containers().await?;
-            println!("Deleted Containers:");
-            for c in list {
-                let exited = c
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.state == "exited" || s.state == "created");
-                if exited {
-                    conn.containers()
-                        .delete(conn.req(pb::DeleteContainerRequest {
-                            id: c.id.clone(),
-                            force: false,
-                            volumes: false,
-                        }))
-                        .await?;
-                    println!("{}", c.id);
-                }
-            }
-            Ok(())
-        }
+        ContainerCmd::Container(ContainerSub::Prune { force }) => prune(conn, force).await,
         ContainerCmd::Restart { time, containers } => {
-            each(&containers, |c| async move {
+            each_parallel(&containers, |c| async move {
                 stop(conn, &c, time).await?;
-                start(conn, &c).await?;
-                println!("{c}");
-                Ok(())
+                start(conn, &c).await
             })
             .await
         }
@@ -403,16 +384,11 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
         ContainerCmd::Ps(a) => super::ps::run(conn, a).await,
         ContainerCmd::Logs(a) => logs(conn, a).await,
         ContainerCmd::Stop { time, containers } => {
-            each(&containers, |c| async move {
-                stop(conn, &c, time).await?;
-                println!("{c}");
-                Ok(())
-            })
-            .await
+            each_parallel(&containers, |c| async move { stop(conn, &c, time).await }).await
         }
         ContainerCmd::Kill { signal, containers } => {
             let sig = parse_signal(&signal)?;
-            each(&containers, |c| async move {
+            each_parallel(&containers, |c| async move {
                 conn.tasks()
                     .kill(conn.req(pb::KillTaskRequest {
                         container_id: c.clone(),
@@ -422,7 +398,6 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                     }))
                     .await
                     .map_err(|e| anyhow::anyhow!("Cannot kill container: {c}: {}", msg(&e)))?;
-                println!("{c}");
                 Ok(())
             })
             .await
@@ -432,7 +407,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
             volumes,
             containers,
         } => {
-            each(&containers, |c| async move {
+            each_parallel(&containers, |c| async move {
                 conn.containers()
                     .delete(conn.req(pb::DeleteContainerRequest {
                         id: c.clone(),
@@ -441,7 +416,6 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                     }))
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
-                println!("{c}");
                 Ok(())
             })
             .await
@@ -466,7 +440,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
 }
 
 async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Result<()> {
-    each(containers, |c| async move {
+    each_parallel(containers, |c| async move {
         let r = conn.req(pb::PauseTaskRequest {
             container_id: c.clone(),
         });
@@ -476,7 +450,6 @@ async fn pause(conn: &Conn, containers: &[String], paused: bool) -> anyhow::Resu
             conn.tasks().resume(r).await
         };
         res.map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
-        println!("{c}");
         Ok(())
     })
     .await
@@ -608,6 +581,97 @@ where
         if let Err(e) = f(c.clone()).await {
             eprintln!("Error response from daemon: {}", escape(&format!("{e:#}")));
             failed = true;
+        }
+    }
+    if failed {
+        return Err(Exit(1).into());
+    }
+    Ok(())
+}
+
+/// `container prune`: after Docker's question (unless `force`), every
+/// stopped container, with Docker's output: the removed IDs, then the space
+/// their writable layers held.
+async fn prune(conn: &Conn, force: bool) -> anyhow::Result<()> {
+    if !super::prompt::confirm(super::prompt::CONTAINERS, force)? {
+        println!("Total reclaimed space: 0B");
+        return Ok(());
+    }
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0i64;
+    for c in conn.list_containers().await? {
+        let stopped = c
+            .status
+            .as_ref()
+            .is_some_and(|s| s.state == "exited" || s.state == "created");
+        if !stopped {
+            continue;
+        }
+        let size = conn
+            .snapshots()
+            .usage(conn.req(pb::SnapshotKeyRequest {
+                key: c.snapshot_key.clone(),
+            }))
+            .await
+            .map(|u| u.into_inner().size)
+            .unwrap_or(0);
+        let gone = conn
+            .containers()
+            .delete(conn.req(pb::DeleteContainerRequest {
+                id: c.id.clone(),
+                force: false,
+                volumes: false,
+            }))
+            .await;
+        match gone {
+            Ok(_) => {
+                reclaimed += size;
+                deleted.push(c.id);
+            }
+            // Started meanwhile: in use now (Docker skips it too).
+            Err(e) => tracing::debug!(id = c.id, "prune: {}", msg(&e)),
+        }
+    }
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        super::progress::human(reclaimed)
+    );
+    Ok(())
+}
+
+/// How many containers `each_parallel` works on at once (Docker's CLI: 50).
+const PARALLEL_OPS: usize = 50;
+
+/// stop, kill, rm, restart, pause, unpause: `f` on every container at once
+/// (up to PARALLEL_OPS), as Docker does, printing each name on success or
+/// its error, in the order of the arguments; exit 1 if any failed.
+async fn each_parallel<F, Fut>(items: &[String], f: F) -> anyhow::Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut results = futures_util::StreamExt::buffered(
+        futures_util::stream::iter(items.iter().map(|c| {
+            let fut = f(c.clone());
+            async move { (c, fut.await) }
+        })),
+        PARALLEL_OPS,
+    );
+    let mut failed = false;
+    while let Some((c, r)) = futures_util::StreamExt::next(&mut results).await {
+        match r {
+            Ok(()) => println!("{c}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e:#}");
+                failed = true;
+            }
         }
     }
     if failed {

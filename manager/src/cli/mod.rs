@@ -7,6 +7,7 @@ pub mod cp;
 pub mod events;
 pub mod network;
 pub mod progress;
+pub mod prompt;
 pub mod ps;
 pub mod stats;
 pub mod system;
@@ -284,6 +285,7 @@ pub fn main() -> i32 {
                 return c.0;
             }
             if let Some(s) = e.downcast_ref::<tonic::Status>() {
+                client::exit_if_connection_lost(s);
                 eprintln!("Error response from daemon: {}", escape(s.message()));
             } else {
                 eprintln!("Error: {}", escape(&format!("{e:#}")));
@@ -377,7 +379,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Image(ImageCmd::Inspect(a)) => inspect(&conn, a).await,
-        Cmd::Image(ImageCmd::Prune { all, force: _ }) => {
+        Cmd::Image(ImageCmd::Prune { all, force }) => {
+            let warning = if all {
+                prompt::ALL_IMAGES
+            } else {
+                prompt::DANGLING_IMAGES
+            };
+            if !prompt::confirm(warning, force)? {
+                println!("Total reclaimed space: 0B");
+                return Ok(());
+            }
             let r = conn
                 .images()
                 .prune(conn.req(pb::PruneRequest { all }))
@@ -721,7 +732,7 @@ async fn rmi(conn: &Conn, a: RmiArgs) -> anyhow::Result<()> {
                 }
             }
             Err(e) => {
-                eprintln!("Error response from daemon: {}", escape(e.message()));
+                eprintln!("Error response from daemon: {}", containers::msg(&e));
                 failed = Some(e);
             }
         }

@@ -71,6 +71,7 @@ fn client(conn: &Conn) -> pb::networks_client::NetworksClient<Channel> {
 }
 
 fn fail(e: &tonic::Status) -> anyhow::Error {
+    super::client::exit_if_connection_lost(e);
     eprintln!("Error response from daemon: {}", escape(e.message()));
     Exit(1).into()
 }
@@ -187,7 +188,10 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                 return Err(Exit(1).into());
             }
         }
-        NetworkCmd::Prune { force: _ } => {
+        NetworkCmd::Prune { force } => {
+            if !super::prompt::confirm(super::prompt::NETWORKS, force)? {
+                return Ok(());
+            }
             let r = cl
                 .prune(conn.req(pb::PruneNetworksRequest {}))
                 .await

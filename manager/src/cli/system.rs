@@ -3,7 +3,6 @@
 //! services.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, Write};
 
 use clap::Subcommand;
 use hull_proto::v1 as pb;
@@ -268,24 +267,8 @@ async fn df(conn: &Conn, verbose: bool, format: Option<String>) -> anyhow::Resul
 }
 
 async fn prune(conn: &Conn, all: bool, force: bool, volumes: bool) -> anyhow::Result<()> {
-    if !force {
-        let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n");
-        if all {
-            w.push_str("  - all images without at least one container associated to them\n");
-        } else {
-            w.push_str("  - all dangling images\n");
-        }
-        if volumes {
-            w.push_str("  - all anonymous volumes not used by at least one container\n");
-        }
-        w.push_str("  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
-        print!("{w}");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            return Ok(());
-        }
+    if !super::prompt::confirm(&super::prompt::system(all, volumes), force)? {
+        return Ok(());
     }
     let mut reclaimed: i64 = 0;
     // Stopped containers.
@@ -326,6 +309,19 @@ async fn prune(conn: &Conn, all: bool, force: bool, volumes: bool) -> anyhow::Re
         println!("Deleted Containers:");
         for id in &deleted {
             println!("{id}");
+        }
+        println!();
+    }
+    // Networks no container uses (Docker's system prune does them too).
+    let r = pb::networks_client::NetworksClient::new(conn.channel.clone())
+        .prune(conn.req(pb::PruneNetworksRequest {}))
+        .await
+        .map_err(daemon)?
+        .into_inner();
+    if !r.removed.is_empty() {
+        println!("Deleted Networks:");
+        for n in &r.removed {
+            println!("{n}");
         }
         println!();
     }

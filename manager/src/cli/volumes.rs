@@ -43,13 +43,14 @@ pub enum VolumeCmd {
     Prune {
         #[arg(short, long)]
         all: bool,
-        /// Do not ask (hull never asks).
+        /// Do not prompt for confirmation.
         #[arg(short, long)]
         force: bool,
     },
 }
 
 fn daemon(e: &tonic::Status) -> anyhow::Error {
+    super::client::exit_if_connection_lost(e);
     eprintln!("Error response from daemon: {}", escape(e.message()));
     Exit(1).into()
 }
@@ -159,7 +160,16 @@ pub async fn run(conn: &Conn, c: VolumeCmd) -> anyhow::Result<()> {
                 return Err(Exit(1).into());
             }
         }
-        VolumeCmd::Prune { all, force: _ } => {
+        VolumeCmd::Prune { all, force } => {
+            let warning = if all {
+                super::prompt::ALL_VOLUMES
+            } else {
+                super::prompt::VOLUMES
+            };
+            if !super::prompt::confirm(warning, force)? {
+                println!("Total reclaimed space: 0B");
+                return Ok(());
+            }
             let r = vc
                 .prune(conn.req(pb::PruneVolumesRequest { all }))
                 .await

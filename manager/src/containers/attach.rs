@@ -268,6 +268,8 @@ pub async fn attach(
                 tokio::task::spawn_blocking(move || super::service::read_entries(&p, offset))
                     .await
                     .unwrap_or_default();
+            // One read gives a few MiB at most: come back for the rest.
+            let more = off > offset;
             offset = off;
             for e in new {
                 let msg = pb::AttachOutput {
@@ -278,6 +280,9 @@ pub async fn attach(
                 if tx.send(Ok(msg)).await.is_err() {
                     return; // the client detached
                 }
+            }
+            if more {
+                continue;
             }
             if !running {
                 break;

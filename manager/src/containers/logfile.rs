@@ -116,6 +116,114 @@ pub fn files(dir: &Path, max_file: u32) -> Vec<PathBuf> {
     v
 }
 
+/// How much of a log file one `read_entries` call reads (about): what
+/// `logs` holds at once, whatever the size of the log.
+pub const READ_CHUNK: usize = 1 << 20;
+
+/// Longer than any line the writer makes (MAX_LINE bytes, JSON-escaped and
+/// base64'd): bytes this long without a newline are not a log line, and
+/// `read_entries` skips them rather than holding them.
+const MAX_ENCODED_LINE: usize = 8 << 20;
+
+/// Entries of a json-lines log file from byte `offset`: the complete lines
+/// within about `limit` bytes from there (at least one line when there is
+/// one, however long), and the offset after the last line read. A file
+/// shorter than `offset` was rotated: read it from the start.
+pub fn read_entries(p: &Path, offset: u64, limit: usize) -> (Vec<Entry>, u64) {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut f) = File::open(p) else {
+        return (Vec::new(), offset);
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let offset = if len < offset { 0 } else { offset };
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return (Vec::new(), offset);
+    }
+    let mut buf = Vec::new();
+    let mut complete = 0;
+    loop {
+        let before = buf.len();
+        if (&mut f)
+            .take(limit.max(1) as u64)
+            .read_to_end(&mut buf)
+            .is_err()
+        {
+            return (Vec::new(), offset);
+        }
+        if let Some(i) = buf[before..].iter().rposition(|b| *b == b'\n') {
+            complete = before + i + 1;
+            break;
+        }
+        if buf.len() == before {
+            break; // end of file, no newline: a line still being written
+        }
+        if buf.len() > MAX_ENCODED_LINE {
+            tracing::warn!(path = %p.display(), offset, "skipping {} bytes without a newline", buf.len());
+            return (Vec::new(), offset + buf.len() as u64);
+        }
+    }
+    let out = String::from_utf8_lossy(&buf[..complete])
+        .lines()
+        .filter_map(decode)
+        .collect();
+    (out, offset + complete as u64)
+}
+
+/// Where the last `n` complete lines of the file `p` start, read backwards
+/// from its end in blocks (a line still being written does not count), and
+/// how many complete lines that is (fewer than `n`: the whole file).
+pub fn tail_start(p: &Path, n: usize) -> (u64, usize) {
+    use std::io::{Seek, SeekFrom};
+    const BLOCK: u64 = 64 * 1024;
+    let Ok(mut f) = File::open(p) else {
+        return (0, 0);
+    };
+    let mut pos = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut newlines = 0;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while pos > 0 {
+        let start = pos.saturating_sub(BLOCK);
+        let want = (pos - start) as usize;
+        if f.seek(SeekFrom::Start(start)).is_err() || f.read_exact(&mut buf[..want]).is_err() {
+            break;
+        }
+        for (i, b) in buf[..want].iter().enumerate().rev() {
+            if *b != b'\n' {
+                continue;
+            }
+            // The first newline from the end closes the last complete line;
+            // the (n+1)-th one ends the line before the n wanted.
+            newlines += 1;
+            if newlines == n + 1 {
+                return (start + i as u64 + 1, n);
+            }
+        }
+        pos = start;
+    }
+    (0, newlines)
+}
+
+/// The files of `dir` and where to start reading each, oldest first, for
+/// the last `tail` complete lines of the log (None: all of it). The current
+/// file always comes last.
+pub fn read_plan(dir: &Path, tail: Option<usize>) -> Vec<(PathBuf, u64)> {
+    let all = files(dir, 100);
+    let Some(mut left) = tail else {
+        return all.into_iter().map(|p| (p, 0)).collect();
+    };
+    let mut plan = Vec::new();
+    for (i, p) in all.into_iter().rev().enumerate() {
+        if left == 0 && i > 0 {
+            break;
+        }
+        let (start, lines) = tail_start(&p, left);
+        left -= lines;
+        plan.push((p, start));
+    }
+    plan.reverse();
+    plan
+}
+
 /// Every entry in the log files of `dir` (rotated ones first).
 pub fn read_all(dir: &Path) -> Vec<Entry> {
     let mut out = Vec::new();
@@ -349,6 +457,104 @@ mod tests {
         let ts: Vec<i64> = all.iter().map(|e| e.time_nanos).collect();
         assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
         assert!(all.len() < 20);
+    }
+
+    fn write_lines(dir: &Path, name: &str, from: i64, to: i64, partial: bool) {
+        let mut f = File::create(dir.join(name)).unwrap();
+        for i in from..to {
+            let e = Entry {
+                stream: 1,
+                data: format!("line {i}\n").into_bytes(),
+                time_nanos: i,
+            };
+            writeln!(f, "{}", encode(&e)).unwrap();
+        }
+        if partial {
+            write!(f, "{{\"log\":\"half").unwrap();
+        }
+    }
+
+    fn read_plan_entries(dir: &Path, tail: Option<usize>, limit: usize) -> Vec<i64> {
+        let mut out = Vec::new();
+        for (p, mut off) in read_plan(dir, tail) {
+            loop {
+                let (es, next) = read_entries(&p, off, limit);
+                if next == off {
+                    break;
+                }
+                out.extend(es.iter().map(|e| e.time_nanos));
+                off = next;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tail_reads_back_from_the_end_across_blocks_and_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        // ~100 bytes a line: 3000 lines span several 64 KiB blocks.
+        write_lines(tmp.path(), "container.log", 1000, 4000, true);
+        let (start, n) = tail_start(&tmp.path().join("container.log"), 2);
+        assert_eq!(n, 2);
+        assert_eq!(
+            read_entries(&tmp.path().join("container.log"), start, 1 << 20)
+                .0
+                .len(),
+            2
+        );
+        assert_eq!(read_plan_entries(tmp.path(), Some(2), 64), [3998, 3999]);
+        assert_eq!(
+            read_plan_entries(tmp.path(), Some(0), 64),
+            Vec::<i64>::new()
+        );
+        let last_2500: Vec<i64> = (1500..4000).collect();
+        assert_eq!(read_plan_entries(tmp.path(), Some(2500), 4096), last_2500);
+        // More than the current file holds: the rest from the rotated one.
+        write_lines(tmp.path(), "container.log.1", 0, 1000, false);
+        let want: Vec<i64> = (900..4000).collect();
+        assert_eq!(read_plan_entries(tmp.path(), Some(3100), 1 << 20), want);
+        let all: Vec<i64> = (0..4000).collect();
+        assert_eq!(read_plan_entries(tmp.path(), Some(10_000), 100), all);
+        assert_eq!(read_plan_entries(tmp.path(), None, 1000), all);
+    }
+
+    #[test]
+    fn read_entries_stops_at_complete_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_lines(tmp.path(), "container.log", 0, 3, true);
+        let p = tmp.path().join("container.log");
+        // A limit shorter than a line still gives one whole line.
+        let (es, off) = read_entries(&p, 0, 1);
+        assert_eq!(es.len(), 1);
+        let (es, off) = read_entries(&p, off, 1 << 20);
+        assert_eq!(es.len(), 2);
+        assert_eq!(read_entries(&p, off, 1 << 20), (vec![], off));
+        assert_eq!(tail_start(&tmp.path().join("missing"), 3), (0, 0));
+
+        // A run of bytes no writer makes (a hole of zeros) is skipped, not
+        // held: the lines after it are read.
+        let p = tmp.path().join("holey.log");
+        let f = File::create(&p).unwrap();
+        f.set_len(3 * MAX_ENCODED_LINE as u64).unwrap();
+        drop(f);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        writeln!(f).unwrap();
+        let e = Entry {
+            stream: 1,
+            data: b"after\n".to_vec(),
+            time_nanos: 7,
+        };
+        writeln!(f, "{}", encode(&e)).unwrap();
+        let (mut off, mut got) = (0, Vec::new());
+        loop {
+            let (es, next) = read_entries(&p, off, READ_CHUNK);
+            if next == off {
+                break;
+            }
+            got.extend(es);
+            off = next;
+        }
+        assert_eq!(got, [e]);
     }
 
     #[test]

@@ -55,6 +55,14 @@ pub struct ContainerRecord {
     pub id: String,
     pub name: String,
     pub image: String,
+    /// The image's ID (its config digest) when the container was made: what
+    /// `rmi` checks for users of an image, whatever its tags became since.
+    #[serde(default)]
+    pub image_id: String,
+    /// The image's target digest (manifest or index) when the container was
+    /// made: garbage collection keeps it, also after `rmi -f` untagged it.
+    #[serde(default)]
+    pub image_target: String,
     /// OCI runtime spec (JSON text). Stored apart, in `container_specs`
     /// (records written before that carry it inline): `list` leaves it
     /// empty, `find`, `get` and `update` fill it.
@@ -560,6 +568,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         id,
         name,
         image: img.name.clone(),
+        image_id: resolved.manifest.config.digest.clone(),
+        image_target: img.target.digest.clone(),
         snapshot_key,
         snapshotter: m.snapshots.driver().name().into(),
         runtime: RUNTIME.into(),

@@ -560,36 +560,47 @@ impl pb::tasks_server::Tasks for Server {
             tokio::spawn(async move {
                 let dir = rec.bundle.clone();
                 let since = r.since_nanos;
-                // Rotated files and what the current one holds now.
                 let main = dir.join(logfile::LOG_FILE);
-                let (mut entries, mut offset) = tokio::task::spawn_blocking(move || {
-                    let mut all = Vec::new();
-                    for p in logfile::files(&dir, 100) {
-                        if p.ends_with(logfile::LOG_FILE) {
-                            break;
-                        }
-                        all.extend(read_entries(&p, 0).0);
-                    }
-                    let (cur, off) = read_entries(&dir.join(logfile::LOG_FILE), 0);
-                    all.extend(cur);
-                    (all, off)
+                // The files to read and where: with --tail, the last lines
+                // found by reading back from the end. Streamed a chunk at a
+                // time (the channel holds the pace), never the whole log.
+                let tail = r.has_tail.then_some(r.tail.max(0) as usize);
+                let plan = tokio::task::spawn_blocking(move || {
+                    logfile::read_plan(&dir, tail)
+                        .into_iter()
+                        .map(|(p, start)| {
+                            let end = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                            (p, start, end)
+                        })
+                        .collect::<Vec<_>>()
                 })
                 .await
                 .unwrap_or_default();
-                entries.retain(|e| e.time_nanos >= since);
-                if r.has_tail {
-                    let n = r.tail.max(0) as usize;
-                    let skip = entries.len().saturating_sub(n);
-                    entries.drain(..skip);
-                }
-                for e in entries {
-                    let msg = pb::LogChunk {
-                        stream: e.stream,
-                        data: e.data,
-                        time_nanos: e.time_nanos,
-                    };
-                    if tx.send(Ok(msg)).await.is_err() {
-                        return;
+                let mut offset = 0;
+                for (p, start, end) in plan {
+                    offset = start;
+                    while offset < end {
+                        let p2 = p.clone();
+                        let at = offset;
+                        let (entries, next) = tokio::task::spawn_blocking(move || {
+                            logfile::read_entries(&p2, at, logfile::READ_CHUNK)
+                        })
+                        .await
+                        .unwrap_or_default();
+                        if next <= offset {
+                            break; // a line still being written, or rotated
+                        }
+                        offset = next;
+                        for e in entries.into_iter().filter(|e| e.time_nanos >= since) {
+                            let msg = pb::LogChunk {
+                                stream: e.stream,
+                                data: e.data,
+                                time_nanos: e.time_nanos,
+                            };
+                            if tx.send(Ok(msg)).await.is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
                 if !follow {
@@ -601,19 +612,29 @@ impl pb::tasks_server::Tasks for Server {
                     // only after the log driver finished).
                     let live = m.tasks.get(&ns_key(&ns, &rec.id));
                     let running = live.is_some();
-                    let p = main.clone();
-                    let (new, off) = tokio::task::spawn_blocking(move || read_entries(&p, offset))
+                    // Everything there is now, a chunk at a time.
+                    loop {
+                        let p = main.clone();
+                        let at = offset;
+                        let (new, off) = tokio::task::spawn_blocking(move || {
+                            logfile::read_entries(&p, at, logfile::READ_CHUNK)
+                        })
                         .await
                         .unwrap_or_default();
-                    offset = off;
-                    for e in new.into_iter().filter(|e| e.time_nanos >= since) {
-                        let msg = pb::LogChunk {
-                            stream: e.stream,
-                            data: e.data,
-                            time_nanos: e.time_nanos,
-                        };
-                        if tx.send(Ok(msg)).await.is_err() {
-                            return;
+                        let more = off > offset;
+                        offset = off;
+                        for e in new.into_iter().filter(|e| e.time_nanos >= since) {
+                            let msg = pb::LogChunk {
+                                stream: e.stream,
+                                data: e.data,
+                                time_nanos: e.time_nanos,
+                            };
+                            if tx.send(Ok(msg)).await.is_err() {
+                                return;
+                            }
+                        }
+                        if !more {
+                            break;
                         }
                     }
                     if !running {
@@ -716,33 +737,10 @@ pub(super) fn exec_process(
     Ok(process)
 }
 
-/// Entries of a json-lines log file from byte `offset` up to its last
-/// complete line, and the offset after that line. A file shorter than
-/// `offset` was rotated: read it from the start.
+/// Entries of a json-lines log file from byte `offset` (a few MiB at
+/// most: callers come back for the rest), and the offset after them.
 pub(super) fn read_entries(p: &std::path::Path, offset: u64) -> (Vec<logfile::Entry>, u64) {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(p) else {
-        return (Vec::new(), offset);
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let offset = if len < offset { 0 } else { offset };
-    if f.seek(SeekFrom::Start(offset)).is_err() {
-        return (Vec::new(), offset);
-    }
-    let mut buf = Vec::new();
-    if f.read_to_end(&mut buf).is_err() {
-        return (Vec::new(), offset);
-    }
-    let complete = buf
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let out = String::from_utf8_lossy(&buf[..complete])
-        .lines()
-        .filter_map(logfile::decode)
-        .collect();
-    (out, offset + complete as u64)
+    logfile::read_entries(p, offset, 4 * logfile::READ_CHUNK)
 }
 
 impl Server {

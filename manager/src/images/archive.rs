@@ -6,7 +6,7 @@
 //! "docker" a docker-archive (manifest.json, config JSON, uncompressed layer
 //! tars). Load accepts both (and what `skopeo copy … oci-archive:` /
 //! `docker-archive:` write), verifies every blob into the content store,
-//! records the images and unpacks them.
+//! unpacks the images and then records them (a refused layer leaves none).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -221,7 +221,8 @@ fn import_oci(m: &Manager, ns: &str, dir: &Path, base: &str) -> Result<Vec<Image
             let raw = m.content.read_all(&target.digest()?)?;
             target.media_type = images::sniff_media_type(&raw).unwrap_or_default();
         }
-        // Unpacked first: a layer that fails leaves no image behind.
+        // Recorded only once unpacked: a refused layer leaves no image.
+        let name = images::normalize_name(&name)?;
         unpack(m, &target)?;
         out.push(record(m, ns, &name, target)?);
     }
@@ -329,7 +330,11 @@ fn import_docker(m: &Manager, ns: &str, dir: &Path) -> Result<Vec<ImageRecord>> 
         } else {
             tags
         };
-        // Unpacked first: a layer that fails leaves no image behind.
+        let names = names
+            .iter()
+            .map(|n| images::normalize_name(n))
+            .collect::<Result<Vec<_>>>()?;
+        // Recorded only once unpacked: a refused layer leaves no image.
         crate::registry::pull::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
         for n in names {
             out.push(record(m, ns, &n, target.clone())?);

@@ -85,16 +85,110 @@ pub fn tag(m: &Manager, ns: &str, source: &str, target: &str) -> Result<ImageRec
     Ok(rec)
 }
 
-/// Delete by name or ID. An ID naming several tags needs `force`.
+/// Docker's short form of an image or container ID: 12 hex digits.
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// The containers of `ns` made from the image with ID `id`: (container ID,
+/// running or paused), in listing order.
+fn users(m: &Manager, ns: &str, id: &str) -> Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for c in crate::containers::list(m, ns)? {
+        let cid = if c.image_id.is_empty() {
+            // Made before containers recorded their image's ID.
+            match find(m, ns, &c.image) {
+                Ok(v) if v.len() == 1 => image_id(m, &v[0]),
+                _ => continue,
+            }
+        } else {
+            c.image_id.clone()
+        };
+        if cid == id {
+            let running = [crate::containers::RUNNING, crate::containers::PAUSED]
+                .contains(&c.state.status.as_str());
+            out.push((c.id, running));
+        }
+    }
+    Ok(out)
+}
+
+/// `host/path` of `host/path:tag` or `host/path@digest`.
+fn repository(name: &str) -> &str {
+    if let Some((repo, _)) = name.split_once('@') {
+        return repo;
+    }
+    match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => &name[..i],
+        _ => name,
+    }
+}
+
+fn conflict(id: &str, forceable: bool, why: String) -> Error {
+    Error::FailedPrecondition(format!(
+        "conflict: unable to delete {} ({}) - {why}",
+        short(id),
+        if forceable {
+            "must be forced"
+        } else {
+            "cannot be forced"
+        }
+    ))
+}
+
+/// Delete by name or ID, as Docker does. By name: untag; refused when it is
+/// the image's last tag and a container uses the image, unless `force`
+/// (which only untags: the container keeps what it needs). By ID: every tag
+/// of the image; refused while a running container uses it, and unless
+/// `force` while several repositories tag it or a stopped container uses it.
 pub fn delete(m: &Manager, ns: &str, what: &str, force: bool) -> Result<Vec<String>> {
     let hits = find(m, ns, what)?;
     let by_name = images::normalize_name(what)
         .ok()
         .is_some_and(|n| hits.len() == 1 && hits[0].name == n);
-    if !by_name && hits.len() > 1 && !force {
-        return Err(Error::FailedPrecondition(format!(
-            "conflict: unable to delete {what} (must be forced) - image is referenced in multiple repositories"
-        )));
+    let id = image_id(m, &hits[0]);
+    let users = users(m, ns, &id)?;
+    if by_name {
+        let tags = list(m, ns)?.iter().filter(|i| image_id(m, i) == id).count();
+        if !force && tags <= 1 {
+            if let Some((cid, _)) = users.first() {
+                return Err(Error::FailedPrecondition(format!(
+                    "conflict: unable to remove repository reference \"{what}\" (must force) - container {} is using its referenced image {}",
+                    short(cid),
+                    short(&id)
+                )));
+            }
+        }
+    } else {
+        if let Some((cid, _)) = users.iter().find(|(_, running)| *running) {
+            return Err(conflict(
+                &id,
+                false,
+                format!("image is being used by running container {}", short(cid)),
+            ));
+        }
+        if !force {
+            // Docker removes every reference only when they are one tag
+            // (and digests) of one repository.
+            let repos: std::collections::HashSet<&str> =
+                hits.iter().map(|h| repository(&h.name)).collect();
+            let tags = hits.iter().filter(|h| !h.name.contains('@')).count();
+            if repos.len() > 1 || tags > 1 {
+                return Err(conflict(
+                    &id,
+                    true,
+                    "image is referenced in multiple repositories".into(),
+                ));
+            }
+            if let Some((cid, _)) = users.first() {
+                return Err(conflict(
+                    &id,
+                    true,
+                    format!("image is being used by stopped container {}", short(cid)),
+                ));
+            }
+        }
     }
     let mut out = Vec::new();
     for h in hits {
