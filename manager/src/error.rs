@@ -31,6 +31,8 @@ pub enum Error {
     Unsupported(String),
     #[error("metadata database: {0}")]
     Db(String),
+    #[error("no space left: {0}")]
+    NoSpace(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -77,6 +79,7 @@ impl From<Error> for tonic::Status {
             }
             Error::Unauthorized(_) => tonic::Status::unauthenticated(msg),
             Error::Unsupported(_) => tonic::Status::unimplemented(msg),
+            Error::NoSpace(_) => tonic::Status::resource_exhausted(msg),
             Error::Registry(_) | Error::Db(_) | Error::Io { .. } => tonic::Status::internal(msg),
         }
     }

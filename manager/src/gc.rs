@@ -79,6 +79,13 @@ pub fn collect(m: &Manager) -> Result<Report> {
             }
         }
     }
+    let mut report = Report::default();
+    // Unpacks no pull finishes any more (pulls hold `gc_lock` shared, so
+    // only abandoned ones are left), and ingests nobody writes.
+    for name in m.snapshots.remove_stale_extracts()? {
+        report.snapshots.push(name);
+    }
+    report.bytes += m.content.cleanup_ingests(true);
     // Keep parents of kept snapshots, and every non-committed snapshot
     // (containers' rootfs) with its parents.
     let snaps = m.snapshots.list()?;
@@ -99,7 +106,6 @@ pub fn collect(m: &Manager) -> Result<Report> {
             cur = by_name.get(&n).and_then(|s| s.parent.clone());
         }
     }
-    let mut report = Report::default();
     // Remove unreferenced snapshots, leaves first.
     let mut remaining: Vec<_> = snaps
         .into_iter()
@@ -162,6 +168,35 @@ mod tests {
             size: data.len() as i64,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn frees_abandoned_unpacks_but_not_running_ones() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            snapshotter: "native".into(),
+            ..Default::default()
+        };
+        let m = Manager::open(
+            &t.path().join("root"),
+            &t.path().join("state"),
+            &t.path().join("s.sock"),
+            cfg,
+        )
+        .unwrap();
+        m.snapshots
+            .prepare("extract-1-abandoned", "", Default::default())
+            .unwrap();
+        let dir = m.snapshots.fs_dir("extract-1-abandoned").unwrap();
+        std::fs::write(dir.join("half"), vec![0u8; 4096]).unwrap();
+        m.snapshots
+            .prepare("extract-2-running", "", Default::default())
+            .unwrap();
+        let _busy = m.snapshots.extracting("extract-2-running");
+        let rep = collect(&m).unwrap();
+        assert_eq!(rep.snapshots, vec!["extract-1-abandoned".to_string()]);
+        assert!(!dir.exists());
+        assert!(m.snapshots.exists("extract-2-running"));
     }
 
     #[test]
