@@ -94,4 +94,3 @@ fn pump(
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
-
