@@ -278,7 +278,10 @@ pub async fn pull(
     send(&tx, status(format!("Resolved {name} to {digest} ({mt})"))).await;
 
     // Lease for the duration of the pull.
-    let lease_key = ns_key(ns, &format!("pull-{}-{}", now_secs(), tdig.hex()));
+    // Unique per pull: two pulls of one image must not share (and delete) a lease.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let lease_key = ns_key(ns, &format!("pull-{}-{seq}-{}", now_secs(), tdig.hex()));
     m.db.put(
         Table::Leases,
         &lease_key,
