@@ -446,6 +446,30 @@ fn concurrent_pulls_of_one_image_wait_for_each_other_and_all_succeed() {
 }
 
 #[test]
+fn concurrent_first_runs_of_one_image_all_pull_and_run() {
+    require_root!();
+    let reg = Registry::start(Auth::None).unwrap();
+    let l = Layout::new();
+    l.layer("empty", "bb", |r| {
+        hull_integration::rootfs::build_busybox_rootfs(r).unwrap();
+    });
+    l.config("bb", &["--config.cmd", "/bin/sh"]);
+    let image = reg.reference("faults/busybox:v1");
+    l.push("bb", &image, &[]);
+    let h = Hulld::start();
+    let _cleanup = Containers::of(&h);
+    let clients: Vec<Client> = (0..6)
+        .map(|i| Client::spawn(&h, &["run", "--rm", &image, "echo", &format!("run-{i}")]))
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        let (ok, out, err) = c.wait(Duration::from_secs(120));
+        assert!(ok, "first run {i} failed: {out}\n{err}");
+        assert!(out.contains(&format!("run-{i}")), "{out}");
+    }
+    assert!(extracts(&h).is_empty());
+}
+
+#[test]
 fn a_manifest_listing_a_layer_twice_pulls() {
     require_root!();
     let reg = Registry::start(Auth::None).unwrap();
