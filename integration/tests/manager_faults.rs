@@ -194,7 +194,7 @@ fn a_full_disk_fails_calls_until_space_is_freed_then_works_without_and_after_res
     }
     let err = failed.expect("a metadata write fails on a full disk");
     assert!(
-        err.to_lowercase().contains("no space left"),
+        err.contains("metadata database") && err.to_lowercase().contains("no space left"),
         "unexpected error: {err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -205,6 +205,11 @@ fn a_full_disk_fails_calls_until_space_is_freed_then_works_without_and_after_res
     let images = h.hull_ok(&["images"]);
     assert!(images.contains("faults/after"), "{images}");
     h.hull_ok(&["rmi", "faults/t0:v1"]);
+    assert!(
+        h.log().contains("metadata database reopened"),
+        "{}",
+        h.log()
+    );
 
     // And after a restart.
     h.stop();
@@ -623,4 +628,40 @@ fn an_index_whose_descriptor_lies_about_a_size_is_refused() {
     assert!(!h.hull_ok(&["images"]).contains("faults/lie"));
     // The manifest's own tag still pulls.
     h.hull_ok(&["pull", &r]);
+}
+
+#[test]
+fn bad_space_settings_are_refused_at_start() {
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("config.toml");
+    fs::write(&cfg, "min_free_space = \"lots\"\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(hull_integration::bin_path("hulld"))
+            .arg("--root")
+            .arg(tmp.path().join("root"))
+            .arg("--state")
+            .arg(tmp.path().join("state"))
+            .arg("--address")
+            .arg(tmp.path().join("s.sock"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "hulld started with {extra:?}");
+        stderr(&out)
+    };
+    let err = run(&[]);
+    assert!(
+        err.contains("min_free_space") && err.contains("lots"),
+        "{err}"
+    );
+    fs::write(&cfg, "").unwrap();
+    let err = run(&["--min-free-space", "101%"]);
+    assert!(
+        err.contains("min_free_space") && err.contains("101%"),
+        "{err}"
+    );
 }
