@@ -81,11 +81,10 @@ pub fn collect(m: &Manager) -> Result<Report> {
     }
     let mut report = Report::default();
     // Unpacks no pull finishes any more (pulls hold `gc_lock` shared, so
-    // only abandoned ones are left), and ingests nobody writes.
+    // only abandoned ones are left).
     for name in m.snapshots.remove_stale_extracts()? {
         report.snapshots.push(name);
     }
-    report.bytes += m.content.cleanup_ingests(true);
     // Keep parents of kept snapshots, and every non-committed snapshot
     // (containers' rootfs) with its parents.
     let snaps = m.snapshots.list()?;
@@ -148,6 +147,15 @@ pub fn collect(m: &Manager) -> Result<Report> {
         bytes = report.bytes,
         "garbage collected"
     );
+    Ok(report)
+}
+
+/// `system prune`: a collection, and the partial downloads of failed pulls
+/// (ingests nobody writes; a later pull of them starts over). The caller
+/// holds `gc_lock` exclusively.
+pub fn prune(m: &Manager) -> Result<Report> {
+    let mut report = collect(m)?;
+    report.bytes += m.content.cleanup_ingests(true);
     Ok(report)
 }
 

@@ -564,7 +564,7 @@ impl pb::images_server::Images for Server {
         } else {
             Vec::new()
         };
-        let rep = self.blocking(|m| crate::gc::collect(&m)).await?;
+        let rep = self.blocking(|m| crate::gc::prune(&m)).await?;
         Ok(Response::new(pb::PruneResponse {
             deleted_images,
             deleted_content: rep.content,
