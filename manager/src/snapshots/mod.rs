@@ -198,12 +198,6 @@ impl Snapshotter {
         let lowers = self.lower_dirs(parent.as_deref())?;
         let id = Self::new_id();
         let dir = self.dir(&id);
-        fs::create_dir_all(dir.join("fs")).ctx(|| format!("create {}", dir.display()))?;
-        if self.driver == Driver::Overlay {
-            fs::create_dir_all(dir.join("work")).ctx(|| format!("create {}", dir.display()))?;
-        } else if let Some(p) = lowers.first() {
-            copy_tree(p, &dir.join("fs"))?;
-        }
         let rec = SnapshotRecord {
             name: key.to_string(),
             id,
@@ -212,9 +206,23 @@ impl Snapshotter {
             labels,
             created_at: now_secs(),
         };
-        if !self.db.create(Table::Snapshots, key, &rec)? {
-            let _ = fs::remove_dir_all(&dir);
-            return Err(Error::AlreadyExists(format!("snapshot {key}")));
+        // Nothing of a snapshot that could not be made stays behind (a full
+        // disk fails the copy or the record).
+        let made = (|| {
+            fs::create_dir_all(dir.join("fs")).ctx(|| format!("create {}", dir.display()))?;
+            if self.driver == Driver::Overlay {
+                fs::create_dir_all(dir.join("work")).ctx(|| format!("create {}", dir.display()))?;
+            } else if let Some(p) = lowers.first() {
+                copy_tree(p, &dir.join("fs"))?;
+            }
+            if !self.db.create(Table::Snapshots, key, &rec)? {
+                return Err(Error::AlreadyExists(format!("snapshot {key}")));
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            let _ = remove_tree(&dir);
+            return Err(e);
         }
         self.mounts_of(&rec)
     }
