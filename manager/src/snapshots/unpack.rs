@@ -334,6 +334,9 @@ impl Applier<'_> {
                                 raw_path
                             )));
                         }
+                        self.opts.space.check(self.root, lmd.len(), &|| {
+                            format!("copying up {:?} ({})", link, human(lmd.len()))
+                        })?;
                         fs::copy(&lower, &dest).map_err(|e| Error::io(ctx("copy up"), e))?;
                     }
                 }
