@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod faults;
 pub mod proxy;
 
 use hull_integration::{bin_path, cleanup, is_root};
