@@ -8,7 +8,6 @@ mod manager_support;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hull_integration::registry::{Auth, Registry};
@@ -183,17 +182,16 @@ fn an_index_whose_descriptor_lies_about_a_size_is_refused() {
     let reg = Registry::start(Auth::None).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let r = image(&reg, tmp.path(), "faults/lie:img", &[small_tar("x", "y")]);
-    let manifest = skopeo_inspect(&r, true);
-    let raw = serde_json::to_vec(&manifest).unwrap();
-    // skopeo re-serialises; fetch the stored bytes for the exact size.
-    let out = sh(Command::new("curl").args([
-        "-sf",
-        "-H",
+    // The manifest's bytes as the registry stores them.
+    let (code, stored) = http(
+        &reg.addr,
+        "GET",
+        "/v2/faults/lie/manifests/img",
         "Accept: application/vnd.oci.image.manifest.v1+json",
-        &format!("http://{}/v2/faults/lie/manifests/img", reg.addr),
-    ]));
-    let stored = out.stdout;
-    assert!(!stored.is_empty() && !raw.is_empty());
+        b"",
+    );
+    assert_eq!(code, 200);
+    assert!(!stored.is_empty());
     let digest = format!("sha256:{}", sha256_hex(&stored));
     let index = serde_json::json!({
         "schemaVersion": 2,
@@ -205,23 +203,19 @@ fn an_index_whose_descriptor_lies_about_a_size_is_refused() {
             "platform": {"architecture": ARCH, "os": "linux"},
         }],
     });
-    let body = tmp.path().join("index.json");
-    fs::write(&body, index.to_string()).unwrap();
-    let put = sh(Command::new("curl").args([
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-X",
+    let (code, body) = http(
+        &reg.addr,
         "PUT",
-        "-H",
+        "/v2/faults/lie/manifests/v1",
         "Content-Type: application/vnd.oci.image.index.v1+json",
-        "--data-binary",
-        &format!("@{}", body.display()),
-        &format!("http://{}/v2/faults/lie/manifests/v1", reg.addr),
-    ]));
-    assert_eq!(stdout(&put), "201", "registry refused the index");
+        index.to_string().as_bytes(),
+    );
+    assert_eq!(
+        code,
+        201,
+        "registry refused the index: {}",
+        String::from_utf8_lossy(&body)
+    );
 
     let h = Hulld::start();
     let lie = reg.reference("faults/lie:v1");

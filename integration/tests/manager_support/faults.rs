@@ -146,3 +146,29 @@ pub fn extracts(h: &Hulld) -> Vec<String> {
         .filter(|n| n.starts_with("extract-"))
         .collect()
 }
+
+/// One plain HTTP/1.0 request to `addr` with one extra header line; the
+/// status and body of the answer.
+pub fn http(addr: &str, method: &str, path: &str, header: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{header}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP answer without a header end");
+    let status = String::from_utf8_lossy(&resp[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("HTTP status");
+    (status, resp[split + 4..].to_vec())
+}
