@@ -311,20 +311,21 @@ pub async fn pull(
     } else {
         Ok(())
     };
-    let handles = std::mem::take(&mut downloads.handles);
+    // The handles stay in `downloads` while awaited: a pull dropped here
+    // still aborts them.
     if let Err(e) = unpack_res {
-        for h in &handles {
+        for h in &downloads.handles {
             h.abort();
         }
         // Prefer the download's error when a download failed first.
-        for h in handles {
+        for h in downloads.handles.iter_mut() {
             if let Ok(Err(de)) = h.await {
                 return Err(de);
             }
         }
         return Err(e);
     }
-    for h in handles {
+    for h in downloads.handles.iter_mut() {
         h.await
             .map_err(|e| Error::Registry(format!("download task: {e}")))??;
     }
