@@ -71,8 +71,13 @@ fn concurrent_first_runs_of_one_image_all_pull_and_run() {
     l.push("bb", &image, &[]);
     let h = Hulld::start();
     let _cleanup = Containers::of(&h);
+    // Each container outlives its start by a moment: what is tested is the
+    // concurrent pull, not how `run --rm` meets an instant exit.
     let clients: Vec<Client> = (0..6)
-        .map(|i| Client::spawn(&h, &["run", "--rm", &image, "echo", &format!("run-{i}")]))
+        .map(|i| {
+            let script = format!("echo run-{i}; sleep 1");
+            Client::spawn(&h, &["run", "--rm", &image, "sh", "-c", &script])
+        })
         .collect();
     for (i, c) in clients.into_iter().enumerate() {
         let (ok, out, err) = c.wait(Duration::from_secs(120));
