@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::snapshots::space::{parse_size, Reserve, SpaceLimit};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/hull";
 pub const DEFAULT_STATE: &str = "/run/hull";
@@ -38,6 +39,16 @@ pub struct Config {
     pub default_bridge: Option<String>,
     /// The default network's subnet (default "10.88.0.0/16").
     pub default_subnet: Option<String>,
+    /// Free space pulls and loads leave on the root's file system: bytes
+    /// with a unit ("1GiB", "512MiB"), a share ("5%") or "auto" (unset: the
+    /// smaller of 1 GiB and 5 %). A layer that would eat into it is refused.
+    pub min_free_space: Option<String>,
+    /// Largest single file a layer may unpack to ("10GiB"; unset or "0":
+    /// bounded by free space only).
+    pub max_layer_file_size: Option<String>,
+    /// Seconds a registry may send nothing (per read, per request) before
+    /// the pull fails (0: wait forever). Default 30.
+    pub pull_idle_timeout: u64,
 }
 
 impl Default for Config {
@@ -55,6 +66,9 @@ impl Default for Config {
             default_network: None,
             default_bridge: None,
             default_subnet: None,
+            min_free_space: None,
+            max_layer_file_size: None,
+            pull_idle_timeout: 30,
         }
     }
 }
@@ -62,19 +76,41 @@ impl Default for Config {
 impl Config {
     /// Load `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Config> {
-        match std::fs::read_to_string(path) {
-            Ok(s) => {
-                let c: Config = toml::from_str(&s).map_err(|e| {
-                    Error::InvalidArgument(format!("config {}: {e}", path.display()))
-                })?;
-                c.validate().map_err(|e| {
-                    Error::InvalidArgument(format!("config {}: {e}", path.display()))
-                })?;
-                Ok(c)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
-        }
+        let c: Config = match std::fs::read_to_string(path) {
+            Ok(s) => toml::from_str(&s)
+                .map_err(|e| Error::InvalidArgument(format!("config {}: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+        };
+        c.validate()
+            .map_err(|e| Error::InvalidArgument(format!("config {}: {e}", path.display())))?;
+        c.space_limit()
+            .map_err(|e| Error::InvalidArgument(format!("config {}: {e}", path.display())))?;
+        Ok(c)
+    }
+
+    /// The disk-space bounds for layers and blobs (`min_free_space`,
+    /// `max_layer_file_size`).
+    pub fn space_limit(&self) -> Result<SpaceLimit> {
+        let reserve = match &self.min_free_space {
+            Some(s) => Reserve::parse(s)
+                .map_err(|e| Error::InvalidArgument(format!("min_free_space: {e}")))?,
+            None => Reserve::Auto,
+        };
+        let max_file_size = match &self.max_layer_file_size {
+            Some(s) => parse_size(s)
+                .map_err(|e| Error::InvalidArgument(format!("max_layer_file_size: {e}")))?,
+            None => 0,
+        };
+        Ok(SpaceLimit {
+            reserve,
+            max_file_size,
+        })
+    }
+
+    /// `pull_idle_timeout` as a duration (`None`: no timeout).
+    pub fn pull_idle_timeout(&self) -> Option<std::time::Duration> {
+        (self.pull_idle_timeout > 0).then(|| std::time::Duration::from_secs(self.pull_idle_timeout))
     }
 }
 

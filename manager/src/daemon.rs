@@ -31,6 +31,10 @@ pub struct Args {
     /// Log level (error, warn, info, debug, trace).
     #[arg(long, short = 'l')]
     pub log_level: Option<String>,
+    /// Free space pulls and loads leave on the root's file system
+    /// ("1GiB", "5%", "auto"); overrides the config's `min_free_space`.
+    #[arg(long, value_name = "SIZE")]
+    pub min_free_space: Option<String>,
 }
 
 /// Holds `<root>/hulld.lock` (flock) for the daemon's lifetime.
@@ -67,7 +71,11 @@ pub fn lock_root(root: &std::path::Path) -> Result<RootLock> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cfg = Config::load(&args.config)?;
+    let mut cfg = Config::load(&args.config)?;
+    if let Some(v) = &args.min_free_space {
+        cfg.min_free_space = Some(v.clone());
+        cfg.space_limit()?;
+    }
     let level = args
         .log_level
         .clone()

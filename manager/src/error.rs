@@ -42,6 +42,8 @@ pub enum Error {
     Unsupported(String),
     #[error("metadata database: {}", Escaped(.0))]
     Db(String),
+    #[error("no space left: {}", Escaped(.0))]
+    NoSpace(String),
     #[error("{}: {}", Escaped(context), Escaped(&source.to_string()))]
     Io {
         context: String,
@@ -88,6 +90,7 @@ impl From<Error> for tonic::Status {
             }
             Error::Unauthorized(_) => tonic::Status::unauthenticated(msg),
             Error::Unsupported(_) => tonic::Status::unimplemented(msg),
+            Error::NoSpace(_) => tonic::Status::resource_exhausted(msg),
             Error::Registry(_) | Error::Db(_) | Error::Io { .. } => tonic::Status::internal(msg),
         }
     }

@@ -86,6 +86,12 @@ pub fn collect(m: &Manager) -> Result<Report> {
             }
         }
     }
+    let mut report = Report::default();
+    // Unpacks no pull finishes any more (pulls hold `gc_lock` shared, so
+    // only abandoned ones are left).
+    for name in m.snapshots.remove_stale_extracts()? {
+        report.snapshots.push(name);
+    }
     // Keep parents of kept snapshots, and every non-committed snapshot
     // (containers' rootfs) with its parents.
     let snaps = m.snapshots.list()?;
@@ -106,7 +112,6 @@ pub fn collect(m: &Manager) -> Result<Report> {
             cur = by_name.get(&n).and_then(|s| s.parent.clone());
         }
     }
-    let mut report = Report::default();
     // Remove unreferenced snapshots, leaves first.
     let mut remaining: Vec<_> = snaps
         .into_iter()
@@ -152,6 +157,15 @@ pub fn collect(m: &Manager) -> Result<Report> {
     Ok(report)
 }
 
+/// `system prune`: a collection, and the partial downloads of failed pulls
+/// (ingests nobody writes; a later pull of them starts over). The caller
+/// holds `gc_lock` exclusively.
+pub fn prune(m: &Manager) -> Result<Report> {
+    let mut report = collect(m)?;
+    report.bytes += m.content.cleanup_ingests(true);
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +183,35 @@ mod tests {
             size: data.len() as i64,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn frees_abandoned_unpacks_but_not_running_ones() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            snapshotter: "native".into(),
+            ..Default::default()
+        };
+        let m = Manager::open(
+            &t.path().join("root"),
+            &t.path().join("state"),
+            &t.path().join("s.sock"),
+            cfg,
+        )
+        .unwrap();
+        m.snapshots
+            .prepare("extract-1-abandoned", "", Default::default())
+            .unwrap();
+        let dir = m.snapshots.fs_dir("extract-1-abandoned").unwrap();
+        std::fs::write(dir.join("half"), vec![0u8; 4096]).unwrap();
+        m.snapshots
+            .prepare("extract-2-running", "", Default::default())
+            .unwrap();
+        let _busy = m.snapshots.extracting("extract-2-running");
+        let rep = collect(&m).unwrap();
+        assert_eq!(rep.snapshots, vec!["extract-1-abandoned".to_string()]);
+        assert!(!dir.exists());
+        assert!(m.snapshots.exists("extract-2-running"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::error::{IoContext, Result};
 use crate::events::Bus;
 use crate::metadata::Db;
 use crate::registry::Registries;
+use crate::snapshots::space::{Reserve, SpaceLimit};
 use crate::snapshots::unpack::{ApplyOptions, WhiteoutMode};
 use crate::snapshots::{overlay_supported, Driver, Snapshotter};
 
@@ -62,13 +63,17 @@ impl Manager {
             db.clone(),
             driver,
         )?;
-        // Unfinished unpacks from a previous run.
-        for s in snapshots.list()? {
-            if s.name.starts_with("extract-") {
-                let _ = snapshots.remove(&s.name);
-            }
+        // Unfinished unpacks and stale ingests from a previous run.
+        match snapshots.remove_stale_extracts() {
+            Ok(v) if !v.is_empty() => tracing::info!(count = v.len(), "removed unfinished unpacks"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("listing unfinished unpacks: {e}"),
         }
         let _ = snapshots.cleanup_orphans();
+        let freed = content.cleanup_ingests(false);
+        if freed > 0 {
+            tracing::info!(bytes = freed, "removed stale ingests");
+        }
         Ok(Arc::new(Manager {
             root: root.to_path_buf(),
             state: state.to_path_buf(),
@@ -93,6 +98,15 @@ impl Manager {
                 Driver::Copy => WhiteoutMode::Delete,
             },
             allow_devices: self.cfg.allow_device_nodes,
+            space: self.space_limit(),
         }
+    }
+
+    /// Free-space bounds from the config (validated at load).
+    pub fn space_limit(&self) -> SpaceLimit {
+        self.cfg.space_limit().unwrap_or(SpaceLimit {
+            reserve: Reserve::Auto,
+            max_file_size: 0,
+        })
     }
 }

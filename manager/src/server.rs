@@ -574,7 +574,7 @@ impl pb::images_server::Images for Server {
         } else {
             Vec::new()
         };
-        let rep = self.blocking(|m| crate::gc::collect(&m)).await?;
+        let rep = self.blocking(|m| crate::gc::prune(&m)).await?;
         Ok(Response::new(pb::PruneResponse {
             deleted_images,
             deleted_content: rep.content,
@@ -770,7 +770,20 @@ where
         }
     });
     tokio::spawn(async move {
-        let r = f(ptx).await;
+        let mut work = Box::pin(f(ptx));
+        // A client that goes away (its stream dropped) cancels the transfer:
+        // dropping the future aborts its downloads and frees their ingests.
+        let r = tokio::select! {
+            r = &mut work => Some(r),
+            _ = otx.closed() => None,
+        };
+        let Some(r) = r else {
+            tracing::info!("client went away; transfer cancelled");
+            drop(work);
+            forward.abort();
+            release_memory();
+            return;
+        };
         let _ = forward.await;
         release_memory();
         if let Err(e) = r {

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod faults;
+pub mod proxy;
+
 use hull_integration::{bin_path, cleanup, is_root};
 use sha2::{Digest, Sha256};
 
@@ -79,8 +82,34 @@ impl Hulld {
         Self::start_in(config, None)
     }
 
+    /// hulld whose root is a tmpfs of `size_mib` MiB that this guard
+    /// mounts (and unmounts on drop, with everything under its dir).
+    pub fn start_on_tmpfs(config: &str, size_mib: u64) -> Hulld {
+        Self::start_with(config, None, |root| {
+            fs::create_dir_all(root).unwrap();
+            let opts = format!("size={size_mib}m,mode=0711");
+            nix::mount::mount(
+                Some("tmpfs"),
+                root,
+                Some("tmpfs"),
+                nix::mount::MsFlags::empty(),
+                Some(opts.as_str()),
+            )
+            .unwrap_or_else(|e| panic!("mount tmpfs on {}: {e}", root.display()));
+        })
+    }
+
     /// hulld run from `bin_dir` (None: the build's).
     pub fn start_in(config: &str, bin_dir: Option<PathBuf>) -> Hulld {
+        Self::start_with(config, bin_dir, |_| {})
+    }
+
+    /// `prepare_root` runs on the root path before hulld starts.
+    fn start_with(
+        config: &str,
+        bin_dir: Option<PathBuf>,
+        prepare_root: impl FnOnce(&Path),
+    ) -> Hulld {
         let config = if config.contains("default_network") {
             config.to_string()
         } else {
@@ -108,6 +137,7 @@ impl Hulld {
             bin_dir,
             child: None,
         };
+        prepare_root(&h.root);
         h.spawn();
         h
     }
@@ -533,6 +563,21 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// Write an OCI layout with one image made of the given uncompressed layer
 /// tars (gzip-compressed here), tagged `tag`. Returns the layout path.
 pub fn layout_from_tars(dir: &Path, tag: &str, tars: &[Vec<u8>], arch: &str) -> PathBuf {
+    let layers: Vec<(Vec<u8>, String)> = tars
+        .iter()
+        .map(|t| (gzip(t), format!("sha256:{}", sha256_hex(t))))
+        .collect();
+    layout_from_gz_layers(dir, tag, &layers, arch)
+}
+
+/// Like `layout_from_tars` with layers already compressed: (gzip bytes,
+/// diff ID of the tar inside).
+pub fn layout_from_gz_layers(
+    dir: &Path,
+    tag: &str,
+    gz_layers: &[(Vec<u8>, String)],
+    arch: &str,
+) -> PathBuf {
     let layout = dir.join(format!("layout-{tag}"));
     fs::create_dir_all(&layout).unwrap();
     fs::write(
@@ -542,12 +587,12 @@ pub fn layout_from_tars(dir: &Path, tag: &str, tars: &[Vec<u8>], arch: &str) -> 
     .unwrap();
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
-    for t in tars {
-        diff_ids.push(format!("sha256:{}", sha256_hex(t)));
+    for (gz, diff_id) in gz_layers {
+        diff_ids.push(diff_id.clone());
         layers.push(put_blob(
             &layout,
             "application/vnd.oci.image.layer.v1.tar+gzip",
-            &gzip(t),
+            gz,
         ));
     }
     let config = serde_json::json!({
@@ -653,4 +698,29 @@ impl Drop for Containers {
 /// A command's exit code (-1 when killed by a signal).
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
+}
+
+/// Free bytes (for unprivileged writers) of the file system holding `p`.
+pub fn avail_bytes(p: &Path) -> u64 {
+    let st = nix::sys::statvfs::statvfs(p).unwrap();
+    st.blocks_available() as u64 * st.fragment_size() as u64
+}
+
+/// Send `sig` to a process this test started.
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+/// Bytes in the daemon's unfinished downloads (`<root>/content/ingest/*/data`).
+pub fn ingest_bytes(root: &Path) -> u64 {
+    let dir = root.join("content/ingest");
+    let mut n = 0;
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if let Ok(md) = fs::metadata(e.path().join("data")) {
+                n += md.len();
+            }
+        }
+    }
+    n
 }

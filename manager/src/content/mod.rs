@@ -57,7 +57,12 @@ pub struct IngestStatus {
 pub struct ContentStore {
     root: PathBuf,
     active: Arc<Mutex<HashSet<String>>>,
+    /// Woken whenever a writer lets go of its ingest.
+    released: Arc<tokio::sync::Notify>,
 }
+
+/// Ingests untouched this long are removed at start-up.
+pub const INGEST_EXPIRY_SECS: i64 = 24 * 3600;
 
 impl ContentStore {
     pub fn open(root: &Path) -> Result<Self> {
@@ -68,6 +73,7 @@ impl ContentStore {
         Ok(ContentStore {
             root: root.to_path_buf(),
             active: Arc::new(Mutex::new(HashSet::new())),
+            released: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -134,11 +140,19 @@ impl ContentStore {
         if self.exists(expected) {
             return Ok(());
         }
-        let mut w = self.writer(
-            &format!("put-{expected}"),
+        // A ref of its own: concurrent stores of the same bytes each write
+        // their ingest and the renames into place are atomic.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut w = match self.writer(
+            &format!("{PUT_PREFIX}{expected}-{seq}"),
             Some(expected.clone()),
             data.len() as u64,
-        )?;
+        ) {
+            Ok(w) => w,
+            Err(Error::AlreadyExists(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         w.reset()?;
         w.write(data)?;
         w.commit()?;
@@ -218,6 +232,40 @@ impl ContentStore {
         fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))
     }
 
+    /// Remove ingests nobody writes: all of them (`all`, for `system prune`)
+    /// or those that cannot be resumed (small in-memory stores, unreadable
+    /// status) and those untouched for `INGEST_EXPIRY_SECS` (start-up).
+    /// Returns the bytes freed.
+    pub fn cleanup_ingests(&self, all: bool) -> u64 {
+        let dir = self.root.join("ingest");
+        let Ok(rd) = fs::read_dir(&dir) else { return 0 };
+        let mut freed = 0;
+        for ent in rd.flatten() {
+            let status = read_status(&ent.path());
+            if let Some(s) = &status {
+                if self.is_active(&s.reference) {
+                    continue;
+                }
+            }
+            let stale = match &status {
+                None => true,
+                Some(s) => {
+                    all || s.reference.starts_with(PUT_PREFIX)
+                        || now_secs() - s.updated_at > INGEST_EXPIRY_SECS
+                }
+            };
+            if !stale {
+                continue;
+            }
+            let size = status.map(|s| s.offset).unwrap_or(0);
+            match fs::remove_dir_all(ent.path()) {
+                Ok(()) => freed += size,
+                Err(e) => tracing::warn!(path = %ent.path().display(), "remove ingest: {e}"),
+            }
+        }
+        freed
+    }
+
     fn is_active(&self, reference: &str) -> bool {
         self.active
             .lock()
@@ -229,6 +277,40 @@ impl ContentStore {
     /// already present the error is `AlreadyExists`. An existing ingest for
     /// another digest or size is restarted from zero.
     pub fn writer(&self, reference: &str, expected: Option<Digest>, total: u64) -> Result<Writer> {
+        self.try_writer(reference, expected, total)?.ok_or_else(|| {
+            Error::FailedPrecondition(format!("ingest {reference} is locked by another writer"))
+        })
+    }
+
+    /// Like `writer`, but while another writer holds `reference` wait for
+    /// it to let go (as containerd does), then resume what it left or, when
+    /// it committed the blob, answer `AlreadyExists`.
+    pub async fn writer_wait(
+        &self,
+        reference: &str,
+        expected: Option<Digest>,
+        total: u64,
+    ) -> Result<Writer> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before the attempt: a release in between is not missed.
+            released.as_mut().enable();
+            if let Some(w) = self.try_writer(reference, expected.clone(), total)? {
+                return Ok(w);
+            }
+            tracing::debug!(reference, "ingest busy; waiting for its writer");
+            released.await;
+        }
+    }
+
+    /// Open the ingest; `None` while another writer holds it.
+    fn try_writer(
+        &self,
+        reference: &str,
+        expected: Option<Digest>,
+        total: u64,
+    ) -> Result<Option<Writer>> {
         if let Some(d) = &expected {
             if self.exists(d) {
                 return Err(Error::AlreadyExists(format!("content {d}")));
@@ -240,15 +322,20 @@ impl ContentStore {
                 .lock()
                 .map_err(|_| Error::Db("content lock poisoned".into()))?;
             if !act.insert(reference.to_string()) {
-                return Err(Error::FailedPrecondition(format!(
-                    "ingest {reference} is locked by another writer"
-                )));
+                return Ok(None);
             }
         }
         let guard = ActiveGuard {
             set: self.active.clone(),
             reference: reference.to_string(),
+            released: self.released.clone(),
         };
+        // The previous writer may have committed just before letting go.
+        if let Some(d) = &expected {
+            if self.exists(d) {
+                return Err(Error::AlreadyExists(format!("content {d}")));
+            }
+        }
         let dir = self.ingest_dir(reference);
         crate::private::dir(&dir).ctx(|| format!("create {}", dir.display()))?;
         let expected_s = expected.as_ref().map(|d| d.to_string());
@@ -303,7 +390,7 @@ impl ContentStore {
         let sjson = serde_json::to_vec(&status)?;
         crate::private::write(&dir.join("status.json"), sjson)
             .ctx(|| format!("write {}", dir.display()))?;
-        Ok(Writer {
+        Ok(Some(Writer {
             store: self.clone(),
             dir,
             file,
@@ -314,9 +401,12 @@ impl ContentStore {
             algo,
             follow: None,
             _guard: guard,
-        })
+        }))
     }
 }
+
+/// Ref prefix of `put_bytes` ingests (never resumed).
+const PUT_PREFIX: &str = "put-";
 
 fn read_status(dir: &Path) -> Option<IngestStatus> {
     let b = fs::read(dir.join("status.json")).ok()?;
@@ -335,6 +425,7 @@ fn read_status(dir: &Path) -> Option<IngestStatus> {
 struct ActiveGuard {
     set: Arc<Mutex<HashSet<String>>>,
     reference: String,
+    released: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for ActiveGuard {
@@ -342,6 +433,7 @@ impl Drop for ActiveGuard {
         if let Ok(mut s) = self.set.lock() {
             s.remove(&self.reference);
         }
+        self.released.notify_waiters();
     }
 }
 
@@ -492,6 +584,69 @@ mod tests {
             cs.writer("r1", Some(d.clone()), data.len() as u64),
             Err(Error::AlreadyExists(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_second_writer_waits_and_uses_the_first_ones_blob() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cs = ContentStore::open(tmp.path()).unwrap();
+        let data = b"shared layer bytes".to_vec();
+        let d = Digest::sha256_of(&data);
+        let mut w1 = cs
+            .writer("pull-x", Some(d.clone()), data.len() as u64)
+            .unwrap();
+        w1.write(&data[..4]).unwrap();
+        let cs2 = cs.clone();
+        let d2 = d.clone();
+        let n = data.len() as u64;
+        let second =
+            tokio::spawn(async move { cs2.writer_wait("pull-x", Some(d2), n).await.map(|_| ()) });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!second.is_finished(), "the second writer must wait");
+        w1.write(&data[4..]).unwrap();
+        w1.commit().unwrap();
+        let r = tokio::time::timeout(std::time::Duration::from_secs(5), second)
+            .await
+            .expect("second writer woken")
+            .unwrap();
+        assert!(matches!(r, Err(Error::AlreadyExists(_))), "{r:?}");
+
+        // A first writer that gives up leaves its bytes to the second.
+        let e = Digest::sha256_of(b"abcdef");
+        let mut w1 = cs.writer("pull-y", Some(e.clone()), 6).unwrap();
+        w1.write(b"abc").unwrap();
+        let cs2 = cs.clone();
+        let e2 = e.clone();
+        let second = tokio::spawn(async move { cs2.writer_wait("pull-y", Some(e2), 6).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(w1);
+        let w2 = tokio::time::timeout(std::time::Duration::from_secs(5), second)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(w2.offset(), 3);
+    }
+
+    #[test]
+    fn cleanup_keeps_resumable_ingests_at_start_and_prune_frees_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cs = ContentStore::open(tmp.path()).unwrap();
+        let d = Digest::sha256_of(b"0123456789");
+        let mut w = cs.writer("pull-r", Some(d.clone()), 10).unwrap();
+        w.write(b"01234").unwrap();
+        // Held by a writer: never removed.
+        assert_eq!(cs.cleanup_ingests(true), 0);
+        drop(w);
+        let mut p = cs.writer("put-z-1", Some(d.clone()), 10).unwrap();
+        p.write(b"01").unwrap();
+        drop(p);
+        // Start-up: the unresumable put- ingest goes, the pull's stays.
+        assert_eq!(cs.cleanup_ingests(false), 2);
+        assert_eq!(cs.list_statuses().unwrap().len(), 1);
+        // Prune: everything nobody writes.
+        assert_eq!(cs.cleanup_ingests(true), 5);
+        assert!(cs.list_statuses().unwrap().is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! mirrors, plain-HTTP rules and Docker config.json credentials.
 
 pub mod dockerconfig;
+pub mod fetch;
 pub mod pull;
 pub mod push;
 

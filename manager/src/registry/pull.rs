@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 use crate::images::{self, ConfigFile, Descriptor, ImageRecord, Index, Manifest, Platform};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
+use crate::registry::fetch::{fetch_small, idle, verify_descriptor, MAX_MANIFEST_SIZE};
 use crate::registry::{map_err, parse_ref, Credentials};
 use crate::snapshots::unpack::apply_compressed;
+use crate::snapshots::EXTRACT_PREFIX;
 
 pub struct PullOptions {
     pub reference: String,
@@ -69,6 +71,26 @@ pub struct LeaseRecord {
     pub resources: Vec<(String, String)>,
 }
 
+/// The layer downloads of a pull. When the pull ends early (an error, or
+/// its future dropped because the client went away) they are aborted, which
+/// closes their ingests (kept for a resume) and releases their locks, and
+/// their followers fail so that the unpacker stops too.
+struct Downloads {
+    handles: Vec<tokio::task::JoinHandle<Result<()>>>,
+    follows: Vec<Arc<Follow>>,
+}
+
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            h.abort();
+        }
+        for f in &self.follows {
+            f.finish(Err("pull cancelled".into()));
+        }
+    }
+}
+
 struct LeaseGuard {
     m: Arc<Manager>,
     key: String,
@@ -78,32 +100,6 @@ impl Drop for LeaseGuard {
     fn drop(&mut self) {
         let _ = self.m.db.delete(Table::Leases, &self.key);
     }
-}
-
-/// Fetch a small blob (config) into the content store.
-async fn fetch_small(
-    m: &Manager,
-    client: &Client,
-    r: &Reference,
-    d: &Descriptor,
-) -> Result<Vec<u8>> {
-    let dig = d.digest()?;
-    if m.content.exists(&dig) {
-        return m.content.read_all(&dig);
-    }
-    if d.size > 64 << 20 {
-        return Err(Error::InvalidArgument(format!(
-            "{} too large for a config",
-            d.digest
-        )));
-    }
-    let mut buf = Vec::with_capacity(d.size.max(0) as usize);
-    client
-        .pull_blob(r, d.digest.as_str(), &mut buf)
-        .await
-        .map_err(|e| map_err(&r.whole(), e))?;
-    m.content.put_bytes(&dig, &buf)?;
-    Ok(buf)
 }
 
 /// Pull an image into namespace `ns`, reporting progress on `tx`.
@@ -128,10 +124,27 @@ pub async fn pull(
             Credentials::default()
         };
         let client = m.registries.client(cand.resolve_registry(), &creds);
-        match client
-            .pull_manifest_raw(&cand, &creds.to_auth(), images::ACCEPTED_MANIFESTS)
-            .await
-        {
+        let fetched = idle(
+            &m,
+            &name,
+            client.pull_manifest_raw(&cand, &creds.to_auth(), images::ACCEPTED_MANIFESTS),
+        )
+        .await;
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(candidate = %cand, "manifest fetch failed: {e}");
+                last_err = Some(e);
+                continue;
+            }
+        };
+        match fetched {
+            Ok((raw, _)) if raw.len() > MAX_MANIFEST_SIZE => {
+                last_err = Some(Error::InvalidArgument(format!(
+                    "{name}: manifest of {} bytes is larger than {MAX_MANIFEST_SIZE}",
+                    raw.len()
+                )));
+            }
             Ok((raw, digest)) => {
                 found = Some((cand, client, creds, raw, digest));
                 break;
@@ -164,7 +177,10 @@ pub async fn pull(
     send(&tx, status(format!("Resolved {name} to {digest} ({mt})"))).await;
 
     // Lease for the duration of the pull.
-    let lease_key = ns_key(ns, &format!("pull-{}-{}", now_secs(), tdig.hex()));
+    // Unique per pull: two pulls of one image must not share (and delete) a lease.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let lease_key = ns_key(ns, &format!("pull-{}-{seq}-{}", now_secs(), tdig.hex()));
     m.db.put(
         Table::Leases,
         &lease_key,
@@ -193,6 +209,12 @@ pub async fn pull(
             })?
             .clone();
         let md: Digest = d.digest()?;
+        if d.size < 0 || d.size as usize > MAX_MANIFEST_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "{name}: manifest {} claims {} bytes",
+                d.digest, d.size
+            )));
+        }
         let mraw = if m.content.exists(&md) {
             m.content.read_all(&md)?
         } else {
@@ -201,13 +223,18 @@ pub async fn pull(
                 src.repository().to_string(),
                 d.digest.clone(),
             );
-            let (mraw, _) = client
-                .pull_manifest_raw(&mr, &_creds.to_auth(), images::ACCEPTED_MANIFESTS)
-                .await
-                .map_err(|e| map_err(&name, e))?;
-            m.content.put_bytes(&md, &mraw)?;
+            let (mraw, _) = idle(
+                &m,
+                &name,
+                client.pull_manifest_raw(&mr, &_creds.to_auth(), images::ACCEPTED_MANIFESTS),
+            )
+            .await?
+            .map_err(|e| map_err(&name, e))?;
             mraw.to_vec()
         };
+        // Before anything is stored or parsed: the index named these bytes.
+        verify_descriptor(&d, &mraw)?;
+        m.content.put_bytes(&md, &mraw)?;
         (d, mraw)
     } else {
         (target.clone(), raw.to_vec())
@@ -225,6 +252,12 @@ pub async fn pull(
     for l in &manifest.layers {
         images::layer_compression(&l.media_type)?;
         l.digest()?;
+        if l.size <= 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{name}: layer {} has size {}",
+                l.digest, l.size
+            )));
+        }
     }
     send(
         &tx,
@@ -239,7 +272,10 @@ pub async fn pull(
     // Downloads (parallel) ...
     let sem = Arc::new(Semaphore::new(m.cfg.max_concurrent_downloads.max(1)));
     let follows: Vec<Arc<Follow>> = manifest.layers.iter().map(|_| Follow::new()).collect();
-    let mut downloads = Vec::new();
+    let mut downloads = Downloads {
+        handles: Vec::new(),
+        follows: follows.clone(),
+    };
     for (i, layer) in manifest.layers.iter().enumerate() {
         send(&tx, blob(layer, "Waiting", 0)).await;
         let (m2, client2, src2, layer2, follow, sem2, tx2) = (
@@ -251,7 +287,7 @@ pub async fn pull(
             sem.clone(),
             tx.clone(),
         );
-        downloads.push(tokio::spawn(async move {
+        downloads.handles.push(tokio::spawn(async move {
             let _permit = sem2.acquire_owned().await;
             let r = download(&m2, &client2, &src2, &layer2, &follow, &tx2).await;
             if let Err(e) = &r {
@@ -260,11 +296,6 @@ pub async fn pull(
             r
         }));
     }
-    let abort_all = |d: &Vec<tokio::task::JoinHandle<Result<()>>>| {
-        for h in d {
-            h.abort();
-        }
-    };
 
     // ... while the unpacker applies layers in order.
     let unpack_res = if opts.unpack {
@@ -280,20 +311,25 @@ pub async fn pull(
     } else {
         Ok(())
     };
+    // The handles stay in `downloads` while awaited: a pull dropped here
+    // still aborts them.
     if let Err(e) = unpack_res {
-        abort_all(&downloads);
+        for h in &downloads.handles {
+            h.abort();
+        }
         // Prefer the download's error when a download failed first.
-        for h in downloads {
+        for h in downloads.handles.iter_mut() {
             if let Ok(Err(de)) = h.await {
                 return Err(de);
             }
         }
         return Err(e);
     }
-    for h in downloads {
+    for h in downloads.handles.iter_mut() {
         h.await
             .map_err(|e| Error::Registry(format!("download task: {e}")))??;
     }
+    drop(downloads);
 
     // The image record.
     let key = ns_key(ns, &name);
@@ -348,18 +384,34 @@ async fn download(
         follow.finish(Ok(()));
         return Ok(());
     }
-    let mut w = match m.content.writer(
-        &format!("pull-{dig}"),
-        Some(dig.clone()),
-        layer.size.max(0) as u64,
-    ) {
+    // Another pull (or this manifest's other mention of the layer) may be
+    // downloading it: wait for that writer, then use its blob or resume
+    // what it left.
+    let mut w = match m
+        .content
+        .writer_wait(
+            &format!("pull-{dig}"),
+            Some(dig.clone()),
+            layer.size.max(0) as u64,
+        )
+        .await
+    {
         Ok(w) => w,
         Err(Error::AlreadyExists(_)) => {
+            send(tx, blob(layer, "Already exists", layer.size)).await;
             follow.finish(Ok(()));
             return Ok(());
         }
         Err(e) => return Err(e),
     };
+    let space = m.space_limit();
+    let ingest_dir = m.content.root().join("ingest");
+    let what_space = || format!("downloading layer {}", layer.digest);
+    space.check(
+        &ingest_dir,
+        (layer.size.max(0) as u64).saturating_sub(w.offset()),
+        &what_space,
+    )?;
     w.set_follow(follow.clone());
     follow.set_source(&w.data_path());
     let desc = OciDescriptor {
@@ -384,10 +436,13 @@ async fn download(
     if offset > 0 {
         send(tx, blob(layer, "Resuming", offset as i64)).await;
     }
-    let mut stream = match client
-        .pull_blob_stream_partial(src, &desc, offset, None)
-        .await
-        .map_err(|e| map_err(&what, e))?
+    let mut stream = match idle(
+        m,
+        &what,
+        client.pull_blob_stream_partial(src, &desc, offset, None),
+    )
+    .await?
+    .map_err(|e| map_err(&what, e))?
     {
         BlobResponse::Full(s) => {
             if w.offset() > 0 {
@@ -399,7 +454,17 @@ async fn download(
     };
     send(tx, blob(layer, "Downloading", w.offset() as i64)).await;
     let mut last = Instant::now();
-    while let Some(chunk) = stream.next().await {
+    let mut since_check = 0u64;
+    loop {
+        let chunk = match idle(m, &what, stream.next()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                // Stalled: keep the ingest for a resume, release the lock.
+                w.fail(&e.to_string());
+                return Err(e);
+            }
+        };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
@@ -432,6 +497,14 @@ async fn download(
             w.fail(&e.to_string());
             return Err(e);
         }
+        since_check += chunk.len() as u64;
+        if since_check >= crate::snapshots::space::CHECK_EVERY {
+            since_check = 0;
+            if let Err(e) = space.check(&ingest_dir, 0, &what_space) {
+                w.fail(&e.to_string());
+                return Err(e);
+            }
+        }
         if last.elapsed() > Duration::from_millis(100) {
             last = Instant::now();
             let _ = tx.try_send(blob(layer, "Downloading", w.offset() as i64));
@@ -455,13 +528,23 @@ pub(crate) fn unpack_all(
     for (i, layer) in layers.iter().enumerate() {
         let chain = &chains[i];
         let parent = if i == 0 { "" } else { chains[i - 1].as_str() };
-        if m.snapshots.exists(chain) {
+        let already = || {
             let _ = tx.blocking_send(Progress {
                 kind: Kind::Unpack as i32,
                 id: layer.digest.clone(),
                 status: "Already unpacked".into(),
                 ..Default::default()
             });
+        };
+        if m.snapshots.exists(chain) {
+            already();
+            continue;
+        }
+        // Another pull unpacking the same layer: wait, then use its result.
+        let chain_lock = m.snapshots.lock_chain(chain);
+        let _unpacking = chain_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if m.snapshots.exists(chain) {
+            already();
             continue;
         }
         let mut attempt = 0;
@@ -483,7 +566,7 @@ pub(crate) fn unpack_all(
                     if let Err(de) = follows[i].wait_done() {
                         return Err(Error::Registry(de));
                     }
-                    if attempt == 1 && !matches!(e, Error::HostileLayer(_)) {
+                    if attempt == 1 && !matches!(e, Error::HostileLayer(_) | Error::NoSpace(_)) {
                         // The stream may have restarted (ranged resume refused):
                         // retry once from the verified blob.
                         continue;
@@ -511,7 +594,14 @@ fn unpack_one(
     follow: &Arc<Follow>,
     from_blob: bool,
 ) -> Result<()> {
-    let key = format!("extract-{}-{}", now_secs(), chain);
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let key = format!(
+        "{EXTRACT_PREFIX}{}-{}-{seq}-{chain}",
+        now_secs(),
+        std::process::id()
+    );
+    let _busy = m.snapshots.extracting(&key);
     let reader: Box<dyn Read> = if from_blob {
         Box::new(m.content.open_blob(&layer.digest()?)?)
     } else {
@@ -534,7 +624,14 @@ fn unpack_one(
             crate::snapshots::Driver::Copy => Vec::new(),
         };
         let comp = images::layer_compression(&layer.media_type)?;
-        let applied = apply_compressed(reader, comp, &target, &lowers, &m.apply_options())?;
+        let applied = apply_compressed(reader, comp, &target, &lowers, &m.apply_options())
+            .map_err(|e| match e {
+                Error::NoSpace(msg) => Error::NoSpace(format!("layer {}: {msg}", layer.digest)),
+                Error::HostileLayer(msg) => {
+                    Error::HostileLayer(format!("layer {}: {msg}", layer.digest))
+                }
+                e => e,
+            })?;
         // The blob must have verified before the layer becomes visible.
         follow.wait_done().map_err(Error::Registry)?;
         if applied.diff_id.to_string() != diff_id {

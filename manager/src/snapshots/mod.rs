@@ -6,13 +6,15 @@
 //! Committed layers are read-only lowerdirs; active snapshots get mounts
 //! with upper/work. Records live in the metadata DB, keyed by snapshot name.
 
+pub mod space;
 pub mod unpack;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,27 @@ pub struct Snapshotter {
     db: Arc<Db>,
     driver: Driver,
     lock: Arc<Mutex<()>>,
+    /// `extract-*` keys an unpack is writing now.
+    extracting: Arc<Mutex<HashSet<String>>>,
+    /// Per-chain-ID unpack locks.
+    chains: Arc<Mutex<HashMap<String, Weak<Mutex<()>>>>>,
+}
+
+/// Name prefix of the snapshots layers are unpacked into before commit.
+pub const EXTRACT_PREFIX: &str = "extract-";
+
+/// See `Snapshotter::extracting`.
+pub struct ExtractGuard {
+    set: Arc<Mutex<HashSet<String>>>,
+    key: String,
+}
+
+impl Drop for ExtractGuard {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.key);
+        }
+    }
 }
 
 impl Snapshotter {
@@ -82,6 +105,8 @@ impl Snapshotter {
             db,
             driver,
             lock: Arc::new(Mutex::new(())),
+            extracting: Default::default(),
+            chains: Default::default(),
         })
     }
 
@@ -143,11 +168,13 @@ impl Snapshotter {
     }
 
     fn new_id() -> String {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
         let n = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        format!("{n:x}-{}", std::process::id())
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        format!("{n:x}-{}-{seq}", std::process::id())
     }
 
     fn create(
@@ -171,16 +198,6 @@ impl Snapshotter {
         let lowers = self.lower_dirs(parent.as_deref())?;
         let id = Self::new_id();
         let dir = self.dir(&id);
-        // `<id>/` is root's alone; `fs/` is the container's `/` (the
-        // upper dir's mode shows through overlayfs), so Docker's 0755.
-        crate::private::dir(&dir).ctx(|| format!("create {}", dir.display()))?;
-        crate::private::dir_with_mode(&dir.join("fs"), crate::private::CONTENT_DIR_MODE)
-            .ctx(|| format!("create {}", dir.display()))?;
-        if self.driver == Driver::Overlay {
-            crate::private::dir(&dir.join("work")).ctx(|| format!("create {}", dir.display()))?;
-        } else if let Some(p) = lowers.first() {
-            copy_tree(p, &dir.join("fs"))?;
-        }
         let rec = SnapshotRecord {
             name: key.to_string(),
             id,
@@ -189,9 +206,28 @@ impl Snapshotter {
             labels,
             created_at: now_secs(),
         };
-        if !self.db.create(Table::Snapshots, key, &rec)? {
-            let _ = fs::remove_dir_all(&dir);
-            return Err(Error::AlreadyExists(format!("snapshot {key}")));
+        // Nothing of a snapshot that could not be made stays behind (a full
+        // disk fails the copy or the record).
+        let made = (|| {
+            // `<id>/` is root's alone; `fs/` is the container's `/` (the
+            // upper dir's mode shows through overlayfs), so Docker's 0755.
+            crate::private::dir(&dir).ctx(|| format!("create {}", dir.display()))?;
+            crate::private::dir_with_mode(&dir.join("fs"), crate::private::CONTENT_DIR_MODE)
+                .ctx(|| format!("create {}", dir.display()))?;
+            if self.driver == Driver::Overlay {
+                crate::private::dir(&dir.join("work"))
+                    .ctx(|| format!("create {}", dir.display()))?;
+            } else if let Some(p) = lowers.first() {
+                copy_tree(p, &dir.join("fs"))?;
+            }
+            if !self.db.create(Table::Snapshots, key, &rec)? {
+                return Err(Error::AlreadyExists(format!("snapshot {key}")));
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            let _ = remove_tree(&dir);
+            return Err(e);
         }
         self.mounts_of(&rec)
     }
@@ -286,8 +322,8 @@ impl Snapshotter {
         rec.kind = Kind::Committed;
         rec.labels.extend(labels);
         let _ = fs::remove_dir_all(self.dir(&rec.id).join("work"));
-        self.db.put(Table::Snapshots, name, &rec)?;
-        self.db.delete(Table::Snapshots, key)?;
+        // One transaction: never two records for one directory.
+        self.db.rename(Table::Snapshots, key, name, &rec)?;
         Ok(())
     }
 
@@ -306,8 +342,62 @@ impl Snapshotter {
                 "snapshot {key} has children"
             )));
         }
+        // The directory goes first: its space must be freed even when the
+        // record cannot be deleted (a full disk fails metadata writes). A
+        // record left without its directory is removed on the next try.
+        remove_tree(&self.dir(&rec.id))?;
         self.db.delete(Table::Snapshots, key)?;
-        remove_tree(&self.dir(&rec.id))
+        Ok(())
+    }
+
+    /// Remove unfinished unpacks (`extract-*` snapshots) that no unpack is
+    /// working on: left by a crash, a cancelled pull or a failed removal.
+    pub fn remove_stale_extracts(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for s in self.list()? {
+            if !s.name.starts_with(EXTRACT_PREFIX) || self.is_extracting(&s.name) {
+                continue;
+            }
+            match self.remove(&s.name) {
+                Ok(()) => out.push(s.name),
+                Err(e) => tracing::warn!(snapshot = s.name, "removing unfinished unpack: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mark `key` as being unpacked until the guard drops.
+    pub fn extracting(&self, key: &str) -> ExtractGuard {
+        if let Ok(mut s) = self.extracting.lock() {
+            s.insert(key.to_string());
+        }
+        ExtractGuard {
+            set: self.extracting.clone(),
+            key: key.to_string(),
+        }
+    }
+
+    fn is_extracting(&self, key: &str) -> bool {
+        self.extracting
+            .lock()
+            .map(|s| s.contains(key))
+            .unwrap_or(false)
+    }
+
+    /// Serialise unpacks of one chain ID: a second unpacker of the same
+    /// layer waits here, then finds the first one's snapshot.
+    pub fn lock_chain(&self, chain: &str) -> Arc<Mutex<()>> {
+        let mut m = match self.chains.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.retain(|_, w| w.strong_count() > 0);
+        if let Some(l) = m.get(chain).and_then(Weak::upgrade) {
+            return l;
+        }
+        let l = Arc::new(Mutex::new(()));
+        m.insert(chain.to_string(), Arc::downgrade(&l));
+        l
     }
 
     /// Disk usage (bytes, inodes) of a snapshot's own layer.

@@ -22,6 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::images::Compression;
+use crate::snapshots::space::{human, SpaceLimit, CHECK_EVERY};
 
 const WH_PREFIX: &str = ".wh.";
 const WH_OPAQUE: &str = ".wh..wh..opq";
@@ -36,6 +37,8 @@ pub enum WhiteoutMode {
 pub struct ApplyOptions {
     pub whiteouts: WhiteoutMode,
     pub allow_devices: bool,
+    /// Free space to leave and the largest file allowed.
+    pub space: SpaceLimit,
 }
 
 /// Result of applying a layer.
@@ -148,6 +151,7 @@ pub fn apply_tar<R: Read>(
             opts,
             written: HashSet::new(),
             dirs: Vec::new(),
+            entries: 0,
         };
         let entries = ar.entries().map_err(|e| Error::io("read layer tar", e))?;
         for entry in entries {
@@ -172,6 +176,8 @@ struct Applier<'a> {
     written: HashSet<PathBuf>,
     /// Directories whose mtime is set at the end.
     dirs: Vec<(PathBuf, u64)>,
+    /// Entries seen (free space is re-checked every so many).
+    entries: u64,
 }
 
 impl Applier<'_> {
@@ -183,6 +189,12 @@ impl Applier<'_> {
         let Some(rel) = clean(&raw_path)? else {
             return Ok(()); // the root itself
         };
+        self.entries += 1;
+        if self.entries.is_multiple_of(1024) {
+            self.opts
+                .space
+                .check(self.root, 0, &|| format!("unpacking entry {:?}", raw_path))?;
+        }
         let header = entry.header();
         let kind = header.entry_type();
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
@@ -247,6 +259,26 @@ impl Applier<'_> {
                 self.dirs.push((dest.clone(), mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                // What the file will take once written (holes of a sparse
+                // file are written out as zeros).
+                let claimed = header
+                    .as_gnu()
+                    .filter(|_| kind == tar::EntryType::GNUSparse)
+                    .and_then(|g| g.real_size().ok())
+                    .unwrap_or(0)
+                    .max(entry.size());
+                let max = self.opts.space.max_file_size;
+                if max > 0 && claimed > max {
+                    return Err(hostile(format!(
+                        "file {:?} claims {}, more than max_layer_file_size {}",
+                        raw_path,
+                        human(claimed),
+                        human(max)
+                    )));
+                }
+                self.opts.space.check(self.root, claimed, &|| {
+                    format!("unpacking file {:?} ({})", raw_path, human(claimed))
+                })?;
                 let mut f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -254,7 +286,11 @@ impl Applier<'_> {
                     .mode(0o600)
                     .open(&dest)
                     .map_err(|e| Error::io(ctx("create"), e))?;
-                io::copy(entry, &mut f).map_err(|e| Error::io(ctx("write"), e))?;
+                self.copy_bounded(entry, &mut f, &raw_path)
+                    .map_err(|e| match e {
+                        Error::Io { source, .. } => Error::io(ctx("write"), source),
+                        e => e,
+                    })?;
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -298,6 +334,9 @@ impl Applier<'_> {
                                 raw_path
                             )));
                         }
+                        self.opts.space.check(self.root, lmd.len(), &|| {
+                            format!("copying up {:?} ({})", link, human(lmd.len()))
+                        })?;
                         fs::copy(&lower, &dest).map_err(|e| Error::io(ctx("copy up"), e))?;
                     }
                 }
@@ -349,6 +388,32 @@ impl Applier<'_> {
         }
         self.written.insert(rel);
         Ok(())
+    }
+
+    /// Copy a file's data, re-checking free space as it grows (other
+    /// writers share the file system).
+    fn copy_bounded<R: Read>(&self, from: &mut R, to: &mut File, raw_path: &Path) -> Result<()> {
+        use std::io::Write;
+        let mut buf = vec![0u8; 128 * 1024];
+        let mut since = 0u64;
+        let mut total = 0u64;
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read layer", e)),
+            };
+            to.write_all(&buf[..n]).map_err(|e| Error::io("write", e))?;
+            since += n as u64;
+            total += n as u64;
+            if since >= CHECK_EVERY {
+                since = 0;
+                self.opts.space.check(self.root, 0, &|| {
+                    format!("unpacking file {:?} ({} written)", raw_path, human(total))
+                })?;
+            }
+        }
     }
 
     /// Check every ancestor of `rel` inside the target: directories only,
@@ -594,6 +659,7 @@ mod tests {
         ApplyOptions {
             whiteouts: WhiteoutMode::Delete,
             allow_devices: false,
+            space: SpaceLimit::unlimited(),
         }
     }
 
@@ -645,6 +711,29 @@ mod tests {
             assert!(matches!(r, Err(Error::HostileLayer(_))), "{c:?}: {r:?}");
             assert!(!victim.exists());
         }
+    }
+
+    #[test]
+    fn huge_claims_are_refused_before_writing() {
+        let t = tempfile::tempdir().unwrap();
+        // A sparse-looking claim: a header saying 1 PiB with no data.
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_path("huge").unwrap();
+        h.set_size(1 << 50);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut tarb = h.as_bytes().to_vec();
+        tarb.extend_from_slice(&[0u8; 1024]);
+        let mut o = opts();
+        let r = apply_tar(tarb.as_slice(), t.path(), &[], &o);
+        assert!(matches!(r, Err(Error::NoSpace(_))), "{r:?}");
+        assert!(!t.path().join("huge").exists());
+        o.space.max_file_size = 1 << 20;
+        let big = tar_with(&[("two-mib", tar::EntryType::Regular, &"z".repeat(2 << 20))]);
+        let r = apply_tar(big.as_slice(), t.path(), &[], &o);
+        assert!(matches!(r, Err(Error::HostileLayer(_))), "{r:?}");
+        assert!(!t.path().join("two-mib").exists());
     }
 
     #[test]
