@@ -26,7 +26,12 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         ));
     }
     let store = Store::new(&g.root);
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return Err(Error::Other(
+            "no command given (see hullc --help)".into(),
+        ));
+    };
+    match command {
         Command::Create(a) => cli::create::run(&store, a).map(|_| 0),
         Command::Start(a) => cli::start::run(&store, &a.id).map(|_| 0),
         Command::Run(a) => cli::run::run(&store, a),
@@ -45,23 +50,25 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Ps(a) => cli::ps::run(&store, a).map(|_| 0),
         Command::Pause(a) => cli::pause::pause(&store, &a.id).map(|_| 0),
         Command::Resume(a) => cli::pause::resume(&store, &a.id).map(|_| 0),
-        Command::Checkpoint(_) | Command::Restore(_) => Err(Error::Other(
-            "checkpoint/restore is not supported by hullc (it needs CRIU)".into(),
-        )),
+        Command::Checkpoint(a) => cli::criu::checkpoint(&store, a).map(|_| 0),
+        Command::Restore(a) => cli::criu::restore(&store, a).map(|_| 0),
     }
 }
 
 /// Commands that enter a container run from a sealed copy of hullc.
-pub fn needs_sealed_exe(cmd: &Command) -> bool {
-    matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_))
+pub fn needs_sealed_exe(cmd: Option<&Command>) -> bool {
+    matches!(
+        cmd,
+        Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+    )
 }
 
 /// Fds the caller asked to pass through (--preserve-fds).
-pub fn preserved_fds(cmd: &Command) -> i32 {
+pub fn preserved_fds(cmd: Option<&Command>) -> i32 {
     match cmd {
-        Command::Create(a) => a.preserve_fds,
-        Command::Run(a) => a.create.preserve_fds,
-        Command::Exec(a) => a.preserve_fds,
+        Some(Command::Create(a)) => a.preserve_fds,
+        Some(Command::Run(a)) => a.create.preserve_fds,
+        Some(Command::Exec(a)) => a.preserve_fds,
         _ => 0,
     }
 }

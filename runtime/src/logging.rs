@@ -49,7 +49,11 @@ impl<S: Subscriber> Layer<S> for LineLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut f = Fields::default();
         event.record(&mut f);
-        let level = event.metadata().level().as_str().to_ascii_lowercase();
+        // logrus's names, which runc's readers (go-runc) expect.
+        let level = match *event.metadata().level() {
+            Level::WARN => "warning".to_string(),
+            l => l.as_str().to_ascii_lowercase(),
+        };
         let time = crate::container::store::rfc3339_now();
         let line = match self.format {
             LogFormat::Json => {
