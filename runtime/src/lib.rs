@@ -27,9 +27,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     }
     let store = Store::new(&g.root);
     let Some(command) = &cli.command else {
-        return Err(Error::Other(
-            "no command given (see hullc --help)".into(),
-        ));
+        return Err(Error::Other("no command given (see hullc --help)".into()));
     };
     match command {
         Command::Create(a) => cli::create::run(&store, a).map(|_| 0),
@@ -52,6 +50,15 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Resume(a) => cli::pause::resume(&store, &a.id).map(|_| 0),
         Command::Checkpoint(a) => cli::criu::checkpoint(&store, a).map(|_| 0),
         Command::Restore(a) => cli::criu::restore(&store, a).map(|_| 0),
+    }
+}
+
+/// The exit code of a failed command: runc's `exec` exits 255 when the
+/// process could not be started, every other command 1.
+pub fn failure_code(cmd: Option<&Command>) -> i32 {
+    match cmd {
+        Some(Command::Exec(_)) => 255,
+        _ => 1,
     }
 }
 

@@ -60,7 +60,7 @@ fn main() {
                 tracing::error!("{e}");
             }
             eprintln!("hullc: {e}");
-            std::process::exit(1);
+            std::process::exit(hull_runtime::failure_code(cli.command.as_ref()));
         }
     }
 }

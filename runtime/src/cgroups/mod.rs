@@ -88,6 +88,64 @@ pub fn open(cfg: &CgroupConfig) -> Result<Box<dyn Cgroup>> {
     }
 }
 
+/// `exec --cgroup [CONTROLLERS:]PATH`: the container's cgroup with existing
+/// sub-cgroups substituted (for the named v1 controllers, or all of them).
+pub fn sub_cgroup(cfg: &CgroupConfig, specs: &[String]) -> Result<CgroupConfig> {
+    let mut out = cfg.clone();
+    for spec in specs {
+        let (ctrls, sub) = match spec.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, spec.as_str()),
+        };
+        let sub = sub.trim_start_matches('/');
+        let bad = |msg: &str| Error::Cgroup {
+            path: spec.clone(),
+            msg: msg.to_string(),
+        };
+        if sub.is_empty() || sub.split('/').any(|c| c == ".." || c == ".") {
+            return Err(bad(
+                "--cgroup wants [CONTROLLER:]PATH, PATH relative, without '..'",
+            ));
+        }
+        let join = |dir: &mut PathBuf| -> Result<()> {
+            let d = dir.join(sub);
+            if !d.is_dir() {
+                return Err(Error::Cgroup {
+                    path: d.display().to_string(),
+                    msg: "sub-cgroup does not exist".into(),
+                });
+            }
+            *dir = d;
+            Ok(())
+        };
+        match &mut out {
+            CgroupConfig::V1 { dirs } => match ctrls {
+                None => {
+                    for dir in dirs.values_mut() {
+                        join(dir)?;
+                    }
+                }
+                Some(list) => {
+                    for c in list.split(',') {
+                        let dir = dirs
+                            .get_mut(c)
+                            .ok_or_else(|| bad(&format!("controller {c:?} is not in use")))?;
+                        join(dir)?;
+                    }
+                }
+            },
+            CgroupConfig::V2 { dir, .. } => {
+                if ctrls.is_some_and(|c| !c.is_empty()) {
+                    return Err(bad("cgroup v2 has no per-controller paths"));
+                }
+                join(dir)?;
+            }
+            CgroupConfig::None => return Err(bad("the container has no cgroup")),
+        }
+    }
+    Ok(out)
+}
+
 // ---- small file helpers shared by both backends ----
 
 /// Whether the calling process already sits in the cgroup2 dir `dir`.

@@ -31,7 +31,9 @@ fn unsupported() -> Error {
 
 pub fn checkpoint(store: &Store, a: &CriuArgs) -> Result<()> {
     let Some(id) = a.id() else {
-        return Err(Error::Other("checkpoint: container id cannot be empty".into()));
+        return Err(Error::Other(
+            "checkpoint: container id cannot be empty".into(),
+        ));
     };
     store.load(id)?;
     Err(unsupported())

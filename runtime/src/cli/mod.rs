@@ -1,11 +1,11 @@
 //! hullc's command line: runc's commands and flags.
 
 pub mod create;
+pub mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod features;
-pub mod criu;
 pub mod kill;
 pub mod list;
 pub mod pause;
