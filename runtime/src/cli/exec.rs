@@ -181,7 +181,9 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         seccomp: seccomp.as_ref(),
     };
+    tracing::debug!(id = %a.id, args = ?process.args().as_deref().unwrap_or_default(), "exec: starting process");
     let pid = spawn(&req)?;
+    tracing::debug!(id = %a.id, pid, "exec: process started");
     if let Some(pf) = &a.pid_file {
         write_pid_file(pf, pid)?;
     }

@@ -92,6 +92,7 @@ pub fn create_with_console(
     o: &CreateOptions<'_>,
 ) -> Result<(ContainerState, Option<std::os::fd::OwnedFd>)> {
     super::store::validate_id(o.id)?;
+    tracing::debug!(id = o.id, bundle = %o.bundle.display(), "creating container");
     let bundle = config::load_bundle(o.bundle)?;
     let spec = &bundle.spec;
     let process = spec
@@ -206,6 +207,7 @@ pub fn create_with_console(
         rollback.poststop = Some((h.clone(), st));
     }
     let pid = launch(&l, &ns)?;
+    tracing::debug!(id = o.id, pid, "container init created, waiting for start");
     // Resources go on once the init made its device nodes (a device rule
     // denying mknod must not stop the runtime's own /dev setup).
     if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
@@ -299,6 +301,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             wanted: "created",
         });
     }
+    tracing::debug!(id, pid = st.pid, "starting container");
     let fifo_path = store.dir(id).join(EXEC_FIFO);
     let fifo = nix::fcntl::open(
         &fifo_path,
@@ -385,6 +388,12 @@ pub fn kill(store: &Store, id: &str, sig: Option<Signal>, all: bool) -> Result<(
             wanted: "created, running or paused",
         });
     }
+    tracing::debug!(
+        id,
+        signal = sig.map_or("0", Signal::as_str),
+        all,
+        "signalling container"
+    );
     signal_container(&st, sig, all, status == Status::Paused)
 }
 
@@ -455,6 +464,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 
 /// Remove everything of a stopped container; poststop hooks last.
 pub fn destroy(store: &Store, st: &ContainerState) -> Result<()> {
+    tracing::debug!(id = %st.id, "destroying container");
     if let Ok(cg) = cgroups::open(&st.cgroup) {
         // Stragglers outside the pid namespace (or without one).
         for p in cg.pids().unwrap_or_default() {
