@@ -39,7 +39,10 @@ fn same<T: PartialEq + Debug>(what: &str, f: impl Fn(&str, &Runtime) -> T) -> Op
     let rts = runtimes()?;
     let hullc = f(rts[0].0, &rts[0].1);
     let runc = f(rts[1].0, &rts[1].1);
-    assert_eq!(hullc, runc, "{what}: hullc (left) differs from runc (right)");
+    assert_eq!(
+        hullc, runc,
+        "{what}: hullc (left) differs from runc (right)"
+    );
     Some(hullc)
 }
 
@@ -203,29 +206,34 @@ fn spec_writes_runcs_default_config_byte_for_byte() {
 
 #[test]
 fn console_socket_without_terminal_is_refused() {
-    same("create/run -d --console-socket, terminal false", |name, rt| {
-        let b = sleeper(&format!("cs{name}"));
-        let sock = ConsoleSocket::bind(&b.dir().join("console.sock"));
-        let sock_path = sock.path().to_string_lossy().into_owned();
-        let mut seen = Vec::new();
-        for cmd in ["create", "run"] {
-            let dir = dir_arg(&b);
-            let mut args = vec![cmd];
-            if cmd == "run" {
-                args.push("-d");
+    same(
+        "create/run -d --console-socket, terminal false",
+        |name, rt| {
+            let b = sleeper(&format!("cs{name}"));
+            let sock = ConsoleSocket::bind(&b.dir().join("console.sock"));
+            let sock_path = sock.path().to_string_lossy().into_owned();
+            let mut seen = Vec::new();
+            for cmd in ["create", "run"] {
+                let dir = dir_arg(&b);
+                let mut args = vec![cmd];
+                if cmd == "run" {
+                    args.push("-d");
+                }
+                args.extend(["--bundle", &dir, "--console-socket", &sock_path, b.id()]);
+                let o = rt.spawn_detached(b.id(), &b, &args);
+                let err = stderr_of(&o);
+                assert!(
+                    err.contains(
+                        "cannot use console socket if runc will not detach or allocate tty"
+                    ),
+                    "{name} {cmd}: {err:?}"
+                );
+                // Nothing was made.
+                seen.push((cmd, code(&o), rt.state(b.id()).status.success()));
             }
-            args.extend(["--bundle", &dir, "--console-socket", &sock_path, b.id()]);
-            let o = rt.spawn_detached(b.id(), &b, &args);
-            let err = stderr_of(&o);
-            assert!(
-                err.contains("cannot use console socket if runc will not detach or allocate tty"),
-                "{name} {cmd}: {err:?}"
-            );
-            // Nothing was made.
-            seen.push((cmd, code(&o), rt.state(b.id()).status.success()));
-        }
-        seen
-    });
+            seen
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -339,7 +347,14 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
                 }
             }
         }
-        let o = rt.run(&["exec", "--cgroup", "sub", b.id(), "cat", "/proc/self/cgroup"]);
+        let o = rt.run(&[
+            "exec",
+            "--cgroup",
+            "sub",
+            b.id(),
+            "cat",
+            "/proc/self/cgroup",
+        ]);
         assert!(o.status.success(), "{name}: {}", describe(&o));
         let text = stdout_of(&o);
         let memory = text
@@ -365,7 +380,10 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
             .unwrap_or_default();
         assert!(pids_line.ends_with(&path), "{name}: {text}");
         let missing = rt.run(&["exec", "--cgroup", "nope", b.id(), "true"]);
-        (code(&missing) == Some(0), rt.kill(b.id(), "KILL").status.success())
+        (
+            code(&missing) == Some(0),
+            rt.kill(b.id(), "KILL").status.success(),
+        )
     });
 }
 
@@ -426,10 +444,13 @@ fn debug_writes_level_debug_lines_to_the_log() {
         let o = hull_integration::runtime::output_of(c, COMMAND_TIMEOUT);
         assert!(o.status.success(), "{name}: {}", describe(&o));
         let mut c = rt.command();
-        c.arg("--debug")
-            .arg("--log")
-            .arg(&json_log)
-            .args(["--log-format", "json", "exec", b.id(), "true"]);
+        c.arg("--debug").arg("--log").arg(&json_log).args([
+            "--log-format",
+            "json",
+            "exec",
+            b.id(),
+            "true",
+        ]);
         let o = hull_integration::runtime::output_of(c, COMMAND_TIMEOUT);
         assert!(o.status.success(), "{name}: {}", describe(&o));
         let text = fs::read_to_string(&text_log).unwrap_or_default();
@@ -514,31 +535,38 @@ fn events_stats_have_runcs_keys_in_runcs_order() {
 
 #[test]
 fn ps_runs_ps_with_the_given_options_and_filters_to_the_container() {
-    same("ps ID -o pid,comm / ps ID / ps --format json", |name, rt| {
-        let b = sleeper(&format!("ps{name}"));
-        run_d(rt, &b);
-        let pid = rt.pid(b.id());
-        let o = rt.run(&["ps", b.id(), "-o", "pid,comm"]);
-        assert!(o.status.success(), "{name}: {}", describe(&o));
-        let table: Vec<Vec<String>> = stdout_of(&o)
-            .lines()
-            .map(|l| l.split_whitespace().map(|s| s.replace(&pid.to_string(), "PID")).collect())
-            .collect();
-        let o = rt.run(&["ps", b.id()]);
-        assert!(o.status.success(), "{name}: {}", describe(&o));
-        let default = stdout_of(&o);
-        let header: Vec<String> = default
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        let rows = default.lines().count() - 1;
-        let o = rt.run(&["ps", "--format", "json", b.id()]);
-        let pids: Value = serde_json::from_slice(&o.stdout).unwrap();
-        (table, header, rows, pids == json!([pid]))
-    });
+    same(
+        "ps ID -o pid,comm / ps ID / ps --format json",
+        |name, rt| {
+            let b = sleeper(&format!("ps{name}"));
+            run_d(rt, &b);
+            let pid = rt.pid(b.id());
+            let o = rt.run(&["ps", b.id(), "-o", "pid,comm"]);
+            assert!(o.status.success(), "{name}: {}", describe(&o));
+            let table: Vec<Vec<String>> = stdout_of(&o)
+                .lines()
+                .map(|l| {
+                    l.split_whitespace()
+                        .map(|s| s.replace(&pid.to_string(), "PID"))
+                        .collect()
+                })
+                .collect();
+            let o = rt.run(&["ps", b.id()]);
+            assert!(o.status.success(), "{name}: {}", describe(&o));
+            let default = stdout_of(&o);
+            let header: Vec<String> = default
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            let rows = default.lines().count() - 1;
+            let o = rt.run(&["ps", "--format", "json", b.id()]);
+            let pids: Value = serde_json::from_slice(&o.stdout).unwrap();
+            (table, header, rows, pids == json!([pid]))
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -675,27 +703,30 @@ fn nested_parent_cpusets_are_initialised() {
         eprintln!("skipped: no v1 cpuset");
         return;
     }
-    same("run -d under a pod parent with an empty cpuset", |name, rt| {
-        let mut b = sleeper(&format!("pod{name}"));
-        let parent = format!("/hull-test-pod-{}", b.id());
-        let _guard = CgroupGuard(parent.clone());
-        let pdir = cleanup::cgroup_dir("cpuset", &parent);
-        fs::create_dir(&pdir).unwrap();
-        // A plain mkdir'd cpuset is empty (cgroup.clone_children is 0).
-        let _ = fs::write(pdir.join("cpuset.cpus"), "");
-        b.linux_mut()["cgroupsPath"] = json!(format!("{parent}/{}", b.id()));
-        b.write().unwrap();
-        let o = rt.run_detached(b.id(), &b);
-        assert!(o.status.success(), "{name}: {}", describe(&o));
-        let parent_cpus = read_trim(&pdir.join("cpuset.cpus"));
-        let root_cpus = read_trim(Path::new("/sys/fs/cgroup/cpuset/cpuset.cpus"));
-        let o = rt.kill(b.id(), "KILL");
-        assert!(o.status.success(), "{name}: {}", describe(&o));
-        rt.expect_status(b.id(), "stopped");
-        let o = rt.delete(b.id());
-        assert!(o.status.success(), "{name}: {}", describe(&o));
-        parent_cpus == root_cpus
-    });
+    same(
+        "run -d under a pod parent with an empty cpuset",
+        |name, rt| {
+            let mut b = sleeper(&format!("pod{name}"));
+            let parent = format!("/hull-test-pod-{}", b.id());
+            let _guard = CgroupGuard(parent.clone());
+            let pdir = cleanup::cgroup_dir("cpuset", &parent);
+            fs::create_dir(&pdir).unwrap();
+            // A plain mkdir'd cpuset is empty (cgroup.clone_children is 0).
+            let _ = fs::write(pdir.join("cpuset.cpus"), "");
+            b.linux_mut()["cgroupsPath"] = json!(format!("{parent}/{}", b.id()));
+            b.write().unwrap();
+            let o = rt.run_detached(b.id(), &b);
+            assert!(o.status.success(), "{name}: {}", describe(&o));
+            let parent_cpus = read_trim(&pdir.join("cpuset.cpus"));
+            let root_cpus = read_trim(Path::new("/sys/fs/cgroup/cpuset/cpuset.cpus"));
+            let o = rt.kill(b.id(), "KILL");
+            assert!(o.status.success(), "{name}: {}", describe(&o));
+            rt.expect_status(b.id(), "stopped");
+            let o = rt.delete(b.id());
+            assert!(o.status.success(), "{name}: {}", describe(&o));
+            parent_cpus == root_cpus
+        },
+    );
 }
 
 #[test]
@@ -712,20 +743,16 @@ fn update_memory_unlimited_also_lifts_memsw() {
         run_d(rt, &b);
         let o = rt.run(&["update", "--memory", "-1", b.id()]);
         let dir = b.cgroup_dir("memory");
-        let limit: u64 = read_trim(&dir.join("memory.limit_in_bytes")).parse().unwrap();
+        let limit: u64 = read_trim(&dir.join("memory.limit_in_bytes"))
+            .parse()
+            .unwrap();
         let sw: u64 = read_trim(&dir.join("memory.memsw.limit_in_bytes"))
             .parse()
             .unwrap();
         // Then limits back on, lower than before (swap first would fail).
         let o2 = rt.run(&["update", "--memory", "16m", "--memory-swap", "32m", b.id()]);
         let limit2 = read_trim(&dir.join("memory.limit_in_bytes"));
-        (
-            code(&o),
-            limit > 1 << 62,
-            sw > 1 << 62,
-            code(&o2),
-            limit2,
-        )
+        (code(&o), limit > 1 << 62, sw > 1 << 62, code(&o2), limit2)
     });
 }
 
@@ -739,7 +766,9 @@ fn device_access_letters_are_normalised() {
         let mut b = sleeper(&format!("dev{name}"));
         let rules = b.resources_mut()["devices"].as_array_mut().unwrap();
         for (minor, access) in [(1, "rwa"), (2, "rrw"), (3, "mw")] {
-            rules.push(json!({"allow": true, "type": "c", "major": 42, "minor": minor, "access": access}));
+            rules.push(
+                json!({"allow": true, "type": "c", "major": 42, "minor": minor, "access": access}),
+            );
         }
         b.write().unwrap();
         let o = rt.run_detached(b.id(), &b);
@@ -760,7 +789,10 @@ fn device_access_letters_are_normalised() {
 fn both_runtimes_are_distinct_binaries() {
     let Some(rts) = runtimes() else { return };
     assert_ne!(rts[0].1.bin(), rts[1].1.bin());
-    let o = Command::new(rts[1].1.bin()).arg("--version").output().unwrap();
+    let o = Command::new(rts[1].1.bin())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("runc version"));
     assert!(wait_until(Duration::from_millis(1), || true));
 }

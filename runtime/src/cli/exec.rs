@@ -139,13 +139,15 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     let mut st = store.load(&a.id)?;
     match store.status(&st) {
         Status::Stopped | Status::Creating => {
-            return Err(Error::Other("cannot exec in a stopped container".into()))
+            return Err(Error::Other(format!(
+                "container {:?}: cannot exec in a stopped container",
+                a.id
+            )))
         }
-        Status::Paused if !a.ignore_paused => {
-            return Err(Error::Other(
-                "cannot exec in a paused container (use --ignore-paused to override)".into(),
-            ))
-        }
+        Status::Paused if !a.ignore_paused => return Err(Error::Other(format!(
+            "container {:?}: cannot exec in a paused container (use --ignore-paused to override)",
+            a.id
+        ))),
         _ => {}
     }
     if !a.cgroup.is_empty() {
@@ -153,10 +155,10 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     }
     let process = build_process(a, st.config.process().as_ref())?;
     let terminal = process.terminal() == Some(true);
-    if terminal && a.console_socket.is_none() {
-        // runc also runs a foreground exec on its own terminal (not yet).
+    if terminal && !a.detach && a.console_socket.is_none() {
+        // runc would use its own terminal here; hullc does not (yet).
         return Err(Error::Other(
-            "cannot allocate tty if runc will detach without setting console socket".into(),
+            "exec: a terminal needs --console-socket".into(),
         ));
     }
     crate::container::lifecycle::check_terminal(a.detach, terminal, a.console_socket.is_some())?;
