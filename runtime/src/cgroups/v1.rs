@@ -417,7 +417,7 @@ fn create_cpuset(dir: &Path) -> Result<()> {
     let Some(parent) = dir.parent() else {
         return Ok(());
     };
-    if !parent.join("cpuset.cpus").exists() {
+    if parent.exists() && !parent.join("cpuset.cpus").exists() {
         // `dir` is the hierarchy's root.
         return Ok(());
     }

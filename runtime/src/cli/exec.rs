@@ -144,10 +144,12 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
                 a.id
             )))
         }
-        Status::Paused if !a.ignore_paused => return Err(Error::Other(format!(
+        Status::Paused if !a.ignore_paused => {
+            return Err(Error::Other(format!(
             "container {:?}: cannot exec in a paused container (use --ignore-paused to override)",
             a.id
-        ))),
+        )))
+        }
         _ => {}
     }
     if !a.cgroup.is_empty() {
