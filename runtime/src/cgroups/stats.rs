@@ -338,8 +338,7 @@ fn v1(dirs: &BTreeMap<String, std::path::PathBuf>) -> Stats {
 fn v2(dir: &Path) -> Stats {
     let cpu = read_kv(dir, "cpu.stat");
     let raw = read_kv(dir, "memory.stat");
-    let mut s = Stats::default();
-    s.cpu = Cpu {
+    let cpu = Cpu {
         usage: CpuUsage {
             total: kv(&cpu, "usage_usec") * 1000,
             kernel: kv(&cpu, "system_usec") * 1000,
@@ -353,7 +352,7 @@ fn v2(dir: &Path) -> Stats {
         },
     };
     let events = read_kv(dir, "memory.events");
-    s.memory = Memory {
+    let memory = Memory {
         cache: kv(&raw, "file"),
         usage: MemoryEntry {
             limit: num(dir, "memory.max"),
@@ -370,9 +369,15 @@ fn v2(dir: &Path) -> Stats {
         ..Memory::default()
     };
     let limit = num(dir, "pids.max");
-    s.pids = Pids {
+    let pids = Pids {
         current: num(dir, "pids.current"),
         limit: if limit == u64::MAX { 0 } else { limit },
+    };
+    let mut s = Stats {
+        cpu,
+        memory,
+        pids,
+        ..Stats::default()
     };
     for line in std::fs::read_to_string(dir.join("io.stat"))
         .unwrap_or_default()
