@@ -380,10 +380,17 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
             .unwrap_or_default();
         assert!(pids_line.ends_with(&path), "{name}: {text}");
         let missing = rt.run(&["exec", "--cgroup", "nope", b.id(), "true"]);
-        (
-            code(&missing) == Some(0),
-            rt.kill(b.id(), "KILL").status.success(),
-        )
+        // A process left in the sub-cgroup counts as the container's (ps,
+        // kill --all) and delete --force removes the sub-cgroup too.
+        let o = rt.run(&["exec", "-d", "--cgroup", "sub", b.id(), "sleep", "1000"]);
+        assert!(o.status.success(), "{name}: {}", describe(&o));
+        let o = rt.run(&["ps", "--format", "json", b.id()]);
+        let pids: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        let n = pids.as_array().map_or(0, Vec::len);
+        let del = rt.delete_force(b.id());
+        assert!(del.status.success(), "{name}: {}", describe(&del));
+        let sub_left = cleanup::cgroup_dirs(&sub);
+        (code(&missing) == Some(0), n, sub_left)
     });
 }
 

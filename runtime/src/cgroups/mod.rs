@@ -175,15 +175,38 @@ pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
     })
 }
 
+/// Pids in `dir` and every sub-cgroup below it (`exec --cgroup` puts
+/// processes there), as runc's GetAllPids.
 pub(crate) fn read_pids(dir: &Path) -> Result<Vec<i32>> {
-    Ok(read(dir, "cgroup.procs")?
+    let mut pids: Vec<i32> = read(dir, "cgroup.procs")?
         .lines()
         .filter_map(|l| l.trim().parse().ok())
-        .collect())
+        .collect();
+    for sub in sub_cgroups(dir) {
+        // A sub-cgroup may vanish while we walk: skip it.
+        if let Ok(more) = read_pids(&sub) {
+            pids.extend(more);
+        }
+    }
+    Ok(pids)
 }
 
-/// rmdir that waits (bounded) for exiting tasks to leave the cgroup.
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// rmdir that waits (bounded) for exiting tasks to leave the cgroup;
+/// sub-cgroups (made for `exec --cgroup`) go first.
 pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        remove_dir(&sub)?;
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut delay = std::time::Duration::from_millis(1);
     loop {
