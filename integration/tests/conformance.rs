@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use hull_integration::bundle::Bundle;
 use hull_integration::cleanup::parse_mountinfo;
 use hull_integration::runtime::{
-    describe, read_until, stdout_of, wait_until, ConsoleSocket, Runtime,
+    describe, read_until, stderr_of, stdout_of, wait_until, ConsoleSocket, Runtime,
 };
 use hull_integration::{is_root, runtime_bin};
 use nix::mount::{mount, MsFlags};
@@ -784,6 +784,65 @@ fn cases() -> Vec<Case> {
         case!(cli_pause_resume, "runc CLI pause/resume", Should),
         case!(cli_update, "runc CLI update", Should),
         case!(cli_events_stats, "runc CLI events --stats", Should),
+        // runc's observable CLI contract (issue 17 A-G; hullc vs runc side
+        // by side in integration/tests/runc_contract.rs)
+        case!(cli_spec_defaults, "runc CLI spec (A)", Should),
+        case!(
+            cli_console_socket_needs_terminal,
+            "runc CLI create --console-socket (A)",
+            Should
+        ),
+        case!(cli_kill_signal_zero, "runc CLI kill 0 (B)", Should),
+        case!(cli_run_keep, "runc CLI run --keep (B)", Should),
+        case!(
+            cli_update_cpu_share,
+            "runc CLI update --cpu-share (B)",
+            Should
+        ),
+        case!(cli_version_shape, "runc CLI --version (B)", Should),
+        case!(cli_debug_log, "runc CLI --debug --log (C)", Should),
+        case!(
+            cli_list_json_fields,
+            "runc CLI list --format json (D)",
+            Should
+        ),
+        case!(cli_ps_args, "runc CLI ps -- ps(1) options (E)", Should),
+        case!(
+            cli_exec_start_failure_255,
+            "runc CLI exec exit 255 (F)",
+            Should
+        ),
+        case!(
+            cli_exec_paused_refused,
+            "runc CLI exec --ignore-paused (F)",
+            Should
+        ),
+        case!(
+            cli_delete_force_missing,
+            "runc CLI delete --force (F)",
+            Should
+        ),
+        case!(
+            cgroup_v1_unified_invalid,
+            "config-linux.md#unified (F)",
+            Should
+        ),
+        case!(cgroup_frozen_refused, "runc cgroup frozen (G)", Should),
+        case!(
+            cgroup_nested_cpuset_parent,
+            "runc cgroup v1 cpuset parents (G)",
+            Should
+        ),
+        case!(
+            cli_update_memory_unlimited,
+            "runc CLI update --memory -1 (G)",
+            Should
+        ),
+        case!(
+            devices_access_normalised,
+            "config-linux.md#device-allowlist access (G)",
+            Should
+        ),
         // invalid configs
         case!(invalid_oci_version, "config.md#specification-version", Must),
         case!(invalid_json, "bundle.md#config", Must),
@@ -3782,6 +3841,346 @@ fn cli_events_stats(bin: &Path) -> R {
             v["data"]["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
             "memory usage {}",
             v["data"]["memory"]["usage"]
+        );
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------
+// runc's CLI contract (issue 17, groups A-G)
+// ---------------------------------------------------------------------------
+
+/// Only on a cgroup v1 host with `controller` mounted.
+fn need_v1(controller: &str) -> R {
+    if Path::new("/sys/fs/cgroup").join(controller).is_dir() {
+        Ok(())
+    } else {
+        skip(format!("no cgroup v1 {controller} controller"))
+    }
+}
+
+fn cli_spec_defaults(bin: &Path) -> R {
+    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let o = rt(bin).run(&["spec", "--bundle", &d.path().to_string_lossy()]);
+    ensure!(o.status.success(), "spec: {}", short(&o));
+    let text = read(d.path().join("config.json"));
+    let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    ensure!(
+        v["ociVersion"] == "1.0.2-dev",
+        "ociVersion {}",
+        v["ociVersion"]
+    );
+    ensure!(
+        v["process"]["terminal"] == true,
+        "terminal {}",
+        v["process"]["terminal"]
+    );
+    ensure!(v["root"]["readonly"] == true, "root {}", v["root"]);
+    let ns: Vec<&str> = v["linux"]["namespaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n["type"].as_str()).collect())
+        .unwrap_or_default();
+    ensure!(
+        ns == ["pid", "network", "ipc", "uts", "mount"],
+        "namespaces {ns:?}"
+    );
+    Ok(())
+}
+
+fn cli_console_socket_needs_terminal(bin: &Path) -> R {
+    let b = sh("clicsock", "exec sleep 1000", |_| {});
+    let sock = ConsoleSocket::bind(&b.dir().join("console.sock"));
+    let rt = rt(bin);
+    let o = rt.create_with(
+        b.id(),
+        &b,
+        &["--console-socket", &sock.path().to_string_lossy()],
+    );
+    ensure!(!o.status.success(), "create succeeded: {}", short(&o));
+    ensure!(
+        stderr_of(&o).contains("cannot use console socket"),
+        "message: {}",
+        short(&o)
+    );
+    ensure!(!rt.state(b.id()).status.success(), "state left behind");
+    Ok(())
+}
+
+fn cli_kill_signal_zero(bin: &Path) -> R {
+    let b = sh("clikill0", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let o = rt.kill(b.id(), "0");
+        ensure!(
+            o.status.success(),
+            "kill 0 on a running container: {}",
+            short(&o)
+        );
+        let o = rt.kill(b.id(), "KILL");
+        ensure!(o.status.success(), "kill KILL: {}", short(&o));
+        ensure!(rt.wait_status(b.id(), "stopped", T10), "did not stop");
+        let o = rt.kill(b.id(), "0");
+        ensure!(
+            !o.status.success(),
+            "kill 0 on a stopped container succeeded"
+        );
+        Ok(())
+    })
+}
+
+fn cli_run_keep(bin: &Path) -> R {
+    let b = sh("clikeep", "exit 3", |_| {});
+    let rt = rt(bin);
+    let o = rt.run_container(b.id(), &b, &["--keep"]);
+    ensure!(o.status.code() == Some(3), "run --keep: {}", short(&o));
+    ensure!(
+        rt.status(b.id()).as_deref() == Some("stopped"),
+        "status after run --keep: {:?}",
+        rt.status(b.id())
+    );
+    let o = rt.delete(b.id());
+    ensure!(o.status.success(), "delete: {}", short(&o));
+    Ok(())
+}
+
+fn cli_update_cpu_share(bin: &Path) -> R {
+    need_v1("cpu")?;
+    let b = sh("clishare", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&["update", "--cpu-share", "512", b.id()]);
+        ensure!(o.status.success(), "update: {}", short(&o));
+        let v = cg_knob(&b, "cpu", "cpu.shares");
+        ensure!(v == "512", "cpu.shares {v}");
+        Ok(())
+    })
+}
+
+fn cli_version_shape(bin: &Path) -> R {
+    let name = bin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for flag in ["--version", "-v"] {
+        let o = rt(bin).run(&[flag]);
+        ensure!(o.status.success(), "{flag}: {}", short(&o));
+        let text = stdout_of(&o);
+        ensure!(
+            text.starts_with(&format!("{name} version ")),
+            "{flag}: {text:?}"
+        );
+        ensure!(
+            text.lines().any(|l| l.starts_with("commit: "))
+                && text.lines().any(|l| l.starts_with("spec: 1.")),
+            "{flag}: {text:?}"
+        );
+    }
+    Ok(())
+}
+
+fn cli_debug_log(bin: &Path) -> R {
+    let b = sh("clidebug", "exec sleep 1000", |_| {});
+    let mut rt = rt(bin);
+    let log = b.dir().join("debug.log");
+    rt.global_args = vec![
+        "--debug".into(),
+        "--log".into(),
+        log.to_string_lossy().into_owned(),
+        "--log-format".into(),
+        "json".into(),
+    ];
+    let o = rt.run_detached(b.id(), &b);
+    ensure!(o.status.success(), "run -d: {}", short(&o));
+    let text = read(&log);
+    let mut debug = 0;
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("log line {line:?}: {e}"))?;
+        ensure!(v["msg"].is_string() && v["time"].is_string(), "{line}");
+        if v["level"] == "debug" {
+            debug += 1;
+        }
+    }
+    ensure!(debug > 0, "no level=debug line in {text:?}");
+    Ok(())
+}
+
+fn cli_list_json_fields(bin: &Path) -> R {
+    let b = sh("clilist", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&["list", "--format", "json"]);
+        ensure!(o.status.success(), "list: {}", short(&o));
+        let text = stdout_of(&o);
+        let keys = [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner",
+        ];
+        let at: Vec<Option<usize>> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")))
+            .collect();
+        ensure!(
+            at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]),
+            "keys not in runc's order {keys:?}: {text}"
+        );
+        ensure!(
+            !text.contains("\"annotations\""),
+            "empty annotations printed: {text}"
+        );
+        Ok(())
+    })
+}
+
+fn cli_ps_args(bin: &Path) -> R {
+    let b = sh("clipsargs", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, pid| {
+        let o = rt.run(&["ps", b.id(), "-o", "pid,comm"]);
+        ensure!(o.status.success(), "ps: {}", short(&o));
+        let rows: Vec<Vec<String>> = stdout_of(&o)
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect();
+        let want = vec![
+            vec!["PID".to_string(), "COMMAND".to_string()],
+            vec![pid.to_string(), "sleep".to_string()],
+        ];
+        ensure!(rows == want, "ps table {rows:?}");
+        Ok(())
+    })
+}
+
+fn cli_exec_start_failure_255(bin: &Path) -> R {
+    let b = sh("cliexec255", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&["exec", b.id(), "/no/such/program"]);
+        ensure!(
+            o.status.code() == Some(255),
+            "exit {:?}: {}",
+            o.status.code(),
+            short(&o)
+        );
+        Ok(())
+    })
+}
+
+fn cli_exec_paused_refused(bin: &Path) -> R {
+    need_v1("freezer")?;
+    let b = sh("cliexecpause", "exec sleep 1000", |_| {});
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&["pause", b.id()]);
+        ensure!(o.status.success(), "pause: {}", short(&o));
+        let e = rt.run(&["exec", b.id(), "true"]);
+        let _ = rt.run(&["resume", b.id()]);
+        ensure!(!e.status.success(), "exec in a paused container succeeded");
+        ensure!(
+            stderr_of(&e).contains("--ignore-paused"),
+            "message: {}",
+            short(&e)
+        );
+        Ok(())
+    })
+}
+
+fn cli_delete_force_missing(bin: &Path) -> R {
+    let o = rt(bin).run(&["delete", "--force", "no-such-container"]);
+    ensure!(o.status.success(), "delete --force: {}", short(&o));
+    ensure!(o.stderr.is_empty(), "delete --force printed: {}", short(&o));
+    Ok(())
+}
+
+fn cgroup_v1_unified_invalid(bin: &Path) -> R {
+    need_v1("memory")?;
+    let b = sh("cgunifiedv1", "exec sleep 1000", |b| {
+        b.resources_mut()["unified"] = json!({"memory.max": "100000000"});
+    });
+    let rt = rt(bin);
+    let o = rt.create(b.id(), &b);
+    ensure!(!o.status.success(), "create succeeded");
+    ensure!(
+        stderr_of(&o).contains("invalid configuration"),
+        "message: {}",
+        short(&o)
+    );
+    ensure!(!b.cgroup_dir("memory").exists(), "cgroup left behind");
+    Ok(())
+}
+
+fn cgroup_frozen_refused(bin: &Path) -> R {
+    need_v1("freezer")?;
+    let b = sh("cgfrozen", "exec sleep 1000", |_| {});
+    let dir = b.cgroup_dir("freezer");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    fs::write(dir.join("freezer.state"), "FROZEN").map_err(|e| e.to_string())?;
+    let rt = rt(bin);
+    let o = rt.run_detached(b.id(), &b);
+    let _ = fs::write(dir.join("freezer.state"), "THAWED");
+    ensure!(!o.status.success(), "run -d in a frozen cgroup succeeded");
+    ensure!(stderr_of(&o).contains("frozen"), "message: {}", short(&o));
+    Ok(())
+}
+
+fn cgroup_nested_cpuset_parent(bin: &Path) -> R {
+    need_v1("cpuset")?;
+    let mut b = sh("cgpodparent", "exec sleep 1000", |_| {});
+    let parent = format!("/hull-test-pod-{}", b.id());
+    let pdir = Path::new("/sys/fs/cgroup/cpuset").join(&parent[1..]);
+    fs::create_dir(&pdir).map_err(|e| e.to_string())?;
+    b.linux_mut()["cgroupsPath"] = json!(format!("{parent}/{}", b.id()));
+    b.write().map_err(|e| e.to_string())?;
+    let r = (|| {
+        let rt = rt(bin);
+        let o = rt.run_detached(b.id(), &b);
+        ensure!(
+            o.status.success(),
+            "run -d under an empty parent cpuset: {}",
+            short(&o)
+        );
+        ensure!(
+            !read(pdir.join("cpuset.cpus")).is_empty(),
+            "parent cpuset still empty"
+        );
+        Ok(())
+    })();
+    hull_integration::cleanup::remove_cgroup(&parent);
+    r
+}
+
+fn cli_update_memory_unlimited(bin: &Path) -> R {
+    need_v1("memory")?;
+    if !Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        return skip("no swap accounting");
+    }
+    let b = sh("climemunl", "exec sleep 1000", |b| {
+        b.resources_mut()["memory"] = json!({"limit": 33554432_i64, "swap": 67108864_i64});
+    });
+    with_running(bin, &b, |rt, _| {
+        let o = rt.run(&["update", "--memory", "-1", b.id()]);
+        ensure!(o.status.success(), "update --memory -1: {}", short(&o));
+        for f in ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"] {
+            let v: u64 = cg_knob(&b, "memory", f).parse().unwrap_or(0);
+            ensure!(v > 1 << 62, "{f} = {v}, want unlimited");
+        }
+        Ok(())
+    })
+}
+
+fn devices_access_normalised(bin: &Path) -> R {
+    need_v1("devices")?;
+    let b = sh("devaccess", "exec sleep 1000", |b| {
+        if let Some(rules) = b.resources_mut()["devices"].as_array_mut() {
+            rules.push(
+                json!({"allow": true, "type": "c", "major": 42, "minor": 1, "access": "rwa"}),
+            );
+        }
+    });
+    with_running(bin, &b, |_, _| {
+        let list = cg_knob(&b, "devices", "devices.list");
+        ensure!(
+            list.lines().any(|l| l == "c 42:1 rw"),
+            "devices.list: {list}"
         );
         Ok(())
     })

@@ -27,7 +27,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         ));
     }
     let store = Store::new(&rootless::state_root(&g.root));
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return Err(Error::Other("no command given (see hullc --help)".into()));
+    };
+    match command {
         Command::Create(a) => cli::create::run(&store, a).map(|_| 0),
         Command::Start(a) => cli::start::run(&store, &a.id).map(|_| 0),
         Command::Run(a) => cli::run::run(&store, a),
@@ -46,23 +49,34 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Ps(a) => cli::ps::run(&store, a).map(|_| 0),
         Command::Pause(a) => cli::pause::pause(&store, &a.id).map(|_| 0),
         Command::Resume(a) => cli::pause::resume(&store, &a.id).map(|_| 0),
-        Command::Checkpoint(_) | Command::Restore(_) => Err(Error::Other(
-            "checkpoint/restore is not supported by hullc (it needs CRIU)".into(),
-        )),
+        Command::Checkpoint(a) => cli::criu::checkpoint(&store, a).map(|_| 0),
+        Command::Restore(a) => cli::criu::restore(&store, a).map(|_| 0),
+    }
+}
+
+/// The exit code of a failed command: runc's `exec` exits 255 when the
+/// process could not be started, every other command 1.
+pub fn failure_code(cmd: Option<&Command>) -> i32 {
+    match cmd {
+        Some(Command::Exec(_)) => 255,
+        _ => 1,
     }
 }
 
 /// Commands that enter a container run from a sealed copy of hullc.
-pub fn needs_sealed_exe(cmd: &Command) -> bool {
-    matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_))
+pub fn needs_sealed_exe(cmd: Option<&Command>) -> bool {
+    matches!(
+        cmd,
+        Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+    )
 }
 
 /// Fds the caller asked to pass through (--preserve-fds).
-pub fn preserved_fds(cmd: &Command) -> i32 {
+pub fn preserved_fds(cmd: Option<&Command>) -> i32 {
     match cmd {
-        Command::Create(a) => a.preserve_fds,
-        Command::Run(a) => a.create.preserve_fds,
-        Command::Exec(a) => a.preserve_fds,
+        Some(Command::Create(a)) => a.preserve_fds,
+        Some(Command::Run(a)) => a.create.preserve_fds,
+        Some(Command::Exec(a)) => a.preserve_fds,
         _ => 0,
     }
 }
@@ -70,9 +84,9 @@ pub fn preserved_fds(cmd: &Command) -> i32 {
 /// Fds that a path argument names (`exec -p /dev/fd/N`, `/proc/self/fd/N`):
 /// they must survive hullc's own re-exec (see process::sealed_exe), so they
 /// are not made close-on-exec with the others.
-pub fn fds_named_by_args(cmd: &Command) -> Vec<i32> {
+pub fn fds_named_by_args(cmd: Option<&Command>) -> Vec<i32> {
     let paths: Vec<&std::path::Path> = match cmd {
-        Command::Exec(a) => a.process.iter().map(|p| p.as_path()).collect(),
+        Some(Command::Exec(a)) => a.process.iter().map(|p| p.as_path()).collect(),
         _ => Vec::new(),
     };
     paths

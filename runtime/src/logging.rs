@@ -34,7 +34,7 @@ pub fn detach() {
 #[derive(Default)]
 struct Fields {
     msg: String,
-    rest: Vec<(String, String)>,
+    rest: Vec<(String, serde_json::Value)>,
 }
 
 impl Visit for Fields {
@@ -43,15 +43,24 @@ impl Visit for Fields {
             let _ = write!(self.msg, "{value:?}");
         } else {
             self.rest
-                .push((field.name().to_string(), format!("{value:?}")));
+                .push((field.name().to_string(), format!("{value:?}").into()));
         }
+    }
+    // Numbers and booleans stay JSON numbers and booleans, as logrus's.
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.rest.push((field.name().to_string(), value.into()));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.rest.push((field.name().to_string(), value.into()));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.rest.push((field.name().to_string(), value.into()));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.msg.push_str(value);
         } else {
-            self.rest
-                .push((field.name().to_string(), value.to_string()));
+            self.rest.push((field.name().to_string(), value.into()));
         }
     }
 }
@@ -60,20 +69,36 @@ impl<S: Subscriber> Layer<S> for LineLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut f = Fields::default();
         event.record(&mut f);
-        let level = event.metadata().level().as_str().to_ascii_lowercase();
-        let time = crate::container::store::rfc3339_now();
+        // logrus's names, which runc's readers (go-runc) expect.
+        let level = match *event.metadata().level() {
+            Level::WARN => "warning".to_string(),
+            l => l.as_str().to_ascii_lowercase(),
+        };
+        // logrus's default: RFC 3339 to the second.
+        let now = crate::container::store::rfc3339_now();
+        let time = match now.split_once('.') {
+            Some((secs, _)) => format!("{secs}Z"),
+            None => now,
+        };
         let line = match self.format {
             LogFormat::Json => {
                 let mut v = serde_json::json!({"level": level, "msg": f.msg, "time": time});
                 for (k, val) in f.rest {
-                    v[k] = serde_json::Value::String(val);
+                    v[k] = val;
                 }
                 v.to_string()
             }
             LogFormat::Text => {
                 let mut s = format!("time=\"{time}\" level={level} msg={:?}", f.msg);
                 for (k, val) in f.rest {
-                    let _ = write!(s, " {k}={val:?}");
+                    match val {
+                        serde_json::Value::String(t) => {
+                            let _ = write!(s, " {k}={t:?}");
+                        }
+                        other => {
+                            let _ = write!(s, " {k}={other}");
+                        }
+                    }
                 }
                 s
             }

@@ -152,6 +152,64 @@ fn limits(r: &LinuxResources) -> bool {
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
 
+/// `exec --cgroup [CONTROLLERS:]PATH`: the container's cgroup with existing
+/// sub-cgroups substituted (for the named v1 controllers, or all of them).
+pub fn sub_cgroup(cfg: &CgroupConfig, specs: &[String]) -> Result<CgroupConfig> {
+    let mut out = cfg.clone();
+    for spec in specs {
+        let (ctrls, sub) = match spec.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, spec.as_str()),
+        };
+        let sub = sub.trim_start_matches('/');
+        let bad = |msg: &str| Error::Cgroup {
+            path: spec.clone(),
+            msg: msg.to_string(),
+        };
+        if sub.is_empty() || sub.split('/').any(|c| c == ".." || c == ".") {
+            return Err(bad(
+                "--cgroup wants [CONTROLLER:]PATH, PATH relative, without '..'",
+            ));
+        }
+        let join = |dir: &mut PathBuf| -> Result<()> {
+            let d = dir.join(sub);
+            if !d.is_dir() {
+                return Err(Error::Cgroup {
+                    path: d.display().to_string(),
+                    msg: "sub-cgroup does not exist".into(),
+                });
+            }
+            *dir = d;
+            Ok(())
+        };
+        match &mut out {
+            CgroupConfig::V1 { dirs } => match ctrls {
+                None => {
+                    for dir in dirs.values_mut() {
+                        join(dir)?;
+                    }
+                }
+                Some(list) => {
+                    for c in list.split(',') {
+                        let dir = dirs
+                            .get_mut(c)
+                            .ok_or_else(|| bad(&format!("controller {c:?} is not in use")))?;
+                        join(dir)?;
+                    }
+                }
+            },
+            CgroupConfig::V2 { dir, .. } => {
+                if ctrls.is_some_and(|c| !c.is_empty()) {
+                    return Err(bad("cgroup v2 has no per-controller paths"));
+                }
+                join(dir)?;
+            }
+            CgroupConfig::None => return Err(bad("the container has no cgroup")),
+        }
+    }
+    Ok(out)
+}
+
 // ---- small file helpers shared by both backends ----
 
 /// Whether the calling process already sits in the cgroup2 dir `dir`.
@@ -181,15 +239,38 @@ pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
     })
 }
 
+/// Pids in `dir` and every sub-cgroup below it (`exec --cgroup` puts
+/// processes there), as runc's GetAllPids.
 pub(crate) fn read_pids(dir: &Path) -> Result<Vec<i32>> {
-    Ok(read(dir, "cgroup.procs")?
+    let mut pids: Vec<i32> = read(dir, "cgroup.procs")?
         .lines()
         .filter_map(|l| l.trim().parse().ok())
-        .collect())
+        .collect();
+    for sub in sub_cgroups(dir) {
+        // A sub-cgroup may vanish while we walk: skip it.
+        if let Ok(more) = read_pids(&sub) {
+            pids.extend(more);
+        }
+    }
+    Ok(pids)
 }
 
-/// rmdir that waits (bounded) for exiting tasks to leave the cgroup.
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// rmdir that waits (bounded) for exiting tasks to leave the cgroup;
+/// sub-cgroups (made for `exec --cgroup`) go first.
 pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        remove_dir(&sub)?;
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut delay = std::time::Duration::from_millis(1);
     loop {

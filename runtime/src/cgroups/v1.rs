@@ -66,17 +66,28 @@ impl V1 {
             write(dir()?, "memory.soft_limit_in_bytes", &r.to_string())?;
         }
         let limit = m.limit();
-        let swap = m.swap();
         let memsw_exists = dir()
             .map(|d| d.join("memory.memsw.limit_in_bytes").exists())
             .unwrap_or(false);
+        // As runc: lifting the memory limit (-1) without naming swap lifts
+        // memory+swap too, or the kernel refuses limit > memsw.
+        let swap = match (limit, m.swap()) {
+            (Some(-1), None) if memsw_exists => Some(-1),
+            (_, s) => s,
+        };
         match (limit, swap) {
             (Some(l), Some(s)) if memsw_exists => {
-                // memsw must stay >= limit at every step: order the writes.
-                if write(dir()?, "memory.limit_in_bytes", &l.to_string()).is_err() {
+                // memsw must stay >= limit at every step: raising swap (or
+                // lifting it) goes first, lowering it goes last.
+                let cur: u64 = read(dir()?, "memory.limit_in_bytes")?
+                    .trim()
+                    .parse()
+                    .unwrap_or(u64::MAX);
+                if s == -1 || (s > 0 && cur < s as u64) {
                     write(dir()?, "memory.memsw.limit_in_bytes", &s.to_string())?;
                     write(dir()?, "memory.limit_in_bytes", &l.to_string())?;
                 } else {
+                    write(dir()?, "memory.limit_in_bytes", &l.to_string())?;
                     write(dir()?, "memory.memsw.limit_in_bytes", &s.to_string())?;
                 }
             }
@@ -224,11 +235,14 @@ pub fn device_rule_lines(rules: &[LinuxDeviceCgroup]) -> Vec<(&'static str, Stri
             "c" | "u" => "c",
             _ => "a",
         });
-        let access = r
-            .access()
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .unwrap_or("rwm");
+        let access = match r.access().as_deref() {
+            None | Some("") => "rwm".to_string(),
+            Some(a) => normalize_access(a),
+        };
+        if access.is_empty() {
+            // Only letters the kernel does not know: nothing to allow/deny.
+            continue;
+        }
         let line = if typ == "a" && r.major().is_none() && r.minor().is_none() {
             format!("a *:* {access}")
         } else {
@@ -247,6 +261,12 @@ pub fn device_rule_lines(rules: &[LinuxDeviceCgroup]) -> Vec<(&'static str, Stri
         push_defaults(&mut out);
     }
     out
+}
+
+/// Device access as the kernel takes it: each of r, w, m at most once, in
+/// that order; anything else dropped (runc accepts "rwa", "rrw", "wr").
+pub fn normalize_access(access: &str) -> String {
+    "rwm".chars().filter(|c| access.contains(*c)).collect()
 }
 
 fn push_defaults(out: &mut Vec<(&'static str, String)>) {
@@ -314,7 +334,7 @@ impl Cgroup for V1 {
             if !u.is_empty() {
                 return Err(Error::Cgroup {
                     path: "unified".into(),
-                    msg: "linux.resources.unified needs cgroup v2; this host uses v1".into(),
+                    msg: "invalid configuration: cannot use unified on cgroup v1".into(),
                 });
             }
         }
@@ -389,33 +409,31 @@ impl Cgroup for V1 {
     }
 }
 
-/// mkdir -p for cpuset: a new cpuset is unusable until cpus and mems are
-/// set, so every level we create copies its parent's.
+/// mkdir -p for cpuset: a cpuset is unusable until cpus and mems are set,
+/// so every level from the hierarchy's root down copies its parent's when
+/// empty (also levels that already existed, e.g. a pod's parent cgroup
+/// made with a plain mkdir).
 fn create_cpuset(dir: &Path) -> Result<()> {
-    if dir.exists() {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    if parent.exists() && !parent.join("cpuset.cpus").exists() {
+        // `dir` is the hierarchy's root.
         return Ok(());
     }
-    if let Some(parent) = dir.parent() {
-        if !parent.exists() {
-            create_cpuset(parent)?;
-        }
-        std::fs::create_dir(dir)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| Error::Cgroup {
+    create_cpuset(parent)?;
+    if let Err(e) = std::fs::create_dir(dir) {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            return Err(Error::Cgroup {
                 path: dir.display().to_string(),
                 msg: format!("create: {e}"),
-            })?;
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            if read(dir, f)?.trim().is_empty() {
-                let v = read(parent, f)?;
-                write(dir, f, v.trim())?;
-            }
+            });
+        }
+    }
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        if read(dir, f)?.trim().is_empty() {
+            let v = read(parent, f)?;
+            write(dir, f, v.trim())?;
         }
     }
     Ok(())

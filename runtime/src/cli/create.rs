@@ -35,6 +35,7 @@ impl CreateArgs {
             pid_file: self.pid_file.as_deref(),
             console_socket: self.console_socket.as_deref(),
             capture_console: false,
+            detach: true,
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,

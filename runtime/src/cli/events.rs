@@ -49,13 +49,19 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<()> {
             wanted: "running",
         });
     }
-    let emit = |v: serde_json::Value| {
+    let emit = |e: stats::Event<'_>| {
+        let Ok(line) = serde_json::to_string(&e) else {
+            return;
+        };
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{v}");
+        let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    let stats_event =
-        || serde_json::json!({"type": "stats", "id": a.id, "data": stats::collect(&st.cgroup)});
+    let stats_event = || stats::Event {
+        kind: "stats",
+        id: &a.id,
+        data: Some(stats::collect(&st.cgroup)),
+    };
     if a.stats {
         emit(stats_event());
         return Ok(());
@@ -71,7 +77,11 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<()> {
         let now = stats::oom_kills(&st.cgroup);
         if now > ooms {
             ooms = now;
-            emit(serde_json::json!({"type": "oom", "id": a.id}));
+            emit(stats::Event {
+                kind: "oom",
+                id: &a.id,
+                data: None,
+            });
         }
         if store.status(&st) == Status::Stopped {
             return Ok(());

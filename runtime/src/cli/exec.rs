@@ -48,6 +48,10 @@ pub struct ExecArgs {
     pub apparmor: Option<String>,
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run the process in an existing sub-cgroup of the container:
+    /// [CONTROLLER[,CONTROLLER…]:]PATH (repeatable).
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -132,24 +136,34 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
 }
 
 pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
-    let st = store.load(&a.id)?;
-    let status = store.status(&st);
-    let ok = matches!(status, Status::Running | Status::Created)
-        || (status == Status::Paused && a.ignore_paused);
-    if !ok {
-        return Err(Error::BadState {
-            id: a.id.clone(),
-            status: status.to_string(),
-            op: "exec",
-            wanted: "running",
-        });
+    let mut st = store.load(&a.id)?;
+    match store.status(&st) {
+        Status::Stopped | Status::Creating => {
+            return Err(Error::Other(format!(
+                "container {:?}: cannot exec in a stopped container",
+                a.id
+            )))
+        }
+        Status::Paused if !a.ignore_paused => {
+            return Err(Error::Other(format!(
+            "container {:?}: cannot exec in a paused container (use --ignore-paused to override)",
+            a.id
+        )))
+        }
+        _ => {}
+    }
+    if !a.cgroup.is_empty() {
+        st.cgroup = crate::cgroups::sub_cgroup(&st.cgroup, &a.cgroup)?;
     }
     let process = build_process(a, st.config.process().as_ref())?;
-    if process.terminal() == Some(true) && a.console_socket.is_none() {
+    let terminal = process.terminal() == Some(true);
+    if terminal && !a.detach && a.console_socket.is_none() {
+        // runc would use its own terminal here; hullc does not (yet).
         return Err(Error::Other(
             "exec: a terminal needs --console-socket".into(),
         ));
     }
+    crate::container::lifecycle::check_terminal(a.detach, terminal, a.console_socket.is_some())?;
     let seccomp = match st
         .config
         .linux()
@@ -171,7 +185,9 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         seccomp: seccomp.as_ref(),
     };
+    tracing::debug!(id = %a.id, args = ?process.args().as_deref().unwrap_or_default(), "exec: starting process");
     let pid = spawn(&req)?;
+    tracing::debug!(id = %a.id, pid, "exec: process started");
     if let Some(pf) = &a.pid_file {
         write_pid_file(pf, pid)?;
     }

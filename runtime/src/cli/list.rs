@@ -1,7 +1,8 @@
-use crate::container::store::oci_state;
+use crate::container::store::StateReport;
 use crate::container::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use clap::Args;
+use std::os::unix::fs::MetadataExt;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -13,42 +14,61 @@ pub struct ListArgs {
     pub quiet: bool,
 }
 
+/// The user owning a container's state dir, by name ("#UID" if unknown), as runc.
+fn owner(store: &Store, id: &str) -> String {
+    let Ok(meta) = std::fs::metadata(store.dir(id)) else {
+        return String::new();
+    };
+    let uid = meta.uid();
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("#{uid}"), |u| u.name)
+}
+
 pub fn run(store: &Store, a: &ListArgs) -> Result<()> {
     let mut rows = Vec::new();
     for id in store.ids()? {
         if let Ok(st) = store.load(&id) {
             let status = store.status(&st);
-            rows.push(oci_state(&st, status));
+            rows.push(StateReport::new(&st, status, owner(store, &id)));
         }
     }
     if a.quiet {
         for r in &rows {
-            println!("{}", r["id"].as_str().unwrap_or_default());
+            println!("{}", r.id);
         }
         return Ok(());
     }
     match a.format.as_str() {
-        "json" => println!("{}", serde_json::Value::Array(rows)),
+        "json" => {
+            // runc prints `null` for no containers.
+            let text = if rows.is_empty() {
+                "null".to_string()
+            } else {
+                serde_json::to_string(&rows).map_err(|e| Error::Other(e.to_string()))?
+            };
+            println!("{text}");
+        }
         "table" => {
             println!(
                 "{:<24} {:<8} {:<10} {:<40} {:<31} OWNER",
                 "ID", "PID", "STATUS", "BUNDLE", "CREATED"
             );
             for r in &rows {
-                let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
                 println!(
                     "{:<24} {:<8} {:<10} {:<40} {:<31} {}",
-                    s("id"),
-                    r["pid"].to_string(),
-                    s("status"),
-                    s("bundle"),
-                    s("created"),
-                    s("owner")
+                    r.id,
+                    r.pid,
+                    r.status,
+                    r.bundle.display(),
+                    r.created,
+                    r.owner
                 );
             }
         }
         other => {
-            return Err(crate::error::Error::Other(format!(
+            return Err(Error::Other(format!(
                 "unknown --format {other:?} (table or json)"
             )))
         }

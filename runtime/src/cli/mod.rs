@@ -1,6 +1,7 @@
 //! hullc's command line: runc's commands and flags.
 
 pub mod create;
+pub mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;
@@ -22,14 +23,17 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "hullc",
-    version,
-    about = "hull's OCI runtime (runc-compatible)"
+    about = "hull's OCI runtime (runc-compatible)",
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print the version (runc's shape: name, commit, spec).
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -83,9 +87,9 @@ pub enum Command {
     /// What this runtime supports (OCI features document).
     Features,
     /// Not supported: checkpointing needs CRIU.
-    Checkpoint(Passthrough),
+    Checkpoint(criu::CriuArgs),
     /// Not supported: restoring needs CRIU.
-    Restore(Passthrough),
+    Restore(criu::CriuArgs),
 }
 
 #[derive(Args, Debug)]
@@ -93,8 +97,12 @@ pub struct IdArg {
     pub id: String,
 }
 
-#[derive(Args, Debug)]
-pub struct Passthrough {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+/// `hullc --version`, in runc's line shape.
+pub fn version_text() -> String {
+    format!(
+        "hullc version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("HULL_COMMIT").unwrap_or("unknown"),
+        spec::SPEC_VERSION
+    )
 }

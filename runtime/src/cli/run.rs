@@ -12,6 +12,9 @@ pub struct RunArgs {
     /// Return after start instead of waiting for the container.
     #[arg(short, long)]
     pub detach: bool,
+    /// Keep the container's state after it exits (foreground run).
+    #[arg(long)]
+    pub keep: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }
@@ -26,6 +29,7 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
     let mut opts = a.create.options();
     // Foreground without --console-socket: hullc itself is the terminal.
     opts.capture_console = !a.detach && a.create.console_socket.is_none();
+    opts.detach = a.detach;
     let (st, console) = lifecycle::create_with_console(store, &opts)?;
     if let Err(e) = lifecycle::start(store, &a.create.id) {
         let _ = lifecycle::delete(store, &a.create.id, true);
@@ -36,6 +40,9 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
         Some(master) => fg.wait_with_console(st.pid, master)?,
         None => fg.wait(st.pid)?,
     };
+    if a.keep {
+        return Ok(code);
+    }
     let st = store.load(&a.create.id)?;
     lifecycle::destroy(store, &st).map_err(|e| Error::Other(format!("cleanup after exit: {e}")))?;
     Ok(code)

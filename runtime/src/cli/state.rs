@@ -1,11 +1,13 @@
-use crate::container::store::oci_state;
+use crate::container::store::StateReport;
 use crate::container::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub fn run(store: &Store, id: &str) -> Result<()> {
     let st = store.load(id)?;
     let status = store.status(&st);
-    let v = oci_state(&st, status);
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    // runc's `state` leaves the owner empty (only `list` fills it in).
+    let report = StateReport::new(&st, status, String::new());
+    let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Other(e.to_string()))?;
+    println!("{text}");
     Ok(())
 }

@@ -22,6 +22,8 @@ pub struct CreateOptions<'a> {
     pub console_socket: Option<&'a Path>,
     /// Foreground run: keep the pty master instead of needing a socket.
     pub capture_console: bool,
+    /// `create` and `run -d`: hullc returns once the container runs.
+    pub detach: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
@@ -90,17 +92,18 @@ pub fn create_with_console(
     o: &CreateOptions<'_>,
 ) -> Result<(ContainerState, Option<std::os::fd::OwnedFd>)> {
     super::store::validate_id(o.id)?;
+    tracing::debug!(id = o.id, bundle = %o.bundle.display(), "creating container");
     let bundle = config::load_bundle(o.bundle)?;
     let spec = &bundle.spec;
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| Error::Other("process is missing".into()))?;
-    if process.terminal() == Some(true) && o.console_socket.is_none() && !o.capture_console {
-        return Err(Error::Other(
-            "process.terminal is true: --console-socket is required".into(),
-        ));
-    }
+    check_terminal(
+        o.detach,
+        process.terminal() == Some(true),
+        o.console_socket.is_some(),
+    )?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(profile) => Some(crate::security::seccomp::compile(profile)?),
         None => None,
@@ -119,6 +122,7 @@ pub fn create_with_console(
             msg: "no cgroup hierarchy found on this host".into(),
         });
     }
+    check_cgroup(&cg_cfg, spec)?;
     if let Some(sock) = o.console_socket {
         if !sock.exists() {
             return Err(Error::Other(format!(
@@ -227,6 +231,7 @@ pub fn create_with_console(
         rollback.poststop = Some((h.clone(), st));
     }
     let pid = launch(&l, &ns)?;
+    tracing::debug!(id = o.id, pid, "container init created, waiting for start");
     // Resources go on once the init made its device nodes (a device rule
     // denying mknod must not stop the runtime's own /dev setup).
     if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
@@ -240,6 +245,56 @@ pub fn create_with_console(
     }
     rollback.armed = false;
     Ok((st, console.into_inner()))
+}
+
+/// runc's checks on the cgroup before using it: `unified` needs cgroup v2,
+/// a frozen cgroup is refused (the init would hang in it), and a cgroup
+/// that already holds processes is used with a warning.
+fn check_cgroup(cfg: &cgroups::CgroupConfig, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let unified = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.unified().as_ref())
+        .is_some_and(|u| !u.is_empty());
+    if unified && matches!(cfg, cgroups::CgroupConfig::V1 { .. }) {
+        return Err(Error::Other(
+            "invalid configuration: cannot use unified on cgroup v1".into(),
+        ));
+    }
+    let Ok(cg) = cgroups::open(cfg) else {
+        return Ok(());
+    };
+    let pids = cg.pids().unwrap_or_default();
+    if !pids.is_empty() {
+        tracing::warn!(
+            "container's cgroup is not empty: {} process(es) found",
+            pids.len()
+        );
+    }
+    if cg.is_frozen() {
+        return Err(Error::Other(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// runc's rule for terminals and console sockets (run, create, exec): a
+/// detached terminal needs a socket to hand the pty to, and a socket is
+/// only used for a detached terminal.
+pub fn check_terminal(detach: bool, terminal: bool, has_socket: bool) -> Result<()> {
+    if detach && terminal && !has_socket {
+        return Err(Error::Other(
+            "cannot allocate tty if runc will detach without setting console socket".into(),
+        ));
+    }
+    if (!detach || !terminal) && has_socket {
+        return Err(Error::Other(
+            "cannot use console socket if runc will not detach or allocate tty".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Write the pid atomically (containerd reads this file).
@@ -270,6 +325,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             wanted: "created",
         });
     }
+    tracing::debug!(id, pid = st.pid, "starting container");
     let fifo_path = store.dir(id).join(EXEC_FIFO);
     let fifo = nix::fcntl::open(
         &fifo_path,
@@ -327,10 +383,14 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn parse_signal(s: &str) -> Result<Signal> {
+/// A signal name or number; `None` for 0 (only checks that the init exists).
+pub fn parse_signal(s: &str) -> Result<Option<Signal>> {
     let bad = || Error::Other(format!("unknown signal {s:?}"));
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| bad());
+        if n == 0 {
+            return Ok(None);
+        }
+        return Signal::try_from(n).map(Some).map_err(|_| bad());
     }
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") {
@@ -338,10 +398,10 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
     } else {
         format!("SIG{up}")
     };
-    name.parse::<Signal>().map_err(|_| bad())
+    name.parse::<Signal>().map(Some).map_err(|_| bad())
 }
 
-pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
+pub fn kill(store: &Store, id: &str, sig: Option<Signal>, all: bool) -> Result<()> {
     let st = store.load(id)?;
     let status = store.status(&st);
     if matches!(status, Status::Stopped | Status::Creating) {
@@ -352,10 +412,21 @@ pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
             wanted: "created, running or paused",
         });
     }
+    tracing::debug!(
+        id,
+        signal = sig.map_or("0", Signal::as_str),
+        all,
+        "signalling container"
+    );
     signal_container(&st, sig, all, status == Status::Paused)
 }
 
-fn signal_container(st: &ContainerState, sig: Signal, all: bool, paused: bool) -> Result<()> {
+fn signal_container(
+    st: &ContainerState,
+    sig: Option<Signal>,
+    all: bool,
+    paused: bool,
+) -> Result<()> {
     let cg = cgroups::open(&st.cgroup).ok();
     if all {
         if let Some(cg) = &cg {
@@ -367,10 +438,11 @@ fn signal_container(st: &ContainerState, sig: Signal, all: bool, paused: bool) -
     // pid 0 (a create that never got its init) must never reach kill(2):
     // kill(0, …) would signal our own process group.
     if st.pid > 0 {
+        let name = sig.map_or("0", Signal::as_str);
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
-            .sys(format!("kill {} {sig}", st.pid))?;
+            .sys(format!("kill {} {name}", st.pid))?;
     }
-    if paused && sig == Signal::SIGKILL {
+    if paused && sig == Some(Signal::SIGKILL) {
         // Frozen tasks only die once thawed.
         if let Some(cg) = &cg {
             let _ = cg.thaw();
@@ -382,8 +454,9 @@ fn signal_container(st: &ContainerState, sig: Signal, all: bool, paused: bool) -
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     let st = match store.load(id) {
         Ok(st) => st,
-        Err(Error::NotFound(_)) if force && store.dir(id).exists() => {
-            // A create that died half-way: nothing but the dir to remove.
+        Err(Error::NotFound(_)) if force => {
+            // A create that died half-way leaves only the dir; a missing
+            // container is already deleted (runc: quiet success).
             return store.remove(id);
         }
         Err(e) => return Err(e),
@@ -398,7 +471,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
                 wanted: "stopped (or use --force)",
             });
         }
-        signal_container(&st, Signal::SIGKILL, true, status == Status::Paused)?;
+        signal_container(&st, Some(Signal::SIGKILL), true, status == Status::Paused)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while super::status::is_alive(st.pid, st.pid_start) {
             if Instant::now() > deadline {
@@ -415,6 +488,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 
 /// Remove everything of a stopped container; poststop hooks last.
 pub fn destroy(store: &Store, st: &ContainerState) -> Result<()> {
+    tracing::debug!(id = %st.id, "destroying container");
     if let Ok(cg) = cgroups::open(&st.cgroup) {
         // Stragglers outside the pid namespace (or without one).
         for p in cg.pids().unwrap_or_default() {
@@ -472,7 +546,7 @@ mod tests {
         store.save(&st).unwrap();
         assert_eq!(store.status(&st), Status::Creating);
         assert!(matches!(
-            kill(&store, "half", Signal::SIGTERM, true),
+            kill(&store, "half", Some(Signal::SIGTERM), true),
             Err(Error::BadState { .. })
         ));
         delete(&store, "half", true).unwrap();

@@ -170,6 +170,45 @@ pub fn oci_state(st: &ContainerState, status: Status) -> serde_json::Value {
     v
 }
 
+/// What `state` and `list --format json` print: runc's containerState,
+/// in its key order (annotations only when there are some).
+#[derive(Debug, Serialize)]
+pub struct StateReport {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+    pub owner: String,
+}
+
+impl StateReport {
+    pub fn new(st: &ContainerState, status: Status, owner: String) -> Self {
+        StateReport {
+            oci_version: st.config.version().clone(),
+            id: st.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { st.pid },
+            status: status.to_string(),
+            bundle: st.bundle.clone(),
+            rootfs: st.rootfs.clone(),
+            created: st.created.clone(),
+            annotations: st
+                .config
+                .annotations()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            owner,
+        }
+    }
+}
+
 /// RFC 3339 UTC timestamp with nanoseconds, without a date crate.
 pub fn rfc3339_now() -> String {
     let d = std::time::SystemTime::now()

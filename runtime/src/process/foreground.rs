@@ -201,8 +201,14 @@ fn reap(target: Pid) -> Option<i32> {
     let mut done = None;
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(p, c)) if p == target => done = Some(c),
-            Ok(WaitStatus::Signaled(p, s, _)) if p == target => done = Some(128 + s as i32),
+            Ok(WaitStatus::Exited(p, c)) if p == target => {
+                tracing::debug!(pid = p.as_raw(), status = c, "process exited");
+                done = Some(c)
+            }
+            Ok(WaitStatus::Signaled(p, s, _)) if p == target => {
+                tracing::debug!(pid = p.as_raw(), signal = %s, "process killed by a signal");
+                done = Some(128 + s as i32)
+            }
             Ok(WaitStatus::StillAlive) | Err(_) => break,
             Ok(_) => {}
         }
