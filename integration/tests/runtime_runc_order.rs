@@ -194,3 +194,32 @@ fn exec_process_json_from_an_fd() {
         assert_eq!(stdout_of(&o).trim(), "from-fd", "{}", name(&rt));
     }
 }
+
+/// `exec -t` in the foreground, no console socket, stdin a terminal (here
+/// one `script` makes): the runtime itself is the terminal, as runc is.
+#[test]
+fn exec_tty_in_the_foreground_without_a_console_socket() {
+    require_root();
+    for rt in runtimes() {
+        let b = Bundle::new("exectty", &["/bin/sleep", "1000"]);
+        let id = format!("{}-{}", b.id(), name(&rt));
+        let o = rt.run_container(&id, &b, &["-d"]);
+        assert!(o.status.success(), "{}", describe(&o));
+        let cmd = format!(
+            "{} --root {} exec -t {id} sh -c 'tty; echo exec-tty-ok'",
+            rt.bin().display(),
+            rt.root().display()
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]);
+        let o = hull_integration::runtime::output_of(c, Duration::from_secs(30));
+        rt.delete_force(&id);
+        let out = stdout_of(&o);
+        assert!(o.status.success(), "{}: {}", name(&rt), describe(&o));
+        assert!(
+            out.contains("/dev/pts/") && out.contains("exec-tty-ok"),
+            "{}: {out:?}",
+            name(&rt)
+        );
+    }
+}

@@ -157,12 +157,6 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     }
     let process = build_process(a, st.config.process().as_ref())?;
     let terminal = process.terminal() == Some(true);
-    if terminal && !a.detach && a.console_socket.is_none() {
-        // runc would use its own terminal here; hullc does not (yet).
-        return Err(Error::Other(
-            "exec: a terminal needs --console-socket".into(),
-        ));
-    }
     crate::container::lifecycle::check_terminal(a.detach, terminal, a.console_socket.is_some())?;
     let seccomp = match st
         .config
@@ -178,9 +172,13 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     } else {
         Some(Foreground::prepare()?)
     };
+    // Foreground with a terminal (runc's rule allows no socket then): hullc
+    // itself is the terminal, relaying between its stdio and the pty.
+    let console = std::cell::RefCell::new(None);
     let req = ExecRequest {
         state: &st,
         process: &process,
+        console_capture: (terminal && !a.detach).then_some(&console),
         console_socket: a.console_socket.as_deref(),
         preserve_fds: a.preserve_fds,
         seccomp: seccomp.as_ref(),
@@ -191,8 +189,9 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     if let Some(pf) = &a.pid_file {
         write_pid_file(pf, pid)?;
     }
-    match fg {
-        Some(fg) => fg.wait(pid),
-        None => Ok(0),
+    match (fg, console.into_inner()) {
+        (Some(fg), Some(master)) => fg.wait_with_console(pid, master),
+        (Some(fg), None) => fg.wait(pid),
+        (None, _) => Ok(0),
     }
 }

@@ -22,6 +22,8 @@ pub struct ExecRequest<'a> {
     pub state: &'a ContainerState,
     pub process: &'a Process,
     pub console_socket: Option<&'a Path>,
+    /// Keep the pty master here instead of sending it to a socket.
+    pub console_capture: Option<&'a std::cell::RefCell<Option<OwnedFd>>>,
     pub preserve_fds: i32,
     pub seccomp: Option<&'a hull_seccomp::CompiledFilter>,
 }
@@ -103,10 +105,16 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
             }
             Some((Msg::InitPid { pid: p }, _)) => *pid = Some(p),
             Some((Msg::Console { name }, fd)) => {
-                let r = match (fd, req.console_socket) {
-                    (Some(fd), Some(sock)) => crate::console::send_to_socket(sock, &fd, &name),
-                    (_, None) => Err(Error::Other("exec -t needs --console-socket".into())),
-                    (None, _) => Err(Error::Init("console message without a pty fd".into())),
+                let r = match (fd, req.console_socket, req.console_capture) {
+                    (Some(fd), Some(sock), _) => crate::console::send_to_socket(sock, &fd, &name),
+                    (Some(fd), None, Some(slot)) => {
+                        *slot.borrow_mut() = Some(fd);
+                        Ok(())
+                    }
+                    (Some(_), None, None) => {
+                        Err(Error::Other("exec -t needs --console-socket".into()))
+                    }
+                    (None, _, _) => Err(Error::Init("console message without a pty fd".into())),
                 };
                 match r {
                     Ok(()) => ch.send(&Msg::Ack)?,
