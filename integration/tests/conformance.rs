@@ -843,6 +843,34 @@ fn cases() -> Vec<Case> {
             "config-linux.md#device-allowlist access (G)",
             Should
         ),
+        // issue 17 H-L (side by side in runtime_runc_order.rs,
+        // runtime_seccomp_notify.rs and runtime_rootless.rs)
+        case!(
+            cwd_root_only_dir,
+            "runc setup order: cwd before setuid (H)",
+            Should
+        ),
+        case!(
+            stdio_owned_by_user,
+            "runc setup order: stdio chown (H)",
+            Should
+        ),
+        case!(mount_rro, "config.md#mounts rro (J)", Should),
+        case!(
+            readonly_dev_tmpfs,
+            "runc rootfs: read-only /dev (J)",
+            Should
+        ),
+        case!(
+            hook_create_container_cwd,
+            "runc hooks: createContainer cwd (J)",
+            Should
+        ),
+        case!(
+            seccomp_same_argument_ored,
+            "config-linux.md#seccomp args, as runc (K)",
+            Should
+        ),
         // invalid configs
         case!(invalid_oci_version, "config.md#specification-version", Must),
         case!(invalid_json, "bundle.md#config", Must),
@@ -4184,4 +4212,96 @@ fn devices_access_normalised(bin: &Path) -> R {
         );
         Ok(())
     })
+}
+
+fn cwd_root_only_dir(bin: &Path) -> R {
+    let b = sh("cwdroot", "pwd", |b| {
+        b.process_mut()["cwd"] = json!("/secret");
+        b.process_mut()["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let dir = b.rootfs().join("secret");
+    fs::create_dir(&dir).map_err(|e| e.to_string())?;
+    fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| e.to_string())?;
+    expect_lines(&run_ok(bin, &b)?, &["/secret"])
+}
+
+fn stdio_owned_by_user(bin: &Path) -> R {
+    let b = sh("stdiouser", "stat -c %u /proc/self/fd/1", |b| {
+        b.process_mut()["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    expect_lines(&run_ok(bin, &b)?, &["1000"])
+}
+
+fn mount_rro(bin: &Path) -> R {
+    let b = sh(
+        "rro",
+        "touch /data/sub/x 2>/dev/null && echo SUB-WRITABLE; echo done",
+        |_| {},
+    );
+    let host = b.dir().join("rro-src");
+    let sub = host.join("sub");
+    fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&sub)
+        .status()
+        .map_err(|e| e.to_string())?;
+    ensure!(ok.success(), "mount tmpfs");
+    let mut b = b;
+    b.add_mount(json!({"destination": "/data", "type": "bind",
+        "source": host.to_string_lossy(), "options": ["rbind", "rro"]}));
+    b.write().map_err(|e| e.to_string())?;
+    let out = run_ok(bin, &b);
+    let _ = nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH);
+    expect_lines(&out?, &["done"])
+}
+
+fn readonly_dev_tmpfs(bin: &Path) -> R {
+    let b = sh(
+        "rodev",
+        "test -c /dev/null && echo null; test -d /dev/pts && echo pts; touch /dev/x 2>/dev/null && echo DEV-WRITABLE; echo done",
+        |b| {
+            for m in b.config_mut()["mounts"].as_array_mut().into_iter().flatten() {
+                if m["destination"] == "/dev" {
+                    if let Some(o) = m["options"].as_array_mut() {
+                        o.push(json!("ro"));
+                    }
+                }
+            }
+        },
+    );
+    expect_lines(&run_ok(bin, &b)?, &["null", "pts", "done"])
+}
+
+fn hook_create_container_cwd(bin: &Path) -> R {
+    let b = sh("hookcwd", "true", |_| {});
+    let out = b.dir().join("hook-cwd");
+    let mut b = b;
+    b.add_hook(
+        "createContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("pwd > {}", out.display())]}),
+    );
+    b.write().map_err(|e| e.to_string())?;
+    run_ok(bin, &b)?;
+    let cwd = fs::read_to_string(&out).map_err(|e| e.to_string())?;
+    let rootfs = fs::canonicalize(b.rootfs()).map_err(|e| e.to_string())?;
+    ensure!(Path::new(cwd.trim()) == rootfs, "hook cwd {cwd:?}");
+    Ok(())
+}
+
+fn seccomp_same_argument_ored(bin: &Path) -> R {
+    // Two conditions on argument 1: ANDed they would hold only for 0, ORed
+    // (runc) every mkdir matches one of them and gets EPERM.
+    let b = sh("secor", "mkdir /tmp/a 2>&1; echo rc=$?", |b| {
+        b.linux_mut()["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_GE"},
+                         {"index": 1, "value": 1, "op": "SCMP_CMP_LT"}]}]
+        });
+    });
+    let out = run_ok(bin, &b)?;
+    expect_contains(&out, "Operation not permitted")?;
+    expect_contains(&out, "rc=1")
 }
