@@ -223,3 +223,25 @@ fn exec_tty_in_the_foreground_without_a_console_socket() {
         );
     }
 }
+
+/// The startContainer hook runs after no_new_privs and the seccomp filter
+/// are in place (runc's order), so the filter applies to it too.
+#[test]
+fn start_container_hook_runs_under_seccomp() {
+    require_root();
+    for rt in runtimes() {
+        let mut b = Bundle::sh("hookseccomp", "cat /hook-out");
+        b.linux_mut()["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        });
+        b.add_hook(
+            "startContainer",
+            json!({"path": "/bin/sh", "args": ["sh", "-c",
+                "mkdir /hook-dir 2>/dev/null && echo made > /hook-out || echo denied > /hook-out"]}),
+        );
+        b.write().unwrap();
+        let tag = name(&rt);
+        assert_eq!(run_out(&rt, &b, &tag).trim(), "denied", "{tag}");
+    }
+}

@@ -126,6 +126,9 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
     let mut prepared = program::prepare(process, ctx.seccomp)?;
     prepared.send_listener(ch)?;
+    // As runc: with no_new_privs the filter still goes on before `start`
+    // is awaited, so startContainer hooks and the rest run under it.
+    prepared.install_late_seccomp()?;
 
     ch.send(&Msg::Ready)?;
 
