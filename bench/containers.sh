@@ -10,12 +10,15 @@
 #       containerd-shim-hull-v2 (+ every `hull-log-driver`, hull's json-file
 #       log writer, counted apart) vs containerd + every
 #       containerd-shim-runc-v2 (ctr -d --null-io: no log process).
+#       Then hulld's CPU time over BENCH_CT_IDLE_S seconds (default 10) of
+#       idleness with those containers running, in % of one core (goal < 1).
 #   (c) `hull ps -a` with BENCH_CT_PS containers, BENCH_CT_MANY of them
 #       running (the rest `hull create`d): median of BENCH_CT_PS_RUNS runs
 #       (goal < 100 ms, shown in the reference column).
 #
 # Environment: BENCH_CT_N (default 20), BENCH_CT_MANY (200), BENCH_CT_PS
-# (1000), BENCH_CT_PAR (16), BENCH_CT_PS_RUNS (20), BENCH_WARMUP (3).
+# (1000), BENCH_CT_PAR (16), BENCH_CT_PS_RUNS (20), BENCH_CT_IDLE_S (10),
+# BENCH_WARMUP (3).
 
 CT_DIR=""
 CT_HULLD_PID=""
@@ -195,6 +198,14 @@ bench_containers() {
     add_result containers "$many up: daemon+shims RSS" MiB "$(kib_to_mib $((d_rss + h_rss)))" "$(kib_to_mib "$ctd_rss")"
     add_result containers "$many up: daemon+shims PSS" MiB "$(kib_to_mib $((d_pss + h_pss)))" "$(kib_to_mib "$ctd_pss")"
     add_result containers "$many up: +log drivers PSS" MiB "$(kib_to_mib $((d_pss + h_pss + l_pss)))" "$(kib_to_mib "$ctd_pss")"
+
+    # Idle: no request in flight, every task waited on by hulld.
+    local idle_s=${BENCH_CT_IDLE_S:-10} cpu
+    bench_log "containers: hulld's CPU over ${idle_s} s of idleness with $many running"
+    cpu=$(bench_idle_cpu "$CT_HULLD_PID" "$idle_s")
+    printf 'containers: idle hulld with %s running containers: %s %% of a core over %s s (goal < 1 %%)\n' \
+        "$many" "$cpu" "$idle_s"
+    add_result containers "$many up: idle hulld CPU (goal)" "%core" "$cpu" 1
 
     # (c) ps -a with $total containers, $many of them running.
     local more=$((total - many))

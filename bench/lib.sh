@@ -129,6 +129,19 @@ bench_stop_all() {
 bench_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 bench_pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || true; }
 
+# bench_idle_cpu PID SECONDS: the CPU time (user + system, all threads) PID
+# takes over SECONDS of wall time, in percent of one core, two decimals.
+bench_idle_cpu() {
+    local pid=$1 secs=$2 hz t0 t1
+    hz=$(getconf CLK_TCK)
+    # Fields 14 and 15 of /proc/PID/stat, counted after the ")" ending the
+    # command name (which may hold spaces).
+    t0=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')
+    sleep "$secs"
+    t1=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')
+    awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.2f\n", 100 * d / hz / s }'
+}
+
 # bench_start_hulld DIR [CONFIG]: start $HULL_BIN_DIR/hulld with root,
 # state and socket (DIR/hull.sock) under DIR and CONFIG (TOML text) as its
 # config file; echo its pid once it answers.

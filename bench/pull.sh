@@ -4,7 +4,8 @@
 # incompressible data, built here with umoci) from a docker-registry on a
 # loopback port. Every run starts from a cold store: a fresh daemon with an
 # empty root. Both unpack into overlayfs snapshots. Also the idle resident
-# memory of a fresh hulld beside a fresh containerd.
+# memory of a fresh hulld beside a fresh containerd, and hulld's after one
+# pull (goal <= 15 MiB: the memory of a transfer goes back to the system).
 #
 # Environment: BENCH_PULL_N (runs per tool, default 5), BENCH_PULL_LAYERS
 # (default 5), BENCH_PULL_LAYER_MIB (default 42).
@@ -94,5 +95,6 @@ bench_pull() {
     bench_stop_pid "$pid"
     printf 'idle RSS: hulld %s KiB (%s KiB after a pull), containerd %s KiB\n' "$rh" "$rh_after" "$rc"
     add_result pull "idle daemon RSS" KiB "$rh" "$rc"
+    add_result pull "hulld RSS after pull (goal)" KiB "$rh_after" 15360
     bench_stop_all
 }

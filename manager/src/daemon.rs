@@ -110,11 +110,6 @@ pub fn run(args: Args) -> Result<()> {
     crate::private::dir(&root).ctx(|| format!("create {}", root.display()))?;
     let _lock = lock_root(&root)?;
     let m = Manager::open(&root, &state, &address, cfg)?;
-    // Containers whose shims outlived a previous hulld.
-    crate::containers::shim::recover(&m);
-    // Networking of containers whose task is gone.
-    crate::network::reconcile(&m);
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)
@@ -122,6 +117,13 @@ pub fn run(args: Args) -> Result<()> {
         .enable_all()
         .build()
         .ctx(|| "tokio runtime".into())?;
+    // The shim clients (and the Wait of every task) live on the runtime.
+    crate::containers::shim::set_runtime(rt.handle().clone());
+    // Containers whose shims outlived a previous hulld.
+    crate::containers::shim::recover(&m);
+    // Networking of containers whose task is gone.
+    crate::network::reconcile(&m);
+
     rt.block_on(async move {
         if let Some(dir) = address.parent() {
             if !dir.exists() {

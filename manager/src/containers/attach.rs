@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use super::shim::{self, ctx, shim_err, ExecProc, Live};
+use super::shim::{self, ctx, ExecProc, Live};
 use super::{logfile, ContainerRecord};
 use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
@@ -149,10 +149,7 @@ fn resize(live: &Live, exec_id: &str, width: u32, height: u32) -> Result<()> {
     req.exec_id = exec_id.to_string();
     req.width = width;
     req.height = height;
-    live.client
-        .resize_pty(ctx(), &req)
-        .map(|_| ())
-        .map_err(|e| shim_err("resize", e))
+    shim::call("resize", live.client.resize_pty(ctx(), &req)).map(|_| ())
 }
 
 /// Feed the client's input to the process until the client goes: stdin
@@ -322,17 +319,15 @@ fn exec_start_io(
     }
     req.terminal = tty;
     req.spec = Some(spec).into();
-    live.client
-        .exec(ctx(), &req)
-        .map_err(|e| shim_err("exec", e))?;
+    shim::call("exec", live.client.exec(ctx(), &req))?;
     let mut sreq = api::StartRequest::new();
     sreq.id = live.id.clone();
     sreq.exec_id = p.exec_id.clone();
-    match live.client.start(ctx(), &sreq) {
+    match shim::call("exec start", live.client.start(ctx(), &sreq)) {
         Ok(r) => Ok(r.pid),
         Err(e) => {
             shim::exec_delete(live, p);
-            Err(shim_err("exec start", e))
+            Err(e)
         }
     }
 }

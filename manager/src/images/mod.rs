@@ -345,8 +345,7 @@ pub fn resolve(cs: &ContentStore, target: &Descriptor, want: &Platform) -> Resul
 /// Normalize a user's image reference the way Docker does:
 /// `busybox` → `docker.io/library/busybox:latest`.
 pub fn normalize_name(s: &str) -> Result<String> {
-    let r: oci_client::Reference = s
-        .parse()
+    let r = crate::registry::reference::parse(s)
         .map_err(|e| Error::InvalidArgument(format!("invalid reference {s:?}: {e}")))?;
     if r.repository().bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(Error::InvalidArgument(format!(

@@ -7,6 +7,7 @@ pub mod dockerconfig;
 pub mod fetch;
 pub mod pull;
 pub mod push;
+pub mod reference;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -170,7 +171,7 @@ impl Registries {
 /// Parse a user reference (Docker's normalization).
 pub fn parse_ref(s: &str) -> Result<Reference, Error> {
     crate::images::normalize_name(s)?;
-    s.parse::<Reference>()
+    reference::parse(s)
         .map_err(|e| Error::InvalidArgument(format!("invalid reference format {s:?}: {e}")))
 }
 

@@ -96,7 +96,7 @@ pub async fn push(
     // Repositories of the same registry that may hold our blobs.
     let mut sources: Vec<Reference> = Vec::new();
     for (_, other) in m.db.list::<ImageRecord>(Table::Images, "")? {
-        if let Ok(or) = other.name.parse::<Reference>() {
+        if let Ok(or) = crate::registry::reference::parse(&other.name) {
             if or.registry() == r.registry()
                 && or.repository() != r.repository()
                 && !sources.iter().any(|s| s.repository() == or.repository())
