@@ -66,6 +66,7 @@ pub fn lock_root(root: &std::path::Path) -> Result<RootLock> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::server::tune_allocator();
     let cfg = Config::load(&args.config)?;
     let level = args
         .log_level
