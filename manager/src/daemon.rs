@@ -71,6 +71,7 @@ pub fn lock_root(root: &std::path::Path) -> Result<RootLock> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::server::tune_allocator();
     let mut cfg = Config::load(&args.config)?;
     if let Some(v) = &args.min_free_space {
         cfg.min_free_space = Some(v.clone());
