@@ -103,13 +103,19 @@ fn cwd_through_a_host_fd_is_refused() {
     require_root();
     let rt = Runtime::new();
     for n in FDS {
-        let mut b = Bundle::sh("cwdfd", "pwd; ls -a ../../../../; cat ../../../../etc/hostname");
+        let mut b = Bundle::sh(
+            "cwdfd",
+            "pwd; ls -a ../../../../; cat ../../../../etc/hostname",
+        );
         b.process_mut()["cwd"] = json!(format!("/proc/self/fd/{n}"));
         b.write().unwrap();
         let id = format!("{}-{n}", b.id());
         let (ok, text) = run_never_shows(&rt, &b, &id, "hull-root-");
         assert!(!ok, "cwd /proc/self/fd/{n} was accepted: {text}");
-        assert!(text.contains("cwd"), "the error does not name the cwd: {text}");
+        assert!(
+            text.contains("cwd"),
+            "the error does not name the cwd: {text}"
+        );
         rt.assert_nothing_left(&id, &b);
     }
 }
@@ -165,10 +171,21 @@ fn exec_cwd_and_program_through_a_host_fd_are_refused() {
     let ups = "../".repeat(16);
     for n in FDS {
         let cwd = format!("/proc/self/fd/{n}");
-        let o = rt.run(&["exec", "--cwd", &cwd, id, "/bin/sh", "-c", "ls ../../../../"]);
+        let o = rt.run(&[
+            "exec",
+            "--cwd",
+            &cwd,
+            id,
+            "/bin/sh",
+            "-c",
+            "ls ../../../../",
+        ]);
         let text = describe(&o);
         assert!(!o.status.success(), "exec --cwd {cwd} was accepted: {text}");
-        assert!(!text.contains("hull-root-") && !text.contains("HOST-MARKER"), "{text}");
+        assert!(
+            !text.contains("hull-root-") && !text.contains("HOST-MARKER"),
+            "{text}"
+        );
         let prog = format!("/proc/self/fd/{n}/{ups}{}", evil.display());
         let o = rt.run(&["exec", id, &prog, "echo", "ESCAPED-EXEC"]);
         let text = describe(&o);
@@ -205,7 +222,11 @@ fn bind_over_proc_through_a_symlink_is_refused_like_runc() {
         b.write().unwrap();
         let id = b.id().to_string();
         let (ok, text) = run_never_shows(rt, &b, &id, "FAKE-PROC");
-        assert!(!ok, "{}: a bind over /proc was accepted: {text}", rt.bin().display());
+        assert!(
+            !ok,
+            "{}: a bind over /proc was accepted: {text}",
+            rt.bin().display()
+        );
         rt.assert_nothing_left(&id, &b);
     }
 }
@@ -221,7 +242,11 @@ fn procfs_through_a_symlinked_proc_is_refused_like_runc() {
         symlink("/", &proc).unwrap();
         let id = b.id().to_string();
         let (ok, text) = run_never_shows(rt, &b, &id, "RAN-WITH-PROC-OVER-ROOT");
-        assert!(!ok, "{}: /proc -> / was accepted: {text}", rt.bin().display());
+        assert!(
+            !ok,
+            "{}: /proc -> / was accepted: {text}",
+            rt.bin().display()
+        );
         rt.assert_nothing_left(&id, &b);
     }
 }
@@ -264,7 +289,10 @@ fn mounts_inside_proc_are_refused() {
         let id = format!("{}-{tag}", b.id());
         let (ok, text) = run_never_shows(&rt, &b, &id, "RAN-WITH-PROC-MOUNT");
         assert!(!ok, "{tag}: a mount inside /proc was accepted: {text}");
-        assert!(text.contains("/proc"), "{tag}: the error does not say /proc: {text}");
+        assert!(
+            text.contains("/proc"),
+            "{tag}: the error does not say /proc: {text}"
+        );
         rt.assert_nothing_left(&id, &b);
     }
 }
@@ -285,7 +313,10 @@ fn sys_must_be_a_real_directory() {
     // runc 1.1.5 mounts sysfs through the symlink's target inside the
     // rootfs instead (no refusal); hullc refuses.
     rt.assert_nothing_left(&id, &b);
-    assert!(fs::read_dir(&host.0).unwrap().count() == 1, "the host dir got content");
+    assert!(
+        fs::read_dir(&host.0).unwrap().count() == 1,
+        "the host dir got content"
+    );
 }
 
 #[test]
@@ -412,7 +443,11 @@ fn namespaced_sysctls_in_host_namespaces_are_refused() {
     let o = rt.run_detached(b.id(), &b);
     let _ = rt.delete_force(b.id());
     saved.assert_unchanged();
-    assert!(!o.status.success(), "hostname in the host's uts: {}", describe(&o));
+    assert!(
+        !o.status.success(),
+        "hostname in the host's uts: {}",
+        describe(&o)
+    );
     // A namespace of its own takes the sysctl.
     let mut b = Bundle::sh("nssysctl-own", "cat /proc/sys/net/core/somaxconn");
     b.linux_mut()["sysctl"] = json!({"net.core.somaxconn": "321"});

@@ -69,7 +69,8 @@ fn bind_console(sys: &dyn Syscall, name: &str) -> Result<()> {
             "is a symlink or not a regular file in the rootfs (refused)".into(),
         ));
     }
-    let bind = |target: &Path| sys.mount(Some(Path::new(name)), target, None, MsFlags::MS_BIND, None);
+    let bind =
+        |target: &Path| sys.mount(Some(Path::new(name)), target, None, MsFlags::MS_BIND, None);
     match bind(&fd_path(&console)) {
         // No /proc in the container: the path checked just above.
         Err(nix::errno::Errno::ENOENT) => bind(Path::new("/dev/console")),

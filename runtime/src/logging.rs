@@ -140,8 +140,8 @@ pub fn init(
     if let Ok(mut s) = SINK.lock() {
         *s = Some(out);
     }
-    let layer = LineLayer { format }
-    .with_filter(tracing_subscriber::filter::LevelFilter::from_level(max));
+    let layer =
+        LineLayer { format }.with_filter(tracing_subscriber::filter::LevelFilter::from_level(max));
     let _ = tracing_subscriber::registry().with(layer).try_init();
     Ok(to_file)
 }

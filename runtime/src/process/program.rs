@@ -8,8 +8,8 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Process;
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

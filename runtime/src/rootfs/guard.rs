@@ -82,7 +82,8 @@ pub fn check_destination(dest: &Path, real: &Path, typ: &str, source: Option<&Pa
             ),
         ));
     }
-    let on_fs = |magic| source.is_some_and(|s| statfs(s).is_ok_and(|f| f.filesystem_type() == magic));
+    let on_fs =
+        |magic| source.is_some_and(|s| statfs(s).is_ok_and(|f| f.filesystem_type() == magic));
     let host_sys = || {
         source
             .and_then(|s| std::fs::canonicalize(s).ok())
@@ -158,7 +159,12 @@ mod tests {
     fn sys_rules() {
         assert!(ok("/sys", "/sys", "sysfs", None));
         assert!(ok("/sys/fs/cgroup", "/sys/fs/cgroup", "cgroup", None));
-        assert!(ok("/sys/fs/cgroup", "/sys/fs/cgroup", "bind", Some("/sys/fs/cgroup")));
+        assert!(ok(
+            "/sys/fs/cgroup",
+            "/sys/fs/cgroup",
+            "bind",
+            Some("/sys/fs/cgroup")
+        ));
         assert!(!ok("/sys", "/sys", "tmpfs", None));
         assert!(!ok("/vol", "/sys/kernel", "bind", Some("/tmp")));
         assert!(!ok("/s", "/sys", "sysfs", None));

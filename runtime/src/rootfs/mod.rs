@@ -595,7 +595,11 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
             .map_err(|e| mount_err(path, "bind readonly path", e))?;
         // The path now names the new bind mount: resolve it again.
         let Some(fd) = resolve(path)? else {
-            return Err(mount_err(path, "readonly path vanished", nix::errno::Errno::ENOENT));
+            return Err(mount_err(
+                path,
+                "readonly path vanished",
+                nix::errno::Errno::ENOENT,
+            ));
         };
         remount_keep_locked(
             sys,
@@ -626,7 +630,13 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
                 Some("size=0"),
             )
         } else {
-            sys.mount(Some(Path::new("/dev/null")), &t, None, MsFlags::MS_BIND, None)
+            sys.mount(
+                Some(Path::new("/dev/null")),
+                &t,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
         };
         res.map_err(|e| mount_err(path, "mask", e))?;
     }

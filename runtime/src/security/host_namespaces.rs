@@ -94,7 +94,10 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
         check(key, &namespaces)?;
     }
-    let names = [("hostname", spec.hostname()), ("domainname", spec.domainname())];
+    let names = [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ];
     for (field, value) in names {
         if value.as_deref().is_some_and(|v| !v.is_empty()) {
             if let Some(why) = host_namespace(LinuxNamespaceType::Uts, &namespaces) {
@@ -128,7 +131,10 @@ mod tests {
             namespace_of("fs.mqueue.queues_max"),
             Some(LinuxNamespaceType::Ipc)
         );
-        assert_eq!(namespace_of("kernel.hostname"), Some(LinuxNamespaceType::Uts));
+        assert_eq!(
+            namespace_of("kernel.hostname"),
+            Some(LinuxNamespaceType::Uts)
+        );
         assert_eq!(namespace_of("vm.swappiness"), None);
         assert_eq!(namespace_of("kernel.pid_max"), None);
     }
@@ -143,11 +149,9 @@ mod tests {
         for k in ["net.core.somaxconn", "kernel.shmmax", "kernel.domainname"] {
             assert!(check(k, &none).is_err(), "{k}");
         }
-        let host = ns(
-            r#"[{"type":"network","path":"/proc/self/ns/net"},
+        let host = ns(r#"[{"type":"network","path":"/proc/self/ns/net"},
                 {"type":"ipc","path":"/proc/self/ns/ipc"},
-                {"type":"uts","path":"/proc/self/ns/uts"}]"#,
-        );
+                {"type":"uts","path":"/proc/self/ns/uts"}]"#);
         for k in ["net.core.somaxconn", "kernel.shmmax", "kernel.hostname"] {
             let e = check(k, &host).unwrap_err();
             assert!(e.contains("is the host's"), "{e}");
