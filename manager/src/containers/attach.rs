@@ -37,10 +37,10 @@ use tonic::{Status, Streaming};
 
 use super::shim::{self, ctx, ExecProc, Live};
 use super::{logfile, ContainerRecord};
+use crate::api::Stream_;
 use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
-use crate::server::Stream_;
 
 /// Annotation: the container keeps an attachable stdin (`-i`).
 pub const OPEN_STDIN_ANNOTATION: &str = "io.hull.open-stdin";
@@ -262,7 +262,7 @@ pub async fn attach(
             let running = m.tasks.get(&key).is_some_and(|l| Arc::ptr_eq(&l, &live));
             let p = main.clone();
             let (new, off) =
-                tokio::task::spawn_blocking(move || super::service::read_entries(&p, offset))
+                tokio::task::spawn_blocking(move || super::tasks::read_entries(&p, offset))
                     .await
                     .unwrap_or_default();
             // One read gives a few MiB at most: come back for the rest.
@@ -336,7 +336,7 @@ fn exec_start_io(
 /// grow, looking every `POLL`, until its `waiter` is done and both are read
 /// to the end; then its exit code (or the error). `chunk` and `exited` make
 /// the stream's messages; nothing more is sent once the receiver is gone.
-pub(super) async fn relay_exec_output<T>(
+pub async fn relay_exec_output<T>(
     paths: [(u32, PathBuf); 2],
     waiter: tokio::task::JoinHandle<Result<i32>>,
     tx: &mpsc::Sender<std::result::Result<T, Status>>,
@@ -349,7 +349,7 @@ pub(super) async fn relay_exec_output<T>(
         let done = waiter.is_finished();
         for (i, (stream, path)) in paths.iter().enumerate() {
             loop {
-                let data = super::service::read_from(path, offsets[i]).await;
+                let data = super::tasks::read_from(path, offsets[i]).await;
                 if data.is_empty() {
                     break;
                 }
@@ -399,7 +399,7 @@ pub async fn exec_attach(
                 rec.id
             )));
         }
-        let mut process = super::service::exec_process(&m, &rec, &r)?;
+        let mut process = super::tasks::exec_process(&m, &rec, &r)?;
         process["terminal"] = tty.into();
         let exec_id = format!("exec-{}", &super::new_id()[..12]);
         let p = ExecProc {

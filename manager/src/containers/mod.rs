@@ -14,9 +14,9 @@ pub mod files;
 pub mod logfile;
 pub mod names;
 pub mod restart;
-pub mod service;
 pub mod shim;
 pub mod spec;
+pub mod tasks;
 pub mod top;
 
 use std::collections::{BTreeMap, HashMap};

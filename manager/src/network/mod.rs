@@ -32,7 +32,6 @@ pub mod bridge_owner;
 pub mod cni;
 pub mod netns;
 pub mod ports;
-pub mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;

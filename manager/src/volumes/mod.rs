@@ -10,7 +10,6 @@
 
 pub mod mounts;
 pub mod seed;
-pub mod service;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
