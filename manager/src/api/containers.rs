@@ -8,9 +8,9 @@ use tonic::{Request, Response, Status};
 use super::{namespace, Server};
 use crate::containers::shim;
 use crate::containers::tasks::lookup;
-use crate::containers::{self, ContainerRecord, CreateOptions};
+use crate::containers::{self, ContainerRecord, CreateOptions, RunSpec};
 use crate::error::Error;
-use crate::network::EndpointBrief;
+use crate::network::{EndpointBrief, NetworkOptions};
 
 /// A container's message (without its spec for a brief listing); `ep`
 /// fills the summary's networks and ports.
@@ -113,7 +113,7 @@ impl pb::containers_server::Containers for Server {
             labels: c.labels.into_iter().collect(),
             auto_remove: c.auto_remove,
             spec: (!c.spec.is_empty()).then(|| String::from_utf8_lossy(&c.spec).into_owned()),
-            run: r.options.unwrap_or_default(),
+            run: run_spec(r.options.unwrap_or_default()),
         };
         if o.image.is_empty() {
             return Err(Status::invalid_argument("no image given"));
@@ -223,5 +223,48 @@ impl pb::containers_server::Containers for Server {
         })
         .await?;
         Ok(Response::new(pb::ContainerEmpty {}))
+    }
+}
+
+/// The run options of a Create request as the containers room takes them.
+fn run_spec(o: pb::RunOptions) -> RunSpec {
+    RunSpec {
+        args: o.args,
+        entrypoint: o.entrypoint,
+        has_entrypoint: o.has_entrypoint,
+        env: o.env,
+        workdir: o.workdir,
+        user: o.user,
+        hostname: o.hostname,
+        tty: o.tty,
+        memory: o.memory,
+        cpus: o.cpus,
+        pids_limit: o.pids_limit,
+        cap_add: o.cap_add,
+        cap_drop: o.cap_drop,
+        privileged: o.privileged,
+        read_only: o.read_only,
+        no_new_privileges: o.no_new_privileges,
+        seccomp: o.seccomp,
+        stop_signal: o.stop_signal,
+        stop_timeout: o.stop_timeout,
+        log_max_size: o.log_max_size,
+        log_max_file: o.log_max_file,
+        restart_policy: o.restart_policy,
+        init: o.init,
+        volumes: o.volumes,
+        mounts: o.mounts,
+        tmpfs: o.tmpfs,
+        open_stdin: o.open_stdin,
+        stdin_once: o.stdin_once,
+        net: NetworkOptions {
+            network: o.network,
+            host_network: o.host_network,
+            publish: o.publish,
+            publish_all: o.publish_all,
+            network_aliases: o.network_aliases,
+            dns: o.dns,
+            add_hosts: o.add_hosts,
+        },
     }
 }

@@ -23,7 +23,9 @@ impl pb::events_server::Events for Server {
             loop {
                 match rx.recv().await {
                     Ok(e) => {
-                        if crate::events::matches(&filters, &e) && tx.send(Ok(e)).await.is_err() {
+                        if crate::events::matches(&filters, &e)
+                            && tx.send(Ok(envelope_pb(e))).await.is_err()
+                        {
                             break;
                         }
                     }
@@ -49,5 +51,14 @@ impl pb::events_server::Events for Server {
         let event = crate::containers::events::decode(&r.event)?;
         self.m.events.publish(&r.namespace, &r.topic, event);
         Ok(Response::new(pb::Empty {}))
+    }
+}
+
+fn envelope_pb(e: crate::events::Envelope) -> pb::Envelope {
+    pb::Envelope {
+        timestamp: e.timestamp,
+        namespace: e.namespace,
+        topic: e.topic,
+        event: e.event,
     }
 }

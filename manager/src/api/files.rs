@@ -10,7 +10,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{namespace, Server, Stream_};
 use crate::containers::copy::{self, Stat};
-use crate::containers::files::{not_found, open_rootfs, target_in, ChunkReader, ChunkWriter};
+use crate::containers::files::{
+    not_found, open_rootfs, target_in, ChunkReader, ChunkWriter, CopyTo,
+};
 use crate::error::{Error, Result};
 
 fn stat_pb(s: &Stat) -> pb::PathStat {
@@ -107,6 +109,15 @@ impl pb::container_files_server::ContainerFiles for Server {
         let target = first
             .target
             .ok_or_else(|| Status::invalid_argument("copy: the first message names no target"))?;
+        let target = CopyTo {
+            container_id: target.container_id,
+            dest: target.dest,
+            src_base: target.src_base,
+            src_is_dir: target.src_is_dir,
+            contents_only: target.contents_only,
+            raw: target.raw,
+            archive: target.archive,
+        };
         let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
         let feeder = tokio::spawn(async move {
             if !first.data.is_empty() && tx.send(Ok(first.data)).await.is_err() {

@@ -1,5 +1,6 @@
 //! The Images service: image records, inspect, archives, prune.
 
+use futures_util::StreamExt;
 use hull_proto::v1 as pb;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -7,6 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::{namespace, platform, Server, Stream_};
 use crate::content::now_secs;
 use crate::digest::Digest;
+use crate::error::Error;
 use crate::images::{self, ops, Platform};
 use crate::memory::release_memory;
 use crate::metadata::{ns_key, Table};
@@ -184,7 +186,14 @@ impl pb::images_server::Images for Server {
     ) -> Result<Response<pb::ImportResponse>, Status> {
         let ns = namespace(&req)?;
         let _gc = self.m.gc_lock.read().await;
-        let recs = images::archive::import(self.m.clone(), &ns, req.into_inner()).await;
+        let chunks = req.into_inner().map(|c| {
+            c.map(|c| images::archive::ArchiveChunk {
+                base_name: c.base_name,
+                data: c.data,
+            })
+            .map_err(|e| Error::InvalidArgument(format!("load stream: {e}")))
+        });
+        let recs = images::archive::import(self.m.clone(), &ns, chunks).await;
         release_memory();
         let recs = recs?;
         Ok(Response::new(pb::ImportResponse {
@@ -200,7 +209,9 @@ impl pb::images_server::Images for Server {
         let r = req.into_inner();
         let p = platform(r.platform)?;
         let rx = images::archive::export(self.m.clone(), &ns, r.names, p, r.format)?;
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(|c| {
+            c.map(|data| pb::ExportChunk { data }).map_err(Status::from)
+        }))))
     }
 
     async fn prune(

@@ -3,6 +3,7 @@
 //! rooms' own types here and their answers back into messages; the rooms
 //! below never see a generated type.
 
+mod attach;
 mod containers;
 mod content;
 mod events;
@@ -69,6 +70,30 @@ pub(crate) fn creds(a: Option<pb::RegistryAuth>) -> Credentials {
         },
     })
     .unwrap_or_default()
+}
+
+/// A domain error as a gRPC status: its code by kind, its text as is.
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        let msg = e.to_string();
+        match e {
+            Error::NotFound(_) => tonic::Status::not_found(msg),
+            Error::AlreadyExists(_) => tonic::Status::already_exists(msg),
+            Error::InvalidArgument(_) | Error::HostileLayer(_) => {
+                tonic::Status::invalid_argument(msg)
+            }
+            Error::FailedPrecondition(_) => tonic::Status::failed_precondition(msg),
+            Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => {
+                tonic::Status::data_loss(msg)
+            }
+            Error::Unauthorized(_) => tonic::Status::unauthenticated(msg),
+            Error::Unsupported(_) => tonic::Status::unimplemented(msg),
+            Error::NoSpace(_) => tonic::Status::resource_exhausted(msg),
+            Error::Registry(_) | Error::Db(_) | Error::Internal(_) | Error::Io { .. } => {
+                tonic::Status::internal(msg)
+            }
+        }
+    }
 }
 
 #[derive(Clone)]

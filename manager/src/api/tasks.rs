@@ -6,8 +6,10 @@ use std::sync::Arc;
 use hull_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
+use super::attach::exec_spec;
 use super::{namespace, Server, Stream_};
 use crate::containers::shim;
 use crate::containers::tasks::{exec_process, lookup, not_running};
@@ -25,20 +27,14 @@ impl pb::tasks_server::Tasks for Server {
         &self,
         req: Request<tonic::Streaming<pb::AttachInput>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
-        let ns = namespace(&req)?;
-        containers::attach::attach(self.m.clone(), ns, req.into_inner())
-            .await
-            .map(Response::new)
+        self.attach_stream(req).await
     }
 
     async fn exec_attach(
         &self,
         req: Request<tonic::Streaming<pb::AttachInput>>,
     ) -> Result<Response<Self::ExecAttachStream>, Status> {
-        let ns = namespace(&req)?;
-        containers::attach::exec_attach(self.m.clone(), ns, req.into_inner())
-            .await
-            .map(Response::new)
+        self.exec_attach_stream(req).await
     }
 
     async fn exec(
@@ -50,6 +46,7 @@ impl pb::tasks_server::Tasks for Server {
         if r.args.is_empty() {
             return Err(Status::invalid_argument("no command given"));
         }
+        let r = exec_spec(r);
         let (live, p) = self
             .blocking(move |m| {
                 let (rec, live) = lookup(&m, &ns, &r.container_id)?;
@@ -89,7 +86,9 @@ impl pb::tasks_server::Tasks for Server {
             .await;
             let _ = tokio::task::spawn_blocking(move || shim::exec_delete(&live, &p)).await;
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            ReceiverStream::new(rx).map(|o| o.map_err(Status::from)),
+        )))
     }
 
     async fn stats(
@@ -105,7 +104,12 @@ impl pb::tasks_server::Tasks for Server {
                 shim::stats(&live)
             })
             .await?;
-        Ok(Response::new(st))
+        Ok(Response::new(pb::TaskStats {
+            cpu_total_nanos: st.cpu_total_nanos,
+            memory_usage: st.memory_usage,
+            memory_limit: st.memory_limit,
+            pids: st.pids,
+        }))
     }
 
     async fn pause(

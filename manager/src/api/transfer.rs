@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{creds, namespace, platform, Server, Stream_};
 use crate::error::Error;
 use crate::memory::release_memory;
+use crate::registry::progress::{Kind, Progress};
 use crate::registry::pull::{pull, PullOptions};
 
 #[tonic::async_trait]
@@ -63,15 +64,15 @@ impl pb::transfer_server::Transfer for Server {
 /// Run `f` with a progress sender; stream its progress, then its error.
 fn progress_stream<F, Fut>(f: F) -> Stream_<pb::Progress>
 where
-    F: FnOnce(mpsc::Sender<pb::Progress>) -> Fut + Send + 'static,
+    F: FnOnce(mpsc::Sender<Progress>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
 {
     let (otx, orx) = mpsc::channel::<Result<pb::Progress, Status>>(64);
-    let (ptx, mut prx) = mpsc::channel::<pb::Progress>(64);
+    let (ptx, mut prx) = mpsc::channel::<Progress>(64);
     let fwd_tx = otx.clone();
     let forward = tokio::spawn(async move {
         while let Some(p) = prx.recv().await {
-            let _ = fwd_tx.send(Ok(p)).await;
+            let _ = fwd_tx.send(Ok(progress_pb(p))).await;
         }
     });
     tokio::spawn(async move {
@@ -97,4 +98,24 @@ where
         }
     });
     Box::pin(ReceiverStream::new(orx))
+}
+
+fn progress_pb(p: Progress) -> pb::Progress {
+    use pb::progress::Kind as K;
+    pb::Progress {
+        kind: match p.kind {
+            Kind::Unspecified => K::Unspecified,
+            Kind::Status => K::Status,
+            Kind::Blob => K::Blob,
+            Kind::Unpack => K::Unpack,
+            Kind::Done => K::Done,
+        } as i32,
+        id: p.id,
+        status: p.status,
+        current: p.current,
+        total: p.total,
+        media_type: p.media_type,
+        digest: p.digest,
+        message: p.message,
+    }
 }

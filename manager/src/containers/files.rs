@@ -6,9 +6,7 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use hull_proto::v1 as pb;
 use tokio::sync::mpsc;
-use tonic::Status;
 
 use super::copy::{self, Root};
 use super::ContainerRecord;
@@ -159,9 +157,26 @@ pub fn not_found(path: &str, container: &str) -> Error {
     ))
 }
 
+/// A copy into a container as the client asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct CopyTo {
+    pub container_id: String,
+    /// Where to copy to, as the user wrote it (a trailing `/` matters).
+    pub dest: String,
+    /// The source as the tar names it: its top-level entry, whether it is
+    /// a directory, and whether only its contents are copied (`SRC/.`).
+    pub src_base: String,
+    pub src_is_dir: bool,
+    pub contents_only: bool,
+    /// Extract the tar as it is into `dest`, a directory (`-`).
+    pub raw: bool,
+    /// Keep the archive's uid/gid (`cp -a`); else files belong to root.
+    pub archive: bool,
+}
+
 /// Where a copy into the container lands (Docker's rules), checking that
 /// the destination's parent exists.
-pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
+pub fn target_in(root: &Root, t: &CopyTo) -> Result<copy::Target> {
     let dest_stat = root.stat(&t.dest, true)?;
     if t.raw {
         return match dest_stat {
@@ -196,14 +211,14 @@ pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
 }
 
 /// Writes into a channel in chunks (a tar builder's sink).
-pub struct ChunkWriter<T> {
-    tx: mpsc::Sender<Result<T, Status>>,
+pub struct ChunkWriter<T, E> {
+    tx: mpsc::Sender<Result<T, E>>,
     buf: Vec<u8>,
     wrap: fn(Vec<u8>) -> T,
 }
 
-impl<T> ChunkWriter<T> {
-    pub fn new(tx: mpsc::Sender<Result<T, Status>>, wrap: fn(Vec<u8>) -> T) -> Self {
+impl<T, E> ChunkWriter<T, E> {
+    pub fn new(tx: mpsc::Sender<Result<T, E>>, wrap: fn(Vec<u8>) -> T) -> Self {
         ChunkWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
@@ -221,7 +236,7 @@ impl<T> ChunkWriter<T> {
     }
 }
 
-impl<T> Write for ChunkWriter<T> {
+impl<T, E> Write for ChunkWriter<T, E> {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         let n = b.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&b[..n]);

@@ -13,6 +13,7 @@ pub mod events;
 pub mod files;
 pub mod logfile;
 pub mod names;
+pub mod options;
 pub mod restart;
 pub mod shim;
 pub mod spec;
@@ -30,6 +31,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::images::{ops, Platform};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
+
+pub use options::{CreateOptions, RunSpec};
 
 pub const CREATED: &str = "created";
 pub const RUNNING: &str = "running";
@@ -327,19 +330,6 @@ pub fn update(
     Ok(Some(r))
 }
 
-/// Run options as the gRPC request carries them.
-#[derive(Debug, Clone, Default)]
-pub struct CreateOptions {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub labels: BTreeMap<String, String>,
-    pub auto_remove: bool,
-    /// A ready spec (JSON); None: generate one from the image and `run`.
-    pub spec: Option<String>,
-    pub run: hull_proto::v1::RunOptions,
-}
-
 fn bundle_dir(m: &Manager, ns: &str, id: &str) -> PathBuf {
     m.state.join("containers").join(ns).join(id)
 }
@@ -612,7 +602,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
 fn volume_plan(
     vols: &crate::volumes::Volumes,
     ns: &str,
-    run: &hull_proto::v1::RunOptions,
+    run: &RunSpec,
     img: &spec::ImageConfig,
 ) -> Result<crate::volumes::mounts::Plan> {
     use crate::volumes::mounts;

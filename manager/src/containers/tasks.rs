@@ -3,13 +3,23 @@
 
 use std::sync::Arc;
 
-use hull_proto::v1 as pb;
-
 use super::shim::Live;
 use super::{logfile, ContainerRecord, EXITED};
 use crate::error::Error;
 use crate::manager::Manager;
 use crate::metadata::ns_key;
+
+/// A process to run in a container's task (`exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub container_id: String,
+    pub args: Vec<String>,
+    /// KEY=VALUE added to the container's environment.
+    pub env: Vec<String>,
+    pub workdir: String,
+    /// user[:group], names resolved in the image.
+    pub user: String,
+}
 
 /// The record and live task (if any) of a container named by ID, prefix or name.
 pub fn lookup(
@@ -36,7 +46,7 @@ pub fn not_running(r: &ContainerRecord) -> Error {
 pub fn exec_process(
     m: &Manager,
     rec: &ContainerRecord,
-    r: &pb::ExecRequest,
+    r: &ExecSpec,
 ) -> Result<serde_json::Value, Error> {
     let spec: serde_json::Value = serde_json::from_str(&rec.spec)?;
     let mut process = spec["process"].clone();

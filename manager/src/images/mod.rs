@@ -222,6 +222,30 @@ pub struct RootFs {
     pub diff_ids: Vec<String>,
 }
 
+/// The part of an OCI/Docker image config that shapes a container.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
 /// Detect the media type of a manifest-ish JSON document.
 pub fn sniff_media_type(raw: &[u8]) -> Option<String> {
     #[derive(Deserialize)]

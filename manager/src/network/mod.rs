@@ -31,6 +31,7 @@
 pub mod bridge_owner;
 pub mod cni;
 pub mod netns;
+pub mod options;
 pub mod ports;
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,11 +42,12 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::containers::spec::ImageConfig;
 use crate::content::now_secs;
 use crate::error::{Error, Result};
+use crate::images::ImageConfig;
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
+pub use options::NetworkOptions;
 use ports::{Binding, PortSpec};
 
 /// The default network's name and device.
@@ -590,7 +592,7 @@ pub fn plan(
     id: &str,
     name: &str,
     hostname: &str,
-    run: &hull_proto::v1::RunOptions,
+    run: &NetworkOptions,
     img: &ImageConfig,
     bundle: &Path,
 ) -> Result<Endpoint> {

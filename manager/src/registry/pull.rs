@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hull_proto::v1::{progress::Kind, Progress};
 use oci_client::client::BlobResponse;
 use oci_client::manifest::OciDescriptor;
 use oci_client::{Client, Reference};
@@ -21,6 +20,7 @@ use crate::images::{self, ConfigFile, Descriptor, ImageRecord, Index, Manifest, 
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
 use crate::registry::fetch::{fetch_small, idle, verify_descriptor, MAX_MANIFEST_SIZE};
+use crate::registry::progress::{Kind, Progress};
 use crate::registry::{map_err, parse_ref, Credentials};
 use crate::snapshots::unpack::apply_compressed;
 use crate::snapshots::EXTRACT_PREFIX;
@@ -36,7 +36,7 @@ pub type ProgressTx = mpsc::Sender<Progress>;
 
 pub(crate) fn status(msg: impl Into<String>) -> Progress {
     Progress {
-        kind: Kind::Status as i32,
+        kind: Kind::Status,
         message: msg.into(),
         ..Default::default()
     }
@@ -44,7 +44,7 @@ pub(crate) fn status(msg: impl Into<String>) -> Progress {
 
 fn blob(d: &Descriptor, st: &str, current: i64) -> Progress {
     Progress {
-        kind: Kind::Blob as i32,
+        kind: Kind::Blob,
         id: d.digest.clone(),
         status: st.into(),
         current,
@@ -359,7 +359,7 @@ pub async fn pull(
     send(
         &tx,
         Progress {
-            kind: Kind::Done as i32,
+            kind: Kind::Done,
             digest: digest.clone(),
             message: format!("Digest: {digest}"),
             ..Default::default()
@@ -530,7 +530,7 @@ pub(crate) fn unpack_all(
         let parent = if i == 0 { "" } else { chains[i - 1].as_str() };
         let already = || {
             let _ = tx.blocking_send(Progress {
-                kind: Kind::Unpack as i32,
+                kind: Kind::Unpack,
                 id: layer.digest.clone(),
                 status: "Already unpacked".into(),
                 ..Default::default()
@@ -576,7 +576,7 @@ pub(crate) fn unpack_all(
             }
         }
         let _ = tx.blocking_send(Progress {
-            kind: Kind::Unpack as i32,
+            kind: Kind::Unpack,
             id: layer.digest.clone(),
             status: "Pull complete".into(),
             ..Default::default()
