@@ -4,6 +4,7 @@ use hull_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::{namespace, Server};
+use crate::containers;
 use crate::manager::Manager;
 use crate::network::{self, NetworkRecord};
 
@@ -96,8 +97,11 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        self.blocking(move |m| network::connect(&m, &ns, &r.container, &r.network, r.aliases))
-            .await?;
+        self.blocking(move |m| {
+            let c = containers::named(&m, &ns, &r.container)?;
+            network::connect(&m, &ns, &c, &r.network, r.aliases)
+        })
+        .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -107,8 +111,11 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        self.blocking(move |m| network::disconnect(&m, &ns, &r.container, &r.network))
-            .await?;
+        self.blocking(move |m| {
+            let c = containers::named(&m, &ns, &r.container)?;
+            network::disconnect(&m, &ns, &c, &r.network)
+        })
+        .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -120,7 +127,7 @@ impl pb::networks_server::Networks for Server {
         let what = req.into_inner().container;
         let out = self
             .blocking(move |m| {
-                let c = crate::containers::find(&m, &ns, &what)?;
+                let c = containers::find(&m, &ns, &what)?;
                 let Some(ep) = network::get_endpoint(&m, &ns, &c.id)? else {
                     return Ok(pb::ContainerNetwork::default());
                 };

@@ -12,7 +12,6 @@ pub mod copy;
 pub mod events;
 pub mod files;
 pub mod logfile;
-pub mod names;
 pub mod options;
 pub mod restart;
 pub mod shim;
@@ -32,7 +31,10 @@ use crate::images::{ops, Platform};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
 
+pub use crate::ids::{new_id, valid_name};
 pub use options::{CreateOptions, RunSpec};
+
+use crate::ids::names;
 
 pub const CREATED: &str = "created";
 pub const RUNNING: &str = "running";
@@ -211,36 +213,6 @@ impl Tasks {
     }
 }
 
-/// A new container ID: 64 hex digits, like Docker's.
-pub fn new_id() -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut rnd = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut rnd);
-    }
-    h.update(rnd);
-    h.update(std::process::id().to_le_bytes());
-    h.update(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            .to_le_bytes(),
-    );
-    hex::encode(h.finalize())
-}
-
-/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn valid_name(n: &str) -> bool {
-    n.len() >= 2
-        && n.len() <= 128
-        && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-}
-
 /// The containers of `ns` without their specs (`spec` is empty): what a
 /// listing or a name lookup needs, without reading ~19 KB per container.
 pub fn list(m: &Manager, ns: &str) -> Result<Vec<ContainerRecord>> {
@@ -295,6 +267,15 @@ pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
             "multiple IDs found with provided prefix: {what}"
         ))),
     }
+}
+
+/// The ID and name of the container `what` (ID, prefix or name).
+pub fn named(m: &Manager, ns: &str, what: &str) -> Result<crate::ids::Named> {
+    let c = find(m, ns, what)?;
+    Ok(crate::ids::Named {
+        id: c.id,
+        name: c.name,
+    })
 }
 
 /// Store a record and its spec (the spec first: a record is never without).
