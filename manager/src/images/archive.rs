@@ -244,7 +244,7 @@ fn unpack(m: &Manager, target: &Descriptor) -> Result<()> {
             .ok_or_else(|| Error::NotFound("no manifest in index".into()))?;
         images::resolve(&m.content, target, &first)
     })?;
-    crate::registry::pull::unpack_local(m, &res.manifest.layers, &res.config.rootfs.diff_ids)
+    images::unpack::unpack_local(m, &res.manifest.layers, &res.config.rootfs.diff_ids)
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -338,7 +338,7 @@ fn import_docker(m: &Manager, ns: &str, dir: &Path) -> Result<Vec<ImageRecord>> 
             .map(|n| images::normalize_name(n))
             .collect::<Result<Vec<_>>>()?;
         // Recorded only once unpacked: a refused layer leaves no image.
-        crate::registry::pull::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
+        images::unpack::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
         for n in names {
             out.push(record(m, ns, &n, target.clone())?);
         }

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod ops;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 
@@ -39,14 +40,9 @@ pub fn is_manifest(mt: &str) -> bool {
     mt == MT_OCI_MANIFEST || mt == MT_DOCKER_MANIFEST
 }
 
-/// Compression of a layer, from its media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
+pub use crate::snapshots::compressed::Compression;
 
+/// Compression of a layer, from its media type.
 pub fn layer_compression(mt: &str) -> Result<Compression> {
     let base = mt.trim_end_matches(".nondistributable");
     if base.ends_with("+gzip") || base.ends_with(".tar.gzip") || base.ends_with(".gzip") {
