@@ -71,7 +71,7 @@ pub fn lock_root(root: &std::path::Path) -> Result<RootLock> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    crate::server::tune_allocator();
+    crate::memory::tune_allocator();
     let mut cfg = Config::load(&args.config)?;
     if let Some(v) = &args.min_free_space {
         cfg.min_free_space = Some(v.clone());
@@ -197,11 +197,11 @@ pub fn run(args: Args) -> Result<()> {
             loop {
                 tick.tick().await;
                 if m2.registries.sweep(std::time::Duration::from_secs(30)) > 0 {
-                    crate::server::release_memory();
+                    crate::memory::release_memory();
                 }
             }
         });
-        let r = crate::server::serve(m, listener, shutdown).await;
+        let r = crate::api::serve(m, listener, shutdown).await;
         let _ = std::fs::remove_file(&address);
         let _ = std::fs::remove_file(crate::events::forward::socket_path(&address));
         r.map_err(|e| Error::Registry(format!("grpc server: {e}")))

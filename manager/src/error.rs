@@ -1,4 +1,4 @@
-//! The manager's error type, mapped onto gRPC status codes at the server edge.
+//! The manager's error type (mapped onto gRPC status codes in `api`).
 
 use std::io;
 
@@ -44,6 +44,9 @@ pub enum Error {
     Db(String),
     #[error("no space left: {}", Escaped(.0))]
     NoSpace(String),
+    /// Something in hulld itself went wrong (a worker thread panicked).
+    #[error("{}", Escaped(.0))]
+    Internal(String),
     #[error("{}: {}", Escaped(context), Escaped(&source.to_string()))]
     Io {
         context: String,
@@ -72,27 +75,6 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| Error::io(context(), e))
-    }
-}
-
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
-        let msg = e.to_string();
-        match e {
-            Error::NotFound(_) => tonic::Status::not_found(msg),
-            Error::AlreadyExists(_) => tonic::Status::already_exists(msg),
-            Error::InvalidArgument(_) | Error::HostileLayer(_) => {
-                tonic::Status::invalid_argument(msg)
-            }
-            Error::FailedPrecondition(_) => tonic::Status::failed_precondition(msg),
-            Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => {
-                tonic::Status::data_loss(msg)
-            }
-            Error::Unauthorized(_) => tonic::Status::unauthenticated(msg),
-            Error::Unsupported(_) => tonic::Status::unimplemented(msg),
-            Error::NoSpace(_) => tonic::Status::resource_exhausted(msg),
-            Error::Registry(_) | Error::Db(_) | Error::Io { .. } => tonic::Status::internal(msg),
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! hull manager: the `hulld` daemon (content store, metadata, snapshots,
 //! registry pull/push, gRPC API) and the `hull` CLI.
 
+pub mod api;
 pub mod civil_time;
 pub mod cli;
 pub mod config;
@@ -11,13 +12,14 @@ pub mod digest;
 pub mod error;
 pub mod events;
 pub mod gc;
+pub mod ids;
 pub mod images;
 pub mod manager;
+pub mod memory;
 pub mod metadata;
 pub mod network;
 pub mod private;
 pub mod registry;
-pub mod server;
 pub mod snapshots;
 pub mod untrusted;
 pub mod volumes;

@@ -25,22 +25,21 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use containerd_shim_protos::api;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
-use hull_proto::v1 as pb;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Status, Streaming};
 
 use super::shim::{self, ctx, ExecProc, Live};
-use super::{logfile, ContainerRecord};
+use super::tasks::ExecSpec;
+use super::{logfile, ContainerRecord, RunSpec};
 use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
-use crate::server::Stream_;
 
 /// Annotation: the container keeps an attachable stdin (`-i`).
 pub const OPEN_STDIN_ANNOTATION: &str = "io.hull.open-stdin";
@@ -60,8 +59,48 @@ fn stdin_map() -> std::sync::MutexGuard<'static, HashMap<PathBuf, StdinWriter>> 
     STDIN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a client sends on an attach: its first message names what to
+/// attach to (and for an exec, what to run); later ones carry stdin and
+/// terminal sizes.
+#[derive(Debug, Clone, Default)]
+pub struct AttachInput {
+    /// First message: the container (ID, prefix or name).
+    pub container_id: String,
+    /// First message of an exec: the process to run.
+    pub exec: Option<ExecSpec>,
+    /// First message: forward stdin (exec: give the process a stdin).
+    pub stdin: bool,
+    /// First message of an exec: give the process a terminal.
+    pub tty: bool,
+    /// Bytes for the process's stdin.
+    pub data: Vec<u8>,
+    /// The client's stdin ended.
+    pub close_stdin: bool,
+    /// Terminal size, when both are non-zero.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What an attach sends back: first a hello (`attached`), then output,
+/// then the exit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttachOutput {
+    /// 1 stdout, 2 stderr (one stream, 1, with a terminal).
+    pub stream: u32,
+    pub data: Vec<u8>,
+    pub exited: bool,
+    pub exit_code: i32,
+    /// The hello: output is followed from here on.
+    pub attached: bool,
+    /// In the hello: the process has a terminal.
+    pub tty: bool,
+}
+
+/// A client's messages after the first one; ends when the client goes.
+pub type Input = Pin<Box<dyn Stream<Item = AttachInput> + Send>>;
+
 /// Record `-i` and StdinOnce in a generated spec.
-pub fn annotate(spec: &mut serde_json::Value, run: &pb::RunOptions) {
+pub fn annotate(spec: &mut serde_json::Value, run: &RunSpec) {
     if run.open_stdin {
         spec["annotations"][OPEN_STDIN_ANNOTATION] = "true".into();
     }
@@ -134,13 +173,10 @@ pub fn task_exited(bundle: &Path) {
     release_stdin(&bundle.join(STDIN_FIFO));
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> std::result::Result<T, Status> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(Status::from)
+        .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 fn resize(live: &Live, exec_id: &str, width: u32, height: u32) -> Result<()> {
@@ -156,14 +192,14 @@ fn resize(live: &Live, exec_id: &str, width: u32, height: u32) -> Result<()> {
 /// bytes into `stdin`, resizes to the shim. `close_on_eof`: the client's
 /// EOF closes the process's stdin.
 async fn pump_input(
-    mut input: Streaming<pb::AttachInput>,
+    mut input: Input,
     live: Arc<Live>,
     exec_id: String,
     stdin: Option<StdinWriter>,
     close_on_eof: bool,
     tty: bool,
 ) {
-    while let Ok(Some(msg)) = input.message().await {
+    while let Some(msg) = input.next().await {
         if !msg.data.is_empty() {
             if let Some(w) = stdin.clone() {
                 let data = msg.data;
@@ -201,12 +237,9 @@ async fn pump_input(
 pub async fn attach(
     m: Arc<Manager>,
     ns: String,
-    mut input: Streaming<pb::AttachInput>,
-) -> std::result::Result<Stream_<pb::AttachOutput>, Status> {
-    let first = input
-        .message()
-        .await?
-        .ok_or_else(|| Status::invalid_argument("attach: no container given"))?;
+    first: AttachInput,
+    input: Input,
+) -> Result<mpsc::Receiver<Result<AttachOutput>>> {
     let (m2, ns2, what) = (m.clone(), ns.clone(), first.container_id.clone());
     let (rec, live) = blocking(move || {
         let r = super::find(&m2, &ns2, &what)?;
@@ -215,9 +248,7 @@ pub async fn attach(
     })
     .await?;
     let live = live.ok_or_else(|| {
-        Status::from(Error::FailedPrecondition(
-            "You cannot attach to a stopped container, start it first".into(),
-        ))
+        Error::FailedPrecondition("You cannot attach to a stopped container, start it first".into())
     })?;
     let io = spec_io(&rec.spec);
     let stdin = if first.stdin && io.open_stdin {
@@ -247,7 +278,7 @@ pub async fn attach(
     let (tx, rx) = mpsc::channel(64);
     let key = ns_key(&ns, &rec.id);
     tokio::spawn(async move {
-        let hello = pb::AttachOutput {
+        let hello = AttachOutput {
             attached: true,
             tty: io.terminal,
             ..Default::default()
@@ -262,14 +293,14 @@ pub async fn attach(
             let running = m.tasks.get(&key).is_some_and(|l| Arc::ptr_eq(&l, &live));
             let p = main.clone();
             let (new, off) =
-                tokio::task::spawn_blocking(move || super::service::read_entries(&p, offset))
+                tokio::task::spawn_blocking(move || super::tasks::read_entries(&p, offset))
                     .await
                     .unwrap_or_default();
             // One read gives a few MiB at most: come back for the rest.
             let more = off > offset;
             offset = off;
             for e in new {
-                let msg = pb::AttachOutput {
+                let msg = AttachOutput {
                     stream: e.stream,
                     data: e.data,
                     ..Default::default()
@@ -288,14 +319,14 @@ pub async fn attach(
         }
         let exit = live.wait().await;
         let _ = tx
-            .send(Ok(pb::AttachOutput {
+            .send(Ok(AttachOutput {
                 exited: true,
                 exit_code: exit.code,
                 ..Default::default()
             }))
             .await;
     });
-    Ok(Box::pin(ReceiverStream::new(rx)))
+    Ok(rx)
 }
 
 /// Add and start an exec with the given stdio (blocking).
@@ -336,10 +367,10 @@ fn exec_start_io(
 /// grow, looking every `POLL`, until its `waiter` is done and both are read
 /// to the end; then its exit code (or the error). `chunk` and `exited` make
 /// the stream's messages; nothing more is sent once the receiver is gone.
-pub(super) async fn relay_exec_output<T>(
+pub async fn relay_exec_output<T>(
     paths: [(u32, PathBuf); 2],
     waiter: tokio::task::JoinHandle<Result<i32>>,
-    tx: &mpsc::Sender<std::result::Result<T, Status>>,
+    tx: &mpsc::Sender<Result<T>>,
     mut gone: bool,
     chunk: impl Fn(u32, Vec<u8>) -> T,
     exited: impl FnOnce(i32) -> T,
@@ -349,7 +380,7 @@ pub(super) async fn relay_exec_output<T>(
         let done = waiter.is_finished();
         for (i, (stream, path)) in paths.iter().enumerate() {
             loop {
-                let data = super::service::read_from(path, offsets[i]).await;
+                let data = super::tasks::read_from(path, offsets[i]).await;
                 if data.is_empty() {
                     break;
                 }
@@ -366,27 +397,22 @@ pub(super) async fn relay_exec_output<T>(
     }
     let code = match waiter.await {
         Ok(Ok(c)) => Ok(exited(c)),
-        Ok(Err(e)) => Err(Status::from(e)),
-        Err(e) => Err(Status::internal(e.to_string())),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(Error::Internal(e.to_string())),
     };
     let _ = tx.send(code).await;
 }
 
 /// `ExecAttach`: run a process in the container with stdin (a fifo) and a
 /// terminal if asked; its output, then its exit code.
+/// The caller has checked that `r` names a command.
 pub async fn exec_attach(
     m: Arc<Manager>,
     ns: String,
-    mut input: Streaming<pb::AttachInput>,
-) -> std::result::Result<Stream_<pb::AttachOutput>, Status> {
-    let first = input
-        .message()
-        .await?
-        .ok_or_else(|| Status::invalid_argument("exec: nothing asked"))?;
-    let r = first.exec.clone().unwrap_or_default();
-    if r.args.is_empty() {
-        return Err(Status::invalid_argument("no command given"));
-    }
+    first: AttachInput,
+    r: ExecSpec,
+    input: Input,
+) -> Result<mpsc::Receiver<Result<AttachOutput>>> {
     let (tty, want_stdin) = (first.tty, first.stdin);
     let (live, p, stdin_path) = blocking(move || {
         let rec = super::find(&m, &ns, &r.container_id)?;
@@ -399,7 +425,7 @@ pub async fn exec_attach(
                 rec.id
             )));
         }
-        let mut process = super::service::exec_process(&m, &rec, &r)?;
+        let mut process = super::tasks::exec_process(&m, &rec, &r)?;
         process["terminal"] = tty.into();
         let exec_id = format!("exec-{}", &super::new_id()[..12]);
         let p = ExecProc {
@@ -446,7 +472,7 @@ pub async fn exec_attach(
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let p = Arc::new(p);
-        let hello = pb::AttachOutput {
+        let hello = AttachOutput {
             attached: true,
             tty,
             ..Default::default()
@@ -459,12 +485,12 @@ pub async fn exec_attach(
             waiter,
             &tx,
             gone,
-            |stream, data| pb::AttachOutput {
+            |stream, data| AttachOutput {
                 stream,
                 data,
                 ..Default::default()
             },
-            |exit_code| pb::AttachOutput {
+            |exit_code| AttachOutput {
                 exited: true,
                 exit_code,
                 ..Default::default()
@@ -479,7 +505,7 @@ pub async fn exec_attach(
         })
         .await;
     });
-    Ok(Box::pin(ReceiverStream::new(rx)))
+    Ok(rx)
 }
 
 #[cfg(test)]
@@ -489,7 +515,7 @@ mod tests {
     #[test]
     fn annotations_round_trip() {
         let mut v = serde_json::json!({"process": {"terminal": true}});
-        let run = pb::RunOptions {
+        let run = RunSpec {
             open_stdin: true,
             stdin_once: true,
             ..Default::default()
@@ -500,7 +526,7 @@ mod tests {
         let mut v = serde_json::json!({"process": {}});
         annotate(
             &mut v,
-            &pb::RunOptions {
+            &RunSpec {
                 stdin_once: true,
                 ..Default::default()
             },

@@ -1,22 +1,18 @@
-//! gRPC ContainerFiles service (`hull cp`): tar streams out of and into a
-//! container's rootfs. A running container's rootfs is the one its shim
-//! mounted; a stopped container's active snapshot is mounted on a private
-//! temporary directory for the copy and unmounted after it.
+//! Copies out of and into a container's rootfs (`hull cp`): a running
+//! container's rootfs is the one its shim mounted; a stopped container's
+//! active snapshot is mounted on a private temporary directory for the copy
+//! and unmounted after it.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use hull_proto::v1 as pb;
-use tokio::sync::{mpsc, oneshot};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status, Streaming};
+use tokio::sync::mpsc;
 
-use super::copy::{self, Root, Stat};
+use super::copy::{self, Root};
 use super::ContainerRecord;
 use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
-use crate::server::{namespace, Server, Stream_};
 
 /// Bytes per gRPC message.
 const CHUNK: usize = 256 << 10;
@@ -155,27 +151,32 @@ pub fn open_rootfs(m: &Manager, ns: &str, what: &str) -> Result<(ContainerRecord
     ))
 }
 
-fn stat_pb(s: &Stat) -> pb::PathStat {
-    pb::PathStat {
-        exists: true,
-        name: s.name.clone(),
-        mode: s.mode,
-        is_dir: s.is_dir,
-        size: s.size,
-        link_target: s.link_target.clone(),
-        mtime: s.mtime,
-    }
-}
-
-fn not_found(path: &str, container: &str) -> Error {
+pub fn not_found(path: &str, container: &str) -> Error {
     Error::NotFound(format!(
         "Could not find the file {path} in container {container}"
     ))
 }
 
+/// A copy into a container as the client asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct CopyTo {
+    pub container_id: String,
+    /// Where to copy to, as the user wrote it (a trailing `/` matters).
+    pub dest: String,
+    /// The source as the tar names it: its top-level entry, whether it is
+    /// a directory, and whether only its contents are copied (`SRC/.`).
+    pub src_base: String,
+    pub src_is_dir: bool,
+    pub contents_only: bool,
+    /// Extract the tar as it is into `dest`, a directory (`-`).
+    pub raw: bool,
+    /// Keep the archive's uid/gid (`cp -a`); else files belong to root.
+    pub archive: bool,
+}
+
 /// Where a copy into the container lands (Docker's rules), checking that
 /// the destination's parent exists.
-pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
+pub fn target_in(root: &Root, t: &CopyTo) -> Result<copy::Target> {
     let dest_stat = root.stat(&t.dest, true)?;
     if t.raw {
         return match dest_stat {
@@ -210,14 +211,14 @@ pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
 }
 
 /// Writes into a channel in chunks (a tar builder's sink).
-pub struct ChunkWriter<T> {
-    tx: mpsc::Sender<Result<T, Status>>,
+pub struct ChunkWriter<T, E> {
+    tx: mpsc::Sender<Result<T, E>>,
     buf: Vec<u8>,
     wrap: fn(Vec<u8>) -> T,
 }
 
-impl<T> ChunkWriter<T> {
-    pub fn new(tx: mpsc::Sender<Result<T, Status>>, wrap: fn(Vec<u8>) -> T) -> Self {
+impl<T, E> ChunkWriter<T, E> {
+    pub fn new(tx: mpsc::Sender<Result<T, E>>, wrap: fn(Vec<u8>) -> T) -> Self {
         ChunkWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
@@ -235,7 +236,7 @@ impl<T> ChunkWriter<T> {
     }
 }
 
-impl<T> Write for ChunkWriter<T> {
+impl<T, E> Write for ChunkWriter<T, E> {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         let n = b.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&b[..n]);
@@ -282,137 +283,6 @@ impl Read for ChunkReader {
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-fn data_chunk(data: Vec<u8>) -> pb::CopyFromChunk {
-    pb::CopyFromChunk { stat: None, data }
-}
-
-#[tonic::async_trait]
-impl pb::container_files_server::ContainerFiles for Server {
-    type CopyFromStream = Stream_<pb::CopyFromChunk>;
-
-    async fn stat(&self, req: Request<pb::PathRequest>) -> Result<Response<pb::PathStat>, Status> {
-        let ns = namespace(&req)?;
-        let r = req.into_inner();
-        let m = self.m.clone();
-        let st = tokio::task::spawn_blocking(move || -> Result<pb::PathStat> {
-            let (_, fs) = open_rootfs(&m, &ns, &r.container_id)?;
-            Ok(fs
-                .root
-                .stat(&r.path, r.follow_link)?
-                .map(|s| stat_pb(&s))
-                .unwrap_or_default())
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))??;
-        Ok(Response::new(st))
-    }
-
-    async fn copy_from(
-        &self,
-        req: Request<pb::PathRequest>,
-    ) -> Result<Response<Self::CopyFromStream>, Status> {
-        let ns = namespace(&req)?;
-        let r = req.into_inner();
-        let m = self.m.clone();
-        let (tx, rx) = mpsc::channel(8);
-        let (first_tx, first_rx) = oneshot::channel::<Result<(), Status>>();
-        tokio::task::spawn_blocking(move || {
-            let opened = open_rootfs(&m, &ns, &r.container_id).and_then(|(_, fs)| {
-                match fs.root.stat(&r.path, r.follow_link)? {
-                    Some(st) => Ok((fs, st)),
-                    None => Err(not_found(&r.path, &r.container_id)),
-                }
-            });
-            let (fs, st) = match opened {
-                Ok(x) => x,
-                Err(e) => {
-                    let _ = first_tx.send(Err(e.into()));
-                    return;
-                }
-            };
-            let first = pb::CopyFromChunk {
-                stat: Some(stat_pb(&st)),
-                data: Vec::new(),
-            };
-            if tx.blocking_send(Ok(first)).is_err() {
-                return;
-            }
-            let _ = first_tx.send(Ok(()));
-            let w = ChunkWriter::new(tx.clone(), data_chunk);
-            if let Err(e) = fs.root.archive(&r.path, r.follow_link, w) {
-                tracing::warn!(container = r.container_id, path = r.path, "copy from: {e}");
-                let _ = tx.blocking_send(Err(e.into()));
-            }
-        });
-        match first_rx.await {
-            Ok(Ok(())) => Ok(Response::new(Box::pin(ReceiverStream::new(rx)))),
-            Ok(Err(s)) => Err(s),
-            Err(_) => Err(Status::internal("copy ended before it began")),
-        }
-    }
-
-    async fn copy_to(
-        &self,
-        req: Request<Streaming<pb::CopyToChunk>>,
-    ) -> Result<Response<pb::CopyToResponse>, Status> {
-        let ns = namespace(&req)?;
-        let mut s = req.into_inner();
-        let first = s
-            .message()
-            .await?
-            .ok_or_else(|| Status::invalid_argument("empty copy"))?;
-        let target = first
-            .target
-            .ok_or_else(|| Status::invalid_argument("copy: the first message names no target"))?;
-        let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
-        let feeder = tokio::spawn(async move {
-            if !first.data.is_empty() && tx.send(Ok(first.data)).await.is_err() {
-                return;
-            }
-            loop {
-                match s.message().await {
-                    Ok(Some(c)) => {
-                        if tx.send(Ok(c.data)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx
-                            .send(Err(io::Error::other(format!(
-                                "copy stream: {}",
-                                e.message()
-                            ))))
-                            .await;
-                        return;
-                    }
-                }
-            }
-        });
-        let m = self.m.clone();
-        let res = tokio::task::spawn_blocking(move || -> Result<copy::Extracted> {
-            let (r, fs) = open_rootfs(&m, &ns, &target.container_id)?;
-            // Docker's rule: no writes into a read-only rootfs.
-            let spec: serde_json::Value = serde_json::from_str(&r.spec).unwrap_or_default();
-            if spec["root"]["readonly"].as_bool() == Some(true) {
-                return Err(Error::FailedPrecondition(
-                    "container rootfs is marked read-only".into(),
-                ));
-            }
-            let t = target_in(&fs.root, &target)?;
-            fs.root.extract(&t, ChunkReader::new(rx))
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()));
-        feeder.abort();
-        let n = res??;
-        Ok(Response::new(pb::CopyToResponse {
-            files: n.files,
-            bytes: n.bytes,
-        }))
     }
 }
 

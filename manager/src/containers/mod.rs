@@ -12,11 +12,11 @@ pub mod copy;
 pub mod events;
 pub mod files;
 pub mod logfile;
-pub mod names;
+pub mod options;
 pub mod restart;
-pub mod service;
 pub mod shim;
 pub mod spec;
+pub mod tasks;
 pub mod top;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +30,11 @@ use crate::error::{Error, IoContext, Result};
 use crate::images::{ops, Platform};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
+
+pub use crate::ids::{new_id, valid_name};
+pub use options::{CreateOptions, RunSpec};
+
+use crate::ids::names;
 
 pub const CREATED: &str = "created";
 pub const RUNNING: &str = "running";
@@ -208,36 +213,6 @@ impl Tasks {
     }
 }
 
-/// A new container ID: 64 hex digits, like Docker's.
-pub fn new_id() -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut rnd = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut rnd);
-    }
-    h.update(rnd);
-    h.update(std::process::id().to_le_bytes());
-    h.update(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            .to_le_bytes(),
-    );
-    hex::encode(h.finalize())
-}
-
-/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn valid_name(n: &str) -> bool {
-    n.len() >= 2
-        && n.len() <= 128
-        && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-}
-
 /// The containers of `ns` without their specs (`spec` is empty): what a
 /// listing or a name lookup needs, without reading ~19 KB per container.
 pub fn list(m: &Manager, ns: &str) -> Result<Vec<ContainerRecord>> {
@@ -294,6 +269,15 @@ pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
     }
 }
 
+/// The ID and name of the container `what` (ID, prefix or name).
+pub fn named(m: &Manager, ns: &str, what: &str) -> Result<crate::ids::Named> {
+    let c = find(m, ns, what)?;
+    Ok(crate::ids::Named {
+        id: c.id,
+        name: c.name,
+    })
+}
+
 /// Store a record and its spec (the spec first: a record is never without).
 pub fn save(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
     let key = ns_key(ns, &r.id);
@@ -325,19 +309,6 @@ pub fn update(
         m.db.put(Table::Containers, &key, &r)?;
     }
     Ok(Some(r))
-}
-
-/// Run options as the gRPC request carries them.
-#[derive(Debug, Clone, Default)]
-pub struct CreateOptions {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub labels: BTreeMap<String, String>,
-    pub auto_remove: bool,
-    /// A ready spec (JSON); None: generate one from the image and `run`.
-    pub spec: Option<String>,
-    pub run: hull_proto::v1::RunOptions,
 }
 
 fn bundle_dir(m: &Manager, ns: &str, id: &str) -> PathBuf {
@@ -612,7 +583,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
 fn volume_plan(
     vols: &crate::volumes::Volumes,
     ns: &str,
-    run: &hull_proto::v1::RunOptions,
+    run: &RunSpec,
     img: &spec::ImageConfig,
 ) -> Result<crate::volumes::mounts::Plan> {
     use crate::volumes::mounts;

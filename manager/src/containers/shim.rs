@@ -326,7 +326,7 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             r.name
         )));
     }
-    crate::network::setup(m, ns, &r.id)?;
+    crate::network::setup(m, ns, &r.id, &r.name)?;
     let res = create_task_inner(m, ns, r);
     if res.is_err() {
         crate::network::teardown(m, ns, &r.id);
@@ -784,12 +784,22 @@ fn uri_escape(s: &str) -> String {
     out
 }
 
+/// A running task's resource usage (its cgroup).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskStats {
+    pub cpu_total_nanos: u64,
+    /// Memory in use, without the inactive page cache (as Docker counts it).
+    pub memory_usage: u64,
+    pub memory_limit: u64,
+    pub pids: u64,
+}
+
 /// Resource usage from the shim's Stats (cgroup v1 or v2 metrics).
-pub fn stats(live: &Live) -> Result<hull_proto::v1::TaskStats> {
+pub fn stats(live: &Live) -> Result<TaskStats> {
     let mut req = api::StatsRequest::new();
     req.id = live.id.clone();
     let resp = call("stats", live.client.stats(ctx(), &req))?;
-    let mut out = hull_proto::v1::TaskStats::default();
+    let mut out = TaskStats::default();
     let Some(any) = resp.stats.as_ref() else {
         return Ok(out);
     };

@@ -9,34 +9,10 @@
 //! Plain JSON (serde_json::Value) in and out: the shim and hullc read
 //! config.json, and tests can look at any field.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The part of an OCI/Docker image config that shapes a container.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
-pub struct ImageConfig {
-    #[serde(default)]
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(default)]
-    pub cmd: Option<Vec<String>>,
-    #[serde(default)]
-    pub env: Option<Vec<String>>,
-    #[serde(default)]
-    pub working_dir: Option<String>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub exposed_ports: Option<BTreeMap<String, Value>>,
-    #[serde(default)]
-    pub volumes: Option<BTreeMap<String, Value>>,
-    #[serde(default)]
-    pub stop_signal: Option<String>,
-    #[serde(default)]
-    pub labels: Option<BTreeMap<String, String>>,
-}
+pub use crate::images::ImageConfig;
 
 /// Seccomp choice (`--security-opt seccomp=…`).
 #[derive(Debug, Clone, Default, PartialEq)]

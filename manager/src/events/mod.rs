@@ -4,8 +4,18 @@ pub mod forward;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hull_proto::v1::Envelope;
 use tokio::sync::broadcast;
+
+/// One event as the bus carries it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// Unix nanoseconds.
+    pub timestamp: i64,
+    pub namespace: String,
+    pub topic: String,
+    /// A JSON object with the event's attributes.
+    pub event: String,
+}
 
 #[derive(Clone)]
 pub struct Bus {

@@ -14,9 +14,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hull_proto::v1 as pb;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
 
 use crate::content::now_secs;
 use crate::digest::{Digest, Hasher};
@@ -56,20 +55,24 @@ impl Drop for Scratch {
 
 // ------------------------------------------------------------------ load
 
+/// A piece of an archive being loaded.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveChunk {
+    /// The archive's file name, for images it does not name (any chunk).
+    pub base_name: String,
+    pub data: Vec<u8>,
+}
+
 pub async fn import(
     m: Arc<Manager>,
     ns: &str,
-    mut s: Streaming<pb::ImportChunk>,
+    mut s: impl Stream<Item = Result<ArchiveChunk>> + Unpin,
 ) -> Result<Vec<ImageRecord>> {
     let scratch = Scratch::new(&m, "load")?;
     let tar_path = scratch.0.join("archive.tar");
     let mut f = File::create(&tar_path).ctx(|| format!("create {}", tar_path.display()))?;
     let mut base = String::new();
-    while let Some(c) = s
-        .message()
-        .await
-        .map_err(|e| Error::InvalidArgument(format!("load stream: {e}")))?
-    {
+    while let Some(c) = s.next().await.transpose()? {
         if !c.base_name.is_empty() {
             base = c.base_name;
         }
@@ -241,7 +244,7 @@ fn unpack(m: &Manager, target: &Descriptor) -> Result<()> {
             .ok_or_else(|| Error::NotFound("no manifest in index".into()))?;
         images::resolve(&m.content, target, &first)
     })?;
-    crate::registry::pull::unpack_local(m, &res.manifest.layers, &res.config.rootfs.diff_ids)
+    images::unpack::unpack_local(m, &res.manifest.layers, &res.config.rootfs.diff_ids)
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -335,7 +338,7 @@ fn import_docker(m: &Manager, ns: &str, dir: &Path) -> Result<Vec<ImageRecord>> 
             .map(|n| images::normalize_name(n))
             .collect::<Result<Vec<_>>>()?;
         // Recorded only once unpacked: a refused layer leaves no image.
-        crate::registry::pull::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
+        images::unpack::unpack_local(m, &manifest.layers, &config.rootfs.diff_ids)?;
         for n in names {
             out.push(record(m, ns, &n, target.clone())?);
         }
@@ -347,7 +350,7 @@ fn import_docker(m: &Manager, ns: &str, dir: &Path) -> Result<Vec<ImageRecord>> 
 
 /// Sends written bytes as export chunks.
 struct ChunkWriter {
-    tx: mpsc::Sender<Result<pb::ExportChunk, Status>>,
+    tx: mpsc::Sender<Result<Vec<u8>>>,
     buf: Vec<u8>,
 }
 
@@ -365,7 +368,7 @@ impl Write for ChunkWriter {
         }
         let data = std::mem::take(&mut self.buf);
         self.tx
-            .blocking_send(Ok(pb::ExportChunk { data }))
+            .blocking_send(Ok(data))
             .map_err(|_| io::Error::other("client went away"))
     }
 }
@@ -391,7 +394,7 @@ pub fn export(
     names: Vec<String>,
     p: Platform,
     format: String,
-) -> Result<mpsc::Receiver<Result<pb::ExportChunk, Status>>> {
+) -> Result<mpsc::Receiver<Result<Vec<u8>>>> {
     if names.is_empty() {
         return Err(Error::InvalidArgument(
             "save needs at least one image".into(),
@@ -425,7 +428,7 @@ pub fn export(
             write_oci(&m, &imgs, w)
         };
         if let Err(e) = r {
-            let _ = tx.blocking_send(Err(Status::from(e)));
+            let _ = tx.blocking_send(Err(e));
         }
     });
     Ok(rx)

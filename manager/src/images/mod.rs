@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod ops;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 
@@ -39,14 +40,9 @@ pub fn is_manifest(mt: &str) -> bool {
     mt == MT_OCI_MANIFEST || mt == MT_DOCKER_MANIFEST
 }
 
-/// Compression of a layer, from its media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
+pub use crate::snapshots::compressed::Compression;
 
+/// Compression of a layer, from its media type.
 pub fn layer_compression(mt: &str) -> Result<Compression> {
     let base = mt.trim_end_matches(".nondistributable");
     if base.ends_with("+gzip") || base.ends_with(".tar.gzip") || base.ends_with(".gzip") {
@@ -220,6 +216,30 @@ pub struct RootFs {
     pub kind: String,
     #[serde(default)]
     pub diff_ids: Vec<String>,
+}
+
+/// The part of an OCI/Docker image config that shapes a container.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// Detect the media type of a manifest-ish JSON document.

@@ -31,8 +31,8 @@
 pub mod bridge_owner;
 pub mod cni;
 pub mod netns;
+pub mod options;
 pub mod ports;
-pub mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -42,11 +42,13 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::containers::spec::ImageConfig;
 use crate::content::now_secs;
 use crate::error::{Error, Result};
+use crate::ids::Named;
+use crate::images::ImageConfig;
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
+pub use options::{NetworkOptions, NetworkRequest};
 use ports::{Binding, PortSpec};
 
 /// The default network's name and device.
@@ -288,7 +290,7 @@ pub fn ensure_default(m: &Manager) -> Result<NetworkRecord> {
     let subnet = m.cfg.default_subnet.as_deref().unwrap_or(DEFAULT_SUBNET);
     let cidr = Cidr::parse(subnet).map_err(Error::InvalidArgument)?;
     let n = NetworkRecord {
-        id: crate::containers::new_id(),
+        id: crate::ids::new_id(),
         name: DEFAULT_NETWORK.into(),
         driver: "bridge".into(),
         subnet: cidr.to_string(),
@@ -320,7 +322,7 @@ pub struct CreateNetwork {
 }
 
 pub fn create(m: &Manager, o: CreateNetwork) -> Result<NetworkRecord> {
-    if !crate::containers::valid_name(&o.name) {
+    if !crate::ids::valid_name(&o.name) {
         return Err(Error::InvalidArgument(format!(
             "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
             o.name
@@ -388,7 +390,7 @@ pub fn create(m: &Manager, o: CreateNetwork) -> Result<NetworkRecord> {
         }
         g
     };
-    let id = crate::containers::new_id();
+    let id = crate::ids::new_id();
     let n = NetworkRecord {
         bridge: format!("hull-{}", &id[..10]),
         id,
@@ -591,7 +593,7 @@ pub fn plan(
     id: &str,
     name: &str,
     hostname: &str,
-    run: &hull_proto::v1::RunOptions,
+    run: &impl NetworkRequest,
     img: &ImageConfig,
     bundle: &Path,
 ) -> Result<Endpoint> {
@@ -607,7 +609,7 @@ pub fn plan(
     let mut joined = None;
     let mode = match mode.strip_prefix("container:") {
         Some(other) => {
-            let c = crate::containers::find(m, ns, other)?;
+            let c = run.find_container(m, ns, other)?;
             let theirs = get_endpoint(m, ns, &c.id)?
                 .filter(|e| e.own_netns())
                 .ok_or_else(|| {
@@ -800,15 +802,13 @@ pub fn save(m: &Manager, ep: &Endpoint) -> Result<()> {
 
 /// Before the task is created: the namespace, loopback, one interface per
 /// network, published ports. All or nothing.
-pub fn setup(m: &Manager, ns: &str, id: &str) -> Result<()> {
+pub fn setup(m: &Manager, ns: &str, id: &str, name: &str) -> Result<()> {
     let _g = lock();
     let Some(mut ep) = get_endpoint(m, ns, id)? else {
         return Ok(()); // a container with a ready-made spec
     };
     // Its name as of now (`rename` may have changed it).
-    if let Ok(c) = crate::containers::find(m, ns, id) {
-        ep.name = c.name;
-    }
+    ep.name = name.to_string();
     if let Some(other) = ep.joins() {
         if !netns::is_mounted(&ep.netns) {
             return Err(Error::FailedPrecondition(format!(
@@ -1030,7 +1030,7 @@ pub fn reconcile(m: &Manager) {
     let mut keep = std::collections::HashSet::new();
     for mut ep in eps {
         let exists =
-            m.db.get::<crate::containers::ContainerRecord>(Table::Containers, &ep.key())
+            m.db.get_raw(Table::Containers, &ep.key())
                 .map(|r| r.is_some())
                 .unwrap_or(true);
         if !exists {
@@ -1076,14 +1076,14 @@ pub fn reconcile(m: &Manager) {
 // ---------------------------------------------------------------------------
 // connect / disconnect
 
+/// Connect container `c` of `ns` to `network` (also while it runs).
 pub fn connect(
     m: &Manager,
     ns: &str,
-    container: &str,
+    c: &Named,
     network: &str,
     aliases: Vec<String>,
 ) -> Result<()> {
-    let c = crate::containers::find(m, ns, container)?;
     let n = find(m, network)?;
     let _g = lock();
     let mut ep = get_endpoint(m, ns, &c.id)?.ok_or_else(|| {
@@ -1118,8 +1118,8 @@ pub fn connect(
     refresh_hosts(m, &ep)
 }
 
-pub fn disconnect(m: &Manager, ns: &str, container: &str, network: &str) -> Result<()> {
-    let c = crate::containers::find(m, ns, container)?;
+/// Disconnect container `c` of `ns` from `network`.
+pub fn disconnect(m: &Manager, ns: &str, c: &Named, network: &str) -> Result<()> {
     let n = find(m, network)?;
     let _g = lock();
     let mut ep = get_endpoint(m, ns, &c.id)?.ok_or_else(|| {

@@ -5,6 +5,7 @@
 
 pub mod dockerconfig;
 pub mod fetch;
+pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod reference;

@@ -3,12 +3,10 @@
 //! in order, following each layer's ingest as it grows.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hull_proto::v1::{progress::Kind, Progress};
 use oci_client::client::BlobResponse;
 use oci_client::manifest::OciDescriptor;
 use oci_client::{Client, Reference};
@@ -17,13 +15,13 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::content::{now_secs, Follow};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::images::unpack::unpack_all;
 use crate::images::{self, ConfigFile, Descriptor, ImageRecord, Index, Manifest, Platform};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
 use crate::registry::fetch::{fetch_small, idle, verify_descriptor, MAX_MANIFEST_SIZE};
+use crate::registry::progress::{Kind, Progress};
 use crate::registry::{map_err, parse_ref, Credentials};
-use crate::snapshots::unpack::apply_compressed;
-use crate::snapshots::EXTRACT_PREFIX;
 
 pub struct PullOptions {
     pub reference: String,
@@ -36,7 +34,7 @@ pub type ProgressTx = mpsc::Sender<Progress>;
 
 pub(crate) fn status(msg: impl Into<String>) -> Progress {
     Progress {
-        kind: Kind::Status as i32,
+        kind: Kind::Status,
         message: msg.into(),
         ..Default::default()
     }
@@ -44,7 +42,7 @@ pub(crate) fn status(msg: impl Into<String>) -> Progress {
 
 fn blob(d: &Descriptor, st: &str, current: i64) -> Progress {
     Progress {
-        kind: Kind::Blob as i32,
+        kind: Kind::Blob,
         id: d.digest.clone(),
         status: st.into(),
         current,
@@ -304,10 +302,20 @@ pub async fn pull(
         let diff_ids = config.rootfs.diff_ids.clone();
         let follows2 = follows.clone();
         let tx2 = tx.clone();
-        tokio::task::spawn_blocking(move || unpack_all(&m2, &layers, &diff_ids, &follows2, &tx2))
-            .await
-            .map_err(|e| Error::Registry(format!("unpack task: {e}")))
-            .and_then(|r| r)
+        tokio::task::spawn_blocking(move || {
+            let report = |id: &str, status: &str| {
+                let _ = tx2.blocking_send(Progress {
+                    kind: Kind::Unpack,
+                    id: id.to_string(),
+                    status: status.to_string(),
+                    ..Default::default()
+                });
+            };
+            unpack_all(&m2, &layers, &diff_ids, &follows2, &report)
+        })
+        .await
+        .map_err(|e| Error::Registry(format!("unpack task: {e}")))
+        .and_then(|r| r)
     } else {
         Ok(())
     };
@@ -359,7 +367,7 @@ pub async fn pull(
     send(
         &tx,
         Progress {
-            kind: Kind::Done as i32,
+            kind: Kind::Done,
             digest: digest.clone(),
             message: format!("Digest: {digest}"),
             ..Default::default()
@@ -514,158 +522,4 @@ async fn download(
     w.commit()?;
     send(tx, blob(layer, "Download complete", layer.size)).await;
     Ok(())
-}
-
-/// Apply layers in order (blocking thread).
-pub(crate) fn unpack_all(
-    m: &Manager,
-    layers: &[Descriptor],
-    diff_ids: &[String],
-    follows: &[Arc<Follow>],
-    tx: &ProgressTx,
-) -> Result<()> {
-    let chains = images::chain_ids(diff_ids);
-    for (i, layer) in layers.iter().enumerate() {
-        let chain = &chains[i];
-        let parent = if i == 0 { "" } else { chains[i - 1].as_str() };
-        let already = || {
-            let _ = tx.blocking_send(Progress {
-                kind: Kind::Unpack as i32,
-                id: layer.digest.clone(),
-                status: "Already unpacked".into(),
-                ..Default::default()
-            });
-        };
-        if m.snapshots.exists(chain) {
-            already();
-            continue;
-        }
-        // Another pull unpacking the same layer: wait, then use its result.
-        let chain_lock = m.snapshots.lock_chain(chain);
-        let _unpacking = chain_lock.lock().unwrap_or_else(|p| p.into_inner());
-        if m.snapshots.exists(chain) {
-            already();
-            continue;
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let r = unpack_one(
-                m,
-                layer,
-                &diff_ids[i],
-                chain,
-                parent,
-                &follows[i],
-                attempt > 1,
-            );
-            match r {
-                Ok(()) => break,
-                Err(e) => {
-                    // A download that failed explains the unpack failure.
-                    if let Err(de) = follows[i].wait_done() {
-                        return Err(Error::Registry(de));
-                    }
-                    if attempt == 1 && !matches!(e, Error::HostileLayer(_) | Error::NoSpace(_)) {
-                        // The stream may have restarted (ranged resume refused):
-                        // retry once from the verified blob.
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        let _ = tx.blocking_send(Progress {
-            kind: Kind::Unpack as i32,
-            id: layer.digest.clone(),
-            status: "Pull complete".into(),
-            ..Default::default()
-        });
-    }
-    Ok(())
-}
-
-fn unpack_one(
-    m: &Manager,
-    layer: &Descriptor,
-    diff_id: &str,
-    chain: &str,
-    parent: &str,
-    follow: &Arc<Follow>,
-    from_blob: bool,
-) -> Result<()> {
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let key = format!(
-        "{EXTRACT_PREFIX}{}-{}-{seq}-{chain}",
-        now_secs(),
-        std::process::id()
-    );
-    let _busy = m.snapshots.extracting(&key);
-    let reader: Box<dyn Read> = if from_blob {
-        Box::new(m.content.open_blob(&layer.digest()?)?)
-    } else {
-        match follow.wait_source().map_err(Error::Registry)? {
-            Some(p) => Box::new(
-                follow
-                    .reader(&p)
-                    .map_err(|e| Error::io(format!("open {}", p.display()), e))?,
-            ),
-            None => Box::new(m.content.open_blob(&layer.digest()?)?),
-        }
-    };
-    m.snapshots.prepare(&key, parent, BTreeMap::new())?;
-    let res = (|| -> Result<()> {
-        let target = m.snapshots.fs_dir(&key)?;
-        let lowers = match m.snapshots.driver() {
-            crate::snapshots::Driver::Overlay => m
-                .snapshots
-                .lower_dirs(Some(parent).filter(|p| !p.is_empty()))?,
-            crate::snapshots::Driver::Copy => Vec::new(),
-        };
-        let comp = images::layer_compression(&layer.media_type)?;
-        let applied = apply_compressed(reader, comp, &target, &lowers, &m.apply_options())
-            .map_err(|e| match e {
-                Error::NoSpace(msg) => Error::NoSpace(format!("layer {}: {msg}", layer.digest)),
-                Error::HostileLayer(msg) => {
-                    Error::HostileLayer(format!("layer {}: {msg}", layer.digest))
-                }
-                e => e,
-            })?;
-        // The blob must have verified before the layer becomes visible.
-        follow.wait_done().map_err(Error::Registry)?;
-        if applied.diff_id.to_string() != diff_id {
-            return Err(Error::DigestMismatch {
-                expected: diff_id.to_string(),
-                actual: applied.diff_id.to_string(),
-            });
-        }
-        let mut labels = BTreeMap::new();
-        labels.insert("hull.io/uncompressed".into(), layer.digest.clone());
-        match m.snapshots.commit(chain, &key, labels) {
-            Ok(()) | Err(Error::AlreadyExists(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
-    })();
-    if res.is_err() || m.snapshots.exists(&key) {
-        let _ = m.snapshots.remove(&key);
-    }
-    res
-}
-
-/// Unpack the layers of an image whose blobs are all in the content store
-/// (after `load`), on a blocking thread.
-pub(crate) fn unpack_local(m: &Manager, layers: &[Descriptor], diff_ids: &[String]) -> Result<()> {
-    let follows: Vec<Arc<Follow>> = layers
-        .iter()
-        .map(|_| {
-            let f = Follow::new();
-            f.finish(Ok(()));
-            f
-        })
-        .collect();
-    // Nobody listens: sends fail at once instead of blocking.
-    let (tx, rx) = mpsc::channel(1);
-    drop(rx);
-    unpack_all(m, layers, diff_ids, &follows, &tx)
 }

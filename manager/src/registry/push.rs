@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use hull_proto::v1::{progress::Kind, Progress};
 use oci_client::{Client, Reference, RegistryOperation};
 use tokio::sync::mpsc;
 
@@ -11,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::images::{self, Descriptor, ImageRecord, Index, Manifest, Platform};
 use crate::manager::Manager;
 use crate::metadata::Table;
+use crate::registry::progress::{Kind, Progress};
 use crate::registry::pull::status;
 use crate::registry::{is_insecure, map_err, parse_ref, Credentials};
 
@@ -19,7 +19,7 @@ const MONOLITHIC_MAX: i64 = 8 << 20;
 
 fn bprog(d: &Descriptor, st: &str, current: i64) -> Progress {
     Progress {
-        kind: Kind::Blob as i32,
+        kind: Kind::Blob,
         id: d.digest.clone(),
         status: st.into(),
         current,
@@ -142,7 +142,7 @@ pub async fn push(
     );
     let _ = tx
         .send(Progress {
-            kind: Kind::Done as i32,
+            kind: Kind::Done,
             digest: top.0.digest.clone(),
             total: top.1.len() as i64,
             message: format!("digest: {} size: {}", top.0.digest, top.1.len()),

@@ -6,6 +6,8 @@
 //! Committed layers are read-only lowerdirs; active snapshots get mounts
 //! with upper/work. Records live in the metadata DB, keyed by snapshot name.
 
+pub mod compressed;
+mod fsops;
 pub mod space;
 pub mod unpack;
 

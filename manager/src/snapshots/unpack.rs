@@ -12,16 +12,15 @@
 //! missing, and device nodes unless allowed.
 
 use std::collections::HashSet;
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
-use crate::images::Compression;
+use crate::snapshots::fsops::{lchown, lset_xattr, mknod, remove_any, set_mtime, set_xattr};
 use crate::snapshots::space::{human, SpaceLimit, CHECK_EVERY};
 
 const WH_PREFIX: &str = ".wh.";
@@ -62,50 +61,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         self.n += n as u64;
         Ok(n)
-    }
-}
-
-/// Decompress (by media type, double-checked by magic bytes) and apply.
-pub fn apply_compressed<R: Read>(
-    reader: R,
-    compression: Compression,
-    target: &Path,
-    lowers: &[PathBuf],
-    opts: &ApplyOptions,
-) -> Result<Applied> {
-    let mut br = io::BufReader::with_capacity(128 * 1024, reader);
-    let magic = {
-        use std::io::BufRead;
-        let b = br.fill_buf().map_err(|e| Error::io("read layer", e))?;
-        b.get(..4).map(|m| m.to_vec()).unwrap_or_default()
-    };
-    let detected = if magic.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        compression
-    };
-    if detected != compression {
-        tracing::debug!(
-            ?compression,
-            ?detected,
-            "layer compression differs from its media type"
-        );
-    }
-    match detected {
-        Compression::None => apply_tar(br, target, lowers, opts),
-        Compression::Gzip => apply_tar(
-            flate2::bufread::MultiGzDecoder::new(br),
-            target,
-            lowers,
-            opts,
-        ),
-        Compression::Zstd => {
-            let d = zstd::stream::read::Decoder::with_buffer(br)
-                .map_err(|e| Error::io("zstd decoder", e))?;
-            apply_tar(d, target, lowers, opts)
-        }
     }
 }
 
@@ -537,80 +492,6 @@ impl Applier<'_> {
         for (d, mtime) in self.dirs.drain(..).rev() {
             set_mtime(&d, mtime);
         }
-    }
-}
-
-fn remove_any(p: &Path) -> Result<()> {
-    match fs::symlink_metadata(p) {
-        Ok(md) if md.is_dir() => {
-            fs::remove_dir_all(p).map_err(|e| Error::io(format!("remove {}", p.display()), e))
-        }
-        Ok(_) => fs::remove_file(p).map_err(|e| Error::io(format!("remove {}", p.display()), e)),
-        Err(_) => Ok(()),
-    }
-}
-
-fn cpath(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::InvalidArgument(format!("path with NUL: {}", p.display())))
-}
-
-fn mknod(p: &Path, kind: libc::mode_t, major: u32, minor: u32) -> Result<()> {
-    let c = cpath(p)?;
-    // SAFETY: c is a valid NUL-terminated path; mknod has no memory effects.
-    let r = unsafe { libc::mknod(c.as_ptr(), kind | 0o600, libc::makedev(major, minor)) };
-    if r != 0 {
-        return Err(Error::io(
-            format!("mknod {}", p.display()),
-            io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
-}
-
-fn lchown(p: &Path, uid: u32, gid: u32) -> Result<()> {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
-        .map_err(|e| Error::io(format!("chown {}", p.display()), e))
-}
-
-fn set_xattr(p: &Path, name: &str, value: &[u8]) -> Result<()> {
-    lset_xattr(p, name, value).map_err(|e| Error::io(format!("setxattr {name} {}", p.display()), e))
-}
-
-fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let n = CString::new(name).map_err(io::Error::other)?;
-    // SAFETY: both strings are NUL-terminated; value points to value.len() bytes.
-    let r = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn set_mtime(p: &Path, mtime: u64) {
-    let Ok(c) = cpath(p) else { return };
-    let ts = libc::timespec {
-        tv_sec: mtime as libc::time_t,
-        tv_nsec: 0,
-    };
-    let times = [ts, ts];
-    // SAFETY: c is a valid path, times points to two timespecs.
-    unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        );
     }
 }
 

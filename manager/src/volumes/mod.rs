@@ -10,7 +10,6 @@
 
 pub mod mounts;
 pub mod seed;
-pub mod service;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,7 +93,7 @@ impl Volumes {
         labels: BTreeMap<String, String>,
     ) -> Result<(Volume, bool)> {
         let (name, anonymous) = if name.is_empty() {
-            (crate::containers::new_id(), true)
+            (crate::ids::new_id(), true)
         } else {
             (name.to_string(), false)
         };
@@ -161,7 +160,7 @@ impl Volumes {
         let trash = self
             .dir
             .join(ns)
-            .join(format!(".rm-{}", crate::containers::new_id()));
+            .join(format!(".rm-{}", crate::ids::new_id()));
         std::fs::rename(&d, &trash).ctx(|| format!("remove volume {name}"))?;
         crate::snapshots::remove_tree(&trash)
     }

@@ -173,7 +173,7 @@ mod tests {
             let (a, s) = n.split_once('_').unwrap();
             assert!(ADJECTIVES.contains(&a), "{n}");
             assert!(SURNAMES.contains(&s), "{n}");
-            assert!(crate::containers::valid_name(&n));
+            assert!(crate::ids::valid_name(&n));
             let r = random_name(1);
             assert!(r.chars().last().unwrap().is_ascii_digit(), "{r}");
         }

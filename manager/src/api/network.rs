@@ -1,15 +1,16 @@
-//! gRPC Networks service (hull.v1).
+//! The Networks service.
 
 use hull_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::NetworkRecord;
+use super::{namespace, Server};
+use crate::containers;
 use crate::manager::Manager;
-use crate::server::{namespace, Server};
+use crate::network::{self, NetworkRecord};
 
 fn network_pb(m: &Manager, n: NetworkRecord) -> pb::Network {
     pb::Network {
-        inspect_json: super::inspect_json(m, &n).to_string(),
+        inspect_json: network::inspect_json(m, &n).to_string(),
         id: n.id,
         name: n.name,
         driver: n.driver,
@@ -30,9 +31,9 @@ impl pb::networks_server::Networks for Server {
         let r = req.into_inner();
         let n = self
             .blocking(move |m| {
-                let n = super::create(
+                let n = network::create(
                     &m,
-                    super::CreateNetwork {
+                    network::CreateNetwork {
                         name: r.name,
                         subnet: r.subnet,
                         gateway: r.gateway,
@@ -52,8 +53,8 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::ListNetworksResponse>, Status> {
         let networks = self
             .blocking(move |m| {
-                super::ensure_default(&m)?;
-                Ok(super::list(&m)?
+                network::ensure_default(&m)?;
+                Ok(network::list(&m)?
                     .into_iter()
                     .map(|n| network_pb(&m, n))
                     .collect())
@@ -68,7 +69,7 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::Network>, Status> {
         let name = req.into_inner().name;
         let n = self
-            .blocking(move |m| Ok(network_pb(&m, super::find(&m, &name)?)))
+            .blocking(move |m| Ok(network_pb(&m, network::find(&m, &name)?)))
             .await?;
         Ok(Response::new(n))
     }
@@ -78,7 +79,7 @@ impl pb::networks_server::Networks for Server {
         req: Request<pb::RemoveNetworkRequest>,
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let name = req.into_inner().name;
-        self.blocking(move |m| super::remove(&m, &name)).await?;
+        self.blocking(move |m| network::remove(&m, &name)).await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -86,7 +87,7 @@ impl pb::networks_server::Networks for Server {
         &self,
         _req: Request<pb::PruneNetworksRequest>,
     ) -> Result<Response<pb::PruneNetworksResponse>, Status> {
-        let removed = self.blocking(move |m| super::prune(&m)).await?;
+        let removed = self.blocking(move |m| network::prune(&m)).await?;
         Ok(Response::new(pb::PruneNetworksResponse { removed }))
     }
 
@@ -96,8 +97,11 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        self.blocking(move |m| super::connect(&m, &ns, &r.container, &r.network, r.aliases))
-            .await?;
+        self.blocking(move |m| {
+            let c = containers::named(&m, &ns, &r.container)?;
+            network::connect(&m, &ns, &c, &r.network, r.aliases)
+        })
+        .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -107,8 +111,11 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        self.blocking(move |m| super::disconnect(&m, &ns, &r.container, &r.network))
-            .await?;
+        self.blocking(move |m| {
+            let c = containers::named(&m, &ns, &r.container)?;
+            network::disconnect(&m, &ns, &c, &r.network)
+        })
+        .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -120,13 +127,13 @@ impl pb::networks_server::Networks for Server {
         let what = req.into_inner().container;
         let out = self
             .blocking(move |m| {
-                let c = crate::containers::find(&m, &ns, &what)?;
-                let Some(ep) = super::get_endpoint(&m, &ns, &c.id)? else {
+                let c = containers::find(&m, &ns, &what)?;
+                let Some(ep) = network::get_endpoint(&m, &ns, &c.id)? else {
                     return Ok(pb::ContainerNetwork::default());
                 };
                 Ok(pb::ContainerNetwork {
-                    settings_json: super::settings_json(&ep).to_string(),
-                    inspect_json: super::inspect_extra_json(&ep).to_string(),
+                    settings_json: network::settings_json(&ep).to_string(),
+                    inspect_json: network::inspect_extra_json(&ep).to_string(),
                     ports: ep.bindings.iter().map(binding_pb).collect(),
                     mode: ep.mode,
                 })
@@ -138,7 +145,7 @@ impl pb::networks_server::Networks for Server {
 
 /// A published port as the API shows it ("80/tcp", 0.0.0.0 for every
 /// address).
-pub(crate) fn binding_pb(b: &super::ports::Binding) -> pb::PortBinding {
+pub(crate) fn binding_pb(b: &network::ports::Binding) -> pb::PortBinding {
     pb::PortBinding {
         container_port: format!("{}/{}", b.container_port, b.proto),
         host_ip: if b.host_ip.is_empty() {

@@ -1,12 +1,12 @@
-//! The Volumes gRPC service.
+//! The Volumes service.
 
 use hull_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{Volume, Volumes};
+use super::{namespace, Server};
 use crate::error::Error;
 use crate::manager::Manager;
-use crate::server::{namespace, Server};
+use crate::volumes::{Volume, Volumes};
 
 fn volume_pb(m: &Manager, ns: &str, v: Volume) -> pb::Volume {
     let used_by = crate::containers::users_of(m, ns, &v.mountpoint).unwrap_or_default();

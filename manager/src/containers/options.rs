@@ -1,0 +1,85 @@
+//! What a caller asks for when it makes a container.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+
+use crate::error::Result;
+use crate::ids::Named;
+use crate::manager::Manager;
+use crate::network::{NetworkOptions, NetworkRequest};
+
+/// A container to make: its metadata and how to run it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    pub auto_remove: bool,
+    /// A ready spec (JSON); None: generate one from the image and `run`.
+    pub spec: Option<String>,
+    pub run: RunSpec,
+}
+
+/// What `hull run`/`create` asks for (Docker's flags, as given).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSpec {
+    /// Arguments after the image (replace the image's Cmd).
+    pub args: Vec<String>,
+    /// `--entrypoint` when `has_entrypoint`.
+    pub entrypoint: String,
+    pub has_entrypoint: bool,
+    pub env: Vec<String>,
+    pub workdir: String,
+    /// user[:group], names resolved in the image.
+    pub user: String,
+    pub hostname: String,
+    pub tty: bool,
+    pub memory: i64,
+    pub cpus: f64,
+    pub pids_limit: i64,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub no_new_privileges: bool,
+    /// "" (default profile), "unconfined", or a JSON profile.
+    pub seccomp: String,
+    /// Signal name or number for `stop` (else the image's StopSignal).
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL (0: 10).
+    pub stop_timeout: i32,
+    /// `--log-opt max-size` (bytes, 0: no rotation) and `max-file`.
+    pub log_max_size: i64,
+    pub log_max_file: i32,
+    /// `--restart`: no, on-failure[:N], always, unless-stopped.
+    pub restart_policy: String,
+    /// `--init`: a reaping, signal-forwarding PID 1 runs the process.
+    pub init: bool,
+    /// `-v`, `--mount` and `--tmpfs` specs as the user wrote them.
+    pub volumes: Vec<String>,
+    pub mounts: Vec<String>,
+    pub tmpfs: Vec<String>,
+    /// `-i`: keep the container's stdin open (attachable).
+    pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client's stdin
+    /// ends (Docker's StdinOnce).
+    pub stdin_once: bool,
+    /// Networking: `--network`, `-p`, `-P`, aliases, `--dns`, `--add-host`.
+    pub net: NetworkOptions,
+}
+
+/// The network options read as the run's own fields (`run.publish`), as
+/// the network plan reads them.
+impl Deref for RunSpec {
+    type Target = NetworkOptions;
+    fn deref(&self) -> &NetworkOptions {
+        &self.net
+    }
+}
+
+impl NetworkRequest for RunSpec {
+    fn find_container(&self, m: &Manager, ns: &str, what: &str) -> Result<Named> {
+        super::named(m, ns, what)
+    }
+}

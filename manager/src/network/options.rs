@@ -1,0 +1,35 @@
+//! What a container asks of the network when it is made.
+
+use std::ops::Deref;
+
+use crate::error::Result;
+use crate::ids::Named;
+use crate::manager::Manager;
+
+/// A container's network options as the user gave them (`plan` checks
+/// and resolves them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkOptions {
+    /// `--network`: bridge, host, none, container:NAME or a network's
+    /// name (empty: the default).
+    pub network: String,
+    /// `--network host` given the old way (the spec's host network).
+    pub host_network: bool,
+    /// `-p` specs as the user wrote them.
+    pub publish: Vec<String>,
+    /// `-P`: publish every port the image exposes.
+    pub publish_all: bool,
+    pub network_aliases: Vec<String>,
+    /// `--dns` servers.
+    pub dns: Vec<String>,
+    /// `--add-host` entries (HOST:IP).
+    pub add_hosts: Vec<String>,
+}
+
+/// A container's network request: its options, and how to find another
+/// container whose network it may join (`--network container:NAME`),
+/// which only the containers room knows.
+pub trait NetworkRequest: Deref<Target = NetworkOptions> {
+    /// The container `what` (ID, prefix or name) of namespace `ns`.
+    fn find_container(&self, m: &Manager, ns: &str, what: &str) -> Result<Named>;
+}
