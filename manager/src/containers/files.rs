@@ -3,7 +3,7 @@
 //! mounted; a stopped container's active snapshot is mounted on a private
 //! temporary directory for the copy and unmounted after it.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use hull_proto::v1 as pb;
@@ -17,9 +17,6 @@ use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
 use crate::server::{namespace, Server, Stream_};
-
-/// Bytes per gRPC message.
-const CHUNK: usize = 256 << 10;
 
 /// A container's rootfs opened for a copy; unmounts a temporary mount
 /// when dropped.
@@ -209,81 +206,7 @@ pub fn target_in(root: &Root, t: &pb::CopyToTarget) -> Result<copy::Target> {
     Ok(target)
 }
 
-/// Writes into a channel in chunks (a tar builder's sink).
-pub struct ChunkWriter<T> {
-    tx: mpsc::Sender<Result<T, Status>>,
-    buf: Vec<u8>,
-    wrap: fn(Vec<u8>) -> T,
-}
-
-impl<T> ChunkWriter<T> {
-    pub fn new(tx: mpsc::Sender<Result<T, Status>>, wrap: fn(Vec<u8>) -> T) -> Self {
-        ChunkWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-            wrap,
-        }
-    }
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(Ok((self.wrap)(data)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "copy cancelled"))
-    }
-}
-
-impl<T> Write for ChunkWriter<T> {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let n = b.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&b[..n]);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
-/// Reads what a channel carries (a tar reader's source).
-pub struct ChunkReader {
-    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl ChunkReader {
-    pub fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
-        ChunkReader {
-            rx,
-            buf: Vec::new(),
-            pos: 0,
-        }
-    }
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.buf.len() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => {
-                    self.buf = b;
-                    self.pos = 0;
-                }
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
+pub use hull_types::chunks::{ChunkReader, ChunkWriter};
 
 fn data_chunk(data: Vec<u8>) -> pb::CopyFromChunk {
     pb::CopyFromChunk { stat: None, data }
@@ -344,7 +267,7 @@ impl pb::container_files_server::ContainerFiles for Server {
             let w = ChunkWriter::new(tx.clone(), data_chunk);
             if let Err(e) = fs.root.archive(&r.path, r.follow_link, w) {
                 tracing::warn!(container = r.container_id, path = r.path, "copy from: {e}");
-                let _ = tx.blocking_send(Err(e.into()));
+                let _ = tx.blocking_send(Err(Error::from(e).into()));
             }
         });
         match first_rx.await {
@@ -403,7 +326,7 @@ impl pb::container_files_server::ContainerFiles for Server {
                 ));
             }
             let t = target_in(&fs.root, &target)?;
-            fs.root.extract(&t, ChunkReader::new(rx))
+            Ok(fs.root.extract(&t, ChunkReader::new(rx))?)
         })
         .await
         .map_err(|e| Status::internal(e.to_string()));

@@ -12,7 +12,7 @@ use super::client::Conn;
 use super::containers::{msg, Exit};
 use super::progress::human;
 use super::ps::tabwrite;
-use crate::images::familiar_name;
+use hull_types::reference::familiar_name;
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCmd {

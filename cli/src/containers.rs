@@ -10,8 +10,9 @@ use hull_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
 use super::client::Conn;
-use crate::images::familiar_name;
-use crate::untrusted::escape;
+use hull_types::reference::familiar_name;
+use hull_types::time::rfc3339;
+use hull_types::untrusted::escape;
 
 /// A daemon error as Docker users read it: without the status category
 /// ("not found: …") the daemon's error type puts first, with control
@@ -850,10 +851,10 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         ..Default::default()
     };
     for p in &a.publish {
-        crate::network::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
+        hull_types::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
     }
     if let Some(p) = &a.restart {
-        p.parse::<crate::containers::restart::RestartPolicy>()?;
+        p.parse::<hull_types::restart::RestartPolicy>()?;
         if a.rm && p != "no" {
             bail!("Conflicting options: --restart and --rm");
         }
@@ -1100,7 +1101,7 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
         serde_json::from_slice::<serde_json::Value>(&info.spec)
             .ok()
             .and_then(|v| {
-                v["annotations"][crate::containers::STOP_TIMEOUT_ANNOTATION]
+                v["annotations"][hull_types::annotations::STOP_TIMEOUT]
                     .as_str()
                     .and_then(|s| s.parse().ok())
             })
@@ -1169,28 +1170,6 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
     }
 }
 
-/// `--since`: Unix seconds, or a duration ago (`90s`, `5m`, `2h`).
-fn parse_since(s: &str) -> anyhow::Result<i64> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    if let Ok(secs) = s.parse::<f64>() {
-        return Ok((secs * 1e9) as i64);
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid value for \"since\": {s}"))?;
-    let mult = match unit {
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        _ => bail!("invalid value for \"since\": {s}"),
-    };
-    Ok(now - (n * mult) as i64)
-}
-
 async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
     let (has_tail, tail) = match a.tail.as_deref() {
         None | Some("all") => (false, 0),
@@ -1203,7 +1182,7 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
     let since_nanos = a
         .since
         .as_deref()
-        .map(parse_since)
+        .map(|s| hull_types::time::parse_since(s, hull_types::time::now_nanos()))
         .transpose()?
         .unwrap_or(0);
     let mut s = conn
@@ -1225,9 +1204,7 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
         let c = c?;
         let mut data = Vec::new();
         if a.timestamps {
-            data.extend_from_slice(
-                crate::containers::logfile::rfc3339_nanos(c.time_nanos).as_bytes(),
-            );
+            data.extend_from_slice(hull_types::time::rfc3339_nanos(c.time_nanos).as_bytes());
             data.push(b' ');
         }
         data.extend_from_slice(&c.data);
@@ -1242,15 +1219,6 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// RFC 3339 (UTC) of Unix seconds, as Docker shows times; zero time for 0.
-pub fn rfc3339(secs: i64) -> String {
-    if secs <= 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let (date, time) = crate::civil_time::date_and_time(secs);
-    format!("{date}T{time}Z")
 }
 
 /// Docker's `inspect` document for a container.
@@ -1359,7 +1327,7 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
         }
         Some(t) => {
             for d in &docs {
-                match super::template::render(t, &crate::untrusted::escape_json(d)) {
+                match super::template::render(t, &hull_types::untrusted::escape_json(d)) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("template parsing error: {e}");
@@ -1418,7 +1386,7 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
-        super::super::Cli::command().debug_assert();
+        crate::Cli::command().debug_assert();
     }
 
     #[test]
@@ -1433,6 +1401,5 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
         assert_eq!(parse_signal("10").unwrap(), 10);
         assert!(parse_signal("NOPE").is_err());
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 }

@@ -1,18 +1,20 @@
-//! `hull`: Docker-style commands talking to hulld's gRPC API.
+//! `hull`: Docker-style commands talking to hulld's gRPC API. It links no
+//! daemon code: what it shares with hulld is in `hull-types`.
 
-pub mod attach;
-pub mod client;
-pub mod containers;
-pub mod cp;
-pub mod events;
-pub mod network;
-pub mod progress;
-pub mod prompt;
-pub mod ps;
-pub mod stats;
-pub mod system;
-pub mod template;
-pub mod volumes;
+mod attach;
+mod client;
+mod containers;
+mod cp;
+mod dockerconfig;
+mod events;
+mod network;
+mod progress;
+mod prompt;
+mod ps;
+mod stats;
+mod system;
+mod template;
+mod volumes;
 
 use std::io::{Read, Write};
 
@@ -21,10 +23,9 @@ use clap::{Parser, Subcommand};
 use hull_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
-use crate::images::{familiar_name, split_repo_tag, Platform};
-use crate::registry::dockerconfig;
-use crate::untrusted::escape;
 use client::Conn;
+use hull_types::reference::{familiar_name, split_repo_tag};
+use hull_types::untrusted::escape;
 use progress::{human, short, Display};
 
 #[derive(Debug, Parser)]
@@ -262,8 +263,16 @@ pub enum SnapCmd {
     },
 }
 
-/// Entry point; returns the exit code.
-pub fn main() -> i32 {
+fn main() {
+    // `hull … | head` ends quietly, as other CLIs do, instead of panicking
+    // on a write to a closed pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    std::process::exit(run_cli());
+}
+
+/// Parses the command line and runs the command; returns the exit code.
+fn run_cli() -> i32 {
     let cli = match Cli::try_parse_from(ps::rewrite_args(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -324,7 +333,7 @@ fn pb_platform(p: &Option<String>) -> anyhow::Result<Option<pb::Platform>> {
     Ok(match p {
         None => None,
         Some(s) => {
-            let p = Platform::parse(s)?;
+            let p = hull_types::platform::parse(s)?;
             Some(pb::Platform {
                 os: p.os,
                 architecture: p.architecture,
@@ -337,9 +346,11 @@ fn pb_platform(p: &Option<String>) -> anyhow::Result<Option<pb::Platform>> {
 
 /// The registry host of a reference, for credentials.
 fn registry_of(reference: &str) -> String {
-    crate::registry::parse_ref(reference)
-        .map(|r| r.registry().to_string())
-        .unwrap_or_default()
+    use hull_types::reference::{normalize_name, parse};
+    match (normalize_name(reference), parse(reference)) {
+        (Ok(_), Ok(r)) => r.registry().to_string(),
+        _ => String::new(),
+    }
 }
 
 fn auth_for(reference: &str) -> Option<pb::RegistryAuth> {
@@ -499,7 +510,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn pull(conn: &Conn, a: PullArgs) -> anyhow::Result<()> {
-    let full = crate::images::normalize_name(&a.reference)?;
+    let full = hull_types::reference::normalize_name(&a.reference)?;
     let (_, tag) = split_repo_tag(&full);
     if !a.quiet {
         println!(
@@ -547,7 +558,7 @@ async fn pull(conn: &Conn, a: PullArgs) -> anyhow::Result<()> {
 }
 
 async fn push(conn: &Conn, a: PushArgs) -> anyhow::Result<()> {
-    let full = crate::images::normalize_name(&a.reference)?;
+    let full = hull_types::reference::normalize_name(&a.reference)?;
     let mut s = conn
         .transfer()
         .push(conn.req(pb::PushRequest {
@@ -597,7 +608,7 @@ async fn push(conn: &Conn, a: PushArgs) -> anyhow::Result<()> {
 }
 
 fn ago(t: i64) -> String {
-    let now = crate::content::now_secs();
+    let now = hull_types::time::now_secs();
     let d = (now - t).max(0);
     match d {
         0..=59 => format!("{d} seconds ago"),
@@ -616,7 +627,7 @@ async fn images(conn: &Conn, a: ImagesArgs) -> anyhow::Result<()> {
         .images;
     list.sort_by(|x, y| y.created_at.cmp(&x.created_at).then(x.name.cmp(&y.name)));
     if let Some(repo) = &a.repository {
-        let want = split_repo_tag(&crate::images::normalize_name(repo)?).0;
+        let want = split_repo_tag(&hull_types::reference::normalize_name(repo)?).0;
         list.retain(|i| split_repo_tag(&i.name).0 == want);
     }
     let id_of = |i: &pb::Image| -> String {
