@@ -492,7 +492,7 @@ pub async fn exec(conn: &Conn, req: pb::ExecRequest, stdin: bool, tty: bool) -> 
     {
         Ok(s) => s,
         Err(e) => {
-            let code = match super::containers::start_error_code(&msg(&e)) {
+            let code = match super::containers::start_error_code(&e) {
                 125 => 1,
                 c => c,
             };

@@ -483,7 +483,7 @@ async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
     {
         Ok(s) => s.into_inner(),
         Err(e) => {
-            let code = match start_error_code(&msg(&e)) {
+            let code = match start_error_code(&e) {
                 125 => 1,
                 c => c,
             };
@@ -709,24 +709,24 @@ pub(super) fn daemon_error(e: &tonic::Status) -> Exit {
 /// Docker's codes for a task that could not start: 127 command not found,
 /// 126 not executable, else 125.
 pub(super) fn start_error(e: &tonic::Status) -> Exit {
-    let code = start_error_code(&msg(e));
+    let code = start_error_code(e);
     eprintln!("hull: Error response from daemon: {}.", msg(e));
     Exit(code)
 }
 
-pub(super) fn start_error_code(msg: &str) -> i32 {
-    let msg = msg.to_ascii_lowercase();
-    if msg.contains("no such file")
-        || msg.contains("no such executable")
-        || msg.contains("executable file not found")
-        || msg.contains("command not found")
-    {
-        127
-    } else if msg.contains("permission denied") || msg.contains("exec format") {
-        126
-    } else {
-        125
+/// 127 or 126 when hulld marked the failure as a command that cannot be
+/// run (`hull_types::cannot_run`, sent as typed metadata on a failed
+/// precondition), else 125.
+pub(super) fn start_error_code(e: &tonic::Status) -> i32 {
+    use hull_types::cannot_run::{CannotRun, METADATA_KEY};
+    if e.code() != tonic::Code::FailedPrecondition {
+        return 125;
     }
+    e.metadata()
+        .get(METADATA_KEY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(CannotRun::parse)
+        .map_or(125, CannotRun::exit_code)
 }
 
 /// Make sure the image is here; pull it (quietly, as `docker run` does on
@@ -1382,6 +1382,25 @@ fn print_columns(rows: &[Vec<String>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_error_codes_come_from_the_typed_marker() {
+        use hull_types::cannot_run::{CannotRun, METADATA_KEY};
+        let marked = |code: tonic::Code, why: CannotRun| {
+            let mut s = tonic::Status::new(code, "start: exec failed");
+            s.metadata_mut()
+                .insert(METADATA_KEY, why.as_str().parse().unwrap());
+            s
+        };
+        let fp = tonic::Code::FailedPrecondition;
+        assert_eq!(start_error_code(&marked(fp, CannotRun::NotFound)), 127);
+        assert_eq!(start_error_code(&marked(fp, CannotRun::NotExecutable)), 126);
+        // Text alone, or the marker on another code, is not the reason.
+        let text = tonic::Status::failed_precondition("executable file not found in $PATH");
+        assert_eq!(start_error_code(&text), 125);
+        let other = marked(tonic::Code::Internal, CannotRun::NotFound);
+        assert_eq!(start_error_code(&other), 125);
+    }
 
     #[test]
     fn cli_definition_is_consistent() {
