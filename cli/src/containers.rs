@@ -750,7 +750,7 @@ async fn ensure_image(conn: &Conn, image: &str) -> anyhow::Result<()> {
         .pull(conn.req(pb::PullRequest {
             reference: image.to_string(),
             platform: None,
-            auth: super::auth_for(image),
+            auth: super::login::auth_for(image),
             no_unpack: false,
         }))
         .await
@@ -1081,7 +1081,7 @@ fn stop_signal(c: &pb::Container) -> u32 {
     serde_json::from_slice::<serde_json::Value>(&c.spec)
         .ok()
         .and_then(|v| {
-            v["annotations"]["org.opencontainers.image.stopSignal"]
+            v["annotations"][hull_types::annotations::STOP_SIGNAL]
                 .as_str()
                 .map(str::to_string)
         })
@@ -1268,7 +1268,7 @@ pub fn inspect_json(c: &pb::Container) -> serde_json::Value {
             "Image": familiar_name(&c.image),
             "WorkingDir": spec["process"]["cwd"],
             "Labels": c.labels,
-            "StopSignal": spec["annotations"]["org.opencontainers.image.stopSignal"]
+            "StopSignal": spec["annotations"][hull_types::annotations::STOP_SIGNAL]
                 .as_str()
                 .unwrap_or("SIGTERM"),
         },
