@@ -17,6 +17,10 @@ pub enum Error {
     InvalidArgument(String),
     #[error("failed precondition: {}", Escaped(.0))]
     FailedPrecondition(String),
+    /// The runtime could not run the command (a failed precondition, with
+    /// the reason sent as typed gRPC metadata).
+    #[error("failed precondition: {}", Escaped(.1))]
+    CannotRun(hull_types::cannot_run::CannotRun, String),
     #[error(
         "digest mismatch: expected {}, got {}",
         Escaped(expected),
@@ -93,6 +97,23 @@ db_err!(
     redb::StorageError,
     redb::CommitError
 );
+
+impl From<hull_types::InvalidArgument> for Error {
+    fn from(e: hull_types::InvalidArgument) -> Self {
+        Error::InvalidArgument(e.0)
+    }
+}
+
+impl From<hull_types::copy::Error> for Error {
+    fn from(e: hull_types::copy::Error) -> Self {
+        use hull_types::copy::Error as E;
+        match e {
+            E::NotFound(m) => Error::NotFound(m),
+            E::InvalidArgument(m) => Error::InvalidArgument(m),
+            E::Io { context, source } => Error::Io { context, source },
+        }
+    }
+}
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {

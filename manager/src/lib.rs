@@ -1,9 +1,7 @@
 //! hull manager: the `hulld` daemon (content store, metadata, snapshots,
-//! registry pull/push, gRPC API) and the `hull` CLI.
+//! registry pull/push, gRPC API). The `hull` CLI is the `hull-cli` crate.
 
 pub mod api;
-pub mod civil_time;
-pub mod cli;
 pub mod config;
 pub mod containers;
 pub mod content;
@@ -21,7 +19,8 @@ pub mod network;
 pub mod private;
 pub mod registry;
 pub mod snapshots;
-pub mod untrusted;
 pub mod volumes;
 
 pub use error::{Error, Result};
+/// Shared with the CLI; here under their old paths.
+pub use hull_types::{civil_time, untrusted};

@@ -86,7 +86,7 @@ impl pb::container_files_server::ContainerFiles for Server {
             let w = ChunkWriter::new(tx.clone(), data_chunk);
             if let Err(e) = fs.root.archive(&r.path, r.follow_link, w) {
                 tracing::warn!(container = r.container_id, path = r.path, "copy from: {e}");
-                let _ = tx.blocking_send(Err(e.into()));
+                let _ = tx.blocking_send(Err(Error::from(e).into()));
             }
         });
         match first_rx.await {
@@ -154,7 +154,7 @@ impl pb::container_files_server::ContainerFiles for Server {
                 ));
             }
             let t = target_in(&fs.root, &target)?;
-            fs.root.extract(&t, ChunkReader::new(rx))
+            Ok(fs.root.extract(&t, ChunkReader::new(rx))?)
         })
         .await
         .map_err(|e| Status::internal(e.to_string()));

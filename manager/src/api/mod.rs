@@ -83,6 +83,14 @@ impl From<Error> for tonic::Status {
                 tonic::Status::invalid_argument(msg)
             }
             Error::FailedPrecondition(_) => tonic::Status::failed_precondition(msg),
+            Error::CannotRun(why, _) => {
+                let mut s = tonic::Status::failed_precondition(msg);
+                s.metadata_mut().insert(
+                    hull_types::cannot_run::METADATA_KEY,
+                    tonic::metadata::MetadataValue::from_static(why.as_str()),
+                );
+                s
+            }
             Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => {
                 tonic::Status::data_loss(msg)
             }

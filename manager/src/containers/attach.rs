@@ -41,10 +41,11 @@ use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
 
-/// Annotation: the container keeps an attachable stdin (`-i`).
-pub const OPEN_STDIN_ANNOTATION: &str = "io.hull.open-stdin";
-/// Annotation: the first client's EOF closes the container's stdin.
-pub const STDIN_ONCE_ANNOTATION: &str = "io.hull.stdin-once";
+/// Annotations: the container keeps an attachable stdin (`-i`); the first
+/// client's EOF closes the container's stdin.
+pub use hull_types::annotations::{
+    OPEN_STDIN as OPEN_STDIN_ANNOTATION, STDIN_ONCE as STDIN_ONCE_ANNOTATION,
+};
 const STDIN_FIFO: &str = "stdin.fifo";
 /// How often a follower looks for new output.
 const POLL: Duration = Duration::from_millis(20);

@@ -3,19 +3,15 @@
 //! active snapshot is mounted on a private temporary directory for the copy
 //! and unmounted after it.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use tokio::sync::mpsc;
 
 use super::copy::{self, Root};
 use super::ContainerRecord;
 use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
-
-/// Bytes per gRPC message.
-const CHUNK: usize = 256 << 10;
 
 /// A container's rootfs opened for a copy; unmounts a temporary mount
 /// when dropped.
@@ -210,81 +206,7 @@ pub fn target_in(root: &Root, t: &CopyTo) -> Result<copy::Target> {
     Ok(target)
 }
 
-/// Writes into a channel in chunks (a tar builder's sink).
-pub struct ChunkWriter<T, E> {
-    tx: mpsc::Sender<Result<T, E>>,
-    buf: Vec<u8>,
-    wrap: fn(Vec<u8>) -> T,
-}
-
-impl<T, E> ChunkWriter<T, E> {
-    pub fn new(tx: mpsc::Sender<Result<T, E>>, wrap: fn(Vec<u8>) -> T) -> Self {
-        ChunkWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-            wrap,
-        }
-    }
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(Ok((self.wrap)(data)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "copy cancelled"))
-    }
-}
-
-impl<T, E> Write for ChunkWriter<T, E> {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let n = b.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&b[..n]);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
-/// Reads what a channel carries (a tar reader's source).
-pub struct ChunkReader {
-    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl ChunkReader {
-    pub fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
-        ChunkReader {
-            rx,
-            buf: Vec::new(),
-            pos: 0,
-        }
-    }
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.buf.len() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => {
-                    self.buf = b;
-                    self.pos = 0;
-                }
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
+pub use hull_types::chunks::{ChunkReader, ChunkWriter};
 
 #[cfg(test)]
 mod tests {

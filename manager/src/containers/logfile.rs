@@ -37,19 +37,8 @@ pub fn wait_driver(dir: &Path, timeout: std::time::Duration) {
 /// Longest piece of a line kept before it is written as a partial entry.
 const MAX_LINE: usize = 16 * 1024;
 
-/// RFC 3339 with nanoseconds (UTC) of a Unix time in nanoseconds.
-pub fn rfc3339_nanos(nanos: i64) -> String {
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let (date, time) = crate::civil_time::date_and_time(nanos.div_euclid(1_000_000_000));
-    format!("{date}T{time}.{frac:09}Z")
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+use hull_types::time::now_nanos;
+pub use hull_types::time::rfc3339_nanos;
 
 /// One log entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -414,15 +403,6 @@ pub fn run_driver(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn time_format() {
-        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339_nanos(1_700_000_000_123_456_789),
-            "2023-11-14T22:13:20.123456789Z"
-        );
-    }
 
     #[test]
     fn encode_decode_and_rotate() {

@@ -41,7 +41,7 @@ pub const RUNNING: &str = "running";
 pub const EXITED: &str = "exited";
 pub const PAUSED: &str = "paused";
 /// Annotation holding `--stop-timeout` (seconds).
-pub const STOP_TIMEOUT_ANNOTATION: &str = "io.hull.stop-timeout";
+pub use hull_types::annotations::STOP_TIMEOUT as STOP_TIMEOUT_ANNOTATION;
 
 /// The runtime name recorded for containers (the shim's containerd name).
 pub const RUNTIME: &str = "io.containerd.hull.v2";

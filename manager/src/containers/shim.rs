@@ -118,9 +118,12 @@ fn shim_err(what: &str, e: ttrpc::Error) -> Error {
                 5 => Error::NotFound(msg),
                 6 => Error::AlreadyExists(msg),
                 3 => Error::InvalidArgument(msg),
-                9 => Error::FailedPrecondition(msg),
                 12 => Error::Unsupported(msg),
-                _ => Error::FailedPrecondition(msg),
+                // The runtime's reason travels as text (runc's CLI); typed once, here.
+                _ => match hull_types::cannot_run::classify(&s.message) {
+                    Some(why) => Error::CannotRun(why, msg),
+                    None => Error::FailedPrecondition(msg),
+                },
             }
         }
         e => Error::io(

@@ -14,7 +14,7 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,13 +22,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
 pub use follow::Follow;
 
-/// Unix time in seconds.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use hull_types::time::now_secs;
 
 /// Stored facts about one blob.
 #[derive(Debug, Clone)]

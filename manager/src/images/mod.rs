@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::ContentStore;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use hull_types::platform::normalize_arch;
 
 pub const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MT_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -95,22 +96,13 @@ impl Platform {
 
     /// Parse `os/arch[/variant]`.
     pub fn parse(s: &str) -> Result<Platform> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let bad =
-            || Error::InvalidArgument(format!("invalid platform {s:?} (want os/arch[/variant])"));
-        if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return Err(bad());
-        }
-        let mut p = Platform {
-            os: parts[0].to_lowercase(),
-            architecture: normalize_arch(parts[1]),
-            variant: parts.get(2).map(|v| v.to_lowercase()).unwrap_or_default(),
+        let p = hull_types::platform::parse(s)?;
+        Ok(Platform {
+            os: p.os,
+            architecture: p.architecture,
+            variant: p.variant,
             os_version: String::new(),
-        };
-        if p.architecture == "arm64" && p.variant.is_empty() {
-            p.variant = "v8".into();
-        }
-        Ok(p)
+        })
     }
 
     /// Does an index entry's platform satisfy this wanted platform?
@@ -138,15 +130,6 @@ impl std::fmt::Display for Platform {
             write!(f, "/{}", self.variant)?;
         }
         Ok(())
-    }
-}
-
-fn normalize_arch(a: &str) -> String {
-    match a.to_lowercase().as_str() {
-        "x86_64" | "x86-64" => "amd64".into(),
-        "aarch64" => "arm64".into(),
-        "i386" => "386".into(),
-        o => o.into(),
     }
 }
 
@@ -362,69 +345,17 @@ pub fn resolve(cs: &ContentStore, target: &Descriptor, want: &Platform) -> Resul
     })
 }
 
+pub use hull_types::reference::{familiar_name, split_repo_tag};
+
 /// Normalize a user's image reference the way Docker does:
 /// `busybox` → `docker.io/library/busybox:latest`.
 pub fn normalize_name(s: &str) -> Result<String> {
-    let r = crate::registry::reference::parse(s)
-        .map_err(|e| Error::InvalidArgument(format!("invalid reference {s:?}: {e}")))?;
-    if r.repository().bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(Error::InvalidArgument(format!(
-            "invalid reference format {s:?}: repository name must be lowercase"
-        )));
-    }
-    Ok(r.whole())
-}
-
-/// Docker-style short display: drop `docker.io/library/` and `docker.io/`.
-pub fn familiar_name(full: &str) -> String {
-    if let Some(rest) = full.strip_prefix("docker.io/library/") {
-        rest.to_string()
-    } else if let Some(rest) = full.strip_prefix("docker.io/") {
-        rest.to_string()
-    } else {
-        full.to_string()
-    }
-}
-
-/// Split `repo:tag` / `repo@digest` for display.
-pub fn split_repo_tag(full: &str) -> (String, String) {
-    if let Some((repo, dig)) = full.split_once('@') {
-        return (repo.to_string(), dig.to_string());
-    }
-    let slash = full.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match full[slash..].rfind(':') {
-        Some(i) => (
-            full[..slash + i].to_string(),
-            full[slash + i + 1..].to_string(),
-        ),
-        None => (full.to_string(), "latest".into()),
-    }
+    Ok(hull_types::reference::normalize_name(s)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        assert_eq!(
-            normalize_name("busybox").unwrap(),
-            "docker.io/library/busybox:latest"
-        );
-        assert_eq!(
-            normalize_name("127.0.0.1:5000/a/b:t").unwrap(),
-            "127.0.0.1:5000/a/b:t"
-        );
-        assert_eq!(
-            familiar_name("docker.io/library/busybox:latest"),
-            "busybox:latest"
-        );
-        assert_eq!(
-            split_repo_tag("127.0.0.1:5000/a/b:t"),
-            ("127.0.0.1:5000/a/b".into(), "t".into())
-        );
-        assert!(normalize_name("UPPER/x").is_err());
-    }
 
     #[test]
     fn platforms_and_chains() {

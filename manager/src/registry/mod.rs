@@ -1,9 +1,9 @@
 //! Registry access (Distribution spec) through oci-client: manifests and
 //! blobs streamed with ranged resume, anonymous/basic/bearer auth with
 //! per-client token caching. hull adds platform selection, zstd layers,
-//! mirrors, plain-HTTP rules and Docker config.json credentials.
+//! mirrors and plain-HTTP rules (Docker config.json credentials are the
+//! CLI's: it sends them with each request).
 
-pub mod dockerconfig;
 pub mod fetch;
 pub mod progress;
 pub mod pull;

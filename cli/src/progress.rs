@@ -64,7 +64,7 @@ impl Display {
 
     pub fn update(&mut self, p: &Progress) {
         // The daemon's text may quote a registry's: no raw control characters.
-        let esc = |s: &str| crate::untrusted::escape(s).into_owned();
+        let esc = |s: &str| hull_types::untrusted::escape(s).into_owned();
         let p = &Progress {
             id: esc(&p.id),
             status: esc(&p.status),

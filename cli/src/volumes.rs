@@ -4,7 +4,8 @@ use hull_proto::v1 as pb;
 
 use super::client::Conn;
 use super::containers::Exit;
-use crate::untrusted::escape;
+use hull_types::time::rfc3339;
+use hull_types::untrusted::escape;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum VolumeCmd {
@@ -53,10 +54,6 @@ fn daemon(e: &tonic::Status) -> anyhow::Error {
     super::client::exit_if_connection_lost(e);
     eprintln!("Error response from daemon: {}", escape(e.message()));
     Exit(1).into()
-}
-
-fn rfc3339(t: i64) -> String {
-    super::containers::rfc3339(t)
 }
 
 pub async fn run(conn: &Conn, c: VolumeCmd) -> anyhow::Result<()> {

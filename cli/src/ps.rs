@@ -14,7 +14,7 @@ use super::client::Conn;
 use super::containers::{msg, Exit};
 use super::progress::human;
 use super::template;
-use crate::images::{familiar_name, normalize_name};
+use hull_types::reference::{familiar_name, normalize_name};
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -197,7 +197,7 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn since(t: i64) -> i64 {
-    crate::content::now_secs() - t
+    hull_types::time::now_secs() - t
 }
 
 fn status_text(c: &pb::Container) -> String {
@@ -216,7 +216,7 @@ fn status_text(c: &pb::Container) -> String {
 
 /// Go's `time.Time.String()` of Unix seconds, in UTC.
 fn go_time(secs: i64) -> String {
-    let (date, time) = crate::civil_time::date_and_time(secs);
+    let (date, time) = hull_types::civil_time::date_and_time(secs);
     format!("{date} {time} +0000 UTC")
 }
 
@@ -574,7 +574,7 @@ pub async fn run(conn: &Conn, a: PsArgs) -> anyhow::Result<()> {
     }
     // Labels and names may come from an image: no raw control characters
     // on the terminal (JSON output escapes them already).
-    let esc = |s: &str| Value::String(crate::untrusted::escape(s).into_owned());
+    let esc = |s: &str| Value::String(hull_types::untrusted::escape(s).into_owned());
     for c in &list {
         let r: Map<String, Value> = row(c, trunc, sizes.get(&c.id).map(String::as_str))
             .into_iter()

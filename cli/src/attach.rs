@@ -147,11 +147,6 @@ impl Session {
         })
     }
 
-    /// Whether the process has a terminal.
-    pub fn tty(&self) -> bool {
-        self.tty
-    }
-
     /// Pump stdin up and output down until the process exits or we detach.
     /// `proxy_to`: forward signals hull receives to this container (no tty).
     pub async fn run(mut self, conn: &Conn, proxy_to: Option<&str>) -> anyhow::Result<Outcome> {
@@ -336,7 +331,7 @@ fn tty_and_stdin(c: &pb::Container) -> (bool, bool) {
     let v: serde_json::Value = serde_json::from_slice(&c.spec).unwrap_or_default();
     (
         v["process"]["terminal"].as_bool().unwrap_or(false),
-        v["annotations"][crate::containers::attach::OPEN_STDIN_ANNOTATION].as_str() == Some("true"),
+        v["annotations"][hull_types::annotations::OPEN_STDIN].as_str() == Some("true"),
     )
 }
 
@@ -497,7 +492,7 @@ pub async fn exec(conn: &Conn, req: pb::ExecRequest, stdin: bool, tty: bool) -> 
     {
         Ok(s) => s,
         Err(e) => {
-            let code = match super::containers::start_error_code(&msg(&e)) {
+            let code = match super::containers::start_error_code(&e) {
                 125 => 1,
                 c => c,
             };

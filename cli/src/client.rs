@@ -122,9 +122,6 @@ impl Conn {
     pub fn snapshots(&self) -> pb::snapshots_client::SnapshotsClient<Channel> {
         pb::snapshots_client::SnapshotsClient::new(self.channel.clone())
     }
-    pub fn content(&self) -> pb::content_client::ContentClient<Channel> {
-        pb::content_client::ContentClient::new(self.channel.clone())
-    }
     pub fn events(&self) -> pb::events_client::EventsClient<Channel> {
         pb::events_client::EventsClient::new(self.channel.clone())
     }

@@ -7,7 +7,7 @@ use tonic::transport::Channel;
 
 use super::client::Conn;
 use super::containers::Exit;
-use crate::untrusted::escape;
+use hull_types::untrusted::escape;
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCmd {
@@ -156,7 +156,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                 None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
                 Some(t) => {
                     for d in &docs {
-                        match super::template::render(t, &crate::untrusted::escape_json(d)) {
+                        match super::template::render(t, &hull_types::untrusted::escape_json(d)) {
                             Ok(s) => println!("{s}"),
                             Err(e) => {
                                 eprintln!("template parsing error: {e}");

@@ -12,7 +12,7 @@ use super::client::Conn;
 use super::containers::{msg, Exit};
 use super::progress::human;
 use super::ps::tabwrite;
-use crate::images::familiar_name;
+use hull_types::reference::familiar_name;
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCmd {
@@ -407,6 +407,82 @@ pub async fn run(conn: &Conn, c: SystemCmd) -> anyhow::Result<()> {
             volumes,
         } => prune(conn, all, force, volumes).await,
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+/// `hull version`: this client's and the daemon's versions.
+pub async fn version(conn: &Conn) -> anyhow::Result<()> {
+    let v = conn
+        .version()
+        .version(conn.req(pb::VersionRequest {}))
+        .await?
+        .into_inner();
+    println!(
+        "Client:\n Version:    {}\n API:        {}",
+        env!("CARGO_PKG_VERSION"),
+        hull_proto::API_VERSION
+    );
+    println!(
+        "\nServer:\n Version:    {}\n API:        {}\n OS/Arch:    {}/{}",
+        v.version, v.api_version, v.os, v.arch
+    );
+    Ok(())
+}
+
+/// `hull info`: what the daemon holds and how it is set up.
+pub async fn info(conn: &Conn, a: InfoArgs) -> anyhow::Result<()> {
+    let i = conn
+        .version()
+        .info(conn.req(pb::InfoRequest {}))
+        .await?
+        .into_inner();
+    if a.format.as_deref() == Some("json") {
+        println!(
+            "{}",
+            serde_json::json!({
+                "Root": i.root, "State": i.state, "Address": i.address,
+                "Snapshotter": i.snapshotter, "Images": i.images,
+                "ContentBlobs": i.content_blobs, "ContentBytes": i.content_bytes,
+                "Snapshots": i.snapshots, "Pid": i.pid, "KernelVersion": i.kernel_version,
+                "OS": i.os, "Architecture": i.arch, "MemoryRSS": i.rss_bytes,
+                "Namespaces": i.namespaces, "InsecureRegistries": i.insecure_registries,
+                "RegistryMirrors": i.registry_mirrors,
+                "MaxConcurrentDownloads": i.max_concurrent_downloads,
+            })
+        );
+    } else {
+        println!("Server:");
+        println!(" Images: {}", i.images);
+        println!(" Snapshotter: {}", i.snapshotter);
+        println!(" Snapshots: {}", i.snapshots);
+        println!(
+            " Content: {} blobs, {}",
+            i.content_blobs,
+            human(i.content_bytes)
+        );
+        println!(" Root Dir: {}", i.root);
+        println!(" State Dir: {}", i.state);
+        println!(" Socket: {}", i.address);
+        println!(" Kernel Version: {}", i.kernel_version);
+        println!(" OS/Arch: {}/{}", i.os, i.arch);
+        println!(" Daemon PID: {}", i.pid);
+        println!(" Daemon RSS: {}", human(i.rss_bytes));
+        println!(" Namespaces: {}", i.namespaces.join(", "));
+        println!(" Max Concurrent Downloads: {}", i.max_concurrent_downloads);
+        println!(
+            " Insecure Registries: {} (and localhost)",
+            i.insecure_registries.join(", ")
+        );
+        if !i.registry_mirrors.is_empty() {
+            println!(" Registry Mirrors: {}", i.registry_mirrors.join(" "));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, IoContext, Result};
+use anyhow::{anyhow, Context, Result};
 
 /// Path of the config file.
 pub fn config_path() -> PathBuf {
@@ -34,13 +34,10 @@ fn load() -> Result<Map<String, Value>> {
     match std::fs::read(&p) {
         Ok(b) => match serde_json::from_slice::<Value>(&b) {
             Ok(Value::Object(m)) => Ok(m),
-            _ => Err(Error::InvalidArgument(format!(
-                "{} is not a JSON object",
-                p.display()
-            ))),
+            _ => Err(anyhow!("{} is not a JSON object", p.display())),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
-        Err(e) => Err(Error::io(format!("read {}", p.display()), e)),
+        Err(e) => Err(anyhow!(e).context(format!("read {}", p.display()))),
     }
 }
 
@@ -61,9 +58,7 @@ pub fn get(registry: &str) -> Result<Option<(String, String)>> {
     if let Some(Value::String(a)) = e.get("auth") {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(a.trim())
-            .map_err(|_| {
-                Error::InvalidArgument(format!("bad auth for {registry} in config.json"))
-            })?;
+            .map_err(|_| anyhow!("bad auth for {registry} in config.json"))?;
         let s = String::from_utf8_lossy(&raw).to_string();
         if let Some((u, p)) = s.split_once(':') {
             return Ok(Some((u.to_string(), p.to_string())));
@@ -79,7 +74,7 @@ pub fn get(registry: &str) -> Result<Option<(String, String)>> {
 fn save(m: &Map<String, Value>) -> Result<()> {
     let p = config_path();
     if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     let tmp = p.with_extension("json.tmp");
     let body = serde_json::to_vec_pretty(&Value::Object(m.clone()))?;
@@ -92,11 +87,11 @@ fn save(m: &Map<String, Value>) -> Result<()> {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)
-            .ctx(|| format!("write {}", tmp.display()))?;
+            .with_context(|| format!("write {}", tmp.display()))?;
         f.write_all(&body)
-            .ctx(|| format!("write {}", tmp.display()))?;
+            .with_context(|| format!("write {}", tmp.display()))?;
     }
-    std::fs::rename(&tmp, &p).ctx(|| format!("rename {}", p.display()))
+    std::fs::rename(&tmp, &p).with_context(|| format!("rename {}", p.display()))
 }
 
 /// Store credentials (keeps the rest of the file).

@@ -14,8 +14,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::client::Conn;
 use super::containers::Exit;
 use super::progress::human;
-use crate::containers::copy::{self, Root};
-use crate::containers::files::{ChunkReader, ChunkWriter};
+use hull_types::chunks::{ChunkReader, ChunkWriter};
+use hull_types::copy::{self, Root};
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
@@ -47,7 +47,7 @@ fn split(arg: &str) -> (Option<&str>, &str) {
 }
 
 fn fail(msg: impl std::fmt::Display) -> anyhow::Error {
-    eprintln!("{}", crate::untrusted::escape(&msg.to_string()));
+    eprintln!("{}", hull_types::untrusted::escape(&msg.to_string()));
     Exit(1).into()
 }
 
@@ -136,7 +136,7 @@ async fn from_container(
         &abs,
         dest_stat.as_ref(),
     )
-    .map_err(|e| fail(format!("Error: {}", plain(&e))))?;
+    .map_err(|e| fail(format!("Error: {}", e.plain())))?;
     let mut target = target;
     target.chown = a.archive;
     let (tx, rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(8);
@@ -168,20 +168,11 @@ async fn from_container(
     if let Some(e) = failed {
         return Err(daemon(&e));
     }
-    res.map_err(|e| fail(format!("Error: {}", plain(&e))))?;
+    res.map_err(|e| fail(format!("Error: {}", e.plain())))?;
     if !a.quiet {
         eprintln!("Successfully copied {} to {dest}", human(total as i64));
     }
     Ok(())
-}
-
-/// An error without the category prefix ("not found: …").
-fn plain(e: &crate::error::Error) -> String {
-    use crate::error::Error as E;
-    match e {
-        E::NotFound(m) | E::InvalidArgument(m) | E::FailedPrecondition(m) => m.clone(),
-        e => e.to_string(),
-    }
 }
 
 async fn to_container(
@@ -233,7 +224,7 @@ async fn to_container(
         std::thread::spawn(move || {
             let mut w = ChunkWriter::new(tx, data_chunk);
             host.archive(&abs, follow, &mut w)
-                .map_err(|e| anyhow::anyhow!("{}", plain(&e)))?;
+                .map_err(|e| anyhow::anyhow!("{}", e.plain()))?;
             w.flush()?;
             Ok(())
         })

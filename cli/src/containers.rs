@@ -10,8 +10,9 @@ use hull_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
 use super::client::Conn;
-use crate::images::familiar_name;
-use crate::untrusted::escape;
+use hull_types::reference::familiar_name;
+use hull_types::time::rfc3339;
+use hull_types::untrusted::escape;
 
 /// A daemon error as Docker users read it: without the status category
 /// ("not found: …") the daemon's error type puts first, with control
@@ -482,7 +483,7 @@ async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
     {
         Ok(s) => s.into_inner(),
         Err(e) => {
-            let code = match start_error_code(&msg(&e)) {
+            let code = match start_error_code(&e) {
                 125 => 1,
                 c => c,
             };
@@ -708,24 +709,24 @@ pub(super) fn daemon_error(e: &tonic::Status) -> Exit {
 /// Docker's codes for a task that could not start: 127 command not found,
 /// 126 not executable, else 125.
 pub(super) fn start_error(e: &tonic::Status) -> Exit {
-    let code = start_error_code(&msg(e));
+    let code = start_error_code(e);
     eprintln!("hull: Error response from daemon: {}.", msg(e));
     Exit(code)
 }
 
-pub(super) fn start_error_code(msg: &str) -> i32 {
-    let msg = msg.to_ascii_lowercase();
-    if msg.contains("no such file")
-        || msg.contains("no such executable")
-        || msg.contains("executable file not found")
-        || msg.contains("command not found")
-    {
-        127
-    } else if msg.contains("permission denied") || msg.contains("exec format") {
-        126
-    } else {
-        125
+/// 127 or 126 when hulld marked the failure as a command that cannot be
+/// run (`hull_types::cannot_run`, sent as typed metadata on a failed
+/// precondition), else 125.
+pub(super) fn start_error_code(e: &tonic::Status) -> i32 {
+    use hull_types::cannot_run::{CannotRun, METADATA_KEY};
+    if e.code() != tonic::Code::FailedPrecondition {
+        return 125;
     }
+    e.metadata()
+        .get(METADATA_KEY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(CannotRun::parse)
+        .map_or(125, CannotRun::exit_code)
 }
 
 /// Make sure the image is here; pull it (quietly, as `docker run` does on
@@ -749,7 +750,7 @@ async fn ensure_image(conn: &Conn, image: &str) -> anyhow::Result<()> {
         .pull(conn.req(pb::PullRequest {
             reference: image.to_string(),
             platform: None,
-            auth: super::auth_for(image),
+            auth: super::login::auth_for(image),
             no_unpack: false,
         }))
         .await
@@ -850,10 +851,10 @@ fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         ..Default::default()
     };
     for p in &a.publish {
-        crate::network::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
+        hull_types::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
     }
     if let Some(p) = &a.restart {
-        p.parse::<crate::containers::restart::RestartPolicy>()?;
+        p.parse::<hull_types::restart::RestartPolicy>()?;
         if a.rm && p != "no" {
             bail!("Conflicting options: --restart and --rm");
         }
@@ -1080,7 +1081,7 @@ fn stop_signal(c: &pb::Container) -> u32 {
     serde_json::from_slice::<serde_json::Value>(&c.spec)
         .ok()
         .and_then(|v| {
-            v["annotations"]["org.opencontainers.image.stopSignal"]
+            v["annotations"][hull_types::annotations::STOP_SIGNAL]
                 .as_str()
                 .map(str::to_string)
         })
@@ -1100,7 +1101,7 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
         serde_json::from_slice::<serde_json::Value>(&info.spec)
             .ok()
             .and_then(|v| {
-                v["annotations"][crate::containers::STOP_TIMEOUT_ANNOTATION]
+                v["annotations"][hull_types::annotations::STOP_TIMEOUT]
                     .as_str()
                     .and_then(|s| s.parse().ok())
             })
@@ -1169,28 +1170,6 @@ async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
     }
 }
 
-/// `--since`: Unix seconds, or a duration ago (`90s`, `5m`, `2h`).
-fn parse_since(s: &str) -> anyhow::Result<i64> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    if let Ok(secs) = s.parse::<f64>() {
-        return Ok((secs * 1e9) as i64);
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid value for \"since\": {s}"))?;
-    let mult = match unit {
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        _ => bail!("invalid value for \"since\": {s}"),
-    };
-    Ok(now - (n * mult) as i64)
-}
-
 async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
     let (has_tail, tail) = match a.tail.as_deref() {
         None | Some("all") => (false, 0),
@@ -1203,7 +1182,7 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
     let since_nanos = a
         .since
         .as_deref()
-        .map(parse_since)
+        .map(|s| hull_types::time::parse_since(s, hull_types::time::now_nanos()))
         .transpose()?
         .unwrap_or(0);
     let mut s = conn
@@ -1225,9 +1204,7 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
         let c = c?;
         let mut data = Vec::new();
         if a.timestamps {
-            data.extend_from_slice(
-                crate::containers::logfile::rfc3339_nanos(c.time_nanos).as_bytes(),
-            );
+            data.extend_from_slice(hull_types::time::rfc3339_nanos(c.time_nanos).as_bytes());
             data.push(b' ');
         }
         data.extend_from_slice(&c.data);
@@ -1242,15 +1219,6 @@ async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// RFC 3339 (UTC) of Unix seconds, as Docker shows times; zero time for 0.
-pub fn rfc3339(secs: i64) -> String {
-    if secs <= 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let (date, time) = crate::civil_time::date_and_time(secs);
-    format!("{date}T{time}Z")
 }
 
 /// Docker's `inspect` document for a container.
@@ -1300,7 +1268,7 @@ pub fn inspect_json(c: &pb::Container) -> serde_json::Value {
             "Image": familiar_name(&c.image),
             "WorkingDir": spec["process"]["cwd"],
             "Labels": c.labels,
-            "StopSignal": spec["annotations"]["org.opencontainers.image.stopSignal"]
+            "StopSignal": spec["annotations"][hull_types::annotations::STOP_SIGNAL]
                 .as_str()
                 .unwrap_or("SIGTERM"),
         },
@@ -1359,7 +1327,7 @@ async fn inspect(conn: &Conn, format: Option<String>, names: &[String]) -> anyho
         }
         Some(t) => {
             for d in &docs {
-                match super::template::render(t, &crate::untrusted::escape_json(d)) {
+                match super::template::render(t, &hull_types::untrusted::escape_json(d)) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("template parsing error: {e}");
@@ -1416,9 +1384,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn start_error_codes_come_from_the_typed_marker() {
+        use hull_types::cannot_run::{CannotRun, METADATA_KEY};
+        let marked = |code: tonic::Code, why: CannotRun| {
+            let mut s = tonic::Status::new(code, "start: exec failed");
+            s.metadata_mut()
+                .insert(METADATA_KEY, why.as_str().parse().unwrap());
+            s
+        };
+        let fp = tonic::Code::FailedPrecondition;
+        assert_eq!(start_error_code(&marked(fp, CannotRun::NotFound)), 127);
+        assert_eq!(start_error_code(&marked(fp, CannotRun::NotExecutable)), 126);
+        // Text alone, or the marker on another code, is not the reason.
+        let text = tonic::Status::failed_precondition("executable file not found in $PATH");
+        assert_eq!(start_error_code(&text), 125);
+        let other = marked(tonic::Code::Internal, CannotRun::NotFound);
+        assert_eq!(start_error_code(&other), 125);
+    }
+
+    #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
-        super::super::Cli::command().debug_assert();
+        crate::Cli::command().debug_assert();
     }
 
     #[test]
@@ -1433,6 +1420,5 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
         assert_eq!(parse_signal("10").unwrap(), 10);
         assert!(parse_signal("NOPE").is_err());
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 }

@@ -10,7 +10,7 @@ use tokio_stream::StreamExt;
 
 use super::client::Conn;
 use super::containers::Exit;
-use crate::images::normalize_name;
+use hull_types::reference::normalize_name;
 
 const KEYS: &[&str] = &["type", "event", "container", "image", "network"];
 
