@@ -224,6 +224,15 @@ fn serve(
                 // overtake the pid, and its oom_score_adj is set first.
                 reply(ch, set_oom_score_adj(l, pid))?;
             }
+            Msg::MountSources => {
+                let pid =
+                    init_pid.ok_or_else(|| Error::Init("mount sources before init pid".into()))?;
+                let bundle = l.init.bundle;
+                for (index, fd) in crate::rootfs::bind_sources::open_for(pid, l.init.spec, bundle) {
+                    ch.send_with_fd(&Msg::MountSource { index }, Some(raw(&fd)))?;
+                }
+                ch.send(&Msg::Ack)?;
+            }
             Msg::RunHooks => {
                 let pid = init_pid.ok_or_else(|| Error::Init("hooks before init pid".into()))?;
                 reply(ch, (l.run_runtime_hooks)(pid))?;

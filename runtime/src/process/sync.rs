@@ -17,6 +17,10 @@ pub enum Msg {
     MapIds { pid: i32 },
     /// stage 1 forked the container's init (host pid).
     InitPid { pid: i32 },
+    /// init (user namespace): open my bind sources with host privileges.
+    MountSources,
+    /// Parent → init: the source of `mounts[index]` is attached.
+    MountSource { index: usize },
     /// init finished its mounts: run prestart/createRuntime hooks now.
     RunHooks,
     /// init made a pty; the master fd is attached.

@@ -3,6 +3,7 @@
 //! read-only root. Runs inside the container's new mount namespace; every
 //! syscall goes through `Syscall` so the sequence is unit-testable.
 
+pub mod bind_sources;
 pub mod devices;
 pub mod guard;
 pub mod options;
@@ -13,6 +14,7 @@ use crate::cgroups::detect::{detect, Hierarchy};
 use crate::cgroups::CgroupConfig;
 use crate::error::{Error, Result};
 use crate::syscall::Syscall;
+use bind_sources::BindSources;
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::Mode;
@@ -32,15 +34,8 @@ pub struct RootfsPlan<'a> {
     /// A new cgroup namespace: mount cgroupfs instead of binding dirs.
     pub cgroupns: bool,
     pub cgroup: &'a CgroupConfig,
-}
-
-fn bind_source_path(m: &Mount, bundle: &Path) -> PathBuf {
-    let src = m.source().clone().unwrap_or_default();
-    if src.is_absolute() {
-        src
-    } else {
-        bundle.join(src)
-    }
+    /// Bind sources opened on the host (user namespaces), by mount index.
+    pub bind_sources: &'a BindSources,
 }
 
 fn mount_err(dest: &Path, what: &str, e: nix::Error) -> Error {
@@ -105,7 +100,7 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
     let mut dev_is_mounted = false;
     let mut has_pts = false;
-    for m in &mounts {
+    for (index, m) in mounts.iter().enumerate() {
         let dest = m.destination();
         if dest == Path::new("/dev") {
             dev_is_mounted = true;
@@ -113,7 +108,7 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
         if dest == Path::new("/dev/pts") {
             has_pts = true;
         }
-        mount_one(sys, &root, plan, m)?;
+        mount_one(sys, &root, plan, m, plan.bind_sources.get(index))?;
     }
     let _ = dev_is_mounted;
     let spec_devs = plan
@@ -155,7 +150,13 @@ fn shared_mount_point_of(path: &Path) -> Option<PathBuf> {
     shared.then_some(mp)
 }
 
-fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount) -> Result<()> {
+fn mount_one(
+    sys: &dyn Syscall,
+    root: &OwnedFd,
+    plan: &RootfsPlan<'_>,
+    m: &Mount,
+    source_fd: Option<&OwnedFd>,
+) -> Result<()> {
     let dest = m.destination();
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     for u in &opts.unsupported {
@@ -165,8 +166,8 @@ fn mount_one(sys: &dyn Syscall, root: &OwnedFd, plan: &RootfsPlan<'_>, m: &Mount
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(sys, root, plan, dest, &opts);
     }
-    if opts.is_bind() || typ == "bind" {
-        return mount_bind(sys, root, plan, m, &opts);
+    if bind_sources::is_bind(m) {
+        return mount_bind(sys, root, plan, m, &opts, source_fd);
     }
     let target = create_in_root(root.as_fd(), dest, Leaf::Dir)?;
     let real = guard::container_path(root.as_fd(), &target)?;
@@ -234,20 +235,24 @@ fn mount_bind(
     plan: &RootfsPlan<'_>,
     m: &Mount,
     opts: &MountOptions,
+    source_fd: Option<&OwnedFd>,
 ) -> Result<()> {
     let dest = m.destination();
-    let src = bind_source_path(m, plan.bundle);
-    let meta = std::fs::metadata(&src).map_err(|e| Error::Mount {
+    let src = bind_sources::source_path(m, plan.bundle);
+    // A source opened on the host is reached through its fd: the init's
+    // mapped root may not be able to search the directories above it.
+    let reach = source_fd.map(fd_path).unwrap_or_else(|| src.clone());
+    let meta = std::fs::metadata(&reach).map_err(|e| Error::Mount {
         dest: dest.display().to_string(),
         msg: format!("bind source {}: {e}", src.display()),
     })?;
     let leaf = if meta.is_dir() { Leaf::Dir } else { Leaf::File };
     let target = create_in_root(root.as_fd(), dest, leaf)?;
     let real = guard::container_path(root.as_fd(), &target)?;
-    guard::check_destination(dest, &real, "bind", Some(&src))?;
+    guard::check_destination(dest, &real, "bind", Some(&reach))?;
     let tpath = fd_path(&target);
     let base = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-    sys.mount(Some(&src), &tpath, None, base, None)
+    sys.mount(Some(&reach), &tpath, None, base, None)
         .map_err(|e| mount_err(dest, &format!("bind {}", src.display()), e))?;
     // Re-open: the path now names the new mount, not the dir beneath it.
     let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
@@ -708,6 +713,7 @@ mod tests {
             in_userns: false,
             cgroupns: false,
             cgroup: &CgroupConfig::None,
+            bind_sources: &BindSources::default(),
         };
         prepare(&rec, &plan).unwrap();
         let calls = rec.calls.borrow();
