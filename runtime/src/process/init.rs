@@ -194,9 +194,7 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(Error::Other(
-            "linux.personality.flags are not supported".into(),
-        ));
+        return Err(Error::PersonalityFlags);
     }
     // SAFETY: personality takes an integer and returns the old value or -1.
     let rc = unsafe { libc::personality(persona) };
