@@ -1,5 +1,6 @@
 //! runc's contract on process setup order and rootfs details (issue 17,
-//! groups H and J): the same bundle under hullc and runc, the same
+//! groups H and J: setup order, rro, read-only /dev, hook cwd, bind sources
+//! of a user-namespaced container, --no-pivot): the same bundle under hullc and runc, the same
 //! observable result. runc is Debian's (1.1.5); a case runc does not pass
 //! here is noted where it runs hullc alone.
 
@@ -49,10 +50,25 @@ impl Drop for HostDir {
     }
 }
 
+/// A tmpfs (named `source` in mountinfo) at `at`; HostDir's drop unmounts it.
+fn mount_tmpfs(source: &str, at: &Path) {
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", source])
+        .arg(at)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mount tmpfs at {}", at.display());
+}
+
 /// Run `b` to completion under `rt` (foreground), returning its stdout.
 fn run_out(rt: &Runtime, b: &Bundle, tag: &str) -> String {
+    run_out_with(rt, b, tag, &[])
+}
+
+/// `run_out` with extra `run` flags (e.g. `--no-pivot`).
+fn run_out_with(rt: &Runtime, b: &Bundle, tag: &str, extra: &[&str]) -> String {
     let id = format!("{}-{tag}", b.id());
-    let o = rt.run_container(&id, b, &[]);
+    let o = rt.run_container(&id, b, extra);
     assert!(o.status.success(), "{}: {}", name(rt), describe(&o));
     let out = stdout_of(&o);
     rt.assert_nothing_left(&id, b);
@@ -94,12 +110,7 @@ fn rro_makes_submounts_read_only_too() {
         let host = HostDir::new("rro");
         let sub = host.0.join("sub");
         fs::create_dir(&sub).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "tmpfs"])
-            .arg(&sub)
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        mount_tmpfs("tmpfs", &sub);
         let mut b = Bundle::sh(
             "rro",
             "touch /data/x 2>/dev/null && echo TOP-WRITABLE; touch /data/sub/x 2>/dev/null && echo SUB-WRITABLE; echo done",
@@ -243,5 +254,63 @@ fn start_container_hook_runs_under_seccomp() {
         b.write().unwrap();
         let tag = name(&rt);
         assert_eq!(run_out(&rt, &b, &tag).trim(), "denied", "{tag}");
+    }
+}
+
+/// A user-namespaced container binds sources its mapped root cannot reach
+/// (under a 0700 root-owned directory): the runtime opens them with the
+/// host's privileges and passes them in (runc 1.1.5: "mount sources" sent
+/// over the init socket; hullc: fds from the parent over the sync
+/// channel). A directory bind (read-only) and a single-file bind.
+#[test]
+fn userns_binds_sources_only_the_host_can_reach() {
+    require_root();
+    for rt in runtimes() {
+        let host = HostDir::new("usernsbind");
+        let secret = host.0.join("secret");
+        let vol = secret.join("vol");
+        fs::create_dir_all(&vol).unwrap();
+        fs::write(vol.join("file"), "dir bind\n").unwrap();
+        fs::write(secret.join("single"), "file bind\n").unwrap();
+        fs::set_permissions(&host.0, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o700)).unwrap();
+        let mut b = Bundle::sh("usernsbind", "cat /data/file /etc/single");
+        // The mount points exist: the rootfs is root's, not the mapped root's.
+        fs::create_dir(b.rootfs().join("data")).unwrap();
+        fs::write(b.rootfs().join("etc/single"), "").unwrap();
+        b.set_user_namespace(200000, 65536);
+        b.add_bind(&vol, "/data", true);
+        b.add_bind(&secret.join("single"), "/etc/single", false);
+        b.write().unwrap();
+        let tag = name(&rt);
+        assert_eq!(run_out(&rt, &b, &tag), "dir bind\nfile bind\n", "{tag}");
+    }
+}
+
+/// `run --no-pivot` (MS_MOVE + chroot instead of pivot_root): the host's
+/// mounts are detached, so a tmpfs the test mounted on the host is not in
+/// the container's mountinfo (runc 1.1.5 does the same).
+#[test]
+fn no_pivot_hides_host_mounts() {
+    require_root();
+    for rt in runtimes() {
+        let host = HostDir::new("nopivot");
+        let mp = host.0.join("hostonly");
+        fs::create_dir(&mp).unwrap();
+        let tag = name(&rt);
+        let source = format!("hull-nopivot-{tag}-{}", std::process::id());
+        mount_tmpfs(&source, &mp);
+        let on_host = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(on_host.contains(&source), "the host mount is not there");
+        let b = Bundle::sh("nopivot", "cat /proc/self/mountinfo");
+        let out = run_out_with(&rt, &b, &tag, &["--no-pivot"]);
+        assert!(
+            out.lines().any(|l| l.split(' ').nth(4) == Some("/")),
+            "{tag}: no root in {out}"
+        );
+        assert!(
+            !out.contains(&source) && !out.contains(&*mp.to_string_lossy()),
+            "{tag}: host mount visible inside: {out}"
+        );
     }
 }

@@ -111,11 +111,9 @@ pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<Strin
     )?;
     ch.expect_ack()?;
     drop(master);
-    for fd in 0..3 {
-        // SAFETY: dup2 onto stdio numbers; the old fds 0-2 are ours to replace.
-        let rc = unsafe { libc::dup2(slave.as_raw_fd(), fd) };
-        nix::errno::Errno::result(rc).sys("dup2 pty")?;
-    }
+    nix::unistd::dup2_stdin(&slave).sys("dup2 pty")?;
+    nix::unistd::dup2_stdout(&slave).sys("dup2 pty")?;
+    nix::unistd::dup2_stderr(&slave).sys("dup2 pty")?;
     // SAFETY: TIOCSCTTY on our own pty slave with arg 0.
     let rc = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
     nix::errno::Errno::result(rc).sys("ioctl(TIOCSCTTY)")?;
@@ -124,7 +122,10 @@ pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<Strin
 
 /// Parent side: connect to the console socket and send `master`.
 pub fn send_to_socket(sock: &Path, master: &OwnedFd, name: &str) -> Result<()> {
-    let err = |e: nix::Error| Error::Other(format!("console socket {}: {e}", sock.display()));
+    let err = |e: nix::Error| Error::ConsoleSocket {
+        path: sock.to_path_buf(),
+        source: e,
+    };
     let s = socket(
         AddressFamily::Unix,
         SockType::Stream,

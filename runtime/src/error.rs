@@ -38,8 +38,169 @@ pub enum Error {
     Init(String),
     #[error("seccomp: {0}")]
     Seccomp(String),
-    #[error("{0}")]
-    Other(String),
+
+    // --- command line ---------------------------------------------------
+    #[error("no command given (see hullc --help)")]
+    NoCommand,
+    #[error("--systemd-cgroup is not supported by hullc (cgroupfs only)")]
+    SystemdCgroup,
+    #[error("CRIU version check failed: checkpoint/restore is not supported by hullc (no CRIU)")]
+    NoCriu,
+    #[error("{0}: container id cannot be empty")]
+    EmptyId(&'static str),
+    #[error("unknown --format {0:?} (table or json)")]
+    UnknownFormat(String),
+    #[error("invalid --interval {0:?} (e.g. 5s, 500ms, 1m)")]
+    BadInterval(String),
+    #[error("unknown signal {0:?}")]
+    UnknownSignal(String),
+    #[error("File {} exists. Remove it first", .0.display())]
+    SpecExists(PathBuf),
+    #[error("invalid size {0:?}")]
+    BadSize(String),
+    #[error("resources: {0}")]
+    Resources(#[source] serde_json::Error),
+    #[error("cpu quota must be -1 or positive")]
+    CpuQuota,
+    #[error("cpu period must be between 1000 and 1000000 (µs)")]
+    CpuPeriod,
+    #[error("couldn't find PID field in ps output")]
+    PsNoPidColumn,
+    #[error("unable to parse pid: {0:?}")]
+    PsBadPid(String),
+    #[error("ps: {0}")]
+    PsSpawn(#[source] std::io::Error),
+    #[error("ps {args}: {status}: {output}")]
+    PsFailed {
+        args: String,
+        status: std::process::ExitStatus,
+        output: String,
+    },
+    #[error("cleanup after exit: {0}")]
+    CleanupAfterExit(Box<Error>),
+
+    // --- exec ---------------------------------------------------------------
+    #[error("exec: give a command (ARGS…) or --process FILE")]
+    ExecNoCommand,
+    #[error("{}: invalid process: {source}", .path.display())]
+    ProcessFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("exec --user {0:?}: want UID[:GID] as numbers")]
+    ExecUser(String),
+    #[error("exec --cap {0:?}: unknown capability")]
+    ExecCap(String),
+    #[error("container {0:?}: cannot exec in a stopped container")]
+    ExecStopped(String),
+    #[error(
+        "container {0:?}: cannot exec in a paused container (use --ignore-paused to override)"
+    )]
+    ExecPaused(String),
+
+    // --- terminal -----------------------------------------------------------
+    #[error("exec -t needs --console-socket")]
+    ExecTtyNeedsConsoleSocket,
+    #[error("process.terminal is true but no --console-socket was given")]
+    TerminalNeedsConsoleSocket,
+    #[error("cannot allocate tty if runc will detach without setting console socket")]
+    DetachedTtyNeedsConsoleSocket,
+    #[error("cannot use console socket if runc will not detach or allocate tty")]
+    ConsoleSocketUnused,
+    #[error("console socket {}: does not exist", .0.display())]
+    ConsoleSocketMissing(PathBuf),
+    #[error("console socket {}: {source}", .path.display())]
+    ConsoleSocket {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+
+    // --- container state and cgroups ---------------------------------------
+    #[error("{}: {source}", .path.display())]
+    StateFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("encode {what}: {source}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("process is missing")]
+    MissingProcess,
+    #[error("invalid configuration: cannot use unified on cgroup v1")]
+    UnifiedOnV1,
+    #[error("container's cgroup unexpectedly frozen")]
+    CgroupFrozen,
+    #[error("container {id:?}: init {pid} did not die")]
+    InitDidNotDie { id: String, pid: i32 },
+
+    // --- process setup ------------------------------------------------------
+    #[error("oomScoreAdj {value}: {source}{}", eperm_hint(.source, "lowering it needs CAP_SYS_RESOURCE"))]
+    OomScoreAdj {
+        value: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("rlimit {typ} soft={soft} hard={hard}: {source}{}", eperm_hint(.source, "raising a hard limit needs CAP_SYS_RESOURCE"))]
+    Rlimit {
+        typ: String,
+        soft: u64,
+        hard: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("timeOffsets: unknown clock {0:?}")]
+    TimeOffsetClock(String),
+    #[error("linux.personality.flags are not supported")]
+    PersonalityFlags,
+    #[error("sync channel: {0}")]
+    SyncMessage(#[source] serde_json::Error),
+
+    // --- capabilities -------------------------------------------------------
+    #[error("read bounding set: {0}")]
+    CapsReadBounding(#[source] caps::errors::CapsError),
+    #[error("drop {cap} from bounding set: {source}")]
+    CapsDropBounding {
+        cap: caps::Capability,
+        #[source]
+        source: caps::errors::CapsError,
+    },
+    #[error("read permitted set: {0}")]
+    CapsReadPermitted(#[source] caps::errors::CapsError),
+    #[error("set {set} capabilities: {source}")]
+    CapsSet {
+        set: &'static str,
+        #[source]
+        source: caps::errors::CapsError,
+    },
+    #[error("clear ambient capabilities: {0}")]
+    CapsClearAmbient(#[source] caps::errors::CapsError),
+    #[error("clear capabilities: {0}")]
+    CapsClear(#[source] caps::errors::CapsError),
+
+    // --- hullc's own executable (sealed copy, CVE-2019-5736) ---------------
+    #[error("memfd_create: {0}")]
+    MemfdCreate(#[source] nix::Error),
+    #[error("copy hullc into memfd: {0}")]
+    MemfdCopy(#[source] std::io::Error),
+    #[error("seal memfd: {0}")]
+    MemfdSeal(#[source] nix::Error),
+    #[error("re-exec from sealed memfd: {0}")]
+    SealedReexec(#[source] std::io::Error),
+}
+
+/// " (HINT)" when the error is EPERM/EACCES: what the kernel wants.
+fn eperm_hint(e: &std::io::Error, hint: &str) -> String {
+    if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
+        format!(" ({hint})")
+    } else {
+        String::new()
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

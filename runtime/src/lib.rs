@@ -22,13 +22,11 @@ use error::{Error, Result};
 pub fn dispatch(cli: &Cli) -> Result<i32> {
     let g = &cli.global;
     if g.systemd_cgroup {
-        return Err(Error::Other(
-            "--systemd-cgroup is not supported by hullc (cgroupfs only)".into(),
-        ));
+        return Err(Error::SystemdCgroup);
     }
     let store = Store::new(&rootless::state_root(&g.root));
     let Some(command) = &cli.command else {
-        return Err(Error::Other("no command given (see hullc --help)".into()));
+        return Err(Error::NoCommand);
     };
     match command {
         Command::Create(a) => cli::create::run(&store, a).map(|_| 0),

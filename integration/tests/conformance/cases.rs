@@ -349,6 +349,16 @@ pub(crate) fn cases() -> Vec<Case> {
             "config-linux.md#seccomp args, as runc (K)",
             Should
         ),
+        case!(
+            userns_bind_source_root_only,
+            "runc userns: bind sources opened on the host (J)",
+            Should
+        ),
+        case!(
+            no_pivot_host_mounts_hidden,
+            "runc CLI run --no-pivot: host mounts detached (J)",
+            Should
+        ),
         // invalid configs
         case!(invalid_oci_version, "config.md#specification-version", Must),
         case!(invalid_json, "bundle.md#config", Must),

@@ -362,3 +362,43 @@ pub(crate) fn readonly_dev_tmpfs(bin: &Path) -> R {
     );
     expect_lines(&run_ok(bin, &b)?, &["null", "pts", "done"])
 }
+
+/// A user-namespaced container's bind source under a 0700 root-owned
+/// directory: opened by the runtime on the host, mounted inside.
+pub(crate) fn userns_bind_source_root_only(bin: &Path) -> R {
+    let b = sh("usernsbind", "cat /data/file", |b| {
+        b.set_user_namespace(200000, 65536);
+    });
+    let secret = b.dir().join("secret");
+    let vol = secret.join("vol");
+    fs::create_dir_all(&vol).map_err(|e| e.to_string())?;
+    fs::write(vol.join("file"), "from the host\n").map_err(|e| e.to_string())?;
+    fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| e.to_string())?;
+    fs::create_dir(b.rootfs().join("data")).map_err(|e| e.to_string())?;
+    let mut b = b;
+    b.add_bind(&vol, "/data", true);
+    b.write().map_err(|e| e.to_string())?;
+    expect_lines(&run_ok(bin, &b)?, &["from the host"])
+}
+
+/// `run --no-pivot`: a tmpfs mounted on the host is not in the
+/// container's mountinfo.
+pub(crate) fn no_pivot_host_mounts_hidden(bin: &Path) -> R {
+    let b = sh("nopivot", "cat /proc/self/mountinfo", |_| {});
+    let mp = b.dir().join("hostonly");
+    fs::create_dir(&mp).map_err(|e| e.to_string())?;
+    let source = format!("hull-conf-nopivot-{}", b.id());
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", &source])
+        .arg(&mp)
+        .status()
+        .map_err(|e| e.to_string())?;
+    ensure!(ok.success(), "mount tmpfs");
+    let o = rt(bin).run_container(b.id(), &b, &["--no-pivot"]);
+    let _ = nix::mount::umount2(&mp, nix::mount::MntFlags::MNT_DETACH);
+    ensure!(o.status.success(), "run --no-pivot failed: {}", short(&o));
+    let out = stdout_of(&o);
+    ensure!(!out.contains(&source), "host mount visible inside: {out:?}");
+    Ok(())
+}

@@ -24,16 +24,12 @@ impl CriuArgs {
 }
 
 fn unsupported() -> Error {
-    Error::Other(
-        "CRIU version check failed: checkpoint/restore is not supported by hullc (no CRIU)".into(),
-    )
+    Error::NoCriu
 }
 
 pub fn checkpoint(store: &Store, a: &CriuArgs) -> Result<()> {
     let Some(id) = a.id() else {
-        return Err(Error::Other(
-            "checkpoint: container id cannot be empty".into(),
-        ));
+        return Err(Error::EmptyId("checkpoint"));
     };
     store.load(id)?;
     Err(unsupported())
@@ -41,7 +37,7 @@ pub fn checkpoint(store: &Store, a: &CriuArgs) -> Result<()> {
 
 pub fn restore(store: &Store, a: &CriuArgs) -> Result<()> {
     let Some(id) = a.id() else {
-        return Err(Error::Other("restore: container id cannot be empty".into()));
+        return Err(Error::EmptyId("restore"));
     };
     crate::container::store::validate_id(id)?;
     if store.load(id).is_ok() {

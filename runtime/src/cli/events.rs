@@ -20,7 +20,7 @@ pub struct EventsArgs {
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let bad = || Error::Other(format!("invalid --interval {s:?} (e.g. 5s, 500ms, 1m)"));
+    let bad = || Error::BadInterval(s.to_string());
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map_or((s, "s"), |i| s.split_at(i));

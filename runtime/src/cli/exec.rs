@@ -60,13 +60,13 @@ pub struct ExecArgs {
 fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if let Some(path) = &a.process {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        return serde_json::from_slice(&text)
-            .map_err(|e| Error::Other(format!("{}: invalid process: {e}", path.display())));
+        return serde_json::from_slice(&text).map_err(|source| Error::ProcessFile {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     if a.args.is_empty() {
-        return Err(Error::Other(
-            "exec: give a command (ARGS…) or --process FILE".into(),
-        ));
+        return Err(Error::ExecNoCommand);
     }
     let mut p = base.cloned().unwrap_or_default();
     p.set_args(Some(a.args.clone()));
@@ -83,7 +83,7 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     }
     if let Some(u) = &a.user {
         let mut parts = u.splitn(2, ':');
-        let bad = || Error::Other(format!("exec --user {u:?}: want UID[:GID] as numbers"));
+        let bad = || Error::ExecUser(u.to_string());
         let uid: u32 = parts.next().unwrap_or("").parse().map_err(|_| bad())?;
         let gid: u32 = match parts.next() {
             Some(g) => g.parse().map_err(|_| bad())?,
@@ -107,7 +107,7 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
         for c in &a.cap {
             let name = c.trim_start_matches("CAP_");
             let cap: Capability = serde_json::from_value(serde_json::json!(name))
-                .map_err(|_| Error::Other(format!("exec --cap {c:?}: unknown capability")))?;
+                .map_err(|_| Error::ExecCap(c.to_string()))?;
             for set in [
                 caps.bounding().clone(),
                 caps.effective().clone(),
@@ -138,18 +138,8 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
 pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     let mut st = store.load(&a.id)?;
     match store.status(&st) {
-        Status::Stopped | Status::Creating => {
-            return Err(Error::Other(format!(
-                "container {:?}: cannot exec in a stopped container",
-                a.id
-            )))
-        }
-        Status::Paused if !a.ignore_paused => {
-            return Err(Error::Other(format!(
-            "container {:?}: cannot exec in a paused container (use --ignore-paused to override)",
-            a.id
-        )))
-        }
+        Status::Stopped | Status::Creating => return Err(Error::ExecStopped(a.id.clone())),
+        Status::Paused if !a.ignore_paused => return Err(Error::ExecPaused(a.id.clone())),
         _ => {}
     }
     if !a.cgroup.is_empty() {

@@ -46,7 +46,10 @@ pub fn run(store: &Store, a: &ListArgs) -> Result<()> {
             let text = if rows.is_empty() {
                 "null".to_string()
             } else {
-                serde_json::to_string(&rows).map_err(|e| Error::Other(e.to_string()))?
+                serde_json::to_string(&rows).map_err(|source| Error::Encode {
+                    what: "list",
+                    source,
+                })?
             };
             println!("{text}");
         }
@@ -67,11 +70,7 @@ pub fn run(store: &Store, a: &ListArgs) -> Result<()> {
                 );
             }
         }
-        other => {
-            return Err(Error::Other(format!(
-                "unknown --format {other:?} (table or json)"
-            )))
-        }
+        other => return Err(Error::UnknownFormat(other.to_string())),
     }
     Ok(())
 }

@@ -26,13 +26,13 @@ pub fn filter_table(output: &str, pids: &[i32]) -> Result<Vec<String>> {
     let col = header
         .split_whitespace()
         .position(|t| t == "PID")
-        .ok_or_else(|| Error::Other("couldn't find PID field in ps output".into()))?;
+        .ok_or(Error::PsNoPidColumn)?;
     let mut out = vec![header.to_string()];
     for line in lines.filter(|l| !l.is_empty()) {
         let field = line.split_whitespace().nth(col).unwrap_or_default();
         let pid: i32 = field
             .parse()
-            .map_err(|_| Error::Other(format!("unable to parse pid: {field:?}")))?;
+            .map_err(|_| Error::PsBadPid(field.to_string()))?;
         if pids.contains(&pid) {
             out.push(line.to_string());
         }
@@ -54,26 +54,21 @@ pub fn run(store: &Store, a: &PsArgs) -> Result<()> {
             let o = Command::new("ps")
                 .args(&args)
                 .output()
-                .map_err(|e| Error::Other(format!("ps: {e}")))?;
+                .map_err(Error::PsSpawn)?;
             let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
             if !o.status.success() {
                 text.push_str(&String::from_utf8_lossy(&o.stderr));
-                return Err(Error::Other(format!(
-                    "ps {}: {}: {}",
-                    args.join(" "),
-                    o.status,
-                    text.trim()
-                )));
+                return Err(Error::PsFailed {
+                    args: args.join(" "),
+                    status: o.status,
+                    output: text.trim().to_string(),
+                });
             }
             for line in filter_table(&text, &pids)? {
                 println!("{line}");
             }
         }
-        other => {
-            return Err(Error::Other(format!(
-                "unknown --format {other:?} (table or json)"
-            )))
-        }
+        other => return Err(Error::UnknownFormat(other.to_string())),
     }
     Ok(())
 }

@@ -44,6 +44,6 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
         return Ok(code);
     }
     let st = store.load(&a.create.id)?;
-    lifecycle::destroy(store, &st).map_err(|e| Error::Other(format!("cleanup after exit: {e}")))?;
+    lifecycle::destroy(store, &st).map_err(|e| Error::CleanupAfterExit(Box::new(e)))?;
     Ok(code)
 }

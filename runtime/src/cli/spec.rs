@@ -291,8 +291,10 @@ pub fn render(rootless: Option<(u32, u32)>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    spec.serialize(&mut ser)
-        .map_err(|e| Error::Other(e.to_string()))?;
+    spec.serialize(&mut ser).map_err(|source| Error::Encode {
+        what: "config.json",
+        source,
+    })?;
     Ok(out)
 }
 
@@ -305,10 +307,7 @@ pub fn run(a: &SpecArgs) -> Result<()> {
     }
     let path = a.bundle.join("config.json");
     if path.exists() {
-        return Err(Error::Other(format!(
-            "File {} exists. Remove it first",
-            path.display()
-        )));
+        return Err(Error::SpecExists(path));
     }
     let ids = a.rootless.then(|| {
         (

@@ -7,7 +7,10 @@ pub fn run(store: &Store, id: &str) -> Result<()> {
     let status = store.status(&st);
     // runc's `state` leaves the owner empty (only `list` fills it in).
     let report = StateReport::new(&st, status, String::new());
-    let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Other(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&report).map_err(|source| Error::Encode {
+        what: "state",
+        source,
+    })?;
     println!("{text}");
     Ok(())
 }

@@ -44,7 +44,7 @@ pub struct UpdateArgs {
 
 /// "512m", "1g", "-1", "1048576" → bytes.
 pub fn parse_size(s: &str) -> Result<i64> {
-    let bad = || Error::Other(format!("invalid size {s:?}"));
+    let bad = || Error::BadSize(s.to_string());
     if s == "-1" {
         return Ok(-1);
     }
@@ -75,7 +75,7 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
             }
-            serde_json::from_str(&text).map_err(|e| Error::Other(format!("resources: {e}")))?
+            serde_json::from_str(&text).map_err(Error::Resources)?
         }
         None => json!({}),
     };
@@ -125,7 +125,7 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if let Some(w) = a.blkio_weight {
         set(&["blockIO", "weight"], json!(w));
     }
-    serde_json::from_value(v).map_err(|e| Error::Other(format!("resources: {e}")))
+    serde_json::from_value(v).map_err(Error::Resources)
 }
 
 pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
@@ -142,18 +142,20 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
     let res = resources(a)?;
     if let Some(c) = res.cpu() {
         if c.quota().is_some_and(|q| q == 0 || q < -1) {
-            return Err(Error::Other("cpu quota must be -1 or positive".into()));
+            return Err(Error::CpuQuota);
         }
         if c.period().is_some_and(|p| !(1000..=1_000_000).contains(&p)) {
-            return Err(Error::Other(
-                "cpu period must be between 1000 and 1000000 (µs)".into(),
-            ));
+            return Err(Error::CpuPeriod);
         }
     }
     cgroups::open(&st.cgroup)?.apply(&res)?;
     // Remember the new values (merged field by field into the config).
-    let mut cfg = serde_json::to_value(&st.config).map_err(|e| Error::Other(e.to_string()))?;
-    let new = serde_json::to_value(&res).map_err(|e| Error::Other(e.to_string()))?;
+    let encode = |source| Error::Encode {
+        what: "resources",
+        source,
+    };
+    let mut cfg = serde_json::to_value(&st.config).map_err(encode)?;
+    let new = serde_json::to_value(&res).map_err(encode)?;
     merge(&mut cfg["linux"]["resources"], &new);
     if let Ok(spec) = serde_json::from_value(cfg) {
         st.config = spec;

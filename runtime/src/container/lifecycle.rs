@@ -95,10 +95,7 @@ pub fn create_with_console(
     tracing::debug!(id = o.id, bundle = %o.bundle.display(), "creating container");
     let bundle = config::load_bundle(o.bundle)?;
     let spec = &bundle.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::Other("process is missing".into()))?;
+    let process = spec.process().as_ref().ok_or(Error::MissingProcess)?;
     check_terminal(
         o.detach,
         process.terminal() == Some(true),
@@ -125,10 +122,7 @@ pub fn create_with_console(
     check_cgroup(&cg_cfg, spec)?;
     if let Some(sock) = o.console_socket {
         if !sock.exists() {
-            return Err(Error::Other(format!(
-                "console socket {}: does not exist",
-                sock.display()
-            )));
+            return Err(Error::ConsoleSocketMissing(sock.to_path_buf()));
         }
     }
 
@@ -258,9 +252,7 @@ fn check_cgroup(cfg: &cgroups::CgroupConfig, spec: &oci_spec::runtime::Spec) -> 
         .and_then(|r| r.unified().as_ref())
         .is_some_and(|u| !u.is_empty());
     if unified && matches!(cfg, cgroups::CgroupConfig::V1 { .. }) {
-        return Err(Error::Other(
-            "invalid configuration: cannot use unified on cgroup v1".into(),
-        ));
+        return Err(Error::UnifiedOnV1);
     }
     let Ok(cg) = cgroups::open(cfg) else {
         return Ok(());
@@ -273,9 +265,7 @@ fn check_cgroup(cfg: &cgroups::CgroupConfig, spec: &oci_spec::runtime::Spec) -> 
         );
     }
     if cg.is_frozen() {
-        return Err(Error::Other(
-            "container's cgroup unexpectedly frozen".into(),
-        ));
+        return Err(Error::CgroupFrozen);
     }
     Ok(())
 }
@@ -285,14 +275,10 @@ fn check_cgroup(cfg: &cgroups::CgroupConfig, spec: &oci_spec::runtime::Spec) -> 
 /// only used for a detached terminal.
 pub fn check_terminal(detach: bool, terminal: bool, has_socket: bool) -> Result<()> {
     if detach && terminal && !has_socket {
-        return Err(Error::Other(
-            "cannot allocate tty if runc will detach without setting console socket".into(),
-        ));
+        return Err(Error::DetachedTtyNeedsConsoleSocket);
     }
     if (!detach || !terminal) && has_socket {
-        return Err(Error::Other(
-            "cannot use console socket if runc will not detach or allocate tty".into(),
-        ));
+        return Err(Error::ConsoleSocketUnused);
     }
     Ok(())
 }
@@ -385,7 +371,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 
 /// A signal name or number; `None` for 0 (only checks that the init exists).
 pub fn parse_signal(s: &str) -> Result<Option<Signal>> {
-    let bad = || Error::Other(format!("unknown signal {s:?}"));
+    let bad = || Error::UnknownSignal(s.to_string());
     if let Ok(n) = s.parse::<i32>() {
         if n == 0 {
             return Ok(None);
@@ -475,10 +461,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while super::status::is_alive(st.pid, st.pid_start) {
             if Instant::now() > deadline {
-                return Err(Error::Other(format!(
-                    "container {id:?}: init {} did not die",
-                    st.pid
-                )));
+                return Err(Error::InitDidNotDie {
+                    id: id.to_string(),
+                    pid: st.pid,
+                });
             }
             std::thread::sleep(Duration::from_millis(2));
         }

@@ -96,14 +96,17 @@ impl Store {
             }
             Err(e) => return Err(Error::io(path, e)),
         };
-        serde_json::from_slice(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+        serde_json::from_slice(&text).map_err(|source| Error::StateFile { path, source })
     }
 
     /// Write state.json atomically (temp file + rename).
     pub fn save(&self, st: &ContainerState) -> Result<()> {
         let dir = self.dir(&st.id);
         let tmp = dir.join(".state.json.tmp");
-        let text = serde_json::to_vec(st).map_err(|e| Error::Other(e.to_string()))?;
+        let text = serde_json::to_vec(st).map_err(|source| Error::Encode {
+            what: "state.json",
+            source,
+        })?;
         std::fs::write(&tmp, text).ctx(&tmp)?;
         std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(dir.join(STATE_FILE))
     }

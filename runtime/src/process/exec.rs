@@ -111,9 +111,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
                         *slot.borrow_mut() = Some(fd);
                         Ok(())
                     }
-                    (Some(_), None, None) => {
-                        Err(Error::Other("exec -t needs --console-socket".into()))
-                    }
+                    (Some(_), None, None) => Err(Error::ExecTtyNeedsConsoleSocket),
                     (None, _, _) => Err(Error::Init("console message without a pty fd".into())),
                 };
                 match r {

@@ -27,9 +27,7 @@ pub struct Foreground {
 impl Foreground {
     /// Call before creating the process: become subreaper, block signals.
     pub fn prepare() -> Result<Self> {
-        // SAFETY: prctl with integer args.
-        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        nix::errno::Errno::result(rc).sys("prctl(PR_SET_CHILD_SUBREAPER)")?;
+        nix::sys::prctl::set_child_subreaper(true).sys("prctl(PR_SET_CHILD_SUBREAPER)")?;
         let mut set = SigSet::empty();
         set.add(Signal::SIGCHLD);
         for s in FORWARDED {

@@ -7,6 +7,7 @@ use super::program;
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupConfig;
 use crate::error::{Error, IoContext, Result, SysContext};
+use crate::rootfs::bind_sources::{self, BindSources};
 use crate::rootfs::{self, RootfsPlan};
 use crate::security;
 use crate::syscall::linux::LinuxSyscall;
@@ -62,6 +63,11 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     if !ns.has(LinuxNamespaceType::Mount) {
         return Err(Error::Init("a mount namespace is required".into()));
     }
+    let bind_sources = if bind_sources::wanted(spec, ns) {
+        receive_bind_sources(ch)?
+    } else {
+        BindSources::default()
+    };
     let plan = RootfsPlan {
         spec,
         rootfs: ctx.rootfs,
@@ -69,6 +75,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
         in_userns: ns.has(LinuxNamespaceType::User),
         cgroupns: ns.is_new(LinuxNamespaceType::Cgroup),
         cgroup: ctx.cgroup,
+        bind_sources: &bind_sources,
     };
     // exec.fifo is opened O_PATH now, while the state dir is reachable, and
     // reopened for writing through /proc/self/fd after pivot_root.
@@ -162,6 +169,22 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     Err(e)
 }
 
+/// Ask the parent to open the bind sources (it has the host's privileges)
+/// and collect the fds it sends until its Ack.
+fn receive_bind_sources(ch: &Channel) -> Result<BindSources> {
+    ch.send(&Msg::MountSources)?;
+    let mut sources = BindSources::default();
+    loop {
+        match ch.recv()? {
+            Some((Msg::MountSource { index }, Some(fd))) => sources.insert(index, fd),
+            Some((Msg::Ack, _)) => return Ok(sources),
+            Some((Msg::Abort { msg }, _)) => return Err(Error::Init(msg)),
+            Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            None => return Err(Error::Init("parent went away".into())),
+        }
+    }
+}
+
 /// `linux.personality`: the execution domain (LINUX32 → `uname -m` i686).
 fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
     const PER_LINUX: libc::c_ulong = 0x0000;
@@ -171,9 +194,7 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(Error::Other(
-            "linux.personality.flags are not supported".into(),
-        ));
+        return Err(Error::PersonalityFlags);
     }
     // SAFETY: personality takes an integer and returns the old value or -1.
     let rc = unsafe { libc::personality(persona) };

@@ -224,6 +224,15 @@ fn serve(
                 // overtake the pid, and its oom_score_adj is set first.
                 reply(ch, set_oom_score_adj(l, pid))?;
             }
+            Msg::MountSources => {
+                let pid =
+                    init_pid.ok_or_else(|| Error::Init("mount sources before init pid".into()))?;
+                let bundle = l.init.bundle;
+                for (index, fd) in crate::rootfs::bind_sources::open_for(pid, l.init.spec, bundle) {
+                    ch.send_with_fd(&Msg::MountSource { index }, Some(raw(&fd)))?;
+                }
+                ch.send(&Msg::Ack)?;
+            }
             Msg::RunHooks => {
                 let pid = init_pid.ok_or_else(|| Error::Init("hooks before init pid".into()))?;
                 reply(ch, (l.run_runtime_hooks)(pid))?;
@@ -237,9 +246,7 @@ fn serve(
                         }
                         Ok(())
                     }
-                    (_, None) => Err(Error::Other(
-                        "process.terminal is true but no --console-socket was given".into(),
-                    )),
+                    (_, None) => Err(Error::TerminalNeedsConsoleSocket),
                     (None, _) => Err(Error::Init("console message without a pty fd".into())),
                 };
                 reply(ch, r)?;
@@ -287,14 +294,8 @@ fn set_oom_score_adj(l: &Launch<'_>, pid: i32) -> Result<()> {
         return Ok(());
     };
     let path = format!("/proc/{pid}/oom_score_adj");
-    std::fs::write(&path, adj.to_string()).map_err(|e| {
-        let hint = if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) {
-            " (lowering it needs CAP_SYS_RESOURCE)"
-        } else {
-            ""
-        };
-        Error::Other(format!("oomScoreAdj {adj}: {e}{hint}"))
-    })
+    std::fs::write(&path, adj.to_string())
+        .map_err(|source| Error::OomScoreAdj { value: adj, source })
 }
 
 /// Ack an ok result; on error tell the child to abort and return the error.
@@ -351,9 +352,7 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
     let mut text = String::new();
     for (clock, off) in &offsets {
         if clock != "monotonic" && clock != "boottime" {
-            return Err(Error::Other(format!(
-                "timeOffsets: unknown clock {clock:?}"
-            )));
+            return Err(Error::TimeOffsetClock(clock.clone()));
         }
         text.push_str(&format!(
             "{clock} {} {}\n",

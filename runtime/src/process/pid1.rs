@@ -45,11 +45,9 @@ pub fn run(mut p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
             // Its own process group, in the terminal's foreground when there
             // is one (SIGTTOU is still blocked, so tcsetpgrp cannot stop us).
             let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-            // SAFETY: isatty and tcsetpgrp are ioctls on stdin with our own pgid.
-            unsafe {
-                if libc::isatty(0) == 1 {
-                    libc::tcsetpgrp(0, libc::getpgrp());
-                }
+            let stdin = std::io::stdin();
+            if nix::unistd::isatty(&stdin).unwrap_or(false) {
+                let _ = nix::unistd::tcsetpgrp(&stdin, nix::unistd::getpgrp());
             }
             let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
             let e = match program::exec(p, preserve_fds) {
@@ -63,16 +61,11 @@ pub fn run(mut p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
         Ok(ForkResult::Parent { child }) => {
             // Keep only stdio: nothing of hullc's stays open in PID 1.
             program::close_fds_from(3);
-            set_name(b"hull-init\0");
+            let _ = nix::sys::prctl::set_name(c"hull-init");
             scrub_cmdline_and_environ(b"hull-init");
             supervise(child)
         }
     }
-}
-
-fn set_name(name: &[u8]) {
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
 }
 
 /// Where this process's argv and environ strings lie: fields 48–51 of
@@ -108,14 +101,12 @@ fn scrub_cmdline_and_environ(name: &[u8]) {
 
 /// Forward signals to the program, reap orphans, exit with its status.
 fn supervise(child: Pid) -> ! {
-    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigfillset initialises the set it is given.
-    unsafe { libc::sigfillset(set.as_mut_ptr()) };
-    // SAFETY: initialised just above.
-    let set = unsafe { set.assume_init() };
+    let set = SigSet::all();
     loop {
+        // Raw sigwaitinfo and kill, not nix's: real-time signals (which
+        // nix's Signal cannot name) are forwarded too.
         // SAFETY: sigwaitinfo with a valid set and no info buffer.
-        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), std::ptr::null_mut()) };
         if sig < 0 {
             continue; // EINTR
         }

@@ -82,8 +82,7 @@ pub fn prepare<'a>(
                 caps::CapSet::Inheritable,
                 caps::CapSet::Ambient,
             ] {
-                caps::clear(None, set)
-                    .map_err(|e| Error::Other(format!("clear capabilities: {e}")))?;
+                caps::clear(None, set).map_err(Error::CapsClear)?;
             }
         }
     }
@@ -195,16 +194,15 @@ fn close_range(lo: RawFd, hi: RawFd) {
         })
         .unwrap_or_default();
     for fd in fds.into_iter().filter(|fd| (lo..=hi).contains(fd)) {
-        // SAFETY: closing a descriptor of ours; nothing uses it afterwards.
-        unsafe { libc::close(fd) };
+        let _ = nix::unistd::close(fd);
     }
 }
 
 /// Close every fd >= `from` now.
 pub fn close_fds_from(from: i32) {
-    // SAFETY: closing descriptors of ours (the /proc walk's own is gone by then).
-    fds_from(from, 0, |fd| unsafe {
-        libc::close(fd);
+    // Descriptors of ours (the /proc walk's own is gone by then).
+    fds_from(from, 0, |fd| {
+        let _ = nix::unistd::close(fd);
     });
 }
 

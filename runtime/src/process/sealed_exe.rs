@@ -16,12 +16,16 @@
 //! the whole `run`).
 
 use crate::error::{Error, Result};
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::sys::sendfile::sendfile;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 
-const SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+fn seals() -> SealFlag {
+    SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
+}
 
 /// True if our binary cannot be written through /proc/self/exe: a
 /// write-sealed memfd, or a file on a read-only mount.
@@ -29,9 +33,10 @@ pub fn is_sealed() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
-    // SAFETY: F_GET_SEALS on a valid fd; returns -1 (EINVAL) for non-memfds.
-    let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
-    if seals >= 0 && seals & libc::F_SEAL_WRITE != 0 {
+    // EINVAL for anything but a memfd.
+    let sealed = fcntl(&f, FcntlArg::F_GET_SEALS)
+        .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SealFlag::F_SEAL_WRITE));
+    if sealed {
         return true;
     }
     nix::sys::statvfs::fstatvfs(&f)
@@ -134,46 +139,22 @@ pub fn ensure_sealed() -> Result<()> {
         .metadata()
         .map_err(|e| Error::io("/proc/self/exe", e))?
         .len();
-    let name = c"hullc";
-    // SAFETY: memfd_create with a valid C string and flags.
-    let raw =
-        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-    if raw < 0 {
-        return Err(Error::Other(format!(
-            "memfd_create: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: raw was just returned by memfd_create.
-    let memfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let memfd = memfd_create(
+        c"hullc",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .map_err(Error::MemfdCreate)?;
     let mut left = len as usize;
     while left > 0 {
-        // SAFETY: both fds are valid; a null offset uses the file offsets.
-        let n = unsafe {
-            libc::sendfile(
-                memfd.as_raw_fd(),
-                exe.as_raw_fd(),
-                std::ptr::null_mut(),
-                left,
-            )
-        };
-        if n <= 0 {
-            let e = std::io::Error::last_os_error();
-            if n < 0 && e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(Error::Other(format!("copy hullc into memfd: {e}")));
+        match sendfile(&memfd, &exe, None, left) {
+            Ok(0) => return Err(Error::MemfdCopy(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => left -= n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::MemfdCopy(e.into())),
         }
-        left -= n as usize;
     }
-    // SAFETY: F_ADD_SEALS on our memfd.
-    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(Error::Other(format!(
-            "seal memfd: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
+    fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals())).map_err(Error::MemfdSeal)?;
     let (args, env) = args_env();
     let e = nix::unistd::fexecve(&memfd, &args, &env).unwrap_err();
-    Err(Error::Other(format!("re-exec from sealed memfd: {e}")))
+    Err(Error::SealedReexec(e.into()))
 }

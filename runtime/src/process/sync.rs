@@ -17,6 +17,10 @@ pub enum Msg {
     MapIds { pid: i32 },
     /// stage 1 forked the container's init (host pid).
     InitPid { pid: i32 },
+    /// init (user namespace): open my bind sources with host privileges.
+    MountSources,
+    /// Parent → init: the source of `mounts[index]` is attached.
+    MountSource { index: usize },
     /// init finished its mounts: run prestart/createRuntime hooks now.
     RunHooks,
     /// init made a pty; the master fd is attached.
@@ -59,7 +63,7 @@ impl Channel {
     }
 
     pub fn send_with_fd(&self, msg: &Msg, fd: Option<RawFd>) -> Result<()> {
-        let buf = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
+        let buf = serde_json::to_vec(msg).map_err(Error::SyncMessage)?;
         let iov = [IoSlice::new(&buf)];
         let fds;
         let cmsgs: Vec<ControlMessage<'_>> = match fd {
@@ -112,8 +116,7 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        let msg = serde_json::from_slice(&buf[..n])
-            .map_err(|e| Error::Other(format!("sync channel: {e}")))?;
+        let msg = serde_json::from_slice(&buf[..n]).map_err(Error::SyncMessage)?;
         Ok(Some((msg, fd)))
     }
 

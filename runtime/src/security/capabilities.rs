@@ -27,8 +27,7 @@ pub fn to_caps(set: &Capabilities, bounding_now: &CapsHashSet) -> CapsHashSet {
 /// Drop from the bounding set everything not listed (needs CAP_SETPCAP, so
 /// call it before the user switch).
 pub fn apply_bounding(c: &LinuxCapabilities) -> Result<()> {
-    let now = caps::read(None, CapSet::Bounding)
-        .map_err(|e| Error::Other(format!("read bounding set: {e}")))?;
+    let now = caps::read(None, CapSet::Bounding).map_err(Error::CapsReadBounding)?;
     let want = c
         .bounding()
         .as_ref()
@@ -36,7 +35,7 @@ pub fn apply_bounding(c: &LinuxCapabilities) -> Result<()> {
         .unwrap_or_default();
     for cap in now.difference(&want) {
         caps::drop(None, CapSet::Bounding, *cap)
-            .map_err(|e| Error::Other(format!("drop {cap} from bounding set: {e}")))?;
+            .map_err(|source| Error::CapsDropBounding { cap: *cap, source })?;
     }
     Ok(())
 }
@@ -44,8 +43,7 @@ pub fn apply_bounding(c: &LinuxCapabilities) -> Result<()> {
 /// Set inheritable, effective, permitted and ambient (after the user switch,
 /// with PR_SET_KEEPCAPS having kept the permitted set).
 pub fn apply_sets(c: &LinuxCapabilities) -> Result<()> {
-    let permitted_now = caps::read(None, CapSet::Permitted)
-        .map_err(|e| Error::Other(format!("read permitted set: {e}")))?;
+    let permitted_now = caps::read(None, CapSet::Permitted).map_err(Error::CapsReadPermitted)?;
     let get = |s: &Option<Capabilities>| {
         s.as_ref()
             .map(|x| to_caps(x, &permitted_now))
@@ -55,16 +53,15 @@ pub fn apply_sets(c: &LinuxCapabilities) -> Result<()> {
     let effective = get(c.effective());
     let permitted = get(c.permitted());
     let ambient = get(c.ambient());
-    let set = |which: CapSet, v: &CapsHashSet, name: &str| {
-        caps::set(None, which, v).map_err(|e| Error::Other(format!("set {name} capabilities: {e}")))
+    let set = |which: CapSet, v: &CapsHashSet, name: &'static str| {
+        caps::set(None, which, v).map_err(|source| Error::CapsSet { set: name, source })
     };
     // Order matters: inheritable while permitted is still wide, effective ⊆
     // the old permitted, then shrink permitted.
     set(CapSet::Inheritable, &inheritable, "inheritable")?;
     set(CapSet::Effective, &effective, "effective")?;
     set(CapSet::Permitted, &permitted, "permitted")?;
-    caps::clear(None, CapSet::Ambient)
-        .map_err(|e| Error::Other(format!("clear ambient capabilities: {e}")))?;
+    caps::clear(None, CapSet::Ambient).map_err(Error::CapsClearAmbient)?;
     for cap in &ambient {
         if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
             tracing::debug!(capability = %cap, error = %e, "cannot raise ambient capability (it must be permitted and inheritable)");

@@ -1,52 +1,39 @@
 //! `process.rlimits`.
 
 use crate::error::{Error, Result};
+use nix::sys::resource::{setrlimit, Resource};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
-fn resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+fn resource(t: PosixRlimitType) -> Resource {
     use PosixRlimitType::*;
     match t {
-        RlimitCpu => libc::RLIMIT_CPU,
-        RlimitFsize => libc::RLIMIT_FSIZE,
-        RlimitData => libc::RLIMIT_DATA,
-        RlimitStack => libc::RLIMIT_STACK,
-        RlimitCore => libc::RLIMIT_CORE,
-        RlimitRss => libc::RLIMIT_RSS,
-        RlimitNproc => libc::RLIMIT_NPROC,
-        RlimitNofile => libc::RLIMIT_NOFILE,
-        RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        RlimitAs => libc::RLIMIT_AS,
-        RlimitLocks => libc::RLIMIT_LOCKS,
-        RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        RlimitNice => libc::RLIMIT_NICE,
-        RlimitRtprio => libc::RLIMIT_RTPRIO,
-        RlimitRttime => libc::RLIMIT_RTTIME,
+        RlimitCpu => Resource::RLIMIT_CPU,
+        RlimitFsize => Resource::RLIMIT_FSIZE,
+        RlimitData => Resource::RLIMIT_DATA,
+        RlimitStack => Resource::RLIMIT_STACK,
+        RlimitCore => Resource::RLIMIT_CORE,
+        RlimitRss => Resource::RLIMIT_RSS,
+        RlimitNproc => Resource::RLIMIT_NPROC,
+        RlimitNofile => Resource::RLIMIT_NOFILE,
+        RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        RlimitAs => Resource::RLIMIT_AS,
+        RlimitLocks => Resource::RLIMIT_LOCKS,
+        RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitNice => Resource::RLIMIT_NICE,
+        RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        RlimitRttime => Resource::RLIMIT_RTTIME,
     }
 }
 
 pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
-        let rl = libc::rlimit {
-            rlim_cur: l.soft(),
-            rlim_max: l.hard(),
-        };
-        // SAFETY: setrlimit reads a valid rlimit struct we own.
-        let rc = unsafe { libc::setrlimit(resource(l.typ()), &rl) };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
-            let hint = if e.raw_os_error() == Some(libc::EPERM) {
-                " (raising a hard limit needs CAP_SYS_RESOURCE)"
-            } else {
-                ""
-            };
-            return Err(Error::Other(format!(
-                "rlimit {} soft={} hard={}: {e}{hint}",
-                l.typ(),
-                l.soft(),
-                l.hard()
-            )));
-        }
+        setrlimit(resource(l.typ()), l.soft(), l.hard()).map_err(|e| Error::Rlimit {
+            typ: l.typ().to_string(),
+            soft: l.soft(),
+            hard: l.hard(),
+            source: e.into(),
+        })?;
     }
     Ok(())
 }
