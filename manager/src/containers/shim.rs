@@ -114,12 +114,12 @@ fn shim_err(what: &str, e: ttrpc::Error) -> Error {
     match e {
         ttrpc::Error::RpcStatus(s) => {
             let msg = format!("{what}: {}", s.message);
-            match s.code.value() {
-                5 => Error::NotFound(msg),
-                6 => Error::AlreadyExists(msg),
-                3 => Error::InvalidArgument(msg),
-                9 => Error::FailedPrecondition(msg),
-                12 => Error::Unsupported(msg),
+            match s.code.enum_value() {
+                Ok(ttrpc::Code::NOT_FOUND) => Error::NotFound(msg),
+                Ok(ttrpc::Code::ALREADY_EXISTS) => Error::AlreadyExists(msg),
+                Ok(ttrpc::Code::INVALID_ARGUMENT) => Error::InvalidArgument(msg),
+                Ok(ttrpc::Code::FAILED_PRECONDITION) => Error::FailedPrecondition(msg),
+                Ok(ttrpc::Code::UNIMPLEMENTED) => Error::Unsupported(msg),
                 _ => Error::FailedPrecondition(msg),
             }
         }
