@@ -527,21 +527,12 @@ fn shim_events_reach_the_event_stream() {
 fn shim_events_go_over_ttrpc() {
     require_root!();
     let (_reg, _l, image) = setup_image();
-    let bins = tempfile::Builder::new()
-        .prefix("hull-bins-")
-        .tempdir()
-        .unwrap();
-    for b in [
+    let bins = bin_dir_with(&[
         "hulld",
         "containerd-shim-hull-v2",
         "hullc",
         "hull-log-driver",
-    ] {
-        let (from, to) = (hull_integration::bin_path(b), bins.path().join(b));
-        if std::fs::hard_link(&from, &to).is_err() {
-            std::fs::copy(&from, &to).unwrap();
-        }
-    }
+    ]);
     let calls = bins.path().join("publish-calls");
     let wrapper = bins.path().join("hull");
     std::fs::write(
@@ -930,49 +921,6 @@ fn restart_policies_apply_after_a_hulld_restart() {
     assert_ne!(pid(&h, "rd-dies"), dies);
     assert_eq!(status_count_code(&h, "rd-unless").0, "exited");
     h.hull_ok(&["rm", "-f", "rd-always", "rd-unless", "rd-dies"]);
-}
-
-#[test]
-fn init_forwards_stop_signal_and_is_pid_1() {
-    require_root!();
-    let (_reg, _l, h, image) = setup();
-    let _cleanup = Containers::of(&h);
-    h.hull_ok(&["pull", &image]);
-    // The program is not PID 1; PID 1 is the init.
-    let out = h.hull_ok(&[
-        "run",
-        "--rm",
-        "--init",
-        &image,
-        "sh",
-        "-c",
-        "echo $$; cat /proc/1/comm; tr '\\0' ' ' </proc/1/cmdline; echo; tr -d '\\0' </proc/1/environ | wc -c",
-    ]);
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
-    assert_ne!(lines[0], "1", "{out}");
-    assert_eq!(lines[1], "hull-init", "{out}");
-    // Nothing of hullc's host command line or environment shows.
-    assert_eq!(lines[2].trim_end(), "hull-init", "{out}");
-    assert_eq!(lines[3].trim(), "0", "{out}");
-    // sleep as PID 1 ignores SIGTERM (stop ends in SIGKILL, 137); under
-    // --init the TERM reaches it and it dies of it (143).
-    h.hull_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "init-stop",
-        "--init",
-        &image,
-        "sleep",
-        "600",
-    ]);
-    h.hull_ok(&["stop", "-t", "30", "init-stop"]);
-    assert_eq!(status_count_code(&h, "init-stop").2, 143);
-    // Exit codes pass through.
-    let o = h.hull(&["run", "--rm", "--init", &image, "sh", "-c", "exit 7"]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
-    h.hull_ok(&["rm", "init-stop"]);
 }
 
 #[test]

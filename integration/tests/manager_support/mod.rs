@@ -359,6 +359,23 @@ impl Drop for Hulld {
     }
 }
 
+/// A directory of its own holding the build's binaries `names` (hard
+/// links, else copies), for a hulld started with `Hulld::start_in`: a test
+/// can then put a binary of its own beside them.
+pub fn bin_dir_with(names: &[&str]) -> tempfile::TempDir {
+    let bins = tempfile::Builder::new()
+        .prefix("hull-bins-")
+        .tempdir()
+        .unwrap();
+    for b in names {
+        let (from, to) = (bin_path(b), bins.path().join(b));
+        if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).unwrap();
+        }
+    }
+    bins
+}
+
 pub fn tail(s: &str, n: usize) -> String {
     let v: Vec<&str> = s.lines().collect();
     v[v.len().saturating_sub(n)..].join("\n")

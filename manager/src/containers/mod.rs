@@ -42,6 +42,10 @@ pub const EXITED: &str = "exited";
 pub const PAUSED: &str = "paused";
 /// Annotation holding `--stop-timeout` (seconds).
 pub use hull_types::annotations::STOP_TIMEOUT as STOP_TIMEOUT_ANNOTATION;
+/// `--init`: the init binary hulld finds next to itself or on PATH, and
+/// where it lands in the container (Docker's is /sbin/docker-init).
+pub const INIT_BINARY: &str = "hull-init";
+pub const INIT_PATH: &str = "/sbin/hull-init";
 
 /// The runtime name recorded for containers (the shim's containerd name).
 pub const RUNTIME: &str = "io.containerd.hull.v2";
@@ -146,6 +150,7 @@ impl Summary {
                         .iter()
                         .any(|o| o == "bind" || o == "rbind")
             })
+            .filter(|mt| mt["destination"] != INIT_PATH)
             .filter_map(|mt| mt["source"].as_str())
             .filter(|src| src.starts_with('/') && !Path::new(src).starts_with(bundle))
             .map(String::from)
@@ -153,8 +158,15 @@ impl Summary {
         let own_netns = v["linux"]["namespaces"]
             .as_array()
             .is_some_and(|n| n.iter().any(|x| x["type"] == "network"));
+        let mut command = strings(&v["process"]["args"]);
+        // `--init` shows as Docker shows it: the program alone.
+        if command.first().is_some_and(|a| a == INIT_PATH)
+            && command.get(1).is_some_and(|a| a == "--")
+        {
+            command.drain(..2);
+        }
         Summary {
-            command: strings(&v["process"]["args"]),
+            command,
             mounts,
             own_netns,
         }
@@ -486,9 +498,23 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
                     run.stop_signal.clone().into();
             }
             if run.init {
-                // hullc keeps a reaping, signal-forwarding PID 1 (see
-                // runtime/src/process/pid1.rs).
-                v["annotations"]["io.hull.init"] = "true".into();
+                // Docker's --init: hull-init (init/), found like the shim,
+                // bind-mounted read-only as PID 1 with the program its child.
+                let init = shim::find_binary(INIT_BINARY)?;
+                let args = v["process"]["args"].take();
+                let mut with_init = vec![INIT_PATH.into(), "--".into()];
+                with_init.extend(args.as_array().into_iter().flatten().cloned());
+                v["process"]["args"] = with_init.into();
+                let mount = serde_json::json!({
+                    "destination": INIT_PATH,
+                    "type": "bind",
+                    "source": init,
+                    "options": ["bind", "ro", "nosuid", "nodev"],
+                });
+                match v["mounts"].as_array_mut() {
+                    Some(mounts) => mounts.push(mount),
+                    None => v["mounts"] = vec![mount].into(),
+                }
             }
             if run.stop_timeout > 0 {
                 v["annotations"][STOP_TIMEOUT_ANNOTATION] = run.stop_timeout.to_string().into();

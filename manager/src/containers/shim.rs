@@ -114,11 +114,11 @@ fn shim_err(what: &str, e: ttrpc::Error) -> Error {
     match e {
         ttrpc::Error::RpcStatus(s) => {
             let msg = format!("{what}: {}", s.message);
-            match s.code.value() {
-                5 => Error::NotFound(msg),
-                6 => Error::AlreadyExists(msg),
-                3 => Error::InvalidArgument(msg),
-                12 => Error::Unsupported(msg),
+            match s.code.enum_value() {
+                Ok(ttrpc::Code::NOT_FOUND) => Error::NotFound(msg),
+                Ok(ttrpc::Code::ALREADY_EXISTS) => Error::AlreadyExists(msg),
+                Ok(ttrpc::Code::INVALID_ARGUMENT) => Error::InvalidArgument(msg),
+                Ok(ttrpc::Code::UNIMPLEMENTED) => Error::Unsupported(msg),
                 // The runtime's reason travels as text (runc's CLI); typed once, here.
                 _ => match hull_types::cannot_run::classify(&s.message) {
                     Some(why) => Error::CannotRun(why, msg),

@@ -154,11 +154,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     fifo.write_all(b"0").ctx("exec fifo")?;
     drop(fifo);
 
-    let failed = if super::pid1::wanted(spec) {
-        super::pid1::run(prepared, ctx.preserve_fds)
-    } else {
-        program::exec(prepared, ctx.preserve_fds)
-    };
+    let failed = program::exec(prepared, ctx.preserve_fds);
     // `start` has returned: the container's stderr is the only one left to
     // say why the program did not run (as runc does).
     let e = match failed {

@@ -7,7 +7,6 @@ pub mod foreground;
 pub mod init;
 pub mod launch;
 pub mod namespaces;
-pub mod pid1;
 pub mod program;
 pub mod sealed_exe;
 pub mod sync;

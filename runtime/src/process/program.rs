@@ -198,14 +198,6 @@ fn close_range(lo: RawFd, hi: RawFd) {
     }
 }
 
-/// Close every fd >= `from` now.
-pub fn close_fds_from(from: i32) {
-    // Descriptors of ours (the /proc walk's own is gone by then).
-    fds_from(from, 0, |fd| {
-        let _ = nix::unistd::close(fd);
-    });
-}
-
 /// Load late seccomp, close every fd beyond stdio and the preserved ones,
 /// and execve.
 pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
