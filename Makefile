@@ -40,6 +40,7 @@ demo:
 	bash scripts/demo.sh
 
 lint:
+	$(CARGO) run -q -p hull-importcheck -- .
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
