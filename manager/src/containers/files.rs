@@ -6,7 +6,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-
 use super::copy::{self, Root};
 use super::ContainerRecord;
 use crate::error::{Error, IoContext, Result};
