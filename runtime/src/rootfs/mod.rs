@@ -5,7 +5,7 @@
 
 pub mod devices;
 pub mod guard;
-pub mod options;
+pub use hull_linux::mount_options as options;
 pub mod paths;
 pub mod procfs;
 
