@@ -3,62 +3,32 @@
 
 use std::path::Path;
 
+use hull_linux::{mount_options, mountinfo};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::error::{Error, Result};
 
-/// Split mount options into flags and the data string, like mount(8).
-pub fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
-    let mut flags = MsFlags::empty();
-    // Propagation flags must be applied by a separate mount call.
-    let mut propagation = MsFlags::empty();
-    let mut data = Vec::new();
-    for o in options {
-        let (set, clear) = match o.as_str() {
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
-            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
-            "defaults" => (MsFlags::empty(), MsFlags::empty()),
-            "private" | "rprivate" | "slave" | "rslave" | "shared" | "rshared" => {
-                let p = match o.trim_start_matches('r') {
-                    "private" => MsFlags::MS_PRIVATE,
-                    "slave" => MsFlags::MS_SLAVE,
-                    _ => MsFlags::MS_SHARED,
-                };
-                propagation |= p;
-                if o.starts_with('r') {
-                    propagation |= MsFlags::MS_REC;
-                }
-                continue;
-            }
-            _ => {
-                data.push(o.clone());
-                continue;
-            }
-        };
-        flags |= set;
-        flags &= !clear;
+/// Split mount options into flags, propagation and the data string, like
+/// mount(8); options a plain mount(2) cannot apply are refused.
+fn parse_options(options: &[String]) -> Result<(MsFlags, MsFlags, String)> {
+    let o = mount_options::parse(options);
+    if let Some(u) = o.unsupported.first() {
+        return Err(Error::InvalidArgument(format!(
+            "mount option {u:?} is not supported"
+        )));
     }
-    (flags, propagation, data.join(","))
+    if o.has_recursive() {
+        return Err(Error::InvalidArgument(format!(
+            "recursive mount options are not supported on the rootfs: {options:?}"
+        )));
+    }
+    let propagation = o.propagation.iter().fold(MsFlags::empty(), |a, p| a | *p);
+    Ok((o.flags, propagation, o.data))
 }
 
 /// Mount one containerd Mount onto `target`.
 pub fn mount_one(kind: &str, source: &str, target: &Path, options: &[String]) -> Result<()> {
-    let (flags, propagation, data) = parse_options(options);
+    let (flags, propagation, data) = parse_options(options)?;
     let kind_opt = if kind.is_empty() || kind == "bind" || flags.contains(MsFlags::MS_BIND) {
         None
     } else {
@@ -117,14 +87,7 @@ pub fn is_mountpoint(path: &Path) -> bool {
     let Some(p) = path.to_str() else { return false };
     info.lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| unescape_mountinfo(mp) == p)
-}
-
-fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
+        .any(|mp| mountinfo::unescape(mp) == p)
 }
 
 /// Unmount everything stacked on `target` (several rootfs mounts may sit on it).
@@ -165,18 +128,21 @@ mod tests {
             "lowerdir=/a:/b",
             "upperdir=/u",
             "rprivate",
-        ]));
+        ]))
+        .unwrap();
         assert!(f.contains(MsFlags::MS_RDONLY | MsFlags::MS_NOSUID));
         assert_eq!(p, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         assert_eq!(d, "lowerdir=/a:/b,upperdir=/u");
-        let (f, _, d) = parse_options(&o(&["rbind", "ro", "rw"]));
+        let (f, _, d) = parse_options(&o(&["rbind", "ro", "rw"])).unwrap();
         assert!(f.contains(MsFlags::MS_BIND | MsFlags::MS_REC));
         assert!(!f.contains(MsFlags::MS_RDONLY));
         assert!(d.is_empty());
     }
 
     #[test]
-    fn mountinfo_unescape() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+    fn options_a_mount_cannot_apply_are_refused() {
+        let e = parse_options(&o(&["idmap"])).unwrap_err();
+        assert!(e.to_string().contains("\"idmap\""), "{e}");
+        assert!(parse_options(&o(&["rbind", "rro"])).is_err());
     }
 }

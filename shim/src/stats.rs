@@ -2,7 +2,7 @@
 //! types: cgroup v1 `io.containerd.cgroups.v1.Metrics` or cgroup v2
 //! `io.containerd.cgroups.v2.Metrics`. Also the v1 OOM notifier.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use containerd_shim_protos::cgroups::metrics as v1;
 use containerd_shim_protos::cgroups_v2::metrics as v2;
+use hull_linux::cgroup_files;
 use protobuf::well_known_types::any::Any;
 
 use crate::error::{Error, Result};
@@ -19,27 +20,10 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// The cgroup membership of a process: controller name → path. A cgroup v2
 /// entry (`0::/path`) is stored under the key "".
-pub fn proc_cgroups(pid: u32) -> Result<HashMap<String, String>> {
+pub fn proc_cgroups(pid: u32) -> Result<BTreeMap<String, String>> {
     let p = format!("/proc/{pid}/cgroup");
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io(format!("read {p}"), e))?;
-    Ok(parse_proc_cgroup(&text))
-}
-
-pub fn parse_proc_cgroup(text: &str) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        if ctrls.is_empty() {
-            m.insert(String::new(), path.to_string());
-        }
-        for c in ctrls.split(',').filter(|c| !c.is_empty()) {
-            m.insert(c.trim_start_matches("name=").to_string(), path.to_string());
-        }
-    }
-    m
+    Ok(cgroup_files::parse_proc_cgroup(&text))
 }
 
 fn is_unified_root() -> bool {
@@ -48,7 +32,7 @@ fn is_unified_root() -> bool {
 
 /// Directory of a v1 controller for a cgroup path (handles co-mounted
 /// controllers such as cpu,cpuacct).
-fn v1_dir(ctrl: &str, cg: &HashMap<String, String>) -> Option<PathBuf> {
+fn v1_dir(ctrl: &str, cg: &BTreeMap<String, String>) -> Option<PathBuf> {
     let path = cg.get(ctrl)?;
     let rel = path.trim_start_matches('/');
     for mount in [ctrl.to_string(), "cpu,cpuacct".into(), "cpuacct,cpu".into()] {
@@ -60,29 +44,9 @@ fn v1_dir(ctrl: &str, cg: &HashMap<String, String>) -> Option<PathBuf> {
     None
 }
 
+/// A number file, 0 when missing or not a number.
 fn read_u64(p: &Path) -> u64 {
-    std::fs::read_to_string(p)
-        .ok()
-        .and_then(|s| {
-            let s = s.trim();
-            if s == "max" {
-                Some(u64::MAX)
-            } else {
-                s.parse().ok()
-            }
-        })
-        .unwrap_or(0)
-}
-
-fn read_kv(p: &Path) -> HashMap<String, u64> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            Some((it.next()?.to_string(), it.next()?.parse().ok()?))
-        })
-        .collect()
+    cgroup_files::read_u64(p).unwrap_or(0)
 }
 
 /// Metrics for the container whose init is `pid`, as an `Any`.
@@ -99,7 +63,7 @@ pub fn metrics(pid: u32) -> Result<Any> {
     any.ok_or_else(|| Error::Other("encode metrics".into()))
 }
 
-fn v1_metrics(cg: &HashMap<String, String>) -> v1::Metrics {
+fn v1_metrics(cg: &BTreeMap<String, String>) -> v1::Metrics {
     let mut m = v1::Metrics::new();
     if let Some(d) = v1_dir("pids", cg) {
         let mut p = v1::PidsStat::new();
@@ -122,12 +86,12 @@ fn v1_metrics(cg: &HashMap<String, String>) -> v1::Metrics {
         // cpuacct.stat is in USER_HZ ticks; containerd reports nanoseconds.
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        let st = read_kv(&d.join("cpuacct.stat"));
+        let st = cgroup_files::read_flat_keyed(&d.join("cpuacct.stat"));
         u.user = st.get("user").copied().unwrap_or(0) * 1_000_000_000 / hz;
         u.kernel = st.get("system").copied().unwrap_or(0) * 1_000_000_000 / hz;
         cpu.usage = Some(u).into();
         if let Some(cd) = v1_dir("cpu", cg) {
-            let st = read_kv(&cd.join("cpu.stat"));
+            let st = cgroup_files::read_flat_keyed(&cd.join("cpu.stat"));
             let mut t = v1::Throttle::new();
             t.periods = st.get("nr_periods").copied().unwrap_or(0);
             t.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
@@ -137,7 +101,7 @@ fn v1_metrics(cg: &HashMap<String, String>) -> v1::Metrics {
         m.cpu = Some(cpu).into();
     }
     if let Some(d) = v1_dir("memory", cg) {
-        let st = read_kv(&d.join("memory.stat"));
+        let st = cgroup_files::read_flat_keyed(&d.join("memory.stat"));
         let g = |k: &str| st.get(k).copied().unwrap_or(0);
         let mut mem = v1::MemoryStat::new();
         mem.cache = g("cache");
@@ -196,21 +160,15 @@ fn v1_metrics(cg: &HashMap<String, String>) -> v1::Metrics {
 }
 
 fn blkio_entries(p: &Path) -> Vec<v1::BlkIOEntry> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() != 3 {
-                return None;
-            }
-            let (maj, min) = f[0].split_once(':')?;
+    cgroup_files::read_blkio(p)
+        .into_iter()
+        .map(|l| {
             let mut e = v1::BlkIOEntry::new();
-            e.major = maj.parse().ok()?;
-            e.minor = min.parse().ok()?;
-            e.op = f[1].to_string();
-            e.value = f[2].parse().ok()?;
-            Some(e)
+            e.major = l.major;
+            e.minor = l.minor;
+            e.op = l.op;
+            e.value = l.value;
+            e
         })
         .collect()
 }
@@ -224,7 +182,7 @@ fn v2_metrics(dir: &Path) -> v2::Metrics {
         p.limit = 0;
     }
     m.pids = Some(p).into();
-    let st = read_kv(&dir.join("cpu.stat"));
+    let st = cgroup_files::read_flat_keyed(&dir.join("cpu.stat"));
     let g = |k: &str| st.get(k).copied().unwrap_or(0);
     let mut cpu = v2::CPUStat::new();
     cpu.usage_usec = g("usage_usec");
@@ -234,7 +192,7 @@ fn v2_metrics(dir: &Path) -> v2::Metrics {
     cpu.nr_throttled = g("nr_throttled");
     cpu.throttled_usec = g("throttled_usec");
     m.cpu = Some(cpu).into();
-    let st = read_kv(&dir.join("memory.stat"));
+    let st = cgroup_files::read_flat_keyed(&dir.join("memory.stat"));
     let g = |k: &str| st.get(k).copied().unwrap_or(0);
     let mut mem = v2::MemoryStat::new();
     mem.anon = g("anon");
@@ -285,7 +243,7 @@ pub fn v1_oom_eventfd(pid: u32) -> Result<(OwnedFd, PathBuf)> {
 
 /// The `oom_kill` counter of a v1 memory cgroup (Linux >= 4.13).
 pub fn v1_oom_kills(dir: &Path) -> Option<u64> {
-    read_kv(&dir.join("memory.oom_control"))
+    cgroup_files::read_flat_keyed(&dir.join("memory.oom_control"))
         .get("oom_kill")
         .copied()
 }
@@ -303,16 +261,6 @@ pub fn wait_eventfd(fd: &OwnedFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_hybrid_proc_cgroup() {
-        let m = parse_proc_cgroup("12:pids:/c1\n4:cpu,cpuacct:/c1\n1:name=systemd:/s\n0::/u\n");
-        assert_eq!(m["pids"], "/c1");
-        assert_eq!(m["cpu"], "/c1");
-        assert_eq!(m["cpuacct"], "/c1");
-        assert_eq!(m["systemd"], "/s");
-        assert_eq!(m[""], "/u");
-    }
 
     #[test]
     fn metrics_of_self() {

@@ -42,13 +42,14 @@ pub const EXITED: &str = "exited";
 pub const PAUSED: &str = "paused";
 /// Annotation holding `--stop-timeout` (seconds).
 pub use hull_types::annotations::STOP_TIMEOUT as STOP_TIMEOUT_ANNOTATION;
+
+/// The runtime name recorded for containers (the shim's containerd name).
+pub const RUNTIME: &str = "io.containerd.hull.v2";
+
 /// `--init`: the init binary hulld finds next to itself or on PATH, and
 /// where it lands in the container (Docker's is /sbin/docker-init).
 pub const INIT_BINARY: &str = "hull-init";
 pub const INIT_PATH: &str = "/sbin/hull-init";
-
-/// The runtime name recorded for containers (the shim's containerd name).
-pub const RUNTIME: &str = "io.containerd.hull.v2";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ContainerState {

@@ -89,44 +89,8 @@ pub fn detect(mountinfo: &str) -> Hierarchy {
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-pub(crate) fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// /proc/self/cgroup → controller (or "" for v2) → path.
-pub fn parse_proc_cgroup(text: &str) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        if ctrls.is_empty() {
-            map.insert(String::new(), path.to_string());
-        }
-        for c in ctrls.split(',') {
-            map.insert(c.to_string(), path.to_string());
-        }
-    }
-    map
-}
+pub use hull_linux::cgroup_files::parse_proc_cgroup;
+pub(crate) use hull_linux::mountinfo::unescape;
 
 /// Where the container's cgroup goes: absolute paths from the hierarchy
 /// root, relative ones under hullc's own cgroup (per controller on v1).
@@ -245,10 +209,5 @@ mod tests {
             panic!()
         };
         assert_eq!(dir, PathBuf::from("/sys/fs/cgroup/user.slice/rel/c1"));
-    }
-
-    #[test]
-    fn unescapes_mountpoints() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
     }
 }

@@ -3,6 +3,7 @@
 //! same fields left out when zero or empty).
 
 use super::CgroupConfig;
+use hull_linux::cgroup_files;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -148,12 +149,7 @@ pub struct Event<'a> {
 }
 
 fn read_u64(dir: &Path, file: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(dir.join(file)).ok()?;
-    let t = s.trim();
-    if t == "max" {
-        return Some(u64::MAX);
-    }
-    t.parse().ok()
+    cgroup_files::read_u64(&dir.join(file))
 }
 
 fn num(dir: &Path, file: &str) -> u64 {
@@ -162,18 +158,7 @@ fn num(dir: &Path, file: &str) -> u64 {
 
 /// "key value" lines (memory.stat, cpu.stat, cpuacct.stat, memory.events).
 pub fn read_kv(dir: &Path, file: &str) -> BTreeMap<String, u64> {
-    let mut m = BTreeMap::new();
-    if let Ok(s) = std::fs::read_to_string(dir.join(file)) {
-        for line in s.lines() {
-            let mut it = line.split_whitespace();
-            if let (Some(k), Some(v)) = (it.next(), it.next()) {
-                if let Ok(n) = v.parse::<u64>() {
-                    m.insert(k.to_string(), n);
-                }
-            }
-        }
-    }
-    m
+    cgroup_files::read_flat_keyed(&dir.join(file))
 }
 
 fn kv(m: &BTreeMap<String, u64>, k: &str) -> u64 {
@@ -197,24 +182,15 @@ fn parse_list(s: &str) -> Vec<u16> {
 }
 
 fn blkio_entries(dir: &Path, file: &str) -> Vec<BlkioEntry> {
-    let mut out = Vec::new();
-    for line in std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .lines()
-    {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if let [dev, op, value] = f[..] {
-            if let Some((ma, mi)) = dev.split_once(':') {
-                out.push(BlkioEntry {
-                    major: ma.parse().unwrap_or(0),
-                    minor: mi.parse().unwrap_or(0),
-                    op: op.to_string(),
-                    value: value.parse().unwrap_or(0),
-                });
-            }
-        }
-    }
-    out
+    cgroup_files::read_blkio(&dir.join(file))
+        .into_iter()
+        .map(|l| BlkioEntry {
+            major: l.major,
+            minor: l.minor,
+            op: l.op,
+            value: l.value,
+        })
+        .collect()
 }
 
 fn v1_memory_entry(dir: &Path, prefix: &str) -> MemoryEntry {

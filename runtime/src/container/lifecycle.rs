@@ -371,20 +371,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 
 /// A signal name or number; `None` for 0 (only checks that the init exists).
 pub fn parse_signal(s: &str) -> Result<Option<Signal>> {
-    let bad = || Error::UnknownSignal(s.to_string());
-    if let Ok(n) = s.parse::<i32>() {
-        if n == 0 {
-            return Ok(None);
-        }
-        return Signal::try_from(n).map(Some).map_err(|_| bad());
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<Signal>().map(Some).map_err(|_| bad())
+    hull_linux::signal::parse(s).map_err(|e| Error::UnknownSignal(e.0))
 }
 
 pub fn kill(store: &Store, id: &str, sig: Option<Signal>, all: bool) -> Result<()> {

@@ -198,6 +198,14 @@ fn close_range(lo: RawFd, hi: RawFd) {
     }
 }
 
+/// Close every fd >= `from` now.
+pub fn close_fds_from(from: i32) {
+    // SAFETY: closing descriptors of ours (the /proc walk's own is gone by then).
+    fds_from(from, 0, |fd| unsafe {
+        libc::close(fd);
+    });
+}
+
 /// Load late seccomp, close every fd beyond stdio and the preserved ones,
 /// and execve.
 pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {

@@ -8,7 +8,7 @@ mod cgroup_mount;
 pub mod devices;
 mod finalize;
 pub mod guard;
-pub mod options;
+pub use hull_linux::mount_options as options;
 pub mod paths;
 pub mod procfs;
 mod switch;

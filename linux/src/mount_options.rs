@@ -1,4 +1,6 @@
-//! Mount option strings (as in config.json `mounts[].options`) → flags.
+//! Mount option strings (config.json `mounts[].options`, containerd's
+//! Mount options, mount(8)'s -o) → mount(2) flags, propagation, data and
+//! mount_setattr(2) attributes.
 
 use nix::mount::MsFlags;
 
