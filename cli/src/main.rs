@@ -243,3 +243,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::System(c) => system::run(&conn, c).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,5 +1,6 @@
-//! `hull stats` without `--no-stream`: the table refreshed every second
-//! (CPU % over the last interval) until Ctrl-C, like `docker stats`.
+//! `hull stats`: the table refreshed every second (CPU % over the last
+//! interval) until Ctrl-C, like `docker stats`; with `--no-stream`, one
+//! table (CPU % over a short interval).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -154,4 +155,59 @@ pub async fn stream(conn: &Conn, names: Vec<String>) -> anyhow::Result<()> {
             _ = tokio::time::sleep(INTERVAL) => {}
         }
     }
+}
+
+/// `stats --no-stream`: one line per container.
+pub async fn once(conn: &Conn, mut names: Vec<String>) -> anyhow::Result<()> {
+    if names.is_empty() {
+        names = conn
+            .list_containers()
+            .await?
+            .into_iter()
+            .filter(|c| c.status.as_ref().is_some_and(|s| s.state == "running"))
+            .map(|c| c.id)
+            .collect();
+    }
+    let sample = |n: String| {
+        let mut t = conn.tasks();
+        let r = conn.req(pb::PidsRequest { container_id: n });
+        async move {
+            t.stats(r)
+                .await
+                .map(|s| (s.into_inner(), std::time::Instant::now()))
+        }
+    };
+    println!("{}", HEADER);
+    let mut failed = false;
+    for n in names {
+        let c = match conn
+            .containers()
+            .get(conn.req(pb::GetContainerRequest { id: n.clone() }))
+            .await
+        {
+            Ok(c) => c.into_inner(),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", msg(&e));
+                failed = true;
+                continue;
+            }
+        };
+        // CPU % over a short interval, like `docker stats --no-stream`.
+        let first = sample(c.id.clone()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let second = sample(c.id.clone()).await;
+        let ((a, ta), (b, tb)) = match (first, second) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("Error response from daemon: {}", msg(&e));
+                failed = true;
+                continue;
+            }
+        };
+        println!("{}", line(&c, &b, Some(&(a, ta)), tb));
+    }
+    if failed {
+        return Err(Exit(1).into());
+    }
+    Ok(())
 }

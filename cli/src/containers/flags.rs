@@ -1,0 +1,288 @@
+//! `run`/`create` flags as Docker has them, checked before anything is
+//! made, and turned into the API's `RunOptions`; sizes and signals as
+//! Docker writes them.
+
+use anyhow::{bail, Context};
+use hull_proto::v1 as pb;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open (attach it).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from here).
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// user[:group]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Set labels (KEY=VALUE).
+    #[arg(short, long = "label")]
+    pub label: Vec<String>,
+    #[arg(long)]
+    pub privileged: bool,
+    #[arg(long)]
+    pub read_only: bool,
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE lines).
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL.
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i32>,
+    /// Log options: max-size=SIZE, max-file=N.
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Bind mount or volume: [NAME|/HOST/PATH:]/CONTAINER/PATH[:ro|rw|nocopy].
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// type=bind|volume|tmpfs,source=…,target=…[,readonly].
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// A tmpfs: /PATH[:OPTIONS].
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
+    /// bridge (default), host, none, or a network's name.
+    #[arg(long = "network", visible_alias = "net")]
+    pub network: Option<String>,
+    /// Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp].
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image EXPOSEs on a random host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Another name for the container on its (user-defined) network.
+    #[arg(long = "network-alias", visible_alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// DNS server for /etc/resolv.conf.
+    #[arg(long = "dns")]
+    pub dns: Vec<String>,
+    /// An /etc/hosts entry: HOST:IP.
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    pub image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub(super) fn env_list(v: &[String]) -> Vec<String> {
+    v.iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                std::env::var(e).ok().map(|val| format!("{e}={val}"))
+            }
+        })
+        .collect()
+}
+
+/// Docker's memory sizes: a number with an optional b, k, m or g suffix.
+pub(super) fn parse_bytes(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').filter(|x| !x.is_empty()).unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size: '{s}'"))?;
+    if !n.is_finite() || n <= 0.0 {
+        bail!("invalid size: '{s}'");
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// `KILL`, `SIGKILL` or `9`.
+pub(super) fn parse_signal(s: &str) -> anyhow::Result<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        bail!("invalid signal: {s}");
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    let sig: nix::sys::signal::Signal = name
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid signal: {s}"))?;
+    Ok(sig as i32 as u32)
+}
+
+/// Flags checked before anything is created: Docker's exit code 125.
+pub(super) fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("open {f}: no such file"))?;
+        for l in text.lines() {
+            let l = l.trim();
+            if !l.is_empty() && !l.starts_with('#') {
+                env.push(l.to_string());
+            }
+        }
+    }
+    env.extend(a.env.iter().cloned());
+    let mut o = pb::RunOptions {
+        args: a.command.clone(),
+        entrypoint: a.entrypoint.clone().unwrap_or_default(),
+        has_entrypoint: a.entrypoint.is_some(),
+        env: env_list(&env),
+        workdir: a.workdir.clone().unwrap_or_default(),
+        user: a.user.clone().unwrap_or_default(),
+        hostname: a.hostname.clone().unwrap_or_default(),
+        privileged: a.privileged,
+        read_only: a.read_only,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        memory: a
+            .memory
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        cpus: a.cpus.unwrap_or(0.0),
+        pids_limit: a.pids_limit.unwrap_or(0),
+        stop_signal: a.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: a.stop_timeout.unwrap_or(0),
+        restart_policy: a.restart.clone().unwrap_or_default(),
+        init: a.init,
+        volumes: a.volume.iter().map(|v| absolute_bind_source(v)).collect(),
+        mounts: a.mount.clone(),
+        tmpfs: a.tmpfs.clone(),
+        tty: a.tty,
+        open_stdin: a.interactive,
+        host_network: a.network.as_deref() == Some("host"),
+        network: a.network.clone().unwrap_or_default(),
+        publish: a.publish.clone(),
+        publish_all: a.publish_all,
+        network_aliases: a.network_alias.clone(),
+        dns: a.dns.clone(),
+        add_hosts: a.add_host.clone(),
+        ..Default::default()
+    };
+    for p in &a.publish {
+        hull_types::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    if let Some(p) = &a.restart {
+        p.parse::<hull_types::restart::RestartPolicy>()?;
+        if a.rm && p != "no" {
+            bail!("Conflicting options: --restart and --rm");
+        }
+    }
+    for lo in &a.log_opt {
+        match lo.split_once('=') {
+            Some(("max-size", v)) => o.log_max_size = parse_bytes(v)?,
+            Some(("max-file", v)) => {
+                o.log_max_file = v
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| anyhow::anyhow!("invalid value for log-opt max-file: {v}"))?
+            }
+            _ => bail!("unknown log opt '{lo}'"),
+        }
+    }
+    if let Some(c) = a.cpus {
+        if !(c > 0.0 && c.is_finite()) {
+            bail!("invalid argument \"{c}\" for \"--cpus\" flag: range of CPUs must be positive");
+        }
+    }
+    if let Some(s) = &a.stop_signal {
+        parse_signal(s)?;
+    }
+    for so in &a.security_opt {
+        let (k, v) = so
+            .split_once(['=', ':'])
+            .map(|(k, v)| (k, Some(v)))
+            .unwrap_or((so.as_str(), None));
+        match (k, v) {
+            ("no-new-privileges", None | Some("true")) => o.no_new_privileges = true,
+            ("no-new-privileges", Some("false")) => o.no_new_privileges = false,
+            ("seccomp", Some("unconfined")) => o.seccomp = "unconfined".into(),
+            ("seccomp", Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("decoding seccomp profile ({path}) failed"))?;
+                o.seccomp = text;
+            }
+            _ => bail!("invalid --security-opt: {so:?}"),
+        }
+    }
+    Ok(o)
+}
+
+/// `-v ./dir:/c` → `-v /cwd/dir:/c` (hulld does not know our cwd).
+fn absolute_bind_source(v: &str) -> String {
+    match v.split_once(':') {
+        Some((src, rest)) if src.starts_with('.') => std::env::current_dir()
+            .map(|d| format!("{}:{rest}", d.join(src).display()))
+            .unwrap_or_else(|_| v.to_string()),
+        _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_signals() {
+        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512kb").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("-1m").is_err());
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("NOPE").is_err());
+    }
+}
