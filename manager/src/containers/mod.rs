@@ -307,6 +307,11 @@ pub fn update(
     id: &str,
     f: impl FnOnce(&mut ContainerRecord),
 ) -> Result<Option<ContainerRecord>> {
+    // Read, change, write as one step: the exit waiter and a Start that
+    // returns after the task already exited both update the state, and
+    // neither may write back a copy read before the other's write.
+    static UPDATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = UPDATES.lock().unwrap_or_else(|e| e.into_inner());
     let key = ns_key(ns, id);
     let Some(r) = m.db.get::<ContainerRecord>(Table::Containers, &key)? else {
         return Ok(None);
