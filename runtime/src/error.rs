@@ -32,6 +32,26 @@ pub enum Error {
     Cgroup { path: String, msg: String },
     #[error("mount {dest}: {msg}")]
     Mount { dest: String, msg: String },
+    #[error("mount {}: bind source {}: {source}", .dest.display(), .path.display())]
+    BindSource {
+        dest: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount {}: resolve rootfs: {source}", .rootfs.display())]
+    ResolveRootfs {
+        rootfs: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount {}: {step}: {source}", .dest.display())]
+    MountStep {
+        dest: PathBuf,
+        step: MountStep,
+        #[source]
+        source: nix::Error,
+    },
     #[error("hook {path}: {msg}")]
     Hook { path: String, msg: String },
     #[error("container init: {0}")]
@@ -161,6 +181,74 @@ pub enum Error {
     #[error("sync channel: {0}")]
     SyncMessage(#[source] serde_json::Error),
 
+    #[error("sethostname {name:?}: {source}")]
+    Sethostname {
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setdomainname {name:?}: {source}")]
+    Setdomainname {
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("chdir to cwd {}: {source}", .path.display())]
+    Cwd {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("unshare {flags:?}: {source}")]
+    Unshare {
+        flags: nix::sched::CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("join namespace {flag:?}: {source}")]
+    JoinNamespace {
+        flag: nix::sched::CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setgroups {groups:?}: {source}")]
+    Setgroups {
+        groups: Vec<u32>,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setresgid {gid}: {source}")]
+    Setresgid {
+        gid: u32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setresuid {uid}: {source}")]
+    Setresuid {
+        uid: u32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("chown stdio fd {fd}: {source}")]
+    ChownStdio {
+        fd: i32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("mkfifo {}: {source}", .path.display())]
+    Mkfifo {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("kill {pid} {signal}: {source}")]
+    Kill {
+        pid: i32,
+        signal: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+
     // --- capabilities -------------------------------------------------------
     #[error("read bounding set: {0}")]
     CapsReadBounding(#[source] caps::errors::CapsError),
@@ -201,6 +289,87 @@ fn eperm_hint(e: &std::io::Error, hint: &str) -> String {
     } else {
         String::new()
     }
+}
+
+/// The step of the rootfs setup a mount-related syscall failed in.
+#[derive(Debug, thiserror::Error)]
+pub enum MountStep {
+    #[error("mount cgroup2")]
+    MountCgroup2,
+    #[error("bind cgroup")]
+    BindCgroup,
+    #[error("reopen")]
+    Reopen,
+    #[error("remount cgroup")]
+    RemountCgroup,
+    #[error("mount tmpfs for cgroups")]
+    MountCgroupTmpfs,
+    #[error("mount cgroup")]
+    MountCgroup,
+    #[error("remount cgroup tmpfs ro")]
+    RemountCgroupTmpfsReadOnly,
+    #[error("open root")]
+    OpenRoot,
+    #[error("not on procfs")]
+    NotOnProcfs,
+    #[error("resolve")]
+    Resolve,
+    #[error("bind readonly path")]
+    BindReadonlyPath,
+    #[error("readonly path vanished")]
+    ReadonlyPathVanished,
+    #[error("remount readonly path")]
+    RemountReadonlyPath,
+    #[error("stat masked path")]
+    StatMaskedPath,
+    #[error("mask")]
+    Mask,
+    #[error("remount read-only")]
+    RemountDevReadOnly,
+    #[error("remount root read-only")]
+    RemountRootReadOnly,
+    #[error("set propagation")]
+    SetPropagation,
+    #[error("make parent private")]
+    MakeParentPrivate,
+    #[error("bind rootfs")]
+    BindRootfs,
+    #[error("open rootfs")]
+    OpenRootfs,
+    #[error("chdir")]
+    Chdir,
+    #[error("bind /sys")]
+    BindHostSys,
+    #[error("set recursive mount attributes")]
+    SetRecursiveAttributes,
+    #[error("remount bind")]
+    RemountBind,
+    #[error("set rootfs propagation")]
+    SetRootfsPropagation,
+    #[error("move to /")]
+    MoveToRoot,
+    #[error("chroot")]
+    Chroot,
+    #[error("open old root")]
+    OpenOldRoot,
+    #[error("pivot_root")]
+    PivotRoot,
+    #[error("fchdir old root")]
+    FchdirOldRoot,
+    #[error("make old root slave")]
+    MakeOldRootSlave,
+    #[error("detach old root")]
+    DetachOldRoot,
+    #[error("make host mount slave")]
+    MakeHostMountSlave,
+    #[error("cover host mount")]
+    CoverHostMount,
+    #[error("detach host mount")]
+    DetachHostMount,
+    #[error("mount {0}")]
+    Mount(String),
+    #[error("bind {}", .0.display())]
+    Bind(PathBuf),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -136,8 +136,12 @@ pub fn create_with_console(
     };
 
     let fifo = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-        .sys(format!("mkfifo {}", fifo.display()))?;
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|source| {
+        Error::Mkfifo {
+            path: fifo.clone(),
+            source,
+        }
+    })?;
     std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622)).ctx(&fifo)?;
 
     let cg = match cgroups::open(&cg_cfg).and_then(|cg| cg.create().map(|()| cg)) {
@@ -425,8 +429,13 @@ fn signal_container(
     // kill(0, …) would signal our own process group.
     if st.pid > 0 {
         let name = sig.map_or("0", Signal::as_str);
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
-            .sys(format!("kill {} {name}", st.pid))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig).map_err(|source| {
+            Error::Kill {
+                pid: st.pid,
+                signal: name,
+                source,
+            }
+        })?;
     }
     if paused && sig == Some(Signal::SIGKILL) {
         // Frozen tasks only die once thawed.

@@ -158,7 +158,10 @@ fn stage1(
 ) -> Result<()> {
     cg.add_self()?;
     for (flag, fd) in namespaces {
-        nix::sched::setns(fd, *flag).sys(format!("join namespace {flag:?}"))?;
+        nix::sched::setns(fd, *flag).map_err(|source| Error::JoinNamespace {
+            flag: *flag,
+            source,
+        })?;
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() }.sys("fork")? {

@@ -12,6 +12,7 @@ use crate::rootfs::{self, RootfsPlan};
 use crate::security;
 use crate::syscall::linux::LinuxSyscall;
 use nix::fcntl::OFlag;
+use nix::sys::personality::Persona;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::convert::Infallible;
@@ -120,10 +121,16 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
 
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).sys(format!("sethostname {h:?}"))?;
+        nix::unistd::sethostname(h).map_err(|source| Error::Sethostname {
+            name: h.to_string(),
+            source,
+        })?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
-        crate::syscall::Syscall::setdomainname(&sys, d).sys(format!("setdomainname {d:?}"))?;
+        crate::syscall::Syscall::setdomainname(&sys, d).map_err(|source| Error::Setdomainname {
+            name: d.to_string(),
+            source,
+        })?;
     }
 
     rootfs::finalize(&sys, spec)?;
@@ -187,18 +194,19 @@ fn receive_bind_sources(ch: &Channel) -> Result<BindSources> {
 
 /// `linux.personality`: the execution domain (LINUX32 → `uname -m` i686).
 fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
-    const PER_LINUX: libc::c_ulong = 0x0000;
-    const PER_LINUX32: libc::c_ulong = 0x0008;
-    let persona = match p.domain() {
+    // The execution domains (low byte); nix's Persona names only the flags.
+    const PER_LINUX: i32 = 0x0000;
+    const PER_LINUX32: i32 = 0x0008;
+    let domain = match p.domain() {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux => PER_LINUX,
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         return Err(Error::PersonalityFlags);
     }
-    // SAFETY: personality takes an integer and returns the old value or -1.
-    let rc = unsafe { libc::personality(persona) };
-    nix::errno::Errno::result(rc).map(drop).sys("personality")
+    nix::sys::personality::set(Persona::from_bits_retain(domain))
+        .map(drop)
+        .sys("personality")
 }
 
 /// Unblock and default every signal: hullc may have blocked some (run's

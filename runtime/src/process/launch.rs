@@ -325,7 +325,10 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
         nix::unistd::setresuid(root_u, root_u, root_u).sys("setresuid 0 in user namespace")?;
     }
     if !ns.new.is_empty() {
-        nix::sched::unshare(ns.new).sys(format!("unshare {:?}", ns.new))?;
+        nix::sched::unshare(ns.new).map_err(|source| Error::Unshare {
+            flags: ns.new,
+            source,
+        })?;
     }
     if ns.new.contains(nix::sched::CloneFlags::from_bits_retain(
         libc::CLONE_NEWTIME,

@@ -2,7 +2,7 @@
 //! `hullc exec`: rlimits, seccomp, capabilities, user, no_new_privs, cwd,
 //! umask, then execve with every other fd closed.
 
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Error, Result};
 use crate::security;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Process;
@@ -59,13 +59,15 @@ pub fn prepare<'a>(
     let user = process.user();
     // As runc: the cwd first while still root (a directory only root may
     // enter works), again as the user only if root was refused.
-    let chdir = || {
-        nix::unistd::chdir(process.cwd()).sys(format!("chdir to cwd {}", process.cwd().display()))
+    let cwd_err = |source| Error::Cwd {
+        path: process.cwd().to_path_buf(),
+        source,
     };
+    let chdir = || nix::unistd::chdir(process.cwd()).map_err(cwd_err);
     let chdir_again = match nix::unistd::chdir(process.cwd()) {
         Ok(()) => false,
         Err(nix::errno::Errno::EACCES) => true,
-        Err(e) => return Err(e).sys(format!("chdir to cwd {}", process.cwd().display())),
+        Err(e) => return Err(cwd_err(e)),
     };
     security::identity::fix_stdio_owner(user)?;
     security::set_keep_caps(true)?;
