@@ -88,6 +88,8 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     )
     .sys("open exec fifo")?;
     rootfs::prepare(&sys, &plan)?;
+    // The sources are mounted: close them before anything else runs.
+    drop(bind_sources);
 
     if ctx.has_runtime_hooks {
         ch.send(&Msg::RunHooks)?;
