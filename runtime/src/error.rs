@@ -11,8 +11,38 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}: {1}")]
-    Sys(String, #[source] nix::Error),
+    #[error("{call}: {source}")]
+    Syscall {
+        call: Call,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("clone {flags:?}: {source}")]
+    Clone {
+        flags: nix::sched::CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("namespace {typ} path {}: {source}", .path.display())]
+    NamespacePath {
+        typ: oci_spec::runtime::LinuxNamespaceType,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("join {typ} namespace {}: {source}", .path.display())]
+    JoinNamespacePath {
+        typ: oci_spec::runtime::LinuxNamespaceType,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
     #[error("{path}: invalid config: {msg}")]
     Config { path: PathBuf, msg: String },
     #[error("container {0:?} does not exist")]
@@ -291,6 +321,71 @@ fn eperm_hint(e: &std::io::Error, hint: &str) -> String {
     }
 }
 
+/// A system call (or libc step) of process setup that failed, for `Error::Syscall`.
+#[derive(Debug, thiserror::Error)]
+pub enum Call {
+    #[error("open /dev/ptmx")]
+    OpenPtmx,
+    #[error("set console size")]
+    SetConsoleSize,
+    #[error("grantpt")]
+    Grantpt,
+    #[error("unlockpt")]
+    Unlockpt,
+    #[error("ptsname")]
+    Ptsname,
+    #[error("dup2 pty")]
+    Dup2Pty,
+    #[error("ioctl(TIOCSCTTY)")]
+    SetControllingTty,
+    #[error("fork")]
+    Fork,
+    #[error("fork init")]
+    ForkInit,
+    #[error("setsid")]
+    Setsid,
+    #[error("open exec fifo")]
+    OpenExecFifo,
+    #[error("personality")]
+    Personality,
+    #[error("socketpair")]
+    Socketpair,
+    #[error("sync channel send")]
+    SyncSend,
+    #[error("sync channel cmsgs")]
+    SyncCmsgs,
+    #[error("sync channel receive")]
+    SyncReceive,
+    #[error("prctl(PR_SET_CHILD_SUBREAPER)")]
+    SetChildSubreaper,
+    #[error("sigprocmask")]
+    Sigprocmask,
+    #[error("sigwait")]
+    Sigwait,
+    #[error("signalfd")]
+    Signalfd,
+    #[error("poll")]
+    Poll,
+    #[error("unshare cgroup namespace")]
+    UnshareCgroupNs,
+    #[error("unshare user namespace")]
+    UnshareUserNs,
+    #[error("setresgid 0 in user namespace")]
+    SetresgidRoot,
+    #[error("setresuid 0 in user namespace")]
+    SetresuidRoot,
+    #[error("poll exec fifo")]
+    PollExecFifo,
+    #[error("read exec fifo")]
+    ReadExecFifo,
+    #[error("prctl(PR_SET_NO_NEW_PRIVS)")]
+    SetNoNewPrivs,
+    #[error("prctl(PR_SET_KEEPCAPS)")]
+    SetKeepCaps,
+    #[error("prctl(PR_SET_DUMPABLE)")]
+    SetDumpable,
+}
+
 /// The step of the rootfs setup a mount-related syscall failed in.
 #[derive(Debug, thiserror::Error)]
 pub enum MountStep {
@@ -381,9 +476,6 @@ impl Error {
             source,
         }
     }
-    pub fn sys(what: impl Into<String>, e: nix::Error) -> Self {
-        Error::Sys(what.into(), e)
-    }
 
     /// The text a child process sends to its parent, which wraps it in
     /// `Error::Init` (so an Init error is not prefixed twice).
@@ -406,13 +498,13 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
-/// Attach a description to nix errors: `mount(..).sys("mount /proc")?`.
+/// Attach the failing call to nix errors: `setsid().sys(Call::Setsid)?`.
 pub trait SysContext<T> {
-    fn sys(self, what: impl Into<String>) -> Result<T>;
+    fn sys(self, call: Call) -> Result<T>;
 }
 
 impl<T> SysContext<T> for nix::Result<T> {
-    fn sys(self, what: impl Into<String>) -> Result<T> {
-        self.map_err(|e| Error::sys(what, e))
+    fn sys(self, call: Call) -> Result<T> {
+        self.map_err(|source| Error::Syscall { call, source })
     }
 }

@@ -4,7 +4,7 @@ use super::status::{proc_stat, Status};
 use super::store::{oci_state, rfc3339_now, ContainerState, Store, EXEC_FIFO};
 use crate::cgroups::{self, Cgroup};
 use crate::config;
-use crate::error::{Error, IoContext, Result, SysContext};
+use crate::error::{Call, Error, IoContext, Result, SysContext};
 use crate::process::init::InitContext;
 use crate::process::launch::{launch, Launch};
 use crate::process::namespaces;
@@ -184,7 +184,10 @@ pub fn create_with_console(
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys(format!("open {}", dir.display()))?;
+    .map_err(|source| Error::Open {
+        path: dir.clone(),
+        source,
+    })?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     let has_runtime_hooks = hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
         || hooks
@@ -322,7 +325,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys(format!("open {}", fifo_path.display()))?;
+    .map_err(|source| Error::Open {
+        path: fifo_path.clone(),
+        source,
+    })?;
     // Wait for the init's byte; if it died instead, say so.
     loop {
         let mut pfd = [nix::poll::PollFd::new(
@@ -339,11 +345,16 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             }
             Ok(_) => break,
             Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::sys("poll exec fifo", e)),
+            Err(e) => {
+                return Err(Error::Syscall {
+                    call: Call::PollExecFifo,
+                    source: e,
+                })
+            }
         }
     }
     let mut buf = [0u8; 4096];
-    let n = nix::unistd::read(&fifo, &mut buf).sys("read exec fifo")?;
+    let n = nix::unistd::read(&fifo, &mut buf).sys(Call::ReadExecFifo)?;
     let _ = std::fs::remove_file(&fifo_path);
     match buf[..n].first() {
         Some(b'0') => {}

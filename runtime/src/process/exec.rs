@@ -6,7 +6,7 @@ use super::program;
 use super::sync::{self, Channel, Msg};
 use crate::cgroups;
 use crate::container::ContainerState;
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Call, Error, Result, SysContext};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -56,7 +56,10 @@ fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>> {
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .sys(format!("open {theirs}"))?;
+        .map_err(|source| Error::Open {
+            path: theirs.clone().into(),
+            source,
+        })?;
         out.push((*flag, fd));
     }
     Ok(out)
@@ -68,7 +71,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
     let cg = cgroups::open(&req.state.cgroup)?;
     let (parent, child) = sync::pair()?;
     // SAFETY: hullc is single-threaded.
-    match unsafe { fork() }.sys("fork")? {
+    match unsafe { fork() }.sys(Call::Fork)? {
         ForkResult::Child => {
             drop(parent);
             child.exit_child(stage1(req, cg.as_ref(), &namespaces, &child))
@@ -164,7 +167,7 @@ fn stage1(
         })?;
     }
     // SAFETY: still single-threaded.
-    match unsafe { fork() }.sys("fork")? {
+    match unsafe { fork() }.sys(Call::Fork)? {
         ForkResult::Child => ch.exit_child(stage2(req, ch).map(|never| match never {})),
         ForkResult::Parent { child } => ch.send(&Msg::InitPid {
             pid: child.as_raw(),
@@ -176,7 +179,7 @@ fn stage2(req: &ExecRequest<'_>, ch: &Channel) -> Result<Infallible> {
     crate::security::set_dumpable(false)?;
     super::init::reset_signals();
     if req.process.terminal() == Some(true) {
-        nix::unistd::setsid().sys("setsid")?;
+        nix::unistd::setsid().sys(Call::Setsid)?;
         let size = req
             .process
             .console_size()

@@ -6,7 +6,7 @@ use super::namespaces::Plan;
 use super::program;
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupConfig;
-use crate::error::{Error, IoContext, Result, SysContext};
+use crate::error::{Call, Error, IoContext, Result, SysContext};
 use crate::rootfs::bind_sources::{self, BindSources};
 use crate::rootfs::{self, RootfsPlan};
 use crate::security;
@@ -52,7 +52,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     // Stage 1 reports our pid; wait until the parent has it.
     ch.expect_ack()?;
 
-    nix::unistd::setsid().sys("setsid")?;
+    nix::unistd::setsid().sys(Call::Setsid)?;
     reset_signals();
     if ctx.new_keyring {
         join_session_keyring(ctx.id);
@@ -86,7 +86,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
         OFlag::O_PATH | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys("open exec fifo")?;
+    .sys(Call::OpenExecFifo)?;
     rootfs::prepare(&sys, &plan)?;
     // The sources are mounted: close them before anything else runs.
     drop(bind_sources);
@@ -208,7 +208,7 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
     }
     nix::sys::personality::set(Persona::from_bits_retain(domain))
         .map(drop)
-        .sys("personality")
+        .sys(Call::Personality)
 }
 
 /// Unblock and default every signal: hullc may have blocked some (run's

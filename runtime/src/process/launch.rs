@@ -12,7 +12,7 @@ use super::init::{self, InitContext};
 use super::namespaces::{self, Plan};
 use super::sync::{self, Channel, Msg};
 use crate::cgroups::Cgroup;
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Call, Error, Result, SysContext};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -36,7 +36,7 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     }
     let (parent, child) = sync::pair()?;
     // SAFETY: hullc is single-threaded, so the child may run arbitrary code.
-    match unsafe { fork() }.sys("fork")? {
+    match unsafe { fork() }.sys(Call::Fork)? {
         ForkResult::Child => {
             drop(parent);
             child.exit_child(stage1(l, ns, &child))
@@ -81,10 +81,10 @@ fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     let flags = ns.new & !nix::sched::CloneFlags::CLONE_NEWCGROUP;
     let rc = fork_into(flags, l.cgroup.v2_dir());
     if rc < 0 {
-        return Err(Error::sys(
-            format!("clone {flags:?}"),
-            nix::errno::Errno::last(),
-        ));
+        return Err(Error::Clone {
+            flags,
+            source: nix::errno::Errno::last(),
+        });
     }
     if rc == 0 {
         drop(parent);
@@ -183,8 +183,7 @@ fn direct_child(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<std::convert:
     l.cgroup.add_self()?;
     namespaces::join_all(&ns.join)?;
     if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .sys("unshare cgroup namespace")?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).sys(Call::UnshareCgroupNs)?;
     }
     init::run(&l.init, ns, ch)
 }
@@ -314,15 +313,15 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
     l.cgroup.add_self()?;
     namespaces::join_all(&ns.join)?;
     if ns.new_user {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).sys("unshare user namespace")?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).sys(Call::UnshareUserNs)?;
         ch.send(&Msg::MapIds {
             pid: std::process::id() as i32,
         })?;
         ch.expect_ack()?;
         let root_u = nix::unistd::Uid::from_raw(0);
         let root_g = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(root_g, root_g, root_g).sys("setresgid 0 in user namespace")?;
-        nix::unistd::setresuid(root_u, root_u, root_u).sys("setresuid 0 in user namespace")?;
+        nix::unistd::setresgid(root_g, root_g, root_g).sys(Call::SetresgidRoot)?;
+        nix::unistd::setresuid(root_u, root_u, root_u).sys(Call::SetresuidRoot)?;
     }
     if !ns.new.is_empty() {
         nix::sched::unshare(ns.new).map_err(|source| Error::Unshare {
@@ -336,7 +335,7 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
         write_time_offsets(l.init.spec)?;
     }
     // SAFETY: still single-threaded.
-    match unsafe { fork() }.sys("fork init")? {
+    match unsafe { fork() }.sys(Call::ForkInit)? {
         ForkResult::Child => ch.exit_child(init::run(&l.init, ns, ch).map(|never| match never {})),
         ForkResult::Parent { child } => {
             ch.send(&Msg::InitPid {
