@@ -60,6 +60,35 @@ pub enum Error {
     },
     #[error("cgroup {path}: {msg}")]
     Cgroup { path: String, msg: String },
+    #[error("cgroup {}: create: {source}", .path.display())]
+    CgroupCreate {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: write {value:?}: {source}", .path.display())]
+    CgroupWrite {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: read: {source}", .path.display())]
+    CgroupRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: remove: {source}", .path.display())]
+    CgroupRemove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: timed out freezing", .0.display())]
+    FreezeTimeout(PathBuf),
+    #[error("the container has no cgroup (rootless): {0}")]
+    NoCgroup(&'static str),
     #[error("mount {dest}: {msg}")]
     Mount { dest: String, msg: String },
     #[error("mount {}: bind source {}: {source}", .dest.display(), .path.display())]
@@ -87,7 +116,21 @@ pub enum Error {
     #[error("container init: {0}")]
     Init(String),
     #[error("seccomp: {0}")]
-    Seccomp(String),
+    SeccompCompile(#[source] hull_seccomp::SeccompError),
+    #[error("seccomp: {0}")]
+    SeccompInstall(#[source] hull_seccomp::SeccompError),
+    #[error("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")]
+    NotifyNeedsListenerPath,
+    #[error("seccomp: listenerPath {}: no such socket", .0.display())]
+    ListenerPathMissing(PathBuf),
+    #[error("seccomp: listener without a seccomp profile")]
+    ListenerWithoutProfile,
+    #[error("seccomp: listenerPath {}: {source}", .path.display())]
+    ListenerPath {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
 
     // --- command line ---------------------------------------------------
     #[error("no command given (see hullc --help)")]

@@ -53,7 +53,7 @@ pub fn prepare<'a>(
     let notify = seccomp.is_some_and(|f| f.uses_notify());
     let mut listener = None;
     if let (Some(f), false) = (seccomp, nnp) {
-        listener = f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        listener = f.install().map_err(Error::SeccompInstall)?;
     }
 
     let user = process.user();
@@ -92,7 +92,7 @@ pub fn prepare<'a>(
     if nnp {
         security::set_no_new_privs()?;
         if let (Some(f), true) = (seccomp, notify) {
-            listener = f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+            listener = f.install().map_err(Error::SeccompInstall)?;
         }
     }
 
@@ -126,7 +126,7 @@ impl Prepared<'_> {
     /// Load the late seccomp filter now (before a fork that must share it).
     pub fn install_late_seccomp(&mut self) -> Result<()> {
         if let Some(f) = self.late_seccomp.take() {
-            f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+            f.install().map_err(Error::SeccompInstall)?;
         }
         Ok(())
     }
@@ -212,7 +212,7 @@ pub fn close_fds_from(from: i32) {
 /// and execve.
 pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
     if let Some(f) = p.late_seccomp {
-        f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        f.install().map_err(Error::SeccompInstall)?;
     }
     close_fds_on_exec(3 + preserve_fds.max(0) + listen_fds(&p.env));
     let c = |s: &str| CString::new(s).map_err(|_| Error::Init(format!("NUL byte in {s:?}")));
