@@ -113,8 +113,19 @@ pub enum Error {
     },
     #[error("hook {path}: {msg}")]
     Hook { path: String, msg: String },
+    /// A message relayed from a child process (its error, already one line).
     #[error("container init: {0}")]
     Init(String),
+    /// The parent/child sync protocol went wrong.
+    #[error("container init: {0}")]
+    Protocol(&'static str),
+    /// The init cannot set up the container this spec asks for.
+    #[error("container init: {0}")]
+    InitSetup(&'static str),
+    #[error("container init: unexpected message {0}")]
+    UnexpectedMessage(String),
+    #[error("container init: parent went away")]
+    ParentGone,
     #[error("seccomp: {0}")]
     SeccompCompile(#[source] hull_seccomp::SeccompError),
     #[error("seccomp: {0}")]
@@ -521,11 +532,12 @@ impl Error {
     }
 
     /// The text a child process sends to its parent, which wraps it in
-    /// `Error::Init` (so an Init error is not prefixed twice).
+    /// `Error::Init` (so a "container init: " error is not prefixed twice).
     pub fn child_message(&self) -> String {
-        match self {
-            Error::Init(m) => m.clone(),
-            other => other.to_string(),
+        let text = self.to_string();
+        match text.strip_prefix("container init: ") {
+            Some(rest) => rest.to_string(),
+            None => text,
         }
     }
 }
@@ -549,5 +561,30 @@ pub trait SysContext<T> {
 impl<T> SysContext<T> for nix::Result<T> {
     fn sys(self, call: Call) -> Result<T> {
         self.map_err(|source| Error::Syscall { call, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_messages_are_not_prefixed_twice() {
+        for e in [
+            Error::Init("exec \"x\": no such file".into()),
+            Error::Protocol("hooks before init pid"),
+            Error::ParentGone,
+        ] {
+            let relayed = Error::Init(e.child_message());
+            assert_eq!(relayed.to_string(), e.to_string());
+        }
+        let other = Error::Sethostname {
+            name: "h".into(),
+            source: nix::errno::Errno::EPERM,
+        };
+        assert_eq!(
+            Error::Init(other.child_message()).to_string(),
+            "container init: sethostname \"h\": EPERM: Operation not permitted"
+        );
     }
 }

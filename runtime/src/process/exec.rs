@@ -83,7 +83,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
             let _ = waitpid(stage1_pid, None);
             match (res, pid) {
                 (Ok(()), Some(p)) => Ok(p),
-                (Ok(()), None) => Err(Error::Init("exec: process pid never reported".into())),
+                (Ok(()), None) => Err(Error::Protocol("exec: process pid never reported")),
                 (Err(e), p) => {
                     if let Some(p) = p {
                         let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::SIGKILL);
@@ -101,11 +101,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
         match ch.recv()? {
             // The channel is close-on-exec: EOF after Ready means exec'd.
             None if ready => return Ok(()),
-            None => {
-                return Err(Error::Init(
-                    "exec: process exited before it was ready".into(),
-                ))
-            }
+            None => return Err(Error::Protocol("exec: process exited before it was ready")),
             Some((Msg::InitPid { pid: p }, _)) => *pid = Some(p),
             Some((Msg::Console { name }, fd)) => {
                 let r = match (fd, req.console_socket, req.console_capture) {
@@ -115,7 +111,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
                         Ok(())
                     }
                     (Some(_), None, None) => Err(Error::ExecTtyNeedsConsoleSocket),
-                    (None, _, _) => Err(Error::Init("console message without a pty fd".into())),
+                    (None, _, _) => Err(Error::Protocol("console message without a pty fd")),
                 };
                 match r {
                     Ok(()) => ch.send(&Msg::Ack)?,
@@ -134,8 +130,8 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
                     (Some(fd), Some(p)) => {
                         crate::security::seccomp::send_listener(&req.state.config, p, state, &fd)
                     }
-                    _ => Err(Error::Init(
-                        "seccomp listener message without fd or pid".into(),
+                    _ => Err(Error::Protocol(
+                        "seccomp listener message without fd or pid",
                     )),
                 };
                 match r {
@@ -148,7 +144,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
             }
             Some((Msg::Ready, _)) => ready = true,
             Some((Msg::Error { msg }, _)) => return Err(Error::Init(msg)),
-            Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            Some((other, _)) => return Err(Error::UnexpectedMessage(format!("{other:?}"))),
         }
     }
 }

@@ -46,7 +46,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     let process = spec
         .process()
         .as_ref()
-        .ok_or_else(|| Error::Init("process is missing".into()))?;
+        .ok_or(Error::InitSetup("process is missing"))?;
     let linux = spec.linux().clone().unwrap_or_default();
     let sys = LinuxSyscall;
     // Stage 1 reports our pid; wait until the parent has it.
@@ -62,7 +62,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     security::set_dumpable(false)?;
 
     if !ns.has(LinuxNamespaceType::Mount) {
-        return Err(Error::Init("a mount namespace is required".into()));
+        return Err(Error::InitSetup("a mount namespace is required"));
     }
     let bind_sources = if bind_sources::wanted(spec, ns) {
         receive_bind_sources(ch)?
@@ -188,8 +188,8 @@ fn receive_bind_sources(ch: &Channel) -> Result<BindSources> {
             Some((Msg::MountSource { index }, Some(fd))) => sources.insert(index, fd),
             Some((Msg::Ack, _)) => return Ok(sources),
             Some((Msg::Abort { msg }, _)) => return Err(Error::Init(msg)),
-            Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
-            None => return Err(Error::Init("parent went away".into())),
+            Some((other, _)) => return Err(Error::UnexpectedMessage(format!("{other:?}"))),
+            None => return Err(Error::ParentGone),
         }
     }
 }

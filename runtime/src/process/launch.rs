@@ -47,7 +47,7 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
             let res = serve(l, ns, &parent, stage1_pid, &mut init_pid);
             let _ = waitpid(stage1_pid, None);
             match res {
-                Ok(()) => init_pid.ok_or_else(|| Error::Init("init pid was never reported".into())),
+                Ok(()) => init_pid.ok_or(Error::Protocol("init pid was never reported")),
                 Err(e) => {
                     if let Some(pid) = init_pid {
                         let _ =
@@ -224,8 +224,7 @@ fn serve(
                 reply(ch, set_oom_score_adj(l, pid))?;
             }
             Msg::MountSources => {
-                let pid =
-                    init_pid.ok_or_else(|| Error::Init("mount sources before init pid".into()))?;
+                let pid = init_pid.ok_or(Error::Protocol("mount sources before init pid"))?;
                 let bundle = l.init.bundle;
                 for (index, fd) in crate::rootfs::bind_sources::open_for(pid, l.init.spec, bundle) {
                     ch.send_with_fd(&Msg::MountSource { index }, Some(raw(&fd)))?;
@@ -233,7 +232,7 @@ fn serve(
                 ch.send(&Msg::Ack)?;
             }
             Msg::RunHooks => {
-                let pid = init_pid.ok_or_else(|| Error::Init("hooks before init pid".into()))?;
+                let pid = init_pid.ok_or(Error::Protocol("hooks before init pid"))?;
                 reply(ch, (l.run_runtime_hooks)(pid))?;
             }
             Msg::Console { name } => {
@@ -246,12 +245,12 @@ fn serve(
                         Ok(())
                     }
                     (_, None) => Err(Error::TerminalNeedsConsoleSocket),
-                    (None, _) => Err(Error::Init("console message without a pty fd".into())),
+                    (None, _) => Err(Error::Protocol("console message without a pty fd")),
                 };
                 reply(ch, r)?;
             }
             Msg::SeccompListener => {
-                let pid = init_pid.ok_or_else(|| Error::Init("listener before init pid".into()))?;
+                let pid = init_pid.ok_or(Error::Protocol("listener before init pid"))?;
                 let r = match fd {
                     Some(fd) => {
                         let state = (l.init.hook_state)("creating", pid);
@@ -266,7 +265,7 @@ fn serve(
                                 )
                             })
                     }
-                    None => Err(Error::Init("seccomp listener message without an fd".into())),
+                    None => Err(Error::Protocol("seccomp listener message without an fd")),
                 };
                 reply(ch, r)?;
             }
@@ -275,7 +274,7 @@ fn serve(
                 return Ok(());
             }
             Msg::Error { msg } => return Err(Error::Init(msg)),
-            other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            other => return Err(Error::UnexpectedMessage(format!("{other:?}"))),
         }
     }
 }

@@ -42,7 +42,7 @@ pub fn prepare<'a>(
     }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
-        return Err(Error::Init("process.args is empty".into()));
+        return Err(Error::InitSetup("process.args is empty"));
     }
     let nnp = process.no_new_privileges() == Some(true);
 

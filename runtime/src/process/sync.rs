@@ -157,8 +157,8 @@ impl Channel {
         match self.recv()? {
             Some((Msg::Ack, _)) => Ok(()),
             Some((Msg::Abort { msg }, _)) => Err(Error::Init(msg)),
-            Some((other, _)) => Err(Error::Init(format!("unexpected message {other:?}"))),
-            None => Err(Error::Init("parent went away".into())),
+            Some((other, _)) => Err(Error::UnexpectedMessage(format!("{other:?}"))),
+            None => Err(Error::ParentGone),
         }
     }
 }
