@@ -126,6 +126,43 @@ pub enum Error {
     UnexpectedMessage(String),
     #[error("container init: parent went away")]
     ParentGone,
+    #[error("container init: container setup killed by {0}")]
+    SetupKilled(nix::sys::signal::Signal),
+    #[error("container init: container state: {0}")]
+    StateJson(#[source] serde_json::Error),
+    #[error("container init: container {0:?}: init exited before start")]
+    ExitedBeforeStart(String),
+    #[error("container init: {what}: {source}")]
+    Procfs {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("container init: {what}: {why}")]
+    ProcfsRefused { what: String, why: &'static str },
+    #[error("container init: sysctl {key}={value}: {source}")]
+    Sysctl {
+        key: String,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("container init: block signals: {0}")]
+    BlockSignals(#[source] nix::Error),
+    #[error("container init: fork the program under init: {0}")]
+    ForkProgram(#[source] nix::Error),
+    #[error("container init: cwd {}: outside the container's root ({getcwd})", .cwd.display())]
+    CwdOutsideRoot { cwd: PathBuf, getcwd: String },
+    #[error("container init: NUL byte in {0:?}")]
+    NulByte(String),
+    #[error("container init: exec {}: {reason}", .path.display())]
+    Exec { path: PathBuf, reason: String },
+    #[error("container init: exec {0:?}: permission denied")]
+    ExecPermission(String),
+    #[error("container init: exec {0:?}: no such executable file")]
+    ExecNoSuchFile(String),
+    #[error("container init: exec {0:?}: executable file not found in $PATH")]
+    ExecNotInPath(String),
     #[error("seccomp: {0}")]
     SeccompCompile(#[source] hull_seccomp::SeccompError),
     #[error("seccomp: {0}")]

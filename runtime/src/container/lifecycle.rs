@@ -338,9 +338,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
             Ok(0) => {
                 if !super::status::is_alive(st.pid, st.pid_start) {
-                    return Err(Error::Init(format!(
-                        "container {id:?}: init exited before start"
-                    )));
+                    return Err(Error::ExitedBeforeStart(id.to_string()));
                 }
             }
             Ok(_) => break,
@@ -364,9 +362,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             ));
         }
         _ => {
-            return Err(Error::Init(format!(
-                "container {id:?}: init exited before start"
-            )));
+            return Err(Error::ExitedBeforeStart(id.to_string()));
         }
     }
     if let Some(h) = st

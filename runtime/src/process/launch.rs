@@ -198,14 +198,12 @@ fn serve(
     loop {
         let Some((msg, fd)) = ch.recv()? else {
             // Both children closed their ends without Ready: find out why.
-            return Err(Error::Init(
+            return Err(
                 match waitpid(stage1, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Signaled(_, sig, _)) => {
-                        format!("container setup killed by {sig}")
-                    }
-                    _ => "container init exited before it was ready".into(),
+                    Ok(WaitStatus::Signaled(_, sig, _)) => Error::SetupKilled(sig),
+                    _ => Error::Protocol("container init exited before it was ready"),
                 },
-            ));
+            );
         };
         match msg {
             Msg::MapIds { pid } => {
@@ -255,7 +253,7 @@ fn serve(
                     Some(fd) => {
                         let state = (l.init.hook_state)("creating", pid);
                         serde_json::from_slice(&state)
-                            .map_err(|e| Error::Init(format!("container state: {e}")))
+                            .map_err(Error::StateJson)
                             .and_then(|state| {
                                 crate::security::seccomp::send_listener(
                                     l.init.spec,

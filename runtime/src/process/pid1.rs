@@ -36,11 +36,11 @@ pub fn run(mut p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
     let all = SigSet::all();
     let mut old = SigSet::empty();
     pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old))
-        .map_err(|e| Error::Init(format!("block signals: {e}")))?;
+        .map_err(Error::BlockSignals)?;
     // SAFETY: the container's init is single-threaded; the child only sets
     // its process group and execs.
     match unsafe { nix::unistd::fork() } {
-        Err(e) => Err(Error::Init(format!("fork the program under init: {e}"))),
+        Err(e) => Err(Error::ForkProgram(e)),
         Ok(ForkResult::Child) => {
             // Its own process group, in the terminal's foreground when there
             // is one (SIGTTOU is still blocked, so tcsetpgrp cannot stop us).

@@ -138,15 +138,14 @@ impl Prepared<'_> {
 fn verify_cwd(cwd: &Path) -> Result<()> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
-        Ok(p) => Err(Error::Init(format!(
-            "cwd {}: outside the container's root ({})",
-            cwd.display(),
-            p.display()
-        ))),
-        Err(e) => Err(Error::Init(format!(
-            "cwd {}: outside the container's root (getcwd: {e})",
-            cwd.display()
-        ))),
+        Ok(p) => Err(Error::CwdOutsideRoot {
+            cwd: cwd.to_path_buf(),
+            getcwd: p.display().to_string(),
+        }),
+        Err(e) => Err(Error::CwdOutsideRoot {
+            cwd: cwd.to_path_buf(),
+            getcwd: format!("getcwd: {e}"),
+        }),
     }
 }
 
@@ -215,20 +214,19 @@ pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
         f.install().map_err(Error::SeccompInstall)?;
     }
     close_fds_on_exec(3 + preserve_fds.max(0) + listen_fds(&p.env));
-    let c = |s: &str| CString::new(s).map_err(|_| Error::Init(format!("NUL byte in {s:?}")));
+    let c = |s: &str| CString::new(s).map_err(|_| Error::NulByte(s.to_string()));
     let path = CString::new(p.exe.as_os_str().as_bytes())
-        .map_err(|_| Error::Init("NUL in path".into()))?;
+        .map_err(|_| Error::NulByte(p.exe.display().to_string()))?;
     let argv: Vec<CString> = p.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
     let envp: Vec<CString> = p.env.iter().map(|a| c(a)).collect::<Result<_>>()?;
     let e = match nix::unistd::execve(&path, &argv, &envp) {
         Err(e) => e,
         Ok(never) => match never {},
     };
-    Err(Error::Init(format!(
-        "exec {}: {}",
-        p.exe.display(),
-        e.desc().to_lowercase()
-    )))
+    Err(Error::Exec {
+        path: p.exe.clone(),
+        reason: e.desc().to_lowercase(),
+    })
 }
 
 /// The home directory of `uid` in the container's /etc/passwd.
@@ -296,11 +294,9 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
         // There but not runnable (no x bit, a directory): execve's EACCES,
         // as runc words it (Docker's exit code 126, not 127).
         if p.exists() {
-            return Err(Error::Init(format!("exec {name:?}: permission denied")));
+            return Err(Error::ExecPermission(name.to_string()));
         }
-        return Err(Error::Init(format!(
-            "exec {name:?}: no such executable file"
-        )));
+        return Err(Error::ExecNoSuchFile(name.to_string()));
     }
     let path = env
         .iter()
@@ -312,7 +308,5 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    Err(Error::Init(format!(
-        "exec {name:?}: executable file not found in $PATH"
-    )))
+    Err(Error::ExecNotInPath(name.to_string()))
 }
