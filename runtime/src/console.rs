@@ -2,7 +2,7 @@
 //! master to the parent, which passes it to `--console-socket` with
 //! SCM_RIGHTS (as runc does).
 
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Call, Error, Result, SysContext};
 use crate::process::sync::{Channel, Msg};
 use crate::rootfs::paths::fd_path;
 use crate::syscall::Syscall;
@@ -84,7 +84,7 @@ fn bind_console(sys: &dyn Syscall, name: &str) -> Result<()> {
 /// controlling terminal. Returns the slave's name.
 pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<String> {
     let master =
-        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).sys("open /dev/ptmx")?;
+        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).sys(Call::OpenPtmx)?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize {
             ws_row: rows,
@@ -94,29 +94,32 @@ pub fn open_pty_as_stdio(ch: &Channel, size: Option<(u16, u16)>) -> Result<Strin
         };
         // SAFETY: TIOCSWINSZ reads a valid winsize we own.
         let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        nix::errno::Errno::result(rc).sys("set console size")?;
+        nix::errno::Errno::result(rc).sys(Call::SetConsoleSize)?;
     }
-    grantpt(&master).sys("grantpt")?;
-    unlockpt(&master).sys("unlockpt")?;
-    let name = ptsname_r(&master).sys("ptsname")?;
+    grantpt(&master).sys(Call::Grantpt)?;
+    unlockpt(&master).sys(Call::Unlockpt)?;
+    let name = ptsname_r(&master).sys(Call::Ptsname)?;
     let slave = nix::fcntl::open(
         Path::new(&name),
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys(format!("open {name}"))?;
+    .map_err(|source| Error::Open {
+        path: name.clone().into(),
+        source,
+    })?;
     ch.send_with_fd(
         &Msg::Console { name: name.clone() },
         Some(master.as_raw_fd()),
     )?;
     ch.expect_ack()?;
     drop(master);
-    nix::unistd::dup2_stdin(&slave).sys("dup2 pty")?;
-    nix::unistd::dup2_stdout(&slave).sys("dup2 pty")?;
-    nix::unistd::dup2_stderr(&slave).sys("dup2 pty")?;
+    nix::unistd::dup2_stdin(&slave).sys(Call::Dup2Pty)?;
+    nix::unistd::dup2_stdout(&slave).sys(Call::Dup2Pty)?;
+    nix::unistd::dup2_stderr(&slave).sys(Call::Dup2Pty)?;
     // SAFETY: TIOCSCTTY on our own pty slave with arg 0.
     let rc = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
-    nix::errno::Errno::result(rc).sys("ioctl(TIOCSCTTY)")?;
+    nix::errno::Errno::result(rc).sys(Call::SetControllingTty)?;
     Ok(name)
 }
 

@@ -47,6 +47,7 @@
 
 mod arch;
 mod bpf;
+mod codegen;
 mod compile;
 mod error;
 mod tables;
@@ -76,7 +77,7 @@ impl std::fmt::Debug for CompiledFilter {
 /// Compiles an OCI seccomp profile.
 pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
     let policy = compile::build(profile)?;
-    let program = compile::generate(&policy)?;
+    let program = codegen::generate(&policy)?;
     tracing::debug!(
         instructions = program.len(),
         flags = policy.flags,

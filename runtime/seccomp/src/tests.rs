@@ -20,7 +20,7 @@ fn profile(json: &str) -> LinuxSeccomp {
 /// Compiles and returns (policy, program).
 fn both(json: &str) -> (Policy, Vec<libc::sock_filter>) {
     let p = compile::build(&profile(json)).unwrap();
-    let prog = compile::generate(&p).unwrap();
+    let prog = crate::codegen::generate(&p).unwrap();
     (p, prog)
 }
 

@@ -96,10 +96,7 @@ impl Cgroup for NoCgroup {
     }
     fn apply(&self, res: &LinuxResources) -> Result<()> {
         if limits(res) {
-            return Err(Error::Cgroup {
-                path: String::new(),
-                msg: "the container has no cgroup (rootless): limits cannot be applied".into(),
-            });
+            return Err(Error::NoCgroup("limits cannot be applied"));
         }
         Ok(())
     }
@@ -116,10 +113,7 @@ impl Cgroup for NoCgroup {
         Ok(Vec::new())
     }
     fn freeze(&self) -> Result<()> {
-        Err(Error::Cgroup {
-            path: String::new(),
-            msg: "the container has no cgroup (rootless): it cannot be paused".into(),
-        })
+        Err(Error::NoCgroup("it cannot be paused"))
     }
     fn thaw(&self) -> Result<()> {
         self.freeze()
@@ -225,18 +219,16 @@ pub(crate) fn is_member(dir: &Path) -> bool {
 
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     let path = dir.join(file);
-    std::fs::write(&path, value).map_err(|e| Error::Cgroup {
-        path: path.display().to_string(),
-        msg: format!("write {value:?}: {e}"),
+    std::fs::write(&path, value).map_err(|source| Error::CgroupWrite {
+        value: value.to_string(),
+        path,
+        source,
     })
 }
 
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
-    std::fs::read_to_string(&path).map_err(|e| Error::Cgroup {
-        path: path.display().to_string(),
-        msg: format!("read: {e}"),
-    })
+    std::fs::read_to_string(&path).map_err(|source| Error::CgroupRead { path, source })
 }
 
 /// Pids in `dir` and every sub-cgroup below it (`exec --cgroup` puts
@@ -285,9 +277,9 @@ pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
                 delay = (delay * 2).min(std::time::Duration::from_millis(50));
             }
             Err(e) => {
-                return Err(Error::Cgroup {
-                    path: dir.display().to_string(),
-                    msg: format!("remove: {e}"),
+                return Err(Error::CgroupRemove {
+                    path: dir.to_path_buf(),
+                    source: e,
                 })
             }
         }

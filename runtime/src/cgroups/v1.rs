@@ -290,9 +290,9 @@ impl Cgroup for V1 {
             if controller == "cpuset" {
                 create_cpuset(dir)?;
             } else {
-                std::fs::create_dir_all(dir).map_err(|e| Error::Cgroup {
-                    path: dir.display().to_string(),
-                    msg: format!("create: {e}"),
+                std::fs::create_dir_all(dir).map_err(|source| Error::CgroupCreate {
+                    path: dir.clone(),
+                    source,
                 })?;
             }
         }
@@ -379,10 +379,7 @@ impl Cgroup for V1 {
             }
             if std::time::Instant::now() > deadline {
                 let _ = write(dir, "freezer.state", "THAWED");
-                return Err(Error::Cgroup {
-                    path: dir.display().to_string(),
-                    msg: "timed out freezing".into(),
-                });
+                return Err(Error::FreezeTimeout(dir.to_path_buf()));
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

@@ -67,9 +67,9 @@ impl V2 {
             }
             cur.push(comp);
             if !cur.exists() {
-                std::fs::create_dir(&cur).map_err(|e| Error::Cgroup {
-                    path: cur.display().to_string(),
-                    msg: format!("create: {e}"),
+                std::fs::create_dir(&cur).map_err(|source| Error::CgroupCreate {
+                    path: cur.clone(),
+                    source,
                 })?;
             }
         }
@@ -211,10 +211,7 @@ impl Cgroup for V2 {
         {
             if std::time::Instant::now() > deadline {
                 let _ = write(&self.dir, "cgroup.freeze", "0");
-                return Err(Error::Cgroup {
-                    path: self.dir.display().to_string(),
-                    msg: "timed out freezing".into(),
-                });
+                return Err(Error::FreezeTimeout(self.dir.clone()));
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

@@ -4,7 +4,7 @@ use super::status::{proc_stat, Status};
 use super::store::{oci_state, rfc3339_now, ContainerState, Store, EXEC_FIFO};
 use crate::cgroups::{self, Cgroup};
 use crate::config;
-use crate::error::{Error, IoContext, Result, SysContext};
+use crate::error::{Call, Error, IoContext, Result, SysContext};
 use crate::process::init::InitContext;
 use crate::process::launch::{launch, Launch};
 use crate::process::namespaces;
@@ -136,8 +136,12 @@ pub fn create_with_console(
     };
 
     let fifo = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-        .sys(format!("mkfifo {}", fifo.display()))?;
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|source| {
+        Error::Mkfifo {
+            path: fifo.clone(),
+            source,
+        }
+    })?;
     std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622)).ctx(&fifo)?;
 
     let cg = match cgroups::open(&cg_cfg).and_then(|cg| cg.create().map(|()| cg)) {
@@ -180,7 +184,10 @@ pub fn create_with_console(
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys(format!("open {}", dir.display()))?;
+    .map_err(|source| Error::Open {
+        path: dir.clone(),
+        source,
+    })?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     let has_runtime_hooks = hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
         || hooks
@@ -318,7 +325,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys(format!("open {}", fifo_path.display()))?;
+    .map_err(|source| Error::Open {
+        path: fifo_path.clone(),
+        source,
+    })?;
     // Wait for the init's byte; if it died instead, say so.
     loop {
         let mut pfd = [nix::poll::PollFd::new(
@@ -328,18 +338,21 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
             Ok(0) => {
                 if !super::status::is_alive(st.pid, st.pid_start) {
-                    return Err(Error::Init(format!(
-                        "container {id:?}: init exited before start"
-                    )));
+                    return Err(Error::ExitedBeforeStart(id.to_string()));
                 }
             }
             Ok(_) => break,
             Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::sys("poll exec fifo", e)),
+            Err(e) => {
+                return Err(Error::Syscall {
+                    call: Call::PollExecFifo,
+                    source: e,
+                })
+            }
         }
     }
     let mut buf = [0u8; 4096];
-    let n = nix::unistd::read(&fifo, &mut buf).sys("read exec fifo")?;
+    let n = nix::unistd::read(&fifo, &mut buf).sys(Call::ReadExecFifo)?;
     let _ = std::fs::remove_file(&fifo_path);
     match buf[..n].first() {
         Some(b'0') => {}
@@ -349,9 +362,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             ));
         }
         _ => {
-            return Err(Error::Init(format!(
-                "container {id:?}: init exited before start"
-            )));
+            return Err(Error::ExitedBeforeStart(id.to_string()));
         }
     }
     if let Some(h) = st
@@ -412,8 +423,13 @@ fn signal_container(
     // kill(0, …) would signal our own process group.
     if st.pid > 0 {
         let name = sig.map_or("0", Signal::as_str);
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
-            .sys(format!("kill {} {name}", st.pid))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig).map_err(|source| {
+            Error::Kill {
+                pid: st.pid,
+                signal: name,
+                source,
+            }
+        })?;
     }
     if paused && sig == Some(Signal::SIGKILL) {
         // Frozen tasks only die once thawed.

@@ -6,7 +6,7 @@ use super::program;
 use super::sync::{self, Channel, Msg};
 use crate::cgroups;
 use crate::container::ContainerState;
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Call, Error, Result, SysContext};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -56,7 +56,10 @@ fn open_namespaces(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>> {
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .sys(format!("open {theirs}"))?;
+        .map_err(|source| Error::Open {
+            path: theirs.clone().into(),
+            source,
+        })?;
         out.push((*flag, fd));
     }
     Ok(out)
@@ -68,7 +71,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
     let cg = cgroups::open(&req.state.cgroup)?;
     let (parent, child) = sync::pair()?;
     // SAFETY: hullc is single-threaded.
-    match unsafe { fork() }.sys("fork")? {
+    match unsafe { fork() }.sys(Call::Fork)? {
         ForkResult::Child => {
             drop(parent);
             child.exit_child(stage1(req, cg.as_ref(), &namespaces, &child))
@@ -80,7 +83,7 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
             let _ = waitpid(stage1_pid, None);
             match (res, pid) {
                 (Ok(()), Some(p)) => Ok(p),
-                (Ok(()), None) => Err(Error::Init("exec: process pid never reported".into())),
+                (Ok(()), None) => Err(Error::Protocol("exec: process pid never reported")),
                 (Err(e), p) => {
                     if let Some(p) = p {
                         let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::SIGKILL);
@@ -98,11 +101,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
         match ch.recv()? {
             // The channel is close-on-exec: EOF after Ready means exec'd.
             None if ready => return Ok(()),
-            None => {
-                return Err(Error::Init(
-                    "exec: process exited before it was ready".into(),
-                ))
-            }
+            None => return Err(Error::Protocol("exec: process exited before it was ready")),
             Some((Msg::InitPid { pid: p }, _)) => *pid = Some(p),
             Some((Msg::Console { name }, fd)) => {
                 let r = match (fd, req.console_socket, req.console_capture) {
@@ -112,7 +111,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
                         Ok(())
                     }
                     (Some(_), None, None) => Err(Error::ExecTtyNeedsConsoleSocket),
-                    (None, _, _) => Err(Error::Init("console message without a pty fd".into())),
+                    (None, _, _) => Err(Error::Protocol("console message without a pty fd")),
                 };
                 match r {
                     Ok(()) => ch.send(&Msg::Ack)?,
@@ -131,8 +130,8 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
                     (Some(fd), Some(p)) => {
                         crate::security::seccomp::send_listener(&req.state.config, p, state, &fd)
                     }
-                    _ => Err(Error::Init(
-                        "seccomp listener message without fd or pid".into(),
+                    _ => Err(Error::Protocol(
+                        "seccomp listener message without fd or pid",
                     )),
                 };
                 match r {
@@ -145,7 +144,7 @@ fn serve(req: &ExecRequest<'_>, ch: &Channel, pid: &mut Option<i32>) -> Result<(
             }
             Some((Msg::Ready, _)) => ready = true,
             Some((Msg::Error { msg }, _)) => return Err(Error::Init(msg)),
-            Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            Some((other, _)) => return Err(Error::UnexpectedMessage(format!("{other:?}"))),
         }
     }
 }
@@ -158,10 +157,13 @@ fn stage1(
 ) -> Result<()> {
     cg.add_self()?;
     for (flag, fd) in namespaces {
-        nix::sched::setns(fd, *flag).sys(format!("join namespace {flag:?}"))?;
+        nix::sched::setns(fd, *flag).map_err(|source| Error::JoinNamespace {
+            flag: *flag,
+            source,
+        })?;
     }
     // SAFETY: still single-threaded.
-    match unsafe { fork() }.sys("fork")? {
+    match unsafe { fork() }.sys(Call::Fork)? {
         ForkResult::Child => ch.exit_child(stage2(req, ch).map(|never| match never {})),
         ForkResult::Parent { child } => ch.send(&Msg::InitPid {
             pid: child.as_raw(),
@@ -173,7 +175,7 @@ fn stage2(req: &ExecRequest<'_>, ch: &Channel) -> Result<Infallible> {
     crate::security::set_dumpable(false)?;
     super::init::reset_signals();
     if req.process.terminal() == Some(true) {
-        nix::unistd::setsid().sys("setsid")?;
+        nix::unistd::setsid().sys(Call::Setsid)?;
         let size = req
             .process
             .console_size()

@@ -2,7 +2,7 @@
 //! -d): hullc is the process's subreaper, takes signals synchronously,
 //! forwards them, and returns its exit code (128+N for signal N).
 
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Call, Error, Result, SysContext};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -27,14 +27,14 @@ pub struct Foreground {
 impl Foreground {
     /// Call before creating the process: become subreaper, block signals.
     pub fn prepare() -> Result<Self> {
-        nix::sys::prctl::set_child_subreaper(true).sys("prctl(PR_SET_CHILD_SUBREAPER)")?;
+        nix::sys::prctl::set_child_subreaper(true).sys(Call::SetChildSubreaper)?;
         let mut set = SigSet::empty();
         set.add(Signal::SIGCHLD);
         for s in FORWARDED {
             set.add(*s);
         }
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-            .sys("sigprocmask")?;
+            .sys(Call::Sigprocmask)?;
         Ok(Foreground { set })
     }
 
@@ -46,7 +46,7 @@ impl Foreground {
             return Ok(c);
         }
         loop {
-            let sig = self.set.wait().sys("sigwait")?;
+            let sig = self.set.wait().sys(Call::Sigwait)?;
             if sig != Signal::SIGCHLD {
                 let _ = nix::sys::signal::kill(target, sig);
                 continue;
@@ -68,7 +68,7 @@ impl Foreground {
         let target = Pid::from_raw(pid);
         let _raw = RawMode::enter();
         copy_window_size(&master);
-        let sfd = SignalFd::with_flags(&self.set, SfdFlags::SFD_CLOEXEC).sys("signalfd")?;
+        let sfd = SignalFd::with_flags(&self.set, SfdFlags::SFD_CLOEXEC).sys(Call::Signalfd)?;
         let stdin = std::io::stdin();
         let mut stdin_open = true;
         let mut master_open = true;
@@ -92,7 +92,12 @@ impl Foreground {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(Error::sys("poll", e)),
+                Err(e) => {
+                    return Err(Error::Syscall {
+                        call: Call::Poll,
+                        source: e,
+                    })
+                }
             }
             let ready = |i: usize| {
                 fds.get(i)

@@ -6,12 +6,13 @@ use super::namespaces::Plan;
 use super::program;
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupConfig;
-use crate::error::{Error, IoContext, Result, SysContext};
+use crate::error::{Call, Error, IoContext, Result, SysContext};
 use crate::rootfs::bind_sources::{self, BindSources};
 use crate::rootfs::{self, RootfsPlan};
 use crate::security;
 use crate::syscall::linux::LinuxSyscall;
 use nix::fcntl::OFlag;
+use nix::sys::personality::Persona;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::convert::Infallible;
@@ -45,13 +46,13 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     let process = spec
         .process()
         .as_ref()
-        .ok_or_else(|| Error::Init("process is missing".into()))?;
+        .ok_or(Error::InitSetup("process is missing"))?;
     let linux = spec.linux().clone().unwrap_or_default();
     let sys = LinuxSyscall;
     // Stage 1 reports our pid; wait until the parent has it.
     ch.expect_ack()?;
 
-    nix::unistd::setsid().sys("setsid")?;
+    nix::unistd::setsid().sys(Call::Setsid)?;
     reset_signals();
     if ctx.new_keyring {
         join_session_keyring(ctx.id);
@@ -61,7 +62,7 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     security::set_dumpable(false)?;
 
     if !ns.has(LinuxNamespaceType::Mount) {
-        return Err(Error::Init("a mount namespace is required".into()));
+        return Err(Error::InitSetup("a mount namespace is required"));
     }
     let bind_sources = if bind_sources::wanted(spec, ns) {
         receive_bind_sources(ch)?
@@ -85,8 +86,10 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
         OFlag::O_PATH | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .sys("open exec fifo")?;
+    .sys(Call::OpenExecFifo)?;
     rootfs::prepare(&sys, &plan)?;
+    // The sources are mounted: close them before anything else runs.
+    drop(bind_sources);
 
     if ctx.has_runtime_hooks {
         ch.send(&Msg::RunHooks)?;
@@ -120,10 +123,16 @@ pub fn run(ctx: &InitContext<'_>, ns: &Plan, ch: &Channel) -> Result<Infallible>
     }
 
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).sys(format!("sethostname {h:?}"))?;
+        nix::unistd::sethostname(h).map_err(|source| Error::Sethostname {
+            name: h.to_string(),
+            source,
+        })?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
-        crate::syscall::Syscall::setdomainname(&sys, d).sys(format!("setdomainname {d:?}"))?;
+        crate::syscall::Syscall::setdomainname(&sys, d).map_err(|source| Error::Setdomainname {
+            name: d.to_string(),
+            source,
+        })?;
     }
 
     rootfs::finalize(&sys, spec)?;
@@ -175,26 +184,27 @@ fn receive_bind_sources(ch: &Channel) -> Result<BindSources> {
             Some((Msg::MountSource { index }, Some(fd))) => sources.insert(index, fd),
             Some((Msg::Ack, _)) => return Ok(sources),
             Some((Msg::Abort { msg }, _)) => return Err(Error::Init(msg)),
-            Some((other, _)) => return Err(Error::Init(format!("unexpected message {other:?}"))),
-            None => return Err(Error::Init("parent went away".into())),
+            Some((other, _)) => return Err(Error::UnexpectedMessage(format!("{other:?}"))),
+            None => return Err(Error::ParentGone),
         }
     }
 }
 
 /// `linux.personality`: the execution domain (LINUX32 → `uname -m` i686).
 fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
-    const PER_LINUX: libc::c_ulong = 0x0000;
-    const PER_LINUX32: libc::c_ulong = 0x0008;
-    let persona = match p.domain() {
+    // The execution domains (low byte); nix's Persona names only the flags.
+    const PER_LINUX: i32 = 0x0000;
+    const PER_LINUX32: i32 = 0x0008;
+    let domain = match p.domain() {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux => PER_LINUX,
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         return Err(Error::PersonalityFlags);
     }
-    // SAFETY: personality takes an integer and returns the old value or -1.
-    let rc = unsafe { libc::personality(persona) };
-    nix::errno::Errno::result(rc).map(drop).sys("personality")
+    nix::sys::personality::set(Persona::from_bits_retain(domain))
+        .map(drop)
+        .sys(Call::Personality)
 }
 
 /// Unblock and default every signal: hullc may have blocked some (run's

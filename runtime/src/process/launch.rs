@@ -12,7 +12,7 @@ use super::init::{self, InitContext};
 use super::namespaces::{self, Plan};
 use super::sync::{self, Channel, Msg};
 use crate::cgroups::Cgroup;
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Call, Error, Result, SysContext};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -36,7 +36,7 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     }
     let (parent, child) = sync::pair()?;
     // SAFETY: hullc is single-threaded, so the child may run arbitrary code.
-    match unsafe { fork() }.sys("fork")? {
+    match unsafe { fork() }.sys(Call::Fork)? {
         ForkResult::Child => {
             drop(parent);
             child.exit_child(stage1(l, ns, &child))
@@ -47,7 +47,7 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
             let res = serve(l, ns, &parent, stage1_pid, &mut init_pid);
             let _ = waitpid(stage1_pid, None);
             match res {
-                Ok(()) => init_pid.ok_or_else(|| Error::Init("init pid was never reported".into())),
+                Ok(()) => init_pid.ok_or(Error::Protocol("init pid was never reported")),
                 Err(e) => {
                     if let Some(pid) = init_pid {
                         let _ =
@@ -81,10 +81,10 @@ fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
     let flags = ns.new & !nix::sched::CloneFlags::CLONE_NEWCGROUP;
     let rc = fork_into(flags, l.cgroup.v2_dir());
     if rc < 0 {
-        return Err(Error::sys(
-            format!("clone {flags:?}"),
-            nix::errno::Errno::last(),
-        ));
+        return Err(Error::Clone {
+            flags,
+            source: nix::errno::Errno::last(),
+        });
     }
     if rc == 0 {
         drop(parent);
@@ -183,8 +183,7 @@ fn direct_child(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<std::convert:
     l.cgroup.add_self()?;
     namespaces::join_all(&ns.join)?;
     if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .sys("unshare cgroup namespace")?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).sys(Call::UnshareCgroupNs)?;
     }
     init::run(&l.init, ns, ch)
 }
@@ -199,14 +198,12 @@ fn serve(
     loop {
         let Some((msg, fd)) = ch.recv()? else {
             // Both children closed their ends without Ready: find out why.
-            return Err(Error::Init(
+            return Err(
                 match waitpid(stage1, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Signaled(_, sig, _)) => {
-                        format!("container setup killed by {sig}")
-                    }
-                    _ => "container init exited before it was ready".into(),
+                    Ok(WaitStatus::Signaled(_, sig, _)) => Error::SetupKilled(sig),
+                    _ => Error::Protocol("container init exited before it was ready"),
                 },
-            ));
+            );
         };
         match msg {
             Msg::MapIds { pid } => {
@@ -225,8 +222,7 @@ fn serve(
                 reply(ch, set_oom_score_adj(l, pid))?;
             }
             Msg::MountSources => {
-                let pid =
-                    init_pid.ok_or_else(|| Error::Init("mount sources before init pid".into()))?;
+                let pid = init_pid.ok_or(Error::Protocol("mount sources before init pid"))?;
                 let bundle = l.init.bundle;
                 for (index, fd) in crate::rootfs::bind_sources::open_for(pid, l.init.spec, bundle) {
                     ch.send_with_fd(&Msg::MountSource { index }, Some(raw(&fd)))?;
@@ -234,7 +230,7 @@ fn serve(
                 ch.send(&Msg::Ack)?;
             }
             Msg::RunHooks => {
-                let pid = init_pid.ok_or_else(|| Error::Init("hooks before init pid".into()))?;
+                let pid = init_pid.ok_or(Error::Protocol("hooks before init pid"))?;
                 reply(ch, (l.run_runtime_hooks)(pid))?;
             }
             Msg::Console { name } => {
@@ -247,17 +243,17 @@ fn serve(
                         Ok(())
                     }
                     (_, None) => Err(Error::TerminalNeedsConsoleSocket),
-                    (None, _) => Err(Error::Init("console message without a pty fd".into())),
+                    (None, _) => Err(Error::Protocol("console message without a pty fd")),
                 };
                 reply(ch, r)?;
             }
             Msg::SeccompListener => {
-                let pid = init_pid.ok_or_else(|| Error::Init("listener before init pid".into()))?;
+                let pid = init_pid.ok_or(Error::Protocol("listener before init pid"))?;
                 let r = match fd {
                     Some(fd) => {
                         let state = (l.init.hook_state)("creating", pid);
                         serde_json::from_slice(&state)
-                            .map_err(|e| Error::Init(format!("container state: {e}")))
+                            .map_err(Error::StateJson)
                             .and_then(|state| {
                                 crate::security::seccomp::send_listener(
                                     l.init.spec,
@@ -267,7 +263,7 @@ fn serve(
                                 )
                             })
                     }
-                    None => Err(Error::Init("seccomp listener message without an fd".into())),
+                    None => Err(Error::Protocol("seccomp listener message without an fd")),
                 };
                 reply(ch, r)?;
             }
@@ -276,7 +272,7 @@ fn serve(
                 return Ok(());
             }
             Msg::Error { msg } => return Err(Error::Init(msg)),
-            other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            other => return Err(Error::UnexpectedMessage(format!("{other:?}"))),
         }
     }
 }
@@ -314,18 +310,21 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
     l.cgroup.add_self()?;
     namespaces::join_all(&ns.join)?;
     if ns.new_user {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).sys("unshare user namespace")?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).sys(Call::UnshareUserNs)?;
         ch.send(&Msg::MapIds {
             pid: std::process::id() as i32,
         })?;
         ch.expect_ack()?;
         let root_u = nix::unistd::Uid::from_raw(0);
         let root_g = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(root_g, root_g, root_g).sys("setresgid 0 in user namespace")?;
-        nix::unistd::setresuid(root_u, root_u, root_u).sys("setresuid 0 in user namespace")?;
+        nix::unistd::setresgid(root_g, root_g, root_g).sys(Call::SetresgidRoot)?;
+        nix::unistd::setresuid(root_u, root_u, root_u).sys(Call::SetresuidRoot)?;
     }
     if !ns.new.is_empty() {
-        nix::sched::unshare(ns.new).sys(format!("unshare {:?}", ns.new))?;
+        nix::sched::unshare(ns.new).map_err(|source| Error::Unshare {
+            flags: ns.new,
+            source,
+        })?;
     }
     if ns.new.contains(nix::sched::CloneFlags::from_bits_retain(
         libc::CLONE_NEWTIME,
@@ -333,7 +332,7 @@ fn stage1(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<()> {
         write_time_offsets(l.init.spec)?;
     }
     // SAFETY: still single-threaded.
-    match unsafe { fork() }.sys("fork init")? {
+    match unsafe { fork() }.sys(Call::ForkInit)? {
         ForkResult::Child => ch.exit_child(init::run(&l.init, ns, ch).map(|never| match never {})),
         ForkResult::Parent { child } => {
             ch.send(&Msg::InitPid {

@@ -61,8 +61,10 @@ pub fn plan(list: &[LinuxNamespace]) -> Result<Plan> {
         match ns.path() {
             Some(path) if !path.as_os_str().is_empty() => {
                 let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                    .map_err(|e| {
-                        Error::sys(format!("namespace {} path {}", ns.typ(), path.display()), e)
+                    .map_err(|e| Error::NamespacePath {
+                        typ: ns.typ(),
+                        path: path.clone(),
+                        source: e,
                     })?;
                 p.join.push(Join {
                     typ: ns.typ(),
@@ -106,8 +108,11 @@ pub fn write_id_maps(
 /// setns into every namespace to join (user first, as planned).
 pub fn join_all(joins: &[Join]) -> Result<()> {
     for j in joins {
-        nix::sched::setns(&j.fd, clone_flag(j.typ))
-            .map_err(|e| Error::sys(format!("join {} namespace {}", j.typ, j.path.display()), e))?;
+        nix::sched::setns(&j.fd, clone_flag(j.typ)).map_err(|source| Error::JoinNamespacePath {
+            typ: j.typ,
+            path: j.path.clone(),
+            source,
+        })?;
     }
     Ok(())
 }

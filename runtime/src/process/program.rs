@@ -2,7 +2,7 @@
 //! `hullc exec`: rlimits, seccomp, capabilities, user, no_new_privs, cwd,
 //! umask, then execve with every other fd closed.
 
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Error, Result};
 use crate::security;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Process;
@@ -42,7 +42,7 @@ pub fn prepare<'a>(
     }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
-        return Err(Error::Init("process.args is empty".into()));
+        return Err(Error::InitSetup("process.args is empty"));
     }
     let nnp = process.no_new_privileges() == Some(true);
 
@@ -53,19 +53,21 @@ pub fn prepare<'a>(
     let notify = seccomp.is_some_and(|f| f.uses_notify());
     let mut listener = None;
     if let (Some(f), false) = (seccomp, nnp) {
-        listener = f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        listener = f.install().map_err(Error::SeccompInstall)?;
     }
 
     let user = process.user();
     // As runc: the cwd first while still root (a directory only root may
     // enter works), again as the user only if root was refused.
-    let chdir = || {
-        nix::unistd::chdir(process.cwd()).sys(format!("chdir to cwd {}", process.cwd().display()))
+    let cwd_err = |source| Error::Cwd {
+        path: process.cwd().to_path_buf(),
+        source,
     };
+    let chdir = || nix::unistd::chdir(process.cwd()).map_err(cwd_err);
     let chdir_again = match nix::unistd::chdir(process.cwd()) {
         Ok(()) => false,
         Err(nix::errno::Errno::EACCES) => true,
-        Err(e) => return Err(e).sys(format!("chdir to cwd {}", process.cwd().display())),
+        Err(e) => return Err(cwd_err(e)),
     };
     security::identity::fix_stdio_owner(user)?;
     security::set_keep_caps(true)?;
@@ -90,7 +92,7 @@ pub fn prepare<'a>(
     if nnp {
         security::set_no_new_privs()?;
         if let (Some(f), true) = (seccomp, notify) {
-            listener = f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+            listener = f.install().map_err(Error::SeccompInstall)?;
         }
     }
 
@@ -124,7 +126,7 @@ impl Prepared<'_> {
     /// Load the late seccomp filter now (before a fork that must share it).
     pub fn install_late_seccomp(&mut self) -> Result<()> {
         if let Some(f) = self.late_seccomp.take() {
-            f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+            f.install().map_err(Error::SeccompInstall)?;
         }
         Ok(())
     }
@@ -136,15 +138,14 @@ impl Prepared<'_> {
 fn verify_cwd(cwd: &Path) -> Result<()> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
-        Ok(p) => Err(Error::Init(format!(
-            "cwd {}: outside the container's root ({})",
-            cwd.display(),
-            p.display()
-        ))),
-        Err(e) => Err(Error::Init(format!(
-            "cwd {}: outside the container's root (getcwd: {e})",
-            cwd.display()
-        ))),
+        Ok(p) => Err(Error::CwdOutsideRoot {
+            cwd: cwd.to_path_buf(),
+            getcwd: p.display().to_string(),
+        }),
+        Err(e) => Err(Error::CwdOutsideRoot {
+            cwd: cwd.to_path_buf(),
+            getcwd: format!("getcwd: {e}"),
+        }),
     }
 }
 
@@ -210,23 +211,22 @@ pub fn close_fds_from(from: i32) {
 /// and execve.
 pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
     if let Some(f) = p.late_seccomp {
-        f.install().map_err(|e| Error::Seccomp(e.to_string()))?;
+        f.install().map_err(Error::SeccompInstall)?;
     }
     close_fds_on_exec(3 + preserve_fds.max(0) + listen_fds(&p.env));
-    let c = |s: &str| CString::new(s).map_err(|_| Error::Init(format!("NUL byte in {s:?}")));
+    let c = |s: &str| CString::new(s).map_err(|_| Error::NulByte(s.to_string()));
     let path = CString::new(p.exe.as_os_str().as_bytes())
-        .map_err(|_| Error::Init("NUL in path".into()))?;
+        .map_err(|_| Error::NulByte(p.exe.display().to_string()))?;
     let argv: Vec<CString> = p.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
     let envp: Vec<CString> = p.env.iter().map(|a| c(a)).collect::<Result<_>>()?;
     let e = match nix::unistd::execve(&path, &argv, &envp) {
         Err(e) => e,
         Ok(never) => match never {},
     };
-    Err(Error::Init(format!(
-        "exec {}: {}",
-        p.exe.display(),
-        e.desc().to_lowercase()
-    )))
+    Err(Error::Exec {
+        path: p.exe.clone(),
+        reason: e.desc().to_lowercase(),
+    })
 }
 
 /// The home directory of `uid` in the container's /etc/passwd.
@@ -294,11 +294,9 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
         // There but not runnable (no x bit, a directory): execve's EACCES,
         // as runc words it (Docker's exit code 126, not 127).
         if p.exists() {
-            return Err(Error::Init(format!("exec {name:?}: permission denied")));
+            return Err(Error::ExecPermission(name.to_string()));
         }
-        return Err(Error::Init(format!(
-            "exec {name:?}: no such executable file"
-        )));
+        return Err(Error::ExecNoSuchFile(name.to_string()));
     }
     let path = env
         .iter()
@@ -310,7 +308,5 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    Err(Error::Init(format!(
-        "exec {name:?}: executable file not found in $PATH"
-    )))
+    Err(Error::ExecNotInPath(name.to_string()))
 }

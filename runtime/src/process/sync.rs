@@ -1,7 +1,7 @@
 //! The parent ⇄ child channel: a SOCK_SEQPACKET socketpair carrying one
 //! JSON message per packet, optionally with one fd (SCM_RIGHTS).
 
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr,
@@ -48,7 +48,10 @@ pub fn pair() -> Result<(Channel, Channel)> {
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .map_err(|e| Error::sys("socketpair", e))?;
+    .map_err(|e| Error::Syscall {
+        call: Call::Socketpair,
+        source: e,
+    })?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -80,7 +83,10 @@ impl Channel {
             MsgFlags::MSG_NOSIGNAL,
             None,
         )
-        .map_err(|e| Error::sys("sync channel send", e))?;
+        .map_err(|e| Error::Syscall {
+            call: Call::SyncSend,
+            source: e,
+        })?;
         Ok(())
     }
 
@@ -98,7 +104,10 @@ impl Channel {
             ) {
                 Ok(r) => {
                     let mut fd = None;
-                    for c in r.cmsgs().map_err(|e| Error::sys("sync channel cmsgs", e))? {
+                    for c in r.cmsgs().map_err(|e| Error::Syscall {
+                        call: Call::SyncCmsgs,
+                        source: e,
+                    })? {
                         if let ControlMessageOwned::ScmRights(fds) = c {
                             for f in fds {
                                 // SAFETY: the kernel just installed this fd for us.
@@ -110,7 +119,12 @@ impl Channel {
                     break (r.bytes, fd);
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(Error::sys("sync channel receive", e)),
+                Err(e) => {
+                    return Err(Error::Syscall {
+                        call: Call::SyncReceive,
+                        source: e,
+                    })
+                }
             }
         };
         if n == 0 {
@@ -143,8 +157,8 @@ impl Channel {
         match self.recv()? {
             Some((Msg::Ack, _)) => Ok(()),
             Some((Msg::Abort { msg }, _)) => Err(Error::Init(msg)),
-            Some((other, _)) => Err(Error::Init(format!("unexpected message {other:?}"))),
-            None => Err(Error::Init("parent went away".into())),
+            Some((other, _)) => Err(Error::UnexpectedMessage(format!("{other:?}"))),
+            None => Err(Error::ParentGone),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::paths::{create_in_root, fd_path, open_in_root, Leaf};
 use super::{guard, mount_err, remount_keep_locked, RootfsPlan};
 use crate::cgroups::detect::{detect, Hierarchy};
 use crate::cgroups::CgroupConfig;
-use crate::error::Result;
+use crate::error::{MountStep, Result};
 use crate::rootfs::options::MountOptions;
 use crate::syscall::Syscall;
 use nix::mount::MsFlags;
@@ -38,7 +38,7 @@ pub(super) fn mount_cgroup(
                     flags,
                     None,
                 )
-                .map_err(|e| mount_err(dest, "mount cgroup2", e))?;
+                .map_err(|e| mount_err(dest, MountStep::MountCgroup2, e))?;
             } else {
                 sys.mount(
                     Some(dir),
@@ -47,15 +47,15 @@ pub(super) fn mount_cgroup(
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None,
                 )
-                .map_err(|e| mount_err(dest, "bind cgroup", e))?;
-                let target =
-                    open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+                .map_err(|e| mount_err(dest, MountStep::BindCgroup, e))?;
+                let target = open_in_root(root.as_fd(), dest)
+                    .map_err(|e| mount_err(dest, MountStep::Reopen, e))?;
                 remount_keep_locked(
                     sys,
                     &fd_path(&target),
                     MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
                 )
-                .map_err(|e| mount_err(dest, "remount cgroup", e))?;
+                .map_err(|e| mount_err(dest, MountStep::RemountCgroup, e))?;
             }
         }
         CgroupConfig::V1 { dirs } => {
@@ -67,7 +67,7 @@ pub(super) fn mount_cgroup(
                 tmpfs_flags,
                 Some("mode=755"),
             )
-            .map_err(|e| mount_err(dest, "mount tmpfs for cgroups", e))?;
+            .map_err(|e| mount_err(dest, MountStep::MountCgroupTmpfs, e))?;
             let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
             let Hierarchy::Legacy {
                 controllers, named, ..
@@ -107,7 +107,7 @@ pub(super) fn mount_cgroup(
                         flags,
                         Some(&data),
                     )
-                    .map_err(|e| mount_err(&sub, "mount cgroup", e))?;
+                    .map_err(|e| mount_err(&sub, MountStep::MountCgroup, e))?;
                 } else if let Some(dir) = dirs.get(*ctrls.first().unwrap_or(&"")) {
                     sys.mount(
                         Some(dir),
@@ -116,20 +116,20 @@ pub(super) fn mount_cgroup(
                         MsFlags::MS_BIND | MsFlags::MS_REC,
                         None,
                     )
-                    .map_err(|e| mount_err(&sub, "bind cgroup", e))?;
+                    .map_err(|e| mount_err(&sub, MountStep::BindCgroup, e))?;
                     let sfd = open_in_root(root.as_fd(), &sub)
-                        .map_err(|e| mount_err(&sub, "reopen", e))?;
+                        .map_err(|e| mount_err(&sub, MountStep::Reopen, e))?;
                     remount_keep_locked(
                         sys,
                         &fd_path(&sfd),
                         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
                     )
-                    .map_err(|e| mount_err(&sub, "remount cgroup", e))?;
+                    .map_err(|e| mount_err(&sub, MountStep::RemountCgroup, e))?;
                 }
             }
             if flags.contains(MsFlags::MS_RDONLY) {
-                let target =
-                    open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+                let target = open_in_root(root.as_fd(), dest)
+                    .map_err(|e| mount_err(dest, MountStep::Reopen, e))?;
                 sys.mount(
                     None,
                     &fd_path(&target),
@@ -137,7 +137,7 @@ pub(super) fn mount_cgroup(
                     MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY,
                     Some("mode=755"),
                 )
-                .map_err(|e| mount_err(dest, "remount cgroup tmpfs ro", e))?;
+                .map_err(|e| mount_err(dest, MountStep::RemountCgroupTmpfsReadOnly, e))?;
             }
         }
         CgroupConfig::None => {}

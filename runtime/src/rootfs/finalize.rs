@@ -3,7 +3,7 @@
 
 use super::paths::{fd_path, open_in_root};
 use super::{is_readonly_dev, mount_err, options, procfs, remount_keep_locked};
-use crate::error::Result;
+use crate::error::{MountStep, Result};
 use crate::syscall::Syscall;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
@@ -23,7 +23,7 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| mount_err(Path::new("/"), "open root", e))?;
+    .map_err(|e| mount_err(Path::new("/"), MountStep::OpenRoot, e))?;
     let proc_fs = nix::fcntl::open(
         "/proc",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
@@ -46,12 +46,16 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
                     && path.starts_with("/proc")
                     && !procfs::is_fs(fd.as_fd(), nix::sys::statfs::PROC_SUPER_MAGIC)
                 {
-                    return Err(mount_err(path, "not on procfs", nix::errno::Errno::EXDEV));
+                    return Err(mount_err(
+                        path,
+                        MountStep::NotOnProcfs,
+                        nix::errno::Errno::EXDEV,
+                    ));
                 }
                 Ok(Some(fd))
             }
             Err(nix::errno::Errno::ENOENT) => Ok(None),
-            Err(e) => Err(mount_err(path, "resolve", e)),
+            Err(e) => Err(mount_err(path, MountStep::Resolve, e)),
         }
     };
     for p in linux.readonly_paths().iter().flatten() {
@@ -59,12 +63,12 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
         let Some(fd) = resolve(path)? else { continue };
         let t = target(path, &fd);
         sys.mount(Some(&t), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-            .map_err(|e| mount_err(path, "bind readonly path", e))?;
+            .map_err(|e| mount_err(path, MountStep::BindReadonlyPath, e))?;
         // The path now names the new bind mount: resolve it again.
         let Some(fd) = resolve(path)? else {
             return Err(mount_err(
                 path,
-                "readonly path vanished",
+                MountStep::ReadonlyPathVanished,
                 nix::errno::Errno::ENOENT,
             ));
         };
@@ -79,14 +83,14 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
                 | MsFlags::MS_NODEV
                 | MsFlags::MS_NOEXEC,
         )
-        .map_err(|e| mount_err(path, "remount readonly path", e))?;
+        .map_err(|e| mount_err(path, MountStep::RemountReadonlyPath, e))?;
     }
     for p in linux.masked_paths().iter().flatten() {
         let path = Path::new(p);
         let Some(fd) = resolve(path)? else { continue };
         let is_dir = nix::sys::stat::fstat(fd.as_fd())
             .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
-            .map_err(|e| mount_err(path, "stat masked path", e))?;
+            .map_err(|e| mount_err(path, MountStep::StatMaskedPath, e))?;
         let t = target(path, &fd);
         let res = if is_dir {
             sys.mount(
@@ -105,7 +109,7 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
                 None,
             )
         };
-        res.map_err(|e| mount_err(path, "mask", e))?;
+        res.map_err(|e| mount_err(path, MountStep::Mask, e))?;
     }
     for m in spec
         .mounts()
@@ -121,7 +125,7 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
             opts.flags | MsFlags::MS_REMOUNT,
             None,
         )
-        .map_err(|e| mount_err(Path::new("/dev"), "remount read-only", e))?;
+        .map_err(|e| mount_err(Path::new("/dev"), MountStep::RemountDevReadOnly, e))?;
     }
     if spec
         .root()
@@ -133,7 +137,7 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
             Path::new("/"),
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
         )
-        .map_err(|e| mount_err(Path::new("/"), "remount root read-only", e))?;
+        .map_err(|e| mount_err(Path::new("/"), MountStep::RemountRootReadOnly, e))?;
     }
     Ok(())
 }

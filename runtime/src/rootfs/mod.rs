@@ -17,7 +17,7 @@ pub use finalize::finalize;
 pub use switch::switch_root;
 
 use crate::cgroups::CgroupConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, MountStep, Result};
 use crate::syscall::Syscall;
 use bind_sources::BindSources;
 use nix::fcntl::OFlag;
@@ -43,10 +43,11 @@ pub struct RootfsPlan<'a> {
     pub bind_sources: &'a BindSources,
 }
 
-fn mount_err(dest: &Path, what: &str, e: nix::Error) -> Error {
-    Error::Mount {
-        dest: dest.display().to_string(),
-        msg: format!("{what}: {e}"),
+fn mount_err(dest: &Path, step: MountStep, source: nix::Error) -> Error {
+    Error::MountStep {
+        dest: dest.to_path_buf(),
+        step,
+        source,
     }
 }
 
@@ -79,12 +80,12 @@ pub fn root_propagation(spec: &Spec) -> Result<MsFlags> {
 pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
     let prop = root_propagation(plan.spec)?;
     sys.mount(None, Path::new("/"), None, prop, None)
-        .map_err(|e| mount_err(Path::new("/"), "set propagation", e))?;
+        .map_err(|e| mount_err(Path::new("/"), MountStep::SetPropagation, e))?;
     // pivot_root refuses a shared new root or parent: if the mount holding
     // the rootfs is still shared, make just that one private.
     if let Some(parent) = shared_mount_point_of(plan.rootfs) {
         sys.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)
-            .map_err(|e| mount_err(&parent, "make parent private", e))?;
+            .map_err(|e| mount_err(&parent, MountStep::MakeParentPrivate, e))?;
     }
     sys.mount(
         Some(plan.rootfs),
@@ -93,13 +94,13 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )
-    .map_err(|e| mount_err(plan.rootfs, "bind rootfs", e))?;
+    .map_err(|e| mount_err(plan.rootfs, MountStep::BindRootfs, e))?;
     let root = nix::fcntl::open(
         plan.rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| mount_err(plan.rootfs, "open rootfs", e))?;
+    .map_err(|e| mount_err(plan.rootfs, MountStep::OpenRootfs, e))?;
     guard::check_pseudo_dirs(root.as_fd())?;
 
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
@@ -131,7 +132,7 @@ pub fn prepare(sys: &dyn Syscall, plan: &RootfsPlan<'_>) -> Result<()> {
     devices::create_symlinks(root.as_fd(), has_pts)?;
     // createContainer hooks run from here, in the rootfs (as runc).
     sys.chdir(plan.rootfs)
-        .map_err(|e| mount_err(plan.rootfs, "chdir", e))
+        .map_err(|e| mount_err(plan.rootfs, MountStep::Chdir, e))
 }
 
 /// The mount point containing `path` (longest prefix in mountinfo), if
@@ -196,7 +197,7 @@ fn mount_one(
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None,
             )
-            .map_err(|e| mount_err(dest, "bind /sys", e))?;
+            .map_err(|e| mount_err(dest, MountStep::BindHostSys, e))?;
             let _ = sys.mount(
                 None,
                 &tpath,
@@ -205,17 +206,18 @@ fn mount_one(
                 None,
             );
         }
-        Err(e) => return Err(mount_err(dest, &format!("mount {typ}"), e)),
+        Err(e) => return Err(mount_err(dest, MountStep::Mount(typ.to_string()), e)),
     }
     if opts.propagation.is_empty() && !opts.has_recursive() {
         return Ok(());
     }
     // The fd names the directory under the new mount; re-resolve.
-    let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+    let target =
+        open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, MountStep::Reopen, e))?;
     let tpath = fd_path(&target);
     for p in &opts.propagation {
         sys.mount(None, &tpath, None, *p, None)
-            .map_err(|e| mount_err(dest, "set propagation", e))?;
+            .map_err(|e| mount_err(dest, MountStep::SetPropagation, e))?;
     }
     apply_recursive(sys, &tpath, dest, &opts)
 }
@@ -231,7 +233,7 @@ fn apply_recursive(
         return Ok(());
     }
     sys.mount_setattr_recursive(tpath, opts.rec_set, opts.rec_clear)
-        .map_err(|e| mount_err(dest, "set recursive mount attributes", e))
+        .map_err(|e| mount_err(dest, MountStep::SetRecursiveAttributes, e))
 }
 
 fn mount_bind(
@@ -247,9 +249,10 @@ fn mount_bind(
     // A source opened on the host is reached through its fd: the init's
     // mapped root may not be able to search the directories above it.
     let reach = source_fd.map(fd_path).unwrap_or_else(|| src.clone());
-    let meta = std::fs::metadata(&reach).map_err(|e| Error::Mount {
-        dest: dest.display().to_string(),
-        msg: format!("bind source {}: {e}", src.display()),
+    let meta = std::fs::metadata(&reach).map_err(|e| Error::BindSource {
+        dest: dest.to_path_buf(),
+        path: src.clone(),
+        source: e,
     })?;
     let leaf = if meta.is_dir() { Leaf::Dir } else { Leaf::File };
     let target = create_in_root(root.as_fd(), dest, leaf)?;
@@ -258,19 +261,20 @@ fn mount_bind(
     let tpath = fd_path(&target);
     let base = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     sys.mount(Some(&reach), &tpath, None, base, None)
-        .map_err(|e| mount_err(dest, &format!("bind {}", src.display()), e))?;
+        .map_err(|e| mount_err(dest, MountStep::Bind(src.clone()), e))?;
     // Re-open: the path now names the new mount, not the dir beneath it.
-    let target = open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, "reopen", e))?;
+    let target =
+        open_in_root(root.as_fd(), dest).map_err(|e| mount_err(dest, MountStep::Reopen, e))?;
     let tpath = fd_path(&target);
     // Flags other than bind/rec need a remount of the new bind mount.
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         remount_keep_locked(sys, &tpath, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra)
-            .map_err(|e| mount_err(dest, "remount bind", e))?;
+            .map_err(|e| mount_err(dest, MountStep::RemountBind, e))?;
     }
     for p in &opts.propagation {
         sys.mount(None, &tpath, None, *p, None)
-            .map_err(|e| mount_err(dest, "set propagation", e))?;
+            .map_err(|e| mount_err(dest, MountStep::SetPropagation, e))?;
     }
     apply_recursive(sys, &tpath, dest, opts)
 }
@@ -314,7 +318,7 @@ pub fn apply_root_propagation(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
     if explicit {
         let prop = root_propagation(spec)?;
         sys.mount(None, Path::new("/"), None, prop, None)
-            .map_err(|e| mount_err(Path::new("/"), "set rootfs propagation", e))?;
+            .map_err(|e| mount_err(Path::new("/"), MountStep::SetRootfsPropagation, e))?;
     }
     Ok(())
 }

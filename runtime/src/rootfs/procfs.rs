@@ -13,8 +13,18 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-fn err(what: impl std::fmt::Display, msg: impl std::fmt::Display) -> Error {
-    Error::Init(format!("{what}: {msg}"))
+fn err(what: impl std::fmt::Display, source: nix::Error) -> Error {
+    Error::Procfs {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn refused(what: impl std::fmt::Display, why: &'static str) -> Error {
+    Error::ProcfsRefused {
+        what: what.to_string(),
+        why,
+    }
 }
 
 /// Whether `fd` lies on a file system of type `magic`.
@@ -31,7 +41,7 @@ pub fn open_proc() -> Result<OwnedFd> {
     )
     .map_err(|e| err("/proc", e))?;
     if !is_fs(fd.as_fd(), PROC_SUPER_MAGIC) {
-        return Err(err("/proc", "not a procfs mount (refused)"));
+        return Err(refused("/proc", "not a procfs mount (refused)"));
     }
     Ok(fd)
 }
@@ -47,7 +57,7 @@ pub fn open_beneath(proc: BorrowedFd<'_>, rel: &str, flags: OFlag) -> Result<Own
     );
     let fd = openat2(proc, rel, how).map_err(|e| err(format!("/proc/{rel}"), e))?;
     if !is_fs(fd.as_fd(), PROC_SUPER_MAGIC) {
-        return Err(err(format!("/proc/{rel}"), "not on procfs (refused)"));
+        return Err(refused(format!("/proc/{rel}"), "not on procfs (refused)"));
     }
     Ok(fd)
 }
@@ -55,10 +65,14 @@ pub fn open_beneath(proc: BorrowedFd<'_>, rel: &str, flags: OFlag) -> Result<Own
 /// Write `value` to the sysctl `key` ("net.core.somaxconn" or with '/').
 pub fn write_sysctl(proc: BorrowedFd<'_>, key: &str, value: &str) -> Result<()> {
     let rel = format!("sys/{}", key.replace('.', "/"));
-    let what = format!("sysctl {key}={value}");
-    let fd = open_beneath(proc, &rel, OFlag::O_WRONLY).map_err(|e| err(&what, e))?;
+    let fd = open_beneath(proc, &rel, OFlag::O_WRONLY)?;
     let mut f = std::fs::File::from(fd);
-    f.write_all(value.as_bytes()).map_err(|e| err(&what, e))
+    f.write_all(value.as_bytes())
+        .map_err(|source| Error::Sysctl {
+            key: key.to_string(),
+            value: value.to_string(),
+            source,
+        })
 }
 
 /// Reopen an O_PATH fd (exec.fifo) for writing through /proc/self/fd. The
@@ -83,7 +97,7 @@ pub fn reopen_for_write(opath: &OwnedFd) -> Result<OwnedFd> {
         nix::sys::stat::fstat(fd.as_fd()).map_err(|e| err("exec fifo", e))?,
     );
     if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
-        return Err(err("exec fifo", "reopened a different file (refused)"));
+        return Err(refused("exec fifo", "reopened a different file (refused)"));
     }
     Ok(fd)
 }

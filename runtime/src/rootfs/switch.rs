@@ -2,7 +2,7 @@
 //! after detaching the host's mounts.
 
 use super::mount_err;
-use crate::error::{Error, Result};
+use crate::error::{Error, MountStep, Result};
 use crate::syscall::Syscall;
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags};
@@ -16,26 +16,26 @@ pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<(
     if no_pivot {
         detach_host_mounts(sys, rootfs)?;
         sys.chdir(rootfs)
-            .map_err(|e| mount_err(rootfs, "chdir", e))?;
+            .map_err(|e| mount_err(rootfs, MountStep::Chdir, e))?;
         sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
-            .map_err(|e| mount_err(rootfs, "move to /", e))?;
+            .map_err(|e| mount_err(rootfs, MountStep::MoveToRoot, e))?;
         sys.chroot(Path::new("."))
-            .map_err(|e| mount_err(rootfs, "chroot", e))?;
+            .map_err(|e| mount_err(rootfs, MountStep::Chroot, e))?;
     } else {
         let old_root = nix::fcntl::open(
             "/",
             OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| mount_err(Path::new("/"), "open old root", e))?;
+        .map_err(|e| mount_err(Path::new("/"), MountStep::OpenOldRoot, e))?;
         sys.chdir(rootfs)
-            .map_err(|e| mount_err(rootfs, "chdir", e))?;
+            .map_err(|e| mount_err(rootfs, MountStep::Chdir, e))?;
         sys.pivot_root(Path::new("."), Path::new("."))
-            .map_err(|e| mount_err(rootfs, "pivot_root", e))?;
+            .map_err(|e| mount_err(rootfs, MountStep::PivotRoot, e))?;
         // The old root is now stacked on top of the new one. Step onto it,
         // keep its unmount from propagating to the host, and detach it.
         sys.fchdir(old_root.as_fd())
-            .map_err(|e| mount_err(Path::new("/"), "fchdir old root", e))?;
+            .map_err(|e| mount_err(Path::new("/"), MountStep::FchdirOldRoot, e))?;
         sys.mount(
             None,
             Path::new("."),
@@ -43,12 +43,12 @@ pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<(
             MsFlags::MS_SLAVE | MsFlags::MS_REC,
             None,
         )
-        .map_err(|e| mount_err(Path::new("/"), "make old root slave", e))?;
+        .map_err(|e| mount_err(Path::new("/"), MountStep::MakeOldRootSlave, e))?;
         sys.umount2(Path::new("."), MntFlags::MNT_DETACH)
-            .map_err(|e| mount_err(Path::new("/"), "detach old root", e))?;
+            .map_err(|e| mount_err(Path::new("/"), MountStep::DetachOldRoot, e))?;
     }
     sys.chdir(Path::new("/"))
-        .map_err(|e| mount_err(Path::new("/"), "chdir", e))?;
+        .map_err(|e| mount_err(Path::new("/"), MountStep::Chdir, e))?;
     Ok(())
 }
 
@@ -59,9 +59,9 @@ pub fn switch_root(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<(
 /// its parents, each made a slave first so nothing propagates to the host;
 /// where detaching is not permitted, cover procfs/sysfs with a tmpfs.
 fn detach_host_mounts(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
-    let rootfs = std::fs::canonicalize(rootfs).map_err(|e| Error::Mount {
-        dest: rootfs.display().to_string(),
-        msg: format!("resolve rootfs: {e}"),
+    let rootfs = std::fs::canonicalize(rootfs).map_err(|e| Error::ResolveRootfs {
+        rootfs: rootfs.to_path_buf(),
+        source: e,
     })?;
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mounts: Vec<(PathBuf, String)> = text
@@ -84,7 +84,7 @@ fn detach_host_mounts(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
             Ok(()) => {}
             // Gone with a parent detached before it.
             Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::EINVAL) => continue,
-            Err(e) => return Err(mount_err(mp, "make host mount slave", e)),
+            Err(e) => return Err(mount_err(mp, MountStep::MakeHostMountSlave, e)),
         }
         match sys.umount2(mp, MntFlags::MNT_DETACH) {
             Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
@@ -96,10 +96,10 @@ fn detach_host_mounts(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
                     MsFlags::empty(),
                     None,
                 )
-                .map_err(|e| mount_err(mp, "cover host mount", e))?;
+                .map_err(|e| mount_err(mp, MountStep::CoverHostMount, e))?;
             }
             Err(nix::errno::Errno::EPERM) => {}
-            Err(e) => return Err(mount_err(mp, "detach host mount", e)),
+            Err(e) => return Err(mount_err(mp, MountStep::DetachHostMount, e)),
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Switching to the process's user: supplementary groups, gid, uid.
 
-use crate::error::{Result, SysContext};
+use crate::error::{Error, Result};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::User;
 
@@ -18,10 +18,21 @@ pub fn switch_user(user: &User) -> Result<()> {
     match nix::unistd::setgroups(&groups) {
         Ok(()) => {}
         Err(nix::errno::Errno::EPERM) if groups.is_empty() => {}
-        Err(e) => return Err(e).sys(format!("setgroups {groups:?}")),
+        Err(source) => {
+            return Err(Error::Setgroups {
+                groups: groups.iter().map(|g| g.as_raw()).collect(),
+                source,
+            })
+        }
     }
-    nix::unistd::setresgid(gid, gid, gid).sys(format!("setresgid {gid}"))?;
-    nix::unistd::setresuid(uid, uid, uid).sys(format!("setresuid {uid}"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(|source| Error::Setresgid {
+        gid: gid.as_raw(),
+        source,
+    })?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|source| Error::Setresuid {
+        uid: uid.as_raw(),
+        source,
+    })?;
     Ok(())
 }
 
@@ -50,7 +61,7 @@ pub fn fix_stdio_owner(user: &User) -> Result<()> {
             | Err(nix::errno::Errno::EINVAL)
             | Err(nix::errno::Errno::EPERM)
             | Err(nix::errno::Errno::EROFS) => {}
-            Err(e) => return Err(e).sys(format!("chown stdio fd {fd}")),
+            Err(source) => return Err(Error::ChownStdio { fd, source }),
         }
     }
     Ok(())

@@ -7,17 +7,17 @@ pub mod identity;
 pub mod rlimits;
 pub mod seccomp;
 
-use crate::error::{Result, SysContext};
+use crate::error::{Call, Result, SysContext};
 use nix::sys::prctl;
 
 pub fn set_no_new_privs() -> Result<()> {
-    prctl::set_no_new_privs().sys("prctl(PR_SET_NO_NEW_PRIVS)")
+    prctl::set_no_new_privs().sys(Call::SetNoNewPrivs)
 }
 
 pub fn set_keep_caps(on: bool) -> Result<()> {
-    prctl::set_keepcaps(on).sys("prctl(PR_SET_KEEPCAPS)")
+    prctl::set_keepcaps(on).sys(Call::SetKeepCaps)
 }
 
 pub fn set_dumpable(on: bool) -> Result<()> {
-    prctl::set_dumpable(on).sys("prctl(PR_SET_DUMPABLE)")
+    prctl::set_dumpable(on).sys(Call::SetDumpable)
 }

@@ -21,20 +21,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<hull_seccomp::CompiledFilter> {
         .flatten()
         .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
     match profile.listener_path() {
-        None if notify => {
-            return Err(Error::Seccomp(
-                "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath".into(),
-            ))
-        }
-        Some(p) if notify && !p.exists() => {
-            return Err(Error::Seccomp(format!(
-                "listenerPath {}: no such socket",
-                p.display()
-            )))
-        }
+        None if notify => return Err(Error::NotifyNeedsListenerPath),
+        Some(p) if notify && !p.exists() => return Err(Error::ListenerPathMissing(p.clone())),
         _ => {}
     }
-    hull_seccomp::compile(profile).map_err(|e| Error::Seccomp(e.to_string()))
+    hull_seccomp::compile(profile).map_err(Error::SeccompCompile)
 }
 
 /// Connect to the spec's listenerPath and send the ContainerProcessState
@@ -45,12 +36,15 @@ pub fn send_listener(spec: &Spec, pid: i32, state: serde_json::Value, fd: &Owned
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().clone())
-        .ok_or_else(|| Error::Seccomp("listener without a seccomp profile".into()))?;
+        .ok_or(Error::ListenerWithoutProfile)?;
     let path = seccomp
         .listener_path()
         .clone()
-        .ok_or_else(|| Error::Seccomp("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath".into()))?;
-    let err = |e: nix::Error| Error::Seccomp(format!("listenerPath {}: {e}", path.display()));
+        .ok_or(Error::NotifyNeedsListenerPath)?;
+    let err = |source| Error::ListenerPath {
+        path: path.clone(),
+        source,
+    };
     let msg = serde_json::json!({
         "ociVersion": spec.version(),
         "fds": ["seccompFd"],

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+mod steps;
+pub use steps::{Call, MountStep};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
@@ -11,8 +14,38 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}: {1}")]
-    Sys(String, #[source] nix::Error),
+    #[error("{call}: {source}")]
+    Syscall {
+        call: Call,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("clone {flags:?}: {source}")]
+    Clone {
+        flags: nix::sched::CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("namespace {typ} path {}: {source}", .path.display())]
+    NamespacePath {
+        typ: oci_spec::runtime::LinuxNamespaceType,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("join {typ} namespace {}: {source}", .path.display())]
+    JoinNamespacePath {
+        typ: oci_spec::runtime::LinuxNamespaceType,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
     #[error("{path}: invalid config: {msg}")]
     Config { path: PathBuf, msg: String },
     #[error("container {0:?} does not exist")]
@@ -30,14 +63,125 @@ pub enum Error {
     },
     #[error("cgroup {path}: {msg}")]
     Cgroup { path: String, msg: String },
+    #[error("cgroup {}: create: {source}", .path.display())]
+    CgroupCreate {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: write {value:?}: {source}", .path.display())]
+    CgroupWrite {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: read: {source}", .path.display())]
+    CgroupRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: remove: {source}", .path.display())]
+    CgroupRemove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {}: timed out freezing", .0.display())]
+    FreezeTimeout(PathBuf),
+    #[error("the container has no cgroup (rootless): {0}")]
+    NoCgroup(&'static str),
     #[error("mount {dest}: {msg}")]
     Mount { dest: String, msg: String },
+    #[error("mount {}: bind source {}: {source}", .dest.display(), .path.display())]
+    BindSource {
+        dest: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount {}: resolve rootfs: {source}", .rootfs.display())]
+    ResolveRootfs {
+        rootfs: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mount {}: {step}: {source}", .dest.display())]
+    MountStep {
+        dest: PathBuf,
+        step: MountStep,
+        #[source]
+        source: nix::Error,
+    },
     #[error("hook {path}: {msg}")]
     Hook { path: String, msg: String },
+    /// A message relayed from a child process (its error, already one line).
     #[error("container init: {0}")]
     Init(String),
+    /// The parent/child sync protocol went wrong.
+    #[error("container init: {0}")]
+    Protocol(&'static str),
+    /// The init cannot set up the container this spec asks for.
+    #[error("container init: {0}")]
+    InitSetup(&'static str),
+    #[error("container init: unexpected message {0}")]
+    UnexpectedMessage(String),
+    #[error("container init: parent went away")]
+    ParentGone,
+    #[error("container init: container setup killed by {0}")]
+    SetupKilled(nix::sys::signal::Signal),
+    #[error("container init: container state: {0}")]
+    StateJson(#[source] serde_json::Error),
+    #[error("container init: container {0:?}: init exited before start")]
+    ExitedBeforeStart(String),
+    #[error("container init: {what}: {source}")]
+    Procfs {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("container init: {what}: {why}")]
+    ProcfsRefused { what: String, why: &'static str },
+    #[error("container init: sysctl {key}={value}: {source}")]
+    Sysctl {
+        key: String,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("container init: block signals: {0}")]
+    BlockSignals(#[source] nix::Error),
+    #[error("container init: fork the program under init: {0}")]
+    ForkProgram(#[source] nix::Error),
+    #[error("container init: cwd {}: outside the container's root ({getcwd})", .cwd.display())]
+    CwdOutsideRoot { cwd: PathBuf, getcwd: String },
+    #[error("container init: NUL byte in {0:?}")]
+    NulByte(String),
+    #[error("container init: exec {}: {reason}", .path.display())]
+    Exec { path: PathBuf, reason: String },
+    #[error("container init: exec {0:?}: permission denied")]
+    ExecPermission(String),
+    #[error("container init: exec {0:?}: no such executable file")]
+    ExecNoSuchFile(String),
+    #[error("container init: exec {0:?}: executable file not found in $PATH")]
+    ExecNotInPath(String),
     #[error("seccomp: {0}")]
-    Seccomp(String),
+    SeccompCompile(#[source] hull_seccomp::SeccompError),
+    #[error("seccomp: {0}")]
+    SeccompInstall(#[source] hull_seccomp::SeccompError),
+    #[error("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")]
+    NotifyNeedsListenerPath,
+    #[error("seccomp: listenerPath {}: no such socket", .0.display())]
+    ListenerPathMissing(PathBuf),
+    #[error("seccomp: listener without a seccomp profile")]
+    ListenerWithoutProfile,
+    #[error("seccomp: listenerPath {}: {source}", .path.display())]
+    ListenerPath {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
 
     // --- command line ---------------------------------------------------
     #[error("no command given (see hullc --help)")]
@@ -161,6 +305,74 @@ pub enum Error {
     #[error("sync channel: {0}")]
     SyncMessage(#[source] serde_json::Error),
 
+    #[error("sethostname {name:?}: {source}")]
+    Sethostname {
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setdomainname {name:?}: {source}")]
+    Setdomainname {
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("chdir to cwd {}: {source}", .path.display())]
+    Cwd {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("unshare {flags:?}: {source}")]
+    Unshare {
+        flags: nix::sched::CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("join namespace {flag:?}: {source}")]
+    JoinNamespace {
+        flag: nix::sched::CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setgroups {groups:?}: {source}")]
+    Setgroups {
+        groups: Vec<u32>,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setresgid {gid}: {source}")]
+    Setresgid {
+        gid: u32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setresuid {uid}: {source}")]
+    Setresuid {
+        uid: u32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("chown stdio fd {fd}: {source}")]
+    ChownStdio {
+        fd: i32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("mkfifo {}: {source}", .path.display())]
+    Mkfifo {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("kill {pid} {signal}: {source}")]
+    Kill {
+        pid: i32,
+        signal: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+
     // --- capabilities -------------------------------------------------------
     #[error("read bounding set: {0}")]
     CapsReadBounding(#[source] caps::errors::CapsError),
@@ -212,16 +424,14 @@ impl Error {
             source,
         }
     }
-    pub fn sys(what: impl Into<String>, e: nix::Error) -> Self {
-        Error::Sys(what.into(), e)
-    }
 
     /// The text a child process sends to its parent, which wraps it in
-    /// `Error::Init` (so an Init error is not prefixed twice).
+    /// `Error::Init` (so a "container init: " error is not prefixed twice).
     pub fn child_message(&self) -> String {
-        match self {
-            Error::Init(m) => m.clone(),
-            other => other.to_string(),
+        let text = self.to_string();
+        match text.strip_prefix("container init: ") {
+            Some(rest) => rest.to_string(),
+            None => text,
         }
     }
 }
@@ -237,13 +447,38 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
-/// Attach a description to nix errors: `mount(..).sys("mount /proc")?`.
+/// Attach the failing call to nix errors: `setsid().sys(Call::Setsid)?`.
 pub trait SysContext<T> {
-    fn sys(self, what: impl Into<String>) -> Result<T>;
+    fn sys(self, call: Call) -> Result<T>;
 }
 
 impl<T> SysContext<T> for nix::Result<T> {
-    fn sys(self, what: impl Into<String>) -> Result<T> {
-        self.map_err(|e| Error::sys(what, e))
+    fn sys(self, call: Call) -> Result<T> {
+        self.map_err(|source| Error::Syscall { call, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_messages_are_not_prefixed_twice() {
+        for e in [
+            Error::Init("exec \"x\": no such file".into()),
+            Error::Protocol("hooks before init pid"),
+            Error::ParentGone,
+        ] {
+            let relayed = Error::Init(e.child_message());
+            assert_eq!(relayed.to_string(), e.to_string());
+        }
+        let other = Error::Sethostname {
+            name: "h".into(),
+            source: nix::errno::Errno::EPERM,
+        };
+        assert_eq!(
+            Error::Init(other.child_message()).to_string(),
+            "container init: sethostname \"h\": EPERM: Operation not permitted"
+        );
     }
 }
