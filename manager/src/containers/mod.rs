@@ -10,12 +10,15 @@
 pub mod attach;
 pub mod copy;
 pub mod events;
+pub mod exec;
 pub mod files;
 pub mod logfile;
 pub mod options;
+pub mod recover;
 pub mod restart;
 pub mod shim;
 pub mod spec;
+pub mod stats;
 pub mod tasks;
 pub mod top;
 
