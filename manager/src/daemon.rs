@@ -121,7 +121,7 @@ pub fn run(args: Args) -> Result<()> {
     // The shim clients (and the Wait of every task) live on the runtime.
     crate::containers::shim::set_runtime(rt.handle().clone());
     // Containers whose shims outlived a previous hulld.
-    crate::containers::shim::recover(&m);
+    crate::containers::recover::recover(&m);
     // Networking of containers whose task is gone.
     crate::network::reconcile(&m);
 

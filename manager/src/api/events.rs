@@ -48,7 +48,7 @@ impl pb::events_server::Events for Server {
         if !r.topic.starts_with('/') {
             return Err(Status::invalid_argument(format!("bad topic {:?}", r.topic)));
         }
-        let event = crate::containers::events::decode(&r.event)?;
+        let event = crate::events::decode::decode(&r.event)?;
         self.m.events.publish(&r.namespace, &r.topic, event);
         Ok(Response::new(pb::Empty {}))
     }

@@ -132,7 +132,8 @@ impl pb::images_server::Images for Server {
     ) -> Result<Response<pb::DeleteImageResponse>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let untagged = ops::delete(&self.m, &ns, &r.name, r.force)?;
+        let users = crate::containers::image_users(&self.m, &ns)?;
+        let untagged = ops::delete(&self.m, &ns, &r.name, r.force, &users)?;
         let mut deleted = Vec::new();
         if r.sync {
             let _g = self.m.gc_lock.write().await;
@@ -250,8 +251,9 @@ impl pb::images_server::Images for Server {
                 .filter(|i| !used_ids.contains(&ops::image_id(&self.m, i)))
                 .map(|i| i.name)
                 .collect();
+            let users = crate::containers::image_users(&self.m, &ns)?;
             for n in &names {
-                ops::delete(&self.m, &ns, n, true)?;
+                ops::delete(&self.m, &ns, n, true, &users)?;
             }
             names
         } else {

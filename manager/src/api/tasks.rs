@@ -11,9 +11,9 @@ use tonic::{Request, Response, Status};
 
 use super::attach::exec_spec;
 use super::{namespace, Server, Stream_};
-use crate::containers::shim;
 use crate::containers::tasks::{exec_process, lookup, not_running};
 use crate::containers::{self, EXITED};
+use crate::containers::{exec, shim, stats};
 use crate::error::Error;
 
 #[tonic::async_trait]
@@ -58,7 +58,7 @@ impl pb::tasks_server::Tasks for Server {
                     )));
                 }
                 let process = exec_process(&m, &rec, &r)?;
-                let (p, _pid) = shim::exec_start(&live, &rec.bundle, &process)?;
+                let (p, _pid) = exec::start(&live, &rec.bundle, &process)?;
                 Ok((live, p))
             })
             .await?;
@@ -66,7 +66,7 @@ impl pb::tasks_server::Tasks for Server {
         tokio::spawn(async move {
             let p = Arc::new(p);
             let (l2, p2) = (live.clone(), p.clone());
-            let waiter = tokio::task::spawn_blocking(move || shim::exec_wait(&l2, &p2));
+            let waiter = tokio::task::spawn_blocking(move || exec::wait(&l2, &p2));
             containers::attach::relay_exec_output(
                 [(1, p.stdout.clone()), (2, p.stderr.clone())],
                 waiter,
@@ -84,7 +84,7 @@ impl pb::tasks_server::Tasks for Server {
                 },
             )
             .await;
-            let _ = tokio::task::spawn_blocking(move || shim::exec_delete(&live, &p)).await;
+            let _ = tokio::task::spawn_blocking(move || exec::delete(&live, &p)).await;
         });
         Ok(Response::new(Box::pin(
             ReceiverStream::new(rx).map(|o| o.map_err(Status::from)),
@@ -101,7 +101,7 @@ impl pb::tasks_server::Tasks for Server {
             .blocking(move |m| {
                 let (rec, live) = lookup(&m, &ns, &r.container_id)?;
                 let live = live.ok_or_else(|| not_running(&rec))?;
-                shim::stats(&live)
+                stats::stats(&live)
             })
             .await?;
         Ok(Response::new(pb::TaskStats {

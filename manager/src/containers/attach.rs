@@ -30,11 +30,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use containerd_shim_protos::api;
-use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use super::shim::{self, ctx, ExecProc, Live};
+use super::exec::{self, ExecProc};
+use super::shim::{self, ctx, Live};
 use super::tasks::ExecSpec;
 use super::{logfile, ContainerRecord, RunSpec};
 use crate::error::{Error, IoContext, Result};
@@ -330,40 +330,6 @@ pub async fn attach(
     Ok(rx)
 }
 
-/// Add and start an exec with the given stdio (blocking).
-fn exec_start_io(
-    live: &Live,
-    p: &ExecProc,
-    process: &serde_json::Value,
-    stdin: &str,
-    tty: bool,
-) -> Result<u32> {
-    let mut spec = Any::new();
-    spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process".into();
-    spec.value = serde_json::to_vec(process)?;
-    let mut req = api::ExecProcessRequest::new();
-    req.id = live.id.clone();
-    req.exec_id = p.exec_id.clone();
-    req.stdin = stdin.to_string();
-    req.stdout = format!("file://{}", p.stdout.display());
-    if !tty {
-        req.stderr = format!("file://{}", p.stderr.display());
-    }
-    req.terminal = tty;
-    req.spec = Some(spec).into();
-    shim::call("exec", live.client.exec(ctx(), &req))?;
-    let mut sreq = api::StartRequest::new();
-    sreq.id = live.id.clone();
-    sreq.exec_id = p.exec_id.clone();
-    match shim::call("exec start", live.client.start(ctx(), &sreq)) {
-        Ok(r) => Ok(r.pid),
-        Err(e) => {
-            shim::exec_delete(live, p);
-            Err(e)
-        }
-    }
-}
-
 /// Relay an exec's output files (stdout as stream 1, stderr as 2) as they
 /// grow, looking every `POLL`, until its `waiter` is done and both are read
 /// to the end; then its exit code (or the error). `chunk` and `exited` make
@@ -428,12 +394,7 @@ pub async fn exec_attach(
         }
         let mut process = super::tasks::exec_process(&m, &rec, &r)?;
         process["terminal"] = tty.into();
-        let exec_id = format!("exec-{}", &super::new_id()[..12]);
-        let p = ExecProc {
-            stdout: rec.bundle.join(format!("{exec_id}.out")),
-            stderr: rec.bundle.join(format!("{exec_id}.err")),
-            exec_id,
-        };
+        let p = ExecProc::new(&rec.bundle);
         let stdin_path = if want_stdin {
             let path = rec.bundle.join(format!("{}.in", p.exec_id));
             make_stdin_fifo(&path)?;
@@ -445,7 +406,7 @@ pub async fn exec_attach(
             .as_ref()
             .map(|x| x.display().to_string())
             .unwrap_or_default();
-        if let Err(e) = exec_start_io(&live, &p, &process, &fifo, tty) {
+        if let Err(e) = exec::start_io(&live, &p, &process, &fifo, tty) {
             if let Some(x) = &stdin_path {
                 release_stdin(x);
             }
@@ -480,7 +441,7 @@ pub async fn exec_attach(
         };
         let gone = tx.send(Ok(hello)).await.is_err();
         let (l2, p2) = (live.clone(), p.clone());
-        let waiter = tokio::task::spawn_blocking(move || shim::exec_wait(&l2, &p2));
+        let waiter = tokio::task::spawn_blocking(move || exec::wait(&l2, &p2));
         relay_exec_output(
             [(1, p.stdout.clone()), (2, p.stderr.clone())],
             waiter,
@@ -499,7 +460,7 @@ pub async fn exec_attach(
         )
         .await;
         let _ = tokio::task::spawn_blocking(move || {
-            shim::exec_delete(&live, &p);
+            exec::delete(&live, &p);
             if let Some(x) = &stdin_path {
                 release_stdin(x);
             }

@@ -9,13 +9,15 @@
 
 pub mod attach;
 pub mod copy;
-pub mod events;
+pub mod exec;
 pub mod files;
 pub mod logfile;
 pub mod options;
+pub mod recover;
 pub mod restart;
 pub mod shim;
 pub mod spec;
+pub mod stats;
 pub mod tasks;
 pub mod top;
 
@@ -289,6 +291,19 @@ pub fn named(m: &Manager, ns: &str, what: &str) -> Result<crate::ids::Named> {
         id: c.id,
         name: c.name,
     })
+}
+
+/// The containers of `ns` as image removal sees them.
+pub fn image_users(m: &Manager, ns: &str) -> Result<Vec<ops::ImageUser>> {
+    Ok(list(m, ns)?
+        .into_iter()
+        .map(|c| ops::ImageUser {
+            running: [RUNNING, PAUSED].contains(&c.state.status.as_str()),
+            container_id: c.id,
+            image: c.image,
+            image_id: c.image_id,
+        })
+        .collect())
 }
 
 /// Store a record and its spec (the spec first: a record is never without).

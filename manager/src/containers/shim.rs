@@ -58,7 +58,7 @@ pub struct Live {
     pub client: TaskClient,
     pub shim_pid: i32,
     pub pid: u32,
-    done: watch::Receiver<Option<Exit>>,
+    pub(super) done: watch::Receiver<Option<Exit>>,
 }
 
 impl Live {
@@ -103,7 +103,7 @@ pub(super) fn call<T>(what: &str, f: impl Future<Output = ttrpc::Result<T>>) -> 
 }
 
 /// Connect to the shim's ttrpc address.
-fn connect(address: &str) -> Result<TaskClient> {
+pub(super) fn connect(address: &str) -> Result<TaskClient> {
     runtime()?
         .block_on(Client::connect(address))
         .map(TaskClient::new)
@@ -157,7 +157,7 @@ pub fn find_binary(name: &str) -> Result<PathBuf> {
     )))
 }
 
-fn alive(pid: i32) -> bool {
+pub(super) fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
             !s.rsplit_once(')')
@@ -269,7 +269,7 @@ fn start_shim(m: &Manager, ns: &str, id: &str, bundle: &Path) -> Result<(String,
 }
 
 /// The shim's `delete` action: cleanup after a shim that died.
-fn shim_delete(m: &Manager, ns: &str, id: &str, bundle: &Path) {
+pub(super) fn shim_delete(m: &Manager, ns: &str, id: &str, bundle: &Path) {
     let Ok(shim) = find_binary(SHIM_BINARY) else {
         return;
     };
@@ -434,7 +434,7 @@ fn create_task_inner(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<
 /// exits, clean up after it on a thread of its own (it blocks: the shim's
 /// delete, the log driver, a restart), so that many exits at once neither
 /// wait for each other nor take the blocking threads requests need.
-fn watch_task(
+pub(super) fn watch_task(
     m: &Arc<Manager>,
     key: String,
     live: Arc<Live>,
@@ -456,101 +456,6 @@ fn watch_task(
         }
     });
     Ok(())
-}
-
-/// After a hulld restart: find the shim of every container that had a
-/// task, reconnect, and watch it again. A task that exited meanwhile is
-/// reported (and cleaned up) by its waiter at once; a dead shim is cleaned
-/// up with the shim's `delete` and the container marked exited (137).
-pub fn recover(m: &Arc<Manager>) {
-    let all: Vec<(String, ContainerRecord)> =
-        match m.db.list(crate::metadata::Table::Containers, "") {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!("recover containers: {e}");
-                return;
-            }
-        };
-    for (key, r) in all {
-        let Some((ns, _)) = key.split_once('/') else {
-            continue;
-        };
-        let ns = ns.to_string();
-        let r = match super::with_spec(m, &ns, r) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(key, "recover container: {e}");
-                continue;
-            }
-        };
-        if r.state.status == EXITED {
-            super::restart::on_daemon_start(m, &ns, &r);
-            continue;
-        }
-        let address = std::fs::read_to_string(r.bundle.join("address")).ok();
-        let shim_pid = std::fs::read_to_string(r.bundle.join("shim.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok());
-        let (Some(address), Some(shim_pid)) = (address, shim_pid) else {
-            continue; // never had a task
-        };
-        let reconnect = || -> Result<(TaskClient, u32, bool)> {
-            let client = connect(address.trim())?;
-            let mut req = api::StateRequest::new();
-            req.id = r.id.clone();
-            let st = call("task state", client.state(ctx(), &req))?;
-            let stopped = st.status.enum_value() == Ok(api::Status::STOPPED);
-            Ok((client, st.pid, stopped))
-        };
-        match reconnect() {
-            Ok((client, pid, stopped)) => {
-                let (tx, rx) = watch::channel(None);
-                let live = Arc::new(Live {
-                    ns: ns.clone(),
-                    id: r.id.clone(),
-                    client,
-                    shim_pid,
-                    pid,
-                    done: rx,
-                });
-                tracing::info!(id = %r.id, pid, stopped, "reconnected to the shim");
-                if stopped {
-                    // Exited while hulld was away: record it before serving.
-                    m.tasks.insert(key.clone(), live.clone());
-                    waiter(m.clone(), live, tx);
-                } else if let Err(e) = watch_task(m, key.clone(), live, tx) {
-                    tracing::error!(id = %r.id, "recover: {e}");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(id = %r.id, "shim gone ({e}); cleaning up");
-                if alive(shim_pid) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(shim_pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                    wait_gone(shim_pid, Duration::from_secs(5));
-                }
-                shim_delete(m, &ns, &r.id, &r.bundle);
-                let rec = update(m, &ns, &r.id, |c| {
-                    c.state.status = EXITED.into();
-                    c.state.pid = 0;
-                    c.state.exit_code = 128 + libc::SIGKILL;
-                    c.state.finished_at = now_secs();
-                });
-                if let (Ok(Some(rec)), false) = (&rec, r.auto_remove) {
-                    super::restart::on_daemon_start(m, &ns, rec);
-                }
-                if r.auto_remove {
-                    if let Ok(Some(r)) =
-                        m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, &key)
-                    {
-                        let _ = super::remove(m, &ns, &r);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Start the created task (blocking).
@@ -590,7 +495,7 @@ pub fn pids(live: &Live) -> Result<Vec<u32>> {
 }
 
 /// A task that exited while hulld was away: its exit, then the clean-up.
-fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
+pub(super) fn waiter(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>) {
     let exit = match runtime() {
         Ok(rt) => rt.block_on(wait_exit(&live)),
         Err(e) => {
@@ -710,70 +615,6 @@ pub fn pause(m: &Manager, live: &Live, paused: bool) -> Result<()> {
     Ok(())
 }
 
-/// An exec'd process: its output files in the bundle.
-pub struct ExecProc {
-    pub exec_id: String,
-    pub stdout: PathBuf,
-    pub stderr: PathBuf,
-}
-
-/// Add and start a process in the container (blocking). `process` is the
-/// OCI process (JSON).
-pub fn exec_start(
-    live: &Live,
-    bundle: &Path,
-    process: &serde_json::Value,
-) -> Result<(ExecProc, u32)> {
-    let exec_id = format!("exec-{}", &super::new_id()[..12]);
-    let p = ExecProc {
-        stdout: bundle.join(format!("{exec_id}.out")),
-        stderr: bundle.join(format!("{exec_id}.err")),
-        exec_id,
-    };
-    let mut spec = Any::new();
-    spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process".into();
-    spec.value = serde_json::to_vec(process)?;
-    let mut req = api::ExecProcessRequest::new();
-    req.id = live.id.clone();
-    req.exec_id = p.exec_id.clone();
-    req.stdout = format!("file://{}", p.stdout.display());
-    req.stderr = format!("file://{}", p.stderr.display());
-    req.spec = Some(spec).into();
-    call("exec", live.client.exec(ctx(), &req))?;
-    let mut sreq = api::StartRequest::new();
-    sreq.id = live.id.clone();
-    sreq.exec_id = p.exec_id.clone();
-    match call("exec start", live.client.start(ctx(), &sreq)) {
-        Ok(r) => Ok((p, r.pid)),
-        Err(e) => {
-            exec_delete(live, &p);
-            Err(e)
-        }
-    }
-}
-
-/// Wait for an exec'd process (blocking, no timeout).
-pub fn exec_wait(live: &Live, p: &ExecProc) -> Result<i32> {
-    let mut req = api::WaitRequest::new();
-    req.id = live.id.clone();
-    req.exec_id = p.exec_id.clone();
-    let w = call(
-        "exec wait",
-        live.client.wait(ttrpc::context::with_timeout(0), &req),
-    )?;
-    Ok(w.exit_status as i32)
-}
-
-/// Forget an exec'd process in the shim; remove its output files.
-pub fn exec_delete(live: &Live, p: &ExecProc) {
-    let mut req = api::DeleteRequest::new();
-    req.id = live.id.clone();
-    req.exec_id = p.exec_id.clone();
-    let _ = call("exec delete", live.client.delete(ctx(), &req));
-    let _ = std::fs::remove_file(&p.stdout);
-    let _ = std::fs::remove_file(&p.stderr);
-}
-
 /// Percent-encode what a URI path or query value must not carry raw.
 fn uri_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -785,58 +626,4 @@ fn uri_escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// A running task's resource usage (its cgroup).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TaskStats {
-    pub cpu_total_nanos: u64,
-    /// Memory in use, without the inactive page cache (as Docker counts it).
-    pub memory_usage: u64,
-    pub memory_limit: u64,
-    pub pids: u64,
-}
-
-/// Resource usage from the shim's Stats (cgroup v1 or v2 metrics).
-pub fn stats(live: &Live) -> Result<TaskStats> {
-    let mut req = api::StatsRequest::new();
-    req.id = live.id.clone();
-    let resp = call("stats", live.client.stats(ctx(), &req))?;
-    let mut out = TaskStats::default();
-    let Some(any) = resp.stats.as_ref() else {
-        return Ok(out);
-    };
-    let bad = |e: containerd_shim_protos::protobuf::Error| {
-        Error::InvalidArgument(format!("bad metrics from the shim: {e}"))
-    };
-    if any.type_url.ends_with("cgroups.v1.Metrics") {
-        use containerd_shim_protos::cgroups::metrics::Metrics;
-        let m = Metrics::parse_from_bytes(&any.value).map_err(bad)?;
-        if let Some(c) = m.cpu.as_ref().and_then(|c| c.usage.as_ref()) {
-            out.cpu_total_nanos = c.total;
-        }
-        if let Some(mem) = m.memory.as_ref() {
-            if let Some(u) = mem.usage.as_ref() {
-                out.memory_usage = u.usage.saturating_sub(mem.total_inactive_file);
-                out.memory_limit = u.limit;
-            }
-        }
-        if let Some(p) = m.pids.as_ref() {
-            out.pids = p.current;
-        }
-    } else if any.type_url.ends_with("cgroups.v2.Metrics") {
-        use containerd_shim_protos::cgroups_v2::metrics::Metrics;
-        let m = Metrics::parse_from_bytes(&any.value).map_err(bad)?;
-        if let Some(c) = m.cpu.as_ref() {
-            out.cpu_total_nanos = c.usage_usec * 1000;
-        }
-        if let Some(mem) = m.memory.as_ref() {
-            out.memory_usage = mem.usage.saturating_sub(mem.inactive_file);
-            out.memory_limit = mem.usage_limit;
-        }
-        if let Some(p) = m.pids.as_ref() {
-            out.pids = p.current;
-        }
-    }
-    Ok(out)
 }

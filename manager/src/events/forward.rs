@@ -114,7 +114,7 @@ fn handle(m: &Manager, buf: &[u8]) -> Result<Vec<u8>, Status> {
         .event
         .into_option()
         .ok_or_else(|| bad("envelope without an event".into()))?;
-    let event = crate::containers::events::decode_any(&any).map_err(|e| bad(e.to_string()))?;
+    let event = crate::events::decode::decode_any(&any).map_err(|e| bad(e.to_string()))?;
     m.events.publish(&env.namespace, &env.topic, event);
     Ok(Vec::new())
 }

@@ -1,5 +1,6 @@
 //! Event bus: topics like `/images/create`, fanned out to subscribers.
 
+pub mod decode;
 pub mod forward;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -91,11 +91,23 @@ fn short(id: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
 
-/// The containers of `ns` made from the image with ID `id`: (container ID,
+/// A container as image removal sees it: the image it was made from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageUser {
+    pub container_id: String,
+    /// The image's name as given when the container was made.
+    pub image: String,
+    /// The image's ID then (empty in records made before it was kept).
+    pub image_id: String,
+    /// Running or paused.
+    pub running: bool,
+}
+
+/// Those of `containers` made from the image with ID `id`: (container ID,
 /// running or paused), in listing order.
-fn users(m: &Manager, ns: &str, id: &str) -> Result<Vec<(String, bool)>> {
+fn users(m: &Manager, ns: &str, id: &str, containers: &[ImageUser]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
-    for c in crate::containers::list(m, ns)? {
+    for c in containers {
         let cid = if c.image_id.is_empty() {
             // Made before containers recorded their image's ID.
             match find(m, ns, &c.image) {
@@ -106,12 +118,10 @@ fn users(m: &Manager, ns: &str, id: &str) -> Result<Vec<(String, bool)>> {
             c.image_id.clone()
         };
         if cid == id {
-            let running = [crate::containers::RUNNING, crate::containers::PAUSED]
-                .contains(&c.state.status.as_str());
-            out.push((c.id, running));
+            out.push((c.container_id.clone(), c.running));
         }
     }
-    Ok(out)
+    out
 }
 
 /// `host/path` of `host/path:tag` or `host/path@digest`.
@@ -142,13 +152,21 @@ fn conflict(id: &str, forceable: bool, why: String) -> Error {
 /// (which only untags: the container keeps what it needs). By ID: every tag
 /// of the image; refused while a running container uses it, and unless
 /// `force` while several repositories tag it or a stopped container uses it.
-pub fn delete(m: &Manager, ns: &str, what: &str, force: bool) -> Result<Vec<String>> {
+/// Remove the image `what` (name, ID or prefix) unless `containers` (the
+/// namespace's) use it, Docker's rules.
+pub fn delete(
+    m: &Manager,
+    ns: &str,
+    what: &str,
+    force: bool,
+    containers: &[ImageUser],
+) -> Result<Vec<String>> {
     let hits = find(m, ns, what)?;
     let by_name = images::normalize_name(what)
         .ok()
         .is_some_and(|n| hits.len() == 1 && hits[0].name == n);
     let id = image_id(m, &hits[0]);
-    let users = users(m, ns, &id)?;
+    let users = users(m, ns, &id, containers);
     if by_name {
         let tags = list(m, ns)?.iter().filter(|i| image_id(m, i) == id).count();
         if !force && tags <= 1 {
