@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod events;
 pub mod gc;
+pub mod ids;
 pub mod images;
 pub mod manager;
 pub mod metadata;

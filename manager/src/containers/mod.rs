@@ -208,35 +208,7 @@ impl Tasks {
     }
 }
 
-/// A new container ID: 64 hex digits, like Docker's.
-pub fn new_id() -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut rnd = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut rnd);
-    }
-    h.update(rnd);
-    h.update(std::process::id().to_le_bytes());
-    h.update(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            .to_le_bytes(),
-    );
-    hex::encode(h.finalize())
-}
-
-/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn valid_name(n: &str) -> bool {
-    n.len() >= 2
-        && n.len() <= 128
-        && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-}
+pub use crate::ids::{new_id, valid_name};
 
 /// The containers of `ns` without their specs (`spec` is empty): what a
 /// listing or a name lookup needs, without reading ~19 KB per container.
@@ -524,7 +496,16 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             }
             let hostname = v["hostname"].as_str().unwrap_or("").to_string();
             // Checked before any volume is made (it makes nothing itself).
-            let ep = crate::network::plan(m, ns, &id, &name, &hostname, run, &img_cfg, &bundle)?;
+            let ep = crate::network::plan(
+                m,
+                ns,
+                &id,
+                &name,
+                &hostname,
+                run,
+                img_cfg.exposed_ports.as_ref(),
+                &bundle,
+            )?;
             vplan = volume_plan(&vols, ns, run, &img_cfg)?;
             crate::volumes::mounts::apply(&mut v, &vplan);
             attach::annotate(&mut v, run);
