@@ -2,16 +2,15 @@
 //! (namespace, one interface per network, published ports), torn down after
 //! it, reconciled on hulld start, and `network connect`/`disconnect`.
 
-use std::net::Ipv4Addr;
-
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::endpoints::{all_endpoints, get_endpoint, put_endpoint};
 use super::hosts::{hosts_text, refresh_hosts, write_in_place};
-use super::ipam::{allocate, net_cidr, release, Cidr};
+use super::ipam::{allocate, net_cidr, release};
 use super::networks::{ensure_default, find, list};
-use super::{bridge_owner, cni, instance, lock, netns, ports};
-use super::{Attachment, Endpoint, NetworkRecord, Request, DEFAULT_NETWORK};
+use super::wiring::Wiring;
+use super::{cni_attach, default_bridge, instance, lock, netns, ports};
+use super::{Attachment, Endpoint, Request, DEFAULT_NETWORK};
 use crate::error::{Error, Result};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
@@ -71,36 +70,8 @@ fn next_ifname(ep: &Endpoint) -> String {
         .unwrap_or_else(|| "eth0".into())
 }
 
-/// One CNI configuration list per attachment: bridge (with the address
-/// hulld picked, through the `static` IPAM plugin; the default route only
-/// on the first interface), portmap when ports are published there, and
-/// firewall (so a FORWARD policy of DROP does not cut the container off).
-fn conflist(n: &NetworkRecord, ip: Ipv4Addr, c: &Cidr, primary: bool, ports: bool) -> Value {
-    let routes = if primary {
-        json!([{"dst": "0.0.0.0/0"}])
-    } else {
-        json!([])
-    };
-    let mut plugins = vec![json!({
-        "type": "bridge",
-        "bridge": n.bridge,
-        "isGateway": true,
-        "ipMasq": true,
-        "hairpinMode": true,
-        "ipam": {
-            "type": "static",
-            "addresses": [{"address": format!("{ip}/{}", c.prefix), "gateway": n.gateway}],
-            "routes": routes,
-        },
-    })];
-    if ports {
-        plugins
-            .push(json!({"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}));
-    }
-    plugins.push(json!({"type": "firewall", "backend": "iptables"}));
-    json!({"cniVersion": cni::CNI_VERSION, "name": n.name, "plugins": plugins})
-}
-
+/// A container's interface on network `req`: its address from hulld's
+/// IPAM, wired in-process on the default bridge, by CNI on user networks.
 fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
     let key = ep.key();
     if req.network == DEFAULT_NETWORK {
@@ -108,43 +79,31 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
     }
     let (n, ip) = allocate(m, &req.network, &key)?;
     let c = net_cidr(&n)?;
-    let default = n.name == DEFAULT_NETWORK;
-    if default {
-        if let Err(e) = bridge_owner::check(&n.bridge, &c, &m.root) {
-            let _ = release(m, &n.name, &key, Some(&ip.to_string()));
-            return Err(e);
-        }
-    }
     let primary = ep.attached.is_empty();
-    let with_ports = primary && !ep.bindings.is_empty();
-    let list = conflist(&n, ip, &c, primary, with_ports);
-    let rc = if with_ports {
-        json!({"portMappings": ep.bindings.iter().map(|b| json!({
-            "hostPort": b.host_port, "containerPort": b.container_port,
-            "protocol": b.proto, "hostIP": b.host_ip,
-        })).collect::<Vec<_>>()})
-    } else {
-        json!({})
+    let port = Wiring {
+        network: &n,
+        ip,
+        cidr: &c,
+        primary,
+        bindings: if primary { &ep.bindings } else { &[] },
+        owner: &key,
+        container_id: &ep.id,
+        netns: &ep.netns,
+        ifname: next_ifname(ep),
     };
-    let ifname = next_ifname(ep);
-    let result = match cni::add_list(&list, &ep.id, &ep.netns, &ifname, &rc) {
-        Ok(r) => r,
+    let made = if n.name == DEFAULT_NETWORK {
+        default_bridge::add(&m.root, &port)
+    } else {
+        cni_attach::add(&port)
+    };
+    let wired = match made {
+        Ok(w) => w,
         Err(e) => {
             let _ = release(m, &n.name, &key, Some(&ip.to_string()));
             return Err(e);
         }
     };
-    let mac = result["interfaces"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|i| i["name"] == ifname.as_str() && i["sandbox"].is_string())
-        .and_then(|i| i["mac"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    if default {
-        bridge_owner::claim(&n.bridge, &m.root);
-    }
+    let ifname = port.ifname;
     publish_link(m, ep, &n.id, &n.name, "connect");
     ep.attached.push(Attachment {
         network: n.name.clone(),
@@ -153,26 +112,23 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
         ip: ip.to_string(),
         prefix: c.prefix,
         gateway: n.gateway.clone(),
-        mac,
+        mac: wired.mac,
         aliases: req.aliases.clone(),
-        conflist: list,
-        runtime_config: rc,
-        result,
+        conflist: wired.conflist,
+        runtime_config: wired.runtime_config,
+        result: wired.result,
+        veth: wired.veth,
+        nat_rules: wired.nat_rules,
     });
     Ok(())
 }
 
 fn detach(m: &Manager, ep: &mut Endpoint, idx: usize) {
     let a = ep.attached.remove(idx);
-    if let Err(e) = cni::del_list(
-        &a.conflist,
-        &ep.id,
-        &ep.netns,
-        &a.ifname,
-        &a.runtime_config,
-        Some(&a.result),
-    ) {
-        tracing::warn!(id = %ep.id, network = %a.network, "CNI DEL: {e}");
+    if a.veth.is_empty() {
+        cni_attach::del(&a, &ep.id, &ep.netns);
+    } else {
+        default_bridge::del(&a);
     }
     if let Err(e) = release(m, &a.network, &ep.key(), Some(&a.ip)) {
         tracing::warn!(id = %ep.id, "release {}: {e}", a.ip);

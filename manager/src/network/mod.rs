@@ -1,7 +1,11 @@
-//! Networks: Linux bridge networks containers attach to, wired by the CNI
-//! plugins of Debian's containernetworking-plugins (bridge, static IPAM,
-//! portmap, firewall) run per the CNI spec (`cni.rs`); lo is brought up by
-//! hulld itself when it makes the namespace (`netns.rs`).
+//! Networks: Linux bridge networks containers attach to. The default
+//! network's bridge is wired by hulld itself over rtnetlink, with its own
+//! iptables rules (`default_bridge.rs`, `rtnl.rs`, `iptables.rs`): it is
+//! every plain `hull run`'s, so it costs no plugin run. User-defined
+//! networks are wired by the CNI plugins of Debian's containernetworking-
+//! plugins (bridge, static IPAM, portmap, firewall) run per the CNI spec
+//! (`cni.rs`, `cni_attach.rs`); lo is brought up by hulld itself when it
+//! makes the namespace (`netns.rs`).
 //!
 //! - A network is a hull object (table `networks`, key: its name) with a
 //!   subnet, a gateway and a bridge device. The default network `bridge`
@@ -31,14 +35,19 @@
 mod attach;
 pub mod bridge_owner;
 pub mod cni;
+mod cni_attach;
+mod default_bridge;
 mod endpoints;
 mod hosts;
 mod inspect;
 mod ipam;
+mod iptables;
 pub mod netns;
 mod networks;
 pub mod ports;
+mod rtnl;
 pub mod service;
+mod wiring;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -97,7 +106,7 @@ pub struct Request {
     pub aliases: Vec<String>,
 }
 
-/// A container's interface on a network, as CNI made it.
+/// A container's interface on a network, as CNI or hulld made it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Attachment {
     pub network: String,
@@ -113,6 +122,12 @@ pub struct Attachment {
     pub runtime_config: Value,
     /// The final ADD result (DEL's prevResult).
     pub result: Value,
+    /// Made in-process (the default bridge): the veth's host end, and the
+    /// DNAT rules of its published ports. Empty: made by CNI.
+    #[serde(default)]
+    pub veth: String,
+    #[serde(default)]
+    pub nat_rules: Vec<String>,
 }
 
 /// The network side of a container (table `endpoints`, key `<ns>/<id>`).

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::Path;
 
 use serde_json::json;
 
@@ -227,29 +226,12 @@ pub fn remove(m: &Manager, what: &str) -> Result<()> {
 }
 
 /// Remove the bridge device the CNI bridge plugin made (the plugin never
-/// removes it). `ip` is iproute2, which every host with CNI has.
+/// removes it).
 fn delete_bridge(dev: &str) {
-    if !Path::new("/sys/class/net").join(dev).exists() && !link_exists(dev) {
-        return;
+    match super::rtnl::Rtnl::open().and_then(|mut rt| rt.del_link(dev)) {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(dev, "delete bridge: {e}"),
     }
-    let out = std::process::Command::new("ip")
-        .args(["link", "delete", "dev", dev])
-        .stdin(std::process::Stdio::null())
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => tracing::warn!(
-            dev,
-            "ip link delete: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => tracing::warn!(dev, "ip link delete: {e}"),
-    }
-}
-
-fn link_exists(dev: &str) -> bool {
-    // /sys shows the namespace it was mounted in; ask the kernel instead.
-    nix::net::if_::if_nametoindex(dev).is_ok()
 }
 
 /// Remove every user network no container is configured to use.
