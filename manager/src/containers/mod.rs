@@ -284,15 +284,6 @@ pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
     }
 }
 
-/// The ID and name of the container `what` (ID, prefix or name).
-pub fn named(m: &Manager, ns: &str, what: &str) -> Result<crate::ids::Named> {
-    let c = find(m, ns, what)?;
-    Ok(crate::ids::Named {
-        id: c.id,
-        name: c.name,
-    })
-}
-
 /// The containers of `ns` as image removal sees them.
 pub fn image_users(m: &Manager, ns: &str) -> Result<Vec<ops::ImageUser>> {
     Ok(list(m, ns)?
@@ -542,7 +533,16 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             }
             let hostname = v["hostname"].as_str().unwrap_or("").to_string();
             // Checked before any volume is made (it makes nothing itself).
-            let ep = crate::network::plan(m, ns, &id, &name, &hostname, run, &img_cfg, &bundle)?;
+            let ep = crate::network::plan(
+                m,
+                ns,
+                &id,
+                &name,
+                &hostname,
+                run,
+                img_cfg.exposed_ports.as_ref(),
+                &bundle,
+            )?;
             vplan = volume_plan(&vols, ns, run, &img_cfg)?;
             crate::volumes::mounts::apply(&mut v, &vplan);
             attach::annotate(&mut v, run);

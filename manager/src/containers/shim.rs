@@ -329,7 +329,7 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             r.name
         )));
     }
-    crate::network::setup(m, ns, &r.id, &r.name)?;
+    crate::network::setup(m, ns, &r.id)?;
     let res = create_task_inner(m, ns, r);
     if res.is_err() {
         crate::network::teardown(m, ns, &r.id);
