@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod faults;
+pub mod net;
 pub mod proxy;
 
 use hull_integration::{bin_path, cleanup, is_root};

@@ -27,10 +27,10 @@
 //!   (static busybox included) reads /etc/hosts; the cost is that only
 //!   the names hull knows resolve this way, which is all Docker's embedded
 //!   DNS answers for anyway (other names go to the `--dns` servers).
-//! - Teardown (CNI DEL, netns, leases, port sockets) runs when the task
-//!   exits, on `rm`, and on hulld start for containers whose task is gone;
-//!   running containers keep their namespace, addresses and iptables rules
-//!   across a hulld restart.
+//! - Teardown (veth and DNAT rules, or CNI DEL; netns, leases, port
+//!   sockets) runs when the task exits, on `rm`, and on hulld start for
+//!   containers whose task is gone; running containers keep their
+//!   namespace, addresses and iptables rules across a hulld restart.
 
 mod attach;
 pub mod bridge_owner;
