@@ -9,11 +9,14 @@ pub mod heredoc;
 pub mod instructions;
 pub mod lexer;
 pub mod mount;
+pub mod resolve;
+pub mod substitution;
 pub mod words;
 
 pub use error::{Error, ErrorKind, Result};
 pub use instructions::{Instruction, Located};
 pub use lexer::Directives;
+pub use resolve::{resolve, BuildContext, Resolved};
 
 /// A Dockerfile read into its directives and instructions, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
