@@ -10,6 +10,7 @@ pub mod instructions;
 pub mod lexer;
 pub mod mount;
 pub mod resolve;
+pub mod stages;
 pub mod substitution;
 pub mod words;
 
@@ -17,6 +18,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use instructions::{Instruction, Located};
 pub use lexer::Directives;
 pub use resolve::{resolve, BuildContext, Resolved};
+pub use stages::{Base, PlanError, Stage, Stages};
 
 /// A Dockerfile read into its directives and instructions, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
