@@ -3,6 +3,7 @@
 //! variables as Docker does, plans which stages a `--target` needs, and
 //! reads `.dockerignore` rules. It runs nothing and touches no files.
 
+pub mod dockerignore;
 pub mod error;
 pub mod flags;
 pub mod heredoc;
@@ -14,6 +15,7 @@ pub mod stages;
 pub mod substitution;
 pub mod words;
 
+pub use dockerignore::{Dockerignore, IgnoreError};
 pub use error::{Error, ErrorKind, Result};
 pub use instructions::{Instruction, Located};
 pub use lexer::Directives;
