@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::Chown;
 use crate::instructions::{ArgDecl, Copy, Instruction, KeyValue, Located, PortSpec, Source};
-use crate::substitution::expand_word;
+use crate::substitution::{expand_text, expand_word};
 use crate::Parsed;
 
 /// Build arguments that need no ARG to be accepted (Docker's predefined proxy args).
@@ -152,8 +152,13 @@ impl Scope<'_> {
     fn copy(&self, c: &Copy) -> std::result::Result<Copy, ErrorKind> {
         let mut c = c.clone();
         for s in &mut c.sources {
-            if let Source::Path(p) = s {
-                *p = self.expand(p)?;
+            match s {
+                Source::Path(p) => *p = self.expand(p)?,
+                // An unquoted delimiter means the body's variables expand (quotes stay).
+                Source::Heredoc(h) if h.expand => {
+                    h.content = expand_text(&h.content, self.escape, &|n: &str| self.lookup(n))?
+                }
+                Source::Heredoc(_) => {}
             }
         }
         c.dest = self.expand(&c.dest)?;

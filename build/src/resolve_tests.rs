@@ -201,3 +201,20 @@ fn errors_carry_the_line() {
     let err = run("FROM a\n\nWORKDIR ${NEED:?set NEED}\n", &[]).unwrap_err();
     assert_eq!(err.to_string(), "Dockerfile:3: NEED: set NEED");
 }
+
+#[test]
+fn copy_heredoc_bodies_expand_unless_the_delimiter_is_quoted() {
+    let text = "FROM alpine\nARG FOO=bar\nCOPY <<-EOT /script.sh\n\techo \"hello ${FOO}\"\n\tEOT\nCOPY <<'EOT' /raw.sh\necho $FOO\nEOT\nRUN <<EOT\necho $FOO\nEOT\n";
+    let i = ins(&run(text, &[]).unwrap());
+    let body = |ins: &Instruction| match ins {
+        Instruction::Copy(c) => match &c.sources[0] {
+            Source::Heredoc(h) => h.content.clone(),
+            Source::Path(p) => p.clone(),
+        },
+        _ => String::new(),
+    };
+    assert_eq!(body(&i[2]), "echo \"hello bar\"\n");
+    assert_eq!(body(&i[3]), "echo $FOO\n");
+    let Instruction::Run(r) = &i[4] else { panic!() };
+    assert_eq!(r.heredocs[0].content, "echo $FOO\n");
+}

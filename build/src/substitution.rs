@@ -20,6 +20,21 @@ pub fn expand_word(word: &str, escape: char, lookup: Lookup<'_>) -> Result<Strin
         escape,
         lookup,
         word,
+        raw: false,
+    };
+    p.word(None)
+}
+
+/// Expands variables in free text (a COPY heredoc body), keeping quotes and
+/// escapes as written, except that the escape character before `$` makes
+/// it literal.
+pub fn expand_text(text: &str, escape: char, lookup: Lookup<'_>) -> Result<String, ErrorKind> {
+    let mut p = Expander {
+        chars: text.chars().peekable(),
+        escape,
+        lookup,
+        word: text,
+        raw: true,
     };
     p.word(None)
 }
@@ -29,6 +44,8 @@ struct Expander<'a> {
     escape: char,
     lookup: Lookup<'a>,
     word: &'a str,
+    /// Text mode: quotes are ordinary characters and escapes stay, but for `\$`.
+    raw: bool,
 }
 
 impl Expander<'_> {
@@ -50,9 +67,17 @@ impl Expander<'_> {
                 return Ok(out);
             }
             match c {
+                '\'' | '"' if self.raw => out.push(c),
                 '\'' => out.push_str(&self.single_quoted()?),
                 '"' => out.push_str(&self.double_quoted()?),
                 '$' => out.push_str(&self.dollar()?),
+                c if c == self.escape && self.raw => match self.chars.peek().copied() {
+                    Some('$') => {
+                        out.push('$');
+                        self.chars.next();
+                    }
+                    _ => out.push(c),
+                },
                 c if c == self.escape => {
                     if let Some(next) = self.chars.next() {
                         out.push(next);
@@ -248,6 +273,16 @@ mod tests {
         for w in ["${}", "${foo", "${foo%x}", "${foo:=x}", "${foo:-x"] {
             assert!(matches!(env(w), Err(ErrorKind::BadSubstitution(_))), "{w}");
         }
+    }
+
+    #[test]
+    fn text_mode_keeps_quotes_and_escapes() {
+        let lookup = |n: &str| (n == "FOO").then(|| "bar".to_string());
+        let body = "echo \"hello ${FOO}\" 'x' \\n \\$FOO\n";
+        assert_eq!(
+            expand_text(body, '\\', &lookup).unwrap(),
+            "echo \"hello bar\" 'x' \\n $FOO\n"
+        );
     }
 
     #[test]
