@@ -18,6 +18,19 @@ pub enum CommandLine {
     Shell(String),
 }
 
+/// The shell a stage uses for shell-form commands until SHELL changes it.
+pub const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+
+impl CommandLine {
+    /// The argv to execute: exec form as is; shell form as `shell + [text]`.
+    pub fn argv(&self, shell: &[String]) -> Vec<String> {
+        match self {
+            CommandLine::Exec(list) => list.clone(),
+            CommandLine::Shell(text) => shell.iter().cloned().chain([text.clone()]).collect(),
+        }
+    }
+}
+
 /// `FROM [--platform=…] image [AS name]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct From {
@@ -33,6 +46,24 @@ pub struct Run {
     pub flags: RunFlags,
     pub command: CommandLine,
     pub heredocs: Vec<Heredoc>,
+}
+
+impl Run {
+    /// For `RUN <<EOF` alone, the heredoc that is the whole script (Docker
+    /// runs its body with the shell, or its `#!` interpreter). None when the
+    /// command has other words, e.g. `RUN python3 <<EOF`, where heredocs are
+    /// the command's input.
+    pub fn script(&self) -> Option<&Heredoc> {
+        let CommandLine::Shell(text) = &self.command else {
+            return None;
+        };
+        match self.heredocs.as_slice() {
+            [only] if crate::heredoc::marker(text.trim()).is_some_and(|m| m.name == only.name) => {
+                Some(only)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A COPY/ADD source: a path (or URL for ADD), or a heredoc's content.

@@ -259,3 +259,35 @@ fn error_on_continued_instruction_names_its_first_line() {
         "Dockerfile:2: USER requires exactly one argument"
     );
 }
+
+#[test]
+fn run_script_is_a_lone_heredoc() {
+    let Instruction::Run(r) = one("RUN <<EOF\necho hi\nEOF\n") else {
+        panic!()
+    };
+    assert_eq!(r.script().map(|h| h.content.as_str()), Some("echo hi\n"));
+    let Instruction::Run(r) = one("RUN python3 <<EOF\nprint(1)\nEOF\n") else {
+        panic!()
+    };
+    assert!(r.script().is_none());
+    let Instruction::Run(r) = one("RUN echo hi") else {
+        panic!()
+    };
+    assert!(r.script().is_none());
+}
+
+#[test]
+fn argv_of_both_forms() {
+    let shell: Vec<String> = super::super::DEFAULT_SHELL
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        CommandLine::Shell("echo $HOME".into()).argv(&shell),
+        ["/bin/sh", "-c", "echo $HOME"]
+    );
+    assert_eq!(
+        CommandLine::Exec(vec!["echo".into(), "$HOME".into()]).argv(&shell),
+        ["echo", "$HOME"]
+    );
+}
