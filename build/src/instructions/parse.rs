@@ -11,6 +11,22 @@ use crate::words::{json_array, plain_words, raw_words};
 
 type KindResult<T> = std::result::Result<T, ErrorKind>;
 
+const FLAGLESS: [&str; 13] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "LABEL",
+    "ARG",
+    "WORKDIR",
+    "MAINTAINER",
+    "USER",
+    "STOPSIGNAL",
+    "EXPOSE",
+    "VOLUME",
+    "SHELL",
+    "ONBUILD",
+];
+
 /// Parses one logical line. `escape` is the file's escape character.
 pub fn parse_instruction(line: &LogicalLine, escape: char) -> Result<Instruction> {
     parse_keyword(&line.keyword, &line.rest, line.heredocs.clone(), escape)
@@ -25,15 +41,14 @@ fn parse_keyword(
 ) -> KindResult<Instruction> {
     let upper = keyword.to_ascii_uppercase();
     let (flags, args) = split_flags(rest);
-    let no_flags = |name: &'static str| -> KindResult<()> {
-        match flags.first() {
-            Some(f) => Err(ErrorKind::UnknownFlag {
-                instruction: name,
-                flag: f.name.clone(),
-            }),
-            None => Ok(()),
-        }
-    };
+    // Only FROM, RUN, COPY, ADD and HEALTHCHECK take flags; Docker refuses
+    // a leading `--flag` on the others.
+    if let (Some(name), Some(f)) = (FLAGLESS.iter().find(|n| **n == upper), flags.first()) {
+        return Err(ErrorKind::UnknownFlag {
+            instruction: name,
+            flag: f.name.clone(),
+        });
+    }
     Ok(match upper.as_str() {
         "FROM" => Instruction::From(parse_from(&flags, args)?),
         "RUN" => Instruction::Run(Run {
@@ -41,14 +56,8 @@ fn parse_keyword(
             command: command_line("RUN", args)?,
             heredocs,
         }),
-        "CMD" => {
-            no_flags("CMD")?;
-            Instruction::Cmd(command_line("CMD", rest)?)
-        }
-        "ENTRYPOINT" => {
-            no_flags("ENTRYPOINT")?;
-            Instruction::Entrypoint(command_line("ENTRYPOINT", rest)?)
-        }
+        "CMD" => Instruction::Cmd(command_line("CMD", rest)?),
+        "ENTRYPOINT" => Instruction::Entrypoint(command_line("ENTRYPOINT", rest)?),
         "COPY" => Instruction::Copy(parse_copy("COPY", &flags, args, heredocs)?),
         "ADD" => Instruction::Add(parse_copy("ADD", &flags, args, heredocs)?),
         "ENV" => Instruction::Env(name_values("ENV", rest, escape)?),

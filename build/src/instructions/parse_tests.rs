@@ -291,3 +291,17 @@ fn argv_of_both_forms() {
         ["echo", "$HOME"]
     );
 }
+
+#[test]
+fn flags_on_flagless_instructions_are_refused() {
+    assert_eq!(
+        err("WORKDIR --mode=1 /x"),
+        "Dockerfile:1: unknown flag: --mode (for WORKDIR)"
+    );
+    assert!(err("CMD --help").contains("unknown flag: --help (for CMD)"));
+    assert!(err("ENV --x=1").contains("(for ENV)"));
+    assert_eq!(
+        one(r#"CMD ["--help"]"#),
+        Instruction::Cmd(CommandLine::Exec(vec!["--help".into()]))
+    );
+}
