@@ -104,6 +104,23 @@ impl Dockerignore {
     }
 }
 
+impl Dockerignore {
+    /// True when a context walk can skip directory `dir` and everything
+    /// under it: the directory is excluded and no exception pattern reaches
+    /// into it. Docker's rule: only an exception whose text starts with the
+    /// directory's path keeps the walk going (so `!**/keep` does not).
+    pub fn skips_dir(&self, dir: &str) -> bool {
+        if !self.matches(dir) {
+            return false;
+        }
+        let prefix = format!("{}/", clean(dir.trim_start_matches('/')));
+        !self
+            .patterns
+            .iter()
+            .any(|p| p.exception && format!("{}/", p.text).starts_with(&prefix))
+    }
+}
+
 impl Pattern {
     fn matches(&self, path: &str) -> bool {
         let chars: Vec<char> = path.chars().collect();

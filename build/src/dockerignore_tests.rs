@@ -121,3 +121,14 @@ fn bad_patterns_name_their_line() {
 fn empty_file_ignores_nothing() {
     assert!(!ignore("\n\n# only comments\n").matches("anything"));
 }
+
+#[test]
+fn directories_a_walk_can_skip() {
+    let d = ignore("node_modules\ndocs\n!docs/keep.md\n");
+    assert!(d.skips_dir("node_modules"));
+    assert!(d.skips_dir("node_modules/x"));
+    assert!(!d.skips_dir("docs"));
+    assert!(!d.skips_dir("src"));
+    let d = ignore("vendor\n!**/keep\n");
+    assert!(d.skips_dir("vendor"));
+}
