@@ -100,6 +100,8 @@ pub enum Security {
 /// `RUN --mount=… --network=… --security=…`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFlags {
+    /// The `--mount` values as written; substitution re-reads `mounts` from them.
+    pub mount_specs: Vec<String>,
     pub mounts: Vec<Mount>,
     pub network: Option<NetworkMode>,
     pub security: Option<Security>,
@@ -110,7 +112,11 @@ impl RunFlags {
         let mut out = Self::default();
         for f in flags {
             match f.name.as_str() {
-                "mount" => out.mounts.push(Mount::parse(&f.value()?)?),
+                "mount" => {
+                    let spec = f.value()?;
+                    out.mounts.push(Mount::parse(&spec)?);
+                    out.mount_specs.push(spec);
+                }
                 "network" => {
                     out.network = Some(match f.value()?.as_str() {
                         "default" => NetworkMode::Default,

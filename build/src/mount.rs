@@ -60,9 +60,34 @@ fn parse_number(key: &str, value: &str, radix: u32) -> Result<u32, ErrorKind> {
     u32::from_str_radix(value, radix).map_err(|_| bad(format!("has {key}={value}: not a number")))
 }
 
+/// Expands the variables in one mount option value.
+pub type Expand<'a> = &'a dyn Fn(&str) -> Result<String, ErrorKind>;
+
+/// Options that stay text, so a `$VAR` in them can wait for substitution.
+const TEXT_OPTIONS: [&str; 9] = [
+    "target",
+    "dst",
+    "destination",
+    "source",
+    "src",
+    "from",
+    "id",
+    "size",
+    "env",
+];
+
 impl Mount {
-    /// Parses the value of one `--mount=` flag.
+    /// Parses the value of one `--mount=` flag before substitution: text
+    /// options keep `$VAR` as written, other options holding one are left
+    /// at their defaults until [`Mount::parse_with`] runs with the build's
+    /// variables.
     pub fn parse(spec: &str) -> Result<Mount, ErrorKind> {
+        Self::parse_with(spec, None)
+    }
+
+    /// Parses a mount spec, expanding each option value with `expand` (as
+    /// BuildKit does) when given.
+    pub fn parse_with(spec: &str, expand: Option<Expand<'_>>) -> Result<Mount, ErrorKind> {
         let mut kind = MountType::Bind;
         let mut m = Mount {
             kind,
@@ -82,9 +107,17 @@ impl Mount {
         let mut readonly: Option<bool> = None;
         for field in spec.split(',').filter(|f| !f.is_empty()) {
             let (key, value) = match field.split_once('=') {
-                Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
+                Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim().to_string())),
                 None => (field.trim().to_ascii_lowercase(), None),
             };
+            let value = match (value, expand) {
+                (Some(v), Some(expand)) => Some(expand(&v)?),
+                (Some(v), None) if v.contains('$') && !TEXT_OPTIONS.contains(&key.as_str()) => {
+                    continue
+                }
+                (v, _) => v,
+            };
+            let value = value.as_deref();
             let need = |v: Option<&str>| -> Result<String, ErrorKind> {
                 v.map(str::to_string)
                     .ok_or_else(|| bad(format!("has {key} without a value")))
@@ -168,6 +201,26 @@ mod tests {
         assert!(s.required);
         assert_eq!(s.env.as_deref(), Some("AWS_KEY"));
         assert!(Mount::parse("type=ssh").is_ok());
+    }
+
+    #[test]
+    fn variables_wait_for_substitution() {
+        let m = Mount::parse("type=cache,target=$DIR,uid=$UID,id=${ID}").unwrap();
+        assert_eq!(
+            (m.target.as_deref(), m.uid, m.id.as_deref()),
+            (Some("$DIR"), None, Some("${ID}"))
+        );
+        let expand = |v: &str| {
+            Ok(v.replace("$DIR", "/c")
+                .replace("$UID", "7")
+                .replace("${ID}", "x"))
+        };
+        let m =
+            Mount::parse_with("type=cache,target=$DIR,uid=$UID,id=${ID}", Some(&expand)).unwrap();
+        assert_eq!(
+            (m.target.as_deref(), m.uid, m.id.as_deref()),
+            (Some("/c"), Some(7), Some("x"))
+        );
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! ARGs before the first FROM are visible only in FROM lines (and to a
 //! stage's `ARG name` without a default); in a stage, ENV beats ARG; build
 //! args override ARG defaults; build args no ARG declares are reported.
-//! RUN, CMD, ENTRYPOINT, SHELL and HEALTHCHECK are left to the shell.
+//! RUN's command, CMD, ENTRYPOINT, SHELL and HEALTHCHECK are left to the
+//! shell; RUN's `--mount` options are substituted, as BuildKit does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::Chown;
 use crate::instructions::{ArgDecl, Copy, Instruction, KeyValue, Located, PortSpec, Source};
+use crate::mount::Mount;
 use crate::substitution::{expand_text, expand_word};
 use crate::Parsed;
 
@@ -125,6 +127,17 @@ impl Scope<'_> {
                     PortSpec::parse(p)?;
                 }
                 Instruction::Expose(ports)
+            }
+            Instruction::Run(r) => {
+                let mut r = r.clone();
+                let expand = |v: &str| self.expand(v);
+                r.flags.mounts = r
+                    .flags
+                    .mount_specs
+                    .iter()
+                    .map(|s| Mount::parse_with(s, Some(&expand)))
+                    .collect::<std::result::Result<_, _>>()?;
+                Instruction::Run(r)
             }
             Instruction::Onbuild(inner) => Instruction::Onbuild(Box::new(self.instruction(inner)?)),
             other => other.clone(),

@@ -218,3 +218,19 @@ fn copy_heredoc_bodies_expand_unless_the_delimiter_is_quoted() {
     let Instruction::Run(r) = &i[4] else { panic!() };
     assert_eq!(r.heredocs[0].content, "echo $FOO\n");
 }
+
+#[test]
+fn run_mount_options_are_substituted_but_not_the_command() {
+    let text = "FROM a AS deps\nFROM b\nARG FROM=deps UID=1000\nRUN --mount=type=cache,target=/c,uid=$UID,from=$FROM echo $UID\n";
+    let i = ins(&run(text, &[]).unwrap());
+    let Instruction::Run(r) = &i[3] else { panic!() };
+    assert_eq!(r.flags.mounts[0].uid, Some(1000));
+    assert_eq!(r.flags.mounts[0].from.as_deref(), Some("deps"));
+    assert_eq!(r.command, CommandLine::Shell("echo $UID".into()));
+    let err = run(
+        "FROM a\nARG U=me\nRUN --mount=type=cache,target=/c,uid=$U true\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.line, 3);
+}
