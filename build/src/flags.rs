@@ -256,7 +256,15 @@ impl HealthFlags {
                 }
                 _ => return Err(unknown("HEALTHCHECK", f)),
             };
-            *slot = Some(parse_duration(&f.value()?)?);
+            let d = parse_duration(&f.value()?)?;
+            // Docker: 0 means "use the default"; otherwise at least 1ms.
+            if !d.is_zero() && d < Duration::from_millis(1) {
+                return Err(ErrorKind::BadFlag {
+                    flag: f.name.clone(),
+                    problem: "cannot be less than 1ms".into(),
+                });
+            }
+            *slot = Some(d);
         }
         Ok(out)
     }
@@ -412,6 +420,13 @@ mod tests {
         assert_eq!(h.interval, Some(Duration::from_secs(300)));
         assert_eq!(h.retries, Some(3));
         assert_eq!(rest, "CMD curl -f http://localhost/");
+        let (f, _) = split_flags("--timeout=10us CMD x");
+        assert!(HealthFlags::parse(&f).is_err());
+        let (f, _) = split_flags("--timeout=0s CMD x");
+        assert_eq!(
+            HealthFlags::parse(&f).unwrap().timeout,
+            Some(Duration::ZERO)
+        );
         let (f, _) = split_flags("--retries=many CMD x");
         assert!(HealthFlags::parse(&f).is_err());
     }

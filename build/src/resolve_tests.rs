@@ -234,3 +234,16 @@ fn run_mount_options_are_substituted_but_not_the_command() {
     .unwrap_err();
     assert_eq!(err.line, 3);
 }
+
+#[test]
+fn label_value_continued_inside_quotes() {
+    let text = "FROM a\nLABEL description=\"This text illustrates \\\nthat label-values can span multiple lines.\"\n";
+    let i = ins(&run(text, &[]).unwrap());
+    let Instruction::Label(l) = &i[1] else {
+        panic!()
+    };
+    assert_eq!(
+        l[0].value,
+        "This text illustrates that label-values can span multiple lines."
+    );
+}
