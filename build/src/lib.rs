@@ -69,6 +69,16 @@ impl Dockerfile {
             unused_build_args: resolved.unused_build_args,
         })
     }
+
+    /// Docker's warning about build args nothing consumed, if any.
+    pub fn unused_build_args_warning(&self) -> Option<String> {
+        (!self.unused_build_args.is_empty()).then(|| {
+            format!(
+                "One or more build-args [{}] were not consumed",
+                self.unused_build_args.join(" ")
+            )
+        })
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +101,10 @@ mod tests {
         assert_eq!(d.stages.stages[0].from.image, "rust:1.86");
         assert_eq!(d.stages.plan(None).unwrap(), [0, 1]);
         assert_eq!(d.unused_build_args, ["EXTRA"]);
+        assert_eq!(
+            d.unused_build_args_warning().as_deref(),
+            Some("One or more build-args [EXTRA] were not consumed")
+        );
         assert_eq!(d.stages.stages[1].instructions.len(), 2);
     }
 
