@@ -65,8 +65,8 @@ fn parse_keyword(
         "ARG" => Instruction::Arg(parse_arg(rest, escape)?),
         "WORKDIR" => Instruction::Workdir(whole("WORKDIR", rest)?),
         "MAINTAINER" => Instruction::Maintainer(whole("MAINTAINER", rest)?),
-        "USER" => Instruction::User(one_word("USER", rest)?),
-        "STOPSIGNAL" => Instruction::StopSignal(one_word("STOPSIGNAL", rest)?),
+        "USER" => Instruction::User(whole("USER", rest)?),
+        "STOPSIGNAL" => Instruction::StopSignal(whole("STOPSIGNAL", rest)?),
         "EXPOSE" => Instruction::Expose(parse_expose(rest)?),
         "VOLUME" => {
             let list = json_array(rest).unwrap_or_else(|| plain_words(rest));
@@ -105,20 +105,14 @@ fn command_line(instruction: &'static str, text: &str) -> KindResult<CommandLine
     Ok(CommandLine::Shell(text.to_string()))
 }
 
+/// The rest of the line as one argument (Docker's `parseString`: WORKDIR,
+/// USER, STOPSIGNAL, MAINTAINER).
 fn whole(instruction: &'static str, text: &str) -> KindResult<String> {
     let t = text.trim();
     if t.is_empty() {
         return Err(args_error(instruction, "exactly one argument"));
     }
     Ok(t.to_string())
-}
-
-fn one_word(instruction: &'static str, text: &str) -> KindResult<String> {
-    let words = plain_words(text);
-    match words.as_slice() {
-        [one] => Ok(one.clone()),
-        _ => Err(args_error(instruction, "exactly one argument")),
-    }
 }
 
 fn parse_from(flags: &[RawFlag], args: &str) -> KindResult<From> {

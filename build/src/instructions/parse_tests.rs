@@ -185,7 +185,8 @@ fn simple_argument_instructions() {
         one("MAINTAINER a <a@b>"),
         Instruction::Maintainer("a <a@b>".into())
     );
-    assert!(err("USER a b").contains("USER requires exactly one argument"));
+    assert!(err("USER").contains("USER requires exactly one argument"));
+    assert!(err("STOPSIGNAL").contains("STOPSIGNAL requires exactly one argument"));
     assert!(err("WORKDIR").contains("WORKDIR requires"));
 }
 
@@ -255,8 +256,8 @@ fn onbuild_wraps_and_refuses_as_docker_does() {
 #[test]
 fn error_on_continued_instruction_names_its_first_line() {
     assert_eq!(
-        err("FROM a\nUSER a \\\n  b\n"),
-        "Dockerfile:2: USER requires exactly one argument"
+        err("FROM a\n\nCOPY a \\\n  # comment\n\n"),
+        "Dockerfile:3: COPY requires at least two arguments: source(s) and destination"
     );
 }
 
