@@ -167,7 +167,11 @@ impl Stages {
     /// stage), dependencies first, each once, the target last.
     pub fn plan(&self, target: Option<&str>) -> Result<Vec<usize>, PlanError> {
         let goal = match target {
-            None => self.stages.len() - 1,
+            None => self
+                .stages
+                .len()
+                .checked_sub(1)
+                .ok_or_else(|| PlanError::TargetNotFound("(last stage)".into()))?,
             Some(t) => {
                 let lower = t.to_ascii_lowercase();
                 self.stages
