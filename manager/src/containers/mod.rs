@@ -315,6 +315,13 @@ pub fn save(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
     m.db.put(Table::Containers, &key, r)
 }
 
+/// Held while a record is read, changed and written back, and while it is
+/// deleted: a change never writes back a record removed since its read.
+fn records_lock() -> std::sync::MutexGuard<'static, ()> {
+    static RECORDS: Mutex<()> = Mutex::new(());
+    RECORDS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Update a container's record in place (no-op when it is gone).
 pub fn update(
     m: &Manager,
@@ -325,8 +332,7 @@ pub fn update(
     // Read, change, write as one step: the exit waiter and a Start that
     // returns after the task already exited both update the state, and
     // neither may write back a copy read before the other's write.
-    static UPDATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = UPDATES.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = records_lock();
     let key = ns_key(ns, id);
     let Some(r) = m.db.get::<ContainerRecord>(Table::Containers, &key)? else {
         return Ok(None);
@@ -744,6 +750,9 @@ fn write_etc_files(bundle: &Path, hostname: &str) -> Result<()> {
 
 /// Remove a container that has no running task: snapshot, bundle, record.
 pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
+    // A policy restart of this container is either done (its task is
+    // seen below) or has not begun (it will find no record).
+    let _one = restart::exclusive(ns, &r.id);
     if m.tasks.get(&ns_key(ns, &r.id)).is_some() {
         return Err(Error::FailedPrecondition(format!(
             "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
@@ -763,8 +772,11 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
     if r.bundle.starts_with(m.state.join("containers")) {
         crate::snapshots::remove_tree(&r.bundle)?;
     }
-    m.db.delete(Table::Containers, &ns_key(ns, &r.id))?;
-    m.db.delete(Table::ContainerSpecs, &ns_key(ns, &r.id))?;
+    {
+        let _serial = records_lock();
+        m.db.delete(Table::Containers, &ns_key(ns, &r.id))?;
+        m.db.delete(Table::ContainerSpecs, &ns_key(ns, &r.id))?;
+    }
     // `--rm` takes its anonymous volumes along, as Docker's does.
     if r.auto_remove {
         remove_anonymous_volumes(m, ns, r);

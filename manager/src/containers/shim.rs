@@ -76,6 +76,14 @@ impl Live {
     }
 }
 
+/// Wait (blocking, at most `limit`) until the task exited and hulld cleaned
+/// up after it.
+pub(super) fn wait_exited(live: &Live, limit: Duration) -> Result<Exit> {
+    runtime()?
+        .block_on(async { tokio::time::timeout(limit, live.wait()).await })
+        .map_err(|_| Error::Internal(format!("task {} did not exit after SIGKILL", live.id)))
+}
+
 pub(super) fn ctx() -> ttrpc::context::Context {
     ttrpc::context::with_duration(CALL_TIMEOUT)
 }
