@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod cli;
+pub mod containers;
 pub mod faults;
 pub mod net;
 pub mod proxy;

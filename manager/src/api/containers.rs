@@ -180,8 +180,19 @@ impl pb::containers_server::Containers for Server {
     ) -> Result<Response<pb::ContainerEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let (ns2, id) = (ns.clone(), r.id.clone());
-        let (rec, live) = self.blocking(move |m| lookup(&m, &ns2, &id)).await?;
+        let (ns2, id, force) = (ns.clone(), r.id.clone(), r.force);
+        let (rec, live) = self
+            .blocking(move |m| {
+                // A forced removal is a user stop: the kill below restarts
+                // nothing, and a policy restart under way sees the mark
+                // once its task is registered (or the lookup sees its task).
+                if force {
+                    let c = containers::find(&m, &ns2, &id)?;
+                    containers::update(&m, &ns2, &c.id, |c| c.stopped_by_user = true)?;
+                }
+                lookup(&m, &ns2, &id)
+            })
+            .await?;
         if let Some(live) = live {
             if !r.force {
                 return Err(Error::FailedPrecondition(format!(

@@ -2,7 +2,7 @@
 //! `unless-stopped`; and the back-off between restarts (100 ms doubling,
 //! capped at one minute, reset after a run of ten seconds or more).
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::{find, shim, update, ContainerRecord, EXITED};
@@ -127,12 +127,42 @@ fn schedule(m: &Arc<Manager>, ns: &str, id: &str, delay: Duration, daemon_start:
     }
 }
 
+/// Containers (by `<ns>/<id>`) a policy restart or a removal is working on.
+static BUSY: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static FREED: Condvar = Condvar::new();
+
+/// A policy restart or a removal of one container, excluding the other.
+pub(crate) struct Exclusive(String);
+
+/// Wait until no restart or removal of container `id` is under way, and
+/// hold it until the value is dropped.
+pub(crate) fn exclusive(ns: &str, id: &str) -> Exclusive {
+    let key = ns_key(ns, id);
+    let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+    while busy.contains(&key) {
+        busy = FREED.wait(busy).unwrap_or_else(|e| e.into_inner());
+    }
+    busy.push(key.clone());
+    Exclusive(key)
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+        busy.retain(|k| *k != self.0);
+        FREED.notify_all();
+    }
+}
+
 fn restart_now(
     m: &Arc<Manager>,
     ns: &str,
     id: &str,
     daemon_start: bool,
 ) -> crate::error::Result<()> {
+    // A removal either finished before (no record below) or waits until
+    // this restart is done (and then sees its task).
+    let _one = exclusive(ns, id);
     let r = match find(m, ns, id) {
         Ok(r) => r,
         Err(_) => return Ok(()), // removed meanwhile
@@ -143,7 +173,7 @@ fn restart_now(
         return Ok(());
     }
     tracing::info!(%id, policy = %r.restart_policy, count = r.restart_count + 1, "restarting");
-    let r = update(m, ns, id, |c| {
+    let Some(r) = update(m, ns, id, |c| {
         c.restart_count += 1;
         // Not otherwise: a user stop marked since the check above must
         // survive for the check below.
@@ -151,13 +181,18 @@ fn restart_now(
             c.stopped_by_user = false;
         }
     })?
-    .unwrap_or(r);
+    else {
+        return Ok(()); // removed meanwhile: never run a stale record
+    };
     let live = shim::create_task(m, ns, &r)?;
-    // A user stop that came after the check above: the Kill call marks the
-    // record before it looks for a task, and the task is registered now, so
-    // either that stop reaches this task or this check sees the mark.
-    if find(m, ns, id).is_ok_and(|c| c.stopped_by_user) {
+    // A user stop (or a forced removal, which marks the record first) that
+    // came after the check above: the Kill call marks the record before it
+    // looks for a task, and the task is registered now, so either that stop
+    // reaches this task or this check sees the mark.
+    if !find(m, ns, id).is_ok_and(|c| !c.stopped_by_user) {
         let _ = shim::kill(&live, libc::SIGKILL as u32, false);
+        // Gone from the tasks before a removal waiting on us looks.
+        shim::wait_exited(&live, Duration::from_secs(30))?;
         return Ok(());
     }
     shim::start_task(m, &live)?;
