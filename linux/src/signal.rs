@@ -25,9 +25,40 @@ pub fn parse(s: &str) -> Result<Option<Signal>, UnknownSignal> {
     name.parse::<Signal>().map(Some).map_err(|_| bad())
 }
 
+/// Real-time signals end here (SIGRTMAX on Linux).
+const MAX_SIGNAL: u32 = 64;
+
+/// `KILL`, `SIGKILL`, `kill` or a number 1–64 (real-time signals included,
+/// which have no name) → the signal's number; 0 and names nobody knows are
+/// refused.
+pub fn number(s: &str) -> Result<u32, UnknownSignal> {
+    if let Ok(n) = s.parse::<u32>() {
+        return if (1..=MAX_SIGNAL).contains(&n) {
+            Ok(n)
+        } else {
+            Err(UnknownSignal(s.to_string()))
+        };
+    }
+    match parse(s)? {
+        Some(sig) => Ok(sig as i32 as u32),
+        None => Err(UnknownSignal(s.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_of_names_and_real_time_signals() {
+        assert_eq!(number("KILL"), Ok(9));
+        assert_eq!(number("SIGTERM"), Ok(15));
+        assert_eq!(number("usr2"), Ok(12));
+        assert_eq!(number("40"), Ok(40));
+        assert!(number("0").is_err());
+        assert!(number("65").is_err());
+        assert!(number("NOPE").is_err());
+    }
 
     #[test]
     fn names_numbers_and_zero() {

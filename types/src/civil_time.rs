@@ -2,19 +2,7 @@
 //! (RFC 3339 in logs and `inspect`, Go's time.String in `ps`, `top`'s
 //! start dates) without a date library.
 
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31), by Howard
-/// Hinnant's civil-from-days algorithm.
-pub fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+pub use hull_linux::civil::civil;
 
 /// Unix seconds → "YYYY-MM-DD" and "HH:MM:SS" in UTC.
 pub fn date_and_time(secs: i64) -> (String, String) {

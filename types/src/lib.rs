@@ -22,3 +22,6 @@ pub mod untrusted;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid argument: {}", untrusted::Escaped(.0))]
 pub struct InvalidArgument(pub String);
+
+/// Signal names and numbers, shared with hullc and the shim.
+pub use hull_linux::signal;

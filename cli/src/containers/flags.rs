@@ -137,22 +137,7 @@ pub(super) fn parse_bytes(s: &str) -> anyhow::Result<i64> {
 
 /// `KILL`, `SIGKILL` or `9`.
 pub(super) fn parse_signal(s: &str) -> anyhow::Result<u32> {
-    if let Ok(n) = s.parse::<u32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        bail!("invalid signal: {s}");
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    let sig: nix::sys::signal::Signal = name
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid signal: {s}"))?;
-    Ok(sig as i32 as u32)
+    hull_types::signal::number(s).map_err(|_| anyhow::anyhow!("invalid signal: {s}"))
 }
 
 /// Flags checked before anything is created: Docker's exit code 125.

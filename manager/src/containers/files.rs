@@ -39,27 +39,7 @@ fn is_mountpoint(p: &Path) -> bool {
     let want = p.display().to_string();
     info.lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| unescape(mp) == want)
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        .any(|mp| hull_linux::mountinfo::unescape(mp) == want)
 }
 
 /// Mount the snapshot mounts of a stopped container on `target`.
@@ -206,12 +186,3 @@ pub fn target_in(root: &Root, t: &CopyTo) -> Result<copy::Target> {
 }
 
 pub use hull_types::chunks::{ChunkReader, ChunkWriter};
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(super::unescape("/a\\040b"), "/a b");
-        assert_eq!(super::unescape("/plain"), "/plain");
-    }
-}

@@ -74,18 +74,7 @@ pub fn is_stop_signal(signal: u32, r: &ContainerRecord) -> bool {
 
 /// "SIGUSR1", "usr1" or "10" → 10.
 fn signal_number(s: &str) -> Option<u32> {
-    if let Ok(n) = s.parse::<u32>() {
-        return Some(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .ok()
-        .map(|s| s as i32 as u32)
+    hull_linux::signal::number(s).ok()
 }
 
 /// Called once a container's exit is recorded: start it again after the
