@@ -17,6 +17,7 @@ pub mod containers;
 pub mod faults;
 mod images;
 pub mod proxy;
+pub mod pty;
 
 pub use images::*;
 
