@@ -12,137 +12,25 @@
 
 mod manager_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, UdpSocket};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{BufRead, BufReader, Read};
+use std::net::UdpSocket;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hull_integration::cleanup;
+use manager_support::net::*;
 use manager_support::*;
 
 /// hulld's config here: containers default to the bridge network (the
 /// shared helper defaults other suites to "none").
 const BRIDGE: &str = "default_network = \"bridge\"\n";
 
-/// A network namespace this test thread lives in until drop.
-struct NetNs {
-    name: String,
-    orig: OwnedFd,
-}
-
-impl NetNs {
-    fn enter(tag: &str) -> NetNs {
-        let name = format!("hullt-{}-{tag}", std::process::id());
-        sh(Command::new("ip").args(["netns", "add", &name]));
-        let orig: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")
-            .unwrap()
-            .into();
-        let ns = NetNs { name, orig };
-        let f = std::fs::File::open(format!("/run/netns/{}", ns.name)).unwrap();
-        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        sh(Command::new("ip").args(["link", "set", "lo", "up"]));
-        ns
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = nix::sched::setns(self.orig.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET);
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-const UDP_ECHO_C: &str = r#"
-#include <netinet/in.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-int main(int argc, char **argv) {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(atoi(argv[1]));
-    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
-    char buf[2048];
-    for (;;) {
-        struct sockaddr_in from;
-        socklen_t len = sizeof from;
-        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
-        if (n > 0) sendto(s, buf, n, 0, (struct sockaddr *)&from, len);
-    }
-}
-"#;
-
-/// A busybox image (EXPOSE 80/tcp, /www/index.html, a static UDP echo
-/// server) loaded into `h` from an archive (hulld has no registry to pull
-/// from in its namespace). Returns its reference.
-fn load_image(h: &Hulld) -> String {
-    let l = Layout::new();
-    let src = l.dir.path().join("udpecho.c");
-    std::fs::write(&src, UDP_ECHO_C).unwrap();
-    let bin = l.dir.path().join("udpecho");
-    sh(Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&src));
-    l.layer("empty", "web", |r| {
-        hull_integration::rootfs::build_busybox_rootfs(r).unwrap();
-        std::fs::create_dir_all(r.join("www")).unwrap();
-        std::fs::write(r.join("www/index.html"), "hello from hull\n").unwrap();
-        std::fs::copy(&bin, r.join("bin/udpecho")).unwrap();
-    });
-    let mut cfg = Vec::new();
-    for a in ["httpd", "-f", "-p", "80", "-h", "/www"] {
-        cfg.extend(["--config.cmd", a]);
-    }
-    cfg.extend(["--config.exposedports", "80/tcp"]);
-    l.config("web", &cfg);
-    let archive = l.dir.path().join("web.tar");
-    let reference = "hull.test/web:v1";
-    skopeo_copy(
-        &format!("oci:{}", l.image("web")),
-        &format!("docker-archive:{}:{reference}", archive.display()),
-        &[],
-    );
-    h.hull_ok(&["load", "-i", archive.to_str().unwrap()]);
-    reference.to_string()
-}
-
 /// A shell command fetching http://HOST/ with busybox nc (this
 /// busybox-static's wget crashes before it does anything).
 fn fetch(host: &str) -> String {
     format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} 80")
-}
-
-/// GET / on addr; the body.
-fn http_get(addr: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
-
-fn wait_http(addr: &str, h: &Hulld) -> String {
-    let mut last;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match http_get(addr) {
-            Ok(b) if b.contains("hello from hull") => return b,
-            Ok(b) => last = b,
-            Err(e) => last = e.to_string(),
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no HTTP answer on {addr}: {last}\n{}",
-            tail(&h.log(), 30)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn udp_echo(addr: &str) -> bool {
@@ -159,27 +47,6 @@ fn udp_echo(addr: &str) -> bool {
         }
     }
     false
-}
-
-fn ip_of(h: &Hulld, c: &str) -> String {
-    h.hull_ok(&[
-        "inspect",
-        "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        c,
-    ])
-    .trim()
-    .to_string()
-}
-
-/// `ip -o link show`, one line per interface ("N: NAME: <FLAGS> …").
-fn links() -> String {
-    stdout(&sh(Command::new("ip").args(["-o", "link", "show"])))
-}
-
-fn iptables_dump() -> String {
-    // Every table (filter, nat, …).
-    stdout(&sh(&mut Command::new("iptables-save")))
 }
 
 fn netns_files(h: &Hulld) -> Vec<PathBuf> {
@@ -287,14 +154,6 @@ impl Drop for NetEvents {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -122,6 +122,13 @@ pub fn run(args: Args) -> Result<()> {
     crate::containers::shim::set_runtime(rt.handle().clone());
     // Containers whose shims outlived a previous hulld.
     crate::containers::recover::recover(&m);
+    // Networks find containers (by name or ID) through the containers floor.
+    crate::network::set_container_finder(|m, ns, what| {
+        crate::containers::find(m, ns, what).map(|c| crate::network::ContainerRef {
+            id: c.id,
+            name: c.name,
+        })
+    });
     // Networking of containers whose task is gone.
     crate::network::reconcile(&m);
 

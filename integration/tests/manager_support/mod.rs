@@ -16,6 +16,7 @@ pub mod cli;
 pub mod containers;
 pub mod faults;
 mod images;
+pub mod net;
 pub mod proxy;
 pub mod pty;
 

@@ -97,11 +97,8 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        self.blocking(move |m| {
-            let c = containers::named(&m, &ns, &r.container)?;
-            network::connect(&m, &ns, &c, &r.network, r.aliases)
-        })
-        .await?;
+        self.blocking(move |m| network::connect(&m, &ns, &r.container, &r.network, r.aliases))
+            .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 
@@ -111,11 +108,8 @@ impl pb::networks_server::Networks for Server {
     ) -> Result<Response<pb::NetworkEmpty>, Status> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        self.blocking(move |m| {
-            let c = containers::named(&m, &ns, &r.container)?;
-            network::disconnect(&m, &ns, &c, &r.network)
-        })
-        .await?;
+        self.blocking(move |m| network::disconnect(&m, &ns, &r.container, &r.network))
+            .await?;
         Ok(Response::new(pb::NetworkEmpty {}))
     }
 

@@ -200,7 +200,16 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             }
             let hostname = v["hostname"].as_str().unwrap_or("").to_string();
             // Checked before any volume is made (it makes nothing itself).
-            let ep = crate::network::plan(m, ns, &id, &name, &hostname, run, &img_cfg, &bundle)?;
+            let ep = crate::network::plan(
+                m,
+                ns,
+                &id,
+                &name,
+                &hostname,
+                run,
+                img_cfg.exposed_ports.as_ref(),
+                &bundle,
+            )?;
             vplan = volume_plan(&vols, ns, run, &img_cfg)?;
             crate::volumes::mounts::apply(&mut v, &vplan);
             attach::annotate(&mut v, run);

@@ -288,15 +288,6 @@ pub fn find(m: &Manager, ns: &str, what: &str) -> Result<ContainerRecord> {
     }
 }
 
-/// The ID and name of the container `what` (ID, prefix or name).
-pub fn named(m: &Manager, ns: &str, what: &str) -> Result<crate::ids::Named> {
-    let c = find(m, ns, what)?;
-    Ok(crate::ids::Named {
-        id: c.id,
-        name: c.name,
-    })
-}
-
 /// The containers of `ns` as image removal sees them.
 pub fn image_users(m: &Manager, ns: &str) -> Result<Vec<ops::ImageUser>> {
     Ok(list(m, ns)?

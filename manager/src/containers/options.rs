@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
-use crate::error::Result;
-use crate::ids::Named;
-use crate::manager::Manager;
-use crate::network::{NetworkOptions, NetworkRequest};
+use crate::network::NetworkOptions;
 
 /// A container to make: its metadata and how to run it.
 #[derive(Debug, Clone, Default)]
@@ -75,11 +72,5 @@ impl Deref for RunSpec {
     type Target = NetworkOptions;
     fn deref(&self) -> &NetworkOptions {
         &self.net
-    }
-}
-
-impl NetworkRequest for RunSpec {
-    fn find_container(&self, m: &Manager, ns: &str, what: &str) -> Result<Named> {
-        super::named(m, ns, what)
     }
 }

@@ -159,15 +159,71 @@ pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Ar
             r.name
         )));
     }
-    crate::network::setup(m, ns, &r.id, &r.name)?;
-    let res = create_task_inner(m, ns, r);
+    // The network is wired while the shim starts: it must be ready only
+    // when the runtime joins its namespace (Task.Create).
+    let mut net = NetworkSetup::start(m, ns, &r.id);
+    let res = create_task_inner(m, ns, r, &mut net);
+    // Joined in every case before any undo (teardown is idempotent).
+    let _ = net.wait();
     if res.is_err() {
         crate::network::teardown(m, ns, &r.id);
     }
     res
 }
 
-fn create_task_inner(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Arc<Live>> {
+/// `network::setup` of a container on a thread of its own.
+struct NetworkSetup {
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+    /// Why it could not run or failed, until `wait` hands it out.
+    error: Option<Error>,
+    failed: bool,
+}
+
+impl NetworkSetup {
+    fn start(m: &Arc<Manager>, ns: &str, id: &str) -> NetworkSetup {
+        let (m, ns, id) = (m.clone(), ns.to_string(), id.to_string());
+        let spawned = std::thread::Builder::new()
+            .name("net-setup".into())
+            .spawn(move || crate::network::setup(&m, &ns, &id));
+        match spawned {
+            Ok(t) => NetworkSetup {
+                thread: Some(t),
+                error: None,
+                failed: false,
+            },
+            Err(e) => NetworkSetup {
+                thread: None,
+                error: Some(Error::io("spawn the network setup thread", e)),
+                failed: true,
+            },
+        }
+    }
+
+    /// Its outcome: the error itself the first time it is asked for.
+    fn wait(&mut self) -> Result<()> {
+        if let Some(t) = self.thread.take() {
+            let r = t.join().unwrap_or_else(|_| {
+                Err(Error::FailedPrecondition("network setup panicked".into()))
+            });
+            if let Err(e) = r {
+                self.failed = true;
+                self.error = Some(e);
+            }
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None if self.failed => Err(Error::FailedPrecondition("network setup failed".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+fn create_task_inner(
+    m: &Arc<Manager>,
+    ns: &str,
+    r: &ContainerRecord,
+    net: &mut NetworkSetup,
+) -> Result<Arc<Live>> {
     let key = ns_key(ns, &r.id);
     if m.tasks.get(&key).is_some() {
         return Err(Error::AlreadyExists(format!(
@@ -226,6 +282,11 @@ fn create_task_inner(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<
     req.stdin = stdin;
     req.terminal = terminal;
     req.options = Some(options).into();
+    if let Err(e) = net.wait() {
+        stop_shim(&client, &r.id, shim_pid);
+        shim_delete(m, ns, &r.id, &r.bundle);
+        return Err(e);
+    }
     let pid = match call("create task", client.create(ctx(), &req)) {
         Ok(resp) => resp.pid,
         Err(e) => {

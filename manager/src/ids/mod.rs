@@ -3,14 +3,6 @@
 
 pub mod names;
 
-/// Something known by both an ID and a name (a container, to the rooms
-/// below the containers room).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Named {
-    pub id: String,
-    pub name: String,
-}
-
 /// A new ID (containers, networks, volumes, execs): 64 hex digits, like
 /// Docker's.
 pub fn new_id() -> String {

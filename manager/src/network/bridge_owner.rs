@@ -5,32 +5,18 @@
 //! owned by another hulld that is still running is refused, and a default
 //! subnet that overlaps an address of another interface is refused too.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use serde_json::Value;
-
-use super::Cidr;
+use super::ipam::Cidr;
+use super::rtnl::{Link, Rtnl};
 use crate::error::{Error, Result};
 
 fn alias_for(root: &Path) -> String {
     format!("hulld pid={} root={}", std::process::id(), root.display())
 }
 
-/// `ip -j ARGS`, parsed; None when ip fails (e.g. no such device).
-fn ip_json(args: &[&str]) -> Option<Value> {
-    let o = Command::new("ip")
-        .arg("-j")
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !o.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&o.stdout).ok()
+fn io_err(what: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(what, e)
 }
 
 /// The pid and root named by an owner alias.
@@ -46,12 +32,18 @@ fn is_running_hulld(pid: i32) -> bool {
 
 /// Refuse a bridge that another running hulld owns, and (when the bridge
 /// does not exist yet) a subnet that overlaps another interface's address.
-pub fn check(bridge: &str, subnet: &Cidr, root: &Path) -> Result<()> {
-    let links = ip_json(&["link", "show", "dev", bridge]);
-    let link = links.as_ref().and_then(|l| l.as_array()?.first().cloned());
+/// The bridge's link when it exists.
+pub(super) fn check(
+    rt: &mut Rtnl,
+    bridge: &str,
+    subnet: &Cidr,
+    root: &Path,
+) -> Result<Option<Link>> {
+    let link = rt
+        .link(bridge)
+        .map_err(io_err(format!("look up bridge {bridge}")))?;
     if let Some(link) = link {
-        let alias = link["ifalias"].as_str().unwrap_or_default();
-        if let Some((pid, other)) = parse_alias(alias) {
+        if let Some((pid, other)) = parse_alias(&link.alias) {
             if Path::new(other) != root && pid != std::process::id() as i32 && is_running_hulld(pid)
             {
                 return Err(Error::FailedPrecondition(format!(
@@ -60,48 +52,32 @@ pub fn check(bridge: &str, subnet: &Cidr, root: &Path) -> Result<()> {
                 )));
             }
         }
-        return Ok(());
+        return Ok(Some(link));
     }
-    let Some(addrs) = ip_json(&["-4", "addr", "show"]) else {
-        return Ok(());
-    };
-    for iface in addrs.as_array().into_iter().flatten() {
-        let name = iface["ifname"].as_str().unwrap_or_default();
-        for a in iface["addr_info"].as_array().into_iter().flatten() {
-            let (Some(local), Some(prefix)) = (a["local"].as_str(), a["prefixlen"].as_u64()) else {
-                continue;
-            };
-            let Ok(ip) = local.parse::<Ipv4Addr>() else {
-                continue;
-            };
-            let theirs = Cidr::parse(&format!("{ip}/{prefix}")).ok();
-            if subnet.contains(ip) || theirs.is_some_and(|t| t.overlaps(subnet)) {
-                return Err(Error::FailedPrecondition(format!(
-                    "default subnet {subnet} overlaps {local}/{prefix} of {name} \
-                     (another hulld or network?): set default_subnet in this hulld's config"
-                )));
-            }
+    let addrs = rt
+        .addrs_v4()
+        .map_err(io_err("list the addresses of interfaces".into()))?;
+    for a in addrs {
+        let theirs = Cidr::parse(&format!("{}/{}", a.ip, a.prefix)).ok();
+        if subnet.contains(a.ip) || theirs.is_some_and(|t| t.overlaps(subnet)) {
+            return Err(Error::FailedPrecondition(format!(
+                "default subnet {subnet} overlaps {}/{} of {} \
+                 (another hulld or network?): set default_subnet in this hulld's config",
+                a.ip, a.prefix, a.ifname
+            )));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
-/// Mark `bridge` as this hulld's (after the CNI plugin made it).
-pub fn claim(bridge: &str, root: &Path) {
+/// Mark `bridge` (link `link`) as this hulld's.
+pub(super) fn claim(rt: &mut Rtnl, bridge: &str, link: &Link, root: &Path) {
     let alias = alias_for(root);
-    let current = ip_json(&["link", "show", "dev", bridge])
-        .and_then(|l| l.as_array()?.first()?["ifalias"].as_str().map(String::from));
-    if current.as_deref() == Some(alias.as_str()) {
+    if link.alias == alias {
         return;
     }
-    let ok = Command::new("ip")
-        .args(["link", "set", "dev", bridge, "alias", &alias])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        tracing::warn!(bridge, "could not mark the bridge as this hulld's");
+    if let Err(e) = rt.set_alias(link.index, &alias) {
+        tracing::warn!(bridge, "could not mark the bridge as this hulld's: {e}");
     }
 }
 

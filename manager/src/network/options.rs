@@ -1,11 +1,5 @@
 //! What a container asks of the network when it is made.
 
-use std::ops::Deref;
-
-use crate::error::Result;
-use crate::ids::Named;
-use crate::manager::Manager;
-
 /// A container's network options as the user gave them (`plan` checks
 /// and resolves them).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,12 +18,4 @@ pub struct NetworkOptions {
     pub dns: Vec<String>,
     /// `--add-host` entries (HOST:IP).
     pub add_hosts: Vec<String>,
-}
-
-/// A container's network request: its options, and how to find another
-/// container whose network it may join (`--network container:NAME`),
-/// which only the containers room knows.
-pub trait NetworkRequest: Deref<Target = NetworkOptions> {
-    /// The container `what` (ID, prefix or name) of namespace `ns`.
-    fn find_container(&self, m: &Manager, ns: &str, what: &str) -> Result<Named>;
 }
