@@ -17,6 +17,7 @@ pub mod containers;
 pub mod faults;
 mod images;
 pub mod net;
+pub mod network_suite;
 pub mod proxy;
 pub mod pty;
 
