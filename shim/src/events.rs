@@ -341,8 +341,11 @@ fn publish_once(
             Err(format!("exit status {}: {}", exit.code, msg.trim()))
         }
         None => {
-            // SAFETY: kill(2) on a child we started and have not reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // A child we started and have not reaped.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             let _ = reaper.wait(pid);
             Err("publish binary timed out".into())
         }

@@ -139,8 +139,11 @@ pub fn start(flags: &Flags) -> anyhow::Result<String> {
     };
     if let Some(cg) = shim_cgroup_from_stdin() {
         if let Err(e) = join_cgroup(&cg, child.id()) {
-            // SAFETY: kill(2) on the child we just spawned and still own.
-            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            // The child we just spawned and still own.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             let _ = std::fs::remove_file(&sock);
             return Err(e);
         }
@@ -219,10 +222,7 @@ pub fn serve(flags: &Flags) -> anyhow::Result<()> {
     // SAFETY: mallopt only tunes the allocator; called before any thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     reaper::block_sigchld().context("block SIGCHLD")?;
-    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes a plain integer.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("become child subreaper");
-    }
+    nix::sys::prctl::set_child_subreaper(true).context("become child subreaper")?;
     init_logging(flags);
     let sock = std::env::var_os(SOCKET_PATH_ENV).map(PathBuf::from);
     // The listening socket came in without FD_CLOEXEC; every child we spawn

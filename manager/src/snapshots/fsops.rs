@@ -25,16 +25,11 @@ fn cpath(p: &Path) -> Result<CString> {
 }
 
 pub(super) fn mknod(p: &Path, kind: libc::mode_t, major: u32, minor: u32) -> Result<()> {
-    let c = cpath(p)?;
-    // SAFETY: c is a valid NUL-terminated path; mknod has no memory effects.
-    let r = unsafe { libc::mknod(c.as_ptr(), kind | 0o600, libc::makedev(major, minor)) };
-    if r != 0 {
-        return Err(Error::io(
-            format!("mknod {}", p.display()),
-            io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    let kind = nix::sys::stat::SFlag::from_bits_truncate(kind);
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+    let dev = nix::sys::stat::makedev(u64::from(major), u64::from(minor));
+    nix::sys::stat::mknod(p, kind, mode, dev)
+        .map_err(|e| Error::io(format!("mknod {}", p.display()), io::Error::from(e)))
 }
 
 pub(super) fn lchown(p: &Path, uid: u32, gid: u32) -> Result<()> {
