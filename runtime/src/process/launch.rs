@@ -188,7 +188,33 @@ fn direct_child(l: &Launch<'_>, ns: &Plan, ch: &Channel) -> Result<std::convert:
     init::run(&l.init, ns, ch)
 }
 
+/// Both children closed their ends of the channel without Ready: why.
+fn children_gone(stage1: Pid) -> Error {
+    match waitpid(stage1, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Signaled(_, sig, _)) => Error::SetupKilled(sig),
+        _ => Error::Protocol("container init exited before it was ready"),
+    }
+}
+
 fn serve(
+    l: &Launch<'_>,
+    ns: &Plan,
+    ch: &Channel,
+    stage1: Pid,
+    init_pid: &mut Option<i32>,
+) -> Result<()> {
+    serve_messages(l, ns, ch, stage1, init_pid).map_err(|e| match e {
+        // An answer nobody is left to read: say why the children went
+        // instead of the broken pipe.
+        Error::Syscall {
+            call: Call::SyncSend,
+            source: nix::errno::Errno::EPIPE,
+        } => children_gone(stage1),
+        e => e,
+    })
+}
+
+fn serve_messages(
     l: &Launch<'_>,
     ns: &Plan,
     ch: &Channel,
@@ -197,13 +223,7 @@ fn serve(
 ) -> Result<()> {
     loop {
         let Some((msg, fd)) = ch.recv()? else {
-            // Both children closed their ends without Ready: find out why.
-            return Err(
-                match waitpid(stage1, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Signaled(_, sig, _)) => Error::SetupKilled(sig),
-                    _ => Error::Protocol("container init exited before it was ready"),
-                },
-            );
+            return Err(children_gone(stage1));
         };
         match msg {
             Msg::MapIds { pid } => {
