@@ -89,21 +89,12 @@ impl Fixture {
 
     /// `ctr run -d --null-io IMAGE ID ARGS…`; the RUNNING task's pid.
     fn run_detached(&self, id: &str, args: &[&str]) -> u32 {
-        let mut flags = self.run_flags();
-        flags.extend([
-            "-d".into(),
-            "--null-io".into(),
-            self.image.clone().into(),
-            id.into(),
-        ]);
-        flags.extend(args.iter().map(OsString::from));
-        self.ctd.ctr_ok(&flags).expect("ctr run -d");
-        let t = self
+        let pid = self
             .ctd
-            .wait_task_status(id, "RUNNING", WAIT)
-            .expect("task RUNNING");
-        assert!(t.pid > 0, "RUNNING task has no pid: {t:?}");
-        t.pid
+            .run_detached(&self.run_flags(), &self.image, id, args, WAIT)
+            .expect("ctr run -d, task RUNNING");
+        assert!(pid > 0, "RUNNING task has no pid");
+        pid
     }
 
     /// Pids `ctr task ps` lists for the task.

@@ -106,3 +106,42 @@ pub fn parse_task_ls(out: &str) -> Vec<TaskInfo> {
         })
         .collect()
 }
+
+impl Containerd {
+    /// `ctr RUN_FLAGS… --rm IMAGE ID ARGS…` (RUN_FLAGS starting with `run`,
+    /// choosing shim and runtime), stdin fed if given, within
+    /// [`CTR_TIMEOUT`].
+    pub fn run_rm(
+        &self,
+        run_flags: &[std::ffi::OsString],
+        image: &str,
+        id: &str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, ContainerdError> {
+        let mut cmd = self.ctr();
+        cmd.args(run_flags)
+            .arg("--rm")
+            .arg(image)
+            .arg(id)
+            .args(args);
+        output_with_timeout(&mut cmd, stdin, CTR_TIMEOUT)
+    }
+
+    /// `ctr RUN_FLAGS… -d --null-io IMAGE ID ARGS…`, then waits up to `wait`
+    /// for the task to be RUNNING; its pid.
+    pub fn run_detached(
+        &self,
+        run_flags: &[std::ffi::OsString],
+        image: &str,
+        id: &str,
+        args: &[&str],
+        wait: Duration,
+    ) -> Result<u32, ContainerdError> {
+        let mut flags = run_flags.to_vec();
+        flags.extend(["-d".into(), "--null-io".into(), image.into(), id.into()]);
+        flags.extend(args.iter().map(std::ffi::OsString::from));
+        self.ctr_ok(&flags)?;
+        Ok(self.wait_task_status(id, "RUNNING", wait)?.pid)
+    }
+}

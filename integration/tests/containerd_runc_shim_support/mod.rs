@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use hull_integration::containerd::{output_with_timeout, Containerd, CTR_TIMEOUT};
+use hull_integration::containerd::Containerd;
 use hull_integration::{is_root, runtime_bin};
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -52,32 +52,19 @@ impl Fixture {
 
     /// `ctr run --rm IMAGE ID ARGS…`, optionally with stdin.
     pub fn run_rm(&self, id: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = self.ctd.ctr();
-        cmd.args(self.run_flags())
-            .arg("--rm")
-            .arg(&self.image)
-            .arg(id)
-            .args(args);
-        output_with_timeout(&mut cmd, stdin, CTR_TIMEOUT).expect("ctr run --rm")
+        self.ctd
+            .run_rm(&self.run_flags(), &self.image, id, args, stdin)
+            .expect("ctr run --rm")
     }
 
     /// `ctr run -d --null-io IMAGE ID ARGS…`; returns the RUNNING task's pid.
     pub fn run_detached(&self, id: &str, args: &[&str]) -> u32 {
-        let mut flags = self.run_flags();
-        flags.extend([
-            "-d".into(),
-            "--null-io".into(),
-            self.image.clone().into(),
-            id.into(),
-        ]);
-        flags.extend(args.iter().map(OsString::from));
-        self.ctd.ctr_ok(&flags).expect("ctr run -d");
-        let t = self
+        let pid = self
             .ctd
-            .wait_task_status(id, "RUNNING", WAIT)
-            .expect("task RUNNING");
-        assert!(t.pid > 0, "RUNNING task has no pid: {t:?}");
-        t.pid
+            .run_detached(&self.run_flags(), &self.image, id, args, WAIT)
+            .expect("ctr run -d, task RUNNING");
+        assert!(pid > 0, "RUNNING task has no pid");
+        pid
     }
 
     /// Per-namespace state dir the shim hands the runtime as `--root`.

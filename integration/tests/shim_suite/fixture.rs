@@ -71,32 +71,19 @@ impl Fixture {
     }
 
     pub fn run_rm(&self, id: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = self.ctd.ctr();
-        cmd.args(self.run_flags())
-            .arg("--rm")
-            .arg(&self.image)
-            .arg(id)
-            .args(args);
-        output_with_timeout(&mut cmd, stdin, CTR_TIMEOUT).expect("ctr run --rm")
+        self.ctd
+            .run_rm(&self.run_flags(), &self.image, id, args, stdin)
+            .expect("ctr run --rm")
     }
 
     /// `ctr run -d IMAGE ID ARGS…`; waits for RUNNING, returns the pid.
     pub fn run_detached(&self, id: &str, args: &[&str]) -> u32 {
-        let mut flags = self.run_flags();
-        flags.extend([
-            "-d".into(),
-            "--null-io".into(),
-            self.image.clone().into(),
-            id.into(),
-        ]);
-        flags.extend(args.iter().map(OsString::from));
-        self.ctd.ctr_ok(&flags).expect("ctr run -d");
-        let t = self
+        let pid = self
             .ctd
-            .wait_task_status(id, "RUNNING", WAIT)
-            .expect("task RUNNING");
-        assert!(t.pid > 0, "RUNNING task has no pid: {t:?}");
-        t.pid
+            .run_detached(&self.run_flags(), &self.image, id, args, WAIT)
+            .expect("ctr run -d, task RUNNING");
+        assert!(pid > 0, "RUNNING task has no pid");
+        pid
     }
 
     /// `ctr ARGS` under script(1), which gives it the terminal `-t` needs.
