@@ -48,6 +48,7 @@ mod tests {
             _: Option<v1::leases_client::LeasesClient<tonic::transport::Channel>>,
             _: Option<v1::containers_client::ContainersClient<tonic::transport::Channel>>,
             _: Option<v1::tasks_client::TasksClient<tonic::transport::Channel>>,
+            _: Option<v1::build_client::BuildClient<tonic::transport::Channel>>,
         ) {
         }
         assert_eq!(super::API_VERSION, "hull.v1");

@@ -14,6 +14,7 @@ pub const CRATE_DEPS: &[(&str, &[&str])] = &[
     ("hull-proto", &[]),
     ("hull-init", &[]),
     ("hull-dockerfile", &[]),
+    ("hull-cri-api", &[]),
     // the runtime speaks runc's CLI contract and knows nothing of the daemon
     (
         "hull-runtime",
@@ -22,10 +23,16 @@ pub const CRATE_DEPS: &[(&str, &[&str])] = &[
     // the shim speaks the shim v2 Task API and drives any OCI runtime
     ("hull-shim", &["hull-linux", "hull-types"]),
     // the CLI is a client of the gRPC API, never of the daemon's insides
-    ("hull-cli", &["hull-proto", "hull-types"]),
+    ("hull-cli", &["hull-proto", "hull-types", "hull-dockerfile"]),
     (
         "hull-manager",
-        &["hull-proto", "hull-types", "hull-linux", "hull-dockerfile"],
+        &[
+            "hull-proto",
+            "hull-cri-api",
+            "hull-types",
+            "hull-linux",
+            "hull-dockerfile",
+        ],
     ),
 ];
 
@@ -53,8 +60,14 @@ pub const DOMAIN_MODULES: &[&str] = &[
 ];
 
 /// Import roots no domain module may use: the API floor, the old server
-/// module, the CLI, and the generated protobuf code.
-pub const DOMAIN_FORBIDDEN: &[&str] = &["crate::api", "crate::server", "crate::cli", "hull_proto"];
+/// module, the CLI, and the generated protobuf code (hull's and CRI's).
+pub const DOMAIN_FORBIDDEN: &[&str] = &[
+    "crate::api",
+    "crate::server",
+    "crate::cli",
+    "hull_proto",
+    "hull_cri_api",
+];
 
 /// Lower floors that may not reach up: (module, modules it may not import).
 pub const BELOW: &[(&str, &[&str])] = &[
