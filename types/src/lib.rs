@@ -10,6 +10,7 @@ pub mod cannot_run;
 pub mod chunks;
 pub mod civil_time;
 pub mod copy;
+pub mod duration;
 pub mod platform;
 pub mod ports;
 pub mod reference;

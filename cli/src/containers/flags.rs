@@ -99,6 +99,25 @@ pub struct RunArgs {
     /// An /etc/hosts entry: HOST:IP.
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Command to run to check health (run by /bin/sh -c).
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s: 30s).
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s: 30s).
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<i32>,
+    /// Start period for the container to initialize before failures count
+    /// (ms|s|m|h) (default 0s).
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -191,6 +210,7 @@ pub(super) fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         add_hosts: a.add_host.clone(),
         ..Default::default()
     };
+    o.health = health_config(a)?;
     for p in &a.publish {
         hull_types::ports::parse(p).map_err(|e| anyhow::anyhow!(e))?;
     }
@@ -243,6 +263,59 @@ pub(super) fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
     Ok(o)
 }
 
+/// A duration flag as Docker takes it: a Go duration, not negative.
+fn duration_flag(flag: &str, v: Option<&str>) -> anyhow::Result<i64> {
+    let Some(v) = v else {
+        return Ok(0);
+    };
+    let n = hull_types::duration::parse_go_duration(v)
+        .map_err(|e| anyhow::anyhow!("invalid argument \"{v}\" for \"--{flag}\" flag: {e}"))?;
+    if n < 0 {
+        bail!("--{flag} cannot be negative");
+    }
+    Ok(n)
+}
+
+/// `--health-*` and `--no-healthcheck` as Docker builds its HealthConfig:
+/// none when no flag is given (the image's healthcheck then).
+fn health_config(a: &RunArgs) -> anyhow::Result<Option<pb::HealthConfig>> {
+    let interval = duration_flag("health-interval", a.health_interval.as_deref())?;
+    let timeout = duration_flag("health-timeout", a.health_timeout.as_deref())?;
+    let start_period = duration_flag("health-start-period", a.health_start_period.as_deref())?;
+    let retries = a.health_retries.unwrap_or(0);
+    if retries < 0 {
+        bail!("--health-retries cannot be negative");
+    }
+    let any_health = a.health_cmd.is_some()
+        || a.health_interval.is_some()
+        || a.health_timeout.is_some()
+        || a.health_retries.is_some()
+        || a.health_start_period.is_some();
+    if a.no_healthcheck {
+        if any_health {
+            bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(Some(pb::HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    if !any_health {
+        return Ok(None);
+    }
+    let test = match &a.health_cmd {
+        Some(cmd) if !cmd.is_empty() => vec!["CMD-SHELL".into(), cmd.clone()],
+        _ => Vec::new(),
+    };
+    Ok(Some(pb::HealthConfig {
+        test,
+        interval,
+        timeout,
+        start_period,
+        retries,
+    }))
+}
+
 /// `-v ./dir:/c` → `-v /cwd/dir:/c` (hulld does not know our cwd).
 fn absolute_bind_source(v: &str) -> String {
     match v.split_once(':') {
@@ -269,5 +342,55 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
         assert_eq!(parse_signal("10").unwrap(), 10);
         assert!(parse_signal("NOPE").is_err());
+    }
+
+    fn health(args: &[&str]) -> anyhow::Result<Option<pb::HealthConfig>> {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let argv = ["run"].iter().chain(args).chain(&["busybox"]);
+        health_config(&Cmd::try_parse_from(argv)?.run)
+    }
+
+    #[test]
+    fn health_flags() {
+        assert_eq!(health(&[]).unwrap(), None);
+        let h = health(&[
+            "--health-cmd",
+            "test -f /ok",
+            "--health-interval=200ms",
+            "--health-timeout",
+            "1m30s",
+            "--health-retries=2",
+            "--health-start-period=1s",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.test, ["CMD-SHELL", "test -f /ok"]);
+        assert_eq!((h.interval, h.timeout), (200_000_000, 90_000_000_000));
+        assert_eq!((h.start_period, h.retries), (1_000_000_000, 2));
+        // One field alone: the rest stays the image's.
+        let h = health(&["--health-retries", "5"]).unwrap().unwrap();
+        assert!(h.test.is_empty());
+        assert_eq!((h.interval, h.retries), (0, 5));
+        let none = health(&["--no-healthcheck"]).unwrap().unwrap();
+        assert_eq!(none.test, ["NONE"]);
+        let err = |a: &[&str]| health(a).unwrap_err().to_string();
+        assert_eq!(
+            err(&["--no-healthcheck", "--health-cmd", "true"]),
+            "--no-healthcheck conflicts with --health-* options"
+        );
+        assert_eq!(
+            err(&["--health-interval=-1s"]),
+            "--health-interval cannot be negative"
+        );
+        assert!(err(&["--health-timeout=5"]).contains("--health-timeout"));
+        assert_eq!(
+            err(&["--health-retries=-1"]),
+            "--health-retries cannot be negative"
+        );
     }
 }

@@ -6,7 +6,7 @@ use hull_proto::v1 as pb;
 use super::Exit;
 use crate::client::Conn;
 use hull_types::reference::familiar_name;
-use hull_types::time::rfc3339;
+use hull_types::time::{rfc3339, rfc3339_nanos};
 
 /// Docker's `inspect` document for a container.
 fn inspect_json(c: &pb::Container) -> serde_json::Value {
@@ -23,7 +23,7 @@ fn inspect_json(c: &pb::Container) -> serde_json::Value {
         (Some(u), Some(g)) => format!("{u}:{g}"),
         (Some(u), None) => u.to_string(),
     };
-    json!({
+    let mut doc = json!({
         "Id": c.id,
         "Created": rfc3339(c.created_at),
         "Path": args.first().cloned().unwrap_or_default(),
@@ -73,7 +73,47 @@ fn inspect_json(c: &pb::Container) -> serde_json::Value {
         "HostnamePath": format!("{}/hostname", c.bundle),
         "HostsPath": format!("{}/hosts", c.bundle),
         "LogPath": format!("{}/stdout.log", c.bundle),
-    })
+    });
+    if let Some(h) = &st.health {
+        doc["State"]["Health"] = health_json(h);
+    }
+    if let Some(h) = &c.healthcheck {
+        doc["Config"]["Healthcheck"] = healthcheck_json(h);
+    }
+    doc
+}
+
+/// Docker's State.Health.
+fn health_json(h: &pb::Health) -> serde_json::Value {
+    let log: Vec<serde_json::Value> = h
+        .log
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "Start": rfc3339_nanos(r.start),
+                "End": rfc3339_nanos(r.end),
+                "ExitCode": r.exit_code,
+                "Output": r.output,
+            })
+        })
+        .collect();
+    serde_json::json!({"Status": h.status, "FailingStreak": h.failing_streak, "Log": log})
+}
+
+/// Docker's Config.Healthcheck: durations in nanoseconds, unset ones left out.
+fn healthcheck_json(h: &pb::HealthConfig) -> serde_json::Value {
+    let mut v = serde_json::json!({"Test": h.test});
+    for (k, n) in [
+        ("Interval", h.interval),
+        ("Timeout", h.timeout),
+        ("StartPeriod", h.start_period),
+        ("Retries", i64::from(h.retries)),
+    ] {
+        if n != 0 {
+            v[k] = n.into();
+        }
+    }
+    v
 }
 
 /// Docker's HostConfig.RestartPolicy: {"Name": "on-failure", "MaximumRetryCount": 3}.

@@ -13,6 +13,14 @@ pub(super) fn state(c: &pb::Container) -> String {
     }
 }
 
+/// The container's health status, `none` without a healthcheck.
+pub(super) fn health_status(c: &pb::Container) -> &str {
+    c.status
+        .as_ref()
+        .and_then(|s| s.health.as_ref())
+        .map_or("none", |h| h.status.as_str())
+}
+
 pub(super) fn nanos(c: &pb::Container) -> i64 {
     if c.created_at_nanos > 0 {
         c.created_at_nanos
@@ -47,7 +55,15 @@ fn since(t: i64) -> i64 {
 fn status_text(c: &pb::Container) -> String {
     let s = c.status.clone().unwrap_or_default();
     match s.state.as_str() {
-        "running" => format!("Up {}", human_duration(since(s.started_at))),
+        "running" => match s.health.as_ref().map(|h| h.status.as_str()) {
+            // Docker's Health.String().
+            Some("starting") => format!(
+                "Up {} (health: starting)",
+                human_duration(since(s.started_at))
+            ),
+            Some(h) if !h.is_empty() => format!("Up {} ({h})", human_duration(since(s.started_at))),
+            _ => format!("Up {}", human_duration(since(s.started_at))),
+        },
         "paused" => format!("Up {} (Paused)", human_duration(since(s.started_at))),
         "exited" => format!(
             "Exited ({}) {} ago",

@@ -1,5 +1,5 @@
 //! `ps --filter` values (id, name, label, status, exited, ancestor,
-//! before, since) as Docker parses and matches them.
+//! before, since, health) as Docker parses and matches them.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
 const FILTER_KEYS: &[&str] = &[
-    "id", "name", "label", "status", "exited", "ancestor", "before", "since",
+    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
 ];
+
+/// Values of `health=`: a container's health status, or none without one.
+const HEALTH: &[&str] = &["starting", "healthy", "unhealthy", "none"];
 
 const STATES: &[&str] = &[
     "created",
@@ -35,6 +38,9 @@ impl Filters {
             }
             if k == "status" && !STATES.contains(&val) {
                 return Err(format!("invalid filter 'status={val}'"));
+            }
+            if k == "health" && !HEALTH.contains(&val) {
+                return Err(format!("Unrecognised filter value for health: {val}"));
             }
             if k == "exited" && val.parse::<i32>().is_err() {
                 return Err(format!("invalid filter 'exited={val}'"));
@@ -81,6 +87,11 @@ mod tests {
         assert!(Filters::parse(&["bogus=1".into()]).is_err());
         assert!(Filters::parse(&["status=sleeping".into()]).is_err());
         assert!(Filters::parse(&["exited=x".into()]).is_err());
+        assert!(Filters::parse(&["health=healthy".into(), "health=none".into()]).is_ok());
+        assert_eq!(
+            Filters::parse(&["health=sick".into()]).unwrap_err(),
+            "Unrecognised filter value for health: sick"
+        );
         assert!(Filters::parse(&["noequals".into()]).is_err());
         assert!(pattern_match("web", "my-web-1"));
         assert!(pattern_match("^web$", "web"));

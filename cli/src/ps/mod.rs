@@ -1,6 +1,6 @@
 //! `hull ps` / `hull container ls` with Docker's flags: `-a -q --no-trunc
 //! -n/--last -l/--latest -s/--size`, `--filter` (id, name, label, status,
-//! exited, ancestor, before, since) and `--format` (a Go template with
+//! exited, ancestor, before, since, health) and `--format` (a Go template with
 //! Docker's placeholders, `table …` with headers, or `json`).
 
 use std::collections::{HashMap, HashSet};
@@ -14,7 +14,7 @@ mod columns;
 mod filters;
 
 pub use columns::tabwrite;
-use columns::{header, label_keys, nanos, row, state};
+use columns::{header, health_status, label_keys, nanos, row, state};
 use filters::{pattern_match, Filters};
 
 use super::client::Conn;
@@ -35,7 +35,7 @@ pub struct PsArgs {
     #[arg(long)]
     pub no_trunc: bool,
     /// Filter output (KEY=VALUE): id, name, label, status, exited,
-    /// ancestor, before, since.
+    /// ancestor, before, since, health.
     #[arg(short = 'f', long = "filter")]
     pub filter: Vec<String>,
     /// A Go template, `table TEMPLATE` (with headers), or `json`.
@@ -159,6 +159,7 @@ pub async fn select(conn: &Conn, a: &PsArgs, f: &Filters) -> anyhow::Result<Vec<
                 pattern_match(v.trim_start_matches('/'), &c.name)
             })
             && any("status", &|v| v == st)
+            && any("health", &|v| v == health_status(c))
             && any("exited", &|v| {
                 st == "exited"
                     && c.status

@@ -6,6 +6,7 @@ use hull_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::{namespace, Server};
+use crate::containers::health::{HealthState, Healthcheck};
 use crate::containers::shim;
 use crate::containers::tasks::lookup;
 use crate::containers::{self, ContainerRecord, CreateOptions, RunSpec};
@@ -50,12 +51,41 @@ fn container_pb(r: ContainerRecord, ep: Option<&EndpointBrief>, with_spec: bool)
             exit_code: r.state.exit_code,
             started_at: r.state.started_at,
             finished_at: r.state.finished_at,
+            health: r.health.map(health_pb),
         }),
         auto_remove: r.auto_remove,
         bundle: r.bundle.display().to_string(),
         restart_policy: r.restart_policy,
         restart_count: r.restart_count,
         created_at_nanos: r.created_nanos,
+        healthcheck: r.healthcheck.map(healthcheck_pb),
+    }
+}
+
+fn healthcheck_pb(h: Healthcheck) -> pb::HealthConfig {
+    pb::HealthConfig {
+        test: h.test,
+        interval: h.interval,
+        timeout: h.timeout,
+        start_period: h.start_period,
+        retries: h.retries,
+    }
+}
+
+fn health_pb(h: HealthState) -> pb::Health {
+    pb::Health {
+        status: h.status,
+        failing_streak: h.failing_streak.min(i32::MAX as u32) as i32,
+        log: h
+            .log
+            .into_iter()
+            .map(|r| pb::HealthResult {
+                start: r.start,
+                end: r.end,
+                exit_code: r.exit_code,
+                output: r.output,
+            })
+            .collect(),
     }
 }
 
@@ -268,6 +298,13 @@ fn run_spec(o: pb::RunOptions) -> RunSpec {
         tmpfs: o.tmpfs,
         open_stdin: o.open_stdin,
         stdin_once: o.stdin_once,
+        health: o.health.map(|h| Healthcheck {
+            test: h.test,
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            retries: h.retries,
+        }),
         net: NetworkOptions {
             network: o.network,
             host_network: o.host_network,

@@ -89,6 +89,9 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             )));
         }
     }
+    if let Some(h) = &o.run.health {
+        health::validate(h).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    }
     let img = ops::get_one(m, ns, &o.image)?;
     let resolved = ops::resolve(m, &img, &Platform::host())?;
     let top = resolved
@@ -107,6 +110,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     let vols = crate::volumes::Volumes::new(&m.root);
     let mut vplan = crate::volumes::mounts::Plan::default();
     let mut endpoint = None;
+    let mut image_health = None;
     let spec = match o.spec {
         Some(s) => s,
         None => {
@@ -117,6 +121,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
                 .map(serde_json::from_value)
                 .transpose()?
                 .unwrap_or_default();
+            image_health = img_cfg.healthcheck.clone();
             let run = &o.run;
             let user_spec = if run.user.is_empty() {
                 img_cfg.user.clone().unwrap_or_default()
@@ -282,6 +287,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(now * 1_000_000_000),
         summary: Some(summary),
+        healthcheck: health::merge(o.run.health.as_ref(), image_health.as_ref()),
+        health: None,
         spec,
     };
     save(m, ns, &r)?;

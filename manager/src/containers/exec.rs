@@ -48,6 +48,35 @@ pub fn wait(live: &Live, p: &ExecProc) -> Result<i32> {
     Ok(w.exit_status as i32)
 }
 
+/// Wait for an exec'd process at most `limit` (blocking): its exit
+/// status, or None when it is still running then.
+pub fn wait_for(live: &Live, p: &ExecProc, limit: std::time::Duration) -> Result<Option<i32>> {
+    let mut req = api::WaitRequest::new();
+    req.id = live.id.clone();
+    req.exec_id = p.exec_id.clone();
+    let waited = async {
+        match tokio::time::timeout(
+            limit,
+            live.client.wait(ttrpc::context::with_timeout(0), &req),
+        )
+        .await
+        {
+            Ok(w) => w.map(|w| Some(w.exit_status as i32)),
+            Err(_) => Ok(None),
+        }
+    };
+    call("exec wait", waited)
+}
+
+/// Send `signal` to an exec'd process.
+pub fn kill(live: &Live, p: &ExecProc, signal: u32) -> Result<()> {
+    let mut req = api::KillRequest::new();
+    req.id = live.id.clone();
+    req.exec_id = p.exec_id.clone();
+    req.signal = signal;
+    call("exec kill", live.client.kill(ctx(), &req)).map(|_| ())
+}
+
 /// Forget an exec'd process in the shim; remove its output files.
 pub fn delete(live: &Live, p: &ExecProc) {
     let mut req = api::DeleteRequest::new();

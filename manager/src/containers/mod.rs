@@ -12,6 +12,7 @@ pub mod copy;
 mod create;
 pub mod exec;
 pub mod files;
+pub mod health;
 pub mod logfile;
 pub mod options;
 pub mod recover;
@@ -119,6 +120,12 @@ pub struct ContainerRecord {
     /// (records from before it have none: see `summary`).
     #[serde(default)]
     pub summary: Option<Summary>,
+    /// Its healthcheck (the image's under the user's), if any.
+    #[serde(default)]
+    pub healthcheck: Option<health::Healthcheck>,
+    /// Its health, once started with a healthcheck.
+    #[serde(default)]
+    pub health: Option<health::HealthState>,
 }
 
 /// What `hull ps` shows of a container's spec, kept apart so that a

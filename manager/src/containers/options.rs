@@ -62,6 +62,8 @@ pub struct RunSpec {
     /// Close the container's stdin when the first attached client's stdin
     /// ends (Docker's StdinOnce).
     pub stdin_once: bool,
+    /// `--health-*` / `--no-healthcheck`; None: the image's healthcheck.
+    pub health: Option<super::health::Healthcheck>,
     /// Networking: `--network`, `-p`, `-P`, aliases, `--dns`, `--add-host`.
     pub net: NetworkOptions,
 }

@@ -75,8 +75,11 @@ pub fn recover(m: &Arc<Manager>) {
                     // Exited while hulld was away: record it before serving.
                     m.tasks.insert(key.clone(), live.clone());
                     waiter(m.clone(), live, tx);
-                } else if let Err(e) = watch_task(m, key.clone(), live, tx) {
+                } else if let Err(e) = watch_task(m, key.clone(), live.clone(), tx) {
                     tracing::error!(id = %r.id, "recover: {e}");
+                } else {
+                    // Running on: its healthcheck starts over.
+                    super::health::watch(m, &live);
                 }
             }
             Err(e) => {

@@ -350,7 +350,7 @@ pub(super) fn watch_task(
 }
 
 /// Start the created task (blocking).
-pub fn start_task(m: &Manager, live: &Live) -> Result<u32> {
+pub fn start_task(m: &Arc<Manager>, live: &Arc<Live>) -> Result<u32> {
     let mut req = api::StartRequest::new();
     req.id = live.id.clone();
     let resp = call("start task", live.client.start(ctx(), &req))?;
@@ -367,6 +367,7 @@ pub fn start_task(m: &Manager, live: &Live) -> Result<u32> {
         "/containers/start",
         serde_json::json!({"id": live.id, "pid": resp.pid}),
     );
+    super::health::watch(m, live);
     Ok(resp.pid)
 }
 
@@ -458,6 +459,9 @@ fn after_exit(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>,
         c.state.pid = 0;
         c.state.exit_code = exit.code;
         c.state.finished_at = exit.at;
+        if let Some(h) = c.health.as_mut() {
+            h.stopped();
+        }
     });
     m.tasks.remove(&ns_key(&live.ns, &live.id));
     m.events.publish(

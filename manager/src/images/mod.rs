@@ -223,6 +223,33 @@ pub struct ImageConfig {
     pub stop_signal: Option<String>,
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// An image's HEALTHCHECK (Docker's HealthConfig): durations in
+/// nanoseconds, 0 for "not set".
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    /// ["CMD", arg…], ["CMD-SHELL", command], ["NONE"]; empty: not set.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub test: Vec<String>,
+    #[serde(default)]
+    pub interval: i64,
+    #[serde(default)]
+    pub timeout: i64,
+    #[serde(default)]
+    pub start_period: i64,
+    #[serde(default)]
+    pub retries: i32,
+}
+
+/// Go writes a nil list as `null`.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Detect the media type of a manifest-ish JSON document.
