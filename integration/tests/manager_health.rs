@@ -202,7 +202,7 @@ fn a_failing_check_makes_it_unhealthy_after_its_retries_and_no_restart() {
             "--restart",
             "always",
             "--health-cmd",
-            "echo bad >&2; exit 1",
+            "echo one; echo two >&2; echo three; exit 1",
             "--health-interval",
             "200ms",
             "--health-retries",
@@ -223,7 +223,7 @@ fn a_failing_check_makes_it_unhealthy_after_its_retries_and_no_restart() {
     assert_eq!(log.len(), 5, "{hl:#}");
     assert!(log
         .iter()
-        .all(|r| r["ExitCode"] == 1 && r["Output"] == "bad\n"));
+        .all(|r| r["ExitCode"] == 1 && r["Output"] == "one\ntwo\nthree\n"));
     // A restart policy never restarts a container for being unhealthy.
     let c = inspect(&h, "sick");
     assert_eq!(c["State"]["Status"], "running");

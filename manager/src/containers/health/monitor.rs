@@ -116,13 +116,13 @@ fn check(m: &Manager, live: &Live, rec: &ContainerRecord, p: &Probe) -> Result<(
         ..Default::default()
     };
     let process = exec_process(m, rec, &spec)?;
-    let (proc, _pid) = exec::start(live, &rec.bundle, &process)?;
+    // stdout and stderr into one file (opened for appending), in the
+    // order they were written, as Docker keeps a check's output.
+    let mut proc = exec::ExecProc::new(&rec.bundle);
+    proc.stderr = proc.stdout.clone();
+    exec::start_io(live, &proc, &process, "", false)?;
     let outcome = match exec::wait_for(live, &proc, p.timeout) {
-        Ok(Some(code)) => {
-            let mut out = std::fs::read(&proc.stdout).unwrap_or_default();
-            out.extend(std::fs::read(&proc.stderr).unwrap_or_default());
-            Ok((code, out))
-        }
+        Ok(Some(code)) => Ok((code, read_output(&proc.stdout))),
         Ok(None) => {
             let _ = exec::kill(live, &proc, libc::SIGKILL as u32);
             let _ = exec::wait_for(live, &proc, KILLED_GRACE);
@@ -136,4 +136,14 @@ fn check(m: &Manager, live: &Live, rec: &ContainerRecord, p: &Probe) -> Result<(
     };
     exec::delete(live, &proc);
     outcome
+}
+
+/// The first `MAX_OUTPUT` bytes of a check's output.
+fn read_output(p: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(p) {
+        let _ = f.take(super::MAX_OUTPUT as u64).read_to_end(&mut out);
+    }
+    out
 }
