@@ -416,6 +416,43 @@ fn an_image_healthcheck_runs_and_flags_override_or_disable_it() {
     assert!(stderr(&conflict).contains("--no-healthcheck conflicts"));
 }
 
+#[test]
+fn bad_health_flags_fail_in_one_line_and_make_nothing() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    for (flags, why) in [
+        (
+            &["--health-interval", "5"][..],
+            "invalid argument \"5\" for \"--health-interval\" flag",
+        ),
+        (
+            &["--health-timeout=-1s"][..],
+            "--health-timeout cannot be negative",
+        ),
+        (
+            &["--health-retries=-2"][..],
+            "--health-retries cannot be negative",
+        ),
+        // hulld's own check, as Docker's daemon makes it.
+        (
+            &["--health-cmd", "true", "--health-interval", "500us"][..],
+            "Interval in Healthcheck cannot be less than 1ms",
+        ),
+    ] {
+        let mut args = vec!["run", "-d", "--name", "bad"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&image, "sleep", "300"]);
+        let o = h.hull(&args);
+        assert_eq!(code(&o), 125, "{flags:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert_eq!(e.trim_end().lines().count(), 1, "{flags:?}: {e}");
+        assert!(e.contains(why), "{flags:?}: {e}");
+        assert!(ps_names(&h, &[]).is_empty(), "{flags:?} made a container");
+    }
+}
+
 /// Output of the check: how often it ran in this container.
 const COUNTING: &str = "echo x >> /tmp/n; wc -l < /tmp/n";
 
