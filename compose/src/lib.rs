@@ -112,6 +112,23 @@ impl Project {
         order::start_order(&self.services)
     }
 
+    /// The project as `config` prints it: every `$` of a value written
+    /// `$$`, so the output reads back to the same project.
+    pub fn config_document(&self) -> serde_json::Value {
+        fn escape(v: serde_json::Value) -> serde_json::Value {
+            use serde_json::Value;
+            match v {
+                Value::String(s) => Value::String(s.replace('$', "$$")),
+                Value::Array(a) => Value::Array(a.into_iter().map(escape).collect()),
+                Value::Object(m) => {
+                    Value::Object(m.into_iter().map(|(k, v)| (k, escape(v))).collect())
+                }
+                other => other,
+            }
+        }
+        escape(serde_json::to_value(self).unwrap_or_default())
+    }
+
     /// The hash `up` compares to decide whether a service's containers
     /// must be recreated (the `com.docker.compose.config-hash` label).
     pub fn config_hash(&self, service: &str) -> Result<String> {

@@ -242,3 +242,26 @@ fn long_syntaxes_and_normalized_forms() {
     assert!(!p.networks.contains_key("default"));
     assert_eq!(p.start_order().unwrap(), vec!["b", "a"]);
 }
+
+#[test]
+fn interpolated_numbers_and_booleans() {
+    let d = Dir::new("p");
+    d.write(
+        "p/compose.yaml",
+        "services:\n  a:\n    image: x\n    tty: ${TTY}\n    cpus: ${CPUS}\n    deploy: {replicas: \"${N}\"}\n    ulimits: {nofile: \"${N}\"}\n",
+    );
+    let mut o = opts(&d.root("p"), &[]);
+    for (k, v) in [("TTY", "yes"), ("CPUS", "0.5"), ("N", "3")] {
+        o.environment.insert(k.into(), v.into());
+    }
+    let p = load(&o).unwrap().project;
+    let a = &p.services["a"];
+    assert_eq!((a.tty, a.cpus), (Some(true), Some(0.5)));
+    assert_eq!(a.deploy.as_ref().and_then(|d| d.replicas), Some(3));
+    o.environment.insert("TTY".into(), "maybe".into());
+    let e = load(&o).unwrap_err().to_string();
+    assert!(
+        e.contains("services.a.tty") && e.contains("not a boolean"),
+        "{e}"
+    );
+}

@@ -59,9 +59,10 @@ pub fn run(args: &ComposeArgs, c: &ConfigArgs) -> anyhow::Result<()> {
             out.push_str(&format!("{s} {}\n", project.config_hash(&s)?));
         }
     } else {
+        let doc = project.config_document();
         out = match c.format {
-            Format::Yaml => serde_norway::to_string(project)?,
-            Format::Json => serde_json::to_string_pretty(project)? + "\n",
+            Format::Yaml => serde_norway::to_string(&doc)?,
+            Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
         };
     }
     std::io::stdout().write_all(out.as_bytes())?;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use service::Service;
-use syntax::{opt_scalar, string_map};
+use syntax::{opt_bool, opt_scalar, string_map};
 
 /// One Compose file after interpolation; also the merged result.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -102,11 +102,23 @@ pub struct NetworkDef {
         deserialize_with = "external"
     )]
     pub external: External,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub internal: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub attachable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub enable_ipv6: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipam: Option<Ipam>,

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ports::Port;
 use super::syntax::{
-    command, map_or_list, names_or_map, one_short_or_long, opt_f64, opt_scalar, short_or_long,
-    string_map, string_or_list,
+    command, map_or_list, names_or_map, one_short_or_long, opt_bool, opt_num, opt_scalar,
+    short_or_long, string_map, string_or_list,
 };
 use super::volumes::Mount;
 
@@ -45,12 +45,16 @@ pub struct Service {
     pub command: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub cpu_shares: Option<i64>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_f64"
+        deserialize_with = "opt_num"
     )]
     pub cpus: Option<f64>,
     #[serde(
@@ -123,7 +127,11 @@ pub struct Service {
     pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub init: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipc: Option<String>,
@@ -169,7 +177,11 @@ pub struct Service {
     pub networks: BTreeMap<String, Option<ServiceNetwork>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub pids_limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
@@ -179,7 +191,11 @@ pub struct Service {
         deserialize_with = "short_or_long"
     )]
     pub ports: Vec<Port>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub privileged: Option<bool>,
     #[serde(
         default,
@@ -189,11 +205,19 @@ pub struct Service {
     pub profiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_policy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub read_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub scale: Option<u32>,
     #[serde(
         default,
@@ -207,7 +231,11 @@ pub struct Service {
         deserialize_with = "opt_scalar"
     )]
     pub shm_size: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub stdin_open: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_grace_period: Option<String>,
@@ -225,7 +253,11 @@ pub struct Service {
         deserialize_with = "string_or_list"
     )]
     pub tmpfs: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub tty: Option<bool>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ulimits: BTreeMap<String, Ulimit>,
@@ -291,9 +323,17 @@ pub struct Build {
         deserialize_with = "opt_scalar"
     )]
     pub shm_size: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub no_cache: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub pull: Option<bool>,
     #[serde(
         default,
@@ -348,9 +388,17 @@ impl super::syntax::ShortSyntax for EnvFile {
 pub struct Dependency {
     #[serde(default = "started")]
     pub condition: Condition,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub restart: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub required: Option<bool>,
 }
 
@@ -408,13 +456,21 @@ pub struct Healthcheck {
     pub interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub retries: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_period: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_interval: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub disable: Option<bool>,
 }
 
@@ -445,7 +501,11 @@ pub struct ServiceNetwork {
     pub ipv4_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub priority: Option<i64>,
 }
 
@@ -454,7 +514,11 @@ pub struct ServiceNetwork {
 pub struct Deploy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub replicas: Option<u32>,
     #[serde(
         default,
@@ -491,7 +555,7 @@ pub struct Resource {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_f64"
+        deserialize_with = "opt_num"
     )]
     pub cpus: Option<f64>,
     #[serde(
@@ -500,7 +564,11 @@ pub struct Resource {
         deserialize_with = "opt_scalar"
     )]
     pub memory: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub pids: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<serde_json::Value>,
@@ -513,7 +581,11 @@ pub struct RestartPolicy {
     pub condition: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub max_attempts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
@@ -532,12 +604,35 @@ pub struct Logging {
     pub options: Labels,
 }
 
-/// `nofile: 1024` or `nofile: {soft, hard}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `nofile: 1024` or `nofile: {soft, hard}` (numbers or interpolated strings).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Ulimit {
     Single(i64),
     Pair { soft: i64, hard: i64 },
+}
+
+impl<'de> Deserialize<'de> for Ulimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use super::syntax::Scalar;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(Scalar),
+            Pair { soft: Scalar, hard: Scalar },
+        }
+        let num = |s: Scalar| {
+            s.0.parse::<i64>()
+                .map_err(|_| serde::de::Error::custom(format!("{:?} is not a valid ulimit", s.0)))
+        };
+        match Raw::deserialize(d)? {
+            Raw::One(n) => Ok(Ulimit::Single(num(n)?)),
+            Raw::Pair { soft, hard } => Ok(Ulimit::Pair {
+                soft: num(soft)?,
+                hard: num(hard)?,
+            }),
+        }
+    }
 }
 
 /// `extra_hosts` as a list of `host:ip` or a mapping host → ip.

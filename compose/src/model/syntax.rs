@@ -59,18 +59,6 @@ pub fn opt_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Ok(Option::<Scalar>::deserialize(d)?.map(|s| s.0))
 }
 
-/// A number given as a number or a string (`cpus: 0.5`, `cpus: "0.5"`).
-pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    match Option::<Scalar>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) => {
-            s.0.parse()
-                .map(Some)
-                .map_err(|_| de::Error::custom(format!("{:?} is not a number", s.0)))
-        }
-    }
-}
-
 /// `x` or `[x, y]` → a list of strings.
 pub fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct V;
@@ -255,4 +243,31 @@ pub fn one_short_or_long<'de, D: Deserializer<'de>, T: ShortSyntax>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     Ok(Option::<Expanded<T>>::deserialize(d)?.and_then(|e| e.0.into_iter().next()))
+}
+
+/// A number written as a number or as a string (an interpolated value is
+/// always a string: `replicas: ${N}`).
+pub fn opt_num<'de, D: Deserializer<'de>, T: std::str::FromStr>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<Scalar>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => {
+            s.0.parse()
+                .map(Some)
+                .map_err(|_| de::Error::custom(format!("{:?} is not a valid number", s.0)))
+        }
+    }
+}
+
+/// A boolean written as one or as a string (`true`, `yes`, `on`, …).
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Option::<Scalar>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => match s.0.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "on" => Ok(Some(true)),
+            "false" | "no" | "n" | "off" => Ok(Some(false)),
+            _ => Err(de::Error::custom(format!("{:?} is not a boolean", s.0))),
+        },
+    }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::syntax::{opt_scalar, ShortSyntax};
+use super::syntax::{opt_bool, opt_num, opt_scalar, ShortSyntax};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,7 +15,11 @@ pub struct Mount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub target: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub read_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency: Option<String>,
@@ -42,7 +46,11 @@ pub enum MountKind {
 pub struct BindOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub create_host_path: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux: Option<String>,
@@ -51,7 +59,11 @@ pub struct BindOptions {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool"
+    )]
     pub nocopy: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subpath: Option<String>,
@@ -66,7 +78,11 @@ pub struct TmpfsOptions {
         skip_serializing_if = "Option::is_none"
     )]
     pub size: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_num"
+    )]
     pub mode: Option<u32>,
 }
 
