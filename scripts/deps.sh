@@ -25,6 +25,8 @@ test_packages=(
     git
     # reference runtime / manager used by the compatibility tests
     runc containerd
+    # `docker-compose config` (1.29, no daemon needed): the reference for `hull compose config`
+    docker-compose
     # benchmarks and test tooling
     hyperfine jq procps util-linux psmisc
 )

@@ -3,6 +3,7 @@
 
 mod attach;
 mod client;
+mod compose;
 mod containers;
 mod cp;
 mod dockerconfig;
@@ -119,6 +120,8 @@ pub enum Cmd {
         /// PRIVATE_PORT[/PROTO]
         private: Option<String>,
     },
+    /// Multi-container projects from a Compose file.
+    Compose(compose::ComposeArgs),
     /// Forward a shim's event (protobuf Any on stdin) to hulld.
     #[command(hide = true)]
     Publish {
@@ -198,6 +201,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::Logout { registry } = &cli.cmd {
         return login::logout(registry.as_deref());
     }
+    if let Cmd::Compose(c) = &cli.cmd {
+        if let Some(done) = compose::run_offline(c) {
+            return done;
+        }
+    }
     let host = cli.address.clone().unwrap_or_else(|| cli.host.clone());
     let conn = Conn::connect(&host, &cli.namespace).await?;
     match cli.cmd {
@@ -238,6 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
+        Cmd::Compose(_) => Ok(()),
         Cmd::Events { filter } => events::run(&conn, filter).await,
         Cmd::Cp(a) => cp::run(&conn, a).await,
         Cmd::System(c) => system::run(&conn, c).await,

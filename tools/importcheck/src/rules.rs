@@ -15,6 +15,8 @@ pub const CRATE_DEPS: &[(&str, &[&str])] = &[
     ("hull-init", &[]),
     ("hull-dockerfile", &[]),
     ("hull-cri-api", &[]),
+    // the Compose model: pure, no daemon and no API
+    ("hull-compose", &[]),
     // the runtime speaks runc's CLI contract and knows nothing of the daemon
     (
         "hull-runtime",
@@ -23,7 +25,15 @@ pub const CRATE_DEPS: &[(&str, &[&str])] = &[
     // the shim speaks the shim v2 Task API and drives any OCI runtime
     ("hull-shim", &["hull-linux", "hull-types"]),
     // the CLI is a client of the gRPC API, never of the daemon's insides
-    ("hull-cli", &["hull-proto", "hull-types", "hull-dockerfile"]),
+    (
+        "hull-cli",
+        &[
+            "hull-proto",
+            "hull-types",
+            "hull-dockerfile",
+            "hull-compose",
+        ],
+    ),
     (
         "hull-manager",
         &[

@@ -1,0 +1,91 @@
+//! The order services start in: each after what it depends on. A cycle is
+//! an error naming the services on it.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::model::service::Service;
+
+/// Services sorted so dependencies come first (ties by name).
+pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit(
+        name: &str,
+        services: &BTreeMap<String, Service>,
+        marks: &mut BTreeMap<String, Mark>,
+        stack: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
+        match marks.get(name) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                let start = stack.iter().position(|s| s == name).unwrap_or(0);
+                let mut cycle: Vec<String> = stack[start..].to_vec();
+                cycle.push(name.to_string());
+                return Err(Error::DependencyCycle {
+                    services: cycle.join(" -> "),
+                });
+            }
+            None => {}
+        }
+        let Some(svc) = services.get(name) else {
+            return Ok(());
+        };
+        marks.insert(name.to_string(), Mark::Visiting);
+        stack.push(name.to_string());
+        for dep in svc.depends_on.keys() {
+            visit(dep, services, marks, stack, out)?;
+        }
+        stack.pop();
+        marks.insert(name.to_string(), Mark::Done);
+        out.push(name.to_string());
+        Ok(())
+    }
+    let mut marks = BTreeMap::new();
+    let mut out = Vec::new();
+    for name in services.keys() {
+        visit(name, services, &mut marks, &mut Vec::new(), &mut out)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(deps: &[(&str, &[&str])]) -> BTreeMap<String, Service> {
+        deps.iter()
+            .map(|(name, on)| {
+                let mut s = Service::default();
+                for d in *on {
+                    s.depends_on.insert(d.to_string(), None);
+                }
+                (name.to_string(), s)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dependencies_first() {
+        let p = project(&[
+            ("web", &["api", "db"]),
+            ("api", &["db"]),
+            ("db", &[]),
+            ("cache", &[]),
+        ]);
+        assert_eq!(start_order(&p).unwrap(), vec!["db", "api", "cache", "web"]);
+    }
+
+    #[test]
+    fn cycle_names_the_services() {
+        let p = project(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
+        assert_eq!(
+            start_order(&p).unwrap_err().to_string(),
+            "dependency cycle between services: a -> b -> c -> a"
+        );
+    }
+}
