@@ -6,6 +6,7 @@
 mod attach;
 mod containers;
 mod content;
+pub mod cri;
 mod events;
 mod files;
 mod images;
