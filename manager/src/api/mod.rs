@@ -69,6 +69,7 @@ pub(crate) fn creds(a: Option<pb::RegistryAuth>) -> Credentials {
         } else {
             a.identity_token
         },
+        ..Default::default()
     })
     .unwrap_or_default()
 }

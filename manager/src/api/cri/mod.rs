@@ -6,9 +6,11 @@
 //!
 //! `runtime_service` routes each RuntimeService RPC to the file of its
 //! concept: `runtime_info` (version, status, config), `pods` (sandboxes),
-//! `containers` (containers in pods); `images` is the ImageService.
+//! `containers` (containers in pods); `images` is the ImageService, and
+//! `image_lookup` finds the image a CRI ImageSpec names.
 
 mod containers;
+mod image_lookup;
 mod images;
 mod pods;
 mod runtime_info;
