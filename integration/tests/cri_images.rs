@@ -216,3 +216,21 @@ fn pull_with_basic_auth() {
     assert_eq!(id2, id);
     assert_eq!(cri.list_images(None).len(), 1);
 }
+
+#[test]
+fn pull_goes_through_the_configured_mirror() {
+    require_root!();
+    let origin = Registry::start(Auth::None).unwrap();
+    let mirror = Registry::start(Auth::None).unwrap();
+    // Only the mirror has the image.
+    push_small(&mirror, "lib/img:v1", &[]);
+    let c = CriHulld::start_with_config(&format!(
+        "[registry_mirrors]\n\"{}\" = [\"{}\"]\n",
+        origin.addr, mirror.addr
+    ));
+    let r = origin.reference("lib/img:v1");
+    let id = c.cri.pull(&r, None).unwrap();
+    let img = c.cri.image_status(&r, false).image.unwrap();
+    assert_eq!(img.id, id);
+    assert_eq!(img.repo_tags, vec![r]);
+}
