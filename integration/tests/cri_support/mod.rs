@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use hull_cri_api::v1;
 use hull_cri_api::v1::image_service_client::ImageServiceClient;
 use hull_cri_api::v1::runtime_service_client::RuntimeServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::manager_support::Hulld;
 
@@ -25,20 +25,8 @@ impl CriClient {
             .enable_all()
             .build()
             .unwrap();
-        let path = socket.to_path_buf();
         let channel = rt
-            .block_on(async move {
-                // The URI is unused: every connection is the unix socket.
-                Endpoint::try_from("http://cri.invalid")?
-                    .connect_with_connector(tower::service_fn(move |_| {
-                        let p = path.clone();
-                        async move {
-                            let s = tokio::net::UnixStream::connect(p).await?;
-                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-                        }
-                    }))
-                    .await
-            })
+            .block_on(hull_integration::cri::connect(socket))
             .unwrap_or_else(|e| panic!("connect to {}: {e}", socket.display()));
         CriClient {
             rt,
