@@ -1,0 +1,114 @@
+//! `cri-call SOCKET COMMAND [ARGS]`: a few CRI v1 calls from the shell, for
+//! `make bench` (crictl is not packaged in Debian). Commands:
+//!
+//! - `version`: runtime name and version
+//! - `pull REF [USER:PASSWORD]`: pull, print the image ref
+//! - `images`: one line per image, ID and tags
+//! - `rmi REF`: remove an image
+//!
+//! Exits 1 with the gRPC status on stderr when a call fails.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use hull_cri_api::v1;
+use hull_cri_api::v1::image_service_client::ImageServiceClient;
+use hull_cri_api::v1::runtime_service_client::RuntimeServiceClient;
+
+type Error = Box<dyn std::error::Error>;
+
+fn spec(image: &str) -> Option<v1::ImageSpec> {
+    Some(v1::ImageSpec {
+        image: image.into(),
+        ..Default::default()
+    })
+}
+
+async fn run(args: &[String]) -> Result<(), Error> {
+    let (socket, cmd, rest) = match args {
+        [s, c, rest @ ..] => (s, c.as_str(), rest),
+        _ => {
+            return Err(
+                "usage: cri-call SOCKET version|pull REF [USER:PASSWORD]|images|rmi REF".into(),
+            )
+        }
+    };
+    let ch = hull_integration::cri::connect(Path::new(socket)).await?;
+    let mut images = ImageServiceClient::new(ch.clone());
+    match (cmd, rest) {
+        ("version", []) => {
+            let v = RuntimeServiceClient::new(ch)
+                .version(v1::VersionRequest {
+                    version: "v1".into(),
+                })
+                .await?
+                .into_inner();
+            println!(
+                "{} {} {}",
+                v.runtime_name, v.runtime_version, v.runtime_api_version
+            );
+        }
+        ("pull", [reference, creds @ ..]) => {
+            let auth = match creds {
+                [] => None,
+                [c] => {
+                    let (u, p) = c.split_once(':').ok_or("credentials are USER:PASSWORD")?;
+                    Some(v1::AuthConfig {
+                        username: u.into(),
+                        password: p.into(),
+                        ..Default::default()
+                    })
+                }
+                _ => return Err("pull REF [USER:PASSWORD]".into()),
+            };
+            let r = images
+                .pull_image(v1::PullImageRequest {
+                    image: spec(reference),
+                    auth,
+                    sandbox_config: None,
+                })
+                .await?
+                .into_inner();
+            println!("{}", r.image_ref);
+        }
+        ("images", []) => {
+            let l = images
+                .list_images(v1::ListImagesRequest { filter: None })
+                .await?
+                .into_inner();
+            for i in l.images {
+                println!("{} {}", i.id, i.repo_tags.join(","));
+            }
+        }
+        ("rmi", [reference]) => {
+            images
+                .remove_image(v1::RemoveImageRequest {
+                    image: spec(reference),
+                })
+                .await?;
+        }
+        _ => return Err(format!("unknown command or arguments: {cmd} {}", rest.join(" ")).into()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cri-call: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(&args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cri-call: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
