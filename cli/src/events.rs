@@ -77,7 +77,8 @@ impl Filters {
         let s = |k: &str| attrs.get(k).and_then(|v| v.as_str()).unwrap_or("");
         let t = kind(topic);
         ok("type", &|v| v == t)
-            && ok("event", &|v| actions(topic).contains(&v))
+            // Docker's full action too: `health_status: healthy`.
+            && ok("event", &|v| actions(topic).contains(&v) || s("action") == v)
             && ok("container", &|v| {
                 t == "container"
                     && [s("id"), s("container_id"), s("name")]
@@ -183,5 +184,12 @@ mod tests {
         assert!(f.matches("/networks/delete", &ev));
         assert!(!f.matches("/networks/delete", &json!({"id": "zzz", "name": "back"})));
         assert!(parse(&["nokey".into()]).is_err());
+        let health = json!({"id": "c1", "status": "healthy", "action": "health_status: healthy"});
+        let (_, f) = parse(&["event=health_status".into()]).unwrap();
+        assert!(f.matches("/containers/health_status", &health));
+        let (_, f) = parse(&["event=health_status: healthy".into()]).unwrap();
+        assert!(f.matches("/containers/health_status", &health));
+        let (_, f) = parse(&["event=health_status: unhealthy".into()]).unwrap();
+        assert!(!f.matches("/containers/health_status", &health));
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::{in_start_period, HealthResult, HealthState, Probe};
 use crate::containers::shim::{self, Live};
 use crate::containers::tasks::{exec_process, ExecSpec};
-use crate::containers::{exec, find, update, ContainerRecord, PAUSED, RUNNING};
+use crate::containers::{exec, find, update, ContainerRecord, EXITED, PAUSED, RUNNING};
 use crate::error::Result;
 use crate::manager::Manager;
 use crate::metadata::ns_key;
@@ -31,7 +31,10 @@ pub fn watch(m: &Arc<Manager>, live: &Arc<Live>) {
         return;
     };
     let marked = update(m, &live.ns, &live.id, |c| {
-        c.health = Some(HealthState::starting(c.health.take()));
+        // A task that already ended keeps the health its exit left.
+        if c.state.status != EXITED {
+            c.health = Some(HealthState::starting(c.health.take()));
+        }
     });
     if let Err(e) = marked {
         tracing::warn!(id = %live.id, "healthcheck: {e}");
