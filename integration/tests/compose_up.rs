@@ -133,6 +133,14 @@ fn up_ps_down_a_three_service_project() {
         "the changed service was not recreated"
     );
 
+    // --scale over deploy.replicas: the highest numbers go.
+    compose_ok(&h, dir.path(), &["up", "-d", "--scale", "worker=1"]);
+    let ps = compose_ok(&h, dir.path(), &["ps"]);
+    assert!(
+        ps.contains("tproj-worker-1") && !ps.contains("tproj-worker-2"),
+        "{ps}"
+    );
+
     // down: nothing of the project runs; the named volume stays.
     compose_ok(&h, dir.path(), &["down"]);
     let ps = h.hull_ok(&["ps", "-a"]);

@@ -192,6 +192,47 @@ pub fn seconds(d: &str) -> anyhow::Result<i32> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    fn project(yaml: &str) -> hull_compose::Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
+        let opts = hull_compose::Options {
+            working_dir: dir.path().to_path_buf(),
+            project_name: Some("p".into()),
+            environment: BTreeMap::new(),
+            ..Default::default()
+        };
+        hull_compose::load(&opts).unwrap().project
+    }
+
+    #[test]
+    fn a_service_as_run_options() {
+        let p = project(
+            "services:\n  web:\n    image: x\n    entrypoint: [/bin/sh, -c]\n    command: echo hi\n    environment: [A=1, UNSET]\n    ports: [\"127.0.0.1:8080:80\", \"53/udp\"]\n    volumes: [\"data:/d:ro\", \"/cache\", \"/h:/h\"]\n    tmpfs: /run\n    stop_grace_period: 1m\n    mem_limit: 1g\n    extra_hosts: [\"a=1.2.3.4\"]\n    networks:\n      back: {aliases: [b]}\n      front: {priority: 10}\nvolumes:\n  data: {}\nnetworks:\n  back: {}\n  front: {}\n",
+        );
+        let o = super::run_options(&p, "web", &p.services["web"]).unwrap();
+        assert_eq!((o.entrypoint.as_str(), o.has_entrypoint), ("/bin/sh", true));
+        assert_eq!(o.args, vec!["-c", "echo", "hi"]);
+        assert_eq!(o.env, vec!["A=1"]);
+        assert_eq!(o.publish, vec!["127.0.0.1:8080:80/tcp", "53/udp"]);
+        assert_eq!(o.volumes, vec!["p_data:/d:ro", "/cache", "/h:/h"]);
+        assert_eq!(o.tmpfs, vec!["/run"]);
+        assert_eq!((o.stop_timeout, o.memory), (60, 1 << 30));
+        assert_eq!(o.add_hosts, vec!["a:1.2.3.4"]);
+        // The network of highest priority first; the service name is an alias.
+        assert_eq!(o.network, "p_front");
+        assert_eq!(o.network_aliases, vec!["web"]);
+        let nets = super::networks(&p, "web", &p.services["web"]);
+        assert_eq!(
+            nets[1],
+            (
+                "p_back".to_string(),
+                vec!["web".to_string(), "b".to_string()]
+            )
+        );
+    }
+
     #[test]
     fn durations() {
         assert_eq!(super::seconds("1m30s").unwrap(), 90);

@@ -32,6 +32,9 @@ pub struct UpArgs {
     /// Remove containers of services no longer in the files.
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Run N containers of SERVICE (SERVICE=N), over deploy.replicas.
+    #[arg(long, value_name = "SERVICE=N")]
+    pub scale: Vec<String>,
     /// Only these services (and what they depend on).
     pub services: Vec<String>,
 }
@@ -43,6 +46,19 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
     let loaded = args.load()?;
     let p = &loaded.project;
     let selected = with_dependencies(p, &a.services)?;
+    let mut scale = HashMap::new();
+    for s in &a.scale {
+        let parsed = s
+            .split_once('=')
+            .and_then(|(svc, n)| Some((svc, n.parse::<u32>().ok()?)));
+        let Some((svc, n)) = parsed else {
+            bail!("invalid --scale {s:?}: expected SERVICE=N");
+        };
+        if !p.services.contains_key(svc) {
+            bail!("no such service: {svc}");
+        }
+        scale.insert(svc.to_string(), n);
+    }
     let order: Vec<String> = p
         .start_order()?
         .into_iter()
@@ -54,7 +70,8 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
     orphans(conn, p, &existing, a.remove_orphans).await?;
     for service in &order {
         wait_for_dependencies(conn, p, service).await?;
-        up_service(conn, &loaded, service, &existing, a).await?;
+        let replicas = scale.get(service).copied();
+        up_service(conn, &loaded, service, replicas, &existing, a).await?;
     }
     Ok(())
 }
@@ -143,6 +160,7 @@ async fn up_service(
     conn: &Conn,
     loaded: &Loaded,
     service: &str,
+    scale: Option<u32>,
     existing: &[pb::Container],
     a: &UpArgs,
 ) -> anyhow::Result<()> {
@@ -153,10 +171,8 @@ async fn up_service(
             "service {service:?}: building images (build:) is not supported yet; give it an image"
         );
     };
-    let replicas = svc
-        .deploy
-        .as_ref()
-        .and_then(|d| d.replicas)
+    let replicas = scale
+        .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
         .or(svc.scale)
         .unwrap_or(1);
     let hash = p.config_hash(service)?;
