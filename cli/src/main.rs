@@ -246,7 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
-        Cmd::Compose(_) => Ok(()),
+        Cmd::Compose(c) => compose::run(&conn, &c).await,
         Cmd::Events { filter } => events::run(&conn, filter).await,
         Cmd::Cp(a) => cp::run(&conn, a).await,
         Cmd::System(c) => system::run(&conn, c).await,

@@ -66,7 +66,7 @@ pub enum NetworkCmd {
     },
 }
 
-fn client(conn: &Conn) -> pb::networks_client::NetworksClient<Channel> {
+pub(crate) fn client(conn: &Conn) -> pb::networks_client::NetworksClient<Channel> {
     pb::networks_client::NetworksClient::new(conn.channel.clone())
 }
 

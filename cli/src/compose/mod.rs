@@ -1,8 +1,15 @@
 //! `hull compose`: multi-container projects from a Compose file. The model
 //! (files, merging, interpolation, normalization) is `hull-compose`; this
-//! module holds the commands. `config` needs no daemon.
+//! module holds the commands: `config` (needs no daemon), `up -d`, `down`,
+//! `ps` over hulld's gRPC API.
 
 mod config;
+mod down;
+mod labels;
+mod options;
+mod project;
+mod ps;
+mod up;
 
 use std::path::PathBuf;
 
@@ -31,6 +38,12 @@ pub struct ComposeArgs {
 pub enum ComposeCmd {
     /// Validate the files and print the normalized project.
     Config(config::ConfigArgs),
+    /// Create and start the project's containers (detached).
+    Up(up::UpArgs),
+    /// Stop and remove the project's containers and networks.
+    Down(down::DownArgs),
+    /// List the project's containers.
+    Ps(ps::PsArgs),
 }
 
 impl ComposeArgs {
@@ -52,5 +65,16 @@ impl ComposeArgs {
 pub fn run_offline(args: &ComposeArgs) -> Option<anyhow::Result<()>> {
     match &args.cmd {
         ComposeCmd::Config(c) => Some(config::run(args, c)),
+        _ => None,
+    }
+}
+
+/// Commands that talk to hulld.
+pub async fn run(conn: &crate::client::Conn, args: &ComposeArgs) -> anyhow::Result<()> {
+    match &args.cmd {
+        ComposeCmd::Config(c) => config::run(args, c),
+        ComposeCmd::Up(a) => up::run(conn, args, a).await,
+        ComposeCmd::Down(a) => down::run(conn, args, a).await,
+        ComposeCmd::Ps(a) => ps::run(conn, args, a).await,
     }
 }

@@ -136,7 +136,7 @@ pub(super) fn env_list(v: &[String]) -> Vec<String> {
 }
 
 /// Docker's memory sizes: a number with an optional b, k, m or g suffix.
-pub(super) fn parse_bytes(s: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_bytes(s: &str) -> anyhow::Result<i64> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').filter(|x| !x.is_empty()).unwrap_or(&t);
     let (num, mult) = match t.chars().last() {

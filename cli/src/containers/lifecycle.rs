@@ -154,7 +154,7 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
 
 /// Make sure the image is here; pull it (quietly, as `docker run` does on
 /// stderr) when it is not.
-async fn ensure_image(conn: &Conn, image: &str) -> anyhow::Result<()> {
+pub(crate) async fn ensure_image(conn: &Conn, image: &str) -> anyhow::Result<()> {
     let got = conn
         .images()
         .get(conn.req(pb::GetImageRequest {
@@ -208,7 +208,7 @@ async fn copy_logs(mut s: tonic::Streaming<pb::LogChunk>) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub(super) async fn start(conn: &Conn, c: &str) -> anyhow::Result<()> {
+pub(crate) async fn start(conn: &Conn, c: &str) -> anyhow::Result<()> {
     conn.tasks()
         .create(conn.req(pb::CreateTaskRequest {
             container_id: c.to_string(),
@@ -240,7 +240,7 @@ fn stop_signal(c: &pb::Container) -> u32 {
 }
 
 /// Docker's stop: the stop signal, `time` seconds, then SIGKILL.
-pub(super) async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
+pub(crate) async fn stop(conn: &Conn, c: &str, time: Option<u64>) -> anyhow::Result<()> {
     let info = conn
         .containers()
         .get(conn.req(pb::GetContainerRequest { id: c.to_string() }))

@@ -2,9 +2,9 @@
 //! run, create, start, ps, logs, stop, kill, rm, wait.
 
 mod exec;
-mod flags;
+pub(crate) mod flags;
 mod inspect;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod logs;
 
 pub(crate) use lifecycle::{daemon_error, start_error, start_error_code};

@@ -1,0 +1,244 @@
+//! A service of the model as hulld's `RunOptions` for one container: what
+//! `hull run` flags would say for it.
+
+use anyhow::bail;
+use hull_compose::model::service::Service;
+use hull_compose::model::volumes::MountKind;
+use hull_compose::Project;
+use hull_proto::v1 as pb;
+
+use crate::containers::flags::parse_bytes;
+
+/// The networks a service's containers join: (real name, aliases), the
+/// one to create the container on first.
+pub fn networks(project: &Project, name: &str, svc: &Service) -> Vec<(String, Vec<String>)> {
+    let mut nets: Vec<(i64, String, Vec<String>)> = svc
+        .networks
+        .iter()
+        .map(|(key, cfg)| {
+            let real = project
+                .networks
+                .get(key)
+                .and_then(|n| n.name.clone())
+                .unwrap_or_else(|| key.clone());
+            let mut aliases = vec![name.to_string()];
+            if let Some(c) = cfg {
+                aliases.extend(c.aliases.iter().cloned());
+            }
+            (
+                cfg.as_ref().and_then(|c| c.priority).unwrap_or(0),
+                real,
+                aliases,
+            )
+        })
+        .collect();
+    nets.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    nets.into_iter().map(|(_, n, a)| (n, a)).collect()
+}
+
+pub fn run_options(project: &Project, name: &str, svc: &Service) -> anyhow::Result<pb::RunOptions> {
+    let mut args = Vec::new();
+    let mut entrypoint = String::new();
+    if let Some(ep) = &svc.entrypoint {
+        if let Some((first, rest)) = ep.split_first() {
+            entrypoint = first.clone();
+            args.extend(rest.iter().cloned());
+        }
+    }
+    args.extend(svc.command.clone().unwrap_or_default());
+    let env = svc
+        .environment
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    let mut volumes = Vec::new();
+    let mut tmpfs = svc.tmpfs.clone();
+    for m in &svc.volumes {
+        let ro = if m.read_only == Some(true) { ":ro" } else { "" };
+        match (m.kind, &m.source) {
+            (MountKind::Bind, Some(src)) => volumes.push(format!("{src}:{}{ro}", m.target)),
+            (MountKind::Volume, Some(src)) => {
+                let real = project
+                    .volumes
+                    .get(src)
+                    .and_then(|v| v.name.clone())
+                    .unwrap_or_else(|| src.clone());
+                volumes.push(format!("{real}:{}{ro}", m.target));
+            }
+            (MountKind::Volume, None) => volumes.push(m.target.clone()),
+            (MountKind::Tmpfs, _) => {
+                let size = m.tmpfs.as_ref().and_then(|t| t.size.clone());
+                tmpfs.push(match size {
+                    Some(s) => format!("{}:size={s}", m.target),
+                    None => m.target.clone(),
+                });
+            }
+            (kind, _) => bail!("service {name:?}: volume of type {kind:?} is not supported"),
+        }
+    }
+    let publish = svc
+        .ports
+        .iter()
+        .map(|p| {
+            let target = format!("{}/{}", p.target, p.protocol);
+            match (&p.host_ip, &p.published) {
+                (Some(ip), Some(pb)) => format!("{ip}:{pb}:{target}"),
+                (Some(ip), None) => format!("{ip}::{target}"),
+                (None, Some(pb)) => format!("{pb}:{target}"),
+                (None, None) => target,
+            }
+        })
+        .collect();
+    let (network, aliases) = match svc.network_mode.as_deref() {
+        Some(m @ ("host" | "none" | "bridge")) => (m.to_string(), vec![]),
+        Some(other) => bail!("service {name:?}: network_mode {other:?} is not supported"),
+        None => networks(project, name, svc)
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+    };
+    let limits = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.as_ref())
+        .and_then(|r| r.limits.as_ref());
+    let memory = svc
+        .mem_limit
+        .clone()
+        .or_else(|| limits.and_then(|l| l.memory.clone()));
+    Ok(pb::RunOptions {
+        args,
+        has_entrypoint: svc.entrypoint.is_some(),
+        entrypoint,
+        env,
+        workdir: svc.working_dir.clone().unwrap_or_default(),
+        user: svc.user.clone().unwrap_or_default(),
+        hostname: svc.hostname.clone().unwrap_or_default(),
+        tty: svc.tty == Some(true),
+        open_stdin: svc.stdin_open == Some(true),
+        memory: memory.as_deref().map(parse_bytes).transpose()?.unwrap_or(0),
+        cpus: svc
+            .cpus
+            .or_else(|| limits.and_then(|l| l.cpus))
+            .unwrap_or(0.0),
+        pids_limit: svc.pids_limit.unwrap_or(0),
+        cap_add: svc.cap_add.clone(),
+        cap_drop: svc.cap_drop.clone(),
+        privileged: svc.privileged == Some(true),
+        read_only: svc.read_only == Some(true),
+        no_new_privileges: svc
+            .security_opt
+            .iter()
+            .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
+        stop_signal: svc.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: svc
+            .stop_grace_period
+            .as_deref()
+            .map(seconds)
+            .transpose()?
+            .unwrap_or(0),
+        restart_policy: svc.restart.clone().unwrap_or_default(),
+        init: svc.init == Some(true),
+        volumes,
+        tmpfs,
+        host_network: network == "host",
+        network,
+        publish,
+        network_aliases: aliases,
+        dns: svc.dns.clone(),
+        add_hosts: svc
+            .extra_hosts
+            .iter()
+            .map(|h| h.replacen('=', ":", 1))
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// A Compose duration (`1m30s`, `10s`, `500ms`, `1h`) in whole seconds.
+pub fn seconds(d: &str) -> anyhow::Result<i32> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut rest = d.trim();
+    if rest.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty() {
+        return Ok(rest.parse()?);
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        num.clear();
+        num.push_str(&rest[..n]);
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..u];
+        rest = &rest[u..];
+        let v: f64 = num
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid duration {d:?}"))?;
+        total += v * match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            _ => bail!("invalid duration {d:?}"),
+        };
+    }
+    Ok(total.ceil() as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    fn project(yaml: &str) -> hull_compose::Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
+        let opts = hull_compose::Options {
+            working_dir: dir.path().to_path_buf(),
+            project_name: Some("p".into()),
+            environment: BTreeMap::new(),
+            ..Default::default()
+        };
+        hull_compose::load(&opts).unwrap().project
+    }
+
+    #[test]
+    fn a_service_as_run_options() {
+        let p = project(
+            "services:\n  web:\n    image: x\n    entrypoint: [/bin/sh, -c]\n    command: echo hi\n    environment: [A=1, UNSET]\n    ports: [\"127.0.0.1:8080:80\", \"53/udp\"]\n    volumes: [\"data:/d:ro\", \"/cache\", \"/h:/h\"]\n    tmpfs: /run\n    stop_grace_period: 1m\n    mem_limit: 1g\n    extra_hosts: [\"a=1.2.3.4\"]\n    networks:\n      back: {aliases: [b]}\n      front: {priority: 10}\nvolumes:\n  data: {}\nnetworks:\n  back: {}\n  front: {}\n",
+        );
+        let o = super::run_options(&p, "web", &p.services["web"]).unwrap();
+        assert_eq!((o.entrypoint.as_str(), o.has_entrypoint), ("/bin/sh", true));
+        assert_eq!(o.args, vec!["-c", "echo", "hi"]);
+        assert_eq!(o.env, vec!["A=1"]);
+        assert_eq!(o.publish, vec!["127.0.0.1:8080:80/tcp", "53/udp"]);
+        assert_eq!(o.volumes, vec!["p_data:/d:ro", "/cache", "/h:/h"]);
+        assert_eq!(o.tmpfs, vec!["/run"]);
+        assert_eq!((o.stop_timeout, o.memory), (60, 1 << 30));
+        assert_eq!(o.add_hosts, vec!["a:1.2.3.4"]);
+        // The network of highest priority first; the service name is an alias.
+        assert_eq!(o.network, "p_front");
+        assert_eq!(o.network_aliases, vec!["web"]);
+        let nets = super::networks(&p, "web", &p.services["web"]);
+        assert_eq!(
+            nets[1],
+            (
+                "p_back".to_string(),
+                vec!["web".to_string(), "b".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(super::seconds("1m30s").unwrap(), 90);
+        assert_eq!(super::seconds("10").unwrap(), 10);
+        assert_eq!(super::seconds("500ms").unwrap(), 1);
+        assert_eq!(super::seconds("1h").unwrap(), 3600);
+        assert!(super::seconds("5x").is_err());
+    }
+}
