@@ -13,6 +13,7 @@ pub const CRATE_DEPS: &[(&str, &[&str])] = &[
     ("hull-seccomp", &[]),
     ("hull-proto", &[]),
     ("hull-init", &[]),
+    ("hull-pause", &[]),
     ("hull-dockerfile", &[]),
     ("hull-cri-api", &[]),
     // the runtime speaks runc's CLI contract and knows nothing of the daemon
