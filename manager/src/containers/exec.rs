@@ -48,6 +48,15 @@ pub fn wait(live: &Live, p: &ExecProc) -> Result<i32> {
     Ok(w.exit_status as i32)
 }
 
+/// Signal an exec'd process.
+pub fn kill(live: &Live, p: &ExecProc, signal: u32) -> Result<()> {
+    let mut req = api::KillRequest::new();
+    req.id = live.id.clone();
+    req.exec_id = p.exec_id.clone();
+    req.signal = signal;
+    call("exec kill", live.client.kill(ctx(), &req)).map(|_| ())
+}
+
 /// Forget an exec'd process in the shim; remove its output files.
 pub fn delete(live: &Live, p: &ExecProc) {
     let mut req = api::DeleteRequest::new();

@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod copy;
 mod create;
+pub mod cri_log;
 pub mod exec;
 pub mod files;
 pub mod logfile;
@@ -119,6 +120,10 @@ pub struct ContainerRecord {
     /// (records from before it have none: see `summary`).
     #[serde(default)]
     pub summary: Option<Summary>,
+    /// Output in CRI's log format at this file (a container of a CRI pod)
+    /// instead of Docker's json-file in the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cri_log: Option<PathBuf>,
 }
 
 /// What `hull ps` shows of a container's spec, kept apart so that a

@@ -58,6 +58,7 @@ pub const DOMAIN_MODULES: &[&str] = &[
     "gc",
     "metadata",
     "ids",
+    "pods",
 ];
 
 /// Import roots no domain module may use: the API floor, the old server
