@@ -12,6 +12,11 @@ pub const DEFAULT_ROOT: &str = "/var/lib/hull";
 pub const DEFAULT_STATE: &str = "/run/hull";
 pub const DEFAULT_ADDRESS: &str = "/run/hull/hull.sock";
 pub const DEFAULT_CONFIG: &str = "/etc/hull/config.toml";
+/// The CRI socket's file name, beside the gRPC socket unless configured
+/// (so `/run/hull/cri.sock` by default, and two hulld with their own
+/// addresses do not take each other's CRI socket).
+pub const CRI_SOCKET_NAME: &str = "cri.sock";
+pub const DEFAULT_CNI_CONF_DIR: &str = "/etc/cni/net.d";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,6 +54,42 @@ pub struct Config {
     /// Seconds a registry may send nothing (per read, per request) before
     /// the pull fails (0: wait forever). Default 30.
     pub pull_idle_timeout: u64,
+    /// The Kubernetes CRI endpoint (`[cri]`).
+    pub cri: CriConfig,
+}
+
+/// `[cri]`: the CRI v1 endpoint kubelet and crictl talk to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CriConfig {
+    /// Its unix socket (unset: `cri.sock` beside the gRPC socket, so
+    /// /run/hull/cri.sock by default; "" or "off": not served).
+    pub socket: Option<String>,
+    /// Where CNI network configs are read (unset: /etc/cni/net.d).
+    pub cni_conf_dir: Option<PathBuf>,
+}
+
+impl CriConfig {
+    /// The socket to serve, `None` when turned off; `flag` (hulld's
+    /// `--cri-socket`) wins over the config; `address` is the gRPC socket.
+    pub fn socket_path(&self, flag: Option<&str>, address: &Path) -> Option<PathBuf> {
+        match flag.or(self.socket.as_deref()) {
+            Some("") | Some("off") => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => Some(
+                address
+                    .parent()
+                    .unwrap_or(Path::new("/"))
+                    .join(CRI_SOCKET_NAME),
+            ),
+        }
+    }
+
+    pub fn cni_conf_dir(&self) -> PathBuf {
+        self.cni_conf_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CNI_CONF_DIR.into())
+    }
 }
 
 impl Default for Config {
@@ -69,6 +110,7 @@ impl Default for Config {
             min_free_space: None,
             max_layer_file_size: None,
             pull_idle_timeout: 30,
+            cri: CriConfig::default(),
         }
     }
 }
@@ -155,5 +197,33 @@ mod tests {
         assert!(bad.validate().is_err());
         let bad: Config = toml::from_str("default_subnet = \"10.7.0.0\"\n").unwrap();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn cri_socket() {
+        let a = Path::new(DEFAULT_ADDRESS);
+        let c = Config::default();
+        assert_eq!(
+            c.cri.socket_path(None, a),
+            Some(PathBuf::from("/run/hull/cri.sock"))
+        );
+        assert_eq!(
+            c.cri.socket_path(None, Path::new("/tmp/t1/hull.sock")),
+            Some(PathBuf::from("/tmp/t1/cri.sock"))
+        );
+        assert_eq!(c.cri.socket_path(Some(""), a), None);
+        assert_eq!(c.cri.socket_path(Some("off"), a), None);
+        let c: Config = toml::from_str("[cri]\nsocket = \"/tmp/x.sock\"\n").unwrap();
+        assert_eq!(
+            c.cri.socket_path(None, a),
+            Some(PathBuf::from("/tmp/x.sock"))
+        );
+        assert_eq!(
+            c.cri.socket_path(Some("/tmp/y.sock"), a),
+            Some(PathBuf::from("/tmp/y.sock"))
+        );
+        let c: Config = toml::from_str("[cri]\nsocket = \"\"\n").unwrap();
+        assert_eq!(c.cri.socket_path(None, a), None);
+        assert!(toml::from_str::<Config>("[cri]\nbogus = 1\n").is_err());
     }
 }

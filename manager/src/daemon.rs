@@ -35,6 +35,11 @@ pub struct Args {
     /// ("1GiB", "5%", "auto"); overrides the config's `min_free_space`.
     #[arg(long, value_name = "SIZE")]
     pub min_free_space: Option<String>,
+    /// Kubernetes CRI v1 unix socket (default: cri.sock beside --address,
+    /// /run/hull/cri.sock; "" or "off" serves no CRI); overrides the
+    /// config's `[cri] socket`.
+    #[arg(long, value_name = "PATH")]
+    pub cri_socket: Option<String>,
 }
 
 /// Holds `<root>/hulld.lock` (flock) for the daemon's lifetime.
@@ -110,6 +115,7 @@ pub fn run(args: Args) -> Result<()> {
     crate::private::restrict_umask();
     crate::private::dir(&root).ctx(|| format!("create {}", root.display()))?;
     let _lock = lock_root(&root)?;
+    let cri_socket = cfg.cri.socket_path(args.cri_socket.as_deref(), &address);
     let m = Manager::open(&root, &state, &address, cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -133,17 +139,11 @@ pub fn run(args: Args) -> Result<()> {
     crate::network::reconcile(&m);
 
     rt.block_on(async move {
-        if let Some(dir) = address.parent() {
-            if !dir.exists() {
-                crate::private::dir(dir).ctx(|| format!("create {}", dir.display()))?;
-            }
-        }
-        // We hold the root lock, so a socket left here is stale.
-        let _ = std::fs::remove_file(&address);
-        let listener = tokio::net::UnixListener::bind(&address)
-            .ctx(|| format!("bind {}", address.display()))?;
-        std::fs::set_permissions(&address, std::fs::Permissions::from_mode(0o600))
-            .ctx(|| format!("chmod {}", address.display()))?;
+        let listener = bind_private_socket(&address)?;
+        let cri_listener = match &cri_socket {
+            Some(p) => Some(bind_private_socket(p)?),
+            None => None,
+        };
         // containerd's ttrpc Events service, for the shims' events. Without
         // it shims fall back to `hull publish`, so a failure here is no
         // reason to stop.
@@ -169,8 +169,17 @@ pub fn run(args: Args) -> Result<()> {
             root = %root.display(),
             address = %address.display(),
             snapshotter = m.snapshots.driver().name(),
+            cri = %cri_socket.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "off".into()),
             "hulld serving"
         );
+        // Both servers stop on the same signal.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let cri_server = cri_listener.map(|l| {
+            let mut rx = stop_rx.clone();
+            tokio::spawn(crate::api::cri::serve(m.clone(), l, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }))
+        });
         let shutdown = async {
             use tokio::signal::unix::{signal, SignalKind};
             let (Ok(mut term), Ok(mut int)) = (
@@ -185,15 +194,20 @@ pub fn run(args: Args) -> Result<()> {
                 _ = int.recv() => {},
             }
             tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
             // Streams still open (a follower of events, a slow client) must
             // not keep the daemon alive for long.
             let sock = address.clone();
             let ttrpc_sock = crate::events::forward::socket_path(&address);
+            let cri_sock = cri_socket.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 tracing::warn!("connections still open after 5 s; exiting");
                 let _ = std::fs::remove_file(&sock);
                 let _ = std::fs::remove_file(&ttrpc_sock);
+                if let Some(c) = &cri_sock {
+                    let _ = std::fs::remove_file(c);
+                }
                 std::process::exit(0);
             });
         };
@@ -209,8 +223,34 @@ pub fn run(args: Args) -> Result<()> {
             }
         });
         let r = crate::api::serve(m, listener, shutdown).await;
+        if let Some(h) = cri_server {
+            match h.await {
+                Ok(Err(e)) => tracing::warn!("CRI server: {e}"),
+                Err(e) => tracing::warn!("CRI server: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+        if let Some(c) = &cri_socket {
+            let _ = std::fs::remove_file(c);
+        }
         let _ = std::fs::remove_file(&address);
         let _ = std::fs::remove_file(crate::events::forward::socket_path(&address));
         r.map_err(|e| Error::Registry(format!("grpc server: {e}")))
     })
+}
+
+/// Bind a unix socket at `p`, mode 0600, making its directory (root's
+/// only) when missing. We hold the root lock, so a socket left there is
+/// stale.
+fn bind_private_socket(p: &std::path::Path) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = p.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            crate::private::dir(dir).ctx(|| format!("create {}", dir.display()))?;
+        }
+    }
+    let _ = std::fs::remove_file(p);
+    let l = tokio::net::UnixListener::bind(p).ctx(|| format!("bind {}", p.display()))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+        .ctx(|| format!("chmod {}", p.display()))?;
+    Ok(l)
 }

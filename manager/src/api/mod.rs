@@ -6,6 +6,7 @@
 mod attach;
 mod containers;
 mod content;
+pub mod cri;
 mod events;
 mod files;
 mod images;
@@ -68,6 +69,7 @@ pub(crate) fn creds(a: Option<pb::RegistryAuth>) -> Credentials {
         } else {
             a.identity_token
         },
+        ..Default::default()
     })
     .unwrap_or_default()
 }

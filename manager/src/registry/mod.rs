@@ -26,11 +26,16 @@ use crate::error::Error;
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// A bearer token sent to the registry as is (CRI's `registry_token`);
+    /// when set, username and password are not used.
+    pub registry_token: String,
 }
 
 impl Credentials {
     pub fn to_auth(&self) -> RegistryAuth {
-        if self.username.is_empty() && self.password.is_empty() {
+        if !self.registry_token.is_empty() {
+            RegistryAuth::Bearer(self.registry_token.clone())
+        } else if self.username.is_empty() && self.password.is_empty() {
             RegistryAuth::Anonymous
         } else {
             RegistryAuth::Basic(self.username.clone(), self.password.clone())

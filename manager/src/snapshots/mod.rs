@@ -407,8 +407,25 @@ impl Snapshotter {
         let rec = self.stat(key)?;
         let mut size = 0;
         let mut inodes = 0;
-        du(&self.dir(&rec.id).join("fs"), &mut size, &mut inodes);
+        du(&self.dir(&rec.id).join("fs"), None, &mut size, &mut inodes);
         Ok((size, inodes))
+    }
+
+    /// The directory every snapshot lives under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Disk usage (bytes, inodes) of every snapshot, without crossing into
+    /// mounts below the root.
+    pub fn total_usage(&self) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let mut size = 0;
+        let mut inodes = 0;
+        if let Ok(md) = fs::symlink_metadata(&self.root) {
+            du(&self.root, Some(md.dev()), &mut size, &mut inodes);
+        }
+        (size, inodes)
     }
 
     /// Remove directories with no record (left by a crash mid-unpack).
@@ -428,15 +445,20 @@ impl Snapshotter {
     }
 }
 
-fn du(p: &Path, size: &mut u64, inodes: &mut u64) {
+/// Add the blocks and inodes under `p` (not following links; when `dev`
+/// is given, not entering other file systems).
+fn du(p: &Path, dev: Option<u64>, size: &mut u64, inodes: &mut u64) {
     use std::os::unix::fs::MetadataExt;
     if let Ok(md) = fs::symlink_metadata(p) {
+        if dev.is_some_and(|d| d != md.dev()) {
+            return;
+        }
         *inodes += 1;
         *size += md.blocks() * 512;
         if md.is_dir() {
             if let Ok(rd) = fs::read_dir(p) {
                 for e in rd.flatten() {
-                    du(&e.path(), size, inodes);
+                    du(&e.path(), dev, size, inodes);
                 }
             }
         }
