@@ -65,7 +65,6 @@ pub fn pause_spec(
             "cwd": "/",
             "capabilities": {"bounding": [], "effective": [], "permitted": []},
             "noNewPrivileges": true,
-            "oomScoreAdj": -998,
         },
         "linux": linux,
         "annotations": {"io.kubernetes.cri.container-type": "sandbox"},
