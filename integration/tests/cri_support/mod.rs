@@ -24,6 +24,8 @@ use super::manager_support::{Hulld, Layout};
 /// `hcri<idx>`.
 pub struct CniNet {
     pub dir: tempfile::TempDir,
+    /// The network's name (iptables rules of its plugins carry it).
+    pub name: String,
     pub bridge: String,
     pub subnet: String,
     pub gateway: String,
@@ -38,9 +40,10 @@ impl CniNet {
         let bridge = format!("hcri{idx}");
         let subnet = format!("10.{}.0.0/24", 200 + idx as u32);
         let gateway = format!("10.{}.0.1", 200 + idx as u32);
+        let name = format!("hull-cri-test-{idx}");
         let conf = serde_json::json!({
             "cniVersion": "1.0.0",
-            "name": format!("hull-cri-test-{idx}"),
+            "name": name,
             "plugins": [
                 {
                     "type": "bridge",
@@ -66,6 +69,7 @@ impl CniNet {
         .unwrap();
         CniNet {
             dir,
+            name,
             bridge,
             subnet,
             gateway,
@@ -175,6 +179,15 @@ impl Cri {
             _reg: reg,
             _layout: layout,
         }
+    }
+
+    /// New clients for hulld's CRI socket (after a restart).
+    pub fn reconnect(c: &Cri) -> (RuntimeServiceClient<Channel>, ImageServiceClient<Channel>) {
+        let ch = c.rt.block_on(connect(cri_socket(&c.h)));
+        (
+            RuntimeServiceClient::new(ch.clone()),
+            ImageServiceClient::new(ch),
+        )
     }
 
     /// A pod's config: name, attempt, log directory under `logs`.
@@ -394,6 +407,14 @@ impl Cri {
             "leases left: {:?}",
             self.net.leases()
         );
+        let nat = Command::new("iptables")
+            .args(["-t", "nat", "-S"])
+            .output()
+            .unwrap();
+        let nat = String::from_utf8_lossy(&nat.stdout);
+        let tag = format!("\\\"{}\\\"", self.net.name);
+        let rules: Vec<&str> = nat.lines().filter(|l| l.contains(&tag)).collect();
+        assert!(rules.is_empty(), "iptables rules left: {rules:?}");
         let ps = self.h.hull_ok(&["--namespace", "k8s.io", "ps", "-a", "-q"]);
         assert_eq!(ps, "", "hull ps -a in k8s.io");
     }

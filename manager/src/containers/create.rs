@@ -14,6 +14,20 @@ fn nofile_limit() -> u64 {
         .unwrap_or(1024)
 }
 
+/// RLIMIT_NOFILE of a generated spec no higher than hulld's own hard limit.
+pub fn cap_rlimits(spec: &mut serde_json::Value) {
+    let cap = nofile_limit();
+    if let Some(rl) = spec["process"]["rlimits"].as_array_mut() {
+        for r in rl {
+            for k in ["hard", "soft"] {
+                if r[k].as_u64().is_some_and(|x| x > cap) {
+                    r[k] = cap.into();
+                }
+            }
+        }
+    }
+}
+
 /// The top-most layer directory holding `rel` (for /etc/passwd lookups
 /// without mounting the image).
 fn image_file(m: &Manager, top: &str, rel: &str) -> Option<PathBuf> {
@@ -169,17 +183,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             };
             let mut v = spec::generate(&img_cfg, &ro, &rootfs)
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            // RLIMIT_NOFILE no higher than hulld's own hard limit.
-            let cap = nofile_limit();
-            if let Some(rl) = v["process"]["rlimits"].as_array_mut() {
-                for r in rl {
-                    for k in ["hard", "soft"] {
-                        if r[k].as_u64().is_some_and(|x| x > cap) {
-                            r[k] = cap.into();
-                        }
-                    }
-                }
-            }
+            cap_rlimits(&mut v);
             if !run.stop_signal.is_empty() {
                 v["annotations"]["org.opencontainers.image.stopSignal"] =
                     run.stop_signal.clone().into();

@@ -83,6 +83,7 @@ pub fn generate(
     };
     let mut v = cspec::generate(&with_command(img, c), &ro, rootfs)
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    crate::containers::cap_rlimits(&mut v);
     // The pod's UTS namespace holds the pod's hostname.
     if let Some(o) = v.as_object_mut() {
         o.remove("hostname");
@@ -147,7 +148,10 @@ pub fn generate(
         v["process"]["oomScoreAdj"] = json!(r.oom_score_adj);
     }
     v["annotations"]["io.kubernetes.cri.container-type"] = json!("container");
-    v["annotations"]["io.kubernetes.cri.sandbox-id"] = json!(s.id);
+    // Not `io.kubernetes.cri.sandbox-id`: the shim would then serve the
+    // pod's containers from the pause's shim, and hulld's task model (one
+    // shim per container, shut down when its task ends) would stop it.
+    v["annotations"]["org.hull.pod.sandbox-id"] = json!(s.id);
     v["annotations"]["io.kubernetes.cri.container-name"] = json!(c.name);
     Ok(v)
 }

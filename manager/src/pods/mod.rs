@@ -6,7 +6,7 @@
 //! `containers` table, so hulld's task recovery covers it): PID 1 of the
 //! pod's own network, IPC and UTS namespaces (or the host's, per the pod's
 //! namespace options). The pod's network namespace is pinned at
-//! `<state>/netns/pod-<id>` and wired by CNI (`network.rs`) before the
+//! `<state>/pods/<id>/netns` and wired by CNI (`network.rs`) before the
 //! pause starts; the ADD result is kept in the record, so DEL runs after a
 //! hulld restart too. The pod's /etc/hostname, hosts and resolv.conf live
 //! in `<state>/pods/<id>` and are bind-mounted into each of its containers.

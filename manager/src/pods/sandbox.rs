@@ -66,7 +66,9 @@ pub fn run_sandbox(
         id: id.clone(),
         state: SandboxState::Ready,
         created_nanos: now_nanos(),
-        netns: own_net.then(|| m.state.join("netns").join(format!("pod-{id}"))),
+        // In the pod's directory: hulld's network reconciliation removes
+        // what it does not know in <state>/netns.
+        netns: own_net.then(|| dir.join("netns")),
         dir,
         config: c,
         ..Default::default()
