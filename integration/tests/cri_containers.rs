@@ -21,9 +21,7 @@ fn running(c: &mut Cri, id: &str) -> bool {
 #[test]
 fn container_lifecycle_exit_codes_and_logs() {
     require_root!();
-    let mut c = Cri::start(11);
-    let pc = c.pod_config("life", 0);
-    let pod = c.run_pod(pc.clone()).unwrap();
+    let (mut c, pc, pod) = Cri::with_pod(11, "life");
 
     // Output in CRI's format; the exit code and reason.
     let mut cfg = c.container_config("short", &["sh", "-c"]);
@@ -101,16 +99,13 @@ fn container_lifecycle_exit_codes_and_logs() {
         .expect("removing a removed container");
     assert_eq!(c.status(&short).unwrap_err().code(), tonic::Code::NotFound);
     assert_eq!(c.list_containers(None).len(), 1);
-    c.remove_pod(&pod).unwrap();
-    c.assert_nothing_left();
+    c.finish(&pod);
 }
 
 #[test]
 fn exec_sync_output_exit_code_timeout_and_reopened_log() {
     require_root!();
-    let mut c = Cri::start(12);
-    let pc = c.pod_config("ex", 0);
-    let pod = c.run_pod(pc.clone()).unwrap();
+    let (mut c, pc, pod) = Cri::with_pod(12, "ex");
     let mut cfg = c.container_config("app", &["sh", "-c"]);
     cfg.args = vec!["i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done".into()];
     let id = c.run(&pod, cfg, &pc);
@@ -175,16 +170,13 @@ fn exec_sync_output_exit_code_timeout_and_reopened_log() {
         c.exec_sync(&id, &["true"], 5).unwrap_err().code(),
         tonic::Code::FailedPrecondition
     );
-    c.remove_pod(&pod).unwrap();
-    c.assert_nothing_left();
+    c.finish(&pod);
 }
 
 #[test]
 fn security_context_user_readonly_rootfs_caps() {
     require_root!();
-    let mut c = Cri::start(13);
-    let pc = c.pod_config("sec", 0);
-    let pod = c.run_pod(pc.clone()).unwrap();
+    let (mut c, pc, pod) = Cri::with_pod(13, "sec");
     let mut cfg = c.container_config("locked", &["sleep", "1000"]);
     cfg.linux = Some(v1::LinuxContainerConfig {
         security_context: Some(v1::LinuxContainerSecurityContext {
@@ -241,8 +233,7 @@ fn security_context_user_readonly_rootfs_caps() {
         text.starts_with("0\n") && !text.contains("CapEff:\t0000000000000000"),
         "{text}"
     );
-    c.remove_pod(&pod).unwrap();
-    c.assert_nothing_left();
+    c.finish(&pod);
 }
 
 #[test]
@@ -312,9 +303,7 @@ fn containers_of_a_pod_share_localhost_and_a_host_port_reaches_it() {
 #[test]
 fn a_pod_is_stopped_and_removed_after_a_hulld_restart() {
     require_root!();
-    let mut c = Cri::start(15);
-    let pc = c.pod_config("keep", 0);
-    let pod = c.run_pod(pc.clone()).unwrap();
+    let (mut c, pc, pod) = Cri::with_pod(15, "keep");
     let app = c.run(&pod, c.container_config("app", &["sleep", "1000"]), &pc);
     assert_eq!(c.net.leases().len(), 1);
     c.h.kill();
@@ -335,6 +324,5 @@ fn a_pod_is_stopped_and_removed_after_a_hulld_restart() {
     c.stop_pod(&pod).unwrap();
     assert!(c.net.leases().is_empty(), "CNI DEL ran after the restart");
     assert_eq!(c.wait_exited(&app).exit_code, 137);
-    c.remove_pod(&pod).unwrap();
-    c.assert_nothing_left();
+    c.finish(&pod);
 }

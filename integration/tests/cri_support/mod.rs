@@ -181,6 +181,20 @@ impl Cri {
         }
     }
 
+    /// hulld on network `idx` with one pod `name` running: its config and ID.
+    pub fn with_pod(idx: u8, name: &str) -> (Cri, v1::PodSandboxConfig, String) {
+        let mut c = Cri::start(idx);
+        let pc = c.pod_config(name, 0);
+        let pod = c.run_pod(pc.clone()).expect("RunPodSandbox");
+        (c, pc, pod)
+    }
+
+    /// Remove pod `pod` and check that nothing is left.
+    pub fn finish(mut self, pod: &str) {
+        self.remove_pod(pod).expect("RemovePodSandbox");
+        self.assert_nothing_left();
+    }
+
     /// New clients for hulld's CRI socket (after a restart).
     pub fn reconnect(c: &Cri) -> (RuntimeServiceClient<Channel>, ImageServiceClient<Channel>) {
         let ch = c.rt.block_on(connect(cri_socket(&c.h)));
