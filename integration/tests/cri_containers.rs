@@ -103,6 +103,31 @@ fn container_lifecycle_exit_codes_and_logs() {
 }
 
 #[test]
+fn memory_limit_and_the_oom_killed_reason() {
+    require_root!();
+    let (mut c, pc, pod) = Cri::with_pod(16, "oom");
+    let mut cfg = c.container_config("hog", &["sh", "-c"]);
+    cfg.args = vec!["x=$(head -c 200000000 /dev/zero | tr '\\000' a); echo survived".into()];
+    cfg.linux = Some(v1::LinuxContainerConfig {
+        resources: Some(v1::LinuxContainerResources {
+            memory_limit_in_bytes: 32 << 20,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let id = c.run(&pod, cfg, &pc);
+    let st = c.wait_exited(&id);
+    assert_ne!(st.exit_code, 0, "{st:?}");
+    // The TaskOOM event may trail the exit by a moment.
+    let mut reason = st.reason;
+    wait_until("the OOMKilled reason", Duration::from_secs(5), || {
+        reason = c.status(&id).unwrap().reason;
+        reason == "OOMKilled"
+    });
+    c.finish(&pod);
+}
+
+#[test]
 fn exec_sync_output_exit_code_timeout_and_reopened_log() {
     require_root!();
     let (mut c, pc, pod) = Cri::with_pod(12, "ex");

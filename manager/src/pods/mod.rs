@@ -20,6 +20,7 @@ mod container_spec;
 mod etc;
 pub mod exec_sync;
 pub mod network;
+pub mod oom;
 pub mod pod_containers;
 mod sandbox;
 mod spec;

@@ -106,6 +106,9 @@ pub struct PodContainer {
     pub created_nanos: i64,
     /// The full log path (empty: none asked for).
     pub log_file: Option<PathBuf>,
+    /// The kernel killed in its memory cgroup (TaskOOM, `oom.rs`).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 /// A container's state, as CRI names them.
@@ -269,6 +272,7 @@ pub fn create(m: &Arc<Manager>, ns: &str, sandbox_id: &str, c: ContainerConfig) 
         created_nanos: now_nanos(),
         log_file,
         config: c,
+        oom_killed: false,
     };
     if let Err(e) = m.db.put(Table::PodContainers, &ns_key(ns, &id), &rec) {
         if let Ok(Some(r)) = containers::get(m, ns, &id) {
@@ -360,6 +364,7 @@ pub fn view(m: &Manager, ns: &str, c: PodContainer) -> ContainerView {
         _ => State::Unknown,
     };
     let reason = match (state, st.exit_code) {
+        (State::Exited, _) if c.oom_killed => "OOMKilled",
         (State::Exited, 0) => "Completed",
         (State::Exited, _) => "Error",
         _ => "",
