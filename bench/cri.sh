@@ -6,8 +6,8 @@
 # image from a docker-registry on a loopback port, each run from a cold store
 # (a fresh daemon with an empty root), and each daemon's resident memory
 # after its pulls. Then, on one warm daemon each, a pod (host network) with
-# one container: RunPodSandbox + CreateContainer + StartContainer, one pod at
-# a time and BENCH_CRI_PODS pods at once (containerd's pause image is the
+# one container logging to a file as kubelet asks: RunPodSandbox +
+# CreateContainer + StartContainer, one pod at a time and BENCH_CRI_PODS pods at once (containerd's pause image is the
 # busybox image sleeping; hulld needs none). Skipped while hulld serves no
 # pods.
 #
@@ -151,7 +151,7 @@ cri_pods() {
         "$call" "$sock" pull "$reg/bench/pause:v1" >/dev/null || bench_die "containerd: pause image pull failed"
     fi
     "$call" "$sock" pull "$img" >/dev/null || bench_die "$kind: pull of $img failed"
-    if ! "$call" "$sock" pod probe "$img" >/dev/null 2>"$d/probe.err"; then
+    if ! "$call" "$sock" pod probe "$img" "$d/logs" >/dev/null 2>"$d/probe.err"; then
         grep -q 'not implemented' "$d/probe.err" || bench_die "$kind: pod failed: $(cat "$d/probe.err")"
         bench_log "cri: hulld serves no pods yet; pod benchmarks skipped"
         bench_stop_pid "$pid"
@@ -160,13 +160,13 @@ cri_pods() {
     "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
     : >"$d/one.ms"
     for ((i = 0; i < n; i++)); do
-        bench_timed "$d/one.ms" "$call" "$sock" pod "one$i" "$img" || bench_die "$kind: pod one$i failed"
+        bench_timed "$d/one.ms" "$call" "$sock" pod "one$i" "$img" "$d/logs" || bench_die "$kind: pod one$i failed"
         "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
     done
     local -a pids=()
     t0=$(now_us)
     for ((i = 0; i < many; i++)); do
-        "$call" "$sock" pod "many$i" "$img" >/dev/null &
+        "$call" "$sock" pod "many$i" "$img" "$d/logs" >/dev/null &
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i" || bench_die "$kind: one of $many pods failed"; done

@@ -5,8 +5,10 @@
 //! - `pull REF [USER:PASSWORD]`: pull, print the image ref
 //! - `images`: one line per image, ID and tags
 //! - `rmi REF`: remove an image
-//! - `pod NAME IMAGE`: RunPodSandbox (host network), CreateContainer
-//!   (`sleep 3600` in IMAGE) and StartContainer; print the pod's ID
+//! - `pod NAME IMAGE [LOGDIR]`: RunPodSandbox (host network; its log
+//!   directory LOGDIR/NAME, made here as kubelet does), CreateContainer
+//!   (`sleep 3600` in IMAGE, logging to main.log) and StartContainer;
+//!   print the pod's ID
 //! - `rmp POD`: StopPodSandbox and RemovePodSandbox
 //! - `rmp-all`: the same for every pod
 //!
@@ -134,9 +136,16 @@ async fn run(args: &[String]) -> Result<(), Error> {
                 })
                 .await?;
         }
-        ("pod", [name, image]) => {
+        ("pod", [name, image, logdir @ ..]) if logdir.len() <= 1 => {
             let mut rs = RuntimeServiceClient::new(ch);
-            let config = pod_config(name);
+            let mut config = pod_config(name);
+            let mut log_path = String::new();
+            if let [dir] = logdir {
+                let d = Path::new(dir).join(name);
+                std::fs::create_dir_all(&d)?;
+                config.log_directory = d.display().to_string();
+                log_path = "main.log".into();
+            }
             let pod = rs
                 .run_pod_sandbox(v1::RunPodSandboxRequest {
                     config: Some(config.clone()),
@@ -155,6 +164,7 @@ async fn run(args: &[String]) -> Result<(), Error> {
                         }),
                         image: spec(image),
                         command: vec!["sleep".into(), "3600".into()],
+                        log_path,
                         ..Default::default()
                     }),
                     sandbox_config: Some(config),
