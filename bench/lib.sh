@@ -33,6 +33,17 @@ median() {
 # minmax FILE: "min max" of one number per line.
 minmax() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f %.3f\n", lo, hi }'; }
 
+# bench_timed FILE CMD...: run CMD (stdout discarded), append its wall
+# time in ms to FILE; CMD's status.
+bench_timed() {
+    local out=$1 t0 t1
+    shift
+    t0=$(now_us)
+    "$@" >/dev/null || return
+    t1=$(now_us)
+    us_to_ms $((t1 - t0)) >>"$out"
+}
+
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f\n", a / b }'; }
 
@@ -144,31 +155,35 @@ bench_idle_cpu() {
 
 # bench_start_hulld DIR [CONFIG]: start $HULL_BIN_DIR/hulld with root,
 # state and socket (DIR/hull.sock) under DIR and CONFIG (TOML text) as its
-# config file; echo its pid once it answers.
+# config file; echo its pid once it answers. BENCH_HULLD_LOG_LEVEL: its
+# --log-level (default warn).
 bench_start_hulld() {
     local d=$1
     mkdir -p "$d"
     printf '%s\n' "${2:-}" >"$d/config.toml"
     "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
-        --config "$d/config.toml" --log-level warn >"$d/hulld.log" 2>&1 </dev/null &
+        --config "$d/config.toml" --log-level "${BENCH_HULLD_LOG_LEVEL:-warn}" >"$d/hulld.log" 2>&1 </dev/null &
     local pid=$!
     timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$d/hull.sock' version >/dev/null 2>&1; do kill -0 $pid || exit 1; sleep 0.02; done" ||
         bench_die "hulld did not start (log: $d/hulld.log)"
     echo "$pid"
 }
 
-# bench_start_containerd DIR: a private containerd (no CRI) with root,
-# state and socket (DIR/containerd.sock) under DIR; echo its pid.
+# bench_start_containerd DIR [CRI-TOML]: a private containerd with root,
+# state and socket (DIR/containerd.sock) under DIR; echo its pid. Without
+# CRI-TOML its CRI plugin is off; with it, on, and CRI-TOML (its plugin
+# tables) ends the config.
 bench_start_containerd() {
-    local d=$1
+    local d=$1 cri=${2:-}
     mkdir -p "$d"
     cat >"$d/config.toml" <<TOML
 version = 2
 root = "$d/root"
 state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+$([[ -n $cri ]] || echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]')
 [grpc]
   address = "$d/containerd.sock"
+$cri
 TOML
     containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 </dev/null &
     local pid=$!

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cleanup;
+pub mod cri;
 pub mod rootfs;
 pub mod runtime;
 

@@ -2,14 +2,14 @@
 //! exit codes, logs in CRI's format and their reopening, ExecSync, the
 //! security context, two containers sharing the pod's localhost, a
 //! hostPort, and a pod stopped after a hulld restart. Each test has a CNI
-//! network of its own (cri_support).
+//! network of its own (cri_pod_support).
 
-mod cri_support;
+mod cri_pod_support;
 mod manager_support;
 
 use std::time::Duration;
 
-use cri_support::Cri;
+use cri_pod_support::Cri;
 use hull_cri_api::v1;
 use manager_support::wait_until;
 
@@ -333,7 +333,7 @@ fn a_pod_is_stopped_and_removed_after_a_hulld_restart() {
     assert_eq!(c.net.leases().len(), 1);
     c.h.kill();
     c.h.spawn();
-    let sock = cri_support::cri_socket(&c.h);
+    let sock = cri_pod_support::cri_socket(&c.h);
     wait_until("the CRI socket", Duration::from_secs(10), || sock.exists());
     // A new channel to the new hulld.
     let fresh = Cri::reconnect(&c);

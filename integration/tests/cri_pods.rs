@@ -1,14 +1,14 @@
 //! CRI pod sandboxes through hulld's CRI socket: run (pause, namespaces,
 //! CNI), status, list with filters, stop and remove, after a hulld restart
 //! too; pods' localhost and hostPort; CRI's errors for bad input. Each test
-//! has a CNI network of its own (cri_support).
+//! has a CNI network of its own (cri_pod_support).
 
-mod cri_support;
+mod cri_pod_support;
 mod manager_support;
 
 use std::time::Duration;
 
-use cri_support::Cri;
+use cri_pod_support::Cri;
 use hull_cri_api::v1;
 
 #[test]
