@@ -351,3 +351,117 @@ fn a_pod_is_stopped_and_removed_after_a_hulld_restart() {
     assert_eq!(c.wait_exited(&app).exit_code, 137);
     c.finish(&pod);
 }
+
+#[test]
+fn mounts_with_propagation_and_a_localhost_seccomp_profile() {
+    require_root!();
+    let (mut c, pc, pod) = Cri::with_pod(17, "mnt");
+    let host = tempfile::Builder::new()
+        .prefix("hull-cri-mnt-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(host.path().join("data"), "from-host\n").unwrap();
+    // The host dir a shared mount of its own (this host's "/" is private),
+    // so mounts under it propagate to the container's rslave bind.
+    let _shared = SharedMount::new(host.path());
+    let profile = host.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let mut cfg = c.container_config("app", &["sleep", "1000"]);
+    cfg.mounts = vec![v1::Mount {
+        container_path: "/host".into(),
+        host_path: host.path().display().to_string(),
+        readonly: true,
+        propagation: v1::MountPropagation::PropagationHostToContainer as i32,
+        ..Default::default()
+    }];
+    cfg.linux = Some(v1::LinuxContainerConfig {
+        security_context: Some(v1::LinuxContainerSecurityContext {
+            seccomp: Some(v1::SecurityProfile {
+                profile_type: v1::security_profile::ProfileType::Localhost as i32,
+                localhost_ref: profile.display().to_string(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let id = c.run(&pod, cfg, &pc);
+    let sh = |c: &mut Cri, cmd: &str| {
+        let r = c.exec_sync(&id, &["sh", "-c", cmd], 10).unwrap();
+        (String::from_utf8_lossy(&r.stdout).into_owned(), r.exit_code)
+    };
+    assert_eq!(sh(&mut c, "cat /host/data").0, "from-host\n");
+    assert_ne!(
+        sh(&mut c, "echo x > /host/new 2>/dev/null").1,
+        0,
+        "read-only mount"
+    );
+    assert_ne!(
+        sh(&mut c, "mkdir /tmp/d 2>/dev/null").1,
+        0,
+        "mkdir denied by the profile"
+    );
+    assert_eq!(sh(&mut c, "touch /tmp/f && echo ok").0, "ok\n");
+    // A mount made on the host after the start reaches the container.
+    let sub = host.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    std::fs::write(sub.join("late"), "late\n").unwrap();
+    let seen = sh(&mut c, "cat /host/sub/late 2>&1").0;
+    assert_eq!(seen, "late\n", "host-to-container propagation");
+    // Unknown profiles are refused at create.
+    let mut bad = c.container_config("bad", &["true"]);
+    bad.linux = Some(v1::LinuxContainerConfig {
+        security_context: Some(v1::LinuxContainerSecurityContext {
+            seccomp: Some(v1::SecurityProfile {
+                profile_type: v1::security_profile::ProfileType::Localhost as i32,
+                localhost_ref: "/no/such/profile.json".into(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    assert_eq!(
+        c.create(&pod, bad, &pc).unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+    c.finish(&pod);
+}
+
+/// `dir` bind-mounted on itself and made shared; unmounted (with what was
+/// mounted under it) on drop.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(dir: &std::path::Path) -> SharedMount {
+        use nix::mount::{mount, MsFlags};
+        mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>).unwrap();
+        let guard = SharedMount(dir.to_path_buf());
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        guard
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        hull_integration::cleanup::unmount_under(&self.0);
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}

@@ -201,3 +201,60 @@ fn wait_gone(c: &mut Cri) {
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+#[test]
+fn host_network_pod_sysctls_and_hostname() {
+    require_root!();
+    let mut c = Cri::start(3);
+    // A pod on the host's network: no CNI, the host's namespace.
+    let mut host = c.pod_config("hostnet", 0);
+    host.linux = Some(v1::LinuxPodSandboxConfig {
+        security_context: Some(v1::LinuxSandboxSecurityContext {
+            namespace_options: Some(v1::NamespaceOption {
+                network: v1::NamespaceMode::Node as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let hid = c.run_pod(host).expect("a hostNetwork pod");
+    let pid = pause_pid(&c, &hid);
+    let ns = |pid: &str, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    assert_eq!(ns(&pid.to_string(), "net"), ns("self", "net"));
+    assert_eq!(ns(&pid.to_string(), "uts"), ns("self", "uts"));
+    assert_ne!(ns(&pid.to_string(), "ipc"), ns("self", "ipc"));
+    let st = c.pod_status(&hid).unwrap();
+    assert_eq!(st.network.map(|n| n.ip).unwrap_or_default(), "");
+    assert!(c.net.leases().is_empty());
+
+    // Sysctls of the pod's own namespaces, its hostname.
+    let mut pc = c.pod_config("tuned", 0);
+    pc.hostname = "tuned-host".into();
+    pc.linux = Some(v1::LinuxPodSandboxConfig {
+        sysctls: [("kernel.shm_rmid_forced".to_string(), "1".to_string())].into(),
+        ..Default::default()
+    });
+    let pod = c.run_pod(pc.clone()).unwrap();
+    let id = c.run(&pod, c.container_config("app", &["sleep", "1000"]), &pc);
+    let r = c
+        .exec_sync(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "cat /proc/sys/kernel/shm_rmid_forced; hostname; cat /etc/hostname",
+            ],
+            10,
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "1\ntuned-host\ntuned-host\n"
+    );
+    let host_value = std::fs::read_to_string("/proc/sys/kernel/shm_rmid_forced").unwrap();
+    assert_eq!(host_value.trim(), "0", "the host's sysctl is untouched");
+    c.remove_pod(&hid).unwrap();
+    c.remove_pod(&pod).unwrap();
+    c.assert_nothing_left();
+}
