@@ -154,6 +154,36 @@ fn bad_input_gets_cri_errors_and_leaves_nothing() {
     let e = c.run_pod(c.pod_config("dup", 0)).unwrap_err();
     assert_eq!(e.code(), tonic::Code::AlreadyExists, "{e:?}");
     let id2 = c.run_pod(c.pod_config("dup", 1)).unwrap();
+    // The same name at once, twice: one pod; other names start side by side.
+    let req = |name: &str| v1::RunPodSandboxRequest {
+        config: Some(c.pod_config(name, 0)),
+        runtime_handler: String::new(),
+    };
+    let (mut a, mut b, mut d) = (c.rs.clone(), c.rs.clone(), c.rs.clone());
+    let (ra, rb, rd) = c.rt.block_on(async {
+        tokio::join!(
+            a.run_pod_sandbox(req("twin")),
+            b.run_pod_sandbox(req("twin")),
+            d.run_pod_sandbox(req("other"))
+        )
+    });
+    let oks: Vec<String> = [ra, rb]
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(r) => Some(r.into_inner().pod_sandbox_id),
+            Err(e) => {
+                assert_eq!(e.code(), tonic::Code::AlreadyExists, "{e:?}");
+                None
+            }
+        })
+        .collect();
+    assert_eq!(oks.len(), 1, "one of two twins runs");
+    let other = rd
+        .expect("a pod of another name at the same time")
+        .into_inner()
+        .pod_sandbox_id;
+    c.remove_pod(&oks[0]).unwrap();
+    c.remove_pod(&other).unwrap();
     // Unknown IDs.
     assert_eq!(
         c.pod_status("0123456789abcdef").unwrap_err().code(),

@@ -147,10 +147,31 @@ impl SandboxRecord {
     }
 }
 
-/// Held while sandboxes are made, stopped or removed.
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Held while a sandbox's name is checked and taken, and while one is
+/// stopped or removed (not while one starts: pods start in parallel).
+fn lock() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<String>> {
+    static LOCK: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A sandbox name taken while its pod starts (in `lock()`'s set): a second
+/// RunPodSandbox of the same name and attempt meanwhile is refused.
+struct Starting(String);
+
+impl Starting {
+    /// Take `name`, unless it is being started already.
+    fn take(name: &str) -> Option<Starting> {
+        lock()
+            .insert(name.to_string())
+            .then(|| Starting(name.to_string()))
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        lock().remove(&self.0);
+    }
 }
 
 /// Every sandbox of `ns`.

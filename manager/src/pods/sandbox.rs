@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     etc, find_sandbox, list_sandboxes, lock, network, now_nanos, pod_containers, save_sandbox,
-    spec, NsMode, PodConfig, SandboxRecord, SandboxState, PAUSE_BINARY,
+    spec, NsMode, PodConfig, SandboxRecord, SandboxState, Starting, PAUSE_BINARY,
 };
 use crate::containers::{self, shim, CreateOptions};
 use crate::error::{Error, Result};
@@ -47,8 +47,9 @@ pub fn run_sandbox(
     c: PodConfig,
 ) -> Result<String> {
     check_config(&c)?;
-    let _g = lock();
     let name = SandboxRecord::pause_name(&c);
+    let exists = || Error::AlreadyExists(format!("pod sandbox {name} already exists"));
+    let _starting = Starting::take(&name).ok_or_else(exists)?;
     if let Some(s) = list_sandboxes(m, ns)?
         .into_iter()
         .find(|s| SandboxRecord::pause_name(&s.config) == name)
