@@ -161,6 +161,7 @@ cri_pods() {
         # What the failed pod left (its sandbox's shim outlives the daemon).
         "$call" "$sock" rmp-all >/dev/null 2>&1 || true
         bench_stop_pid "$pid"
+        if [[ $kind == hulld ]]; then cri_hulld_leftovers "$d"; fi
         return 1
     fi
     "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
@@ -180,4 +181,24 @@ cri_pods() {
     us_to_ms $((t1 - t0)) >"$d/many.ms"
     "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
     bench_stop_pid "$pid"
+    if [[ $kind == hulld ]]; then cri_hulld_leftovers "$d"; fi
+}
+
+# cri_hulld_leftovers DIR: once the hulld under DIR stopped, force-delete
+# the containers its runtime root still holds (by id), then kill the shims
+# and log drivers whose command line names DIR (unique to this run).
+cri_hulld_leftovers() {
+    local d=$1 rt id pid cmd
+    for rt in "$d"/state/runtime/*; do
+        [[ -d $rt ]] || continue
+        for id in $(ls "$rt"); do
+            "$HULLC" --root "$rt" delete --force "$id" >/dev/null 2>&1 || true
+        done
+    done
+    for pid in $(grep -lsF -- "$d/" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+        if [[ $cmd == */containerd-shim-hull-v2\ * || $cmd == */hull-log-driver\ * ]]; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
 }
