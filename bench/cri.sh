@@ -5,10 +5,14 @@
 # is not packaged in Debian). Measured: PullImage of the same multi-layer
 # image from a docker-registry on a loopback port, each run from a cold store
 # (a fresh daemon with an empty root), and each daemon's resident memory
-# after its pulls.
+# after its pulls. Then, on one warm daemon each, a pod (host network) with
+# one container logging to a file as kubelet asks: RunPodSandbox +
+# CreateContainer + StartContainer, one pod at a time and BENCH_CRI_PODS pods at once (containerd's pause image is the
+# busybox image sleeping; hulld needs none). Skipped while hulld serves no
+# pods.
 #
 # Environment: BENCH_CRI_N (runs per runtime, default 5), BENCH_CRI_LAYERS
-# (default 3), BENCH_CRI_LAYER_MIB (default 16).
+# (default 3), BENCH_CRI_LAYER_MIB (default 16), BENCH_CRI_PODS (default 50).
 
 # cri_plugin_toml DIR REGISTRY: containerd's CRI plugin config: plain HTTP
 # to REGISTRY, CNI confs under DIR, nothing on the host's paths.
@@ -20,8 +24,11 @@ cri_plugin_toml() {
   path = "$d/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
+  # Root here lacks CAP_SYS_RESOURCE: the pause's -998 would fail (EPERM).
+  restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  sandbox_image = "$reg/bench/pause:v1"
   [plugins."io.containerd.grpc.v1.cri".cni]
     conf_dir = "$d/cni"
     bin_dir = "/usr/lib/cni"
@@ -30,20 +37,32 @@ cri_plugin_toml() {
 TOML
 }
 
+# cri_start hulld|containerd DIR REGISTRY: a fresh daemon with its store
+# under DIR; sets CRI_PID and CRI_SOCK (its CRI socket). Not to be run in
+# a subshell (the pid goes to BENCH_PIDS).
+CRI_PID=""
+CRI_SOCK=""
+cri_start() {
+    local kind=$1 d=$2 reg=$3
+    if [[ $kind == hulld ]]; then
+        CRI_PID=$(bench_start_hulld "$d")
+        CRI_SOCK=$d/cri.sock
+    else
+        CRI_PID=$(bench_start_containerd "$d" "$(cri_plugin_toml "$d" "$reg")")
+        CRI_SOCK=$d/containerd.sock
+    fi
+    BENCH_PIDS+=("$CRI_PID")
+}
+
 # cri_cold_pull hulld|containerd DIR REF REGISTRY TIMES: one PullImage of
 # REF from a fresh daemon with an empty store under DIR, over its CRI
 # socket; the time goes to TIMES, the daemon's RSS after it to CRI_RSS.
 CRI_RSS=""
 cri_cold_pull() {
     local kind=$1 d=$2 ref=$3 reg=$4 times=$5 pid sock
-    if [[ $kind == hulld ]]; then
-        pid=$(bench_start_hulld "$d")
-        sock=$d/cri.sock
-    else
-        pid=$(bench_start_containerd "$d" "$(cri_plugin_toml "$d" "$reg")")
-        sock=$d/containerd.sock
-    fi
-    BENCH_PIDS+=("$pid")
+    cri_start "$kind" "$d" "$reg"
+    pid=$CRI_PID
+    sock=$CRI_SOCK
     bench_timed "$times" "$HULL_BIN_DIR/cri-call" "$sock" pull "$ref" ||
         bench_die "CRI pull from $kind failed (its log is in $d)"
     CRI_RSS=$(bench_rss "$pid")
@@ -95,5 +114,91 @@ bench_cri() {
     printf 'cri: RSS after one pull: hulld %s KiB, containerd %s KiB\n' "$rh" "$rc"
     add_result cri "PullImage cold ${layers}x${mib}MiB" ms "$mh" "$mc"
     add_result cri "daemon RSS after PullImage" KiB "$rh" "$rc"
+
+    # Pods: the busybox image (and, for containerd, its pause image).
+    umoci config --image "$dir/oci:l0" --tag pause --clear=config.cmd \
+        --config.cmd /bin/sleep --config.cmd 1000000 >/dev/null
+    skopeo copy --quiet --dest-tls-verify=false "oci:$dir/oci:l0" "docker://$reg/bench/busybox:v1"
+    skopeo copy --quiet --dest-tls-verify=false "oci:$dir/oci:pause" "docker://$reg/bench/pause:v1"
+    if ! cri_pods hulld "$dir/ph" "$reg" || ! cri_pods containerd "$dir/pc" "$reg"; then
+        bench_stop_all
+        return 0
+    fi
+    local ph1 pc1
+    ph1=$(median "$dir/ph/one.ms")
+    pc1=$(median "$dir/pc/one.ms")
+    printf 'cri: one pod (RunPodSandbox+CreateContainer+StartContainer), %s runs: hulld median %s ms (%s), containerd %s ms (%s)\n' \
+        "$n" "$ph1" "$(minmax "$dir/ph/one.ms")" "$pc1" "$(minmax "$dir/pc/one.ms")"
+    printf 'cri: %s pods at once: hulld %s ms, containerd %s ms\n' "${BENCH_CRI_PODS:-50}" \
+        "$(cat "$dir/ph/many.ms")" "$(cat "$dir/pc/many.ms")"
+    add_result cri "one pod+container start" ms "$ph1" "$pc1"
+    add_result cri "${BENCH_CRI_PODS:-50} pods at once" ms "$(cat "$dir/ph/many.ms")" "$(cat "$dir/pc/many.ms")"
     bench_stop_all
+}
+
+# cri_pods hulld|containerd DIR REGISTRY: on a fresh daemon under DIR,
+# pull the pod images, then time one pod at a time (DIR/one.ms, one line
+# per run) and BENCH_CRI_PODS at once (DIR/many.ms); every pod is removed
+# after. Fails (status 1), logging why, when the first pod fails (a hulld
+# serving no pods yet).
+cri_pods() {
+    local kind=$1 d=$2 reg=$3 n=${BENCH_CRI_N:-5} many=${BENCH_CRI_PODS:-50} pid sock i t0 t1
+    local call=$HULL_BIN_DIR/cri-call img=$reg/bench/busybox:v1
+    cri_start "$kind" "$d" "$reg"
+    pid=$CRI_PID
+    sock=$CRI_SOCK
+    if [[ $kind == containerd ]]; then
+        "$call" "$sock" pull "$reg/bench/pause:v1" >/dev/null || bench_die "containerd: pause image pull failed"
+    fi
+    "$call" "$sock" pull "$img" >/dev/null || bench_die "$kind: pull of $img failed"
+    if ! "$call" "$sock" pod probe "$img" "$d/logs" >/dev/null 2>"$d/probe.err"; then
+        # Skipped, not fatal: the other sections' summary still prints.
+        if grep -q 'not implemented' "$d/probe.err"; then
+            bench_log "cri: $kind serves no pods yet; pod benchmarks skipped"
+        else
+            bench_log "cri: $kind: a pod failed ($(cat "$d/probe.err")); pod benchmarks skipped"
+        fi
+        # What the failed pod left (its sandbox's shim outlives the daemon).
+        "$call" "$sock" rmp-all >/dev/null 2>&1 || true
+        bench_stop_pid "$pid"
+        if [[ $kind == hulld ]]; then cri_hulld_leftovers "$d"; fi
+        return 1
+    fi
+    "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
+    : >"$d/one.ms"
+    for ((i = 0; i < n; i++)); do
+        bench_timed "$d/one.ms" "$call" "$sock" pod "one$i" "$img" "$d/logs" || bench_die "$kind: pod one$i failed"
+        "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
+    done
+    local -a pids=()
+    t0=$(now_us)
+    for ((i = 0; i < many; i++)); do
+        "$call" "$sock" pod "many$i" "$img" "$d/logs" >/dev/null &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || bench_die "$kind: one of $many pods failed"; done
+    t1=$(now_us)
+    us_to_ms $((t1 - t0)) >"$d/many.ms"
+    "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
+    bench_stop_pid "$pid"
+    if [[ $kind == hulld ]]; then cri_hulld_leftovers "$d"; fi
+}
+
+# cri_hulld_leftovers DIR: once the hulld under DIR stopped, force-delete
+# the containers its runtime root still holds (by id), then kill the shims
+# and log drivers whose command line names DIR (unique to this run).
+cri_hulld_leftovers() {
+    local d=$1 rt id pid cmd
+    for rt in "$d"/state/runtime/*; do
+        [[ -d $rt ]] || continue
+        for id in $(ls "$rt"); do
+            "$HULLC" --root "$rt" delete --force "$id" >/dev/null 2>&1 || true
+        done
+    done
+    for pid in $(grep -lsF -- "$d/" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+        if [[ $cmd == */containerd-shim-hull-v2\ * || $cmd == */hull-log-driver\ * ]]; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
 }

@@ -155,13 +155,14 @@ bench_idle_cpu() {
 
 # bench_start_hulld DIR [CONFIG]: start $HULL_BIN_DIR/hulld with root,
 # state and socket (DIR/hull.sock) under DIR and CONFIG (TOML text) as its
-# config file; echo its pid once it answers.
+# config file; echo its pid once it answers. BENCH_HULLD_LOG_LEVEL: its
+# --log-level (default warn).
 bench_start_hulld() {
     local d=$1
     mkdir -p "$d"
     printf '%s\n' "${2:-}" >"$d/config.toml"
     "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" --address "$d/hull.sock" \
-        --config "$d/config.toml" --log-level warn >"$d/hulld.log" 2>&1 </dev/null &
+        --config "$d/config.toml" --log-level "${BENCH_HULLD_LOG_LEVEL:-warn}" >"$d/hulld.log" 2>&1 </dev/null &
     local pid=$!
     timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$d/hull.sock' version >/dev/null 2>&1; do kill -0 $pid || exit 1; sleep 0.02; done" ||
         bench_die "hulld did not start (log: $d/hulld.log)"

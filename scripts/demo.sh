@@ -19,7 +19,8 @@ bash scripts/deps.sh demo
 
 profile=${HULL_DEMO_PROFILE:-release}
 # every binary the demo starts: hullc, hulld, hull, and the ones hulld starts
-# per container (containerd-shim-hull-v2, hull-log-driver, hull-init for --init)
+# per container (containerd-shim-hull-v2, hull-log-driver, hull-init for --init,
+# hull-pause for CRI pods)
 say "building the workspace's binaries ($profile)"
 if [ "$profile" = release ]; then
     cargo build --release -q --workspace --bins

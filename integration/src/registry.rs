@@ -173,6 +173,33 @@ impl Registry {
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }
+
+    /// A bearer token for `scope` (e.g. `repository:a/b:pull`) from the
+    /// token server of an `Auth::Token` registry, asked with `user` and
+    /// `password`, as a client would get one to hand to another.
+    pub fn fetch_token(&self, user: &str, password: &str, scope: &str) -> io::Result<String> {
+        let t = self
+            .token
+            .as_ref()
+            .ok_or_else(|| io::Error::other("registry has no token server"))?;
+        let mut s = TcpStream::connect(&t.addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let basic = b64(format!("{user}:{password}").as_bytes(), false);
+        write!(
+            s,
+            "GET /token?service=hull-test-registry&scope={scope} HTTP/1.0\r\nHost: {}\r\nAuthorization: Basic {basic}\r\n\r\n",
+            t.addr
+        )?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp)?;
+        let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let v: serde_json::Value = serde_json::from_str(body)
+            .map_err(|e| io::Error::other(format!("token answer {body:?}: {e}")))?;
+        v["token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| io::Error::other(format!("no token in {body:?}")))
+    }
 }
 
 impl Drop for Registry {

@@ -234,3 +234,46 @@ fn pull_goes_through_the_configured_mirror() {
     assert_eq!(img.id, id);
     assert_eq!(img.repo_tags, vec![r]);
 }
+
+#[test]
+fn pull_with_a_registry_token() {
+    require_root!();
+    let (user, password) = ("kube", "tok-pw");
+    let reg = Registry::start(Auth::Token {
+        user: user.into(),
+        password: password.into(),
+    })
+    .unwrap();
+    let creds = format!("{user}:{password}");
+    let r = push_small(&reg, "private/tok:v1", &["--dest-creds", &creds]);
+    let c = CriHulld::start();
+    let cri = &c.cri;
+
+    // A token that is not the server's: refused, nothing recorded.
+    let e = cri
+        .pull(
+            &r,
+            Some(v1::AuthConfig {
+                registry_token: "not-a-token".into(),
+                ..Default::default()
+            }),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e}");
+    assert!(cri.list_images(None).is_empty());
+
+    // The token the client got itself is sent as is (no credentials).
+    let token = reg
+        .fetch_token(user, password, "repository:private/tok:pull")
+        .unwrap();
+    let id = cri
+        .pull(
+            &r,
+            Some(v1::AuthConfig {
+                registry_token: token,
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    assert_eq!(cri.image_status(&r, false).image.unwrap().id, id);
+}

@@ -133,3 +133,20 @@ fn network_ready_follows_the_cni_conf_dir() {
     std::fs::remove_file(&conf).unwrap();
     assert!(!c.cri.network_ready().status);
 }
+
+#[test]
+fn cri_socket_flag_moves_or_disables_it() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("flag.sock");
+    let h = Hulld::start_with_args("", &["--cri-socket", sock.to_str().unwrap()]);
+    let cri = CriClient::connect(&sock);
+    assert_eq!(cri.status(false).status.unwrap().conditions.len(), 2);
+    drop(cri);
+    assert!(!CriHulld::socket_of(&h).exists());
+    drop(h);
+
+    // Off: hulld serves (so it bound every socket it binds), no CRI.
+    let h = Hulld::start_with_args("", &["--cri-socket", ""]);
+    assert!(!CriHulld::socket_of(&h).exists());
+}

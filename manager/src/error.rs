@@ -48,6 +48,9 @@ pub enum Error {
     Db(String),
     #[error("no space left: {}", Escaped(.0))]
     NoSpace(String),
+    /// A deadline the caller gave passed (an exec's timeout).
+    #[error("{}", Escaped(.0))]
+    DeadlineExceeded(String),
     /// Something in hulld itself went wrong (a worker thread panicked).
     #[error("{}", Escaped(.0))]
     Internal(String),

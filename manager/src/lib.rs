@@ -16,6 +16,7 @@ pub mod manager;
 pub mod memory;
 pub mod metadata;
 pub mod network;
+pub mod pods;
 pub mod private;
 pub mod registry;
 pub mod snapshots;

@@ -5,6 +5,12 @@
 //! - `pull REF [USER:PASSWORD]`: pull, print the image ref
 //! - `images`: one line per image, ID and tags
 //! - `rmi REF`: remove an image
+//! - `pod NAME IMAGE [LOGDIR]`: RunPodSandbox (host network; its log
+//!   directory LOGDIR/NAME, made here as kubelet does), CreateContainer
+//!   (`sleep 3600` in IMAGE, logging to main.log) and StartContainer;
+//!   print the pod's ID
+//! - `rmp POD`: StopPodSandbox and RemovePodSandbox
+//! - `rmp-all`: the same for every pod
 //!
 //! Exits 1 with the gRPC status on stderr when a call fails.
 
@@ -22,6 +28,49 @@ fn spec(image: &str) -> Option<v1::ImageSpec> {
         image: image.into(),
         ..Default::default()
     })
+}
+
+/// A pod on the host's network (no CNI needed), its own PID and IPC
+/// namespaces, named `name` in the namespace "bench".
+fn pod_config(name: &str) -> v1::PodSandboxConfig {
+    v1::PodSandboxConfig {
+        metadata: Some(v1::PodSandboxMetadata {
+            name: name.into(),
+            uid: format!("{name}-uid"),
+            namespace: "bench".into(),
+            attempt: 0,
+        }),
+        // On the host's network the pod shares the host's UTS namespace,
+        // so no hostname of its own.
+        linux: Some(v1::LinuxPodSandboxConfig {
+            security_context: Some(v1::LinuxSandboxSecurityContext {
+                namespace_options: Some(v1::NamespaceOption {
+                    network: v1::NamespaceMode::Node as i32,
+                    pid: v1::NamespaceMode::Pod as i32,
+                    ipc: v1::NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn remove_pod(
+    rs: &mut RuntimeServiceClient<tonic::transport::Channel>,
+    pod: &str,
+) -> Result<(), Error> {
+    rs.stop_pod_sandbox(v1::StopPodSandboxRequest {
+        pod_sandbox_id: pod.into(),
+    })
+    .await?;
+    rs.remove_pod_sandbox(v1::RemovePodSandboxRequest {
+        pod_sandbox_id: pod.into(),
+    })
+    .await?;
+    Ok(())
 }
 
 async fn run(args: &[String]) -> Result<(), Error> {
@@ -86,6 +135,58 @@ async fn run(args: &[String]) -> Result<(), Error> {
                     image: spec(reference),
                 })
                 .await?;
+        }
+        ("pod", [name, image, logdir @ ..]) if logdir.len() <= 1 => {
+            let mut rs = RuntimeServiceClient::new(ch);
+            let mut config = pod_config(name);
+            let mut log_path = String::new();
+            if let [dir] = logdir {
+                let d = Path::new(dir).join(name);
+                std::fs::create_dir_all(&d)?;
+                config.log_directory = d.display().to_string();
+                log_path = "main.log".into();
+            }
+            let pod = rs
+                .run_pod_sandbox(v1::RunPodSandboxRequest {
+                    config: Some(config.clone()),
+                    runtime_handler: String::new(),
+                })
+                .await?
+                .into_inner()
+                .pod_sandbox_id;
+            let ctr = rs
+                .create_container(v1::CreateContainerRequest {
+                    pod_sandbox_id: pod.clone(),
+                    config: Some(v1::ContainerConfig {
+                        metadata: Some(v1::ContainerMetadata {
+                            name: "main".into(),
+                            attempt: 0,
+                        }),
+                        image: spec(image),
+                        command: vec!["sleep".into(), "3600".into()],
+                        log_path,
+                        ..Default::default()
+                    }),
+                    sandbox_config: Some(config),
+                })
+                .await?
+                .into_inner()
+                .container_id;
+            rs.start_container(v1::StartContainerRequest { container_id: ctr })
+                .await?;
+            println!("{pod}");
+        }
+        ("rmp", [pod]) => remove_pod(&mut RuntimeServiceClient::new(ch), pod).await?,
+        ("rmp-all", []) => {
+            let mut rs = RuntimeServiceClient::new(ch);
+            let pods = rs
+                .list_pod_sandbox(v1::ListPodSandboxRequest { filter: None })
+                .await?
+                .into_inner()
+                .items;
+            for p in pods {
+                remove_pod(&mut rs, &p.id).await?;
+            }
         }
         _ => return Err(format!("unknown command or arguments: {cmd} {}", rest.join(" ")).into()),
     }

@@ -74,6 +74,8 @@ pub struct Hulld {
     /// Where hulld is run from (and so where it finds the shim, hullc and
     /// hull); `bin_path` when unset.
     pub bin_dir: Option<PathBuf>,
+    /// Flags given to hulld after its paths.
+    pub args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -93,7 +95,7 @@ impl Hulld {
     /// hulld whose root is a tmpfs of `size_mib` MiB that this guard
     /// mounts (and unmounts on drop, with everything under its dir).
     pub fn start_on_tmpfs(config: &str, size_mib: u64) -> Hulld {
-        Self::start_with(config, None, |root| {
+        Self::start_with(config, None, &[], |root| {
             fs::create_dir_all(root).unwrap();
             let opts = format!("size={size_mib}m,mode=0711");
             nix::mount::mount(
@@ -109,13 +111,19 @@ impl Hulld {
 
     /// hulld run from `bin_dir` (None: the build's).
     pub fn start_in(config: &str, bin_dir: Option<PathBuf>) -> Hulld {
-        Self::start_with(config, bin_dir, |_| {})
+        Self::start_with(config, bin_dir, &[], |_| {})
+    }
+
+    /// hulld given `args` after its paths.
+    pub fn start_with_args(config: &str, args: &[&str]) -> Hulld {
+        Self::start_with(config, None, args, |_| {})
     }
 
     /// `prepare_root` runs on the root path before hulld starts.
     fn start_with(
         config: &str,
         bin_dir: Option<PathBuf>,
+        args: &[&str],
         prepare_root: impl FnOnce(&Path),
     ) -> Hulld {
         let config = if config.contains("default_network") {
@@ -143,6 +151,7 @@ impl Hulld {
             config: cfg,
             home,
             bin_dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         prepare_root(&h.root);
@@ -173,6 +182,7 @@ impl Hulld {
             .arg(&self.config)
             .arg("--log-level")
             .arg("debug")
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

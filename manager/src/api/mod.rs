@@ -99,6 +99,7 @@ impl From<Error> for tonic::Status {
             Error::Unauthorized(_) => tonic::Status::unauthenticated(msg),
             Error::Unsupported(_) => tonic::Status::unimplemented(msg),
             Error::NoSpace(_) => tonic::Status::resource_exhausted(msg),
+            Error::DeadlineExceeded(_) => tonic::Status::deadline_exceeded(msg),
             Error::Registry(_) | Error::Db(_) | Error::Internal(_) | Error::Io { .. } => {
                 tonic::Status::internal(msg)
             }

@@ -5,8 +5,9 @@
 //! A binary of its own, not a `hull` subcommand, because one runs per
 //! container: without the CLI's code it maps and dirties far less memory.
 //! Arguments: `[log-driver] --dir DIR [--max-size BYTES] [--max-file N]
-//! [--partial-lines]` (write a partial line after 10 ms without more
-//! output: prompts of -i/-t containers), each also as `--flag=value`.
+//! [--partial-lines] [--cri-log FILE]` (write a partial line after 10 ms
+//! without more output: prompts of -i/-t containers; CRI's log format at
+//! FILE instead of json-file), each also as `--flag=value`.
 
 use std::path::PathBuf;
 use std::process::exit;
@@ -21,6 +22,7 @@ fn main() {
     let mut max_size: u64 = 0;
     let mut max_file: u32 = 1;
     let mut partial_lines = false;
+    let mut cri_log: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -50,15 +52,20 @@ fn main() {
                     .unwrap_or_else(|_| usage(&format!("bad --max-file {v:?}")));
             }
             "--partial-lines" => partial_lines = true,
+            "--cri-log" => cri_log = Some(PathBuf::from(value())),
             _ => usage(&format!("unknown argument {arg:?}")),
         }
     }
     let Some(dir) = dir else {
         usage("--dir is required");
     };
-    if let Err(e) =
-        hull_manager::containers::logfile::run_driver(&dir, max_size, max_file, partial_lines)
-    {
+    if let Err(e) = hull_manager::containers::logfile::run_driver(
+        &dir,
+        max_size,
+        max_file,
+        partial_lines,
+        cri_log.as_deref(),
+    ) {
         eprintln!("hull-log-driver: {}: {e}", dir.display());
         exit(1);
     }

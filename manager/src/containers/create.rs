@@ -14,6 +14,20 @@ fn nofile_limit() -> u64 {
         .unwrap_or(1024)
 }
 
+/// RLIMIT_NOFILE of a generated spec no higher than hulld's own hard limit.
+pub fn cap_rlimits(spec: &mut serde_json::Value) {
+    let cap = nofile_limit();
+    if let Some(rl) = spec["process"]["rlimits"].as_array_mut() {
+        for r in rl {
+            for k in ["hard", "soft"] {
+                if r[k].as_u64().is_some_and(|x| x > cap) {
+                    r[k] = cap.into();
+                }
+            }
+        }
+    }
+}
+
 /// The top-most layer directory holding `rel` (for /etc/passwd lookups
 /// without mounting the image).
 fn image_file(m: &Manager, top: &str, rel: &str) -> Option<PathBuf> {
@@ -92,6 +106,14 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     if let Some(h) = &o.run.health {
         health::validate(h).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     }
+    // No image: a ready spec over a root file system of the bundle's own
+    // (a pod's pause), no snapshot.
+    if o.image.is_empty() {
+        return match o.spec {
+            Some(spec) => create_without_image(m, ns, id, name, o.labels, spec),
+            None => Err(Error::InvalidArgument("no image given".into())),
+        };
+    }
     let img = ops::get_one(m, ns, &o.image)?;
     let resolved = ops::resolve(m, &img, &Platform::host())?;
     let top = resolved
@@ -166,17 +188,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             };
             let mut v = spec::generate(&img_cfg, &ro, &rootfs)
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            // RLIMIT_NOFILE no higher than hulld's own hard limit.
-            let cap = nofile_limit();
-            if let Some(rl) = v["process"]["rlimits"].as_array_mut() {
-                for r in rl {
-                    for k in ["hard", "soft"] {
-                        if r[k].as_u64().is_some_and(|x| x > cap) {
-                            r[k] = cap.into();
-                        }
-                    }
-                }
-            }
+            cap_rlimits(&mut v);
             if !run.stop_signal.is_empty() {
                 v["annotations"]["org.opencontainers.image.stopSignal"] =
                     run.stop_signal.clone().into();
@@ -252,45 +264,56 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             return Err(e);
         }
     }
-    let summary = Summary::of_spec(&spec, &bundle);
+    let mut r = new_record(id, name, bundle, o.labels, spec);
+    r.image = img.name.clone();
+    r.image_id = resolved.manifest.config.digest.clone();
+    r.image_target = img.target.digest.clone();
+    r.snapshot_key = snapshot_key;
+    r.snapshotter = m.snapshots.driver().name().into();
+    r.auto_remove = o.auto_remove;
+    r.log_max_size = o.run.log_max_size.max(0) as u64;
+    r.log_max_file = o.run.log_max_file.max(0) as u32;
+    r.cri_log = o.cri_log;
+    r.healthcheck = health::merge(o.run.health.as_ref(), image_health.as_ref());
+    if policy != restart::RestartPolicy::No {
+        r.restart_policy = policy.to_string();
+    }
+    r.anon_volumes = vplan.anonymous.clone();
+    publish_created(m, ns, r)
+}
+
+/// A created container's record, before its image and options.
+fn new_record(
+    id: String,
+    name: String,
+    bundle: PathBuf,
+    labels: BTreeMap<String, String>,
+    spec: String,
+) -> ContainerRecord {
     let now = now_secs();
-    let r = ContainerRecord {
+    ContainerRecord {
         id,
         name,
-        image: img.name.clone(),
-        image_id: resolved.manifest.config.digest.clone(),
-        image_target: img.target.digest.clone(),
-        snapshot_key,
-        snapshotter: m.snapshots.driver().name().into(),
         runtime: RUNTIME.into(),
-        labels: o.labels,
+        labels,
         created_at: now,
         updated_at: now,
-        auto_remove: o.auto_remove,
+        summary: Some(Summary::of_spec(&spec, &bundle)),
         bundle,
         state: ContainerState {
             status: CREATED.into(),
             ..Default::default()
         },
-        log_max_size: o.run.log_max_size.max(0) as u64,
-        log_max_file: o.run.log_max_file.max(0) as u32,
-        restart_policy: if policy == restart::RestartPolicy::No {
-            String::new()
-        } else {
-            policy.to_string()
-        },
-        restart_count: 0,
-        stopped_by_user: false,
-        anon_volumes: vplan.anonymous.clone(),
         created_nanos: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(now * 1_000_000_000),
-        summary: Some(summary),
-        healthcheck: health::merge(o.run.health.as_ref(), image_health.as_ref()),
-        health: None,
         spec,
-    };
+        ..Default::default()
+    }
+}
+
+fn publish_created(m: &Manager, ns: &str, r: ContainerRecord) -> Result<ContainerRecord> {
     save(m, ns, &r)?;
     m.events.publish(
         ns,
@@ -298,6 +321,30 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         serde_json::json!({"id": r.id, "name": r.name, "image": r.image}),
     );
     Ok(r)
+}
+
+/// A container without an image: `spec` names `<bundle>/rootfs`, an empty
+/// directory its mounts fill (a pod's pause, bind-mounted).
+fn create_without_image(
+    m: &Manager,
+    ns: &str,
+    id: String,
+    name: String,
+    labels: BTreeMap<String, String>,
+    spec: String,
+) -> Result<ContainerRecord> {
+    let bundle = bundle_dir(m, ns, &id);
+    let made = (|| -> Result<()> {
+        let rootfs = bundle.join("rootfs");
+        crate::private::dir(&rootfs).ctx(|| format!("create {}", rootfs.display()))?;
+        crate::private::write(&bundle.join("config.json"), &spec).ctx(|| "write config.json".into())
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&bundle);
+        return Err(e);
+    }
+    let r = new_record(id, name, bundle, labels, spec);
+    publish_created(m, ns, r)
 }
 
 /// The user's `-v`/`--mount`/`--tmpfs` plus the image's VOLUMEs.

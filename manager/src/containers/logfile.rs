@@ -315,9 +315,24 @@ fn utf8_cut(b: &[u8]) -> usize {
     n
 }
 
+/// Where the driver writes entries: Docker's json-file or CRI's format.
+pub enum Sink {
+    Json(Writer),
+    Cri(super::cri_log::Writer),
+}
+
+impl Sink {
+    fn write(&mut self, e: &Entry) -> std::io::Result<()> {
+        match self {
+            Sink::Json(w) => w.write(e),
+            Sink::Cri(w) => w.write(e),
+        }
+    }
+}
+
 /// Copy one stream into the writer, line by line; with `partial`, a
 /// partial line is written once the stream is quiet for PARTIAL_WAIT_MS.
-fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>, partial: bool) {
+fn pump(mut from: File, stream: u32, w: Arc<Mutex<Sink>>, partial: bool) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
     let mut buf = vec![0u8; 32 * 1024];
@@ -366,11 +381,13 @@ fn pump(mut from: File, stream: u32, w: Arc<Mutex<Writer>>, partial: bool) {
 /// ready; runs until both streams end.
 /// `partial_lines`: write partial lines after a quiet spell (interactive
 /// containers, whose prompts attach must show).
+/// `cri_log`: write CRI's format at that file instead of json-file in `dir`.
 pub fn run_driver(
     dir: &Path,
     max_size: u64,
     max_file: u32,
     partial_lines: bool,
+    cri_log: Option<&Path>,
 ) -> std::io::Result<()> {
     use std::os::fd::FromRawFd;
     // Held while we run: hulld records a task's exit only after taking it,
@@ -382,7 +399,11 @@ pub fn run_driver(
         .open(dir.join(LOCK_FILE))?;
     let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| std::io::Error::from(e))?;
-    let w = Arc::new(Mutex::new(Writer::open(dir, max_size, max_file)?));
+    let sink = match cri_log {
+        Some(p) => Sink::Cri(super::cri_log::Writer::open(p)?),
+        None => Sink::Json(Writer::open(dir, max_size, max_file)?),
+    };
+    let w = Arc::new(Mutex::new(sink));
     // SAFETY: the shim hands us fds 3, 4 and 5 (containerd's logging binary
     // protocol); we own them from here on.
     let (out, err, ready) = unsafe {

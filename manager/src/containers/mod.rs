@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod copy;
 mod create;
+pub mod cri_log;
 pub mod exec;
 pub mod files;
 pub mod health;
@@ -37,7 +38,7 @@ use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
 
 pub use crate::ids::{new_id, valid_name};
-pub use create::{create, resolve_user};
+pub use create::{cap_rlimits, create, resolve_user};
 pub use options::{CreateOptions, RunSpec};
 pub use remove::{remove, remove_anonymous_volumes, users_of};
 
@@ -126,6 +127,10 @@ pub struct ContainerRecord {
     /// Its health, once started with a healthcheck.
     #[serde(default)]
     pub health: Option<health::HealthState>,
+    /// Output in CRI's log format at this file (a container of a CRI pod)
+    /// instead of Docker's json-file in the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cri_log: Option<PathBuf>,
 }
 
 /// What `hull ps` shows of a container's spec, kept apart so that a

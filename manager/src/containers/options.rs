@@ -16,6 +16,8 @@ pub struct CreateOptions {
     /// A ready spec (JSON); None: generate one from the image and `run`.
     pub spec: Option<String>,
     pub run: RunSpec,
+    /// Write the output in CRI's log format at this file (CRI containers).
+    pub cri_log: Option<std::path::PathBuf>,
 }
 
 /// What `hull run`/`create` asks for (Docker's flags, as given).

@@ -51,9 +51,12 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
     let rootfs = r.bundle.join("rootfs");
     // The shim unmounts the rootfs when it deletes the task; be sure.
     let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
-    match m.snapshots.remove(&r.snapshot_key) {
-        Ok(()) | Err(Error::NotFound(_)) => {}
-        Err(e) => return Err(e),
+    // (none: a container without an image, a pod's pause)
+    if !r.snapshot_key.is_empty() {
+        match m.snapshots.remove(&r.snapshot_key) {
+            Ok(()) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     crate::network::forget(m, ns, &r.id);
     if r.bundle.starts_with(m.state.join("containers")) {

@@ -83,7 +83,7 @@ impl Live {
 
 /// Wait (blocking, at most `limit`) until the task exited and hulld cleaned
 /// up after it.
-pub(super) fn wait_exited(live: &Live, limit: Duration) -> Result<Exit> {
+pub fn wait_exited(live: &Live, limit: Duration) -> Result<Exit> {
     runtime()?
         .block_on(async { tokio::time::timeout(limit, live.wait()).await })
         .map_err(|_| Error::Internal(format!("task {} did not exit after SIGKILL", live.id)))
@@ -232,7 +232,12 @@ fn create_task_inner(
         )));
     }
     let options = runtime_options(m)?;
-    let mounts = m.snapshots.mounts(&r.snapshot_key)?;
+    // No snapshot: the bundle's rootfs as it is (a pod's pause).
+    let mounts = if r.snapshot_key.is_empty() {
+        Vec::new()
+    } else {
+        m.snapshots.mounts(&r.snapshot_key)?
+    };
     let (address, shim_pid) = start_shim(m, ns, &r.id, &r.bundle)?;
     let client = match connect(&address) {
         Ok(c) => c,
@@ -259,6 +264,18 @@ fn create_task_inner(
         })
         .collect();
     match find_binary(LOG_DRIVER_BINARY) {
+        // CRI's log format at the file kubelet asked for.
+        Ok(driver) if r.cri_log.is_some() => {
+            let path = r.cri_log.clone().unwrap_or_default();
+            let uri = format!(
+                "binary://{}?--dir={}&--cri-log={}",
+                uri_escape(&driver.display().to_string()),
+                uri_escape(&r.bundle.display().to_string()),
+                uri_escape(&path.display().to_string()),
+            );
+            req.stdout = uri.clone();
+            req.stderr = uri;
+        }
         // json-file logs written by the shim's logging binary.
         Ok(driver) => {
             let uri = format!(

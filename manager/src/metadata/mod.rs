@@ -27,6 +27,10 @@ pub enum Table {
     /// Containers' OCI specs (key `<ns>/<id>`, raw JSON text), apart from
     /// their records so that a listing reads no spec.
     ContainerSpecs,
+    /// CRI pod sandboxes (key `<ns>/<id>`).
+    Sandboxes,
+    /// What CRI knows of the containers in pods (key `<ns>/<id>`).
+    PodContainers,
 }
 
 impl Table {
@@ -40,9 +44,11 @@ impl Table {
             Table::Networks => TableDefinition::new("networks"),
             Table::Endpoints => TableDefinition::new("endpoints"),
             Table::ContainerSpecs => TableDefinition::new("container_specs"),
+            Table::Sandboxes => TableDefinition::new("sandboxes"),
+            Table::PodContainers => TableDefinition::new("pod_containers"),
         }
     }
-    const ALL: [Table; 8] = [
+    const ALL: [Table; 10] = [
         Table::Images,
         Table::Snapshots,
         Table::Leases,
@@ -51,6 +57,8 @@ impl Table {
         Table::Networks,
         Table::Endpoints,
         Table::ContainerSpecs,
+        Table::Sandboxes,
+        Table::PodContainers,
     ];
 }
 

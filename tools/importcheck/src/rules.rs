@@ -13,6 +13,7 @@ pub const CRATE_DEPS: &[(&str, &[&str])] = &[
     ("hull-seccomp", &[]),
     ("hull-proto", &[]),
     ("hull-init", &[]),
+    ("hull-pause", &[]),
     ("hull-dockerfile", &[]),
     ("hull-cri-api", &[]),
     // the Compose model: pure, no daemon and no API
@@ -67,6 +68,7 @@ pub const DOMAIN_MODULES: &[&str] = &[
     "gc",
     "metadata",
     "ids",
+    "pods",
 ];
 
 /// Import roots no domain module may use: the API floor, the old server

@@ -82,6 +82,7 @@ pub async fn serve(
     listener: tokio::net::UnixListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    crate::pods::oom::watch(m.clone());
     let cri = Cri::new(m);
     tonic::transport::Server::builder()
         .add_service(v1::runtime_service_server::RuntimeServiceServer::new(
