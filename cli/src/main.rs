@@ -2,6 +2,7 @@
 //! daemon code: what it shares with hulld is in `hull-types`.
 
 mod attach;
+mod build;
 mod client;
 mod containers;
 mod cp;
@@ -88,6 +89,13 @@ pub enum Cmd {
     Save(SaveArgs),
     /// Load images from a tar archive.
     Load(LoadArgs),
+    /// Build an image from a Dockerfile.
+    Build(Box<build::BuildArgs>),
+    /// Manage builds (build, prune the cache).
+    #[command(subcommand)]
+    Builder(build::BuilderCmd),
+    /// Show the history of an image.
+    History(build::history::HistoryArgs),
     /// Show version information.
     Version,
     /// Show daemon information.
@@ -217,6 +225,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Logout { .. } => Ok(()),
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => transfer::save(&conn, a).await,
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => transfer::load(&conn, a).await,
+        Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::build(&conn, *a).await,
+        Cmd::Builder(c) => build::run_builder(&conn, c).await,
+        Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => {
+            build::history::history(&conn, a).await
+        }
         Cmd::Version => system::version(&conn).await,
         Cmd::Info(a) => system::info(&conn, a).await,
         Cmd::Snapshot(c) => snapshots::run(&conn, c).await,
