@@ -23,8 +23,9 @@ demo_packages=(
 )
 test_packages=(
     git
-    # reference runtime / manager used by the compatibility tests
-    runc containerd
+    # reference runtime / manager used by the compatibility tests; buildah
+    # is the reference of `hull build` (build_compat.rs, bench/build.sh)
+    runc containerd buildah
     # benchmarks and test tooling
     hyperfine jq procps util-linux psmisc
 )
