@@ -200,6 +200,8 @@ fn the_result_runs_is_pushed_and_read_by_skopeo_and_umoci() {
     env.build_ok(
         ctx.path(),
         &[
+            "-t",
+            "local/app:2",
             "--output",
             &format!("type=docker,dest={}", docker.display()),
         ],
