@@ -167,7 +167,13 @@ fn run_cli() -> i32 {
             }
             if let Some(s) = e.downcast_ref::<tonic::Status>() {
                 client::exit_if_connection_lost(s);
-                eprintln!("Error response from daemon: {}", escape(s.message()));
+                // A status without a message (a service this hulld lacks) says its code.
+                let msg = if s.message().is_empty() {
+                    s.code().description()
+                } else {
+                    s.message()
+                };
+                eprintln!("Error response from daemon: {}", escape(msg));
             } else {
                 eprintln!("Error: {}", escape(&format!("{e:#}")));
             }

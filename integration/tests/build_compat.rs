@@ -16,14 +16,14 @@ use manager_support::*;
 /// Builds `ctx` with hull and with buildah and compares the trees.
 fn same_as_buildah(env: &BuildEnv, ctx: &Ctx, name: &str, extra: &[&str]) {
     let tag = format!("compat/{name}:1");
-    let mut args = vec!["-t", tag.as_str()];
-    args.extend_from_slice(extra);
-    env.build_ok(ctx.path(), &args);
     let scratch = Scratch::new();
-    let ours = env.rootfs(&tag, &scratch.join("hull"));
     let buildah = Buildah::new();
     buildah.bud(ctx.path(), &tag, extra);
     let theirs = buildah.rootfs(&tag, &scratch.join("buildah"));
+    let mut args = vec!["-t", tag.as_str()];
+    args.extend_from_slice(extra);
+    env.build_ok(ctx.path(), &args);
+    let ours = env.rootfs(&tag, &scratch.join("hull"));
     assert_same_tree(&ours, &theirs);
 }
 
