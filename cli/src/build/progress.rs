@@ -286,11 +286,13 @@ impl<W: Write> Progress<W> {
     }
 }
 
-/// `text` with the seconds right-aligned at column `cols`.
+/// `text` with the seconds right-aligned at column `cols` (the text cut
+/// short rather than the time).
 fn with_time(text: &str, secs: f64, cols: usize) -> String {
     let t = format!("{secs:.1}s");
-    let used = text.chars().count() + t.len() + 1;
-    let pad = cols.saturating_sub(1).saturating_sub(used).max(1);
+    let room = cols.saturating_sub(2 + t.len()).max(10);
+    let text = cut(text, room);
+    let pad = room.saturating_sub(text.chars().count()) + 1;
     format!("{text}{}{t}", " ".repeat(pad))
 }
 
@@ -401,6 +403,14 @@ mod tests {
             let l = l.rsplit("\x1b[J").next().unwrap_or(l);
             assert!(l.chars().count() < 60, "{l:?} wider than the terminal");
         }
+    }
+
+    #[test]
+    fn tty_keeps_the_time_of_a_long_line() {
+        let l = with_time(&format!(" => [0] RUN {}", "x".repeat(100)), 1.25, 40);
+        assert_eq!(l.chars().count(), 39, "{l:?}");
+        assert!(l.ends_with(" 1.2s"), "{l:?}");
+        assert_eq!(with_time(" => a", 0.5, 20), " => a          0.5s");
     }
 
     #[test]
