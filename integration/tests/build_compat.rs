@@ -219,14 +219,10 @@ fn the_result_runs_is_pushed_and_read_by_skopeo_and_umoci() {
         .args(["copy", "--quiet", "--src-tls-verify=false"])
         .arg(format!("docker://{remote}"))
         .arg(format!("oci:{}:app", layout.display())));
-    let bundle = scratch.join("bundle");
-    sh(Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:app", layout.display()))
-        .arg(&bundle));
+    let rootfs = umoci_unpack(&layout, "app", &scratch.join("bundle"));
     assert_eq!(
-        std::fs::read_to_string(bundle.join("rootfs/built")).unwrap(),
+        std::fs::read_to_string(rootfs.join("built")).unwrap(),
         "built\n"
     );
-    assert!(bundle.join("rootfs/bin/busybox").exists());
+    assert!(rootfs.join("bin/busybox").exists());
 }

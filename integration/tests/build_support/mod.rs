@@ -87,12 +87,7 @@ impl BuildEnv {
             .args(["copy", "--quiet"])
             .arg(format!("oci-archive:{}", archive.display()))
             .arg(format!("oci:{}:img", layout.display())));
-        let bundle = into.join("bundle");
-        sh(Command::new("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:img", layout.display()))
-            .arg(&bundle));
-        bundle.join("rootfs")
+        umoci_unpack(&layout, "img", &into.join("bundle"))
     }
 
     /// The snapshot keys hulld holds now.
@@ -327,12 +322,7 @@ impl Buildah {
             .cmd()
             .args(["push", "-q", tag])
             .arg(format!("oci:{}:img", layout.display())));
-        let bundle = into.join("bundle");
-        sh(Command::new("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:img", layout.display()))
-            .arg(&bundle));
-        bundle.join("rootfs")
+        umoci_unpack(&layout, "img", &into.join("bundle"))
     }
 }
 
@@ -391,6 +381,15 @@ pub fn assert_same_tree(hull: &Path, buildah: &Path) {
         }
     }
     assert!(diffs.is_empty(), "trees differ:\n{}", diffs.join("\n"));
+}
+
+/// `umoci unpack` of `layout`:`tag` into `bundle`; the rootfs path.
+pub fn umoci_unpack(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
+    sh(Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(bundle));
+    bundle.join("rootfs")
 }
 
 /// The image's config (`hull image inspect`'s .Config).
