@@ -277,3 +277,70 @@ fn dockerignore_and_symlinks_in_the_context() {
         std::path::Path::new("app/main.txt")
     );
 }
+
+#[test]
+fn ctrl_c_during_a_run_step_leaves_nothing() {
+    require_root!();
+    use std::io::{BufRead, BufReader};
+    use std::time::Duration;
+    let env = BuildEnv::start();
+    env.h.hull_ok(&["pull", "-q", &env.base]);
+    let before = env.snapshots();
+    let ctx = Ctx::new(&format!(
+        "FROM {}\nRUN echo started && sleep 60\n",
+        env.base
+    ));
+    let mut child = env
+        .h
+        .hull_cmd(&[
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "-t",
+            "int/x:1",
+        ])
+        .arg(ctx.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The RUN step is running once its output arrives.
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the RUN step did not start");
+        if line.ends_with(" started") {
+            break;
+        }
+    }
+    signal(child.id(), nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    // hulld cancels the build and removes its container and mounts.
+    wait_until(
+        "the build's container to go",
+        Duration::from_secs(20),
+        || {
+            env.h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty()
+                && hull_integration::cleanup::mounts_under(env.h.dir.path()).is_empty()
+        },
+    );
+    assert!(!env
+        .h
+        .hull(&["image", "inspect", "int/x:1"])
+        .status
+        .success());
+    env.h.hull_ok(&["builder", "prune", "-f"]);
+    env.assert_nothing_left(&before);
+}
