@@ -114,6 +114,7 @@ impl pb::containers_server::Containers for Server {
             auto_remove: c.auto_remove,
             spec: (!c.spec.is_empty()).then(|| String::from_utf8_lossy(&c.spec).into_owned()),
             run: run_spec(r.options.unwrap_or_default()),
+            rootfs: None,
         };
         if o.image.is_empty() {
             return Err(Status::invalid_argument("no image given"));

@@ -89,19 +89,17 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             )));
         }
     }
-    let img = ops::get_one(m, ns, &o.image)?;
-    let resolved = ops::resolve(m, &img, &Platform::host())?;
-    let top = resolved
-        .chain_ids
-        .last()
-        .cloned()
-        .ok_or_else(|| Error::FailedPrecondition(format!("image {} has no layers", o.image)))?;
-    if !m.snapshots.exists(&top) {
-        return Err(Error::FailedPrecondition(format!(
-            "image {} is not unpacked (pull it again)",
-            o.image
-        )));
-    }
+    let base = match &o.rootfs {
+        Some(r) => Base {
+            name: r.label.clone(),
+            id: String::new(),
+            target: String::new(),
+            top: r.parent.clone(),
+            config: r.config.clone(),
+        },
+        None => image_base(m, ns, &o.image)?,
+    };
+    let top = base.top.clone();
     let bundle = bundle_dir(m, ns, &id);
     let rootfs = bundle.join("rootfs");
     let vols = crate::volumes::Volumes::new(&m.root);
@@ -110,8 +108,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     let spec = match o.spec {
         Some(s) => s,
         None => {
-            let cfg: serde_json::Value = serde_json::from_slice(&resolved.config_raw)?;
-            let img_cfg: spec::ImageConfig = cfg
+            let img_cfg: spec::ImageConfig = base
+                .config
                 .get("config")
                 .cloned()
                 .map(serde_json::from_value)
@@ -252,9 +250,9 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     let r = ContainerRecord {
         id,
         name,
-        image: img.name.clone(),
-        image_id: resolved.manifest.config.digest.clone(),
-        image_target: img.target.digest.clone(),
+        image: base.name,
+        image_id: base.id,
+        image_target: base.target,
         snapshot_key,
         snapshotter: m.snapshots.driver().name().into(),
         runtime: RUNTIME.into(),
@@ -291,6 +289,37 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         serde_json::json!({"id": r.id, "name": r.name, "image": r.image}),
     );
     Ok(r)
+}
+
+/// What a container is made from: an image's names, top layer and config.
+struct Base {
+    name: String,
+    id: String,
+    target: String,
+    top: String,
+    config: serde_json::Value,
+}
+
+fn image_base(m: &Manager, ns: &str, image: &str) -> Result<Base> {
+    let img = ops::get_one(m, ns, image)?;
+    let resolved = ops::resolve(m, &img, &Platform::host())?;
+    let top = resolved
+        .chain_ids
+        .last()
+        .cloned()
+        .ok_or_else(|| Error::FailedPrecondition(format!("image {image} has no layers")))?;
+    if !m.snapshots.exists(&top) {
+        return Err(Error::FailedPrecondition(format!(
+            "image {image} is not unpacked (pull it again)"
+        )));
+    }
+    Ok(Base {
+        name: img.name,
+        id: resolved.manifest.config.digest,
+        target: img.target.digest,
+        top,
+        config: serde_json::from_slice(&resolved.config_raw)?,
+    })
 }
 
 /// The user's `-v`/`--mount`/`--tmpfs` plus the image's VOLUMEs.

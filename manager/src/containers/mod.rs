@@ -37,7 +37,7 @@ use crate::metadata::{ns_key, Table};
 
 pub use crate::ids::{new_id, valid_name};
 pub use create::{create, resolve_user};
-pub use options::{CreateOptions, RunSpec};
+pub use options::{CreateOptions, RunSpec, SnapshotRootfs};
 pub use remove::{remove, remove_anonymous_volumes, users_of};
 
 use crate::ids::names;

@@ -27,6 +27,8 @@ pub enum Table {
     /// Containers' OCI specs (key `<ns>/<id>`, raw JSON text), apart from
     /// their records so that a listing reads no spec.
     ContainerSpecs,
+    /// `hull build`'s step cache (key: the step's cache key).
+    BuildCache,
 }
 
 impl Table {
@@ -40,9 +42,10 @@ impl Table {
             Table::Networks => TableDefinition::new("networks"),
             Table::Endpoints => TableDefinition::new("endpoints"),
             Table::ContainerSpecs => TableDefinition::new("container_specs"),
+            Table::BuildCache => TableDefinition::new("build_cache"),
         }
     }
-    const ALL: [Table; 8] = [
+    const ALL: [Table; 9] = [
         Table::Images,
         Table::Snapshots,
         Table::Leases,
@@ -51,6 +54,7 @@ impl Table {
         Table::Networks,
         Table::Endpoints,
         Table::ContainerSpecs,
+        Table::BuildCache,
     ];
 }
 

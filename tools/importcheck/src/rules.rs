@@ -57,6 +57,7 @@ pub const DOMAIN_MODULES: &[&str] = &[
     "gc",
     "metadata",
     "ids",
+    "build",
 ];
 
 /// Import roots no domain module may use: the API floor, the old server
