@@ -76,23 +76,13 @@ COPY one.txt relative/
 
 #[test]
 #[ignore = "hulld's ADD of a local tar leaves the destination dir 0:0 where buildah (and Docker) apply the archive's ./ entry (3:4); un-ignore when h-build-engine fixes it"]
-fn compat_chown_chmod_and_add_archives() {
+fn compat_add_archives_with_a_root_entry() {
     require_root!();
     let env = BuildEnv::start();
     let ctx = Ctx::new(&format!(
-        r#"FROM {base}
-COPY --chown=1000:1000 owned /owned
-COPY --chown=7 dir /chowned-dir
-ADD plain.txt /added/plain.txt
-ADD layer.tar /extracted/
-ADD layer.tar.gz /extracted-gz/
-"#,
-        base = env.base
+        "FROM {}\nADD layer.tar /extracted/\nADD layer.tar.gz /extracted-gz/\n",
+        env.base
     ));
-    ctx.write("owned", "mine\n")
-        .write("dir/a", "a\n")
-        .write("dir/sub/b", "b\n")
-        .write("plain.txt", "plain\n");
     let src = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(src.path().join("t/inner")).unwrap();
     std::fs::write(src.path().join("t/inner/f"), "in the tar\n").unwrap();
