@@ -199,6 +199,17 @@ fn dockerfile_outside_the_context_on_stdin_and_a_tar_context() {
         env.h.hull_ok(&["run", "--rm", "in/tar:1"]),
         "context data\n"
     );
+    // The same tar gzipped.
+    let gz = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(ctx.path())
+        .args(["-czf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(gz.status.success());
+    let out = pipe(&env, &["-t", "in/gz:1"], None, &gz.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.h.hull_ok(&["run", "--rm", "in/gz:1"]), "context data\n");
 
     // A Dockerfile on stdin, no context: COPY has nothing to copy.
     let simple = format!(
