@@ -151,19 +151,12 @@ fn json_blob(h: &Hulld, digest: &str) -> serde_json::Value {
     serde_json::from_slice(&blob(h, digest)).unwrap()
 }
 
-/// Names and contents of the regular files of a gzip layer blob.
+/// Names and contents of the entries of a gzip layer blob.
 fn layer_files(h: &Hulld, digest: &str) -> BTreeMap<String, Vec<u8>> {
-    let gz = blob(h, digest);
-    let mut a = tar::Archive::new(flate2_read(&gz));
-    let mut out = BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().display().to_string();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).unwrap();
-        out.insert(name, data);
-    }
-    out
+    layer_entries(h, digest)
+        .into_iter()
+        .map(|(n, (_, _, _, data))| (n, data))
+        .collect()
 }
 
 fn flate2_read(gz: &[u8]) -> impl Read + '_ {
@@ -458,5 +451,162 @@ fn a_dropped_call_stops_the_build_and_cleans_up() {
             && cleanup::mounts_under(h.dir.path()).is_empty()
             && std::fs::read_dir(h.state.join("build")).is_ok_and(|mut d| d.next().is_none())
     });
+    assert_build_left_nothing(&h);
+}
+
+/// Entries of a gzip layer: name → (mode, uid, gid, content).
+fn layer_entries(h: &Hulld, digest: &str) -> BTreeMap<String, (u32, u64, u64, Vec<u8>)> {
+    let gz = blob(h, digest);
+    let mut a = tar::Archive::new(flate2_read(&gz));
+    let mut out = BTreeMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let hd = e.header().clone();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.insert(
+            name,
+            (
+                hd.mode().unwrap(),
+                hd.uid().unwrap(),
+                hd.gid().unwrap(),
+                data,
+            ),
+        );
+    }
+    out
+}
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (n, c) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_600_000_000);
+        h.set_size(c.len() as u64);
+        b.append_data(&mut h, n, c.as_bytes()).unwrap();
+    }
+    let raw = b.into_inner().unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, &raw).unwrap();
+    e.finish().unwrap()
+}
+
+/// The context tar with a binary file added.
+fn context_with(dockerfile: &str, files: &[(&str, &str)], binary: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_mtime(1_600_000_000);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("Dockerfile", dockerfile.as_bytes());
+    for (n, c) in files {
+        add(n, c.as_bytes());
+    }
+    for (n, c) in binary {
+        add(n, c);
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn multi_stage_with_target_add_heredocs_onbuild_and_run_mounts() {
+    require_root!();
+    let (_reg, _l, h, base) = containers::setup();
+    let df = format!(
+        "FROM {base} AS builder\n\
+         WORKDIR /src\n\
+         COPY --chown=1000:1000 --chmod=750 a.txt ./\n\
+         RUN --mount=type=cache,target=/cache echo x >> /cache/n && wc -l < /cache/n | tr -d ' ' > /src/count && echo count=$(cat /src/count)\n\
+         RUN --mount=type=bind,source=dir,target=/ctx cat /ctx/b.txt > /src/b-copy\n\
+         COPY <<EOF /src/hd.txt\n\
+         from a heredoc\n\
+         EOF\n\
+         RUN <<EOF\n\
+         echo script > /src/script.out\n\
+         EOF\n\
+         ADD arch.tar.gz /unpacked/\n\
+         ONBUILD RUN echo triggered > /trig\n\
+         \n\
+         FROM {base} AS unused\n\
+         RUN exit 1\n\
+         \n\
+         FROM scratch AS final\n\
+         COPY --from=builder /src/ /out/\n\
+         COPY --from=builder /unpacked /unpacked\n"
+    );
+    let arch = tar_gz(&[("inner.txt", "inside\n")]);
+    let ctx = context_with(
+        &df,
+        &[("a.txt", "A\n"), ("dir/b.txt", "B\n")],
+        &[("arch.tar.gz", arch)],
+    );
+    let out = build(&h, options("ms:1"), ctx.clone());
+    let r = out.ok().clone();
+    assert!(out.out_text().contains("count=1"), "{:?}", out.output);
+    assert!(
+        !out.steps.iter().any(|s| s.stage == "unused"),
+        "a stage the target does not need was built: {:?}",
+        out.states()
+    );
+    let manifest = json_blob(&h, &r.manifest_digest);
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "scratch + two COPY layers");
+    let mut all = layer_entries(&h, layers[0]["digest"].as_str().unwrap());
+    all.extend(layer_entries(&h, layers[1]["digest"].as_str().unwrap()));
+    let file = |n: &str| {
+        all.get(n)
+            .unwrap_or_else(|| panic!("{n} missing: {:?}", all.keys()))
+            .clone()
+    };
+    let (mode, uid, gid, data) = file("out/a.txt");
+    assert_eq!((mode, uid, gid, data), (0o750, 1000, 1000, b"A\n".to_vec()));
+    assert_eq!(file("out/count").3, b"1\n");
+    assert_eq!(file("out/b-copy").3, b"B\n");
+    assert_eq!(file("out/hd.txt").3, b"from a heredoc\n");
+    assert_eq!(file("out/script.out").3, b"script\n");
+    assert_eq!(file("unpacked/inner.txt").3, b"inside\n");
+    assert!(
+        !all.keys()
+            .any(|k| k.starts_with("cache") || k.starts_with("ctx")),
+        "mount targets leaked: {:?}",
+        all.keys()
+    );
+    // The cache mount outlives the build: a --no-cache rebuild counts on.
+    let again = build(
+        &h,
+        pb::BuildOptions {
+            no_cache: true,
+            target: "builder".into(),
+            ..options("ob:1")
+        },
+        ctx,
+    );
+    again.ok();
+    assert!(again.out_text().contains("count=2"), "{:?}", again.output);
+    // ONBUILD is stored, and runs in a build FROM that image.
+    let cfg = json_blob(&h, &again.ok().image_id);
+    assert_eq!(
+        cfg["config"]["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /trig"])
+    );
+    let child = build(
+        &h,
+        options("child:1"),
+        context("FROM ob:1\nRUN cat /trig\n", &[]),
+    );
+    child.ok();
+    assert!(child.out_text().contains("triggered"), "{:?}", child.output);
+    let cfg = json_blob(&h, &child.ok().image_id);
+    assert!(
+        cfg["config"]["OnBuild"].is_null(),
+        "triggers are not inherited"
+    );
     assert_build_left_nothing(&h);
 }
