@@ -3,215 +3,21 @@
 //! busybox image in a loopback registry: the image config and layers a
 //! Dockerfile makes, a result `hull run` runs, layer digests equal across
 //! builds, a rebuild that is all CACHED and runs nothing (also after a
-//! hulld restart), a failing RUN, bad input with line numbers, a dropped
-//! call, and nothing of a build left behind.
+//! hulld restart), multi-stage builds with --target, ADD, heredocs,
+//! ONBUILD and RUN mounts, SHELL/USER and the config instructions, a
+//! failing RUN, bad input with line numbers, a dropped call, and nothing
+//! of a build left behind. Helpers: build_support/.
 
+mod build_support;
 mod manager_support;
 
-use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
 use std::time::Duration;
 
+use build_support::*;
 use hull_integration::cleanup;
 use hull_proto::v1 as pb;
-use manager_support::{containers, wait_until, Hulld};
+use manager_support::{containers, wait_until};
 use pb::build_event::Event as Ev;
-use tonic::transport::{Channel, Endpoint, Uri};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn client(sock: &Path) -> pb::build_client::BuildClient<Channel> {
-    let p = sock.to_path_buf();
-    let ch = Endpoint::try_from("http://[::]:50051")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let p = p.clone();
-            async move {
-                let s = tokio::net::UnixStream::connect(p).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-            }
-        }))
-        .await
-        .unwrap();
-    pb::build_client::BuildClient::new(ch)
-}
-
-/// A context tar with `files` (path → content; a path ending in `/` is a
-/// directory) and the Dockerfile.
-fn context(dockerfile: &str, files: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(mode);
-        h.set_mtime(1_600_000_000);
-        if let Some(dir) = name.strip_suffix('/') {
-            h.set_entry_type(tar::EntryType::Directory);
-            h.set_size(0);
-            b.append_data(&mut h, dir, std::io::empty()).unwrap();
-        } else {
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, name, data).unwrap();
-        }
-    };
-    add("Dockerfile", dockerfile.as_bytes(), 0o644);
-    for (n, c) in files {
-        add(n, c.as_bytes(), 0o640);
-    }
-    b.into_inner().unwrap()
-}
-
-/// What a build streamed: step events, output, and how it ended.
-#[derive(Debug, Default)]
-struct Outcome {
-    steps: Vec<pb::BuildStep>,
-    output: Vec<(u32, String)>,
-    result: Option<pb::BuildResult>,
-    error: Option<tonic::Status>,
-}
-
-impl Outcome {
-    fn ok(&self) -> &pb::BuildResult {
-        self.result
-            .as_ref()
-            .unwrap_or_else(|| panic!("build failed: {:?}", self.error))
-    }
-    fn states(&self) -> Vec<(String, i32)> {
-        self.steps
-            .iter()
-            .map(|s| (s.instruction.clone(), s.state))
-            .collect()
-    }
-    fn out_text(&self) -> String {
-        self.output.iter().map(|(_, t)| t.as_str()).collect()
-    }
-}
-
-fn options(tag: &str) -> pb::BuildOptions {
-    pb::BuildOptions {
-        tags: vec![tag.to_string()],
-        network: "none".into(),
-        ..Default::default()
-    }
-}
-
-async fn build_async(sock: &Path, opts: pb::BuildOptions, ctx: Vec<u8>) -> Outcome {
-    let mut c = client(sock).await;
-    let mut msgs = vec![pb::BuildRequest {
-        part: Some(pb::build_request::Part::Options(opts)),
-    }];
-    for chunk in ctx.chunks(16 * 1024) {
-        msgs.push(pb::BuildRequest {
-            part: Some(pb::build_request::Part::Context(chunk.to_vec())),
-        });
-    }
-    let mut out = Outcome::default();
-    let mut stream = match c.build(tokio_stream::iter(msgs)).await {
-        Ok(r) => r.into_inner(),
-        Err(e) => {
-            out.error = Some(e);
-            return out;
-        }
-    };
-    loop {
-        match stream.message().await {
-            Ok(Some(ev)) => match ev.event {
-                Some(Ev::Step(s)) => out.steps.push(s),
-                Some(Ev::Output(o)) => out
-                    .output
-                    .push((o.stream, String::from_utf8_lossy(&o.data).into_owned())),
-                Some(Ev::Result(r)) => out.result = Some(r),
-                None => {}
-            },
-            Ok(None) => break,
-            Err(e) => {
-                out.error = Some(e);
-                break;
-            }
-        }
-    }
-    out
-}
-
-fn build(h: &Hulld, opts: pb::BuildOptions, ctx: Vec<u8>) -> Outcome {
-    rt().block_on(build_async(&h.sock, opts, ctx))
-}
-
-fn blob(h: &Hulld, digest: &str) -> Vec<u8> {
-    std::fs::read(h.blob_path(digest)).unwrap()
-}
-
-fn json_blob(h: &Hulld, digest: &str) -> serde_json::Value {
-    serde_json::from_slice(&blob(h, digest)).unwrap()
-}
-
-/// Names and contents of the regular files of a gzip layer blob.
-fn layer_files(h: &Hulld, digest: &str) -> BTreeMap<String, Vec<u8>> {
-    let gz = blob(h, digest);
-    let mut a = tar::Archive::new(flate2_read(&gz));
-    let mut out = BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().display().to_string();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).unwrap();
-        out.insert(name, data);
-    }
-    out
-}
-
-fn flate2_read(gz: &[u8]) -> impl Read + '_ {
-    flate2::read::GzDecoder::new(gz)
-}
-
-/// Nothing of a build is left: no container, no mount under hulld's dirs,
-/// no build directory, no step snapshot.
-fn assert_build_left_nothing(h: &Hulld) {
-    let ps = h.hull_ok(&["ps", "-a", "-q"]);
-    assert!(ps.trim().is_empty(), "containers left: {ps}");
-    let mounts = cleanup::mounts_under(h.dir.path());
-    assert!(mounts.is_empty(), "mounts left: {mounts:?}");
-    let builds = h.state.join("build");
-    let left: Vec<_> = std::fs::read_dir(&builds)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "build dirs left: {left:?}");
-    let snaps = h.hull_ok(&["snapshot", "ls"]);
-    assert!(
-        !snaps.contains("build-") && !snaps.contains("container/"),
-        "step snapshots left:\n{snaps}"
-    );
-}
-
-const CACHED: i32 = pb::build_step::State::Cached as i32;
-const STARTED: i32 = pb::build_step::State::Started as i32;
-
-fn dockerfile(base: &str) -> String {
-    format!(
-        "FROM {base}\n\
-         ARG GREETING=hello\n\
-         ENV APP=/app\n\
-         WORKDIR $APP\n\
-         COPY a.txt ./\n\
-         COPY dir/ /data/\n\
-         RUN echo \"$GREETING\" > greeting && rm /bin/vi && echo out && echo err >&2\n\
-         USER 1000\n\
-         EXPOSE 8080 53/udp\n\
-         LABEL k=v\n\
-         STOPSIGNAL SIGINT\n\
-         CMD [\"cat\", \"/app/greeting\"]\n"
-    )
-}
-
-fn files() -> Vec<(&'static str, &'static str)> {
-    vec![("a.txt", "A\n"), ("dir/", ""), ("dir/b.txt", "B\n")]
-}
 
 #[test]
 fn a_dockerfile_becomes_a_runnable_image_with_its_config_and_layers() {
@@ -458,5 +264,151 @@ fn a_dropped_call_stops_the_build_and_cleans_up() {
             && cleanup::mounts_under(h.dir.path()).is_empty()
             && std::fs::read_dir(h.state.join("build")).is_ok_and(|mut d| d.next().is_none())
     });
+    assert_build_left_nothing(&h);
+}
+
+#[test]
+fn multi_stage_with_target_add_heredocs_onbuild_and_run_mounts() {
+    require_root!();
+    let (_reg, _l, h, base) = containers::setup();
+    let df = format!(
+        "FROM {base} AS builder\n\
+         WORKDIR /src\n\
+         COPY --chown=1000:1000 --chmod=750 a.txt ./\n\
+         RUN --mount=type=cache,target=/cache echo x >> /cache/n && wc -l < /cache/n | tr -d ' ' > /src/count && echo count=$(cat /src/count)\n\
+         RUN --mount=type=bind,source=dir,target=/ctx cat /ctx/b.txt > /src/b-copy\n\
+         COPY <<EOF /src/hd.txt\n\
+         from a heredoc\n\
+         EOF\n\
+         RUN <<EOF\n\
+         echo script > /src/script.out\n\
+         EOF\n\
+         ADD arch.tar.gz /unpacked/\n\
+         ONBUILD RUN echo triggered > /trig\n\
+         \n\
+         FROM {base} AS unused\n\
+         RUN exit 1\n\
+         \n\
+         FROM scratch AS final\n\
+         COPY --from=builder /src/ /out/\n\
+         COPY --from=builder /unpacked /unpacked\n"
+    );
+    let arch = tar_gz(&[("inner.txt", "inside\n")]);
+    let ctx = context_with(
+        &df,
+        &[("a.txt", "A\n"), ("dir/b.txt", "B\n")],
+        &[("arch.tar.gz", arch)],
+    );
+    let out = build(&h, options("ms:1"), ctx.clone());
+    let r = out.ok().clone();
+    assert!(out.out_text().contains("count=1"), "{:?}", out.output);
+    assert!(
+        !out.steps.iter().any(|s| s.stage == "unused"),
+        "a stage the target does not need was built: {:?}",
+        out.states()
+    );
+    let manifest = json_blob(&h, &r.manifest_digest);
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "scratch + two COPY layers");
+    let mut all = layer_entries(&h, layers[0]["digest"].as_str().unwrap());
+    all.extend(layer_entries(&h, layers[1]["digest"].as_str().unwrap()));
+    let file = |n: &str| {
+        all.get(n)
+            .unwrap_or_else(|| panic!("{n} missing: {:?}", all.keys()))
+            .clone()
+    };
+    let (mode, uid, gid, data) = file("out/a.txt");
+    assert_eq!((mode, uid, gid, data), (0o750, 1000, 1000, b"A\n".to_vec()));
+    assert_eq!(file("out/count").3, b"1\n");
+    assert_eq!(file("out/b-copy").3, b"B\n");
+    assert_eq!(file("out/hd.txt").3, b"from a heredoc\n");
+    assert_eq!(file("out/script.out").3, b"script\n");
+    assert_eq!(file("unpacked/inner.txt").3, b"inside\n");
+    assert!(
+        !all.keys()
+            .any(|k| k.starts_with("cache") || k.starts_with("ctx")),
+        "mount targets leaked: {:?}",
+        all.keys()
+    );
+    // The cache mount outlives the build: a --no-cache rebuild counts on.
+    let again = build(
+        &h,
+        pb::BuildOptions {
+            no_cache: true,
+            target: "builder".into(),
+            ..options("ob:1")
+        },
+        ctx,
+    );
+    again.ok();
+    assert!(again.out_text().contains("count=2"), "{:?}", again.output);
+    // ONBUILD is stored, and runs in a build FROM that image.
+    let cfg = json_blob(&h, &again.ok().image_id);
+    assert_eq!(
+        cfg["config"]["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /trig"])
+    );
+    let child = build(
+        &h,
+        options("child:1"),
+        context("FROM ob:1\nRUN cat /trig\n", &[]),
+    );
+    child.ok();
+    assert!(child.out_text().contains("triggered"), "{:?}", child.output);
+    let cfg = json_blob(&h, &child.ok().image_id);
+    assert!(
+        cfg["config"]["OnBuild"].is_null(),
+        "triggers are not inherited"
+    );
+    assert_build_left_nothing(&h);
+}
+
+#[test]
+fn shell_user_and_the_config_instructions() {
+    require_root!();
+    let (_reg, _l, h, base) = containers::setup();
+    let df = format!(
+        "FROM {base}\n\
+         MAINTAINER someone\n\
+         ENV WHO=env-value\n\
+         SHELL [\"/bin/sh\", \"-ec\"]\n\
+         RUN echo shell=$0 who=$WHO id=$(id -u)\n\
+         USER 65534\n\
+         RUN echo id=$(id -u)\n\
+         CMD [\"old\"]\n\
+         ENTRYPOINT [\"/bin/echo\"]\n\
+         HEALTHCHECK --interval=5s --retries=2 CMD true\n\
+         VOLUME /data\n"
+    );
+    let mut opts = options("cfg:1");
+    opts.labels.insert("from".into(), "options".into());
+    let out = build(&h, opts, context(&df, &[]));
+    let r = out.ok().clone();
+    let text = out.out_text();
+    assert!(text.contains("shell=/bin/sh who=env-value id=0"), "{text}");
+    assert!(text.contains("id=65534"), "{text}");
+    let cfg = json_blob(&h, &r.image_id);
+    let c = &cfg["config"];
+    assert_eq!(cfg["author"], "someone");
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/echo"]));
+    assert_eq!(
+        c["Cmd"],
+        serde_json::json!(["old"]),
+        "CMD of this stage stays"
+    );
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "true"])
+    );
+    assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000u64);
+    assert_eq!(c["Healthcheck"]["Retries"], 2);
+    assert!(c["Volumes"]["/data"].is_object());
+    assert_eq!(c["Labels"]["from"], "options");
+    // The RUNs as the nobody user changed nothing: no layers of their own.
+    let manifest = json_blob(&h, &r.manifest_digest);
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+    let o = h.hull_ok(&["run", "--rm", "cfg:1", "hi"]);
+    assert_eq!(o, "hi\n");
     assert_build_left_nothing(&h);
 }

@@ -3,9 +3,15 @@
 //! in temp dirs, the plain progress read back (which steps ran, which were
 //! cached), an image's root filesystem as umoci unpacks it (after a
 //! `hull save` and a `skopeo copy`), and buildah beside hull for the
-//! side-by-side cases. The test file declares `mod manager_support;`
-//! before `mod build_support;`.
+//! side-by-side cases. The test file declares `mod manager_support;` and
+//! `mod build_support;`. The gRPC-level helpers of build_engine.rs are in
+//! [`grpc`].
 #![allow(dead_code)]
+
+pub mod grpc;
+// build_engine.rs names them from here; the other suites do not use them.
+#[allow(unused_imports)]
+pub use grpc::*;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -24,6 +24,9 @@ pub struct Attrs {
     pub gid: u32,
     /// `--chmod`: the mode of every file and directory copied.
     pub mode: Option<u32>,
+    /// Copied entries keep their source's owner (`COPY --from` without
+    /// `--chown`); `uid`/`gid` then own only the directories made.
+    pub keep_owner: bool,
 }
 
 /// Copy `sources` to `dest` (absolute, as the Dockerfile's destination
@@ -124,6 +127,16 @@ fn copy_entry(src: &Path, dest: &Path, attrs: &Attrs, follow: bool) -> Result<()
         }
     }
     let mode = attrs.mode.unwrap_or(md.mode() & 0o7777);
+    let own = if attrs.keep_owner {
+        Attrs {
+            uid: md.uid(),
+            gid: md.gid(),
+            ..*attrs
+        }
+    } else {
+        *attrs
+    };
+    let attrs = &own;
     if ft.is_symlink() {
         let target =
             fs::read_link(src).map_err(|e| Error::io(format!("readlink {}", src.display()), e))?;
@@ -190,8 +203,17 @@ pub fn extract_into(
     a.set_preserve_ownerships(true);
     a.set_preserve_mtime(true);
     a.set_overwrite(true);
-    a.unpack(&dir)
-        .map_err(|e| Error::InvalidArgument(format!("ADD {}: {e}", path.display())))
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    a.unpack(&dir).map_err(|e| {
+        let why = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        Error::InvalidArgument(format!("ADD {name}: {e}{why}"))
+    })
 }
 
 fn chown(p: &Path, attrs: &Attrs) -> Result<()> {
@@ -270,6 +292,32 @@ mod tests {
         // A top-level symlink source copies its target.
         copy(c, r, &["link"], "/l").unwrap();
         assert!(fs::symlink_metadata(r.join("l")).unwrap().is_file());
+    }
+
+    #[test]
+    fn add_unpacks_a_gzip_tar_inside_the_destination() {
+        let root = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(3);
+        b.append_data(&mut h, "inner.txt", &b"in\n"[..]).unwrap();
+        let raw = b.into_inner().unwrap();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut e, &raw).unwrap();
+        let p = src.path().join("a.tar.gz");
+        fs::write(&p, e.finish().unwrap()).unwrap();
+        let kind = archive_kind(&p).unwrap();
+        extract_into(root.path(), &p, kind, "/unpacked/").unwrap();
+        assert_eq!(
+            fs::read_to_string(root.path().join("unpacked/inner.txt")).unwrap(),
+            "in\n"
+        );
+        assert!(archive_kind(&src.path().join("none")).is_none());
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn walk_dir(upper: &Path, rel: &Path, out: &mut Vec<Item>) -> Result<()> {
     Ok(())
 }
 
-fn is_opaque(path: &Path) -> bool {
+pub(super) fn is_opaque(path: &Path) -> bool {
     matches!(xattr_get(path, OPAQUE_XATTR), Some(v) if v == b"y")
 }
 

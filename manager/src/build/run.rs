@@ -28,6 +28,11 @@ pub struct RunStep {
     pub env: Vec<String>,
     /// bridge, host or none.
     pub network: String,
+    /// `--mount` specs of the container (RUN --mount).
+    pub mounts: Vec<String>,
+    /// More paths the runtime may make to mount over (the mounts'
+    /// targets and their parents, deepest first).
+    pub stubs: Vec<String>,
 }
 
 /// Paths the runtime may create in the rootfs to mount over.
@@ -81,14 +86,15 @@ pub fn run(
     let lowers = if step.parent.is_empty() {
         Vec::new()
     } else {
-        let mut l = vec![m.snapshots.fs_dir(&step.parent)?];
-        l.extend(m.snapshots.lower_dirs(Some(&step.parent))?);
-        l
+        m.snapshots.lower_dirs(Some(&step.parent))?
     };
-    let stubs: Vec<&str> = MOUNT_STUBS
+    let stubs: Vec<String> = step
+        .stubs
         .iter()
-        .copied()
+        .map(String::as_str)
+        .chain(MOUNT_STUBS.iter().copied())
         .filter(|s| !lowers.iter().any(|l| l.join(s).symlink_metadata().is_ok()))
+        .map(String::from)
         .collect();
     let mut config = step.config.clone();
     for k in ["Cmd", "Entrypoint", "Volumes", "Healthcheck"] {
@@ -106,6 +112,7 @@ pub fn run(
             args: step.argv,
             has_entrypoint: true,
             env: step.env,
+            mounts: step.mounts,
             net: NetworkOptions {
                 network: step.network,
                 ..Default::default()
@@ -162,7 +169,7 @@ pub fn run(
 
 /// Take out of `upper` the mount points the runtime made (empty files and
 /// directories that no lower layer has).
-fn remove_stubs(upper: &Path, stubs: &[&str]) {
+fn remove_stubs(upper: &Path, stubs: &[String]) {
     for s in stubs {
         let p: PathBuf = upper.join(s);
         let Ok(md) = p.symlink_metadata() else {
@@ -199,7 +206,8 @@ fn remove_copied_up_etc(upper: &Path, lowers: &[PathBuf]) {
         return;
     };
     let empty = md.is_dir() && std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_none());
-    if empty && md.mode() == lower.mode() && md.uid() == lower.uid() && md.gid() == lower.gid() {
+    let same = md.mode() == lower.mode() && md.uid() == lower.uid() && md.gid() == lower.gid();
+    if empty && same && !super::layer::is_opaque(&p) {
         let _ = std::fs::remove_dir(&p);
     }
 }

@@ -325,7 +325,7 @@ impl Builder {
                 }
                 self.metadata_step(state, &loc.instruction, &text)
             }
-            Instruction::Run(r) => self.run_step(state, r, &text),
+            Instruction::Run(r) => self.run_step(stages, state, r, &text),
             Instruction::Copy(c) => self.copy_step(stages, state, c, &text, false),
             Instruction::Add(c) => self.copy_step(stages, state, c, &text, true),
             Instruction::Workdir(w) => self.workdir_step(state, w, &text),

@@ -24,8 +24,8 @@ fn mount_view(b: &Builder, top: &str, at: &Path) -> Result<Option<Mounted>> {
         crate::private::dir(at).map_err(|e| Error::io("create mount point", e))?;
         return Ok(None);
     }
-    let mut lowers = vec![b.m.snapshots.fs_dir(top)?];
-    lowers.extend(b.m.snapshots.lower_dirs(Some(top))?);
+    // `top` itself first, then its parents.
+    let lowers = b.m.snapshots.lower_dirs(Some(top))?;
     let names: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
     let mount = if names.len() == 1 {
         Mount {
@@ -56,7 +56,36 @@ fn prepare_mounted(
 }
 
 impl Builder {
-    pub(super) fn run_step(&mut self, state: &mut StageState, r: &Run, text: &str) -> Result<()> {
+    /// A read-only view of what `--from=f` names (a stage or an image),
+    /// mounted in the workspace for the life of the returned guard.
+    pub(super) fn view_of(
+        &mut self,
+        stages: &Stages,
+        f: &str,
+    ) -> Result<(PathBuf, Option<Mounted>)> {
+        let top = match stages
+            .from_ref(f, 0)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?
+        {
+            FromRef::Stage(j) => self
+                .built
+                .get(&j)
+                .map(|s| s.img.top())
+                .ok_or_else(|| Error::Internal(format!("stage {f} not built")))?,
+            FromRef::Image(name) => self.base_image(&name)?.0.top(),
+        };
+        let at = self.scratch_path("from");
+        let view = mount_view(self, &top, &at)?;
+        Ok((at, view))
+    }
+
+    pub(super) fn run_step(
+        &mut self,
+        stages: &Stages,
+        state: &mut StageState,
+        r: &Run,
+        text: &str,
+    ) -> Result<()> {
         let shell = state.img.shell();
         let argv = match (r.script(), &r.command) {
             (Some(h), _) => shell.iter().cloned().chain([h.content.clone()]).collect(),
@@ -74,11 +103,8 @@ impl Builder {
         if argv.is_empty() {
             return Err(Error::InvalidArgument("RUN has no command".into()));
         }
-        if !r.flags.mounts.is_empty() {
-            return Err(Error::Unsupported(
-                "RUN --mount is not supported yet".into(),
-            ));
-        }
+        let mounts = self.run_mounts(stages, &state.img.workdir(), &r.flags.mounts)?;
+        let _views = mounts.views;
         let env: Vec<String> = state.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let network = match r.flags.network {
             Some(NetworkMode::None) => "none".to_string(),
@@ -87,13 +113,16 @@ impl Builder {
             _ => self.opts.network.clone(),
         };
         let env_key = env.join("\n");
-        self.fs_step(state, text, &[&env_key], |b, state| {
+        let (specs, stubs) = (mounts.specs, mounts.targets);
+        self.fs_step(state, text, &[&env_key, &mounts.key], |b, state| {
             let step = run::RunStep {
                 parent: state.img.top(),
                 config: state.img.doc.clone(),
                 argv: argv.clone(),
                 env,
                 network,
+                mounts: specs,
+                stubs,
             };
             let index = b.index;
             let events = b.events();
@@ -150,31 +179,22 @@ impl Builder {
         let (root, what, _view) = match &c.flags.from {
             None => (self.ctx.clone(), "build context".to_string(), None),
             Some(f) => {
-                let top = match stages
-                    .from_ref(f, 0)
-                    .map_err(|e| Error::InvalidArgument(e.to_string()))?
-                {
-                    FromRef::Stage(j) => self
-                        .built
-                        .get(&j)
-                        .map(|s| s.img.top())
-                        .ok_or_else(|| Error::Internal(format!("stage {f} not built")))?,
-                    FromRef::Image(name) => self.base_image(&name)?.0.top(),
-                };
-                let at = self.scratch_path("from");
-                let view = mount_view(self, &top, &at)?;
+                let (at, view) = self.view_of(stages, f)?;
                 (at, format!("stage or image {f:?}"), view)
             }
         };
         let mut found: Vec<Found> = Vec::new();
+        // Downloads are copied as they are, never unpacked.
+        let mut downloads = Vec::new();
         for s in &c.sources {
             match s {
                 Source::Path(p)
                     if add && (p.starts_with("http://") || p.starts_with("https://")) =>
                 {
-                    return Err(Error::Unsupported(
-                        "ADD from a URL is not supported yet".into(),
-                    ));
+                    let dir = self.scratch_path("download");
+                    let f = super::fetch::download(p, c.flags.checksum.as_deref(), &dir)?;
+                    downloads.push(f.path.clone());
+                    found.push(f);
                 }
                 Source::Path(p) => found.extend(sources::expand(&root, p, &what)?),
                 Source::Heredoc(h) => {
@@ -199,6 +219,7 @@ impl Builder {
             .mode()
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let chown = c.flags.chown.clone();
+        let from_elsewhere = c.flags.from.is_some();
         let dest = rootpath::absolute(&state.img.workdir(), &c.dest);
         self.fs_step(state, text, &[&digest], |b, state| {
             let (snap, mounted, at) = prepare_mounted(b, state)?;
@@ -215,17 +236,22 @@ impl Builder {
                     (u, if ch.group.is_some() { g } else { u })
                 }
             };
-            let (archives, plain): (Vec<_>, Vec<_>) = found
-                .iter()
-                .cloned()
-                .partition(|f| add && !f.is_dir && archive_kind(&f.path).is_some());
+            let (archives, plain): (Vec<_>, Vec<_>) = found.iter().cloned().partition(|f| {
+                add && !f.is_dir && !downloads.contains(&f.path) && archive_kind(&f.path).is_some()
+            });
             for a in &archives {
                 if let Some(kind) = archive_kind(&a.path) {
                     extract_into(&at, &a.path, kind, &dest)?;
                 }
             }
             if !plain.is_empty() {
-                copy_into(&at, &plain, &dest, &Attrs { uid, gid, mode })?;
+                let attrs = Attrs {
+                    uid,
+                    gid,
+                    mode,
+                    keep_owner: from_elsewhere && chown.is_none(),
+                };
+                copy_into(&at, &plain, &dest, &attrs)?;
             }
             drop(mounted);
             Ok((snap, ()))
