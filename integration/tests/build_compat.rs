@@ -102,7 +102,6 @@ fn compat_add_archives_with_a_root_entry() {
 }
 
 #[test]
-#[ignore = "hulld fails COPY --from a stage (ELOOP mounting the stage rootfs, state/build/*/from-N); un-ignore with h-build-engine's multi-stage increment"]
 fn compat_multi_stage_with_copy_from() {
     require_root!();
     let env = BuildEnv::start();

@@ -34,7 +34,6 @@ CMD ["sh", "-c", "cat /opt/tools/tool /opt/one /opt/ext; readlink /opt/tools/too
 }
 
 #[test]
-#[ignore = "hulld fails COPY --from a stage (ELOOP mounting the stage rootfs, state/build/*/from-N); un-ignore with h-build-engine's multi-stage increment"]
 fn copy_from_stages_by_name_and_index() {
     require_root!();
     let env = BuildEnv::start();
@@ -90,7 +89,6 @@ fn target_builds_only_the_stages_it_needs() {
 }
 
 #[test]
-#[ignore = "hulld fails COPY --from a stage (ELOOP mounting the stage rootfs, state/build/*/from-N); un-ignore with h-build-engine's multi-stage increment"]
 fn from_an_image_stage_and_scratch() {
     require_root!();
     let env = BuildEnv::start();
