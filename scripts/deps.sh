@@ -23,8 +23,9 @@ demo_packages=(
 )
 test_packages=(
     git
-    # reference runtime / manager used by the compatibility tests
-    runc containerd
+    # reference runtime / manager used by the compatibility tests; buildah
+    # is the reference of `hull build` (build_compat.rs, bench/build.sh)
+    runc containerd buildah
     # `docker-compose config` (1.29, no daemon needed): the reference for `hull compose config`
     docker-compose
     # benchmarks and test tooling

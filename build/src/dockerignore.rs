@@ -162,6 +162,19 @@ fn match_tokens(tokens: &[Token], s: &[char]) -> bool {
     }
 }
 
+/// Does `name` match the glob `pattern` (Go's `filepath.Match`: `*`, `?`,
+/// `[...]`, `\\` escapes; `*` never matches `/`)? A malformed pattern
+/// matches nothing. COPY and ADD expand their sources with it.
+pub fn path_match(pattern: &str, name: &str) -> bool {
+    let chars: Vec<char> = name.chars().collect();
+    compile(pattern).is_some_and(|t| match_tokens(&t, &chars))
+}
+
+/// Is `pattern` a glob (has `*`, `?` or `[`)?
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
 /// Turns a cleaned pattern into tokens; None when it is malformed.
 fn compile(pattern: &str) -> Option<Vec<Token>> {
     let mut tokens = Vec::new();
@@ -216,7 +229,7 @@ fn compile(pattern: &str) -> Option<Vec<Token>> {
 
 /// Go's `filepath.Clean` for `/` paths: no empty or `.` elements, `..`
 /// resolved lexically, no trailing `/`; empty becomes `.`.
-fn clean(path: &str) -> String {
+pub fn clean(path: &str) -> String {
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {

@@ -132,3 +132,13 @@ fn directories_a_walk_can_skip() {
     let d = ignore("vendor\n!**/keep\n");
     assert!(d.skips_dir("vendor"));
 }
+
+#[test]
+fn path_match_is_go_filepath_match() {
+    assert!(path_match("*.txt", "a.txt"));
+    assert!(!path_match("*.txt", "d/a.txt"));
+    assert!(path_match("f?le[0-9]", "file7"));
+    assert!(!path_match("[", "["));
+    assert!(is_glob("a*") && !is_glob("plain/path"));
+    assert_eq!(clean("/a/../b/./c/"), "/b/c");
+}

@@ -64,9 +64,9 @@ impl Drop for RawMode {
     }
 }
 
-/// The local terminal's size (columns, rows): stdout's, else stdin's.
-fn term_size() -> Option<(u32, u32)> {
-    for fd in [libc::STDOUT_FILENO, libc::STDIN_FILENO] {
+/// The local terminal's size (columns, rows): stdout's, else stdin's, else stderr's.
+pub(crate) fn term_size() -> Option<(u32, u32)> {
+    for fd in [libc::STDOUT_FILENO, libc::STDIN_FILENO, libc::STDERR_FILENO] {
         let mut ws = libc::winsize {
             ws_row: 0,
             ws_col: 0,

@@ -146,6 +146,9 @@ impl Conn {
     pub fn files(&self) -> pb::container_files_client::ContainerFilesClient<Channel> {
         pb::container_files_client::ContainerFilesClient::new(self.channel.clone())
     }
+    pub fn build(&self) -> pb::build_client::BuildClient<Channel> {
+        pb::build_client::BuildClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
+    }
     pub fn tasks(&self) -> pb::tasks_client::TasksClient<Channel> {
         pb::tasks_client::TasksClient::new(self.channel.clone())
     }

@@ -63,6 +63,10 @@ pub enum ImageCmd {
     },
     Save(SaveArgs),
     Load(LoadArgs),
+    /// Build an image from a Dockerfile.
+    Build(Box<crate::build::BuildArgs>),
+    /// Show the history of an image.
+    History(crate::build::history::HistoryArgs),
     /// Remove unused content and snapshots (-a: and all images).
     Prune {
         #[arg(short, long)]
@@ -73,7 +77,11 @@ pub enum ImageCmd {
 }
 
 fn ago(t: i64) -> String {
-    let now = hull_types::time::now_secs();
+    ago_at(hull_types::time::now_secs(), t)
+}
+
+/// Docker's "N units ago" for time `t` seen at `now` (Unix seconds).
+pub(crate) fn ago_at(now: i64, t: i64) -> String {
     let d = (now - t).max(0);
     match d {
         0..=59 => format!("{d} seconds ago"),

@@ -2,6 +2,7 @@
 //! daemon code: what it shares with hulld is in `hull-types`.
 
 mod attach;
+mod build;
 mod client;
 mod compose;
 mod containers;
@@ -89,6 +90,13 @@ pub enum Cmd {
     Save(SaveArgs),
     /// Load images from a tar archive.
     Load(LoadArgs),
+    /// Build an image from a Dockerfile.
+    Build(Box<build::BuildArgs>),
+    /// Manage builds (build, prune the cache).
+    #[command(subcommand)]
+    Builder(build::BuilderCmd),
+    /// Show the history of an image.
+    History(build::history::HistoryArgs),
     /// Show version information.
     Version,
     /// Show daemon information.
@@ -162,7 +170,13 @@ fn run_cli() -> i32 {
             }
             if let Some(s) = e.downcast_ref::<tonic::Status>() {
                 client::exit_if_connection_lost(s);
-                eprintln!("Error response from daemon: {}", escape(s.message()));
+                // A status without a message (a service this hulld lacks) says its code.
+                let msg = if s.message().is_empty() {
+                    s.code().description()
+                } else {
+                    s.message()
+                };
+                eprintln!("Error response from daemon: {}", escape(msg));
             } else {
                 eprintln!("Error: {}", escape(&format!("{e:#}")));
             }
@@ -225,6 +239,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Logout { .. } => Ok(()),
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => transfer::save(&conn, a).await,
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => transfer::load(&conn, a).await,
+        Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::build(&conn, *a).await,
+        Cmd::Builder(c) => build::run_builder(&conn, c).await,
+        Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => {
+            build::history::history(&conn, a).await
+        }
         Cmd::Version => system::version(&conn).await,
         Cmd::Info(a) => system::info(&conn, a).await,
         Cmd::Snapshot(c) => snapshots::run(&conn, c).await,

@@ -188,17 +188,26 @@ pub async fn save(conn: &Conn, a: SaveArgs) -> anyhow::Result<()> {
             Box::new(std::io::stdout().lock())
         }
     };
-    while let Some(c) = s.next().await {
-        w.write_all(&c?.data)?;
+    let file = a.output.as_deref().filter(|p| *p != "-");
+    let tmp = file.map(|p| format!("{p}.tmp-{}", std::process::id()));
+    let copied = async {
+        while let Some(c) = s.next().await {
+            w.write_all(&c?.data)?;
+        }
+        w.flush()?;
+        anyhow::Ok(())
     }
-    w.flush()?;
+    .await;
     drop(w);
-    if let Some(p) = &a.output {
-        if p != "-" {
-            std::fs::rename(format!("{p}.tmp-{}", std::process::id()), p)?;
+    if let (Some(p), Some(tmp)) = (file, tmp) {
+        // A failed export leaves no partial archive behind.
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        } else {
+            std::fs::rename(&tmp, p)?;
         }
     }
-    Ok(())
+    copied
 }
 
 pub async fn load(conn: &Conn, a: LoadArgs) -> anyhow::Result<()> {

@@ -86,6 +86,13 @@ pub fn collect(m: &Manager) -> Result<Report> {
             }
         }
     }
+    // The build cache's layers and the snapshots they made.
+    for rec in crate::build::cache::all(m)? {
+        if let Some(l) = rec.layer {
+            content.insert(l.descriptor.digest);
+            chains.insert(l.chain);
+        }
+    }
     let mut report = Report::default();
     // Unpacks no pull finishes any more (pulls hold `gc_lock` shared, so
     // only abandoned ones are left).

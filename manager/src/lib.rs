@@ -2,6 +2,7 @@
 //! registry pull/push, gRPC API). The `hull` CLI is the `hull-cli` crate.
 
 pub mod api;
+pub mod build;
 pub mod config;
 pub mod containers;
 pub mod content;

@@ -69,6 +69,7 @@ impl Manager {
             Ok(_) => {}
             Err(e) => tracing::warn!("listing unfinished unpacks: {e}"),
         }
+        crate::build::remove_stale(state, &snapshots);
         let _ = snapshots.cleanup_orphans();
         let freed = content.cleanup_ingests(false);
         if freed > 0 {

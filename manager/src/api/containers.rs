@@ -145,6 +145,7 @@ impl pb::containers_server::Containers for Server {
             spec: (!c.spec.is_empty()).then(|| String::from_utf8_lossy(&c.spec).into_owned()),
             run: run_spec(r.options.unwrap_or_default()),
             cri_log: None,
+            rootfs: None,
         };
         if o.image.is_empty() {
             return Err(Status::invalid_argument("no image given"));

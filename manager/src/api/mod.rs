@@ -4,6 +4,7 @@
 //! below never see a generated type.
 
 mod attach;
+mod build;
 mod containers;
 mod content;
 pub mod cri;
@@ -147,6 +148,7 @@ pub async fn serve(
             s.clone(),
         ))
         .add_service(pb::networks_server::NetworksServer::new(s.clone()))
+        .add_service(pb::build_server::BuildServer::new(s.clone()))
         .add_service(pb::tasks_server::TasksServer::new(s))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),

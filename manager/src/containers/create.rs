@@ -108,25 +108,23 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     }
     // No image: a ready spec over a root file system of the bundle's own
     // (a pod's pause), no snapshot.
-    if o.image.is_empty() {
+    if o.image.is_empty() && o.rootfs.is_none() {
         return match o.spec {
             Some(spec) => create_without_image(m, ns, id, name, o.labels, spec),
             None => Err(Error::InvalidArgument("no image given".into())),
         };
     }
-    let img = ops::get_one(m, ns, &o.image)?;
-    let resolved = ops::resolve(m, &img, &Platform::host())?;
-    let top = resolved
-        .chain_ids
-        .last()
-        .cloned()
-        .ok_or_else(|| Error::FailedPrecondition(format!("image {} has no layers", o.image)))?;
-    if !m.snapshots.exists(&top) {
-        return Err(Error::FailedPrecondition(format!(
-            "image {} is not unpacked (pull it again)",
-            o.image
-        )));
-    }
+    let base = match &o.rootfs {
+        Some(r) => Base {
+            name: r.label.clone(),
+            id: String::new(),
+            target: String::new(),
+            top: r.parent.clone(),
+            config: r.config.clone(),
+        },
+        None => image_base(m, ns, &o.image)?,
+    };
+    let top = base.top.clone();
     let bundle = bundle_dir(m, ns, &id);
     let rootfs = bundle.join("rootfs");
     let vols = crate::volumes::Volumes::new(&m.root);
@@ -136,8 +134,8 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
     let spec = match o.spec {
         Some(s) => s,
         None => {
-            let cfg: serde_json::Value = serde_json::from_slice(&resolved.config_raw)?;
-            let img_cfg: spec::ImageConfig = cfg
+            let img_cfg: spec::ImageConfig = base
+                .config
                 .get("config")
                 .cloned()
                 .map(serde_json::from_value)
@@ -265,9 +263,9 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
         }
     }
     let mut r = new_record(id, name, bundle, o.labels, spec);
-    r.image = img.name.clone();
-    r.image_id = resolved.manifest.config.digest.clone();
-    r.image_target = img.target.digest.clone();
+    r.image = base.name;
+    r.image_id = base.id;
+    r.image_target = base.target;
     r.snapshot_key = snapshot_key;
     r.snapshotter = m.snapshots.driver().name().into();
     r.auto_remove = o.auto_remove;
@@ -345,6 +343,37 @@ fn create_without_image(
     }
     let r = new_record(id, name, bundle, labels, spec);
     publish_created(m, ns, r)
+}
+
+/// What a container is made from: an image's names, top layer and config.
+struct Base {
+    name: String,
+    id: String,
+    target: String,
+    top: String,
+    config: serde_json::Value,
+}
+
+fn image_base(m: &Manager, ns: &str, image: &str) -> Result<Base> {
+    let img = ops::get_one(m, ns, image)?;
+    let resolved = ops::resolve(m, &img, &Platform::host())?;
+    let top = resolved
+        .chain_ids
+        .last()
+        .cloned()
+        .ok_or_else(|| Error::FailedPrecondition(format!("image {image} has no layers")))?;
+    if !m.snapshots.exists(&top) {
+        return Err(Error::FailedPrecondition(format!(
+            "image {image} is not unpacked (pull it again)"
+        )));
+    }
+    Ok(Base {
+        name: img.name,
+        id: resolved.manifest.config.digest,
+        target: img.target.digest,
+        top,
+        config: serde_json::from_slice(&resolved.config_raw)?,
+    })
 }
 
 /// The user's `-v`/`--mount`/`--tmpfs` plus the image's VOLUMEs.

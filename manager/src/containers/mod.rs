@@ -39,7 +39,7 @@ use crate::metadata::{ns_key, Table};
 
 pub use crate::ids::{new_id, valid_name};
 pub use create::{cap_rlimits, create, resolve_user};
-pub use options::{CreateOptions, RunSpec};
+pub use options::{CreateOptions, RunSpec, SnapshotRootfs};
 pub use remove::{remove, remove_anonymous_volumes, users_of};
 
 use crate::ids::names;

@@ -18,6 +18,20 @@ pub struct CreateOptions {
     pub run: RunSpec,
     /// Write the output in CRI's log format at this file (CRI containers).
     pub cri_log: Option<std::path::PathBuf>,
+    /// Made on this snapshot with this config instead of `image`'s (a
+    /// build's RUN step): no image record is looked up.
+    pub rootfs: Option<SnapshotRootfs>,
+}
+
+/// A container's rootfs given as a snapshot and an image config.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotRootfs {
+    /// The committed snapshot to make the container's layer on ("" for none).
+    pub parent: String,
+    /// The image config document (the `config` object inside is used).
+    pub config: serde_json::Value,
+    /// What listings show as the container's image.
+    pub label: String,
 }
 
 /// What `hull run`/`create` asks for (Docker's flags, as given).

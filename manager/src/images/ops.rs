@@ -62,13 +62,25 @@ pub fn resolve(m: &Manager, img: &ImageRecord, p: &Platform) -> Result<Resolved>
 pub fn tag(m: &Manager, ns: &str, source: &str, target: &str) -> Result<ImageRecord> {
     let src = get_one(m, ns, source)?;
     let name = images::normalize_name(target)?;
+    put_name(m, ns, &name, src.target.clone(), src.labels.clone())
+}
+
+/// Name `target` `name` (normalized) in `ns`, keeping the creation time
+/// of a record the name had, and publish the event.
+pub fn put_name(
+    m: &Manager,
+    ns: &str,
+    name: &str,
+    target: images::Descriptor,
+    labels: std::collections::BTreeMap<String, String>,
+) -> Result<ImageRecord> {
     let now = now_secs();
-    let key = ns_key(ns, &name);
+    let key = ns_key(ns, name);
     let existed = m.db.get::<ImageRecord>(Table::Images, &key)?;
     let rec = ImageRecord {
-        name: name.clone(),
-        target: src.target.clone(),
-        labels: src.labels.clone(),
+        name: name.to_string(),
+        target,
+        labels,
         created_at: existed.as_ref().map(|e| e.created_at).unwrap_or(now),
         updated_at: now,
     };

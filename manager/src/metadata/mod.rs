@@ -31,6 +31,8 @@ pub enum Table {
     Sandboxes,
     /// What CRI knows of the containers in pods (key `<ns>/<id>`).
     PodContainers,
+    /// `hull build`'s step cache (key: the step's cache key).
+    BuildCache,
 }
 
 impl Table {
@@ -46,9 +48,10 @@ impl Table {
             Table::ContainerSpecs => TableDefinition::new("container_specs"),
             Table::Sandboxes => TableDefinition::new("sandboxes"),
             Table::PodContainers => TableDefinition::new("pod_containers"),
+            Table::BuildCache => TableDefinition::new("build_cache"),
         }
     }
-    const ALL: [Table; 10] = [
+    const ALL: [Table; 11] = [
         Table::Images,
         Table::Snapshots,
         Table::Leases,
@@ -59,6 +62,7 @@ impl Table {
         Table::ContainerSpecs,
         Table::Sandboxes,
         Table::PodContainers,
+        Table::BuildCache,
     ];
 }
 

@@ -8,9 +8,11 @@ use crate::error::{Error, Result};
 use crate::snapshots::unpack::{apply_tar, Applied, ApplyOptions};
 
 /// Compression of a layer (images know it from the media type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Gzip by default (what image layers mostly are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     None,
+    #[default]
     Gzip,
     Zstd,
 }

@@ -69,6 +69,7 @@ pub const DOMAIN_MODULES: &[&str] = &[
     "metadata",
     "ids",
     "pods",
+    "build",
 ];
 
 /// Import roots no domain module may use: the API floor, the old server

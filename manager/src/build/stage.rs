@@ -1,0 +1,525 @@
+//! The build's driver: the Dockerfile loaded for this build, the stages
+//! `--target` needs in order, each instruction as a step with its cache
+//! key and progress events. Metadata instructions change the config;
+//! what changes files is done in `steps`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hull_dockerfile::instructions::Instruction;
+use hull_dockerfile::stages::{Base, Stages};
+use hull_dockerfile::{BuildContext, Dockerfile, Located};
+use tokio::sync::mpsc;
+
+use super::describe::describe;
+use super::image::{self, Committed, Image};
+use super::layer::LayerOptions;
+use super::{cache, context, BuildOptions, Cancel, Event, StepState, Workspace};
+use crate::error::{Error, Result};
+use crate::images::{ops, Compression, Platform};
+use crate::manager::Manager;
+
+/// A stage being built: its image, the cache key of its last step, its
+/// ARG values.
+#[derive(Clone)]
+pub(super) struct StageState {
+    pub img: Image,
+    pub key: String,
+    pub args: BTreeMap<String, String>,
+}
+
+pub struct Builder {
+    pub(super) m: Arc<Manager>,
+    pub(super) ns: String,
+    pub(super) opts: BuildOptions,
+    pub(super) ctx: PathBuf,
+    pub(super) ws: Arc<Workspace>,
+    events: mpsc::Sender<Event>,
+    pub(super) cancel: Cancel,
+    pub(super) layer_opts: LayerOptions,
+    pub(super) index: u32,
+    total: u32,
+    stage_label: String,
+    seq: u64,
+    /// Built stages by index.
+    pub(super) built: HashMap<usize, StageState>,
+}
+
+/// `e` with the Dockerfile line in front of its message, its kind kept.
+pub(super) fn at_line(line: usize, e: Error) -> Error {
+    let p = |s: String| format!("Dockerfile:{line}: {s}");
+    match e {
+        Error::NotFound(s) => Error::NotFound(p(s)),
+        Error::InvalidArgument(s) => Error::InvalidArgument(p(s)),
+        Error::FailedPrecondition(s) => Error::FailedPrecondition(p(s)),
+        Error::AlreadyExists(s) => Error::AlreadyExists(p(s)),
+        Error::Unsupported(s) => Error::Unsupported(p(s)),
+        Error::Unauthorized(s) => Error::Unauthorized(p(s)),
+        other => Error::FailedPrecondition(p(other.to_string())),
+    }
+}
+
+impl Builder {
+    pub fn new(
+        m: Arc<Manager>,
+        ns: String,
+        opts: BuildOptions,
+        ctx: PathBuf,
+        ws: Arc<Workspace>,
+        events: mpsc::Sender<Event>,
+        cancel: Cancel,
+    ) -> Result<Builder> {
+        let layer_opts = LayerOptions {
+            compression: opts.compression,
+            epoch: opts.source_date_epoch,
+        };
+        Ok(Builder {
+            m,
+            ns,
+            opts,
+            ctx,
+            ws,
+            events,
+            cancel,
+            layer_opts,
+            index: 0,
+            total: 0,
+            stage_label: String::new(),
+            seq: 0,
+            built: HashMap::new(),
+        })
+    }
+
+    pub(super) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// A new path in the workspace: `prefix-N`.
+    pub(super) fn scratch_path(&mut self, prefix: &str) -> PathBuf {
+        let n = self.next_seq();
+        self.ws.path(&format!("{prefix}-{n}"))
+    }
+
+    /// `name` made unique within this build (snapshot keys, mount points).
+    pub(super) fn unique(&mut self, name: &str) -> String {
+        let n = self.next_seq();
+        let ws = self
+            .ws
+            .dir
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("build-{ws}-{name}-{n}")
+    }
+
+    pub(super) fn events(&self) -> mpsc::Sender<Event> {
+        self.events.clone()
+    }
+
+    pub(super) fn emit(&self, e: Event) {
+        let _ = self.events.blocking_send(e);
+    }
+
+    fn step_event(&self, instruction: &str, state: StepState, seconds: f64) {
+        self.emit(Event::Step {
+            index: self.index,
+            total: self.total,
+            stage: self.stage_label.clone(),
+            instruction: instruction.to_string(),
+            state,
+            seconds,
+        });
+    }
+
+    /// The history time of a step made now.
+    pub(super) fn created_now(&self) -> String {
+        let now = crate::content::now_secs();
+        let t = match self.opts.source_date_epoch {
+            Some(e) if e < now => e,
+            _ => now,
+        };
+        hull_types::time::rfc3339(t)
+    }
+
+    pub fn run(mut self) -> Result<Committed> {
+        let text = context::dockerfile(
+            &self.ctx,
+            self.opts.dockerfile.as_deref(),
+            &self.opts.dockerfile_path,
+        )?;
+        let p = Platform::host();
+        let platform = p.to_string();
+        let automatic_args = BTreeMap::from([
+            ("TARGETPLATFORM".to_string(), platform.clone()),
+            ("TARGETOS".to_string(), p.os.clone()),
+            ("TARGETARCH".to_string(), p.architecture.clone()),
+            ("TARGETVARIANT".to_string(), p.variant.clone()),
+            ("BUILDPLATFORM".to_string(), platform),
+            ("BUILDOS".to_string(), p.os.clone()),
+            ("BUILDARCH".to_string(), p.architecture.clone()),
+        ]);
+        let bctx = BuildContext {
+            build_args: self.opts.build_args.clone(),
+            automatic_args,
+        };
+        let df =
+            Dockerfile::load(&text, &bctx).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let plan = df
+            .stages
+            .plan(self.opts.target.as_deref())
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        self.total = plan
+            .iter()
+            .map(|i| df.stages.stages[*i].instructions.len() as u32 + 1)
+            .sum();
+        for &i in &plan {
+            let s = self.stage(&df.stages, i)?;
+            self.built.insert(i, s);
+        }
+        let last = plan
+            .last()
+            .and_then(|i| self.built.remove(i))
+            .ok_or_else(|| Error::Internal("no stage was built".into()))?;
+        image::commit(
+            &self.m,
+            &self.ns,
+            &last.img,
+            &self.opts.labels,
+            &self.opts.tags,
+        )
+    }
+
+    fn stage(&mut self, stages: &Stages, i: usize) -> Result<StageState> {
+        let st = &stages.stages[i];
+        self.stage_label = st.label();
+        self.index += 1;
+        let from = describe(&Instruction::From(st.from.clone()));
+        let (mut state, fresh) = match &st.base {
+            Base::Scratch => {
+                let key = cache::key("", &["FROM scratch", &self.variant_key()]);
+                (self.state(Image::scratch(), key), false)
+            }
+            Base::Stage(j) => {
+                let parent = self.built.get(j).ok_or_else(|| {
+                    at_line(st.line, Error::Internal(format!("stage {j} not built")))
+                })?;
+                let key = cache::key(&parent.key, &["FROM stage"]);
+                (self.state(parent.img.for_new_stage(), key), false)
+            }
+            Base::Image(name) => {
+                let (img, key, pulled) = self.base_image(name).map_err(|e| at_line(st.line, e))?;
+                (self.state(img, key), pulled)
+            }
+        };
+        let state_of_from = if fresh {
+            StepState::Done
+        } else {
+            StepState::Cached
+        };
+        self.step_event(&from, state_of_from, 0.0);
+        let mut instructions: Vec<Located> = Vec::new();
+        for trigger in state.img.onbuild() {
+            let parsed = hull_dockerfile::parse(&trigger).map_err(|e| {
+                at_line(
+                    st.line,
+                    Error::InvalidArgument(format!("ONBUILD trigger: {e}")),
+                )
+            })?;
+            instructions.extend(parsed.instructions.into_iter().map(|l| Located {
+                line: st.line,
+                instruction: l.instruction,
+            }));
+        }
+        if !instructions.is_empty() {
+            self.total += instructions.len() as u32;
+            state.img.clear_onbuild();
+        }
+        instructions.extend(st.instructions.iter().cloned());
+        for loc in &instructions {
+            self.cancel.check()?;
+            self.index += 1;
+            self.step(stages, &mut state, loc)
+                .map_err(|e| at_line(loc.line, e))?;
+        }
+        Ok(state)
+    }
+
+    fn state(&self, img: Image, key: String) -> StageState {
+        StageState {
+            img,
+            key,
+            args: BTreeMap::new(),
+        }
+    }
+
+    /// What makes layers of equal input differ: compression, epoch, platform.
+    fn variant_key(&self) -> String {
+        format!(
+            "{:?}/{:?}/{}",
+            self.opts.compression,
+            self.opts.source_date_epoch,
+            Platform::host()
+        )
+    }
+
+    /// FROM an image: the store's, pulled when missing (or `--pull`).
+    /// Returns the image, its key, and whether it was pulled.
+    pub(super) fn base_image(&self, name: &str) -> Result<(Image, String, bool)> {
+        let local = if self.opts.pull {
+            None
+        } else {
+            ops::find(&self.m, &self.ns, name)
+                .ok()
+                .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)))
+        };
+        let pulled = local.is_none();
+        let rec = match local {
+            Some(r) => r,
+            None => self.pull(name)?,
+        };
+        let resolved = ops::resolve(&self.m, &rec, &Platform::host())?;
+        if let Some(top) = resolved.chain_ids.last() {
+            if !self.m.snapshots.exists(top) {
+                return Err(Error::FailedPrecondition(format!(
+                    "image {name} is not unpacked (pull it again)"
+                )));
+            }
+        }
+        let img = Image::from_base(&resolved.config_raw, &resolved.manifest.layers)?;
+        let key = cache::key(
+            "",
+            &[
+                "FROM",
+                &resolved.manifest.config.digest,
+                &self.variant_key(),
+            ],
+        );
+        Ok((img, key, pulled))
+    }
+
+    fn pull(&self, name: &str) -> Result<crate::images::ImageRecord> {
+        use crate::registry::pull::{pull, PullOptions};
+        let rt = tokio::runtime::Handle::current();
+        let (tx, mut rx) = mpsc::channel(64);
+        rt.spawn(async move { while rx.recv().await.is_some() {} });
+        let opts = PullOptions {
+            reference: name.to_string(),
+            platform: Platform::host(),
+            creds: Default::default(),
+            unpack: true,
+        };
+        rt.block_on(pull(self.m.clone(), &self.ns, opts, tx))
+    }
+
+    fn step(&mut self, stages: &Stages, state: &mut StageState, loc: &Located) -> Result<()> {
+        let text = describe(&loc.instruction);
+        match &loc.instruction {
+            Instruction::Arg(decls) => {
+                for d in decls {
+                    if let Some(v) = &d.default {
+                        state.args.insert(d.name.clone(), v.clone());
+                    }
+                }
+                self.metadata_step(state, &loc.instruction, &text)
+            }
+            Instruction::Run(r) => self.run_step(stages, state, r, &text),
+            Instruction::Copy(c) => self.copy_step(stages, state, c, &text, false),
+            Instruction::Add(c) => self.copy_step(stages, state, c, &text, true),
+            Instruction::Workdir(w) => self.workdir_step(state, w, &text),
+            Instruction::From(_) => Err(Error::Internal("FROM inside a stage".into())),
+            other => self.metadata_step(state, other, &text),
+        }
+    }
+
+    fn metadata_step(
+        &mut self,
+        state: &mut StageState,
+        ins: &Instruction,
+        text: &str,
+    ) -> Result<()> {
+        let key = cache::key(&state.key, &[text]);
+        let (created, how) = match self.cached(&key)? {
+            Some(rec) => (rec.created, StepState::Cached),
+            None => {
+                let created = self.created_now();
+                let rec = cache::CacheRecord {
+                    layer: None,
+                    created: created.clone(),
+                    used_at: crate::content::now_secs(),
+                };
+                cache::store(&self.m, &key, &rec)?;
+                (created, StepState::Done)
+            }
+        };
+        state.img.apply(ins, text)?;
+        if !matches!(ins, Instruction::Arg(_)) {
+            state.img.add_history(&created, text, true);
+        }
+        state.key = key;
+        self.step_event(text, how, 0.0);
+        Ok(())
+    }
+
+    /// The cache record of `key`, unless the build ignores the cache.
+    fn cached(&self, key: &str) -> Result<Option<cache::CacheRecord>> {
+        if self.opts.no_cache {
+            return Ok(None);
+        }
+        cache::lookup(&self.m, key)
+    }
+
+    /// A step that may change files: the cached layer when its key is
+    /// known, else `make` (which returns the active snapshot holding the
+    /// change, and what must live until its layer is taken) and its layer.
+    pub(super) fn fs_step<H>(
+        &mut self,
+        state: &mut StageState,
+        text: &str,
+        key_parts: &[&str],
+        make: impl FnOnce(&mut Self, &StageState) -> Result<(ActiveSnapshot, H)>,
+    ) -> Result<()> {
+        let mut parts = vec![text];
+        parts.extend_from_slice(key_parts);
+        let key = cache::key(&state.key, &parts);
+        if let Some(rec) = self.cached(&key)? {
+            if let Some(l) = &rec.layer {
+                state.img.add_layer(l.descriptor.clone(), &l.diff_id);
+            }
+            state
+                .img
+                .add_history(&rec.created, text, rec.layer.is_none());
+            state.key = key;
+            self.step_event(text, StepState::Cached, 0.0);
+            return Ok(());
+        }
+        self.step_event(text, StepState::Started, 0.0);
+        let t0 = Instant::now();
+        let (guard, holder) = make(self, state)?;
+        let layer = self.finish_layer(&state.img, &guard.key)?;
+        drop(holder);
+        drop(guard);
+        let created = self.created_now();
+        if let Some(l) = &layer {
+            state.img.add_layer(l.descriptor.clone(), &l.diff_id);
+        }
+        state.img.add_history(&created, text, layer.is_none());
+        let rec = cache::CacheRecord {
+            layer,
+            created,
+            used_at: crate::content::now_secs(),
+        };
+        cache::store(&self.m, &key, &rec)?;
+        state.key = key;
+        self.step_event(text, StepState::Done, t0.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// The layer of active snapshot `key` on `img`: stored in the content
+    /// store, the snapshot committed under its chain ID. None (and the
+    /// snapshot removed) when nothing changed.
+    fn finish_layer(&mut self, img: &Image, key: &str) -> Result<Option<cache::Layer>> {
+        let upper = self.m.snapshots.fs_dir(key)?;
+        let tmp = self.scratch_path("layer");
+        let file = crate::private::options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create layer file", e))?;
+        let written =
+            super::layer::write_layer(&upper, &self.layer_opts, std::io::BufWriter::new(file))?;
+        if written.entries == 0 {
+            let _ = std::fs::remove_file(&tmp);
+            self.m.snapshots.remove(key)?;
+            return Ok(None);
+        }
+        let ingest = format!("build-{}", written.digest.hex());
+        match self
+            .m
+            .content
+            .writer(&ingest, Some(written.digest.clone()), written.size)
+        {
+            Ok(mut w) => {
+                use std::io::Read;
+                let mut f =
+                    std::fs::File::open(&tmp).map_err(|e| Error::io("open layer file", e))?;
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    let n = f
+                        .read(&mut buf)
+                        .map_err(|e| Error::io("read layer file", e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    w.write(&buf[..n])?;
+                }
+                w.commit()?;
+            }
+            Err(Error::AlreadyExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let _ = std::fs::remove_file(&tmp);
+        let chain = img.chain_after(&written.diff_id.to_string());
+        let labels = BTreeMap::from([(
+            "hull.io/uncompressed".to_string(),
+            written.digest.to_string(),
+        )]);
+        if self.m.snapshots.exists(&chain) {
+            self.m.snapshots.remove(key)?;
+        } else {
+            match self.m.snapshots.commit(&chain, key, labels) {
+                Ok(()) => {}
+                Err(Error::AlreadyExists(_)) => self.m.snapshots.remove(key)?,
+                Err(e) => return Err(e),
+            }
+        }
+        let media_type = match self.opts.compression {
+            Compression::Gzip => crate::images::MT_OCI_LAYER_GZIP,
+            Compression::Zstd => crate::images::MT_OCI_LAYER_ZSTD,
+            Compression::None => crate::images::MT_OCI_LAYER,
+        };
+        Ok(Some(cache::Layer {
+            descriptor: crate::images::Descriptor {
+                media_type: media_type.into(),
+                digest: written.digest.to_string(),
+                size: written.size as i64,
+                ..Default::default()
+            },
+            diff_id: written.diff_id.to_string(),
+            chain,
+        }))
+    }
+}
+
+/// An active snapshot of a step, removed when dropped unless it was
+/// committed (renamed) or removed meanwhile.
+pub(super) struct ActiveSnapshot {
+    pub m: Arc<Manager>,
+    pub key: String,
+}
+
+impl ActiveSnapshot {
+    /// Prepare `key` on `parent` ("" for none).
+    pub fn prepare(m: &Arc<Manager>, key: String, parent: &str) -> Result<ActiveSnapshot> {
+        m.snapshots.prepare(&key, parent, BTreeMap::new())?;
+        Ok(ActiveSnapshot { m: m.clone(), key })
+    }
+}
+
+impl Drop for ActiveSnapshot {
+    fn drop(&mut self) {
+        let active = self
+            .m
+            .snapshots
+            .stat(&self.key)
+            .is_ok_and(|r| r.kind == crate::snapshots::Kind::Active);
+        if active {
+            if let Err(e) = self.m.snapshots.remove(&self.key) {
+                tracing::warn!(snapshot = %self.key, "removing build snapshot: {e}");
+            }
+        }
+    }
+}
