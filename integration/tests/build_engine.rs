@@ -228,21 +228,55 @@ fn a_dropped_call_stops_the_build_and_cleans_up() {
     require_root!();
     let (_reg, _l, h, base) = containers::setup();
     let df = format!("FROM {base}\nCOPY a.txt /\nRUN echo started && sleep 60\n");
-    let ctx = context(&df, &[("a.txt", "a")]);
+    while_running(&h, context(&df, &[("a.txt", "a")]), || {});
+    wait_until("the build to clean up", Duration::from_secs(30), || {
+        h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty()
+            && cleanup::mounts_under(h.dir.path()).is_empty()
+            && std::fs::read_dir(h.state.join("build")).is_ok_and(|mut d| d.next().is_none())
+    });
+    assert_build_left_nothing(&h);
+}
+
+#[test]
+fn a_build_cut_off_by_a_hulld_crash_is_cleaned_up_by_the_next_hulld() {
+    require_root!();
+    let (_reg, _l, mut h, base) = containers::setup();
+    let df = format!("FROM {base}\nCOPY a.txt /\nRUN echo started && sleep 60\n");
+    let pid = h.pid() as i32;
+    while_running(&h, context(&df, &[("a.txt", "a")]), || {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    });
+    h.kill();
+    h.spawn();
+    wait_until(
+        "the old build's container to go",
+        Duration::from_secs(30),
+        || h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty(),
+    );
+    assert_build_left_nothing(&h);
+}
+
+/// Start a build of `ctx` whose RUN prints "started" and sleeps; when it
+/// printed, call `then`, and drop the call.
+fn while_running(h: &manager_support::Hulld, ctx: Vec<u8>, then: impl FnOnce()) {
     rt().block_on(async {
         let mut c = client(&h.sock).await;
-        let mut msgs = vec![pb::BuildRequest {
-            part: Some(pb::build_request::Part::Options(options("drop:1"))),
-        }];
-        msgs.push(pb::BuildRequest {
-            part: Some(pb::build_request::Part::Context(ctx)),
-        });
+        let msgs = vec![
+            pb::BuildRequest {
+                part: Some(pb::build_request::Part::Options(options("run:1"))),
+            },
+            pb::BuildRequest {
+                part: Some(pb::build_request::Part::Context(ctx)),
+            },
+        ];
         let mut s = c
             .build(tokio_stream::iter(msgs))
             .await
             .unwrap()
             .into_inner();
-        // Wait until the RUN printed, then drop the call.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let ev = tokio::time::timeout_at(deadline, s.message())
@@ -256,15 +290,10 @@ fn a_dropped_call_stops_the_build_and_cleans_up() {
                 }
             }
         }
+        then();
         drop(s);
         drop(c);
     });
-    wait_until("the build to clean up", Duration::from_secs(30), || {
-        h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty()
-            && cleanup::mounts_under(h.dir.path()).is_empty()
-            && std::fs::read_dir(h.state.join("build")).is_ok_and(|mut d| d.next().is_none())
-    });
-    assert_build_left_nothing(&h);
 }
 
 #[test]
