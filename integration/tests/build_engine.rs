@@ -441,3 +441,47 @@ fn shell_user_and_the_config_instructions() {
     assert_eq!(o, "hi\n");
     assert_build_left_nothing(&h);
 }
+
+#[test]
+fn add_fetches_a_url_and_checks_its_checksum() {
+    require_root!();
+    let (_reg, _l, h, base) = containers::setup();
+    let served = tempfile::tempdir().unwrap();
+    std::fs::write(served.path().join("file.txt"), "served\n").unwrap();
+    let port = hull_integration::registry::free_port().unwrap();
+    let mut server = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .current_dir(served.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/file.txt");
+    wait_until("the HTTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let sum = "sha256:".to_string() + &manager_support::sha256_hex(b"served\n");
+    let good = format!("FROM {base}\nADD --checksum={sum} {url} /got/\n");
+    let out = build(&h, options("url:1"), context(&good, &[]));
+    let bad = format!(
+        "FROM {base}\nADD --checksum=sha256:{} {url} /got/\n",
+        "0".repeat(64)
+    );
+    let failed = build(&h, options("url:2"), context(&bad, &[]));
+    let _ = server.kill();
+    let _ = server.wait();
+    let r = out.ok().clone();
+    let manifest = json_blob(&h, &r.manifest_digest);
+    let top = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let files = layer_entries(&h, &top);
+    let (mode, _, _, data) = files.get("got/file.txt").expect("downloaded file").clone();
+    assert_eq!((mode, data), (0o600, b"served\n".to_vec()));
+    let e = failed.error.expect("a wrong checksum fails");
+    assert!(e.message().contains("Dockerfile:2"), "{e:?}");
+    assert!(e.message().contains("digest mismatch"), "{e:?}");
+    assert_build_left_nothing(&h);
+}
