@@ -228,21 +228,55 @@ fn a_dropped_call_stops_the_build_and_cleans_up() {
     require_root!();
     let (_reg, _l, h, base) = containers::setup();
     let df = format!("FROM {base}\nCOPY a.txt /\nRUN echo started && sleep 60\n");
-    let ctx = context(&df, &[("a.txt", "a")]);
+    while_running(&h, context(&df, &[("a.txt", "a")]), || {});
+    wait_until("the build to clean up", Duration::from_secs(30), || {
+        h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty()
+            && cleanup::mounts_under(h.dir.path()).is_empty()
+            && std::fs::read_dir(h.state.join("build")).is_ok_and(|mut d| d.next().is_none())
+    });
+    assert_build_left_nothing(&h);
+}
+
+#[test]
+fn a_build_cut_off_by_a_hulld_crash_is_cleaned_up_by_the_next_hulld() {
+    require_root!();
+    let (_reg, _l, mut h, base) = containers::setup();
+    let df = format!("FROM {base}\nCOPY a.txt /\nRUN echo started && sleep 60\n");
+    let pid = h.pid() as i32;
+    while_running(&h, context(&df, &[("a.txt", "a")]), || {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    });
+    h.kill();
+    h.spawn();
+    wait_until(
+        "the old build's container to go",
+        Duration::from_secs(30),
+        || h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty(),
+    );
+    assert_build_left_nothing(&h);
+}
+
+/// Start a build of `ctx` whose RUN prints "started" and sleeps; when it
+/// printed, call `then`, and drop the call.
+fn while_running(h: &manager_support::Hulld, ctx: Vec<u8>, then: impl FnOnce()) {
     rt().block_on(async {
         let mut c = client(&h.sock).await;
-        let mut msgs = vec![pb::BuildRequest {
-            part: Some(pb::build_request::Part::Options(options("drop:1"))),
-        }];
-        msgs.push(pb::BuildRequest {
-            part: Some(pb::build_request::Part::Context(ctx)),
-        });
+        let msgs = vec![
+            pb::BuildRequest {
+                part: Some(pb::build_request::Part::Options(options("run:1"))),
+            },
+            pb::BuildRequest {
+                part: Some(pb::build_request::Part::Context(ctx)),
+            },
+        ];
         let mut s = c
             .build(tokio_stream::iter(msgs))
             .await
             .unwrap()
             .into_inner();
-        // Wait until the RUN printed, then drop the call.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let ev = tokio::time::timeout_at(deadline, s.message())
@@ -256,15 +290,10 @@ fn a_dropped_call_stops_the_build_and_cleans_up() {
                 }
             }
         }
+        then();
         drop(s);
         drop(c);
     });
-    wait_until("the build to clean up", Duration::from_secs(30), || {
-        h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty()
-            && cleanup::mounts_under(h.dir.path()).is_empty()
-            && std::fs::read_dir(h.state.join("build")).is_ok_and(|mut d| d.next().is_none())
-    });
-    assert_build_left_nothing(&h);
 }
 
 #[test]
@@ -410,5 +439,49 @@ fn shell_user_and_the_config_instructions() {
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
     let o = h.hull_ok(&["run", "--rm", "cfg:1", "hi"]);
     assert_eq!(o, "hi\n");
+    assert_build_left_nothing(&h);
+}
+
+#[test]
+fn add_fetches_a_url_and_checks_its_checksum() {
+    require_root!();
+    let (_reg, _l, h, base) = containers::setup();
+    let served = tempfile::tempdir().unwrap();
+    std::fs::write(served.path().join("file.txt"), "served\n").unwrap();
+    let port = hull_integration::registry::free_port().unwrap();
+    let mut server = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .current_dir(served.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/file.txt");
+    wait_until("the HTTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let sum = "sha256:".to_string() + &manager_support::sha256_hex(b"served\n");
+    let good = format!("FROM {base}\nADD --checksum={sum} {url} /got/\n");
+    let out = build(&h, options("url:1"), context(&good, &[]));
+    let bad = format!(
+        "FROM {base}\nADD --checksum=sha256:{} {url} /got/\n",
+        "0".repeat(64)
+    );
+    let failed = build(&h, options("url:2"), context(&bad, &[]));
+    let _ = server.kill();
+    let _ = server.wait();
+    let r = out.ok().clone();
+    let manifest = json_blob(&h, &r.manifest_digest);
+    let top = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let files = layer_entries(&h, &top);
+    let (mode, _, _, data) = files.get("got/file.txt").expect("downloaded file").clone();
+    assert_eq!((mode, data), (0o600, b"served\n".to_vec()));
+    let e = failed.error.expect("a wrong checksum fails");
+    assert!(e.message().contains("Dockerfile:2"), "{e:?}");
+    assert!(e.message().contains("digest mismatch"), "{e:?}");
     assert_build_left_nothing(&h);
 }

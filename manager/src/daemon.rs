@@ -128,6 +128,8 @@ pub fn run(args: Args) -> Result<()> {
     crate::containers::shim::set_runtime(rt.handle().clone());
     // Containers whose shims outlived a previous hulld.
     crate::containers::recover::recover(&m);
+    // Containers of builds the previous hulld did not finish.
+    crate::build::remove_leftover_containers(&m, rt.handle());
     // Networks find containers (by name or ID) through the containers floor.
     crate::network::set_container_finder(|m, ns, what| {
         crate::containers::find(m, ns, what).map(|c| crate::network::ContainerRef {

@@ -35,6 +35,7 @@ use crate::images::Compression;
 use crate::manager::Manager;
 
 pub use image::Committed;
+pub use run::remove_leftover_containers;
 
 /// What the client asks for.
 #[derive(Debug, Clone, Default)]

@@ -46,6 +46,41 @@ const MOUNT_STUBS: &[&str] = &[
     "etc",
 ];
 
+/// The label marking a build's containers.
+pub const BUILD_LABEL: &str = "hull.build";
+
+/// After a hulld restart: remove the containers of builds that were
+/// running when the old hulld went (their tasks killed first). `rt` is the
+/// runtime the shim clients live on.
+pub fn remove_leftover_containers(m: &Arc<Manager>, rt: &tokio::runtime::Handle) {
+    let all: Vec<(String, containers::ContainerRecord)> =
+        match m.db.list(crate::metadata::Table::Containers, "") {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("listing build containers: {e}");
+                return;
+            }
+        };
+    for (key, r) in all {
+        if r.labels.get(BUILD_LABEL).map(String::as_str) != Some("1") {
+            continue;
+        }
+        let Some((ns, _)) = key.split_once('/') else {
+            continue;
+        };
+        if let Some(live) = m.tasks.get(&ns_key(ns, &r.id)) {
+            let _ = shim::kill(&live, 9, true);
+            let _ = rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), live.wait()).await
+            });
+        }
+        match containers::remove(m, ns, &r) {
+            Ok(()) => tracing::info!(id = %r.id, "removed a container of an unfinished build"),
+            Err(e) => tracing::warn!(id = %r.id, "removing a build container: {e}"),
+        }
+    }
+}
+
 /// A build container, removed with its task when dropped.
 pub struct BuildContainer {
     m: Arc<Manager>,
@@ -65,7 +100,9 @@ impl Drop for BuildContainer {
         if let Some(live) = self.m.tasks.get(&ns_key(&self.ns, &self.rec.id)) {
             let _ = shim::kill(&live, 9, true);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let _ = rt.block_on(tokio::time::timeout(Duration::from_secs(10), live.wait()));
+                let _ = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), live.wait()).await
+                });
             }
         }
         if let Err(e) = containers::remove(&self.m, &self.ns, &self.rec) {
@@ -105,7 +142,7 @@ pub fn run(
         id: id.clone(),
         name: format!("hull-build-{}", &id[..12]),
         image: String::new(),
-        labels: BTreeMap::from([("hull.build".to_string(), "1".to_string())]),
+        labels: BTreeMap::from([(BUILD_LABEL.to_string(), "1".to_string())]),
         auto_remove: false,
         spec: None,
         run: RunSpec {
@@ -151,7 +188,9 @@ pub fn run(
         relay(&mut offset);
         if cancel.is_set() {
             let _ = shim::kill(&live, 9, true);
-            let _ = rt.block_on(tokio::time::timeout(Duration::from_secs(10), live.wait()));
+            let _ = rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), live.wait()).await
+            });
             return Err(Error::FailedPrecondition("build cancelled".into()));
         }
         if let Ok(e) = rt.block_on(tokio::time::timeout(
