@@ -180,3 +180,53 @@ fn up_refuses_a_bad_project_before_making_anything() {
     assert!(!h.hull_ok(&["network", "ls"]).contains("tproj"));
     assert!(h.hull_ok(&["ps", "-a", "-q"]).trim().is_empty());
 }
+
+/// `depends_on: {db: {condition: service_healthy}}`: `up` starts `web` only
+/// once db's healthcheck passed (db becomes ready after a while, so a `up`
+/// that did not wait would start web with db still starting); a dependency
+/// that turns unhealthy fails `up` and leaves the dependent uncreated.
+#[test]
+fn up_waits_for_a_healthy_dependency_and_fails_on_an_unhealthy_one() {
+    require_root!();
+    let _ns = NetNs::enter("cmphl");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |ready: &str| {
+        format!(
+            "services:
+  web:
+    image: {image}
+    command: [\"sleep\", \"60\"]
+    stop_grace_period: 1s
+    depends_on:
+      db: {{condition: service_healthy}}
+  db:
+    image: {image}
+    command: [\"sh\", \"-c\", \"sleep 1; {ready}; exec sleep 60\"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: [\"CMD-SHELL\", \"test -f /tmp/ready\"]
+      interval: 200ms
+      retries: 3
+"
+        )
+    };
+    std::fs::write(dir.path().join("compose.yaml"), file("touch /tmp/ready")).expect("write");
+    compose_ok(&h, dir.path(), &["up", "-d"]);
+    assert_eq!(fmt(&h, "{{.State.Health.Status}}", "tproj-db-1"), "healthy");
+    assert_eq!(fmt(&h, "{{.State.Status}}", "tproj-web-1"), "running");
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+
+    std::fs::write(dir.path().join("compose.yaml"), file("true")).expect("write");
+    let o = compose(&h, dir.path(), &["up", "-d"]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("container tproj-db-1 is unhealthy"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!h.hull_ok(&["ps", "-a"]).contains("tproj-web-1"));
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+}

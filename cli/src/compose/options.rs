@@ -2,7 +2,7 @@
 //! `hull run` flags would say for it.
 
 use anyhow::bail;
-use hull_compose::model::service::Service;
+use hull_compose::model::service::{Healthcheck, Service};
 use hull_compose::model::volumes::MountKind;
 use hull_compose::Project;
 use hull_proto::v1 as pb;
@@ -146,12 +146,43 @@ pub fn run_options(project: &Project, name: &str, svc: &Service) -> anyhow::Resu
         publish,
         network_aliases: aliases,
         dns: svc.dns.clone(),
+        health: svc
+            .healthcheck
+            .as_ref()
+            .map(|h| health(name, h))
+            .transpose()?,
         add_hosts: svc
             .extra_hosts
             .iter()
             .map(|h| h.replacen('=', ":", 1))
             .collect(),
         ..Default::default()
+    })
+}
+
+/// A service's `healthcheck:` as hulld's HealthConfig: unset fields (0,
+/// empty test) fall back to the image's, `disable: true` is `["NONE"]`.
+fn health(name: &str, h: &Healthcheck) -> anyhow::Result<pb::HealthConfig> {
+    let nanos = |d: &Option<String>| -> anyhow::Result<i64> {
+        d.as_deref()
+            .map(|d| {
+                hull_types::duration::parse_go_duration(d)
+                    .map_err(|e| anyhow::anyhow!("service {name:?}: healthcheck: {e}"))
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let test = if h.disable == Some(true) {
+        vec!["NONE".to_string()]
+    } else {
+        h.test.clone().unwrap_or_default()
+    };
+    Ok(pb::HealthConfig {
+        test,
+        interval: nanos(&h.interval)?,
+        timeout: nanos(&h.timeout)?,
+        start_period: nanos(&h.start_period)?,
+        retries: h.retries.map(|r| r as i32).unwrap_or(0),
     })
 }
 

@@ -117,7 +117,9 @@ async fn orphans(
 }
 
 /// `service_completed_successfully` waits for the dependency's containers
-/// to exit 0; `service_healthy` is taken as started (no healthchecks yet).
+/// to exit 0, `service_healthy` for their healthchecks to pass (failing
+/// when one turns unhealthy or has no healthcheck); `service_started` needs
+/// nothing more, as the dependency was started first.
 async fn wait_for_dependencies(conn: &Conn, p: &Project, service: &str) -> anyhow::Result<()> {
     let Some(svc) = p.services.get(service) else {
         return Ok(());
@@ -127,33 +129,67 @@ async fn wait_for_dependencies(conn: &Conn, p: &Project, service: &str) -> anyho
             .as_ref()
             .map(|c| c.condition)
             .unwrap_or(Condition::ServiceStarted);
-        if cond != Condition::ServiceCompletedSuccessfully {
-            if cond == Condition::ServiceHealthy {
-                eprintln!("warning: {service} depends on {dep} being healthy: healthchecks are not run yet, waiting for it to start only");
-            }
-            continue;
-        }
-        for c in project::containers(conn, &p.name).await? {
-            if label(&c, labels::SERVICE) != dep {
-                continue;
-            }
-            let w = conn
-                .tasks()
-                .wait(conn.req(pb::WaitTaskRequest {
-                    container_id: c.id.clone(),
-                    exec_id: String::new(),
-                }))
-                .await;
-            let code = match w {
-                Ok(w) => w.into_inner().exit_status,
-                Err(_) => c.status.as_ref().map(|s| s.exit_code as u32).unwrap_or(0),
-            };
-            if code != 0 {
-                bail!("service {dep:?} didn't complete successfully: exit {code}");
-            }
+        match cond {
+            Condition::ServiceStarted => {}
+            Condition::ServiceHealthy => wait_healthy(conn, p, dep).await?,
+            Condition::ServiceCompletedSuccessfully => wait_completed(conn, p, dep).await?,
         }
     }
     Ok(())
+}
+
+async fn wait_completed(conn: &Conn, p: &Project, dep: &str) -> anyhow::Result<()> {
+    for c in project::containers(conn, &p.name).await? {
+        if label(&c, labels::SERVICE) != dep {
+            continue;
+        }
+        let w = conn
+            .tasks()
+            .wait(conn.req(pb::WaitTaskRequest {
+                container_id: c.id.clone(),
+                exec_id: String::new(),
+            }))
+            .await;
+        let code = match w {
+            Ok(w) => w.into_inner().exit_status,
+            Err(_) => c.status.as_ref().map(|s| s.exit_code as u32).unwrap_or(0),
+        };
+        if code != 0 {
+            bail!("service {dep:?} didn't complete successfully: exit {code}");
+        }
+    }
+    Ok(())
+}
+
+/// Poll the dependency's containers until every one reports healthy.
+async fn wait_healthy(conn: &Conn, p: &Project, dep: &str) -> anyhow::Result<()> {
+    loop {
+        let mut waiting = false;
+        for c in project::containers(conn, &p.name).await? {
+            if label(&c, labels::SERVICE) != dep || label(&c, labels::ONEOFF) == "True" {
+                continue;
+            }
+            let status = c.status.as_ref();
+            let health = status.and_then(|s| s.health.as_ref());
+            match health.map(|h| h.status.as_str()) {
+                Some("healthy") => {}
+                Some("unhealthy") => bail!(
+                    "dependency failed to start: container {} is unhealthy",
+                    c.name
+                ),
+                Some(_) if is_running(&c) => waiting = true,
+                Some(_) => bail!("dependency failed to start: container {} exited", c.name),
+                None => bail!(
+                    "dependency failed to start: container {} has no healthcheck configured",
+                    c.name
+                ),
+            }
+        }
+        if !waiting {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 async fn up_service(
