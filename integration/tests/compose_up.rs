@@ -204,12 +204,12 @@ fn up_waits_for_a_healthy_dependency_and_fails_on_an_unhealthy_one() {
       db: {{condition: service_healthy}}
   db:
     image: {image}
-    command: [\"sh\", \"-c\", \"sleep 1; {ready}; exec sleep 60\"]
+    command: [\"sh\", \"-c\", \"sleep 0.5; {ready}; exec sleep 60\"]
     stop_grace_period: 1s
     healthcheck:
       test: [\"CMD-SHELL\", \"test -f /tmp/ready\"]
       interval: 200ms
-      retries: 3
+      retries: 10
 "
         )
     };
