@@ -75,7 +75,6 @@ COPY one.txt relative/
 }
 
 #[test]
-#[ignore = "hulld's ADD of a local tar leaves the destination dir 0:0 where buildah (and Docker) apply the archive's ./ entry (3:4); un-ignore when h-build-engine fixes it"]
 fn compat_add_archives_with_a_root_entry() {
     require_root!();
     let env = BuildEnv::start();

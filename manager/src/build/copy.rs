@@ -187,9 +187,39 @@ pub fn extract_into(
     kind: crate::images::Compression,
     dest: &str,
 ) -> Result<()> {
-    use crate::images::Compression;
     make_dirs(rootfs, dest, &Attrs::default())?;
     let dir = rootpath::resolve(rootfs, dest, true)?;
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let bad = |e: std::io::Error| {
+        let why = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        Error::InvalidArgument(format!("ADD {name}: {e}{why}"))
+    };
+    // The tar crate skips an archive's `./` entry; Docker gives its owner
+    // and mode to the destination, so read them first.
+    let root = root_entry(open_archive(path, kind)?).map_err(bad)?;
+    let mut a = open_archive(path, kind)?;
+    a.set_preserve_permissions(true);
+    a.set_preserve_ownerships(true);
+    a.set_preserve_mtime(true);
+    a.set_overwrite(true);
+    a.unpack(&dir).map_err(bad)?;
+    if let Some((attrs, mode)) = root {
+        set_attrs(&dir, &attrs, mode)?;
+    }
+    Ok(())
+}
+
+fn open_archive(
+    path: &Path,
+    kind: crate::images::Compression,
+) -> Result<tar::Archive<Box<dyn std::io::Read>>> {
+    use crate::images::Compression;
     let f = fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
     let reader: Box<dyn std::io::Read> = match kind {
         Compression::None => Box::new(f),
@@ -198,22 +228,32 @@ pub fn extract_into(
             Box::new(zstd::stream::read::Decoder::new(f).map_err(|e| Error::io("zstd decoder", e))?)
         }
     };
-    let mut a = tar::Archive::new(reader);
-    a.set_preserve_permissions(true);
-    a.set_preserve_ownerships(true);
-    a.set_preserve_mtime(true);
-    a.set_overwrite(true);
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    a.unpack(&dir).map_err(|e| {
-        let why = std::error::Error::source(&e)
-            .map(|s| format!(": {s}"))
-            .unwrap_or_default();
-        Error::InvalidArgument(format!("ADD {name}: {e}{why}"))
-    })
+    Ok(tar::Archive::new(reader))
+}
+
+/// The owner and permission bits of the archive's first entry when it is
+/// its root directory (`./` or `.`).
+fn root_entry(
+    mut a: tar::Archive<Box<dyn std::io::Read>>,
+) -> std::io::Result<Option<(Attrs, u32)>> {
+    let Some(first) = a.entries()?.next() else {
+        return Ok(None);
+    };
+    let first = first?;
+    let is_root = first
+        .path()?
+        .components()
+        .all(|c| c == std::path::Component::CurDir);
+    let h = first.header();
+    if !is_root || !h.entry_type().is_dir() {
+        return Ok(None);
+    }
+    let attrs = Attrs {
+        uid: h.uid()? as u32,
+        gid: h.gid()? as u32,
+        ..Attrs::default()
+    };
+    Ok(Some((attrs, h.mode()? & 0o7777)))
 }
 
 fn chown(p: &Path, attrs: &Attrs) -> Result<()> {
