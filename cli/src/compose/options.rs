@@ -186,39 +186,18 @@ fn health(name: &str, h: &Healthcheck) -> anyhow::Result<pb::HealthConfig> {
     })
 }
 
-/// A Compose duration (`1m30s`, `10s`, `500ms`, `1h`) in whole seconds.
+/// A Compose duration (`1m30s`, `10s`, `500ms`, `1h`, or bare seconds) in
+/// whole seconds, rounded up.
 pub fn seconds(d: &str) -> anyhow::Result<i32> {
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut rest = d.trim();
-    if rest.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty() {
-        return Ok(rest.parse()?);
+    let d = d.trim();
+    if !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(d.parse()?);
     }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        num.clear();
-        num.push_str(&rest[..n]);
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..u];
-        rest = &rest[u..];
-        let v: f64 = num
-            .parse()
-            .map_err(|_| anyhow::anyhow!("invalid duration {d:?}"))?;
-        total += v * match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            _ => bail!("invalid duration {d:?}"),
-        };
-    }
-    Ok(total.ceil() as i32)
+    let nanos = hull_types::duration::parse_go_duration(d)
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| anyhow::anyhow!("invalid duration {d:?}"))?;
+    Ok(nanos.div_euclid(1_000_000_000) as i32 + i32::from(nanos % 1_000_000_000 != 0))
 }
 
 #[cfg(test)]
