@@ -112,6 +112,14 @@ impl Project {
         order::start_order(&self.services)
     }
 
+    /// The named services and what they depend on (all when none named).
+    pub fn with_dependencies(
+        &self,
+        named: &[String],
+    ) -> Result<std::collections::BTreeSet<String>> {
+        order::with_dependencies(&self.services, named)
+    }
+
     /// The project as `config` prints it: every `$` of a value written
     /// `$$`, so the output reads back to the same project.
     pub fn config_document(&self) -> serde_json::Value {
