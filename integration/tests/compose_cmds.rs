@@ -649,3 +649,29 @@ fn top_port_events_and_ls() {
     ok(&h, p, d, &["down"]);
     assert!(ls(&["-a", "-q"]).trim().is_empty());
 }
+
+/// On a terminal `exec` and `run` give the command one (no `-t` needed,
+/// as Compose), with our keystrokes as its input and its exit code ours.
+#[test]
+fn exec_and_run_on_a_terminal() {
+    use manager_support::pty::{PtyHull, WAIT};
+    require_root!();
+    let (_ns, h, _c, image, dir) = setup("cctty");
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(&file, two_services(&image)).expect("write");
+    let f = file.to_str().expect("utf-8 path");
+    ok(&h, "cctty", dir.path(), &["up", "-d"]);
+    for first in [&["exec", "web", "sh"][..], &["run", "--rm", "web", "sh"]] {
+        let mut args = vec!["compose", "-p", "cctty", "-f", f];
+        args.extend_from_slice(first);
+        let mut p = PtyHull::spawn(&h, &args, 24, 80);
+        let at = p.expect(0, "# ", WAIT);
+        p.type_("tty; exit 4\n");
+        p.expect(at, "/dev/pts/", WAIT);
+        assert_eq!(p.wait(WAIT), 4, "{first:?}: {:?}", p.output());
+        p.assert_cooked();
+    }
+    let all = h.hull_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!all.contains("-run-"), "run --rm left its container: {all}");
+    ok(&h, "cctty", dir.path(), &["down", "-t", "1"]);
+}

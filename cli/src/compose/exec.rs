@@ -20,6 +20,9 @@ pub struct ComposeExecArgs {
     /// Run the command in the background.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Keep stdin attached (the default; accepted for Compose's command lines).
+    #[arg(short = 'i', long, hide = true)]
+    pub interactive: bool,
     /// Don't allocate a terminal (the default when stdin is not one).
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,

@@ -4,7 +4,7 @@
 //! brought up (unless `--no-deps`). In the foreground its output and exit
 //! code are ours; `--rm` removes it once it exited. As Compose, it publishes
 //! the service's ports only with `--service-ports`, gets no restart policy
-//! and no network aliases.
+//! and no network aliases (unless `--use-aliases`).
 
 use std::io::{IsTerminal, Read};
 
@@ -55,6 +55,12 @@ pub struct RunArgs {
     /// Name of the container (default PROJECT-SERVICE-run-<random>).
     #[arg(long)]
     pub name: Option<String>,
+    /// Keep stdin attached (the default; accepted for Compose's command lines).
+    #[arg(short = 'i', long, hide = true)]
+    pub interactive: bool,
+    /// Give the container the service's network aliases too.
+    #[arg(long)]
+    pub use_aliases: bool,
     /// Don't allocate a terminal (the default when stdin is not one).
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
@@ -122,7 +128,9 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
     let mut opts = options::run_options(p, &a.service, &svc)?;
     opts.volumes.extend(a.volumes.iter().cloned());
     opts.publish.extend(a.publish.iter().cloned());
-    opts.network_aliases.clear();
+    if !a.use_aliases {
+        opts.network_aliases.clear();
+    }
     let foreground_tty = !a.detach && !a.no_tty && std::io::stdin().is_terminal();
     opts.tty = foreground_tty || (a.detach && opts.tty);
     opts.open_stdin = !a.detach || opts.open_stdin;
@@ -151,7 +159,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
         networks: options::networks(p, &a.service, &svc)
             .into_iter()
             .skip(1)
-            .map(|(n, _)| (n, Vec::new()))
+            .map(|(n, aliases)| (n, if a.use_aliases { aliases } else { Vec::new() }))
             .collect(),
     };
     if launch(conn, container, opts, how).await?.is_some() {
