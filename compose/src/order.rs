@@ -6,6 +6,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Error, Result};
 use crate::model::service::Service;
 
+/// The named services and, transitively, what they depend on (all
+/// services when none is named). An unknown name is an error.
+pub fn with_dependencies(
+    services: &BTreeMap<String, Service>,
+    named: &[String],
+) -> Result<BTreeSet<String>> {
+    if named.is_empty() {
+        return Ok(services.keys().cloned().collect());
+    }
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> = named.to_vec();
+    while let Some(s) = todo.pop() {
+        let svc = services
+            .get(&s)
+            .ok_or_else(|| Error::NoSuchService(s.clone()))?;
+        if out.insert(s) {
+            todo.extend(svc.depends_on.keys().cloned());
+        }
+    }
+    Ok(out)
+}
+
 /// Services sorted so dependencies come first (ties by name).
 pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
@@ -53,28 +75,6 @@ pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>> 
     Ok(out)
 }
 
-/// The named services and, transitively, what they depend on (all
-/// services when none is named). An unknown name is an error.
-pub fn with_dependencies(
-    services: &BTreeMap<String, Service>,
-    named: &[String],
-) -> Result<BTreeSet<String>> {
-    if named.is_empty() {
-        return Ok(services.keys().cloned().collect());
-    }
-    let mut out = BTreeSet::new();
-    let mut todo: Vec<String> = named.to_vec();
-    while let Some(s) = todo.pop() {
-        let svc = services
-            .get(&s)
-            .ok_or_else(|| Error::NoSuchService(s.clone()))?;
-        if out.insert(s) {
-            todo.extend(svc.depends_on.keys().cloned());
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +103,15 @@ mod tests {
     }
 
     #[test]
+    fn cycle_names_the_services() {
+        let p = project(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
+        assert_eq!(
+            start_order(&p).unwrap_err().to_string(),
+            "dependency cycle between services: a -> b -> c -> a"
+        );
+    }
+
+    #[test]
     fn dependencies_transitively() {
         let p = project(&[("web", &["api"]), ("api", &["db"]), ("db", &[]), ("x", &[])]);
         let got = with_dependencies(&p, &["web".into()]).unwrap();
@@ -112,14 +121,5 @@ mod tests {
         );
         assert_eq!(with_dependencies(&p, &[]).unwrap().len(), 4);
         assert!(with_dependencies(&p, &["nope".into()]).is_err());
-    }
-
-    #[test]
-    fn cycle_names_the_services() {
-        let p = project(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
-        assert_eq!(
-            start_order(&p).unwrap_err().to_string(),
-            "dependency cycle between services: a -> b -> c -> a"
-        );
     }
 }

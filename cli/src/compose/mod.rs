@@ -4,23 +4,25 @@
 //! `ps` over hulld's gRPC API.
 
 mod config;
-mod create;
 mod down;
+mod labels;
+mod options;
+mod project;
+mod ps;
+mod up;
+
+// The lifecycle and inspection commands.
+mod create;
 mod events;
 mod exec;
-mod labels;
 mod lifecycle;
 mod logs;
 mod ls;
-mod options;
 mod port;
-mod project;
-mod ps;
 mod remove;
 mod run;
 mod targets;
 mod top;
-mod up;
 
 use std::path::PathBuf;
 
@@ -49,12 +51,6 @@ pub struct ComposeArgs {
 pub enum ComposeCmd {
     /// Validate the files and print the normalized project.
     Config(config::ConfigArgs),
-    /// Create and start the project's containers (detached).
-    Up(up::UpArgs),
-    /// Stop and remove the project's containers and networks.
-    Down(down::DownArgs),
-    /// List the project's containers.
-    Ps(ps::PsArgs),
     /// Start the services' existing containers.
     Start(lifecycle::ServicesArgs),
     /// Stop the services' running containers.
@@ -85,6 +81,12 @@ pub enum ComposeCmd {
     Events(events::EventsArgs),
     /// List the projects running on hulld.
     Ls(ls::LsArgs),
+    /// Create and start the project's containers (detached).
+    Up(up::UpArgs),
+    /// Stop and remove the project's containers and networks.
+    Down(down::DownArgs),
+    /// List the project's containers.
+    Ps(ps::PsArgs),
 }
 
 impl ComposeArgs {
@@ -114,9 +116,6 @@ pub fn run_offline(args: &ComposeArgs) -> Option<anyhow::Result<()>> {
 pub async fn run(conn: &crate::client::Conn, args: &ComposeArgs) -> anyhow::Result<()> {
     match &args.cmd {
         ComposeCmd::Config(c) => config::run(args, c),
-        ComposeCmd::Up(a) => up::run(conn, args, a).await,
-        ComposeCmd::Down(a) => down::run(conn, args, a).await,
-        ComposeCmd::Ps(a) => ps::run(conn, args, a).await,
         ComposeCmd::Start(a) => lifecycle::start_cmd(conn, args, a).await,
         ComposeCmd::Stop(a) => lifecycle::stop_cmd(conn, args, a).await,
         ComposeCmd::Restart(a) => lifecycle::restart_cmd(conn, args, a).await,
@@ -132,5 +131,8 @@ pub async fn run(conn: &crate::client::Conn, args: &ComposeArgs) -> anyhow::Resu
         ComposeCmd::Port(a) => port::run(conn, args, a).await,
         ComposeCmd::Events(a) => events::run(conn, args, a).await,
         ComposeCmd::Ls(a) => ls::run(conn, a).await,
+        ComposeCmd::Up(a) => up::run(conn, args, a).await,
+        ComposeCmd::Down(a) => down::run(conn, args, a).await,
+        ComposeCmd::Ps(a) => ps::run(conn, args, a).await,
     }
 }
