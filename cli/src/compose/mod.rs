@@ -49,8 +49,6 @@ pub struct ComposeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ComposeCmd {
-    /// Validate the files and print the normalized project.
-    Config(config::ConfigArgs),
     /// Start the services' existing containers.
     Start(lifecycle::ServicesArgs),
     /// Stop the services' running containers.
@@ -81,6 +79,8 @@ pub enum ComposeCmd {
     Events(events::EventsArgs),
     /// List the projects running on hulld.
     Ls(ls::LsArgs),
+    /// Validate the files and print the normalized project.
+    Config(config::ConfigArgs),
     /// Create and start the project's containers (detached).
     Up(up::UpArgs),
     /// Stop and remove the project's containers and networks.
