@@ -3,12 +3,15 @@
 //! module holds the commands: `config` (needs no daemon), `up -d`, `down`,
 //! `ps` over hulld's gRPC API.
 
+mod build;
 mod config;
 mod down;
+mod images;
 mod labels;
 mod options;
 mod project;
 mod ps;
+mod transfer;
 mod up;
 
 use std::path::PathBuf;
@@ -44,6 +47,14 @@ pub enum ComposeCmd {
     Down(down::DownArgs),
     /// List the project's containers.
     Ps(ps::PsArgs),
+    /// Build the images of services with a `build:` section.
+    Build(build::BuildArgs),
+    /// Pull the services' images.
+    Pull(transfer::PullArgs),
+    /// Push the images of services that are built and named.
+    Push(transfer::PushArgs),
+    /// List the images of the project's containers.
+    Images(images::ImagesArgs),
 }
 
 impl ComposeArgs {
@@ -76,5 +87,9 @@ pub async fn run(conn: &crate::client::Conn, args: &ComposeArgs) -> anyhow::Resu
         ComposeCmd::Up(a) => up::run(conn, args, a).await,
         ComposeCmd::Down(a) => down::run(conn, args, a).await,
         ComposeCmd::Ps(a) => ps::run(conn, args, a).await,
+        ComposeCmd::Build(a) => build::run(conn, args, a).await,
+        ComposeCmd::Pull(a) => transfer::pull(conn, args, a).await,
+        ComposeCmd::Push(a) => transfer::push(conn, args, a).await,
+        ComposeCmd::Images(a) => images::run(conn, args, a).await,
     }
 }

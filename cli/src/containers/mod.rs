@@ -443,7 +443,7 @@ where
 
 /// Rows as left-aligned columns, three spaces apart; the last column is
 /// not padded (it may hold spaces, like a command line).
-fn print_columns(rows: &[Vec<String>]) {
+pub(crate) fn print_columns(rows: &[Vec<String>]) {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
         .map(|i| {
