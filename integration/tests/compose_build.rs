@@ -20,20 +20,14 @@ use manager_support::net::*;
 use manager_support::network_suite::*;
 use manager_support::*;
 
-/// `hull compose -p PROJECT ARGS` in `dir`, with extra environment.
-fn compose_env(h: &Hulld, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+/// `hull compose -p cbuild ARGS` in `dir`.
+fn compose(h: &Hulld, dir: &Path, args: &[&str]) -> Output {
     let mut full = vec!["compose", "-p", "cbuild"];
     full.extend_from_slice(args);
-    let mut c = h.hull_cmd(&full);
-    c.current_dir(dir);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run hull compose")
-}
-
-fn compose(h: &Hulld, dir: &Path, args: &[&str]) -> Output {
-    compose_env(h, dir, &[], args)
+    h.hull_cmd(&full)
+        .current_dir(dir)
+        .output()
+        .expect("run hull compose")
 }
 
 /// A compose command that must succeed: (stdout, stderr).
@@ -127,7 +121,9 @@ fn build_keys_images_and_down_rmi() {
         "FROM hull.test/web:v1\nRUN echo short > /www/index.html\n",
     );
 
-    let o = compose_env(&h, d, &[("FROM_LIST", "from-env")], &["build", "-q"]);
+    // `args: [FROM_LIST]` takes its value from the project's .env.
+    write(d, ".env", "FROM_LIST=from-env\n");
+    let o = compose(&h, d, &["build", "-q"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).trim().is_empty(), "-q printed: {}", stderr(&o));
     for name in ["cbuild-app", "cbuild-listed", "cbuild-short"] {
@@ -140,7 +136,6 @@ fn build_keys_images_and_down_rmi() {
 
     compose_ok(&h, d, &["up", "-d"]);
     assert_eq!(cat(&h, "cbuild-app-1", "/www/index.html"), "final hello \n");
-    // FROM_LIST was not in up's environment, but the image was built.
     assert_eq!(
         cat(&h, "cbuild-listed-1", "/www/index.html"),
         "final listed from-env\n"
@@ -249,6 +244,10 @@ fn up_builds_when_missing_and_obeys_build_and_no_build() {
         (
             "services:\n  bad:\n    build: ./empty\n",
             "service \"bad\": build",
+        ),
+        (
+            "services:\n  bad:\n    image: hull.test/none:1\n    pull_policy: never\n",
+            "image hull.test/none:1 is missing and pull_policy: never forbids pulling it",
         ),
     ] {
         write(d, "bad.yaml", yaml);

@@ -10,13 +10,12 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use hull_compose::model::service::{Build, Service};
-use hull_compose::Project;
+use hull_compose::Loaded;
 use hull_proto::v1 as pb;
 
 use super::{labels, ComposeArgs};
 use crate::build::{flags, DockerfileSource, Mode};
 use crate::client::Conn;
-use crate::containers::lifecycle::ensure_image;
 use crate::containers::msg;
 
 #[derive(Debug, Args)]
@@ -46,28 +45,6 @@ pub struct Overrides {
     pub quiet: bool,
 }
 
-/// When `up` builds the image of a service with `build:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    /// When it is missing (the default).
-    Missing,
-    /// Always (`up --build`).
-    Always,
-    /// Never (`up --no-build`): a missing image is an error.
-    Never,
-}
-
-impl Policy {
-    /// From `up`'s `--build` and `--no-build`.
-    pub fn of(build: bool, no_build: bool) -> Policy {
-        match (build, no_build) {
-            (true, _) => Policy::Always,
-            (_, true) => Policy::Never,
-            _ => Policy::Missing,
-        }
-    }
-}
-
 /// The image a service runs: its `image:`, else `PROJECT-SERVICE`.
 pub fn image_name(project: &str, service: &str, svc: &Service) -> String {
     svc.image
@@ -88,38 +65,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &BuildArgs) -> anyhow::Resu
     for service in p.start_order()? {
         let wanted = a.services.is_empty() || a.services.contains(&service);
         if wanted && p.services[&service].build.is_some() {
-            build_service(conn, p, &service, &o).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Makes sure every one of `services` has its image before `up` creates
-/// anything: built (per `policy`) for a service with `build:`, pulled
-/// when missing for the others. A failure leaves nothing made.
-pub async fn ensure_images(
-    conn: &Conn,
-    p: &Project,
-    services: &[String],
-    policy: Policy,
-) -> anyhow::Result<()> {
-    for service in services {
-        let svc = &p.services[service];
-        let image = image_name(&p.name, service, svc);
-        if svc.build.is_none() {
-            ensure_image(conn, &image).await?;
-            continue;
-        }
-        let build = match policy {
-            Policy::Always => true,
-            Policy::Missing => image_id(conn, &image).await?.is_none(),
-            Policy::Never if image_id(conn, &image).await?.is_some() => false,
-            Policy::Never => bail!(
-                "service {service:?}: image {image} is missing and --no-build forbids building it"
-            ),
-        };
-        if build {
-            build_service(conn, p, service, &Overrides::default()).await?;
+            build_service(conn, &loaded, &service, &o).await?;
         }
     }
     Ok(())
@@ -144,15 +90,18 @@ pub async fn image_id(conn: &Conn, name: &str) -> anyhow::Result<Option<String>>
 /// Builds one service's image; its id.
 pub async fn build_service(
     conn: &Conn,
-    p: &Project,
+    loaded: &Loaded,
     service: &str,
     o: &Overrides,
 ) -> anyhow::Result<String> {
+    let p = &loaded.project;
     let svc = &p.services[service];
     let Some(b) = &svc.build else {
         bail!("service {service:?} has no build section");
     };
-    let env = |k: &str| std::env::var(k).ok();
+    // `args: [KEY]` and SOURCE_DATE_EPOCH: the project's environment
+    // (.env under the process's), as interpolation sees it.
+    let env = |k: &str| loaded.environment.var(k).map(str::to_string);
     let (options, warnings) = options(&p.name, service, svc, b, o, env)?;
     for w in warnings {
         eprintln!("warning: {w}");

@@ -6,6 +6,7 @@
 mod build;
 mod config;
 mod down;
+mod ensure;
 mod images;
 mod labels;
 mod options;

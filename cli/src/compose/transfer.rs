@@ -102,7 +102,7 @@ async fn drain(mut s: tonic::Streaming<pb::Progress>) -> Result<(), tonic::Statu
     Ok(())
 }
 
-async fn pull_one(conn: &Conn, image: &str) -> Result<(), tonic::Status> {
+pub(super) async fn pull_one(conn: &Conn, image: &str) -> Result<(), tonic::Status> {
     let s = conn
         .transfer()
         .pull(conn.req(pb::PullRequest {

@@ -13,7 +13,7 @@ use hull_compose::{Loaded, Project};
 use hull_proto::v1 as pb;
 
 use super::project::{self, is_running, label};
-use super::{build, labels, options, ComposeArgs};
+use super::{build, ensure, labels, options, ComposeArgs};
 use crate::client::Conn;
 use crate::containers::lifecycle::{ensure_image, start, stop};
 use crate::containers::msg;
@@ -70,7 +70,13 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
         .into_iter()
         .filter(|s| selected.contains(s))
         .collect();
-    build::ensure_images(conn, p, &order, build::Policy::of(a.build, a.no_build)).await?;
+    ensure::images(
+        &loaded,
+        conn,
+        &order,
+        ensure::Policy::of(a.build, a.no_build),
+    )
+    .await?;
     project::ensure_networks(conn, p, &order).await?;
     project::ensure_volumes(conn, p).await?;
     let existing = project::containers(conn, &p.name).await?;
