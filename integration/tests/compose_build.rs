@@ -231,6 +231,20 @@ fn up_builds_when_missing_and_obeys_build_and_no_build() {
     assert_eq!(cat(&h, "cbuild-app-1", "/www/index.html"), "v2\n");
     // --no-build with the image there runs it.
     compose_ok(&h, d, &["up", "-d", "--no-build"]);
+    // build takes the RUN step from the cache; --no-cache runs it.
+    let run_cached = |err: &str| {
+        let step = err
+            .lines()
+            .find(|l| l.contains("RUN echo"))
+            .and_then(|l| l.split_whitespace().next())
+            .map(|n| format!("{n} CACHED"));
+        step.is_some_and(|s| err.lines().any(|l| l == s))
+    };
+    let (_, err) = compose_ok(&h, d, &["build", "app"]);
+    assert!(run_cached(&err), "{err}");
+    let (_, err) = compose_ok(&h, d, &["build", "--no-cache", "app"]);
+    assert!(!run_cached(&err), "{err}");
+    assert!(err.contains("Service app  Built"), "{err}");
     compose_ok(&h, d, &["down"]);
 
     // Keys hull cannot honor, and a context without a Dockerfile, fail
