@@ -282,26 +282,36 @@ fn logs_prefix_merge_tail_timestamps_and_follow() {
   a:
     image: {image}
     command: [\"sh\", \"-c\", \"echo a-one; echo a-two; echo a-err >&2; {wait}; echo a-three\"]
+    volumes: [\"./ctl/a:/ctl\"]
   longname:
     image: {image}
     command: [\"sh\", \"-c\", \"echo b-one; {wait}; echo b-two\"]
-  gate:
+    volumes: [\"./ctl/longname:/ctl\"]
+  gate1:
     image: {image}
     command: [\"sh\", \"-c\", \"echo g-start; {wait}; echo g-end\"]
-    deploy:
-      replicas: 2
+    volumes: [\"./ctl/gate1:/ctl\"]
+  gate2:
+    image: {image}
+    command: [\"sh\", \"-c\", \"echo g-start; {wait}; echo g-end\"]
+    volumes: [\"./ctl/gate2:/ctl\"]
 ",
-            wait = "while [ ! -f /tmp/go ]; do sleep 0.1; done"
+            wait = "while [ ! -f /ctl/go ]; do sleep 0.1; done"
         ),
     )
     .expect("write");
+    // Each service ends once its control directory holds `go`.
+    let go = |svc: &str| std::fs::write(d.join("ctl").join(svc).join("go"), "").expect("go");
+    for svc in ["a", "longname", "gate1", "gate2"] {
+        std::fs::create_dir_all(d.join("ctl").join(svc)).expect("mkdir");
+    }
     ok(&h, p, d, &["up", "-d"]);
     // b-one, then a-three, then b-two: each service ends when told to.
     wait_until("b-one logged", Duration::from_secs(20), || {
         ok(&h, p, d, &["logs", "longname"]).0.contains("b-one")
     });
-    for c in ["cclogs-a-1", "cclogs-longname-1"] {
-        h.hull_ok(&["exec", c, "touch", "/tmp/go"]);
+    for (svc, c) in [("a", "cclogs-a-1"), ("longname", "cclogs-longname-1")] {
+        go(svc);
         wait_until("the service ends", Duration::from_secs(20), || {
             state(&h, c) == "exited"
         });
@@ -345,20 +355,20 @@ fn logs_prefix_merge_tail_timestamps_and_follow() {
 
     // -f follows both gate containers at once while they run, and ends
     // once both stopped.
-    let live = Live::spawn(&h, p, d, &["logs", "-f", "--no-color", "gate"]);
+    let live = Live::spawn(&h, p, d, &["logs", "-f", "--no-color", "gate1", "gate2"]);
     let mut starts = 0;
     let g2 = live.until(Duration::from_secs(20), |l| {
         starts += usize::from(l.ends_with(" | g-start"));
         starts == 2
     });
     assert!(!g2.iter().any(|l| l.contains("g-end")), "{g2:?}");
-    h.hull_ok(&["exec", "cclogs-gate-2", "touch", "/tmp/go"]);
-    live.until(Duration::from_secs(20), |l| l == "cclogs-gate-2 | g-end");
-    h.hull_ok(&["exec", "cclogs-gate-1", "touch", "/tmp/go"]);
+    go("gate2");
+    live.until(Duration::from_secs(20), |l| l == "cclogs-gate2-1 | g-end");
+    go("gate1");
     let (code, rest) = live.finish(Duration::from_secs(20));
     assert_eq!(code, 0);
     assert!(
-        rest.iter().any(|l| l == "cclogs-gate-1 | g-end"),
+        rest.iter().any(|l| l == "cclogs-gate1-1 | g-end"),
         "{rest:?}"
     );
     ok(&h, p, d, &["down"]);
