@@ -175,6 +175,21 @@ fn lifecycle_commands_follow_dependency_order() {
         (state(&h, web), state(&h, db)),
         ("created".into(), "created".into())
     );
+    // Again: kept; with db's configuration changed: db recreated (unless
+    // --no-recreate), web kept.
+    let ids = || (fmt(&h, "{{.Id}}", web), fmt(&h, "{{.Id}}", db));
+    let first = ids();
+    ok(&h, p, d, &["create"]);
+    assert_eq!(ids(), first);
+    let changed = format!("{}    environment: {{X: \"1\"}}\n", two_services(&image));
+    std::fs::write(d.join("compose.yaml"), changed).expect("write");
+    ok(&h, p, d, &["create", "--no-recreate"]);
+    assert_eq!(ids(), first);
+    ok(&h, p, d, &["create"]);
+    let second = ids();
+    assert_eq!(second.0, first.0, "web was recreated");
+    assert_ne!(second.1, first.1, "db was not recreated");
+    assert_eq!(state(&h, db), "created");
 
     let (_, err) = ok(&h, p, d, &["start"]);
     assert!(

@@ -6,7 +6,7 @@ use clap::Args;
 use hull_compose::Loaded;
 use hull_proto::v1 as pb;
 
-use super::project;
+use super::project::{self, label};
 use super::{labels, options, ComposeArgs};
 use crate::client::Conn;
 use crate::containers::lifecycle::{ensure_image, launch, stop, Launch};
@@ -17,7 +17,7 @@ pub struct CreateArgs {
     /// Recreate containers even if they exist.
     #[arg(long, conflicts_with = "no_recreate")]
     pub force_recreate: bool,
-    /// Keep existing containers (the default).
+    /// Keep existing containers even if their configuration changed.
     #[arg(long)]
     pub no_recreate: bool,
     pub services: Vec<String>,
@@ -43,10 +43,12 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &CreateArgs) -> anyhow::Res
             .and_then(|d| d.replicas)
             .or(svc.scale)
             .unwrap_or(1);
+        let hash = p.config_hash(service)?;
         for n in 1..=replicas {
             let name = format!("{}-{service}-{n}", p.name);
             if let Some(c) = existing.iter().find(|c| c.name == name) {
-                if !a.force_recreate {
+                let same = label(c, labels::CONFIG_HASH) == hash;
+                if (same || a.no_recreate) && !a.force_recreate {
                     eprintln!(" Container {name}  Created");
                     continue;
                 }
