@@ -49,6 +49,8 @@ pub struct Loaded {
     pub project: Project,
     pub files: Vec<PathBuf>,
     pub project_dir: PathBuf,
+    /// The variables interpolation saw (`.env` under the process's).
+    pub environment: Environment,
 }
 
 pub fn load(opts: &Options) -> Result<Loaded> {
@@ -103,6 +105,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
         project,
         files,
         project_dir,
+        environment: env,
     })
 }
 

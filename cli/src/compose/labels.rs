@@ -11,6 +11,9 @@ pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
 pub const VERSION: &str = "com.docker.compose.version";
+/// The id of the image a container was made from: a rebuilt image
+/// recreates it.
+pub const IMAGE: &str = "com.docker.compose.image";
 
 /// Whether a label set belongs to `project`.
 pub fn of_project(labels: &std::collections::HashMap<String, String>, project: &str) -> bool {

@@ -3,12 +3,16 @@
 //! module holds the commands: `config` (needs no daemon), `up -d`, `down`,
 //! `ps` over hulld's gRPC API.
 
+mod build;
 mod config;
 mod down;
+mod ensure;
+mod images;
 mod labels;
 mod options;
 mod project;
 mod ps;
+mod transfer;
 mod up;
 
 // The lifecycle and inspection commands.
@@ -87,6 +91,14 @@ pub enum ComposeCmd {
     Down(down::DownArgs),
     /// List the project's containers.
     Ps(ps::PsArgs),
+    /// Build the images of services with a `build:` section.
+    Build(build::BuildArgs),
+    /// Pull the services' images.
+    Pull(transfer::PullArgs),
+    /// Push the images of services that are built and named.
+    Push(transfer::PushArgs),
+    /// List the images of the project's containers.
+    Images(images::ImagesArgs),
 }
 
 impl ComposeArgs {
@@ -134,5 +146,9 @@ pub async fn run(conn: &crate::client::Conn, args: &ComposeArgs) -> anyhow::Resu
         ComposeCmd::Up(a) => up::run(conn, args, a).await,
         ComposeCmd::Down(a) => down::run(conn, args, a).await,
         ComposeCmd::Ps(a) => ps::run(conn, args, a).await,
+        ComposeCmd::Build(a) => build::run(conn, args, a).await,
+        ComposeCmd::Pull(a) => transfer::pull(conn, args, a).await,
+        ComposeCmd::Push(a) => transfer::push(conn, args, a).await,
+        ComposeCmd::Images(a) => images::run(conn, args, a).await,
     }
 }
