@@ -700,3 +700,31 @@ fn exec_and_run_on_a_terminal() {
     assert!(!all.contains("-run-"), "run --rm left its container: {all}");
     ok(&h, "cctty", dir.path(), &["down", "-t", "1"]);
 }
+
+/// `create` and `run` build a `build:` service's missing image (as `up`
+/// does) and name it PROJECT-SERVICE.
+#[test]
+fn create_and_run_build_a_missing_image() {
+    require_root!();
+    let (_ns, h, _c, image, dir) = setup("ccbuild");
+    let (p, d) = ("ccbuild", dir.path());
+    std::fs::create_dir_all(d.join("app")).expect("mkdir");
+    std::fs::write(
+        d.join("app/Dockerfile"),
+        format!("FROM {image}\nRUN echo built > /built\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("compose.yaml"),
+        "services:\n  app:\n    build: ./app\n    command: [\"sleep\", \"1000\"]\n    init: true\n",
+    )
+    .expect("write");
+    let o = compose(&h, p, d, &["create", "--no-build"]);
+    assert_ne!(code(&o), 0, "--no-build built: {}", stderr(&o));
+    ok(&h, p, d, &["create"]);
+    assert_eq!(state(&h, "ccbuild-app-1"), "created");
+    assert!(h.hull_ok(&["images"]).contains("ccbuild-app"));
+    let (out, _) = ok(&h, p, d, &["run", "--rm", "app", "cat", "/built"]);
+    assert_eq!(out, "built\n");
+    ok(&h, p, d, &["down", "--rmi", "local"]);
+}
