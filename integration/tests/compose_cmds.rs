@@ -676,16 +676,41 @@ fn top_port_events_and_ls() {
 }
 
 /// On a terminal `exec` and `run` give the command one (no `-t` needed,
-/// as Compose), with our keystrokes as its input and its exit code ours.
+/// as Compose), with our keystrokes as its input and its exit code ours;
+/// `logs` colors its prefixes there (and not with `--no-color`).
 #[test]
 fn exec_and_run_on_a_terminal() {
     use manager_support::pty::{PtyHull, WAIT};
     require_root!();
     let (_ns, h, _c, image, dir) = setup("cctty");
     let file = dir.path().join("compose.yaml");
-    std::fs::write(&file, two_services(&image)).expect("write");
+    let project = two_services(&image).replacen(
+        "command: [\"sleep\", \"1000\"]",
+        "command: [\"sh\", \"-c\", \"echo hi-web; exec sleep 1000\"]",
+        1,
+    );
+    std::fs::write(&file, project).expect("write");
     let f = file.to_str().expect("utf-8 path");
     ok(&h, "cctty", dir.path(), &["up", "-d"]);
+    wait_until("web logged", WAIT, || {
+        ok(&h, "cctty", dir.path(), &["logs", "web"])
+            .0
+            .contains("hi-web")
+    });
+    for (extra, colored) in [(None, true), (Some("--no-color"), false)] {
+        let mut args = vec!["compose", "-p", "cctty", "-f", f, "logs", "web"];
+        args.extend(extra);
+        let mut p = PtyHull::spawn(&h, &args, 24, 80);
+        p.expect(0, "hi-web", WAIT);
+        assert_eq!(p.wait(WAIT), 0);
+        let out = p.output();
+        assert_eq!(
+            out.contains("\x1b[36mcctty-web-1 | \x1b[0m"),
+            colored,
+            "{out:?}"
+        );
+        assert!(out.contains("cctty-web-1 | "), "{out:?}");
+    }
     for first in [&["exec", "web", "sh"][..], &["run", "--rm", "web", "sh"]] {
         let mut args = vec!["compose", "-p", "cctty", "-f", f];
         args.extend_from_slice(first);
