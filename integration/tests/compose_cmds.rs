@@ -236,6 +236,21 @@ fn lifecycle_commands_follow_dependency_order() {
     );
     ok(&h, p, d, &["unpause"]);
     assert_eq!(state(&h, web), "running");
+    // Bad input: one line naming it, nothing touched.
+    for (args, what) in [
+        (&["kill", "-s", "BOGUS"][..], "invalid signal: BOGUS"),
+        (&["logs", "--tail", "x"], "invalid value for \"tail\": x"),
+        (&["port", "nope", "80"], "no such service: nope"),
+    ] {
+        let o = compose(&h, p, d, args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(what), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    }
+    assert_eq!(
+        (state(&h, web), state(&h, db)),
+        ("running".into(), "running".into())
+    );
 
     // kill -s TERM reaches the init, which ends; kill's default is SIGKILL.
     ok(&h, p, d, &["kill", "-s", "SIGTERM", "db"]);
