@@ -175,6 +175,21 @@ fn lifecycle_commands_follow_dependency_order() {
         (state(&h, web), state(&h, db)),
         ("created".into(), "created".into())
     );
+    // Again: kept; with db's configuration changed: db recreated (unless
+    // --no-recreate), web kept.
+    let ids = || (fmt(&h, "{{.Id}}", web), fmt(&h, "{{.Id}}", db));
+    let first = ids();
+    ok(&h, p, d, &["create"]);
+    assert_eq!(ids(), first);
+    let changed = format!("{}    environment: {{X: \"1\"}}\n", two_services(&image));
+    std::fs::write(d.join("compose.yaml"), changed).expect("write");
+    ok(&h, p, d, &["create", "--no-recreate"]);
+    assert_eq!(ids(), first);
+    ok(&h, p, d, &["create"]);
+    let second = ids();
+    assert_eq!(second.0, first.0, "web was recreated");
+    assert_ne!(second.1, first.1, "db was not recreated");
+    assert_eq!(state(&h, db), "created");
 
     let (_, err) = ok(&h, p, d, &["start"]);
     assert!(
@@ -221,6 +236,21 @@ fn lifecycle_commands_follow_dependency_order() {
     );
     ok(&h, p, d, &["unpause"]);
     assert_eq!(state(&h, web), "running");
+    // Bad input: one line naming it, nothing touched.
+    for (args, what) in [
+        (&["kill", "-s", "BOGUS"][..], "invalid signal: BOGUS"),
+        (&["logs", "--tail", "x"], "invalid value for \"tail\": x"),
+        (&["port", "nope", "80"], "no such service: nope"),
+    ] {
+        let o = compose(&h, p, d, args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(what), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    }
+    assert_eq!(
+        (state(&h, web), state(&h, db)),
+        ("running".into(), "running".into())
+    );
 
     // kill -s TERM reaches the init, which ends; kill's default is SIGKILL.
     ok(&h, p, d, &["kill", "-s", "SIGTERM", "db"]);
@@ -282,26 +312,36 @@ fn logs_prefix_merge_tail_timestamps_and_follow() {
   a:
     image: {image}
     command: [\"sh\", \"-c\", \"echo a-one; echo a-two; echo a-err >&2; {wait}; echo a-three\"]
+    volumes: [\"./ctl/a:/ctl\"]
   longname:
     image: {image}
     command: [\"sh\", \"-c\", \"echo b-one; {wait}; echo b-two\"]
-  gate:
+    volumes: [\"./ctl/longname:/ctl\"]
+  gate1:
     image: {image}
     command: [\"sh\", \"-c\", \"echo g-start; {wait}; echo g-end\"]
-    deploy:
-      replicas: 2
+    volumes: [\"./ctl/gate1:/ctl\"]
+  gate2:
+    image: {image}
+    command: [\"sh\", \"-c\", \"echo g-start; {wait}; echo g-end\"]
+    volumes: [\"./ctl/gate2:/ctl\"]
 ",
-            wait = "while [ ! -f /tmp/go ]; do sleep 0.1; done"
+            wait = "while [ ! -f /ctl/go ]; do sleep 0.1; done"
         ),
     )
     .expect("write");
+    // Each service ends once its control directory holds `go`.
+    let go = |svc: &str| std::fs::write(d.join("ctl").join(svc).join("go"), "").expect("go");
+    for svc in ["a", "longname", "gate1", "gate2"] {
+        std::fs::create_dir_all(d.join("ctl").join(svc)).expect("mkdir");
+    }
     ok(&h, p, d, &["up", "-d"]);
     // b-one, then a-three, then b-two: each service ends when told to.
     wait_until("b-one logged", Duration::from_secs(20), || {
         ok(&h, p, d, &["logs", "longname"]).0.contains("b-one")
     });
-    for c in ["cclogs-a-1", "cclogs-longname-1"] {
-        h.hull_ok(&["exec", c, "touch", "/tmp/go"]);
+    for (svc, c) in [("a", "cclogs-a-1"), ("longname", "cclogs-longname-1")] {
+        go(svc);
         wait_until("the service ends", Duration::from_secs(20), || {
             state(&h, c) == "exited"
         });
@@ -345,20 +385,20 @@ fn logs_prefix_merge_tail_timestamps_and_follow() {
 
     // -f follows both gate containers at once while they run, and ends
     // once both stopped.
-    let live = Live::spawn(&h, p, d, &["logs", "-f", "--no-color", "gate"]);
+    let live = Live::spawn(&h, p, d, &["logs", "-f", "--no-color", "gate1", "gate2"]);
     let mut starts = 0;
     let g2 = live.until(Duration::from_secs(20), |l| {
         starts += usize::from(l.ends_with(" | g-start"));
         starts == 2
     });
     assert!(!g2.iter().any(|l| l.contains("g-end")), "{g2:?}");
-    h.hull_ok(&["exec", "cclogs-gate-2", "touch", "/tmp/go"]);
-    live.until(Duration::from_secs(20), |l| l == "cclogs-gate-2 | g-end");
-    h.hull_ok(&["exec", "cclogs-gate-1", "touch", "/tmp/go"]);
+    go("gate2");
+    live.until(Duration::from_secs(20), |l| l == "cclogs-gate2-1 | g-end");
+    go("gate1");
     let (code, rest) = live.finish(Duration::from_secs(20));
     assert_eq!(code, 0);
     assert!(
-        rest.iter().any(|l| l == "cclogs-gate-1 | g-end"),
+        rest.iter().any(|l| l == "cclogs-gate1-1 | g-end"),
         "{rest:?}"
     );
     ok(&h, p, d, &["down"]);
@@ -651,16 +691,41 @@ fn top_port_events_and_ls() {
 }
 
 /// On a terminal `exec` and `run` give the command one (no `-t` needed,
-/// as Compose), with our keystrokes as its input and its exit code ours.
+/// as Compose), with our keystrokes as its input and its exit code ours;
+/// `logs` colors its prefixes there (and not with `--no-color`).
 #[test]
 fn exec_and_run_on_a_terminal() {
     use manager_support::pty::{PtyHull, WAIT};
     require_root!();
     let (_ns, h, _c, image, dir) = setup("cctty");
     let file = dir.path().join("compose.yaml");
-    std::fs::write(&file, two_services(&image)).expect("write");
+    let project = two_services(&image).replacen(
+        "command: [\"sleep\", \"1000\"]",
+        "command: [\"sh\", \"-c\", \"echo hi-web; exec sleep 1000\"]",
+        1,
+    );
+    std::fs::write(&file, project).expect("write");
     let f = file.to_str().expect("utf-8 path");
     ok(&h, "cctty", dir.path(), &["up", "-d"]);
+    wait_until("web logged", WAIT, || {
+        ok(&h, "cctty", dir.path(), &["logs", "web"])
+            .0
+            .contains("hi-web")
+    });
+    for (extra, colored) in [(None, true), (Some("--no-color"), false)] {
+        let mut args = vec!["compose", "-p", "cctty", "-f", f, "logs", "web"];
+        args.extend(extra);
+        let mut p = PtyHull::spawn(&h, &args, 24, 80);
+        p.expect(0, "hi-web", WAIT);
+        assert_eq!(p.wait(WAIT), 0);
+        let out = p.output();
+        assert_eq!(
+            out.contains("\x1b[36mcctty-web-1 | \x1b[0m"),
+            colored,
+            "{out:?}"
+        );
+        assert!(out.contains("cctty-web-1 | "), "{out:?}");
+    }
     for first in [&["exec", "web", "sh"][..], &["run", "--rm", "web", "sh"]] {
         let mut args = vec!["compose", "-p", "cctty", "-f", f];
         args.extend_from_slice(first);
@@ -674,4 +739,32 @@ fn exec_and_run_on_a_terminal() {
     let all = h.hull_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!all.contains("-run-"), "run --rm left its container: {all}");
     ok(&h, "cctty", dir.path(), &["down", "-t", "1"]);
+}
+
+/// `create` and `run` build a `build:` service's missing image (as `up`
+/// does) and name it PROJECT-SERVICE.
+#[test]
+fn create_and_run_build_a_missing_image() {
+    require_root!();
+    let (_ns, h, _c, image, dir) = setup("ccbuild");
+    let (p, d) = ("ccbuild", dir.path());
+    std::fs::create_dir_all(d.join("app")).expect("mkdir");
+    std::fs::write(
+        d.join("app/Dockerfile"),
+        format!("FROM {image}\nRUN echo built > /built\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("compose.yaml"),
+        "services:\n  app:\n    build: ./app\n    command: [\"sleep\", \"1000\"]\n    init: true\n",
+    )
+    .expect("write");
+    let o = compose(&h, p, d, &["create", "--no-build"]);
+    assert_ne!(code(&o), 0, "--no-build built: {}", stderr(&o));
+    ok(&h, p, d, &["create"]);
+    assert_eq!(state(&h, "ccbuild-app-1"), "created");
+    assert!(h.hull_ok(&["images"]).contains("ccbuild-app"));
+    let (out, _) = ok(&h, p, d, &["run", "--rm", "app", "cat", "/built"]);
+    assert_eq!(out, "built\n");
+    ok(&h, p, d, &["down", "--rmi", "local"]);
 }

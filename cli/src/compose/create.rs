@@ -1,15 +1,15 @@
 //! `hull compose create [SERVICE…]`: the containers of the services (and
-//! of what they depend on) made, with their networks and volumes, but not
-//! started. An existing container is kept unless `--force-recreate`.
+//! of what they depend on) made, with their images (built or pulled as
+//! `up` does), networks and volumes, but not started. An existing container is kept unless `--force-recreate`.
 
 use clap::Args;
 use hull_compose::Loaded;
 use hull_proto::v1 as pb;
 
-use super::project;
-use super::{labels, options, ComposeArgs};
+use super::project::{self, label};
+use super::{build, ensure, labels, options, ComposeArgs};
 use crate::client::Conn;
-use crate::containers::lifecycle::{ensure_image, launch, stop, Launch};
+use crate::containers::lifecycle::{launch, stop, Launch};
 use crate::containers::msg;
 
 #[derive(Debug, Args)]
@@ -17,9 +17,15 @@ pub struct CreateArgs {
     /// Recreate containers even if they exist.
     #[arg(long, conflicts_with = "no_recreate")]
     pub force_recreate: bool,
-    /// Keep existing containers (the default).
+    /// Keep existing containers even if their configuration changed.
     #[arg(long)]
     pub no_recreate: bool,
+    /// Build images before creating containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it is missing.
+    #[arg(long)]
+    pub no_build: bool,
     pub services: Vec<String>,
 }
 
@@ -32,6 +38,13 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &CreateArgs) -> anyhow::Res
         .into_iter()
         .filter(|s| selected.contains(s))
         .collect();
+    ensure::images(
+        &loaded,
+        conn,
+        &order,
+        ensure::Policy::of(a.build, a.no_build),
+    )
+    .await?;
     project::ensure_networks(conn, p, &order).await?;
     project::ensure_volumes(conn, p).await?;
     let existing = project::containers(conn, &p.name).await?;
@@ -43,10 +56,15 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &CreateArgs) -> anyhow::Res
             .and_then(|d| d.replicas)
             .or(svc.scale)
             .unwrap_or(1);
+        let hash = p.config_hash(service)?;
+        let image = build::image_name(&p.name, service, svc);
+        let image_id = build::image_id(conn, &image).await?.unwrap_or_default();
         for n in 1..=replicas {
             let name = format!("{}-{service}-{n}", p.name);
             if let Some(c) = existing.iter().find(|c| c.name == name) {
-                if !a.force_recreate {
+                let same =
+                    label(c, labels::CONFIG_HASH) == hash && label(c, labels::IMAGE) == image_id;
+                if (same || a.no_recreate) && !a.force_recreate {
                     eprintln!(" Container {name}  Created");
                     continue;
                 }
@@ -60,35 +78,29 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &CreateArgs) -> anyhow::Res
                     .await
                     .map_err(|e| anyhow::anyhow!("container {name}: {}", msg(&e)))?;
             }
-            create_one(conn, &loaded, service, n, &name).await?;
+            let container = pb::Container {
+                name: name.clone(),
+                image: image.clone(),
+                labels: labels::of_container(&loaded, service, n, false, &image_id)?,
+                ..Default::default()
+            };
+            create_one(conn, &loaded, service, container).await?;
             eprintln!(" Container {name}  Created");
         }
     }
     Ok(())
 }
 
-/// Creates container `name`, number `n` of `service`, on all its networks.
+/// Creates `container` of `service`, on all the service's networks.
 async fn create_one(
     conn: &Conn,
     loaded: &Loaded,
     service: &str,
-    n: u32,
-    name: &str,
+    container: pb::Container,
 ) -> anyhow::Result<String> {
     let p = &loaded.project;
     let svc = &p.services[service];
-    let Some(image) = svc.image.clone() else {
-        anyhow::bail!(
-            "service {service:?}: building images (build:) is not supported here; give it an image"
-        );
-    };
-    ensure_image(conn, &image).await?;
-    let container = pb::Container {
-        name: name.to_string(),
-        image,
-        labels: labels::of_container(loaded, service, n, false)?,
-        ..Default::default()
-    };
+    let name = container.name.clone();
     let how = Launch {
         networks: options::networks(p, service, svc)
             .into_iter()

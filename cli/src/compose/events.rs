@@ -36,7 +36,7 @@ struct Known {
 pub async fn run(conn: &Conn, args: &ComposeArgs, a: &EventsArgs) -> anyhow::Result<()> {
     let loaded = args.load()?;
     let p = &loaded.project;
-    targets::check_services(p, &a.services)?;
+    super::project::check_services(p, &a.services)?;
     let mut s = conn
         .events()
         .subscribe(conn.req(pb::SubscribeRequest {

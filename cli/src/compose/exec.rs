@@ -45,7 +45,7 @@ pub struct ComposeExecArgs {
 
 pub async fn run(conn: &Conn, args: &ComposeArgs, a: &ComposeExecArgs) -> anyhow::Result<()> {
     let loaded = args.load()?;
-    targets::check_services(&loaded.project, std::slice::from_ref(&a.service))?;
+    super::project::check_services(&loaded.project, std::slice::from_ref(&a.service))?;
     let c = targets::indexed(conn, &loaded.project, &a.service, a.index).await?;
     if a.detach {
         // The process runs on once we hang up (hulld keeps its output).

@@ -20,13 +20,15 @@ pub fn of_project(labels: &std::collections::HashMap<String, String>, project: &
     labels.get(PROJECT).map(String::as_str) == Some(project)
 }
 
-/// The labels of a container of `service`: the service's own, then
-/// Compose's (project, service, number, config hash, one-off, files).
+/// The labels of a container of `service` made from image `image_id`: the
+/// service's own, then Compose's (project, service, number, config hash,
+/// image, one-off, files).
 pub fn of_container(
     loaded: &hull_compose::Loaded,
     service: &str,
     number: u32,
     oneoff: bool,
+    image_id: &str,
 ) -> anyhow::Result<std::collections::HashMap<String, String>> {
     let p = &loaded.project;
     let svc = p
@@ -39,6 +41,7 @@ pub fn of_container(
     l.insert(NUMBER.into(), number.to_string());
     l.insert(CONFIG_HASH.into(), p.config_hash(service)?);
     l.insert(ONEOFF.into(), if oneoff { "True" } else { "False" }.into());
+    l.insert(IMAGE.into(), image_id.to_string());
     l.insert(VERSION.into(), env!("CARGO_PKG_VERSION").into());
     l.insert(WORKING_DIR.into(), loaded.project_dir.display().to_string());
     let files: Vec<String> = loaded

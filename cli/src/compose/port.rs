@@ -23,7 +23,7 @@ pub struct PortArgs {
 
 pub async fn run(conn: &Conn, args: &ComposeArgs, a: &PortArgs) -> anyhow::Result<()> {
     let loaded = args.load()?;
-    targets::check_services(&loaded.project, std::slice::from_ref(&a.service))?;
+    super::project::check_services(&loaded.project, std::slice::from_ref(&a.service))?;
     let c = targets::indexed(conn, &loaded.project, &a.service, a.index).await?;
     let want = format!("{}/{}", a.private_port, a.protocol);
     let ports = c

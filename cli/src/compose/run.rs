@@ -12,10 +12,10 @@ use anyhow::bail;
 use clap::{Args, Parser};
 use hull_proto::v1 as pb;
 
-use super::{labels, options, project, up, ComposeArgs};
+use super::{build, ensure, labels, options, project, up, ComposeArgs};
 use crate::client::Conn;
 use crate::containers::flags::env_list;
-use crate::containers::lifecycle::{ensure_image, launch, Launch};
+use crate::containers::lifecycle::{launch, Launch};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Publish a port ([IP:]HOST:CONTAINER[/PROTO]).
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
+    /// Build the image before starting the container.
+    #[arg(long)]
+    pub build: bool,
     /// Publish the service's own ports too.
     #[arg(long)]
     pub service_ports: bool,
@@ -83,12 +86,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
     let Some(svc) = p.services.get(&a.service) else {
         bail!("no such service: {}", a.service);
     };
-    let Some(image) = svc.image.clone() else {
-        bail!(
-            "service {:?}: building images (build:) is not supported here; give it an image",
-            a.service
-        );
-    };
+    let image = build::image_name(&p.name, &a.service, svc);
     let deps: Vec<String> = svc.depends_on.keys().cloned().collect();
     if !a.no_deps && !deps.is_empty() {
         let mut line = vec!["up".to_string(), "-d".into()];
@@ -96,9 +94,11 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
         let parsed = UpLine::try_parse_from(line)?;
         up::run(conn, args, &parsed.up).await?;
     }
-    project::ensure_networks(conn, p, std::slice::from_ref(&a.service)).await?;
+    let only = std::slice::from_ref(&a.service);
+    ensure::images(&loaded, conn, only, ensure::Policy::of(a.build, false)).await?;
+    let image_id = build::image_id(conn, &image).await?.unwrap_or_default();
+    project::ensure_networks(conn, p, only).await?;
     project::ensure_volumes(conn, p).await?;
-    ensure_image(conn, &image).await?;
 
     // The service as this run changes it, then as hulld's options.
     let mut svc = svc.clone();
@@ -139,7 +139,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
         Some(n) => n.clone(),
         None => format!("{}-{}-run-{}", p.name, a.service, random_hex()?),
     };
-    let mut l = labels::of_container(&loaded, &a.service, 1, true)?;
+    let mut l = labels::of_container(&loaded, &a.service, 1, true, &image_id)?;
     for kv in &a.label {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         l.insert(k.to_string(), v.to_string());

@@ -17,19 +17,9 @@ pub enum OneOff {
     Include,
 }
 
-/// Refuses a name that is not a service of the project.
-pub fn check_services(p: &Project, services: &[String]) -> anyhow::Result<()> {
-    for s in services {
-        if !p.services.contains_key(s) {
-            bail!("no such service: {s}");
-        }
-    }
-    Ok(())
-}
-
 /// The services named (all when none), in start order.
 pub fn ordered_services(p: &Project, services: &[String]) -> anyhow::Result<Vec<String>> {
-    check_services(p, services)?;
+    project::check_services(p, services)?;
     Ok(p.start_order()?
         .into_iter()
         .filter(|s| services.is_empty() || services.contains(s))
