@@ -253,14 +253,7 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
             },
         )
         .await
-        .with_context(|| {
-            let hint = if result.tags.is_empty() {
-                " (an untagged result may have no name to export: add -t NAME)"
-            } else {
-                ""
-            };
-            format!("--output {}{hint}", o.dest.display())
-        })?;
+        .with_context(|| format!("--output {}", o.dest.display()))?;
     }
     println!("{id}");
     Ok(())
