@@ -22,8 +22,10 @@ pub mod exec_sync;
 pub mod network;
 pub mod oom;
 pub mod pod_containers;
+pub mod resources;
 mod sandbox;
 mod spec;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

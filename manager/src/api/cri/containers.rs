@@ -79,6 +79,22 @@ fn resources(r: v1::LinuxContainerResources) -> Resources {
     }
 }
 
+fn cri_resources(r: &Resources) -> v1::ContainerResources {
+    v1::ContainerResources {
+        linux: Some(v1::LinuxContainerResources {
+            cpu_period: r.cpu_period,
+            cpu_quota: r.cpu_quota,
+            cpu_shares: r.cpu_shares,
+            memory_limit_in_bytes: r.memory_limit,
+            oom_score_adj: r.oom_score_adj,
+            cpuset_cpus: r.cpuset_cpus.clone(),
+            cpuset_mems: r.cpuset_mems.clone(),
+            ..Default::default()
+        }),
+        windows: None,
+    }
+}
+
 fn mount(m: v1::Mount) -> Mount {
     Mount {
         container_path: m.container_path,
@@ -312,7 +328,7 @@ pub(super) async fn container_status(
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        resources: None,
+        resources: Some(cri_resources(&c.resources)),
         image_id: rec.image_ref.clone(),
         user: None,
     };
@@ -323,10 +339,17 @@ pub(super) async fn container_status(
 }
 
 pub(super) async fn update_container_resources(
-    _cri: &Cri,
-    _req: Request<v1::UpdateContainerResourcesRequest>,
+    cri: &Cri,
+    req: Request<v1::UpdateContainerResourcesRequest>,
 ) -> Result<Response<v1::UpdateContainerResourcesResponse>, Status> {
-    unimplemented("UpdateContainerResources")
+    let r = req.into_inner();
+    let linux = r
+        .linux
+        .ok_or_else(|| Status::invalid_argument("no Linux resources given"))?;
+    let new = resources(linux);
+    cri.blocking(move |m| pods::resources::update(&m, NAMESPACE, &r.container_id, &new))
+        .await?;
+    Ok(Response::new(v1::UpdateContainerResourcesResponse {}))
 }
 
 pub(super) async fn reopen_container_log(
@@ -369,20 +392,6 @@ pub(super) async fn attach(
     _req: Request<v1::AttachRequest>,
 ) -> Result<Response<v1::AttachResponse>, Status> {
     unimplemented("Attach")
-}
-
-pub(super) async fn container_stats(
-    _cri: &Cri,
-    _req: Request<v1::ContainerStatsRequest>,
-) -> Result<Response<v1::ContainerStatsResponse>, Status> {
-    unimplemented("ContainerStats")
-}
-
-pub(super) async fn list_container_stats(
-    _cri: &Cri,
-    _req: Request<v1::ListContainerStatsRequest>,
-) -> Result<Response<v1::ListContainerStatsResponse>, Status> {
-    unimplemented("ListContainerStats")
 }
 
 pub(super) async fn checkpoint_container(
