@@ -1,7 +1,8 @@
 //! Resources and stats of CRI containers through hulld's CRI socket:
 //! UpdateContainerResources reaches the running container's cgroup (v1 or
 //! v2) and its status and inspect, ContainerStats / ListContainerStats /
-//! PodSandboxStats / ListPodSandboxStats give sane figures. Each test has a
+//! PodSandboxStats / ListPodSandboxStats give sane figures; host devices
+//! get a node and a device cgroup rule. Each test has a
 //! CNI network of its own (cri_pod_support).
 
 mod cri_pod_support;
@@ -353,5 +354,55 @@ fn container_and_pod_stats() {
     let s = container_stats(&mut c, &busy).unwrap();
     assert!(s.cpu.is_none() && s.memory.is_none(), "{s:?}");
     assert!(s.writable_layer.is_some());
+    c.finish(&pod);
+}
+
+#[test]
+fn devices_get_a_node_and_a_cgroup_rule() {
+    require_root!();
+    let (mut c, pc, pod) = Cri::with_pod(35, "dev");
+    let dev = |host: &str, path: &str, perm: &str| v1::Device {
+        host_path: host.into(),
+        container_path: path.into(),
+        permissions: perm.into(),
+    };
+    // Devices outside the default allow list: the rules are theirs.
+    let mut cfg = c.container_config("app", &["sleep", "1000"]);
+    cfg.devices = vec![
+        dev("/dev/null", "/dev/hostnull", "rwm"),
+        dev("/dev/loop-control", "/dev/rwloop", "rw"),
+        dev("/dev/vcs", "/dev/rovcs", "r"),
+    ];
+    let id = c.run(&pod, cfg, &pc);
+    let sh = |c: &mut Cri, script: &str| {
+        let r = c.exec_sync(&id, &["sh", "-c", script], 10).unwrap();
+        let out = String::from_utf8_lossy(&r.stdout).trim().to_string();
+        let err = String::from_utf8_lossy(&r.stderr).trim().to_string();
+        (r.exit_code, out, err)
+    };
+    let (code, out, _) = sh(
+        &mut c,
+        "ls -l /dev/hostnull /dev/rwloop /dev/rovcs | cut -c1",
+    );
+    assert_eq!((code, out.as_str()), (0, "c\nc\nc"));
+    assert_eq!(sh(&mut c, "echo x > /dev/hostnull && echo ok").1, "ok");
+    let (code, _, err) = sh(&mut c, ": > /dev/rwloop");
+    assert_eq!(code, 0, "open /dev/rwloop for writing: {err}");
+    // Read-only by its cgroup rule: opening it for writing is refused.
+    let (code, _, err) = sh(&mut c, ": > /dev/rovcs");
+    assert_ne!(code, 0, "write to a read-only device allowed");
+    assert!(err.contains("not permitted"), "{err}");
+
+    // Not a device, or bad permissions: InvalidArgument, nothing made.
+    for d in [
+        dev("/etc/hostname", "/dev/x", "r"),
+        dev("/dev/null", "/dev/x", "rwx"),
+    ] {
+        let mut cfg = c.container_config("bad", &["true"]);
+        cfg.devices = vec![d];
+        let e = c.create(&pod, cfg, &pc).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+    }
+    assert_eq!(c.list_containers(None).len(), 1);
     c.finish(&pod);
 }

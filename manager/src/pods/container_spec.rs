@@ -1,7 +1,7 @@
 //! The OCI spec of a container in a pod: the containers room's spec from
 //! the image and the options Docker users know, then what CRI adds — the
 //! command/args rules, the pod's namespaces and /etc files, mounts with
-//! propagation, the security context and the resources.
+//! propagation, the security context, the resources and host devices.
 
 use std::path::Path;
 
@@ -124,6 +124,7 @@ pub fn generate(
     for (k, val) in super::resources::oci(r) {
         v["linux"]["resources"][k] = val;
     }
+    super::devices::apply(&mut v, &c.devices)?;
     if r.oom_score_adj != 0 {
         v["process"]["oomScoreAdj"] = json!(r.oom_score_adj);
     }

@@ -17,6 +17,7 @@
 //! annotations and log path.
 
 mod container_spec;
+pub mod devices;
 mod etc;
 pub mod exec_sync;
 pub mod network;

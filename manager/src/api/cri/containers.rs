@@ -132,11 +132,6 @@ fn container_config(c: v1::ContainerConfig, image: String) -> Result<ContainerCo
         .metadata
         .ok_or_else(|| Status::invalid_argument("container config has no metadata"))?;
     let linux = c.linux.unwrap_or_default();
-    if !c.devices.is_empty() {
-        return Err(Status::unimplemented(
-            "devices in CRI containers are not supported yet",
-        ));
-    }
     Ok(ContainerConfig {
         name: md.name,
         attempt: md.attempt,
@@ -155,6 +150,15 @@ fn container_config(c: v1::ContainerConfig, image: String) -> Result<ContainerCo
         log_path: c.log_path,
         security: security(linux.security_context.unwrap_or_default())?,
         resources: resources(linux.resources.unwrap_or_default()),
+        devices: c
+            .devices
+            .into_iter()
+            .map(|d| pods::devices::Device {
+                host_path: d.host_path,
+                container_path: d.container_path,
+                permissions: d.permissions,
+            })
+            .collect(),
     })
 }
 
