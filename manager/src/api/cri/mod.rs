@@ -6,7 +6,7 @@
 //!
 //! `runtime_service` routes each RuntimeService RPC to the file of its
 //! concept: `runtime_info` (version, status, config), `pods` (sandboxes),
-//! `containers` (containers in pods); `images` is the ImageService, and
+//! `containers` (containers in pods), `stats` (their usage); `images` is the ImageService, and
 //! `image_lookup` finds the image a CRI ImageSpec names.
 
 mod containers;
@@ -15,6 +15,7 @@ mod images;
 mod pods;
 mod runtime_info;
 mod runtime_service;
+mod stats;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
