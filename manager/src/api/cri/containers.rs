@@ -384,20 +384,6 @@ pub(super) async fn exec_sync(
     }))
 }
 
-pub(super) async fn exec(
-    _cri: &Cri,
-    _req: Request<v1::ExecRequest>,
-) -> Result<Response<v1::ExecResponse>, Status> {
-    unimplemented("Exec")
-}
-
-pub(super) async fn attach(
-    _cri: &Cri,
-    _req: Request<v1::AttachRequest>,
-) -> Result<Response<v1::AttachResponse>, Status> {
-    unimplemented("Attach")
-}
-
 pub(super) async fn checkpoint_container(
     _cri: &Cri,
     _req: Request<v1::CheckpointContainerRequest>,

@@ -257,10 +257,3 @@ pub(super) async fn list_pod_sandbox_metrics(
 ) -> Result<Response<v1::ListPodSandboxMetricsResponse>, Status> {
     unimplemented("ListPodSandboxMetrics")
 }
-
-pub(super) async fn port_forward(
-    _cri: &Cri,
-    _req: Request<v1::PortForwardRequest>,
-) -> Result<Response<v1::PortForwardResponse>, Status> {
-    unimplemented("PortForward")
-}
