@@ -96,7 +96,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
             Error::Read { .. } | Error::EnvFile { .. } => e,
             e => Error::Project {
                 file: files[0].clone(),
-                source: Box::new(e),
+                error: Box::new(e),
             },
         })?;
     Ok(Loaded {

@@ -50,8 +50,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
             .map_err(|e| anyhow::anyhow!("container {}: {}", c.name, msg(&e)))?;
         eprintln!(" Container {}  Removed", c.name);
     }
-    let mut net = crate::network::client(conn);
-    let nets = net
+    let nets = crate::network::client(conn)
         .list(conn.req(pb::ListNetworksRequest {}))
         .await
         .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?
@@ -59,31 +58,14 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
         .networks;
     for n in nets {
         if n.labels.get(labels::PROJECT) == Some(&p.name) {
-            net.remove(conn.req(pb::RemoveNetworkRequest {
-                name: n.name.clone(),
-            }))
-            .await
-            .map_err(|e| anyhow::anyhow!("network {}: {}", n.name, msg(&e)))?;
-            eprintln!(" Network {}  Removed", n.name);
+            project::remove_network(conn, &n.name).await?;
         }
     }
     if a.volumes {
         for (key, def) in &p.volumes {
-            if def.external.yes {
-                continue;
-            }
-            let name = def.name.clone().unwrap_or_else(|| key.clone());
-            let r = conn
-                .volumes()
-                .remove(conn.req(pb::RemoveVolumeRequest {
-                    name: name.clone(),
-                    force: false,
-                }))
-                .await;
-            match r {
-                Ok(_) => eprintln!(" Volume {name}  Removed"),
-                Err(e) if e.code() == tonic::Code::NotFound => {}
-                Err(e) => anyhow::bail!("volume {name}: {}", msg(&e)),
+            if !def.external.yes {
+                let name = def.name.clone().unwrap_or_else(|| key.clone());
+                project::remove_volume(conn, &name).await?;
             }
         }
     }

@@ -3,12 +3,16 @@
 //! module holds the commands: `config` (needs no daemon), `up -d`, `down`,
 //! `ps` over hulld's gRPC API.
 
+mod attached;
 mod config;
+mod converge;
+mod depwait;
 mod down;
 mod labels;
 mod options;
 mod project;
 mod ps;
+mod rollback;
 mod up;
 
 use std::path::PathBuf;
@@ -38,7 +42,7 @@ pub struct ComposeArgs {
 pub enum ComposeCmd {
     /// Validate the files and print the normalized project.
     Config(config::ConfigArgs),
-    /// Create and start the project's containers (detached).
+    /// Create and start the project's containers.
     Up(up::UpArgs),
     /// Stop and remove the project's containers and networks.
     Down(down::DownArgs),
