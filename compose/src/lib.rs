@@ -112,6 +112,11 @@ impl Project {
         order::start_order(&self.services)
     }
 
+    /// `order` in waves that can start together (see `order::waves`).
+    pub fn start_waves(&self, order: &[String]) -> Vec<Vec<String>> {
+        order::waves(&self.services, order)
+    }
+
     /// The project as `config` prints it: every `$` of a value written
     /// `$$`, so the output reads back to the same project.
     pub fn config_document(&self) -> serde_json::Value {

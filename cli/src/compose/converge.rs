@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use anyhow::bail;
+use futures_util::future::join_all;
 use hull_compose::{Loaded, Project};
 use hull_proto::v1 as pb;
 use tokio_stream::StreamExt;
@@ -76,6 +77,8 @@ pub fn of_service<'a>(existing: &'a [pb::Container], service: &str) -> Vec<&'a p
         .collect()
 }
 
+/// Converge `service` to `replicas` containers, the replicas in parallel;
+/// what was made goes into `made` even when it fails.
 pub async fn service(
     conn: &Conn,
     loaded: &Loaded,
@@ -94,43 +97,86 @@ pub async fn service(
     };
     let hash = p.config_hash(service)?;
     let mine = of_service(existing, service);
-    for n in 1..=replicas {
-        let name = format!("{}-{service}-{n}", p.name);
-        if let Some(c) = mine.iter().find(|c| c.name == name) {
-            let same = label(c, labels::CONFIG_HASH) == hash;
-            if (same || recreate.never) && !recreate.force {
-                if !is_running(c) {
-                    start(conn, &c.id)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
-                    made.started.push((c.id.clone(), name.clone()));
-                    eprintln!(" Container {name}  Started");
-                } else {
-                    eprintln!(" Container {name}  Running");
-                }
-                continue;
-            }
-            stop(conn, &c.id, None).await?;
-            delete(conn, &c.id).await?;
-            eprintln!(" Container {name}  Recreated");
+    let target = Target {
+        loaded,
+        service,
+        image: &image,
+        hash: &hash,
+        recreate,
+    };
+    let results = join_all((1..=replicas).map(|n| {
+        let current = mine
+            .iter()
+            .find(|c| c.name == format!("{}-{service}-{n}", p.name))
+            .copied();
+        let target = &target;
+        async move {
+            let mut m = Made::default();
+            let r = replica(conn, target, n, current, &mut m).await;
+            (m, r)
         }
-        let id = create(conn, loaded, service, n, &image, &hash).await?;
-        made.containers.push((id.clone(), name.clone()));
-        eprintln!(" Container {name}  Created");
-        start(conn, &id)
-            .await
-            .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
-        eprintln!(" Container {name}  Started");
-    }
+    }))
+    .await;
+    let first = made.absorb_all(results);
     // Scaled down: the highest numbers go.
-    for c in mine {
-        let n: u32 = label(c, labels::NUMBER).parse().unwrap_or(0);
-        if n > replicas {
-            stop(conn, &c.id, None).await?;
-            delete(conn, &c.id).await?;
-            eprintln!(" Container {}  Removed", c.name);
+    let extra = mine
+        .iter()
+        .filter(|c| label(c, labels::NUMBER).parse::<u32>().unwrap_or(0) > replicas);
+    let removed = join_all(extra.map(|c| async move {
+        stop(conn, &c.id, None).await?;
+        delete(conn, &c.id).await?;
+        eprintln!(" Container {}  Removed", c.name);
+        anyhow::Ok(())
+    }))
+    .await;
+    first.map_or(Ok(()), Err)?;
+    removed.into_iter().collect()
+}
+
+/// What one replica is made from.
+struct Target<'a> {
+    loaded: &'a Loaded,
+    service: &'a str,
+    image: &'a str,
+    hash: &'a str,
+    recreate: Recreate,
+}
+
+/// Replica `n`: kept (started when stopped) while its hash matches,
+/// else (re)created and started.
+async fn replica(
+    conn: &Conn,
+    t: &Target<'_>,
+    n: u32,
+    current: Option<&pb::Container>,
+    made: &mut Made,
+) -> anyhow::Result<()> {
+    let name = format!("{}-{}-{n}", t.loaded.project.name, t.service);
+    if let Some(c) = current {
+        let same = label(c, labels::CONFIG_HASH) == t.hash;
+        if (same || t.recreate.never) && !t.recreate.force {
+            if is_running(c) {
+                eprintln!(" Container {name}  Running");
+                return Ok(());
+            }
+            start(conn, &c.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
+            made.started.push((c.id.clone(), name.clone()));
+            eprintln!(" Container {name}  Started");
+            return Ok(());
         }
+        stop(conn, &c.id, None).await?;
+        delete(conn, &c.id).await?;
+        eprintln!(" Container {name}  Recreated");
     }
+    let id = create(conn, t.loaded, t.service, n, t.image, t.hash).await?;
+    made.containers.push((id.clone(), name.clone()));
+    eprintln!(" Container {name}  Created");
+    start(conn, &id)
+        .await
+        .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
+    eprintln!(" Container {name}  Started");
     Ok(())
 }
 

@@ -20,6 +20,24 @@ pub struct Made {
 }
 
 impl Made {
+    /// Take in what parallel steps made; the first error among them.
+    pub fn absorb_all(
+        &mut self,
+        results: Vec<(Made, anyhow::Result<()>)>,
+    ) -> Option<anyhow::Error> {
+        let mut first = None;
+        for (m, r) in results {
+            self.containers.extend(m.containers);
+            self.started.extend(m.started);
+            self.networks.extend(m.networks);
+            self.volumes.extend(m.volumes);
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        }
+        first
+    }
+
     /// Undo everything recorded, newest first; problems are warnings (the
     /// error that caused the undo is the one the user sees).
     pub async fn undo(&self, conn: &Conn) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
+use futures_util::future::join_all;
 use hull_compose::{Loaded, Project};
 use hull_proto::v1 as pb;
 
@@ -125,18 +126,34 @@ async fn converge_all(
         force: a.force_recreate,
         never: a.no_recreate,
     };
-    for service in order {
-        if !a.no_deps {
-            depwait::dependencies(conn, p, service).await?;
+    // Wave by wave, the services of a wave in parallel.
+    for wave in p.start_waves(order) {
+        let results = join_all(wave.iter().map(|service| {
+            let existing = &existing;
+            async move {
+                let mut m = Made::default();
+                let r = async {
+                    if !a.no_deps {
+                        depwait::dependencies(conn, p, service).await?;
+                    }
+                    let svc = &p.services[service];
+                    let replicas = scale
+                        .get(service)
+                        .copied()
+                        .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
+                        .or(svc.scale)
+                        .unwrap_or(1);
+                    converge::service(conn, loaded, service, replicas, existing, recreate, &mut m)
+                        .await
+                }
+                .await;
+                (m, r)
+            }
+        }))
+        .await;
+        if let Some(e) = made.absorb_all(results) {
+            return Err(e);
         }
-        let svc = &p.services[service];
-        let replicas = scale
-            .get(service)
-            .copied()
-            .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
-            .or(svc.scale)
-            .unwrap_or(1);
-        converge::service(conn, loaded, service, replicas, &existing, recreate, made).await?;
     }
     Ok(())
 }
