@@ -404,3 +404,131 @@ fn bad_input_fails_with_one_line_and_leaves_nothing_running() {
     }
     drop(busy);
 }
+
+/// ulimits, sysctls, shm_size and security_opt reach the container; a
+/// sysctl outside the container's namespaces fails `up` naming it.
+#[test]
+fn kernel_and_security_options_reach_the_container() {
+    require_root!();
+    let _ns = NetNs::enter("cpkern");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let file = |sysctl: &str| {
+        format!(
+            "services:
+  app:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+    ulimits:
+      nofile: {{soft: 1000, hard: 2000}}
+      nproc: 500
+    sysctls:
+      {sysctl}: \"1\"
+    shm_size: 32m
+    security_opt: [\"no-new-privileges:true\", \"seccomp:unconfined\", \"label:disable\"]
+"
+        )
+    };
+    let dir = project(&file("net.ipv4.ip_forward"));
+    let o = compose(&h, dir.path(), &["up", "-d"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"label:disable\" ignored"),
+        "{}",
+        stderr(&o)
+    );
+    let got = h.hull_ok(&[
+        "exec",
+        "tproj-app-1",
+        "sh",
+        "-c",
+        "ulimit -Sn; ulimit -Hn; ulimit -u; cat /proc/sys/net/ipv4/ip_forward; \
+         grep ' /dev/shm ' /proc/mounts; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status",
+    ]);
+    let lines: Vec<&str> = got.lines().map(str::trim).collect();
+    assert_eq!(&lines[..4], ["1000", "2000", "500", "1"], "{got}");
+    assert!(lines[4].contains("size=32768k"), "{got}");
+    assert!(lines[5..].contains(&"NoNewPrivs:\t1"), "{got}");
+    assert!(lines[5..].contains(&"Seccomp:\t0"), "{got}");
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+
+    std::fs::write(dir.path().join("compose.yaml"), file("kernel.hostname")).expect("write");
+    let o = compose(&h, dir.path(), &["up", "-d"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("sysctl \"kernel.hostname\" is not allowed"),
+        "{err}"
+    );
+    assert_nothing_left(&h);
+}
+
+/// A service on an `internal: true` network reaches its peers there but
+/// nothing outside; one on the default network reaches the outside (so
+/// the check can tell the two apart).
+#[test]
+fn an_internal_network_has_no_outside_access() {
+    require_root!();
+    let _ns = NetNs::enter("cpintn");
+    let out = Outside::make("cpintno");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let dir = project(&format!(
+        "services:
+  inside:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+    networks: [back]
+  peer:
+    image: {image}
+    init: true
+    networks: [back]
+  open:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+networks:
+  back:
+    internal: true
+"
+    ));
+    compose_ok(&h, dir.path(), &["up", "-d"]);
+    let net = h.hull_ok(&["network", "inspect", "tproj_back"]);
+    assert!(net.contains("\"Internal\": true"), "{net}");
+    let o = h.hull(&["exec", "tproj-inside-1", "sh", "-c", &fetch("peer")]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "peer: {}",
+        stderr(&o)
+    );
+
+    let t = out.accept_one(9100);
+    let o = h.hull(&[
+        "exec",
+        "tproj-open-1",
+        "sh",
+        "-c",
+        "echo from-open | nc -w 5 192.0.2.2 9100",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(t.join().expect("join").1, "from-open\n");
+
+    let t = out.accept_one(9101);
+    let o = h.hull(&[
+        "exec",
+        "tproj-inside-1",
+        "sh",
+        "-c",
+        "echo from-inside | nc -w 2 192.0.2.2 9101",
+    ]);
+    assert_ne!(code(&o), 0, "the internal network reached the outside");
+    let (peer, data) = t.join().expect("join");
+    assert!(data.is_empty(), "{peer} sent {data:?}");
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+    assert_nothing_left(&h);
+}

@@ -62,9 +62,6 @@ pub async fn ensure_networks(
             }
             Err(_) => {}
         }
-        if def.internal == Some(true) {
-            eprintln!("warning: network {name}: internal networks are not supported by hulld; it is created as a plain bridge");
-        }
         let subnet = def
             .ipam
             .as_ref()
@@ -87,6 +84,7 @@ pub async fn ensure_networks(
             gateway,
             labels: l,
             driver: def.driver.clone().unwrap_or_default(),
+            internal: def.internal == Some(true),
         }))
         .await
         .map_err(|e| anyhow::anyhow!("network {name}: {}", msg(&e)))?;
