@@ -33,20 +33,8 @@ br_in() {
 
 br_teardown() {
     [[ -n $BR_DIR ]] || return 0
-    local c
-    if [[ -n $BR_HULLD ]] && kill -0 "$BR_HULLD" 2>/dev/null; then
-        for c in $(br_hull ps -a -q --no-trunc 2>/dev/null); do br_hull rm -f "$c" >/dev/null 2>&1 || true; done
-        bench_stop_pid "$BR_HULLD"
-    fi
-    if [[ -n $BR_DOCKERD ]] && kill -0 "$BR_DOCKERD" 2>/dev/null; then
-        for c in $(br_docker ps -a -q 2>/dev/null); do br_docker rm -f "$c" >/dev/null 2>&1 || true; done
-        # dockerd stops the containerd it started.
-        bench_stop_pid "$BR_DOCKERD"
-    fi
-    local ns
-    for ns in "$BR_NS_HULL" "$BR_NS_DOCKER"; do
-        [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null || true
-    done
+    bench_daemons_teardown "$BR_DIR/h/hull.sock" "$BR_HULLD" "$BR_DIR/d/docker.sock" "$BR_DOCKERD" \
+        "$BR_NS_HULL" "$BR_NS_DOCKER"
     bench_clean_dir "$BR_DIR"
     BR_HULLD="" BR_DOCKERD="" BR_NS_HULL="" BR_NS_DOCKER="" BR_DIR=""
 }
@@ -91,32 +79,15 @@ bench_bridge() {
     local ref=bench/busybox:latest
 
     BR_NS_HULL=hull-bench-br-$$
-    ip netns add "$BR_NS_HULL"
-    br_in "$BR_NS_HULL" ip link set lo up
-    printf 'default_network = "bridge"\n' >"$BR_DIR/h/config.toml"
-    # nsenter itself (not br_in, a function: backgrounded, $! would be a
-    # subshell's pid) execs hulld, so $! is hulld's pid.
-    nsenter --net="/run/netns/$BR_NS_HULL" "$HULL_BIN_DIR/hulld" --root "$BR_DIR/h/root" --state "$BR_DIR/h/state" \
-        --address "$BR_DIR/h/hull.sock" --config "$BR_DIR/h/config.toml" --log-level warn \
-        >"$BR_DIR/h/hulld.log" 2>&1 </dev/null &
-    BR_HULLD=$!
-    timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$BR_DIR/h/hull.sock' version >/dev/null 2>&1; do kill -0 $BR_HULLD || exit 1; sleep 0.02; done" ||
-        bench_die "hulld did not start (log: $BR_DIR/h/hulld.log)"
+    bench_netns "$BR_NS_HULL"
+    BR_HULLD=$(bench_hulld_in_ns "$BR_DIR/h" "$BR_NS_HULL")
     br_hull load -q -i "$BR_DIR/bb.tar" >/dev/null || bench_die "hull load failed"
 
     if ((with_docker)); then
         BR_NS_DOCKER=docker-bench-br-$$
-        ip netns add "$BR_NS_DOCKER"
-        br_in "$BR_NS_DOCKER" ip link set lo up
-        local d=$BR_DIR/d
-        nsenter --net="/run/netns/$BR_NS_DOCKER" "$DOCKERD" --data-root "$d/root" --exec-root "$d/exec" --pidfile "$d/pid" \
-            -H "unix://$d/docker.sock" --containerd-namespace "hull-bench-$$" \
-            --containerd-plugins-namespace "hull-bench-plugins-$$" --userland-proxy=false \
-            >"$d/dockerd.log" 2>&1 </dev/null &
-        BR_DOCKERD=$!
-        timeout 60 bash -c "until '$DOCKER' -H 'unix://$d/docker.sock' version >/dev/null 2>&1; do kill -0 $BR_DOCKERD || exit 1; sleep 0.05; done" ||
-            bench_die "dockerd did not start (log: $d/dockerd.log)"
-        br_docker load -q -i "$BR_DIR/bb.tar" >/dev/null || bench_die "docker load failed (log: $d/dockerd.log)"
+        bench_netns "$BR_NS_DOCKER"
+        BR_DOCKERD=$(bench_dockerd_in_ns "$BR_DIR/d" "$BR_NS_DOCKER" "hull-bench-$$")
+        br_docker load -q -i "$BR_DIR/bb.tar" >/dev/null || bench_die "docker load failed (log: $BR_DIR/d/dockerd.log)"
     fi
 
     local hb=$BR_DIR/hull-bridge.ms hn=$BR_DIR/hull-none.ms db=$BR_DIR/docker-bridge.ms dn=$BR_DIR/docker-none.ms

@@ -270,3 +270,68 @@ bench_containerd_teardown() {
         fi
     done
 }
+
+# ---- hulld and dockerd side by side, each in a network namespace of its
+# own (bridges and iptables rules off the host and out of each other's way).
+
+# bench_netns NAME: a new network namespace with lo up.
+bench_netns() {
+    ip netns add "$1"
+    nsenter --net="/run/netns/$1" ip link set lo up
+}
+
+# bench_hulld_in_ns DIR NS: hulld with root, state and socket (DIR/hull.sock)
+# under DIR, containers on the default bridge, in namespace NS; echo its pid
+# once it answers.
+bench_hulld_in_ns() {
+    local d=$1 ns=$2
+    mkdir -p "$d"
+    printf 'default_network = "bridge"\n' >"$d/config.toml"
+    # nsenter execs hulld, so $! is hulld's pid.
+    nsenter --net="/run/netns/$ns" "$HULL_BIN_DIR/hulld" --root "$d/root" --state "$d/state" \
+        --address "$d/hull.sock" --config "$d/config.toml" --log-level warn \
+        >"$d/hulld.log" 2>&1 </dev/null &
+    local pid=$!
+    timeout 30 bash -c "until '$HULL_BIN_DIR/hull' -H '$d/hull.sock' version >/dev/null 2>&1; do kill -0 $pid || exit 1; sleep 0.02; done" ||
+        bench_die "hulld did not start (log: $d/hulld.log)"
+    echo "$pid"
+}
+
+# bench_dockerd_in_ns DIR NS TAG: $DOCKERD with data, exec root and socket
+# (DIR/docker.sock) under DIR and containerd namespaces named after TAG, in
+# namespace NS; echo its pid once it answers.
+bench_dockerd_in_ns() {
+    local d=$1 ns=$2 tag=$3
+    mkdir -p "$d"
+    nsenter --net="/run/netns/$ns" "$DOCKERD" --data-root "$d/root" --exec-root "$d/exec" --pidfile "$d/pid" \
+        -H "unix://$d/docker.sock" --containerd-namespace "$tag" \
+        --containerd-plugins-namespace "$tag-plugins" --userland-proxy=false \
+        >"$d/dockerd.log" 2>&1 </dev/null &
+    local pid=$!
+    timeout 60 bash -c "until '$DOCKER' -H 'unix://$d/docker.sock' version >/dev/null 2>&1; do kill -0 $pid || exit 1; sleep 0.05; done" ||
+        bench_die "dockerd did not start (log: $d/dockerd.log)"
+    echo "$pid"
+}
+
+# bench_daemons_teardown HSOCK HPID DSOCK DPID NS…: remove every container
+# of the hulld at HSOCK and of the dockerd at DSOCK, stop both (an empty pid
+# is skipped; dockerd stops the containerd it started), delete the NSs.
+bench_daemons_teardown() {
+    local hs=$1 hp=$2 ds=$3 dp=$4 c ns
+    shift 4
+    if [[ -n $hp ]] && kill -0 "$hp" 2>/dev/null; then
+        for c in $("$HULL_BIN_DIR/hull" -H "$hs" ps -a -q --no-trunc 2>/dev/null); do
+            "$HULL_BIN_DIR/hull" -H "$hs" rm -f "$c" >/dev/null 2>&1 || true
+        done
+        bench_stop_pid "$hp"
+    fi
+    if [[ -n $dp ]] && kill -0 "$dp" 2>/dev/null; then
+        for c in $("$DOCKER" -H "unix://$ds" ps -a -q 2>/dev/null); do
+            "$DOCKER" -H "unix://$ds" rm -f "$c" >/dev/null 2>&1 || true
+        done
+        bench_stop_pid "$dp"
+    fi
+    for ns in "$@"; do
+        [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null || true
+    done
+}

@@ -22,8 +22,8 @@ source "$here/lib.sh"
 
 # Sections in order: name and the file defining bench_<name>. Later
 # benchmarks (exec, shim RSS, pulls) are added here.
-ALL_SECTIONS=(run exec shim_rss pull containers net bridge cri build)
-declare -A SECTION_FILE=([run]=run_start.sh [exec]=exec.sh [shim_rss]=shim_rss.sh [pull]=pull.sh [containers]=containers.sh [net]=net.sh [bridge]=bridge.sh [cri]=cri.sh [build]=build.sh)
+ALL_SECTIONS=(run exec shim_rss pull containers net bridge cri build compose)
+declare -A SECTION_FILE=([run]=run_start.sh [exec]=exec.sh [shim_rss]=shim_rss.sh [pull]=pull.sh [containers]=containers.sh [net]=net.sh [bridge]=bridge.sh [cri]=cri.sh [build]=build.sh [compose]=compose.sh)
 
 [[ $(id -u) -eq 0 ]] || bench_die "must run as root (containers need namespaces, mounts and cgroups)"
 

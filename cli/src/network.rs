@@ -24,6 +24,9 @@ pub enum NetworkCmd {
         driver: Option<String>,
         #[arg(long = "label")]
         label: Vec<String>,
+        /// No access to or from outside the network.
+        #[arg(long)]
+        internal: bool,
         name: String,
     },
     /// List networks.
@@ -84,6 +87,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
             gateway,
             driver,
             label,
+            internal,
             name,
         } => {
             let labels = label
@@ -100,6 +104,7 @@ pub async fn run(conn: &Conn, c: NetworkCmd) -> anyhow::Result<()> {
                     gateway: gateway.unwrap_or_default(),
                     labels,
                     driver: driver.unwrap_or_default(),
+                    internal,
                 }))
                 .await
                 .map_err(|e| fail(&e))?

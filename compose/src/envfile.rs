@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 pub type Pairs = Vec<(String, Option<String>)>;
 
 pub fn read(path: &Path) -> Result<Pairs> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| Error::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(&text).map_err(|(line, message)| Error::EnvFile {
         file: path.to_path_buf(),

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("no compose file (compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml) in {dir} or its parents")]
     NoComposeFile { dir: PathBuf },
-    #[error("{path}: {source}")]
+    /// Not `#[source]`: the message already holds it, and a chained
+    /// report (`{:#}`) would print it twice.
+    #[error("{path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// YAML syntax; `message` carries serde_norway's line and column.
     #[error("{file}: {message}")]
@@ -60,8 +62,8 @@ pub enum Error {
     #[error("invalid project name {name:?}: must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit")]
     ProjectName { name: String },
     /// A project-wide problem (a reference, a cycle) found after merging.
-    #[error("{file}: {source}")]
-    Project { file: PathBuf, source: Box<Error> },
+    #[error("{file}: {error}")]
+    Project { file: PathBuf, error: Box<Error> },
     #[error("no such service: {0}")]
     NoSuchService(String),
 }

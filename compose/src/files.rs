@@ -34,9 +34,9 @@ pub fn discover(dir: &Path) -> Result<PathBuf> {
 
 /// Reads a file into a YAML mapping.
 pub fn read_yaml(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| Error::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_yaml(path, &text)
 }

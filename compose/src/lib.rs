@@ -98,7 +98,7 @@ pub fn load(opts: &Options) -> Result<Loaded> {
             Error::Read { .. } | Error::EnvFile { .. } => e,
             e => Error::Project {
                 file: files[0].clone(),
-                source: Box::new(e),
+                error: Box::new(e),
             },
         })?;
     Ok(Loaded {
@@ -121,6 +121,11 @@ impl Project {
     /// Service names, dependencies first.
     pub fn start_order(&self) -> Result<Vec<String>> {
         order::start_order(&self.services)
+    }
+
+    /// `order` in waves that can start together (see `order::waves`).
+    pub fn start_waves(&self, order: &[String]) -> Vec<Vec<String>> {
+        order::waves(&self.services, order)
     }
 
     /// The project as `config` prints it: every `$` of a value written

@@ -75,6 +75,33 @@ pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>> 
     Ok(out)
 }
 
+/// `order` (a start order, e.g. a selection of `start_order`'s) in waves:
+/// each service in the wave after the last of its dependencies that is in
+/// `order`, so the services of one wave can start together.
+pub fn waves(services: &BTreeMap<String, Service>, order: &[String]) -> Vec<Vec<String>> {
+    let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for name in order {
+        let w = services
+            .get(name)
+            .map(|s| {
+                s.depends_on
+                    .keys()
+                    .filter_map(|d| wave_of.get(d.as_str()))
+                    .map(|w| w + 1)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        wave_of.insert(name, w);
+        if out.len() <= w {
+            out.resize(w + 1, Vec::new());
+        }
+        out[w].push(name.clone());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +127,24 @@ mod tests {
             ("cache", &[]),
         ]);
         assert_eq!(start_order(&p).unwrap(), vec!["db", "api", "cache", "web"]);
+    }
+
+    #[test]
+    fn waves_start_after_their_dependencies() {
+        let p = project(&[
+            ("web", &["api", "db"]),
+            ("api", &["db"]),
+            ("db", &[]),
+            ("cache", &[]),
+        ]);
+        let order = start_order(&p).unwrap();
+        assert_eq!(
+            waves(&p, &order),
+            vec![vec!["db", "cache"], vec!["api"], vec!["web"]]
+        );
+        // A dependency outside the selection does not hold a service back.
+        let some: Vec<String> = vec!["api".into(), "web".into()];
+        assert_eq!(waves(&p, &some), vec![vec!["api"], vec!["web"]]);
     }
 
     #[test]

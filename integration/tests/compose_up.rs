@@ -9,33 +9,10 @@
 
 mod manager_support;
 
-use std::path::Path;
-use std::process::Output;
-
+use manager_support::compose::*;
 use manager_support::net::*;
 use manager_support::network_suite::*;
 use manager_support::*;
-
-fn compose(h: &Hulld, dir: &Path, args: &[&str]) -> Output {
-    let mut full = vec!["compose", "-p", "tproj"];
-    full.extend_from_slice(args);
-    h.hull_cmd(&full)
-        .current_dir(dir)
-        .output()
-        .expect("run hull compose")
-}
-
-fn compose_ok(h: &Hulld, dir: &Path, args: &[&str]) -> String {
-    let o = compose(h, dir, args);
-    assert!(
-        o.status.success(),
-        "hull compose {args:?} failed: {}\n{}\n--- hulld log ---\n{}",
-        stdout(&o),
-        stderr(&o),
-        tail(&h.log(), 40)
-    );
-    stdout(&o)
-}
 
 fn project_file(image: &str, port: u16, worker_cmd: &str) -> String {
     format!(

@@ -3,6 +3,7 @@
 //! (not external ones) and the containers' anonymous volumes.
 
 use clap::Args;
+use futures_util::future::join_all;
 use hull_proto::v1 as pb;
 
 use super::project::{self, label};
@@ -32,30 +33,38 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
     let loaded = args.load()?;
     let p = &loaded.project;
     let order = p.start_order()?;
-    let rank = |c: &pb::Container| {
-        order
+    let waves = p.start_waves(&order);
+    // Orphans (no wave) go first, then the waves from the last: dependents
+    // before what they depend on, the containers of a wave in parallel.
+    let wave = |c: &pb::Container| {
+        waves
             .iter()
-            .position(|s| s == label(c, labels::SERVICE))
-            .unwrap_or(usize::MAX)
+            .position(|w| w.iter().any(|s| s == label(c, labels::SERVICE)))
     };
     let mut containers = project::containers(conn, &p.name).await?;
-    containers.retain(|c| a.remove_orphans || rank(c) != usize::MAX);
-    // Dependents first.
-    containers.sort_by_key(|c| std::cmp::Reverse(rank(c)));
+    containers.retain(|c| a.remove_orphans || wave(c).is_some());
+    let mut groups: Vec<Vec<&pb::Container>> = vec![Vec::new(); waves.len() + 1];
     for c in &containers {
-        stop(conn, &c.id, a.timeout).await?;
-        conn.containers()
-            .delete(conn.req(pb::DeleteContainerRequest {
-                id: c.id.clone(),
-                force: true,
-                volumes: a.volumes,
-            }))
-            .await
-            .map_err(|e| anyhow::anyhow!("container {}: {}", c.name, msg(&e)))?;
-        eprintln!(" Container {}  Removed", c.name);
+        groups[wave(c).map_or(0, |w| waves.len() - w)].push(c);
     }
-    let mut net = crate::network::client(conn);
-    let nets = net
+    for group in groups {
+        let removed = join_all(group.into_iter().map(|c| async move {
+            stop(conn, &c.id, a.timeout).await?;
+            conn.containers()
+                .delete(conn.req(pb::DeleteContainerRequest {
+                    id: c.id.clone(),
+                    force: true,
+                    volumes: a.volumes,
+                }))
+                .await
+                .map_err(|e| anyhow::anyhow!("container {}: {}", c.name, msg(&e)))?;
+            eprintln!(" Container {}  Removed", c.name);
+            anyhow::Ok(())
+        }))
+        .await;
+        removed.into_iter().collect::<anyhow::Result<()>>()?;
+    }
+    let nets = crate::network::client(conn)
         .list(conn.req(pb::ListNetworksRequest {}))
         .await
         .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?
@@ -63,12 +72,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
         .networks;
     for n in nets {
         if n.labels.get(labels::PROJECT) == Some(&p.name) {
-            net.remove(conn.req(pb::RemoveNetworkRequest {
-                name: n.name.clone(),
-            }))
-            .await
-            .map_err(|e| anyhow::anyhow!("network {}: {}", n.name, msg(&e)))?;
-            eprintln!(" Network {}  Removed", n.name);
+            project::remove_network(conn, &n.name).await?;
         }
     }
     if let Some(mode) = &a.rmi {
@@ -76,21 +80,9 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
     }
     if a.volumes {
         for (key, def) in &p.volumes {
-            if def.external.yes {
-                continue;
-            }
-            let name = def.name.clone().unwrap_or_else(|| key.clone());
-            let r = conn
-                .volumes()
-                .remove(conn.req(pb::RemoveVolumeRequest {
-                    name: name.clone(),
-                    force: false,
-                }))
-                .await;
-            match r {
-                Ok(_) => eprintln!(" Volume {name}  Removed"),
-                Err(e) if e.code() == tonic::Code::NotFound => {}
-                Err(e) => anyhow::bail!("volume {name}: {}", msg(&e)),
+            if !def.external.yes {
+                let name = def.name.clone().unwrap_or_else(|| key.clone());
+                project::remove_volume(conn, &name).await?;
             }
         }
     }

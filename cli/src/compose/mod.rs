@@ -3,8 +3,11 @@
 //! module holds the commands: `config` (needs no daemon), `up -d`, `down`,
 //! `ps` over hulld's gRPC API.
 
+mod attached;
 mod build;
 mod config;
+mod converge;
+mod depwait;
 mod down;
 mod ensure;
 mod images;
@@ -12,6 +15,7 @@ mod labels;
 mod options;
 mod project;
 mod ps;
+mod rollback;
 mod transfer;
 mod up;
 
@@ -85,7 +89,7 @@ pub enum ComposeCmd {
     Ls(ls::LsArgs),
     /// Validate the files and print the normalized project.
     Config(config::ConfigArgs),
-    /// Create and start the project's containers (detached).
+    /// Create and start the project's containers.
     Up(up::UpArgs),
     /// Stop and remove the project's containers and networks.
     Down(down::DownArgs),

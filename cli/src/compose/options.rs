@@ -2,12 +2,12 @@
 //! `hull run` flags would say for it.
 
 use anyhow::bail;
-use hull_compose::model::service::{Healthcheck, Service};
+use hull_compose::model::service::{Healthcheck, Service, Ulimit};
 use hull_compose::model::volumes::MountKind;
 use hull_compose::Project;
 use hull_proto::v1 as pb;
 
-use crate::containers::flags::parse_bytes;
+use crate::containers::flags::{parse_bytes, security_opt};
 
 /// The networks a service's containers join: (real name, aliases), the
 /// one to create the container on first.
@@ -106,7 +106,7 @@ pub fn run_options(project: &Project, name: &str, svc: &Service) -> anyhow::Resu
         .mem_limit
         .clone()
         .or_else(|| limits.and_then(|l| l.memory.clone()));
-    Ok(pb::RunOptions {
+    let mut o = pb::RunOptions {
         args,
         has_entrypoint: svc.entrypoint.is_some(),
         entrypoint,
@@ -126,10 +126,6 @@ pub fn run_options(project: &Project, name: &str, svc: &Service) -> anyhow::Resu
         cap_drop: svc.cap_drop.clone(),
         privileged: svc.privileged == Some(true),
         read_only: svc.read_only == Some(true),
-        no_new_privileges: svc
-            .security_opt
-            .iter()
-            .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
         stop_signal: svc.stop_signal.clone().unwrap_or_default(),
         stop_timeout: svc
             .stop_grace_period
@@ -156,8 +152,33 @@ pub fn run_options(project: &Project, name: &str, svc: &Service) -> anyhow::Resu
             .iter()
             .map(|h| h.replacen('=', ":", 1))
             .collect(),
+        ulimits: svc
+            .ulimits
+            .iter()
+            .map(|(k, u)| match u {
+                Ulimit::Single(n) => format!("{k}={n}"),
+                Ulimit::Pair { soft, hard } => format!("{k}={soft}:{hard}"),
+            })
+            .collect(),
+        sysctls: svc
+            .sysctls
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        shm_size: svc
+            .shm_size
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        pid_mode: svc.pid.clone().unwrap_or_default(),
+        ipc_mode: svc.ipc.clone().unwrap_or_default(),
         ..Default::default()
-    })
+    };
+    for so in &svc.security_opt {
+        security_opt(&mut o, so).map_err(|e| anyhow::anyhow!("service {name:?}: {e}"))?;
+    }
+    Ok(o)
 }
 
 /// A service's `healthcheck:` as hulld's HealthConfig: unset fields (0,

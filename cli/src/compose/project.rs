@@ -32,9 +32,14 @@ pub fn is_running(c: &pb::Container) -> bool {
 }
 
 /// Creates the project's networks that `services` use and that are missing;
-/// an external one must exist.
-pub async fn ensure_networks(conn: &Conn, p: &Project, services: &[String]) -> anyhow::Result<()> {
+/// an external one must exist. Returns the names of those it created.
+pub async fn ensure_networks(
+    conn: &Conn,
+    p: &Project,
+    services: &[String],
+) -> anyhow::Result<Vec<String>> {
     let mut net = crate::network::client(conn);
+    let mut created = Vec::new();
     for (key, def) in &p.networks {
         let used = services
             .iter()
@@ -56,9 +61,6 @@ pub async fn ensure_networks(conn: &Conn, p: &Project, services: &[String]) -> a
                 anyhow::bail!("network {name} declared as external, but could not be found")
             }
             Err(_) => {}
-        }
-        if def.internal == Some(true) {
-            eprintln!("warning: network {name}: internal networks are not supported by hulld; it is created as a plain bridge");
         }
         let subnet = def
             .ipam
@@ -82,17 +84,20 @@ pub async fn ensure_networks(conn: &Conn, p: &Project, services: &[String]) -> a
             gateway,
             labels: l,
             driver: def.driver.clone().unwrap_or_default(),
+            internal: def.internal == Some(true),
         }))
         .await
         .map_err(|e| anyhow::anyhow!("network {name}: {}", msg(&e)))?;
         eprintln!(" Network {name}  Created");
+        created.push(name);
     }
-    Ok(())
+    Ok(created)
 }
 
 /// Creates the project's named volumes that are missing; an external one
-/// must exist.
-pub async fn ensure_volumes(conn: &Conn, p: &Project) -> anyhow::Result<()> {
+/// must exist. Returns the names of those it created.
+pub async fn ensure_volumes(conn: &Conn, p: &Project) -> anyhow::Result<Vec<String>> {
+    let mut created = Vec::new();
     for (key, def) in &p.volumes {
         let name = def.name.clone().unwrap_or_else(|| key.clone());
         let got = conn
@@ -121,6 +126,37 @@ pub async fn ensure_volumes(conn: &Conn, p: &Project) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("volume {name}: {}", msg(&e)))?;
         eprintln!(" Volume {name}  Created");
+        created.push(name);
+    }
+    Ok(created)
+}
+
+/// Remove a network by name, printing Compose's progress line.
+pub async fn remove_network(conn: &Conn, name: &str) -> anyhow::Result<()> {
+    crate::network::client(conn)
+        .remove(conn.req(pb::RemoveNetworkRequest {
+            name: name.to_string(),
+        }))
+        .await
+        .map_err(|e| anyhow::anyhow!("network {name}: {}", msg(&e)))?;
+    eprintln!(" Network {name}  Removed");
+    Ok(())
+}
+
+/// Remove a volume by name, printing Compose's progress line; one that is
+/// not there is no error.
+pub async fn remove_volume(conn: &Conn, name: &str) -> anyhow::Result<()> {
+    let r = conn
+        .volumes()
+        .remove(conn.req(pb::RemoveVolumeRequest {
+            name: name.to_string(),
+            force: false,
+        }))
+        .await;
+    match r {
+        Ok(_) => eprintln!(" Volume {name}  Removed"),
+        Err(e) if e.code() == tonic::Code::NotFound => {}
+        Err(e) => anyhow::bail!("volume {name}: {}", msg(&e)),
     }
     Ok(())
 }

@@ -1,26 +1,30 @@
-//! `hull compose up -d`: networks and volumes first, then each service in
-//! dependency order, `replicas` containers named PROJECT-SERVICE-N with
-//! Compose's labels. A container whose config hash label matches the
-//! service's is kept (started if stopped); one whose hash differs is
-//! recreated.
+//! `hull compose up`: networks and volumes first, then each service in
+//! dependency order (see `converge`). In the foreground (no `-d`) it then
+//! follows the containers' output (see `attached`); `--wait` waits for them
+//! to be running and healthy. A failed `up` takes back what it made, so no
+//! half-started project is left running.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
-use hull_compose::model::service::Condition;
+use futures_util::future::join_all;
 use hull_compose::{Loaded, Project};
 use hull_proto::v1 as pb;
 
-use super::project::{self, is_running, label};
-use super::{build, ensure, labels, options, ComposeArgs};
+use super::attached::{self, Attach};
+use super::converge::{self, Recreate};
+use super::project::{self, label};
+use super::rollback::Made;
+use super::{depwait, ensure, labels, ComposeArgs};
 use crate::client::Conn;
-use crate::containers::lifecycle::{ensure_image, start, stop};
-use crate::containers::msg;
+use crate::containers::lifecycle::stop;
+use crate::containers::Exit;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Run in the background (the only mode for now).
+    /// Run in the background.
     #[arg(short = 'd', long)]
     pub detach: bool,
     /// Recreate containers even if their configuration did not change.
@@ -29,6 +33,9 @@ pub struct UpArgs {
     /// Keep existing containers even if their configuration changed.
     #[arg(long)]
     pub no_recreate: bool,
+    /// Don't start the services the named ones depend on.
+    #[arg(long)]
+    pub no_deps: bool,
     /// Remove containers of services no longer in the files.
     #[arg(long)]
     pub remove_orphans: bool,
@@ -41,19 +48,124 @@ pub struct UpArgs {
     /// Don't build an image, even if it's missing.
     #[arg(long)]
     pub no_build: bool,
+    /// Wait for the services to be running and healthy (implies -d).
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds `--wait` waits at most.
+    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    pub wait_timeout: Option<u64>,
+    /// Stop all containers when one exits (foreground only).
+    #[arg(long, conflicts_with_all = ["detach", "wait"])]
+    pub abort_on_container_exit: bool,
+    /// Exit with this service's exit code (implies --abort-on-container-exit).
+    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["detach", "wait"])]
+    pub exit_code_from: Option<String>,
     /// Only these services (and what they depend on).
     pub services: Vec<String>,
 }
 
 pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<()> {
-    if !a.detach {
-        bail!("hull compose up: only detached mode (-d) is supported for now");
-    }
+    let since = hull_types::time::now_nanos();
     let loaded = args.load()?;
     let p = &loaded.project;
-    let selected = with_dependencies(p, &a.services)?;
+    let selected = selection(p, &a.services, a.no_deps)?;
+    if let Some(s) = &a.exit_code_from {
+        if !selected.contains(s) {
+            bail!("no such service: {s}");
+        }
+    }
+    let scale = scale(p, &a.scale)?;
+    let order: Vec<String> = p
+        .start_order()?
+        .into_iter()
+        .filter(|s| selected.contains(s))
+        .collect();
+    let mut made = Made::default();
+    if let Err(e) = converge_all(conn, &loaded, &order, &scale, a, &mut made).await {
+        made.undo(conn).await;
+        return Err(e);
+    }
+    if a.wait {
+        let timeout = a.wait_timeout.map(Duration::from_secs);
+        return depwait::all_ready(conn, p, &order, timeout).await;
+    }
+    if a.detach {
+        return Ok(());
+    }
+    let mut containers = project::containers(conn, &p.name).await?;
+    containers.retain(|c| {
+        label(c, labels::ONEOFF) != "True" && order.iter().any(|s| s == label(c, labels::SERVICE))
+    });
+    let rank = |c: &pb::Container| order.iter().position(|s| s == label(c, labels::SERVICE));
+    containers.sort_by_key(|c| (rank(c), c.name.clone()));
+    let opts = Attach {
+        abort_on_exit: a.abort_on_container_exit || a.exit_code_from.is_some(),
+        exit_code_from: a.exit_code_from.clone(),
+    };
+    match attached::follow(conn, &containers, since, &opts).await? {
+        0 => Ok(()),
+        code => Err(Exit(code).into()),
+    }
+}
+
+/// Everything up to started containers; what it makes goes into `made`.
+async fn converge_all(
+    conn: &Conn,
+    loaded: &Loaded,
+    order: &[String],
+    scale: &HashMap<String, u32>,
+    a: &UpArgs,
+    made: &mut Made,
+) -> anyhow::Result<()> {
+    let p = &loaded.project;
+    // Images first: one that cannot be built or pulled fails `up` before
+    // anything is made.
+    let policy = ensure::Policy::of(a.build, a.no_build);
+    ensure::images(loaded, conn, order, policy).await?;
+    made.networks = project::ensure_networks(conn, p, order).await?;
+    made.volumes = project::ensure_volumes(conn, p).await?;
+    let existing = project::containers(conn, &p.name).await?;
+    orphans(conn, p, &existing, a.remove_orphans).await?;
+    let recreate = Recreate {
+        force: a.force_recreate,
+        never: a.no_recreate,
+    };
+    // Wave by wave, the services of a wave in parallel.
+    for wave in p.start_waves(order) {
+        let results = join_all(wave.iter().map(|service| {
+            let existing = &existing;
+            async move {
+                let mut m = Made::default();
+                let r = async {
+                    if !a.no_deps {
+                        depwait::dependencies(conn, p, service).await?;
+                    }
+                    let svc = &p.services[service];
+                    let replicas = scale
+                        .get(service)
+                        .copied()
+                        .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
+                        .or(svc.scale)
+                        .unwrap_or(1);
+                    converge::service(conn, loaded, service, replicas, existing, recreate, &mut m)
+                        .await
+                }
+                .await;
+                (m, r)
+            }
+        }))
+        .await;
+        if let Some(e) = made.absorb_all(results) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// `--scale S=N` flags as a map; each S must be a service.
+fn scale(p: &Project, flags: &[String]) -> anyhow::Result<HashMap<String, u32>> {
     let mut scale = HashMap::new();
-    for s in &a.scale {
+    for s in flags {
         let parsed = s
             .split_once('=')
             .and_then(|(svc, n)| Some((svc, n.parse::<u32>().ok()?)));
@@ -65,32 +177,12 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
         }
         scale.insert(svc.to_string(), n);
     }
-    let order: Vec<String> = p
-        .start_order()?
-        .into_iter()
-        .filter(|s| selected.contains(s))
-        .collect();
-    ensure::images(
-        &loaded,
-        conn,
-        &order,
-        ensure::Policy::of(a.build, a.no_build),
-    )
-    .await?;
-    project::ensure_networks(conn, p, &order).await?;
-    project::ensure_volumes(conn, p).await?;
-    let existing = project::containers(conn, &p.name).await?;
-    orphans(conn, p, &existing, a.remove_orphans).await?;
-    for service in &order {
-        wait_for_dependencies(conn, p, service).await?;
-        let replicas = scale.get(service).copied();
-        up_service(conn, &loaded, service, replicas, &existing, a).await?;
-    }
-    Ok(())
+    Ok(scale)
 }
 
-/// The named services and everything they depend on (all when none named).
-fn with_dependencies(p: &Project, named: &[String]) -> anyhow::Result<BTreeSet<String>> {
+/// The named services and everything they depend on (all when none named;
+/// only the named ones with `--no-deps`).
+fn selection(p: &Project, named: &[String], no_deps: bool) -> anyhow::Result<BTreeSet<String>> {
     if named.is_empty() {
         return Ok(p.services.keys().cloned().collect());
     }
@@ -100,7 +192,7 @@ fn with_dependencies(p: &Project, named: &[String]) -> anyhow::Result<BTreeSet<S
         let Some(svc) = p.services.get(&s) else {
             bail!("no such service: {s}");
         };
-        if out.insert(s) {
+        if out.insert(s) && !no_deps {
             todo.extend(svc.depends_on.keys().cloned());
         }
     }
@@ -120,203 +212,11 @@ async fn orphans(
         }
         if remove {
             stop(conn, &c.id, None).await?;
-            delete(conn, &c.id).await?;
+            converge::delete(conn, &c.id).await?;
             eprintln!(" Container {}  Removed", c.name);
         } else {
             eprintln!("warning: found orphan container ({}) for this project; --remove-orphans removes it", c.name);
         }
     }
-    Ok(())
-}
-
-/// `service_completed_successfully` waits for the dependency's containers
-/// to exit 0, `service_healthy` for their healthchecks to pass (failing
-/// when one turns unhealthy or has no healthcheck); `service_started` needs
-/// nothing more, as the dependency was started first.
-async fn wait_for_dependencies(conn: &Conn, p: &Project, service: &str) -> anyhow::Result<()> {
-    let Some(svc) = p.services.get(service) else {
-        return Ok(());
-    };
-    for (dep, cond) in &svc.depends_on {
-        let cond = cond
-            .as_ref()
-            .map(|c| c.condition)
-            .unwrap_or(Condition::ServiceStarted);
-        match cond {
-            Condition::ServiceStarted => {}
-            Condition::ServiceHealthy => wait_healthy(conn, p, dep).await?,
-            Condition::ServiceCompletedSuccessfully => wait_completed(conn, p, dep).await?,
-        }
-    }
-    Ok(())
-}
-
-async fn wait_completed(conn: &Conn, p: &Project, dep: &str) -> anyhow::Result<()> {
-    for c in project::containers(conn, &p.name).await? {
-        if label(&c, labels::SERVICE) != dep {
-            continue;
-        }
-        let w = conn
-            .tasks()
-            .wait(conn.req(pb::WaitTaskRequest {
-                container_id: c.id.clone(),
-                exec_id: String::new(),
-            }))
-            .await;
-        let code = match w {
-            Ok(w) => w.into_inner().exit_status,
-            Err(_) => c.status.as_ref().map(|s| s.exit_code as u32).unwrap_or(0),
-        };
-        if code != 0 {
-            bail!("service {dep:?} didn't complete successfully: exit {code}");
-        }
-    }
-    Ok(())
-}
-
-/// Poll the dependency's containers until every one reports healthy.
-async fn wait_healthy(conn: &Conn, p: &Project, dep: &str) -> anyhow::Result<()> {
-    loop {
-        let mut waiting = false;
-        for c in project::containers(conn, &p.name).await? {
-            if label(&c, labels::SERVICE) != dep || label(&c, labels::ONEOFF) == "True" {
-                continue;
-            }
-            let status = c.status.as_ref();
-            let health = status.and_then(|s| s.health.as_ref());
-            match health.map(|h| h.status.as_str()) {
-                Some("healthy") => {}
-                Some("unhealthy") => bail!(
-                    "dependency failed to start: container {} is unhealthy",
-                    c.name
-                ),
-                Some(_) if is_running(&c) => waiting = true,
-                Some(_) => bail!("dependency failed to start: container {} exited", c.name),
-                None => bail!(
-                    "dependency failed to start: container {} has no healthcheck configured",
-                    c.name
-                ),
-            }
-        }
-        if !waiting {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
-async fn up_service(
-    conn: &Conn,
-    loaded: &Loaded,
-    service: &str,
-    scale: Option<u32>,
-    existing: &[pb::Container],
-    a: &UpArgs,
-) -> anyhow::Result<()> {
-    let p = &loaded.project;
-    let svc = &p.services[service];
-    let image = build::image_name(&p.name, service, svc);
-    let replicas = scale
-        .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
-        .or(svc.scale)
-        .unwrap_or(1);
-    let hash = p.config_hash(service)?;
-    let options = options::run_options(p, service, svc)?;
-    let nets = options::networks(p, service, svc);
-    let mine: Vec<&pb::Container> = existing
-        .iter()
-        .filter(|c| label(c, labels::SERVICE) == service && label(c, labels::ONEOFF) != "True")
-        .collect();
-    ensure_image(conn, &image).await?;
-    let image_id = build::image_id(conn, &image).await?.unwrap_or_default();
-    for n in 1..=replicas {
-        let name = format!("{}-{service}-{n}", p.name);
-        if let Some(c) = mine.iter().find(|c| c.name == name) {
-            let same = label(c, labels::CONFIG_HASH) == hash && label(c, labels::IMAGE) == image_id;
-            if (same || a.no_recreate) && !a.force_recreate {
-                if !is_running(c) {
-                    start(conn, &c.id).await?;
-                    eprintln!(" Container {name}  Started");
-                } else {
-                    eprintln!(" Container {name}  Running");
-                }
-                continue;
-            }
-            stop(conn, &c.id, None).await?;
-            delete(conn, &c.id).await?;
-            eprintln!(" Container {name}  Recreated");
-        }
-        let mut l: HashMap<String, String> = svc.labels.clone().into_iter().collect();
-        l.insert(labels::PROJECT.into(), p.name.clone());
-        l.insert(labels::SERVICE.into(), service.to_string());
-        l.insert(labels::NUMBER.into(), n.to_string());
-        l.insert(labels::CONFIG_HASH.into(), hash.clone());
-        l.insert(labels::ONEOFF.into(), "False".into());
-        l.insert(labels::IMAGE.into(), image_id.clone());
-        l.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
-        l.insert(
-            labels::WORKING_DIR.into(),
-            loaded.project_dir.display().to_string(),
-        );
-        l.insert(
-            labels::CONFIG_FILES.into(),
-            loaded
-                .files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        let created = conn
-            .containers()
-            .create(conn.req(pb::CreateContainerRequest {
-                container: Some(pb::Container {
-                    name: name.clone(),
-                    image: image.clone(),
-                    labels: l,
-                    ..Default::default()
-                }),
-                options: Some(options.clone()),
-            }))
-            .await
-            .map_err(|e| anyhow::anyhow!("container {name}: {}", msg(&e)))?
-            .into_inner();
-        for (net, aliases) in nets.iter().skip(1) {
-            crate::network::client(conn)
-                .connect_container(conn.req(pb::ConnectNetworkRequest {
-                    network: net.clone(),
-                    container: created.id.clone(),
-                    aliases: aliases.clone(),
-                }))
-                .await
-                .map_err(|e| anyhow::anyhow!("container {name}: network {net}: {}", msg(&e)))?;
-        }
-        eprintln!(" Container {name}  Created");
-        start(conn, &created.id)
-            .await
-            .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
-        eprintln!(" Container {name}  Started");
-    }
-    // Scaled down: the highest numbers go.
-    for c in mine {
-        let n: u32 = label(c, labels::NUMBER).parse().unwrap_or(0);
-        if n > replicas {
-            stop(conn, &c.id, None).await?;
-            delete(conn, &c.id).await?;
-            eprintln!(" Container {}  Removed", c.name);
-        }
-    }
-    Ok(())
-}
-
-pub async fn delete(conn: &Conn, id: &str) -> anyhow::Result<()> {
-    conn.containers()
-        .delete(conn.req(pb::DeleteContainerRequest {
-            id: id.to_string(),
-            force: true,
-            volumes: false,
-        }))
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
     Ok(())
 }

@@ -58,6 +58,21 @@ pub struct RunArgs {
     /// seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// Resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048).
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Namespaced kernel parameter KEY=VALUE (e.g. net.core.somaxconn=1024).
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Size of /dev/shm (e.g. 128m).
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// PID namespace: "host" for the host's.
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC namespace: "host" for the host's.
+    #[arg(long)]
+    pub ipc: Option<String>,
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,
     /// Seconds to wait for the stop signal before SIGKILL.
@@ -208,6 +223,16 @@ pub(super) fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         network_aliases: a.network_alias.clone(),
         dns: a.dns.clone(),
         add_hosts: a.add_host.clone(),
+        ulimits: a.ulimit.clone(),
+        sysctls: a.sysctl.clone(),
+        shm_size: a
+            .shm_size
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        pid_mode: a.pid.clone().unwrap_or_default(),
+        ipc_mode: a.ipc.clone().unwrap_or_default(),
         ..Default::default()
     };
     o.health = health_config(a)?;
@@ -242,25 +267,38 @@ pub(super) fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         parse_signal(s)?;
     }
     for so in &a.security_opt {
-        let (k, v) = so
-            .split_once(['=', ':'])
-            .map(|(k, v)| (k, Some(v)))
-            .unwrap_or((so.as_str(), None));
-        match (k, v) {
-            ("no-new-privileges", None | Some("true")) => o.no_new_privileges = true,
-            ("no-new-privileges", Some("false")) => o.no_new_privileges = false,
-            ("seccomp", Some("unconfined")) => o.seccomp = "unconfined".into(),
-            ("seccomp", Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .with_context(|| format!("decoding seccomp profile ({path}) failed"))?;
-                o.seccomp = text;
-            }
-            _ => bail!("invalid --security-opt: {so:?}"),
-        }
+        security_opt(&mut o, so)?;
     }
     Ok(o)
+}
+
+/// One `--security-opt` (or compose `security_opt:` entry) applied to `o`.
+/// SELinux labels and AppArmor profiles are accepted and ignored with a
+/// warning: hull confines containers with neither.
+pub(crate) fn security_opt(o: &mut pb::RunOptions, so: &str) -> anyhow::Result<()> {
+    let (k, v) = so
+        .split_once(['=', ':'])
+        .map(|(k, v)| (k, Some(v)))
+        .unwrap_or((so, None));
+    match (k, v) {
+        ("no-new-privileges", None | Some("true")) => o.no_new_privileges = true,
+        ("no-new-privileges", Some("false")) => o.no_new_privileges = false,
+        ("seccomp", Some("unconfined")) => o.seccomp = "unconfined".into(),
+        ("seccomp", Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
+            serde_json::from_str::<serde_json::Value>(&text)
+                .with_context(|| format!("decoding seccomp profile ({path}) failed"))?;
+            o.seccomp = text;
+        }
+        ("label" | "apparmor", Some(_)) => {
+            eprintln!(
+                "warning: security option {so:?} ignored: hull uses neither SELinux nor AppArmor"
+            )
+        }
+        _ => bail!("invalid --security-opt: {so:?}"),
+    }
+    Ok(())
 }
 
 /// A duration flag as Docker takes it: a Go duration, not negative.

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod cli;
+pub mod compose;
 pub mod containers;
 pub mod faults;
 mod images;

@@ -300,6 +300,11 @@ fn run_spec(o: pb::RunOptions) -> RunSpec {
         tmpfs: o.tmpfs,
         open_stdin: o.open_stdin,
         stdin_once: o.stdin_once,
+        ulimits: o.ulimits,
+        sysctls: o.sysctls,
+        shm_size: o.shm_size,
+        pid_mode: o.pid_mode,
+        ipc_mode: o.ipc_mode,
         health: o.health.map(|h| Healthcheck {
             test: h.test,
             interval: h.interval,

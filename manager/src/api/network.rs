@@ -18,6 +18,7 @@ fn network_pb(m: &Manager, n: NetworkRecord) -> pb::Network {
         gateway: n.gateway,
         bridge: n.bridge,
         created_at: n.created_at,
+        internal: n.internal,
         labels: n.labels.into_iter().collect(),
     }
 }
@@ -39,6 +40,7 @@ impl pb::networks_server::Networks for Server {
                         gateway: r.gateway,
                         driver: r.driver,
                         labels: r.labels.into_iter().collect(),
+                        internal: r.internal,
                     },
                 )?;
                 Ok(network_pb(&m, n))

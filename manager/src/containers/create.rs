@@ -187,6 +187,7 @@ pub fn create(m: &Manager, ns: &str, o: CreateOptions) -> Result<ContainerRecord
             let mut v = spec::generate(&img_cfg, &ro, &rootfs)
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
             cap_rlimits(&mut v);
+            kernel_opts::apply(&mut v, run)?;
             if !run.stop_signal.is_empty() {
                 v["annotations"]["org.opencontainers.image.stopSignal"] =
                     run.stop_signal.clone().into();

@@ -14,6 +14,7 @@ pub mod cri_log;
 pub mod exec;
 pub mod files;
 pub mod health;
+mod kernel_opts;
 pub mod logfile;
 pub mod options;
 pub mod recover;

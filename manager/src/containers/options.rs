@@ -78,6 +78,13 @@ pub struct RunSpec {
     /// Close the container's stdin when the first attached client's stdin
     /// ends (Docker's StdinOnce).
     pub stdin_once: bool,
+    /// `--ulimit NAME=SOFT[:HARD]`, `--sysctl KEY=VALUE`, `--shm-size`
+    /// (bytes, 0: 64 MiB), `--pid` and `--ipc` ("" or "host").
+    pub ulimits: Vec<String>,
+    pub sysctls: Vec<String>,
+    pub shm_size: i64,
+    pub pid_mode: String,
+    pub ipc_mode: String,
     /// `--health-*` / `--no-healthcheck`; None: the image's healthcheck.
     pub health: Option<super::health::Healthcheck>,
     /// Networking: `--network`, `-p`, `-P`, aliases, `--dns`, `--add-host`.

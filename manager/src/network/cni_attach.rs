@@ -15,8 +15,10 @@ use crate::error::Result;
 /// hulld picked, through the `static` IPAM plugin; the default route only
 /// on the first interface), portmap when ports are published there, and
 /// firewall (so a FORWARD policy of DROP does not cut the container off).
+/// An internal network gives neither a default route nor masquerading, as
+/// Docker's: its containers reach each other and nothing beyond.
 fn conflist(n: &NetworkRecord, ip: Ipv4Addr, c: &Cidr, primary: bool, ports: bool) -> Value {
-    let routes = if primary {
+    let routes = if primary && !n.internal {
         json!([{"dst": "0.0.0.0/0"}])
     } else {
         json!([])
@@ -25,7 +27,7 @@ fn conflist(n: &NetworkRecord, ip: Ipv4Addr, c: &Cidr, primary: bool, ports: boo
         "type": "bridge",
         "bridge": n.bridge,
         "isGateway": true,
-        "ipMasq": true,
+        "ipMasq": !n.internal,
         "hairpinMode": true,
         "ipam": {
             "type": "static",

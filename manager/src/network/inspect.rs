@@ -125,7 +125,7 @@ pub fn inspect_json(m: &Manager, n: &NetworkRecord) -> Value {
         "EnableIPv6": false,
         // Leases (address → `<ns>/<id>`) are hull's: its IPAM's state.
         "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}], "Leases": n.leases},
-        "Internal": false,
+        "Internal": n.internal,
         "Attachable": false,
         "Containers": containers,
         "Options": {"com.docker.network.bridge.name": n.bridge},

@@ -94,6 +94,9 @@ pub struct NetworkRecord {
     pub created_at: i64,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `--internal`: containers reach each other, not the outside.
+    #[serde(default)]
+    pub internal: bool,
     /// Address → owner (`<ns>/<container id>`).
     #[serde(default)]
     pub leases: BTreeMap<String, String>,

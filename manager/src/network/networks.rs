@@ -89,6 +89,7 @@ pub struct CreateNetwork {
     pub gateway: String,
     pub driver: String,
     pub labels: BTreeMap<String, String>,
+    pub internal: bool,
 }
 
 pub fn create(m: &Manager, o: CreateNetwork) -> Result<NetworkRecord> {
@@ -170,6 +171,7 @@ pub fn create(m: &Manager, o: CreateNetwork) -> Result<NetworkRecord> {
         gateway: gateway.to_string(),
         created_at: now_secs(),
         labels: o.labels,
+        internal: o.internal,
         leases: BTreeMap::new(),
     };
     if !m.db.create(Table::Networks, &n.name, &n)? {

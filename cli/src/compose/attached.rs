@@ -1,0 +1,181 @@
+//! `up` in the foreground: every container's output on our stdout, each
+//! line prefixed `NAME  | ` (names padded to the longest), until all of them
+//! exited. `--abort-on-container-exit` stops the others when one exits;
+//! `--exit-code-from SERVICE` returns that service's exit code. SIGINT or
+//! SIGTERM stops the project's containers ("Gracefully stopping…"); a
+//! second one kills them.
+
+use std::io::Write;
+use std::time::Duration;
+
+use hull_proto::v1 as pb;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+
+use super::labels;
+use super::project::label;
+use crate::client::Conn;
+use crate::containers::lifecycle::stop;
+use crate::containers::msg;
+
+#[derive(Debug, Clone, Default)]
+pub struct Attach {
+    pub abort_on_exit: bool,
+    pub exit_code_from: Option<String>,
+}
+
+/// A container that exited: (name, service, exit code).
+type Exited = (String, String, i32);
+
+/// Follow `containers` (in start order) from `since_nanos`; the exit code
+/// of `up`.
+pub async fn follow(
+    conn: &Conn,
+    containers: &[pb::Container],
+    since_nanos: i64,
+    opts: &Attach,
+) -> anyhow::Result<i32> {
+    let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0) + 1;
+    let mut pumps = Vec::new();
+    let (tx, mut rx) = mpsc::channel::<Exited>(containers.len().max(1));
+    for c in containers {
+        let s = conn
+            .tasks()
+            .logs(conn.req(pb::LogsRequest {
+                container_id: c.id.clone(),
+                follow: true,
+                since_nanos,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| anyhow::anyhow!("container {}: logs: {}", c.name, msg(&e)))?
+            .into_inner();
+        let prefix = format!("{:<width$} | ", c.name);
+        pumps.push(tokio::spawn(pump(s, prefix)));
+        let mut tasks = conn.tasks();
+        let req = conn.req(pb::WaitTaskRequest {
+            container_id: c.id.clone(),
+            exec_id: String::new(),
+        });
+        let tx = tx.clone();
+        let (name, service) = (c.name.clone(), label(c, labels::SERVICE).to_string());
+        let fallback = c.status.as_ref().map(|s| s.exit_code).unwrap_or(0);
+        tokio::spawn(async move {
+            let code = match tasks.wait(req).await {
+                Ok(w) => w.into_inner().exit_status as i32,
+                Err(_) => fallback,
+            };
+            let _ = tx.send((name, service, code)).await;
+        });
+    }
+    drop(tx);
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut remaining = containers.len();
+    let mut code = 0;
+    let mut interrupted = false;
+    while remaining > 0 {
+        tokio::select! {
+            exited = rx.recv() => {
+                let Some((name, service, c)) = exited else { break };
+                remaining -= 1;
+                println!("{name} exited with code {c}");
+                if opts.exit_code_from.as_deref() == Some(service.as_str()) {
+                    code = c;
+                }
+                if opts.abort_on_exit {
+                    if opts.exit_code_from.is_none() {
+                        code = c;
+                    }
+                    eprintln!("Aborting on container exit...");
+                    stop_all(conn, containers, &mut sigint, &mut sigterm).await;
+                    break;
+                }
+            }
+            _ = sigint.recv() => { interrupted = true; }
+            _ = sigterm.recv() => { interrupted = true; }
+        }
+        if interrupted {
+            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            stop_all(conn, containers, &mut sigint, &mut sigterm).await;
+            break;
+        }
+    }
+    // The streams end once their containers are gone; what is still in
+    // flight gets a moment to be printed.
+    for p in pumps {
+        let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+    }
+    if interrupted {
+        return Ok(130);
+    }
+    if let Some(s) = &opts.exit_code_from {
+        if !containers.iter().any(|c| label(c, labels::SERVICE) == s) {
+            anyhow::bail!("no container of service {s:?} to take the exit code from");
+        }
+    }
+    Ok(code)
+}
+
+/// Stop the containers, dependents first (the reverse of `containers`);
+/// another signal meanwhile kills what is left.
+async fn stop_all(
+    conn: &Conn,
+    containers: &[pb::Container],
+    sigint: &mut tokio::signal::unix::Signal,
+    sigterm: &mut tokio::signal::unix::Signal,
+) {
+    let graceful = async {
+        for c in containers.iter().rev() {
+            eprintln!(" Container {}  Stopping", c.name);
+            match stop(conn, &c.id, None).await {
+                Ok(()) => eprintln!(" Container {}  Stopped", c.name),
+                Err(e) => eprintln!("warning: container {}: {e}", c.name),
+            }
+        }
+    };
+    tokio::select! {
+        _ = graceful => return,
+        _ = sigint.recv() => {}
+        _ = sigterm.recv() => {}
+    }
+    eprintln!("Killing...");
+    for c in containers.iter().rev() {
+        let _ = stop(conn, &c.id, Some(0)).await;
+        eprintln!(" Container {}  Killed", c.name);
+    }
+}
+
+/// Copy a log stream to stdout a line at a time, each line prefixed.
+async fn pump(mut s: tonic::Streaming<pb::LogChunk>, prefix: String) {
+    // Partial lines per stream (stdout 1, stderr 2).
+    let mut partial: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    while let Some(Ok(chunk)) = s.next().await {
+        let buf = &mut partial[usize::from(chunk.stream == 2)];
+        buf.extend_from_slice(&chunk.data);
+        let Some(last) = buf.iter().rposition(|b| *b == b'\n') else {
+            continue;
+        };
+        let rest = buf.split_off(last + 1);
+        write_lines(&prefix, buf);
+        *buf = rest;
+    }
+    for buf in &mut partial {
+        if !buf.is_empty() {
+            buf.push(b'\n');
+            write_lines(&prefix, buf);
+        }
+    }
+}
+
+fn write_lines(prefix: &str, text: &[u8]) {
+    let mut out = Vec::with_capacity(text.len() + prefix.len() * 4);
+    for line in text.split_inclusive(|b| *b == b'\n') {
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(line);
+    }
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(&out);
+    let _ = o.flush();
+}
