@@ -495,16 +495,28 @@ fn exec_and_run_propagate_exit_codes_and_flags() {
         code(&h.hull(&["exec", "ccexec-web-1", "test", "-f", "/tmp/bg"])) == 0
     });
 
-    // run: dependencies come up first, the exit code is ours, --rm removes it.
+    // run: dependencies come up first, the exit code is ours, --rm removes
+    // it; a relative -v starts at the project directory.
     ok(&h, p, d, &["down", "-t", "1"]);
+    std::fs::create_dir_all(d.join("share")).expect("mkdir");
+    std::fs::write(d.join("share/f"), "shared\n").expect("write");
     let o = compose(
         &h,
         p,
         d,
-        &["run", "--rm", "web", "sh", "-c", "echo $FROM_FILE; exit 5"],
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "./share:/share:ro",
+            "web",
+            "sh",
+            "-c",
+            "echo $FROM_FILE; cat /share/f; exit 5",
+        ],
     );
     assert_eq!(code(&o), 5, "{}", stderr(&o));
-    assert_eq!(stdout(&o), "yes\n");
+    assert_eq!(stdout(&o), "yes\nshared\n");
     assert_eq!(state(&h, "ccexec-db-1"), "running");
     let all = h.hull_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(

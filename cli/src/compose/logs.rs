@@ -2,8 +2,8 @@
 //! output of the project's service containers, each line prefixed by its
 //! container's name padded to the longest (`NAME  | `), the prefix colored
 //! per container on a terminal. Without `-f` the lines of all containers
-//! are merged in time order; with `-f` every container is followed at once
-//! until all of them stopped (or Ctrl-C).
+//! are merged in time order as they are read; with `-f` every container is
+//! followed at once until all of them stopped (or Ctrl-C).
 
 use std::io::{IsTerminal, Write};
 
@@ -200,25 +200,69 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &LogsArgs) -> anyhow::Resul
         }
         return Ok(());
     }
-    // Everything read, then merged by time (each container's own order kept).
-    let mut all: Vec<(usize, Line)> = Vec::new();
-    for (i, mut s) in streams.into_iter().enumerate() {
-        let mut split = Splitter::default();
-        let mut lines = Vec::new();
-        let mut last = 0;
-        while let Some(c) = s.next().await {
-            let c = c.map_err(|e| anyhow::anyhow!("{}: {}", names[i], msg(&e)))?;
-            last = c.time_nanos;
-            split.push(&c, &mut lines);
+    // Merged by time as read (each log is in time order): the earliest
+    // of the containers' next lines goes first; memory stays one chunk a
+    // container however long the logs.
+    let mut sources: Vec<Source> = streams
+        .into_iter()
+        .map(|s| Source {
+            stream: Some(s),
+            split: Splitter::default(),
+            ready: std::collections::VecDeque::new(),
+            last: 0,
+        })
+        .collect();
+    loop {
+        for (i, src) in sources.iter_mut().enumerate() {
+            src.fill()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", names[i]))?;
         }
-        split.finish(last, &mut lines);
-        all.extend(lines.into_iter().map(|l| (i, l)));
+        let next = sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.ready.front().map(|l| (l.time, i)))
+            .min();
+        let Some((_, i)) = next else {
+            return Ok(());
+        };
+        if let Some(l) = sources[i].ready.pop_front() {
+            write(&prefixes[i], &l)?;
+        }
     }
-    all.sort_by_key(|(_, l)| l.time);
-    for (i, l) in &all {
-        write(&prefixes[*i], l)?;
+}
+
+/// One container's log being merged: its lines read ahead.
+struct Source {
+    stream: Option<tonic::Streaming<pb::LogChunk>>,
+    split: Splitter,
+    ready: std::collections::VecDeque<Line>,
+    last: i64,
+}
+
+impl Source {
+    /// Reads until a line is ready or the log ended.
+    async fn fill(&mut self) -> anyhow::Result<()> {
+        while self.ready.is_empty() {
+            let Some(s) = self.stream.as_mut() else {
+                return Ok(());
+            };
+            let mut lines = Vec::new();
+            match s.next().await {
+                Some(c) => {
+                    let c = c.map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
+                    self.last = c.time_nanos;
+                    self.split.push(&c, &mut lines);
+                }
+                None => {
+                    self.stream = None;
+                    self.split.finish(self.last, &mut lines);
+                }
+            }
+            self.ready.extend(lines);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Writes one container's lines as they come, until its log ends.

@@ -126,7 +126,8 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
     }
     svc.restart = None;
     let mut opts = options::run_options(p, &a.service, &svc)?;
-    opts.volumes.extend(a.volumes.iter().cloned());
+    opts.volumes
+        .extend(a.volumes.iter().map(|v| bind_from(&loaded.project_dir, v)));
     opts.publish.extend(a.publish.iter().cloned());
     if !a.use_aliases {
         opts.network_aliases.clear();
@@ -168,9 +169,34 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &RunArgs) -> anyhow::Result
     Ok(())
 }
 
+/// A `-v` value with a relative host path (`./x`, `../x`, `.`) made
+/// absolute from the project directory, as Compose does.
+fn bind_from(project_dir: &std::path::Path, v: &str) -> String {
+    match v.split_once(':') {
+        Some((src, rest)) if src == "." || src.starts_with("./") || src.starts_with("../") => {
+            let abs = hull_compose::paths::clean(&project_dir.join(src));
+            format!("{}:{rest}", abs.display())
+        }
+        _ => v.to_string(),
+    }
+}
+
 /// 12 random hex digits (Compose's one-off suffix).
 fn random_hex() -> anyhow::Result<String> {
     let mut b = [0u8; 6];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn relative_binds_start_at_the_project_directory() {
+        let dir = std::path::Path::new("/srv/app");
+        assert_eq!(super::bind_from(dir, "./data:/d:ro"), "/srv/app/data:/d:ro");
+        assert_eq!(super::bind_from(dir, "../x:/x"), "/srv/x:/x");
+        assert_eq!(super::bind_from(dir, ".:/src"), "/srv/app:/src");
+        assert_eq!(super::bind_from(dir, "/abs:/a"), "/abs:/a");
+        assert_eq!(super::bind_from(dir, "named:/n"), "named:/n");
+    }
 }
