@@ -110,6 +110,14 @@ pub fn load(opts: &Options) -> Result<Loaded> {
 }
 
 impl Project {
+    /// The named services and what they depend on (all when none named).
+    pub fn with_dependencies(
+        &self,
+        named: &[String],
+    ) -> Result<std::collections::BTreeSet<String>> {
+        order::with_dependencies(&self.services, named)
+    }
+
     /// Service names, dependencies first.
     pub fn start_order(&self) -> Result<Vec<String>> {
         order::start_order(&self.services)

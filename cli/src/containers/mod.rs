@@ -1,11 +1,11 @@
 //! Container commands of `hull` with Docker's names, flags and exit codes:
 //! run, create, start, ps, logs, stop, kill, rm, wait.
 
-mod exec;
+pub(crate) mod exec;
 pub(crate) mod flags;
 mod inspect;
 pub(crate) mod lifecycle;
-mod logs;
+pub(crate) mod logs;
 
 pub(crate) use lifecycle::{daemon_error, start_error, start_error_code};
 
