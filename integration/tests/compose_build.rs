@@ -416,6 +416,52 @@ fn product_and_website_answer_and_down_leaves_nothing() {
     }
 }
 
+/// `dockerfile_inline`, and a `dockerfile` outside the context (sent as
+/// text, as `hull build -f` sends it); images named by `image:`.
+#[test]
+fn inline_dockerfile_and_one_outside_the_context() {
+    require_root!();
+    let _ns = NetNs::enter("cbinl");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    load_image(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "compose.yaml",
+        "services:
+  inline:
+    image: hull.test/inline:1
+    build:
+      context: ./ctx
+      dockerfile_inline: |
+        FROM hull.test/web:v1
+        COPY f /www/index.html
+        RUN echo inline >> /www/index.html
+  outside:
+    image: hull.test/outside:1
+    build:
+      context: ./ctx
+      dockerfile: ../elsewhere/Dockerfile
+",
+    );
+    write(d, "ctx/f", "from the context\n");
+    write(
+        d,
+        "elsewhere/Dockerfile",
+        "FROM hull.test/web:v1\nCOPY f /www/index.html\nRUN echo outside >> /www/index.html\n",
+    );
+    compose_ok(&h, d, &["build", "-q"]);
+    for (image, last) in [
+        ("hull.test/inline:1", "inline"),
+        ("hull.test/outside:1", "outside"),
+    ] {
+        let out = h.hull_ok(&["run", "--rm", image, "cat", "/www/index.html"]);
+        assert_eq!(out, format!("from the context\n{last}\n"), "{image}");
+    }
+}
+
 /// GET / on addr until its body holds `want` (20 s at most).
 fn wait_body(addr: &str, want: &str, h: &Hulld) {
     let mut last = String::new();
