@@ -67,6 +67,12 @@ pub struct CriConfig {
     pub socket: Option<String>,
     /// Where CNI network configs are read (unset: /etc/cni/net.d).
     pub cni_conf_dir: Option<PathBuf>,
+    /// Where CNI plugins are looked for, in order (unset: /opt/cni/bin,
+    /// /usr/lib/cni; `$HULL_CNI_PATH` wins over both).
+    pub cni_bin_dirs: Option<Vec<PathBuf>>,
+    /// An image whose entrypoint is each pod's PID 1 instead of the
+    /// built-in static `hull-pause` (pulled into `k8s.io` when missing).
+    pub pause_image: Option<String>,
 }
 
 impl CriConfig {
@@ -82,6 +88,17 @@ impl CriConfig {
                     .unwrap_or(Path::new("/"))
                     .join(CRI_SOCKET_NAME),
             ),
+        }
+    }
+
+    /// The CNI plugin directories, in search order.
+    pub fn cni_bin_dirs(&self) -> Vec<PathBuf> {
+        match &self.cni_bin_dirs {
+            Some(d) => d.clone(),
+            None => crate::network::cni::DEFAULT_PLUGIN_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
         }
     }
 
@@ -225,5 +242,17 @@ mod tests {
         let c: Config = toml::from_str("[cri]\nsocket = \"\"\n").unwrap();
         assert_eq!(c.cri.socket_path(None, a), None);
         assert!(toml::from_str::<Config>("[cri]\nbogus = 1\n").is_err());
+        assert_eq!(
+            c.cri.cni_bin_dirs(),
+            [PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")]
+        );
+        let c: Config =
+            toml::from_str("[cri]\ncni_bin_dirs = [\"/a\", \"/b\"]\npause_image = \"p:1\"\n")
+                .unwrap();
+        assert_eq!(
+            c.cri.cni_bin_dirs(),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(c.cri.pause_image.as_deref(), Some("p:1"));
     }
 }
