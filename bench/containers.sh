@@ -41,7 +41,7 @@ ct_teardown() {
         bench_stop_pid "$CT_HULLD_PID"
     fi
     bench_containerd_teardown "$CT_DIR/c/containerd.sock" bench "$CT_CTD_PID"
-    for pid in $(ct_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *" "*/hull-log-driver *"); do
+    for pid in $(bench_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *" "*/hull-log-driver *"); do
         kill -KILL "$pid" 2>/dev/null || true
     done
     for rt in "$CT_DIR"/h/state/runtime/*; do
@@ -65,24 +65,6 @@ ct_mem() {
         rss=$((rss + r)) pss=$((pss + ${s:-$r}))
     done
     printf '%s %s\n' "$rss" "$pss"
-}
-
-# ct_procs KEY PATTERN…: pids of the processes whose command line contains
-# KEY (a path unique to this run) and, joined with spaces, matches one of
-# the glob PATTERNs.
-ct_procs() {
-    local key=$1 pid cmd pat
-    shift
-    for pid in $(grep -lsF -- "$key" /proc/[0-9]*/cmdline | cut -d/ -f3); do
-        cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
-        for pat in "$@"; do
-            # shellcheck disable=SC2053
-            if [[ $cmd == $pat ]]; then
-                echo "$pid"
-                break
-            fi
-        done
-    done
 }
 
 kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f\n", k / 1024 }'; }
@@ -167,7 +149,7 @@ bench_containers() {
     ((up == many)) || bench_die "$up of $many ctr tasks are RUNNING"
     sleep 1 # idle: no request in flight
     local -a shims
-    mapfile -t shims < <(ct_procs "$CT_DIR/c/containerd.sock" "*containerd-shim-runc-v2 *")
+    mapfile -t shims < <(bench_procs "$CT_DIR/c/containerd.sock" "*containerd-shim-runc-v2 *")
     ((${#shims[@]} == many)) || bench_die "found ${#shims[@]} containerd-shim-runc-v2 for $many tasks"
     local c_rss c_pss d_rss d_pss
     read -r d_rss d_pss < <(ct_mem "$CT_CTD_PID")
@@ -184,10 +166,10 @@ bench_containers() {
     up=$(ct_hull ps -q | wc -l)
     ((up == many)) || bench_die "$up of $many hull containers are running"
     sleep 1
-    mapfile -t shims < <(ct_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *")
+    mapfile -t shims < <(bench_procs "$CT_DIR/h/" "*/containerd-shim-hull-v2 *")
     ((${#shims[@]} == many)) || bench_die "found ${#shims[@]} containerd-shim-hull-v2 for $many containers"
     local -a logs
-    mapfile -t logs < <(ct_procs "$CT_DIR/h/" "*/hull-log-driver *")
+    mapfile -t logs < <(bench_procs "$CT_DIR/h/" "*/hull-log-driver *")
     local h_rss h_pss l_rss l_pss
     read -r d_rss d_pss < <(ct_mem "$CT_HULLD_PID")
     read -r h_rss h_pss < <(ct_mem "${shims[@]}")

@@ -133,6 +133,7 @@ bench_cri() {
         "$(cat "$dir/ph/many.ms")" "$(cat "$dir/pc/many.ms")"
     add_result cri "one pod+container start" ms "$ph1" "$pc1"
     add_result cri "${BENCH_CRI_PODS:-50} pods at once" ms "$(cat "$dir/ph/many.ms")" "$(cat "$dir/pc/many.ms")"
+    cri_print_memory "$dir/ph" "$dir/pc"
     bench_stop_all
 }
 
@@ -180,8 +181,78 @@ cri_pods() {
     t1=$(now_us)
     us_to_ms $((t1 - t0)) >"$d/many.ms"
     "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
+    cri_pod_memory "$kind" "$d" "$pid" "$sock" "$img"
+    "$call" "$sock" rmp-all || bench_die "$kind: pod removal failed"
     bench_stop_pid "$pid"
     if [[ $kind == hulld ]]; then cri_hulld_leftovers "$d"; fi
+}
+
+# cri_rss PIDS…: their VmRSS summed, in KiB (gone ones count 0).
+cri_rss() {
+    local p r sum=0
+    for p in "$@"; do
+        r=$(bench_rss "$p" 2>/dev/null) || continue
+        sum=$((sum + ${r:-0}))
+    done
+    echo "$sum"
+}
+
+# cri_children PID PATTERN: the children of PID whose command line matches
+# PATTERN (a glob).
+cri_children() {
+    local c cmd
+    for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+        cmd=$({ tr '\0' ' ' <"/proc/$c/cmdline"; } 2>/dev/null || true)
+        # shellcheck disable=SC2053
+        if [[ $cmd == $2 ]]; then echo "$c"; fi
+    done
+}
+
+# cri_pod_memory hulld|containerd DIR PID SOCK IMAGE: BENCH_CRI_MEM_PODS
+# pods (default 10) of one container each, then the memory they cost the
+# runtime, written to DIR/mem: "PER_POD DAEMON_GROWTH SHIMS SHIM_RSS
+# PAUSE_RSS LOG_RSS" (KiB). Per pod: the daemon's growth since before the
+# pods + every shim + every pause (+ hull's log drivers), over the pods;
+# the containers' own process (sleep) is the workload and not counted.
+cri_pod_memory() {
+    local kind=$1 d=$2 pid=$3 sock=$4 img=$5 n=${BENCH_CRI_MEM_PODS:-10} i base now
+    local call=$HULL_BIN_DIR/cri-call
+    local -a shims=() pauses=() logs=()
+    base=$(bench_rss "$pid")
+    for ((i = 0; i < n; i++)); do
+        "$call" "$sock" pod "mem$i" "$img" "$d/logs" >/dev/null || bench_die "$kind: pod mem$i failed"
+    done
+    sleep 1
+    now=$(bench_rss "$pid")
+    if [[ $kind == hulld ]]; then
+        mapfile -t shims < <(bench_procs "$d/" "*/containerd-shim-hull-v2 *")
+        mapfile -t logs < <(bench_procs "$d/" "*/hull-log-driver *")
+        for i in "${shims[@]}"; do
+            mapfile -t -O "${#pauses[@]}" pauses < <(cri_children "$i" "/pause*")
+        done
+    else
+        mapfile -t shims < <(bench_procs "$d/containerd.sock" "*containerd-shim-runc-v2 *")
+        for i in "${shims[@]}"; do
+            mapfile -t -O "${#pauses[@]}" pauses < <(cri_children "$i" "*sleep 1000000*")
+        done
+    fi
+    ((${#pauses[@]} == n)) || bench_log "cri: $kind: found ${#pauses[@]} pause processes for $n pods"
+    local s_rss p_rss l_rss growth=$((now - base))
+    ((growth > 0)) || growth=0
+    s_rss=$(cri_rss "${shims[@]}")
+    p_rss=$(cri_rss "${pauses[@]}")
+    l_rss=$(cri_rss "${logs[@]}")
+    echo "$(((growth + s_rss + p_rss + l_rss) / n)) $growth ${#shims[@]} $s_rss $p_rss $l_rss" >"$d/mem"
+}
+
+# cri_print_memory DIR_HULLD DIR_CONTAINERD: the per-pod memory figures.
+cri_print_memory() {
+    local hp hg hs hsr hpr hl cp cg cs csr cpr cl n=${BENCH_CRI_MEM_PODS:-10}
+    read -r hp hg hs hsr hpr hl <"$1/mem"
+    read -r cp cg cs csr cpr cl <"$2/mem"
+    printf 'cri: memory per pod (%s pods, daemon growth + shims + pauses + log drivers): hulld %s KiB (daemon +%s, %s shims %s, pauses %s, log drivers %s), containerd %s KiB (daemon +%s, %s shims %s, pauses %s); ratio %s (goal <= 0.3)\n' \
+        "$n" "$hp" "$hg" "$hs" "$hsr" "$hpr" "$hl" "$cp" "$cg" "$cs" "$csr" "$cpr" "$(ratio "$hp" "$cp")"
+    add_result cri "memory per pod ($n pods)" KiB "$hp" "$cp"
 }
 
 # cri_hulld_leftovers DIR: once the hulld under DIR stopped, force-delete

@@ -335,3 +335,21 @@ bench_daemons_teardown() {
         [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null || true
     done
 }
+
+# bench_procs KEY PATTERN…: pids of the processes whose command line contains
+# KEY (a path unique to this run) and, joined with spaces, matches one of
+# the glob PATTERNs.
+bench_procs() {
+    local key=$1 pid cmd pat
+    shift
+    for pid in $(grep -lsF -- "$key" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+        for pat in "$@"; do
+            # shellcheck disable=SC2053
+            if [[ $cmd == $pat ]]; then
+                echo "$pid"
+                break
+            fi
+        done
+    done
+}

@@ -174,6 +174,11 @@ fn pull_with_basic_auth() {
     // Anonymous and wrong credentials: refused, nothing recorded.
     let e = cri.pull(&r, None).unwrap_err();
     assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e}");
+    let msg = e.message().to_lowercase();
+    assert!(
+        msg.contains("auth") || msg.contains("credentials"),
+        "error does not name the auth problem: {msg}"
+    );
     let wrong = v1::AuthConfig {
         username: user.into(),
         password: "wrong".into(),

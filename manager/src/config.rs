@@ -72,6 +72,12 @@ pub struct CriConfig {
     pub stream_server_address: Option<String>,
     /// Its port (unset or 0: one the kernel picks).
     pub stream_server_port: Option<u16>,
+    /// Where CNI plugins are looked for, in order (unset: /opt/cni/bin,
+    /// /usr/lib/cni; `$HULL_CNI_PATH` wins over both).
+    pub cni_bin_dirs: Option<Vec<PathBuf>>,
+    /// An image whose entrypoint is each pod's PID 1 instead of the
+    /// built-in static `hull-pause` (pulled into `k8s.io` when missing).
+    pub pause_image: Option<String>,
 }
 
 impl CriConfig {
@@ -99,6 +105,17 @@ impl CriConfig {
                 .unwrap_or_else(|| "127.0.0.1".into()),
             self.stream_server_port.unwrap_or(0),
         )
+    }
+
+    /// The CNI plugin directories, in search order.
+    pub fn cni_bin_dirs(&self) -> Vec<PathBuf> {
+        match &self.cni_bin_dirs {
+            Some(d) => d.clone(),
+            None => crate::network::cni::DEFAULT_PLUGIN_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+        }
     }
 
     pub fn cni_conf_dir(&self) -> PathBuf {
@@ -241,5 +258,17 @@ mod tests {
         let c: Config = toml::from_str("[cri]\nsocket = \"\"\n").unwrap();
         assert_eq!(c.cri.socket_path(None, a), None);
         assert!(toml::from_str::<Config>("[cri]\nbogus = 1\n").is_err());
+        assert_eq!(
+            c.cri.cni_bin_dirs(),
+            [PathBuf::from("/opt/cni/bin"), PathBuf::from("/usr/lib/cni")]
+        );
+        let c: Config =
+            toml::from_str("[cri]\ncni_bin_dirs = [\"/a\", \"/b\"]\npause_image = \"p:1\"\n")
+                .unwrap();
+        assert_eq!(
+            c.cri.cni_bin_dirs(),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(c.cri.pause_image.as_deref(), Some("p:1"));
     }
 }

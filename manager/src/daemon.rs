@@ -116,6 +116,7 @@ pub fn run(args: Args) -> Result<()> {
     crate::private::dir(&root).ctx(|| format!("create {}", root.display()))?;
     let _lock = lock_root(&root)?;
     let cri_socket = cfg.cri.socket_path(args.cri_socket.as_deref(), &address);
+    crate::network::cni::set_plugin_dirs(&cfg.cri.cni_bin_dirs());
     let m = Manager::open(&root, &state, &address, cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

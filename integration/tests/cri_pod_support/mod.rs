@@ -135,11 +135,18 @@ async fn connect(sock: PathBuf) -> Channel {
 impl Cri {
     /// hulld on network `idx` (unique per test), the image pulled.
     pub fn start(idx: u8) -> Cri {
+        Self::start_with(idx, |_, _| String::new())
+    }
+
+    /// As `start`, with `extra(registry, layout)` added to hulld's `[cri]`
+    /// table (it may push more images from the busybox layout, tag "bb").
+    pub fn start_with(idx: u8, extra: impl FnOnce(&Registry, &Layout) -> String) -> Cri {
         let (reg, layout, image) = setup_image();
         let net = CniNet::new(idx);
         let h = Hulld::start_with_config(&format!(
-            "[cri]\ncni_conf_dir = \"{}\"\n",
-            net.conf_dir().display()
+            "[cri]\ncni_conf_dir = \"{}\"\n{}\n",
+            net.conf_dir().display(),
+            extra(&reg, &layout)
         ));
         let o = h.hull(&["--namespace", "k8s.io", "pull", "-q", &image]);
         assert!(

@@ -15,10 +15,29 @@ use crate::error::{Error, Result};
 
 pub const CNI_VERSION: &str = "1.0.0";
 
-/// Directories searched for plugins: `$HULL_CNI_PATH`, else Debian's
-/// /usr/lib/cni and the upstream /opt/cni/bin.
+/// Where plugins are looked for unless configured: upstream's
+/// /opt/cni/bin, then Debian's /usr/lib/cni.
+pub const DEFAULT_PLUGIN_DIRS: [&str; 2] = ["/opt/cni/bin", "/usr/lib/cni"];
+
+/// The plugin directories hulld's config names (`[cri] cni_bin_dirs`).
+static PLUGIN_DIRS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Look for plugins in `dirs` (hulld's config, set once at start-up).
+pub fn set_plugin_dirs(dirs: &[PathBuf]) {
+    if let Ok(p) = std::env::join_paths(dirs) {
+        let _ = PLUGIN_DIRS.set(p.to_string_lossy().into_owned());
+    }
+}
+
+/// Directories searched for plugins: `$HULL_CNI_PATH`, else the
+/// configured ones, else `DEFAULT_PLUGIN_DIRS`.
 pub fn cni_path() -> String {
-    std::env::var("HULL_CNI_PATH").unwrap_or_else(|_| "/usr/lib/cni:/opt/cni/bin".into())
+    std::env::var("HULL_CNI_PATH").unwrap_or_else(|_| {
+        PLUGIN_DIRS
+            .get()
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_PLUGIN_DIRS.join(":"))
+    })
 }
 
 fn find_plugin(name: &str) -> Result<PathBuf> {

@@ -22,6 +22,7 @@ mod etc;
 pub mod exec_sync;
 pub mod network;
 pub mod oom;
+pub mod pause;
 pub mod pod_containers;
 pub mod resources;
 mod sandbox;
@@ -231,6 +232,17 @@ pub fn find_sandbox(m: &Manager, ns: &str, what: &str) -> Result<SandboxRecord> 
 
 fn save_sandbox(m: &Manager, ns: &str, r: &SandboxRecord) -> Result<()> {
     m.db.put(Table::Sandboxes, &ns_key(ns, &r.id), r)
+}
+
+/// The runtime part (`config`) of an image's raw config JSON.
+fn image_config(raw: &[u8]) -> Result<crate::containers::spec::ImageConfig> {
+    let cfg: serde_json::Value = serde_json::from_slice(raw)?;
+    Ok(cfg
+        .get("config")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()?
+        .unwrap_or_default())
 }
 
 fn now_nanos() -> i64 {

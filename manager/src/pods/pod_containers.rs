@@ -236,13 +236,7 @@ pub fn create(m: &Arc<Manager>, ns: &str, sandbox_id: &str, c: ContainerConfig) 
     let img = ops::get_one(m, ns, &c.image)?;
     let resolved = ops::resolve(m, &img, &Platform::host())?;
     let top = resolved.chain_ids.last().cloned().unwrap_or_default();
-    let cfg: serde_json::Value = serde_json::from_slice(&resolved.config_raw)?;
-    let img_cfg: containers::spec::ImageConfig = cfg
-        .get("config")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()?
-        .unwrap_or_default();
+    let img_cfg = super::image_config(&resolved.config_raw)?;
     let id = containers::new_id();
     let uid = user(m, &top, img_cfg.user.as_deref(), &c.security)?;
     let rootfs = m.state.join("containers").join(ns).join(&id).join("rootfs");

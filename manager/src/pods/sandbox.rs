@@ -5,9 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pause::{self, Pause};
 use super::{
     etc, find_sandbox, list_sandboxes, lock, network, now_nanos, pod_containers, save_sandbox,
-    spec, NsMode, PodConfig, SandboxRecord, SandboxState, Starting, PAUSE_BINARY,
+    spec, NsMode, PodConfig, SandboxRecord, SandboxState, Starting,
 };
 use crate::containers::{self, shim, CreateOptions};
 use crate::error::{Error, Result};
@@ -59,7 +60,7 @@ pub fn run_sandbox(
             s.id
         )));
     }
-    let pause = shim::find_binary(PAUSE_BINARY)?;
+    let pause = pause::configured(m, ns)?;
     let id = containers::new_id();
     let dir = m.state.join("pods").join(&id);
     let own_net = c.namespaces.network != NsMode::Node;
@@ -90,7 +91,7 @@ fn start(
     m: &Arc<Manager>,
     ns: &str,
     cni_conf_dir: &Path,
-    pause: &Path,
+    pause: &Pause,
     s: &mut SandboxRecord,
 ) -> Result<()> {
     crate::private::dir(&s.dir).map_err(|e| Error::io(format!("create {}", s.dir.display()), e))?;
@@ -123,6 +124,10 @@ fn start(
             id: s.id.clone(),
             name: SandboxRecord::pause_name(c),
             labels,
+            image: match pause {
+                Pause::Image { name, .. } => name.clone(),
+                Pause::Binary(_) => String::new(),
+            },
             spec: Some(serde_json::to_string_pretty(&pause_spec)?),
             ..Default::default()
         },

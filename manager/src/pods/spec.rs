@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::pause::Pause;
 use super::{NsMode, PodConfig, SandboxRecord, PAUSE_PATH};
 
 /// The cgroup parent of a pod's cgroups (its own, or hull's).
@@ -21,7 +22,7 @@ pub fn cgroup_parent(c: &PodConfig) -> String {
 pub fn pause_spec(
     id: &str,
     c: &PodConfig,
-    pause: &Path,
+    pause: &Pause,
     netns: Option<&Path>,
     rootfs: &Path,
 ) -> Value {
@@ -55,12 +56,11 @@ pub fn pause_spec(
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=64k"]},
-            {"destination": PAUSE_PATH, "type": "bind", "source": pause, "options": ["bind", "ro", "nosuid", "nodev"]},
         ],
         "process": {
             "terminal": false,
             "user": {"uid": 0, "gid": 0},
-            "args": [PAUSE_PATH],
+            "args": [],
             "env": [crate::containers::spec::DEFAULT_PATH],
             "cwd": "/",
             "capabilities": {"bounding": [], "effective": [], "permitted": []},
@@ -69,6 +69,18 @@ pub fn pause_spec(
         "linux": linux,
         "annotations": {"io.kubernetes.cri.container-type": "sandbox"},
     });
+    match pause {
+        Pause::Binary(bin) => {
+            spec["process"]["args"] = json!([PAUSE_PATH]);
+            if let Some(m) = spec["mounts"].as_array_mut() {
+                m.push(
+                    json!({"destination": PAUSE_PATH, "type": "bind", "source": bin,
+                              "options": ["bind", "ro", "nosuid", "nodev"]}),
+                );
+            }
+        }
+        Pause::Image { args, .. } => spec["process"]["args"] = json!(args),
+    }
     if !host_net {
         let hostname = if c.hostname.is_empty() {
             &c.name
@@ -134,7 +146,7 @@ mod tests {
         let s = pause_spec(
             "p1",
             &c,
-            Path::new("/bin/hull-pause"),
+            &Pause::Binary("/bin/hull-pause".into()),
             Some(Path::new("/run/ns")),
             Path::new("/b/rootfs"),
         );
@@ -144,6 +156,15 @@ mod tests {
         );
         assert_eq!(s["hostname"], "web");
         assert_eq!(s["linux"]["cgroupsPath"], "/hull/p1");
+        assert_eq!(s["process"]["args"], json!([PAUSE_PATH]));
+        assert_eq!(s["mounts"][2]["source"], "/bin/hull-pause");
+        let img = Pause::Image {
+            name: "pause:1".into(),
+            args: vec!["/pause".into(), "-v".into()],
+        };
+        let i = pause_spec("p1", &c, &img, None, Path::new("/b/rootfs"));
+        assert_eq!(i["process"]["args"], json!(["/pause", "-v"]));
+        assert_eq!(i["mounts"].as_array().unwrap().len(), 2);
         let host = PodConfig {
             namespaces: Namespaces {
                 network: NsMode::Node,
@@ -153,7 +174,13 @@ mod tests {
             cgroup_parent: "/kubepods/pod1/".into(),
             ..c
         };
-        let s = pause_spec("p1", &host, Path::new("/p"), None, Path::new("/r"));
+        let s = pause_spec(
+            "p1",
+            &host,
+            &Pause::Binary("/p".into()),
+            None,
+            Path::new("/r"),
+        );
         assert_eq!(types(&s["linux"]["namespaces"]), ["mount"]);
         assert!(s.get("hostname").is_none());
         assert_eq!(s["linux"]["cgroupsPath"], "/kubepods/pod1/p1");

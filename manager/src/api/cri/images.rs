@@ -151,22 +151,7 @@ impl v1::image_service_server::ImageService for Cri {
     ) -> Result<Response<v1::PullImageResponse>, Status> {
         let r = req.into_inner();
         let reference = spec_image(r.image)?;
-        let opts = PullOptions {
-            reference: reference.clone(),
-            platform: Platform::host(),
-            creds: credentials(r.auth)?,
-            unpack: true,
-        };
-        // CRI has no progress: drain it.
-        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let pulled = pull(self.m.clone(), NAMESPACE, opts, tx).await;
-        let _ = drain.await;
-        release_memory();
-        let rec = pulled.map_err(|e| {
-            tracing::warn!(image = %reference, "CRI pull failed: {e}");
-            Status::from(e)
-        })?;
+        let rec = self.pull_reference(reference, credentials(r.auth)?).await?;
         let image_ref = self.blocking(move |m| Ok(ops::image_id(&m, &rec))).await?;
         Ok(Response::new(v1::PullImageResponse { image_ref }))
     }
@@ -228,6 +213,45 @@ fn now_nanos() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+impl Cri {
+    /// Pull `reference` into the CRI namespace (unpacked); its record.
+    async fn pull_reference(
+        &self,
+        reference: String,
+        creds: Credentials,
+    ) -> Result<crate::images::ImageRecord, Status> {
+        let opts = PullOptions {
+            reference: reference.clone(),
+            platform: Platform::host(),
+            creds,
+            unpack: true,
+        };
+        // CRI has no progress: drain it.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let pulled = pull(self.m.clone(), NAMESPACE, opts, tx).await;
+        let _ = drain.await;
+        release_memory();
+        pulled.map_err(|e| {
+            tracing::warn!(image = %reference, "CRI pull failed: {e}");
+            Status::from(e)
+        })
+    }
+
+    /// Pull `reference` unless the CRI namespace has it (the pause image).
+    pub(super) async fn ensure_image(&self, reference: &str) -> Result<(), Status> {
+        let what = reference.to_string();
+        let present = self
+            .blocking(move |m| Ok(image_lookup::find(&m, NAMESPACE, &what)?.is_some()))
+            .await?;
+        if !present {
+            self.pull_reference(reference.to_string(), Credentials::default())
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,16 @@ pub(super) async fn run_pod_sandbox(
         .config
         .ok_or_else(|| Status::invalid_argument("no pod sandbox config given"))?;
     let config = pod_config(config)?;
+    if let Some(image) = cri
+        .m
+        .cfg
+        .cri
+        .pause_image
+        .as_deref()
+        .filter(|i| !i.is_empty())
+    {
+        cri.ensure_image(image).await?;
+    }
     let dir = cri.state.cni_conf_dir.clone();
     let id = cri
         .blocking(move |m| pods::run_sandbox(&m, NAMESPACE, &dir, config))
