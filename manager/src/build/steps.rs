@@ -67,11 +67,7 @@ impl Builder {
             .from_ref(f, 0)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?
         {
-            FromRef::Stage(j) => self
-                .built
-                .get(&j)
-                .map(|s| s.img.top())
-                .ok_or_else(|| Error::Internal(format!("stage {f} not built")))?,
+            FromRef::Stage(j) => self.shared.built(j)?.img.top(),
             FromRef::Image(name) => self.base_image(&name)?.0.top(),
         };
         let at = self.scratch_path("from");
