@@ -13,6 +13,7 @@ pub mod cache;
 mod context;
 mod copy;
 mod describe;
+mod extract;
 mod fetch;
 mod image;
 pub mod layer;

@@ -8,7 +8,8 @@ use hull_dockerfile::flags::NetworkMode;
 use hull_dockerfile::instructions::{CommandLine, Copy, Run, Source};
 use hull_dockerfile::stages::{FromRef, Stages};
 
-use super::copy::{archive_kind, copy_into, extract_into, make_dirs, Attrs};
+use super::copy::{copy_into, make_dirs, Attrs};
+use super::extract::{archive_kind, extract_into};
 use super::rootpath;
 use super::sources::{self, Found};
 use super::stage::{ActiveSnapshot, Builder, StageState};
