@@ -186,3 +186,80 @@ fn archives_leaving_the_destination_fail_naming_the_entry() {
         env.assert_nothing_left(&before);
     }
 }
+
+/// `hull save`'s layers of `image`, uncompressed, top last.
+fn saved_layers(env: &BuildEnv, image: &str, scratch: &Scratch) -> Vec<Vec<u8>> {
+    let archive = scratch.join("saved.tar");
+    env.h
+        .hull_ok(&["save", "-o", archive.to_str().unwrap(), image]);
+    let dir = scratch.join("saved");
+    fs::create_dir_all(&dir).unwrap();
+    sh(std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&dir));
+    let blob = |digest: &str| fs::read(dir.join("blobs/sha256").join(&digest[7..])).unwrap();
+    let json = |b: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&b).unwrap();
+    let index = json(fs::read(dir.join("index.json")).unwrap());
+    let manifest = json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let mut out = Vec::new();
+            let raw = blob(l["digest"].as_str().unwrap());
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+                .unwrap();
+            out
+        })
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn xattrs_of_added_files_are_carried_into_the_layer() {
+    require_root!();
+    let env = BuildEnv::start();
+    // security.capability v2: cap_net_raw (13) permitted and effective.
+    let mut cap = vec![0x01, 0x00, 0x00, 0x02];
+    cap.extend_from_slice(&(1u32 << 13).to_le_bytes());
+    cap.extend_from_slice(&[0u8; 12]);
+    let mut records = Vec::new();
+    for (key, value) in [
+        ("SCHILY.xattr.user.note", b"hello".to_vec()),
+        ("SCHILY.xattr.security.capability", cap.clone()),
+    ] {
+        let rest = 1 + key.len() + 1 + value.len() + 1;
+        let len = rest + (rest + 2).to_string().len();
+        records.extend_from_slice(format!("{len} {key}=").as_bytes());
+        records.extend_from_slice(&value);
+        records.push(b'\n');
+    }
+    let mut raw = Vec::new();
+    tar_entry(&mut raw, "././@PaxHeader", b'x', "", &records, 0o644);
+    tar_entry(&mut raw, "tool", b'0', "", b"#!/bin/sh\n", 0o755);
+    tar_finish(&mut raw);
+    let ctx = Ctx::new(&format!("FROM {}\nADD caps.tar /opt/\n", env.base));
+    ctx.write_bytes("caps.tar", &raw);
+    let tag = "add/xattrs:1";
+    env.build_ok(ctx.path(), &["-t", tag]);
+    let scratch = Scratch::new();
+    let layers = saved_layers(&env, tag, &scratch);
+    let top = layers.last().unwrap();
+    assert!(contains(top, b"opt/tool"), "the ADD layer is the top one");
+    assert!(
+        contains(top, b" SCHILY.xattr.user.note=hello\n"),
+        "user.note not in the layer"
+    );
+    let mut cap_record = b" SCHILY.xattr.security.capability=".to_vec();
+    cap_record.extend_from_slice(&cap);
+    assert!(
+        contains(top, &cap_record),
+        "security.capability not in the layer"
+    );
+}

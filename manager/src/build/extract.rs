@@ -17,7 +17,7 @@ use tar::EntryType;
 use super::copy::{make_dirs, set_attrs, Attrs};
 use super::rootpath;
 use crate::error::{Error, Result};
-use crate::snapshots::fsops::{lchown, mknod, remove_any, set_mtime};
+use crate::snapshots::fsops::{lchown, lset_xattr, mknod, remove_any, set_mtime};
 
 /// How an ADD source archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +203,7 @@ fn unpack_entry(
             fs::create_dir(&target).map_err(|e| Error::io("mkdir", e))?;
         }
         set_attrs(&target, &owner(uid, gid), mode)?;
+        set_xattrs(&target, entry);
         return Ok(Some(mtime));
     }
     remove_any(&target)?;
@@ -264,8 +265,29 @@ fn unpack_entry(
             set_attrs(&target, &owner(uid, gid), mode)?;
         }
     }
+    set_xattrs(&target, entry);
     set_mtime(&target, mtime);
     Ok(None)
+}
+
+/// The entry's PAX `SCHILY.xattr.*` records on `target` (after its owner:
+/// a chown drops `security.capability`), as Docker's untar: those a
+/// layer carries; one the file system refuses is left out.
+fn set_xattrs(target: &Path, entry: &mut tar::Entry<'_, Box<dyn Read>>) {
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return;
+    };
+    for ext in exts.flatten() {
+        let Some(name) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) else {
+            continue;
+        };
+        if !super::xattrs::is_carried(name) {
+            continue;
+        }
+        if let Err(e) = lset_xattr(target, name, ext.value_bytes()) {
+            tracing::debug!(path = ?target, name, "xattr not set: {e}");
+        }
+    }
 }
 
 fn owner(uid: u32, gid: u32) -> Attrs {

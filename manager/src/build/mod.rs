@@ -24,6 +24,7 @@ mod schedule;
 mod sources;
 mod stage;
 mod steps;
+mod xattrs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -41,7 +41,7 @@ pub(super) fn set_xattr(p: &Path, name: &str, value: &[u8]) -> Result<()> {
     lset_xattr(p, name, value).map_err(|e| Error::io(format!("setxattr {name} {}", p.display()), e))
 }
 
-pub(super) fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+pub(crate) fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
     let n = CString::new(name).map_err(io::Error::other)?;
     // SAFETY: both strings are NUL-terminated; value points to value.len() bytes.
