@@ -57,6 +57,8 @@ pub struct BuildOptions {
     pub network: String,
     pub compression: Compression,
     pub source_date_epoch: Option<i64>,
+    /// Credentials by registry host for the images pulled (FROM, --from).
+    pub registry_auths: BTreeMap<String, crate::registry::Credentials>,
 }
 
 /// How a step went.

@@ -170,17 +170,27 @@ impl Builder {
         };
         self.step_event(&from, state_of_from, 0.0);
         let mut instructions: Vec<Located> = Vec::new();
+        let trigger_error = |e: hull_dockerfile::Error| {
+            at_line(
+                st.line,
+                Error::InvalidArgument(format!("ONBUILD trigger: {e}")),
+            )
+        };
         for trigger in state.img.onbuild() {
-            let parsed = hull_dockerfile::parse(&trigger).map_err(|e| {
-                at_line(
-                    st.line,
-                    Error::InvalidArgument(format!("ONBUILD trigger: {e}")),
-                )
-            })?;
+            let parsed = hull_dockerfile::parse(&trigger).map_err(trigger_error)?;
             instructions.extend(parsed.instructions.into_iter().map(|l| Located {
                 line: st.line,
                 instruction: l.instruction,
             }));
+        }
+        if !instructions.is_empty() {
+            let ctx = hull_dockerfile::BuildContext {
+                build_args: self.opts.build_args.clone(),
+                automatic_args: BTreeMap::new(),
+            };
+            let env = state.img.env();
+            instructions = hull_dockerfile::resolve_triggers(&instructions, &env, &ctx, '\\')
+                .map_err(trigger_error)?;
         }
         if !instructions.is_empty() {
             self.shared.add_steps(instructions.len() as u32);
@@ -260,10 +270,20 @@ impl Builder {
         let opts = PullOptions {
             reference: name.to_string(),
             platform: Platform::host(),
-            creds: Default::default(),
+            creds: self.creds_for(name),
             unpack: true,
         };
         rt.block_on(pull(self.m.clone(), &self.ns, opts, tx))
+    }
+
+    /// The credentials the client sent for `name`'s registry (none:
+    /// anonymous).
+    fn creds_for(&self, name: &str) -> crate::registry::Credentials {
+        crate::images::normalize_name(name)
+            .ok()
+            .and_then(|n| hull_types::reference::parse(&n).ok())
+            .and_then(|r| self.opts.registry_auths.get(r.registry()).cloned())
+            .unwrap_or_default()
     }
 
     fn step(&mut self, stages: &Stages, state: &mut StageState, loc: &Located) -> Result<()> {
