@@ -19,7 +19,7 @@ pub use dockerignore::{Dockerignore, IgnoreError};
 pub use error::{Error, ErrorKind, Result};
 pub use instructions::{Instruction, Located};
 pub use lexer::Directives;
-pub use resolve::{resolve, BuildContext, Resolved};
+pub use resolve::{resolve, resolve_triggers, BuildContext, Resolved};
 pub use stages::{Base, PlanError, Stage, Stages};
 
 /// A Dockerfile read into its directives and instructions, in file order.

@@ -139,7 +139,8 @@ impl Scope<'_> {
                     .collect::<std::result::Result<_, _>>()?;
                 Instruction::Run(r)
             }
-            Instruction::Onbuild(inner) => Instruction::Onbuild(Box::new(self.instruction(inner)?)),
+            // Stored as written: the child build substitutes a trigger
+            // when it runs it ([`resolve_triggers`]).
             other => other.clone(),
         })
     }
@@ -255,6 +256,44 @@ pub fn resolve(parsed: &Parsed, ctx: &BuildContext) -> Result<Resolved> {
         },
         unused_build_args,
     })
+}
+
+/// ONBUILD triggers as the child build runs them, right after its FROM:
+/// substituted with the base image's ENV (`KEY=value` entries) and, for
+/// the ARGs the triggers declare, the build's args.
+pub fn resolve_triggers(
+    triggers: &[Located],
+    image_env: &[String],
+    ctx: &BuildContext,
+    escape: char,
+) -> Result<Vec<Located>> {
+    let env = image_env
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut scope = Scope {
+        ctx,
+        escape,
+        global: BTreeMap::new(),
+        stage: Some(StageVars {
+            args: BTreeMap::new(),
+            env,
+        }),
+        consumed: BTreeSet::new(),
+    };
+    triggers
+        .iter()
+        .map(|loc| {
+            let instruction = scope
+                .instruction(&loc.instruction)
+                .map_err(|k| Error::new(loc.line, k))?;
+            Ok(Located {
+                line: loc.line,
+                instruction,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

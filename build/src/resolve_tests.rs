@@ -185,10 +185,26 @@ fn copy_flags_expose_volume_stopsignal_onbuild() {
     assert_eq!(i[3], Instruction::Expose(vec!["8080/udp".into()]));
     assert_eq!(i[4], Instruction::Volume(vec!["/v/app".into()]));
     assert_eq!(i[5], Instruction::StopSignal("SIGTERM".into()));
+    // A trigger is stored as written; the child substitutes it.
     assert_eq!(
         i[6],
-        Instruction::Onbuild(Box::new(Instruction::Workdir("/app".into())))
+        Instruction::Onbuild(Box::new(Instruction::Workdir("/$U".into())))
     );
+}
+
+#[test]
+fn triggers_see_the_base_image_env_and_their_own_args() {
+    let parsed = crate::parse("WORKDIR /app/$DIR\nARG V=${DIR}-v\nCOPY $SRC /$V/\n").unwrap();
+    let ctx = BuildContext::default();
+    let env = ["DIR=sub".to_string(), "SRC=file.txt".to_string()];
+    let r = resolve_triggers(&parsed.instructions, &env, &ctx, '\\').unwrap();
+    let i: Vec<_> = r.iter().map(|l| l.instruction.clone()).collect();
+    assert_eq!(i[0], Instruction::Workdir("/app/sub".into()));
+    let Instruction::Copy(c) = &i[2] else {
+        panic!()
+    };
+    assert_eq!(c.sources, [Source::Path("file.txt".into())]);
+    assert_eq!(c.dest, "/sub-v/");
 }
 
 #[test]

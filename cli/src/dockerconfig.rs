@@ -52,7 +52,16 @@ pub fn get(registry: &str) -> Result<Option<(String, String)>> {
         .get(&key)
         .or_else(|| auths.get(&format!("https://{registry}")))
         .or_else(|| auths.get(&format!("http://{registry}")));
-    let Some(Value::Object(e)) = entry else {
+    match entry {
+        Some(e) => user_password(registry, e),
+        None => Ok(None),
+    }
+}
+
+/// (user, password) of one `auths` entry: its `auth` (base64 of
+/// `user:password`) or its `username` and `password`.
+fn user_password(registry: &str, entry: &Value) -> Result<Option<(String, String)>> {
+    let Value::Object(e) = entry else {
         return Ok(None);
     };
     if let Some(Value::String(a)) = e.get("auth") {
@@ -69,6 +78,32 @@ pub fn get(registry: &str) -> Result<Option<(String, String)>> {
         return Ok(Some((u.clone(), p.clone())));
     }
     Ok(None)
+}
+
+/// Every stored credential, by registry host (`docker.io` for Docker
+/// Hub's key, a URL's scheme and path dropped), as `docker build` sends
+/// them all.
+pub fn all() -> Result<Vec<(String, String, String)>> {
+    let m = load()?;
+    let Some(Value::Object(auths)) = m.get("auths") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (key, entry) in auths {
+        let host = if key == &auth_key("docker.io") {
+            "docker.io"
+        } else {
+            let rest = key
+                .strip_prefix("https://")
+                .or_else(|| key.strip_prefix("http://"))
+                .unwrap_or(key);
+            rest.split('/').next().unwrap_or(rest)
+        };
+        if let Some((u, p)) = user_password(host, entry)? {
+            out.push((host.to_string(), u, p));
+        }
+    }
+    Ok(out)
 }
 
 fn save(m: &Map<String, Value>) -> Result<()> {

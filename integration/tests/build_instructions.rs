@@ -242,3 +242,35 @@ fn history_shows_each_instruction() {
         "{first}"
     );
 }
+
+#[test]
+fn onbuild_triggers_are_substituted_in_the_child_and_copy_link_copies_alike() {
+    require_root!();
+    let env = BuildEnv::start();
+    let parent = Ctx::new(&format!(
+        "FROM {}\nENV APPDIR=sub SRC=file.txt\nONBUILD WORKDIR /app/$APPDIR\nONBUILD COPY ${{SRC}} ./\n",
+        env.base
+    ));
+    env.build_ok(parent.path(), &["-t", "onbuild/parent:1"]);
+    // Stored as written, substituted when the child runs it.
+    let cfg = config(&env.h, "onbuild/parent:1");
+    assert_eq!(
+        cfg["OnBuild"],
+        serde_json::json!(["WORKDIR /app/$APPDIR", "COPY ${SRC} ./"])
+    );
+    let child = Ctx::new(
+        "FROM onbuild/parent:1\nCOPY --link --chmod=640 file.txt /linked/\nCOPY --chmod=640 file.txt /plain/\n",
+    );
+    child.write("file.txt", "payload\n");
+    let tag = "onbuild/child:1";
+    env.build_ok(child.path(), &["-t", tag]);
+    let out = env
+        .h
+        .hull_ok(&["run", "--rm", tag, "sh", "-c", "pwd; cat file.txt"]);
+    assert_eq!(out, "/app/sub\npayload\n");
+    let scratch = Scratch::new();
+    let root = env.rootfs(tag, &scratch.join("img"));
+    let linked = tree(&root.join("linked"));
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked, tree(&root.join("plain")));
+}

@@ -1,6 +1,8 @@
 //! `hull build` with several stages (issue 15): `COPY --from` a stage by
 //! name and by index, `FROM` an earlier stage, `--target`, and stages the
-//! target does not need left unbuilt.
+//! target does not need left unbuilt, independent stages built at the same
+//! time (RUNs that meet in a shared cache mount), a failing stage stopping
+//! those beside it.
 
 mod manager_support;
 
@@ -110,4 +112,61 @@ fn from_an_image_stage_and_scratch() {
         std::fs::read_to_string(root.join("payload")).unwrap(),
         "payload\n"
     );
+}
+
+/// A RUN that leaves its marker in the shared cache mount, then waits (at
+/// most a minute) for the other stage's: it ends only when both run at
+/// the same time.
+fn rendezvous(me: &str, other: &str) -> String {
+    format!(
+        "RUN --mount=type=cache,id=rendezvous,target=/meet \
+         touch /meet/{me} && i=0 && while [ ! -e /meet/{other} ]; do \
+         i=$((i+1)); if [ $i -gt 600 ]; then echo '{me}: {other} never ran beside me'; exit 3; fi; \
+         usleep 100000; done && echo {me} > /{me}\n"
+    )
+}
+
+#[test]
+fn independent_stages_build_in_parallel() {
+    require_root!();
+    let env = BuildEnv::start();
+    let base = &env.base;
+    let ctx = Ctx::new(&format!(
+        "FROM {base} AS left\n{}\nFROM {base} AS right\n{}\nFROM {base}\nCOPY --from=left /left /left\nCOPY --from=right /right /right\nCMD [\"cat\", \"/left\", \"/right\"]\n",
+        rendezvous("left", "right"),
+        rendezvous("right", "left"),
+    ));
+    let tag = "stages/parallel:1";
+    env.build_ok(ctx.path(), &["-t", tag]);
+    assert_eq!(env.h.hull_ok(&["run", "--rm", tag]), "left\nright\n");
+}
+
+#[test]
+fn a_failing_stage_stops_the_stages_beside_it() {
+    require_root!();
+    let env = BuildEnv::start();
+    // Pull the base first, so the snapshots before and after compare.
+    env.h.hull_ok(&["pull", "-q", &env.base]);
+    let before = env.snapshots();
+    let base = &env.base;
+    // `waits` would wait a minute for a marker nobody writes; `fails`
+    // fails once `waits` runs, which stops `waits` and fails the build
+    // with its error.
+    let ctx = Ctx::new(&format!(
+        "FROM {base} AS waits\n{}\nFROM {base} AS fails\n{}\nFROM {base}\nCOPY --from=waits /waits /waits\nCOPY --from=fails /fails /fails\n",
+        rendezvous("waits", "nobody"),
+        rendezvous("fails", "waits").replace(" && echo fails > /fails", " && echo stage-failed-here && exit 7"),
+    ));
+    let t0 = std::time::Instant::now();
+    let out = env.build(ctx.path(), &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("stage-failed-here"), "{err}");
+    assert!(err.contains("returned a non-zero code: 7"), "{err}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(50),
+        "the waiting stage was not stopped: {:?}",
+        t0.elapsed()
+    );
+    env.assert_nothing_left(&before);
 }

@@ -220,6 +220,7 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
         labels: flags::labels(&a.labels)?,
         network: flags::network(a.network.as_deref()),
         source_date_epoch: flags::source_date_epoch(env)?,
+        registry_auths: registry_auths()?,
         ..Default::default()
     };
     let (source, dockerfile_path, dockerfile) = prepare(&a)?;
@@ -257,6 +258,21 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
     }
     println!("{id}");
     Ok(())
+}
+
+/// The credentials `hull login` stored, for the images the build pulls.
+fn registry_auths() -> anyhow::Result<std::collections::HashMap<String, pb::RegistryAuth>> {
+    Ok(crate::dockerconfig::all()?
+        .into_iter()
+        .map(|(host, username, password)| {
+            let auth = pb::RegistryAuth {
+                username,
+                password,
+                identity_token: String::new(),
+            };
+            (host, auth)
+        })
+        .collect())
 }
 
 fn context_chunk(data: Vec<u8>) -> pb::BuildRequest {

@@ -48,6 +48,11 @@ fn options(o: pb::BuildOptions) -> Result<BuildOptions, Status> {
         network: network.into(),
         compression,
         source_date_epoch: o.source_date_epoch,
+        registry_auths: o
+            .registry_auths
+            .into_iter()
+            .map(|(host, a)| (host, super::creds(Some(a))))
+            .collect(),
     })
 }
 

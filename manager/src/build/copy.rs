@@ -79,7 +79,9 @@ pub fn make_dirs(rootfs: &Path, dir: &str, attrs: &Attrs) -> Result<()> {
             }
             Err(_) => {}
         }
-        fs::create_dir(&host).map_err(|e| Error::io(format!("mkdir {cur}"), e))?;
+        // All of `host` that exists is directories (links were resolved);
+        // a link to a missing path has its missing parents made too.
+        fs::create_dir_all(&host).map_err(|e| Error::io(format!("mkdir {cur}"), e))?;
         set_attrs(&host, attrs, attrs.mode.unwrap_or(0o755))?;
     }
     Ok(())
@@ -161,101 +163,6 @@ fn copy_entry(src: &Path, dest: &Path, attrs: &Attrs, follow: bool) -> Result<()
     set_mtime(dest, &md)
 }
 
-/// ADD's local archives: a tar, plain or gzip/zstd compressed (by magic).
-pub fn archive_kind(path: &Path) -> Option<crate::images::Compression> {
-    use crate::images::Compression;
-    use std::io::Read;
-    let mut head = [0u8; 512];
-    let mut f = fs::File::open(path).ok()?;
-    let n = f.read(&mut head).ok()?;
-    if head[..n].starts_with(&[0x1f, 0x8b]) {
-        Some(Compression::Gzip)
-    } else if head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(Compression::Zstd)
-    } else if n >= 262 && &head[257..262] == b"ustar" {
-        Some(Compression::None)
-    } else {
-        None
-    }
-}
-
-/// Unpack archive `path` into the directory `dest` (a container path) of
-/// `rootfs`, owners and modes as in the archive, nothing outside `dest`.
-pub fn extract_into(
-    rootfs: &Path,
-    path: &Path,
-    kind: crate::images::Compression,
-    dest: &str,
-) -> Result<()> {
-    make_dirs(rootfs, dest, &Attrs::default())?;
-    let dir = rootpath::resolve(rootfs, dest, true)?;
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let bad = |e: std::io::Error| {
-        let why = std::error::Error::source(&e)
-            .map(|s| format!(": {s}"))
-            .unwrap_or_default();
-        Error::InvalidArgument(format!("ADD {name}: {e}{why}"))
-    };
-    // The tar crate skips an archive's `./` entry; Docker gives its owner
-    // and mode to the destination, so read them first.
-    let root = root_entry(open_archive(path, kind)?).map_err(bad)?;
-    let mut a = open_archive(path, kind)?;
-    a.set_preserve_permissions(true);
-    a.set_preserve_ownerships(true);
-    a.set_preserve_mtime(true);
-    a.set_overwrite(true);
-    a.unpack(&dir).map_err(bad)?;
-    if let Some((attrs, mode)) = root {
-        set_attrs(&dir, &attrs, mode)?;
-    }
-    Ok(())
-}
-
-fn open_archive(
-    path: &Path,
-    kind: crate::images::Compression,
-) -> Result<tar::Archive<Box<dyn std::io::Read>>> {
-    use crate::images::Compression;
-    let f = fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-    let reader: Box<dyn std::io::Read> = match kind {
-        Compression::None => Box::new(f),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(f)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(f).map_err(|e| Error::io("zstd decoder", e))?)
-        }
-    };
-    Ok(tar::Archive::new(reader))
-}
-
-/// The owner and permission bits of the archive's first entry when it is
-/// its root directory (`./` or `.`).
-fn root_entry(
-    mut a: tar::Archive<Box<dyn std::io::Read>>,
-) -> std::io::Result<Option<(Attrs, u32)>> {
-    let Some(first) = a.entries()?.next() else {
-        return Ok(None);
-    };
-    let first = first?;
-    let is_root = first
-        .path()?
-        .components()
-        .all(|c| c == std::path::Component::CurDir);
-    let h = first.header();
-    if !is_root || !h.entry_type().is_dir() {
-        return Ok(None);
-    }
-    let attrs = Attrs {
-        uid: h.uid()? as u32,
-        gid: h.gid()? as u32,
-        ..Attrs::default()
-    };
-    Ok(Some((attrs, h.mode()? & 0o7777)))
-}
-
 fn chown(p: &Path, attrs: &Attrs) -> Result<()> {
     fchownat(
         nix::fcntl::AT_FDCWD,
@@ -268,7 +175,7 @@ fn chown(p: &Path, attrs: &Attrs) -> Result<()> {
 }
 
 /// Owner first, then the mode (chown clears setuid bits).
-fn set_attrs(p: &Path, attrs: &Attrs, mode: u32) -> Result<()> {
+pub(super) fn set_attrs(p: &Path, attrs: &Attrs, mode: u32) -> Result<()> {
     chown(p, attrs)?;
     fs::set_permissions(p, fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io(format!("chmod {}", p.display()), e))
@@ -332,32 +239,6 @@ mod tests {
         // A top-level symlink source copies its target.
         copy(c, r, &["link"], "/l").unwrap();
         assert!(fs::symlink_metadata(r.join("l")).unwrap().is_file());
-    }
-
-    #[test]
-    fn add_unpacks_a_gzip_tar_inside_the_destination() {
-        let root = tempfile::tempdir().unwrap();
-        let src = tempfile::tempdir().unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(1);
-        h.set_size(3);
-        b.append_data(&mut h, "inner.txt", &b"in\n"[..]).unwrap();
-        let raw = b.into_inner().unwrap();
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut e, &raw).unwrap();
-        let p = src.path().join("a.tar.gz");
-        fs::write(&p, e.finish().unwrap()).unwrap();
-        let kind = archive_kind(&p).unwrap();
-        extract_into(root.path(), &p, kind, "/unpacked/").unwrap();
-        assert_eq!(
-            fs::read_to_string(root.path().join("unpacked/inner.txt")).unwrap(),
-            "in\n"
-        );
-        assert!(archive_kind(&src.path().join("none")).is_none());
     }
 
     #[test]

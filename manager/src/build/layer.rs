@@ -194,6 +194,18 @@ fn write_tar<W: Write>(upper: &Path, items: &[Item], epoch: Option<i64>, out: W)
                 let md = fs::symlink_metadata(&path)
                     .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
                 let mut h = header_of(&md, epoch);
+                let attrs = super::xattrs::carried(&path)?;
+                if !attrs.is_empty() {
+                    let mut x = h.clone();
+                    let records = super::xattrs::pax_records(&attrs);
+                    x.set_entry_type(tar::EntryType::XHeader);
+                    x.set_mode(0o644);
+                    x.set_uid(0);
+                    x.set_gid(0);
+                    x.set_size(records.len() as u64);
+                    b.append_data(&mut x, "././@PaxHeader", &records[..])
+                        .map_err(werr)?;
+                }
                 let ft = md.file_type();
                 if ft.is_file() && md.nlink() > 1 {
                     let key = (md.dev(), md.ino());

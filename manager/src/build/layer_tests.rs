@@ -189,3 +189,45 @@ fn set_opaque(dir: &Path) -> bool {
     let r = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
     r == 0
 }
+
+#[test]
+fn xattrs_travel_as_pax_records() {
+    use crate::snapshots::fsops::lset_xattr;
+    let d = tempfile::tempdir().unwrap();
+    let upper = d.path().join("upper");
+    fs::create_dir_all(upper.join("dir")).unwrap();
+    fs::write(upper.join("dir/f"), "f").unwrap();
+    lset_xattr(&upper.join("dir/f"), "user.note", b"hello").unwrap();
+    lset_xattr(&upper.join("dir"), "user.dir", b"d").unwrap();
+    // overlayfs's own bookkeeping stays out of the layer.
+    lset_xattr(&upper.join("dir/f"), "trusted.overlay.origin", b"x").unwrap();
+    let mut out = Vec::new();
+    write_layer(&upper, &opts(None), &mut out).unwrap();
+    let mut a = tar::Archive::new(&out[..]);
+    let mut seen = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().display().to_string();
+        if let Some(exts) = e.pax_extensions().unwrap() {
+            for x in exts {
+                let x = x.unwrap();
+                seen.push(format!(
+                    "{path} {}={}",
+                    x.key().unwrap(),
+                    x.value().unwrap()
+                ));
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "dir/ SCHILY.xattr.user.dir=d",
+            "dir/f SCHILY.xattr.user.note=hello"
+        ]
+    );
+    // The same layer twice is the same bytes.
+    let mut again = Vec::new();
+    write_layer(&upper, &opts(None), &mut again).unwrap();
+    assert_eq!(out, again);
+}

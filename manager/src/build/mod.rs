@@ -13,15 +13,18 @@ pub mod cache;
 mod context;
 mod copy;
 mod describe;
+mod extract;
 mod fetch;
 mod image;
 pub mod layer;
 mod mounts;
 mod rootpath;
 mod run;
+mod schedule;
 mod sources;
 mod stage;
 mod steps;
+mod xattrs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +57,8 @@ pub struct BuildOptions {
     pub network: String,
     pub compression: Compression,
     pub source_date_epoch: Option<i64>,
+    /// Credentials by registry host for the images pulled (FROM, --from).
+    pub registry_auths: BTreeMap<String, crate::registry::Credentials>,
 }
 
 /// How a step went.
@@ -84,14 +89,29 @@ pub enum Event {
 
 /// Set when the client went away: the build stops at the next chance.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    own: Arc<AtomicBool>,
+    parent: Option<Arc<AtomicBool>>,
+}
 
 impl Cancel {
     pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.own.store(true, Ordering::SeqCst);
     }
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.own.load(Ordering::SeqCst)
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.load(Ordering::SeqCst))
+    }
+    /// A cancel of its own that is also set when this one is (a build's
+    /// stages stop when one of them fails, and when the client goes).
+    fn child(&self) -> Cancel {
+        Cancel {
+            own: Arc::new(AtomicBool::new(false)),
+            parent: Some(self.own.clone()),
+        }
     }
     fn check(&self) -> Result<()> {
         if self.is_set() {

@@ -3,20 +3,21 @@
 //! key and progress events. Metadata instructions change the config;
 //! what changes files is done in `steps`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hull_dockerfile::instructions::Instruction;
 use hull_dockerfile::stages::{Base, Stages};
-use hull_dockerfile::{BuildContext, Dockerfile, Located};
+use hull_dockerfile::Located;
 use tokio::sync::mpsc;
 
 use super::describe::describe;
-use super::image::{self, Committed, Image};
+use super::image::Image;
 use super::layer::LayerOptions;
-use super::{cache, context, BuildOptions, Cancel, Event, StepState, Workspace};
+pub(super) use super::schedule::Shared;
+use super::{cache, BuildOptions, Cancel, Event, StepState, Workspace};
 use crate::error::{Error, Result};
 use crate::images::{ops, Compression, Platform};
 use crate::manager::Manager;
@@ -30,6 +31,7 @@ pub(super) struct StageState {
     pub args: BTreeMap<String, String>,
 }
 
+#[derive(Clone)]
 pub struct Builder {
     pub(super) m: Arc<Manager>,
     pub(super) ns: String,
@@ -39,12 +41,11 @@ pub struct Builder {
     events: mpsc::Sender<Event>,
     pub(super) cancel: Cancel,
     pub(super) layer_opts: LayerOptions,
+    /// The progress number of this stage's current step.
     pub(super) index: u32,
-    total: u32,
-    stage_label: String,
-    seq: u64,
-    /// Built stages by index.
-    pub(super) built: HashMap<usize, StageState>,
+    pub(super) stage_label: String,
+    /// What the stages building at once share.
+    pub(super) shared: Arc<Shared>,
 }
 
 /// `e` with the Dockerfile line in front of its message, its kind kept.
@@ -82,19 +83,16 @@ impl Builder {
             ctx,
             ws,
             events,
-            cancel,
+            cancel: cancel.child(),
             layer_opts,
             index: 0,
-            total: 0,
             stage_label: String::new(),
-            seq: 0,
-            built: HashMap::new(),
+            shared: Arc::new(Shared::default()),
         })
     }
 
     pub(super) fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
+        self.shared.next_seq()
     }
 
     /// A new path in the workspace: `prefix-N`.
@@ -126,7 +124,7 @@ impl Builder {
     fn step_event(&self, instruction: &str, state: StepState, seconds: f64) {
         self.emit(Event::Step {
             index: self.index,
-            total: self.total,
+            total: self.shared.total(),
             stage: self.stage_label.clone(),
             instruction: instruction.to_string(),
             state,
@@ -144,58 +142,11 @@ impl Builder {
         hull_types::time::rfc3339(t)
     }
 
-    pub fn run(mut self) -> Result<Committed> {
-        let text = context::dockerfile(
-            &self.ctx,
-            self.opts.dockerfile.as_deref(),
-            &self.opts.dockerfile_path,
-        )?;
-        let p = Platform::host();
-        let platform = p.to_string();
-        let automatic_args = BTreeMap::from([
-            ("TARGETPLATFORM".to_string(), platform.clone()),
-            ("TARGETOS".to_string(), p.os.clone()),
-            ("TARGETARCH".to_string(), p.architecture.clone()),
-            ("TARGETVARIANT".to_string(), p.variant.clone()),
-            ("BUILDPLATFORM".to_string(), platform),
-            ("BUILDOS".to_string(), p.os.clone()),
-            ("BUILDARCH".to_string(), p.architecture.clone()),
-        ]);
-        let bctx = BuildContext {
-            build_args: self.opts.build_args.clone(),
-            automatic_args,
-        };
-        let df =
-            Dockerfile::load(&text, &bctx).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let plan = df
-            .stages
-            .plan(self.opts.target.as_deref())
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        self.total = plan
-            .iter()
-            .map(|i| df.stages.stages[*i].instructions.len() as u32 + 1)
-            .sum();
-        for &i in &plan {
-            let s = self.stage(&df.stages, i)?;
-            self.built.insert(i, s);
-        }
-        let last = plan
-            .last()
-            .and_then(|i| self.built.remove(i))
-            .ok_or_else(|| Error::Internal("no stage was built".into()))?;
-        image::commit(
-            &self.m,
-            &self.ns,
-            &last.img,
-            &self.opts.labels,
-            &self.opts.tags,
-        )
-    }
-
-    fn stage(&mut self, stages: &Stages, i: usize) -> Result<StageState> {
+    /// Build stage `i` (the stages it needs are built).
+    pub(super) fn stage(&mut self, stages: &Stages, i: usize) -> Result<StageState> {
         let st = &stages.stages[i];
         self.stage_label = st.label();
-        self.index += 1;
+        self.index = self.shared.next_index();
         let from = describe(&Instruction::From(st.from.clone()));
         let (mut state, fresh) = match &st.base {
             Base::Scratch => {
@@ -203,9 +154,7 @@ impl Builder {
                 (self.state(Image::scratch(), key), false)
             }
             Base::Stage(j) => {
-                let parent = self.built.get(j).ok_or_else(|| {
-                    at_line(st.line, Error::Internal(format!("stage {j} not built")))
-                })?;
+                let parent = self.shared.built(*j).map_err(|e| at_line(st.line, e))?;
                 let key = cache::key(&parent.key, &["FROM stage"]);
                 (self.state(parent.img.for_new_stage(), key), false)
             }
@@ -221,26 +170,36 @@ impl Builder {
         };
         self.step_event(&from, state_of_from, 0.0);
         let mut instructions: Vec<Located> = Vec::new();
+        let trigger_error = |e: hull_dockerfile::Error| {
+            at_line(
+                st.line,
+                Error::InvalidArgument(format!("ONBUILD trigger: {e}")),
+            )
+        };
         for trigger in state.img.onbuild() {
-            let parsed = hull_dockerfile::parse(&trigger).map_err(|e| {
-                at_line(
-                    st.line,
-                    Error::InvalidArgument(format!("ONBUILD trigger: {e}")),
-                )
-            })?;
+            let parsed = hull_dockerfile::parse(&trigger).map_err(trigger_error)?;
             instructions.extend(parsed.instructions.into_iter().map(|l| Located {
                 line: st.line,
                 instruction: l.instruction,
             }));
         }
         if !instructions.is_empty() {
-            self.total += instructions.len() as u32;
+            let ctx = hull_dockerfile::BuildContext {
+                build_args: self.opts.build_args.clone(),
+                automatic_args: BTreeMap::new(),
+            };
+            let env = state.img.env();
+            instructions = hull_dockerfile::resolve_triggers(&instructions, &env, &ctx, '\\')
+                .map_err(trigger_error)?;
+        }
+        if !instructions.is_empty() {
+            self.shared.add_steps(instructions.len() as u32);
             state.img.clear_onbuild();
         }
         instructions.extend(st.instructions.iter().cloned());
         for loc in &instructions {
             self.cancel.check()?;
-            self.index += 1;
+            self.index = self.shared.next_index();
             self.step(stages, &mut state, loc)
                 .map_err(|e| at_line(loc.line, e))?;
         }
@@ -268,6 +227,9 @@ impl Builder {
     /// FROM an image: the store's, pulled when missing (or `--pull`).
     /// Returns the image, its key, and whether it was pulled.
     pub(super) fn base_image(&self, name: &str) -> Result<(Image, String, bool)> {
+        // One stage at a time finds or pulls: a base two stages name is
+        // pulled once.
+        let _one = self.shared.bases.lock().unwrap_or_else(|e| e.into_inner());
         let local = if self.opts.pull {
             None
         } else {
@@ -308,10 +270,20 @@ impl Builder {
         let opts = PullOptions {
             reference: name.to_string(),
             platform: Platform::host(),
-            creds: Default::default(),
+            creds: self.creds_for(name),
             unpack: true,
         };
         rt.block_on(pull(self.m.clone(), &self.ns, opts, tx))
+    }
+
+    /// The credentials the client sent for `name`'s registry (none:
+    /// anonymous).
+    fn creds_for(&self, name: &str) -> crate::registry::Credentials {
+        crate::images::normalize_name(name)
+            .ok()
+            .and_then(|n| hull_types::reference::parse(&n).ok())
+            .and_then(|r| self.opts.registry_auths.get(r.registry()).cloned())
+            .unwrap_or_default()
     }
 
     fn step(&mut self, stages: &Stages, state: &mut StageState, loc: &Located) -> Result<()> {
@@ -437,11 +409,14 @@ impl Builder {
             return Ok(None);
         }
         let ingest = format!("build-{}", written.digest.hex());
-        match self
-            .m
-            .content
-            .writer(&ingest, Some(written.digest.clone()), written.size)
-        {
+        // Two stages may make the same layer at once: the second waits for
+        // the first's ingest (and finds the blob there).
+        let rt = tokio::runtime::Handle::current();
+        match rt.block_on(self.m.content.writer_wait(
+            &ingest,
+            Some(written.digest.clone()),
+            written.size,
+        )) {
             Ok(mut w) => {
                 use std::io::Read;
                 let mut f =

@@ -8,7 +8,8 @@ use hull_dockerfile::flags::NetworkMode;
 use hull_dockerfile::instructions::{CommandLine, Copy, Run, Source};
 use hull_dockerfile::stages::{FromRef, Stages};
 
-use super::copy::{archive_kind, copy_into, extract_into, make_dirs, Attrs};
+use super::copy::{copy_into, make_dirs, Attrs};
+use super::extract::{archive_kind, extract_into};
 use super::rootpath;
 use super::sources::{self, Found};
 use super::stage::{ActiveSnapshot, Builder, StageState};
@@ -67,11 +68,7 @@ impl Builder {
             .from_ref(f, 0)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?
         {
-            FromRef::Stage(j) => self
-                .built
-                .get(&j)
-                .map(|s| s.img.top())
-                .ok_or_else(|| Error::Internal(format!("stage {f} not built")))?,
+            FromRef::Stage(j) => self.shared.built(j)?.img.top(),
             FromRef::Image(name) => self.base_image(&name)?.0.top(),
         };
         let at = self.scratch_path("from");

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub(super) fn remove_any(p: &Path) -> Result<()> {
+pub(crate) fn remove_any(p: &Path) -> Result<()> {
     match fs::symlink_metadata(p) {
         Ok(md) if md.is_dir() => {
             fs::remove_dir_all(p).map_err(|e| Error::io(format!("remove {}", p.display()), e))
@@ -24,7 +24,7 @@ fn cpath(p: &Path) -> Result<CString> {
         .map_err(|_| Error::InvalidArgument(format!("path with NUL: {}", p.display())))
 }
 
-pub(super) fn mknod(p: &Path, kind: libc::mode_t, major: u32, minor: u32) -> Result<()> {
+pub(crate) fn mknod(p: &Path, kind: libc::mode_t, major: u32, minor: u32) -> Result<()> {
     let kind = nix::sys::stat::SFlag::from_bits_truncate(kind);
     let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
     let dev = nix::sys::stat::makedev(u64::from(major), u64::from(minor));
@@ -32,7 +32,7 @@ pub(super) fn mknod(p: &Path, kind: libc::mode_t, major: u32, minor: u32) -> Res
         .map_err(|e| Error::io(format!("mknod {}", p.display()), io::Error::from(e)))
 }
 
-pub(super) fn lchown(p: &Path, uid: u32, gid: u32) -> Result<()> {
+pub(crate) fn lchown(p: &Path, uid: u32, gid: u32) -> Result<()> {
     std::os::unix::fs::lchown(p, Some(uid), Some(gid))
         .map_err(|e| Error::io(format!("chown {}", p.display()), e))
 }
@@ -41,7 +41,7 @@ pub(super) fn set_xattr(p: &Path, name: &str, value: &[u8]) -> Result<()> {
     lset_xattr(p, name, value).map_err(|e| Error::io(format!("setxattr {name} {}", p.display()), e))
 }
 
-pub(super) fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+pub(crate) fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
     let n = CString::new(name).map_err(io::Error::other)?;
     // SAFETY: both strings are NUL-terminated; value points to value.len() bytes.
@@ -60,7 +60,7 @@ pub(super) fn lset_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) fn set_mtime(p: &Path, mtime: u64) {
+pub(crate) fn set_mtime(p: &Path, mtime: u64) {
     let Ok(c) = cpath(p) else { return };
     let ts = libc::timespec {
         tv_sec: mtime as libc::time_t,

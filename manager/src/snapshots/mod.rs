@@ -7,7 +7,7 @@
 //! with upper/work. Records live in the metadata DB, keyed by snapshot name.
 
 pub mod compressed;
-mod fsops;
+pub mod fsops;
 pub mod space;
 pub mod unpack;
 
