@@ -316,3 +316,80 @@ fn bad_requests_get_cri_errors_and_unknown_tokens_404() {
     );
     c.finish(&pod);
 }
+
+/// Everything an exec over WebSocket sent, by channel, until the server
+/// closed; `base64`: the text flavour of the protocol.
+fn ws_exec(url: &str, protocol: &str, stdin: Option<&[u8]>) -> [Vec<u8>; 5] {
+    use base64::Engine;
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::Message;
+    let url = url.replacen("http://", "ws://", 1);
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let host = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let sock = std::net::TcpStream::connect(host).unwrap();
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let (mut ws, resp) = tungstenite::client(req, sock).unwrap();
+    assert_eq!(
+        resp.headers()["Sec-WebSocket-Protocol"].to_str().unwrap(),
+        protocol
+    );
+    let base64 = protocol.contains("base64");
+    let encode = |ch: u8, d: &[u8]| {
+        if base64 {
+            let t = base64::engine::general_purpose::STANDARD.encode(d);
+            Message::text(format!("{ch}{t}"))
+        } else {
+            Message::binary([&[ch], d].concat())
+        }
+    };
+    if let Some(d) = stdin {
+        ws.send(encode(0, d)).unwrap();
+    }
+    let mut got: [Vec<u8>; 5] = Default::default();
+    loop {
+        let (ch, data) = match ws.read() {
+            Ok(Message::Binary(b)) if !b.is_empty() => (b[0], b[1..].to_vec()),
+            Ok(Message::Text(t)) if !t.is_empty() => (
+                t.as_bytes()[0] - b'0',
+                base64::engine::general_purpose::STANDARD
+                    .decode(&t.as_str()[1..])
+                    .unwrap(),
+            ),
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        got[usize::from(ch)].extend(data);
+    }
+    got
+}
+
+#[test]
+fn exec_over_websocket_channels() {
+    require_root!();
+    let (mut c, pod, id) = pod_with_sleeper(45, "ws");
+    let script = "read x; echo out $x; echo err >&2; exit 5";
+    let mut req = exec_req(&id, &["sh", "-c", script]);
+    req.stdin = true;
+    let got = ws_exec(&exec_url(&mut c, req.clone()).unwrap(), V4, Some(b"hi\n"));
+    assert_eq!(got[1], b"out hi\n");
+    assert_eq!(got[2], b"err\n");
+    let st: serde_json::Value = serde_json::from_slice(&got[3]).unwrap();
+    assert_eq!(st["reason"], "NonZeroExitCode", "{st}");
+    assert_eq!(st["details"]["causes"][0]["message"], "5", "{st}");
+    // The base64 flavour carries the same.
+    let got = ws_exec(
+        &exec_url(&mut c, req).unwrap(),
+        "v4.base64.channel.k8s.io",
+        Some(b"b64\n"),
+    );
+    assert_eq!(got[1], b"out b64\n");
+    assert_eq!(got[2], b"err\n");
+    c.finish(&pod);
+}
