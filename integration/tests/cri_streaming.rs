@@ -393,3 +393,71 @@ fn exec_over_websocket_channels() {
     assert_eq!(got[2], b"err\n");
     c.finish(&pod);
 }
+
+fn attach_url(c: &mut Cri, req: v1::AttachRequest) -> String {
+    let rs = &mut c.rs;
+    c.rt.block_on(rs.attach(req)).unwrap().into_inner().url
+}
+
+#[test]
+fn attach_writes_to_stdin_with_and_without_a_terminal() {
+    require_root!();
+    let (mut c, pc, pod) = Cri::with_pod(46, "attach-in");
+
+    // A shell on a terminal: typed lines run, `exit` ends the container.
+    let mut cfg = c.container_config("shell", &["sh"]);
+    cfg.stdin = true;
+    cfg.tty = true;
+    let shell = c.run(&pod, cfg, &pc);
+    let url = attach_url(
+        &mut c,
+        v1::AttachRequest {
+            container_id: shell.clone(),
+            stdin: true,
+            stdout: true,
+            tty: true,
+            ..Default::default()
+        },
+    );
+    let conn = spdy::connect(&url, &[V4]).unwrap();
+    let mut err = stream(&conn, "error");
+    let input = stream(&conn, "stdin");
+    let mut out = stream(&conn, "stdout");
+    let _resize = stream(&conn, "resize");
+    conn.send(
+        input.id,
+        b"echo hi-$((1+2)); [ -t 0 ] && echo tty-in\n",
+        false,
+    )
+    .unwrap();
+    out.read_until("hi-3\r\ntty-in", LIMIT);
+    conn.send(input.id, b"exit 7\n", false).unwrap();
+    assert_eq!(status(&mut err)["status"], "Success");
+    assert_eq!(c.wait_exited(&shell).exit_code, 7);
+
+    // cat with stdin_once: the client's EOF is cat's.
+    let mut cfg = c.container_config("cat", &["cat"]);
+    cfg.stdin = true;
+    cfg.stdin_once = true;
+    let cat = c.run(&pod, cfg, &pc);
+    let url = attach_url(
+        &mut c,
+        v1::AttachRequest {
+            container_id: cat.clone(),
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        },
+    );
+    let conn = spdy::connect(&url, &[V4]).unwrap();
+    let mut err = stream(&conn, "error");
+    let input = stream(&conn, "stdin");
+    let mut out = stream(&conn, "stdout");
+    let _errout = stream(&conn, "stderr");
+    conn.send(input.id, b"through cat\n", true).unwrap();
+    out.read_until("through cat\n", LIMIT);
+    assert_eq!(status(&mut err)["status"], "Success");
+    assert_eq!(c.wait_exited(&cat).exit_code, 0);
+    c.finish(&pod);
+}
