@@ -19,6 +19,10 @@ pub struct DownArgs {
     /// Also remove containers of services no longer in the files.
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Also remove images: `local` those compose named itself (built ones
+    /// without `image:`), `all` every service's image.
+    #[arg(long, value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
     /// Seconds to wait for each container to stop.
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
@@ -66,6 +70,9 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
             .map_err(|e| anyhow::anyhow!("network {}: {}", n.name, msg(&e)))?;
             eprintln!(" Network {}  Removed", n.name);
         }
+    }
+    if let Some(mode) = &a.rmi {
+        super::images::remove(conn, p, mode).await?;
     }
     if a.volumes {
         for (key, def) in &p.volumes {

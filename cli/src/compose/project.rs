@@ -124,3 +124,11 @@ pub async fn ensure_volumes(conn: &Conn, p: &Project) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Fails on the first of `names` that is not a service of `p`.
+pub fn check_services(p: &Project, names: &[String]) -> anyhow::Result<()> {
+    match names.iter().find(|s| !p.services.contains_key(*s)) {
+        Some(s) => anyhow::bail!("no such service: {s}"),
+        None => Ok(()),
+    }
+}

@@ -13,7 +13,7 @@ use hull_compose::{Loaded, Project};
 use hull_proto::v1 as pb;
 
 use super::project::{self, is_running, label};
-use super::{labels, options, ComposeArgs};
+use super::{build, ensure, labels, options, ComposeArgs};
 use crate::client::Conn;
 use crate::containers::lifecycle::{ensure_image, start, stop};
 use crate::containers::msg;
@@ -35,6 +35,12 @@ pub struct UpArgs {
     /// Run N containers of SERVICE (SERVICE=N), over deploy.replicas.
     #[arg(long, value_name = "SERVICE=N")]
     pub scale: Vec<String>,
+    /// Build images before starting containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
     /// Only these services (and what they depend on).
     pub services: Vec<String>,
 }
@@ -64,6 +70,13 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
         .into_iter()
         .filter(|s| selected.contains(s))
         .collect();
+    ensure::images(
+        &loaded,
+        conn,
+        &order,
+        ensure::Policy::of(a.build, a.no_build),
+    )
+    .await?;
     project::ensure_networks(conn, p, &order).await?;
     project::ensure_volumes(conn, p).await?;
     let existing = project::containers(conn, &p.name).await?;
@@ -202,11 +215,7 @@ async fn up_service(
 ) -> anyhow::Result<()> {
     let p = &loaded.project;
     let svc = &p.services[service];
-    let Some(image) = svc.image.clone() else {
-        bail!(
-            "service {service:?}: building images (build:) is not supported yet; give it an image"
-        );
-    };
+    let image = build::image_name(&p.name, service, svc);
     let replicas = scale
         .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
         .or(svc.scale)
@@ -219,10 +228,11 @@ async fn up_service(
         .filter(|c| label(c, labels::SERVICE) == service && label(c, labels::ONEOFF) != "True")
         .collect();
     ensure_image(conn, &image).await?;
+    let image_id = build::image_id(conn, &image).await?.unwrap_or_default();
     for n in 1..=replicas {
         let name = format!("{}-{service}-{n}", p.name);
         if let Some(c) = mine.iter().find(|c| c.name == name) {
-            let same = label(c, labels::CONFIG_HASH) == hash;
+            let same = label(c, labels::CONFIG_HASH) == hash && label(c, labels::IMAGE) == image_id;
             if (same || a.no_recreate) && !a.force_recreate {
                 if !is_running(c) {
                     start(conn, &c.id).await?;
@@ -242,6 +252,7 @@ async fn up_service(
         l.insert(labels::NUMBER.into(), n.to_string());
         l.insert(labels::CONFIG_HASH.into(), hash.clone());
         l.insert(labels::ONEOFF.into(), "False".into());
+        l.insert(labels::IMAGE.into(), image_id.clone());
         l.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
         l.insert(
             labels::WORKING_DIR.into(),
