@@ -241,5 +241,11 @@ mod tests {
         let c: Config = toml::from_str("[cri]\nsocket = \"\"\n").unwrap();
         assert_eq!(c.cri.socket_path(None, a), None);
         assert!(toml::from_str::<Config>("[cri]\nbogus = 1\n").is_err());
+        assert_eq!(c.cri.stream_address(), ("127.0.0.1".to_string(), 0));
+        let c: Config = toml::from_str(
+            "[cri]\nstream_server_address = \"0.0.0.0\"\nstream_server_port = 10010\n",
+        )
+        .unwrap();
+        assert_eq!(c.cri.stream_address(), ("0.0.0.0".to_string(), 10010));
     }
 }
