@@ -91,7 +91,9 @@ fn exec_separates_streams_feeds_stdin_and_reports_exit_codes() {
     let mut req = exec_req(&id, &["cat"]);
     req.stdin = true;
     req.stderr = false;
-    let conn = spdy::connect(&exec_url(&mut c, req).unwrap(), &[V4]).unwrap();
+    // (v5, which client-go offers first, is v4 over SPDY.)
+    let conn = spdy::connect(&exec_url(&mut c, req).unwrap(), &["v5.channel.k8s.io", V4]).unwrap();
+    assert_eq!(conn.protocol, "v5.channel.k8s.io");
     let mut err = stream(&conn, "error");
     let input = stream(&conn, "stdin");
     let mut out = stream(&conn, "stdout");
@@ -351,6 +353,10 @@ fn ws_exec(url: &str, protocol: &str, stdin: Option<&[u8]>) -> [Vec<u8>; 5] {
     };
     if let Some(d) = stdin {
         ws.send(encode(0, d)).unwrap();
+        // v5: the client closes stdin with a message on channel 255.
+        if protocol.starts_with("v5.") {
+            ws.send(Message::binary(vec![255, 0])).unwrap();
+        }
     }
     let mut got: [Vec<u8>; 5] = Default::default();
     loop {
@@ -391,6 +397,17 @@ fn exec_over_websocket_channels() {
     );
     assert_eq!(got[1], b"out b64\n");
     assert_eq!(got[2], b"err\n");
+    // v5 closes stdin: cat ends.
+    let mut req = exec_req(&id, &["cat"]);
+    req.stdin = true;
+    let got = ws_exec(
+        &exec_url(&mut c, req).unwrap(),
+        "v5.channel.k8s.io",
+        Some(b"v5 in\n"),
+    );
+    assert_eq!(got[1], b"v5 in\n");
+    let st: serde_json::Value = serde_json::from_slice(&got[3]).unwrap();
+    assert_eq!(st["status"], "Success", "{st}");
     c.finish(&pod);
 }
 
