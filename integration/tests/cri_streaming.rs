@@ -91,7 +91,9 @@ fn exec_separates_streams_feeds_stdin_and_reports_exit_codes() {
     let mut req = exec_req(&id, &["cat"]);
     req.stdin = true;
     req.stderr = false;
-    let conn = spdy::connect(&exec_url(&mut c, req).unwrap(), &[V4]).unwrap();
+    // (v5, which client-go offers first, is v4 over SPDY.)
+    let conn = spdy::connect(&exec_url(&mut c, req).unwrap(), &["v5.channel.k8s.io", V4]).unwrap();
+    assert_eq!(conn.protocol, "v5.channel.k8s.io");
     let mut err = stream(&conn, "error");
     let input = stream(&conn, "stdin");
     let mut out = stream(&conn, "stdout");
@@ -314,5 +316,165 @@ fn bad_requests_get_cri_errors_and_unknown_tokens_404() {
         code(exec_url(&mut c, exec_req(&id, &["true"]))),
         tonic::Code::FailedPrecondition
     );
+    c.finish(&pod);
+}
+
+/// Everything an exec over WebSocket sent, by channel, until the server
+/// closed; `base64`: the text flavour of the protocol.
+fn ws_exec(url: &str, protocol: &str, stdin: Option<&[u8]>) -> [Vec<u8>; 5] {
+    use base64::Engine;
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::Message;
+    let url = url.replacen("http://", "ws://", 1);
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let host = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let sock = std::net::TcpStream::connect(host).unwrap();
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let (mut ws, resp) = tungstenite::client(req, sock).unwrap();
+    assert_eq!(
+        resp.headers()["Sec-WebSocket-Protocol"].to_str().unwrap(),
+        protocol
+    );
+    let base64 = protocol.contains("base64");
+    let encode = |ch: u8, d: &[u8]| {
+        if base64 {
+            let t = base64::engine::general_purpose::STANDARD.encode(d);
+            Message::text(format!("{ch}{t}"))
+        } else {
+            Message::binary([&[ch], d].concat())
+        }
+    };
+    if let Some(d) = stdin {
+        ws.send(encode(0, d)).unwrap();
+        // v5: the client closes stdin with a message on channel 255.
+        if protocol.starts_with("v5.") {
+            ws.send(Message::binary(vec![255, 0])).unwrap();
+        }
+    }
+    let mut got: [Vec<u8>; 5] = Default::default();
+    loop {
+        let (ch, data) = match ws.read() {
+            Ok(Message::Binary(b)) if !b.is_empty() => (b[0], b[1..].to_vec()),
+            Ok(Message::Text(t)) if !t.is_empty() => (
+                t.as_bytes()[0] - b'0',
+                base64::engine::general_purpose::STANDARD
+                    .decode(&t.as_str()[1..])
+                    .unwrap(),
+            ),
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        got[usize::from(ch)].extend(data);
+    }
+    got
+}
+
+#[test]
+fn exec_over_websocket_channels() {
+    require_root!();
+    let (mut c, pod, id) = pod_with_sleeper(45, "ws");
+    let script = "read x; echo out $x; echo err >&2; exit 5";
+    let mut req = exec_req(&id, &["sh", "-c", script]);
+    req.stdin = true;
+    let got = ws_exec(&exec_url(&mut c, req.clone()).unwrap(), V4, Some(b"hi\n"));
+    assert_eq!(got[1], b"out hi\n");
+    assert_eq!(got[2], b"err\n");
+    let st: serde_json::Value = serde_json::from_slice(&got[3]).unwrap();
+    assert_eq!(st["reason"], "NonZeroExitCode", "{st}");
+    assert_eq!(st["details"]["causes"][0]["message"], "5", "{st}");
+    // The base64 flavour carries the same.
+    let got = ws_exec(
+        &exec_url(&mut c, req).unwrap(),
+        "v4.base64.channel.k8s.io",
+        Some(b"b64\n"),
+    );
+    assert_eq!(got[1], b"out b64\n");
+    assert_eq!(got[2], b"err\n");
+    // v5 closes stdin: cat ends.
+    let mut req = exec_req(&id, &["cat"]);
+    req.stdin = true;
+    let got = ws_exec(
+        &exec_url(&mut c, req).unwrap(),
+        "v5.channel.k8s.io",
+        Some(b"v5 in\n"),
+    );
+    assert_eq!(got[1], b"v5 in\n");
+    let st: serde_json::Value = serde_json::from_slice(&got[3]).unwrap();
+    assert_eq!(st["status"], "Success", "{st}");
+    c.finish(&pod);
+}
+
+fn attach_url(c: &mut Cri, req: v1::AttachRequest) -> String {
+    let rs = &mut c.rs;
+    c.rt.block_on(rs.attach(req)).unwrap().into_inner().url
+}
+
+#[test]
+fn attach_writes_to_stdin_with_and_without_a_terminal() {
+    require_root!();
+    let (mut c, pc, pod) = Cri::with_pod(46, "attach-in");
+
+    // A shell on a terminal: typed lines run, `exit` ends the container.
+    let mut cfg = c.container_config("shell", &["sh"]);
+    cfg.stdin = true;
+    cfg.tty = true;
+    let shell = c.run(&pod, cfg, &pc);
+    let url = attach_url(
+        &mut c,
+        v1::AttachRequest {
+            container_id: shell.clone(),
+            stdin: true,
+            stdout: true,
+            tty: true,
+            ..Default::default()
+        },
+    );
+    let conn = spdy::connect(&url, &[V4]).unwrap();
+    let mut err = stream(&conn, "error");
+    let input = stream(&conn, "stdin");
+    let mut out = stream(&conn, "stdout");
+    let _resize = stream(&conn, "resize");
+    conn.send(
+        input.id,
+        b"echo hi-$((1+2)); [ -t 0 ] && echo tty-in\n",
+        false,
+    )
+    .unwrap();
+    out.read_until("hi-3\r\ntty-in", LIMIT);
+    conn.send(input.id, b"exit 7\n", false).unwrap();
+    assert_eq!(status(&mut err)["status"], "Success");
+    assert_eq!(c.wait_exited(&shell).exit_code, 7);
+
+    // cat with stdin_once: the client's EOF is cat's.
+    let mut cfg = c.container_config("cat", &["cat"]);
+    cfg.stdin = true;
+    cfg.stdin_once = true;
+    let cat = c.run(&pod, cfg, &pc);
+    let url = attach_url(
+        &mut c,
+        v1::AttachRequest {
+            container_id: cat.clone(),
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        },
+    );
+    let conn = spdy::connect(&url, &[V4]).unwrap();
+    let mut err = stream(&conn, "error");
+    let input = stream(&conn, "stdin");
+    let mut out = stream(&conn, "stdout");
+    let _errout = stream(&conn, "stderr");
+    conn.send(input.id, b"through cat\n", true).unwrap();
+    out.read_until("through cat\n", LIMIT);
+    assert_eq!(status(&mut err)["status"], "Success");
+    assert_eq!(c.wait_exited(&cat).exit_code, 0);
     c.finish(&pod);
 }

@@ -270,5 +270,11 @@ mod tests {
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
         assert_eq!(c.cri.pause_image.as_deref(), Some("p:1"));
+        assert_eq!(c.cri.stream_address(), ("127.0.0.1".to_string(), 0));
+        let c: Config = toml::from_str(
+            "[cri]\nstream_server_address = \"0.0.0.0\"\nstream_server_port = 10010\n",
+        )
+        .unwrap();
+        assert_eq!(c.cri.stream_address(), ("0.0.0.0".to_string(), 10010));
     }
 }

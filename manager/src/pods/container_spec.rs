@@ -97,6 +97,15 @@ pub fn generate(
         }
     }
     v["linux"]["namespaces"] = spec::container_namespaces(s, sc.pid);
+    // A terminal, and a stdin kept for attach (the containers room's
+    // annotations, which its task start and attach read).
+    v["process"]["terminal"] = json!(c.tty);
+    if c.stdin {
+        v["annotations"][crate::containers::attach::OPEN_STDIN_ANNOTATION] = json!("true");
+    }
+    if c.stdin && c.stdin_once {
+        v["annotations"][crate::containers::attach::STDIN_ONCE_ANNOTATION] = json!("true");
+    }
     if let Some(mounts) = v["mounts"].as_array_mut() {
         for m in &c.mounts {
             // A mount over one of the defaults replaces it.

@@ -83,6 +83,14 @@ pub struct ContainerConfig {
     pub image: String,
     pub command: Vec<String>,
     pub args: Vec<String>,
+    /// Keep a stdin attach can write to; `stdin_once`: the first attached
+    /// client's EOF closes it. `tty`: the process gets a terminal.
+    #[serde(default)]
+    pub stdin: bool,
+    #[serde(default)]
+    pub stdin_once: bool,
+    #[serde(default)]
+    pub tty: bool,
     pub working_dir: String,
     /// KEY=VALUE.
     pub envs: Vec<String>,

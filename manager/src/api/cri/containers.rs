@@ -138,6 +138,9 @@ fn container_config(c: v1::ContainerConfig, image: String) -> Result<ContainerCo
         image,
         command: c.command,
         args: c.args,
+        stdin: c.stdin,
+        stdin_once: c.stdin_once,
+        tty: c.tty,
         working_dir: c.working_dir,
         envs: c
             .envs

@@ -21,8 +21,10 @@ use crate::containers::attach::{self, AttachInput, AttachOutput};
 use crate::containers::tasks::ExecSpec;
 use crate::error::Error;
 
-/// The SPDY protocol versions we speak, best first.
+/// The SPDY protocol versions we speak, best first (over SPDY v5 is v4:
+/// its addition, closing a channel, is WebSocket's).
 pub const SPDY_PROTOCOLS: &[&str] = &[
+    "v5.channel.k8s.io",
     "v4.channel.k8s.io",
     "v3.channel.k8s.io",
     "v2.channel.k8s.io",
@@ -109,7 +111,7 @@ impl Wanted {
 
 /// Serve a SPDY exec or attach session, then end the connection.
 pub async fn serve_spdy(s: Arc<StreamServer>, r: Request, protocol: &str, mut incoming: Incoming) {
-    let v4 = protocol == "v4.channel.k8s.io";
+    let v4 = matches!(protocol, "v5.channel.k8s.io" | "v4.channel.k8s.io");
     let resize = protocol != "v2.channel.k8s.io";
     let want = Wanted::of(&r).streams(resize);
     let mut ch = Channels {

@@ -1,9 +1,10 @@
 //! The WebSocket channel protocols of exec and attach: each message's
 //! first byte names its channel (0 stdin, 1 stdout, 2 stderr, 3 error,
-//! 4 resize); `channel.k8s.io` and `v4.channel.k8s.io` send binary
+//! 4 resize; v5 adds 255, the client closing a channel);
+//! `channel.k8s.io`, `v4.` and `v5.channel.k8s.io` send binary
 //! messages, the `base64.` ones text messages with the channel as an
-//! ASCII digit and the data in base64. v4 reports the end as a JSON status
-//! (as over SPDY), the others as text.
+//! ASCII digit and the data in base64. v4 and v5 report the end as a JSON
+//! status (as over SPDY), the others as text.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use super::StreamServer;
 
 /// The subprotocols we speak, best first.
 pub const PROTOCOLS: &[&str] = &[
+    "v5.channel.k8s.io",
     "v4.channel.k8s.io",
     "v4.base64.channel.k8s.io",
     "channel.k8s.io",
@@ -39,6 +41,9 @@ const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
 const ERROR: u8 = 3;
 const RESIZE: u8 = 4;
+/// v5: the client closes the channel its message's one byte names
+/// (stdin: its EOF).
+const CLOSE: u8 = 255;
 
 /// One message for the writer task: a channel's data, or the end.
 enum Out {
@@ -182,6 +187,9 @@ where
                 Some((RESIZE, d)) => {
                     let _ = resize_tx.send(d);
                 }
+                Some((CLOSE, d)) if d.first() == Some(&STDIN) => {
+                    stdin_tx.take();
+                }
                 _ => {}
             }
         }
@@ -203,7 +211,7 @@ where
         },
         error: w(ERROR),
         resize: want.tty.then_some(resize_rx),
-        json_status: protocol.starts_with("v4."),
+        json_status: protocol.starts_with("v4.") || protocol.starts_with("v5."),
     };
     remote_command::run(s, pending, ch).await;
     let _ = out_tx.send(Out::Close).await;

@@ -66,17 +66,28 @@ impl StreamWriter {
     }
 }
 
+/// How long a closed connection's reader still drains what the client
+/// sends (so our last frames are not lost to a reset), at most.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The streams of a connection as the client opens them, and the handle
 /// that ends it.
 pub struct Incoming {
     pub streams: mpsc::Receiver<SpdyStream>,
     closer: mpsc::Sender<Out>,
+    reader: tokio::task::AbortHandle,
 }
 
 impl Incoming {
-    /// End the connection once everything queued before is written.
+    /// End the connection once everything queued before is written; the
+    /// reader goes when the client closes too, or after `LINGER`.
     pub async fn close(&self) {
         let _ = self.closer.send(Out::Close).await;
+        let reader = self.reader.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            reader.abort();
+        });
     }
 }
 
@@ -90,7 +101,7 @@ where
     let (streams_tx, streams_rx) = mpsc::channel(16);
     tokio::spawn(write_loop(wr, out_rx));
     let tx = out_tx.clone();
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         if let Err(e) = read_loop(rd, tx, streams_tx).await {
             tracing::debug!("SPDY connection: {e}");
         }
@@ -98,6 +109,7 @@ where
     Incoming {
         streams: streams_rx,
         closer: out_tx,
+        reader: reader.abort_handle(),
     }
 }
 
