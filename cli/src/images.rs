@@ -12,7 +12,7 @@ use crate::containers;
 use crate::progress::{human, short};
 use crate::prompt;
 use crate::transfer::{pb_platform, LoadArgs, PullArgs, PushArgs, SaveArgs};
-use hull_types::reference::{familiar_name, split_repo_tag};
+use hull_types::reference::{familiar_name, is_dangling, split_repo_tag};
 use hull_types::untrusted::escape;
 
 #[derive(Debug, clap::Args)]
@@ -152,7 +152,11 @@ pub async fn list(conn: &Conn, a: ImagesArgs) -> anyhow::Result<()> {
         } else {
             escape(&name)
         };
-        let (repo, tag) = split_repo_tag(&shown);
+        let (repo, tag) = if is_dangling(&i.name) {
+            ("<none>".to_string(), "<none>".to_string())
+        } else {
+            split_repo_tag(&shown)
+        };
         let digest = i
             .target
             .as_ref()
@@ -208,8 +212,8 @@ pub async fn rmi(conn: &Conn, a: RmiArgs) -> anyhow::Result<()> {
         {
             Ok(r) => {
                 let r = r.into_inner();
-                for u in r.untagged {
-                    println!("Untagged: {}", familiar_name(&u));
+                for u in r.untagged.iter().filter(|u| !is_dangling(u)) {
+                    println!("Untagged: {}", familiar_name(u));
                 }
                 for d in r.deleted {
                     println!("Deleted: {d}");
@@ -287,7 +291,7 @@ pub async fn prune(conn: &Conn, all: bool, force: bool) -> anyhow::Result<()> {
         .prune(conn.req(pb::PruneRequest { all }))
         .await?
         .into_inner();
-    for i in &r.deleted_images {
+    for i in r.deleted_images.iter().filter(|i| !is_dangling(i)) {
         println!("Untagged: {}", familiar_name(i));
     }
     for c in &r.deleted_content {

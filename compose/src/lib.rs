@@ -49,6 +49,8 @@ pub struct Loaded {
     pub project: Project,
     pub files: Vec<PathBuf>,
     pub project_dir: PathBuf,
+    /// The variables interpolation saw (`.env` under the process's).
+    pub environment: Environment,
 }
 
 pub fn load(opts: &Options) -> Result<Loaded> {
@@ -103,10 +105,19 @@ pub fn load(opts: &Options) -> Result<Loaded> {
         project,
         files,
         project_dir,
+        environment: env,
     })
 }
 
 impl Project {
+    /// The named services and what they depend on (all when none named).
+    pub fn with_dependencies(
+        &self,
+        named: &[String],
+    ) -> Result<std::collections::BTreeSet<String>> {
+        order::with_dependencies(&self.services, named)
+    }
+
     /// Service names, dependencies first.
     pub fn start_order(&self) -> Result<Vec<String>> {
         order::start_order(&self.services)

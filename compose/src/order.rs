@@ -1,10 +1,32 @@
 //! The order services start in: each after what it depends on. A cycle is
 //! an error naming the services on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
 use crate::model::service::Service;
+
+/// The named services and, transitively, what they depend on (all
+/// services when none is named). An unknown name is an error.
+pub fn with_dependencies(
+    services: &BTreeMap<String, Service>,
+    named: &[String],
+) -> Result<BTreeSet<String>> {
+    if named.is_empty() {
+        return Ok(services.keys().cloned().collect());
+    }
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> = named.to_vec();
+    while let Some(s) = todo.pop() {
+        let svc = services
+            .get(&s)
+            .ok_or_else(|| Error::NoSuchService(s.clone()))?;
+        if out.insert(s) {
+            todo.extend(svc.depends_on.keys().cloned());
+        }
+    }
+    Ok(out)
+}
 
 /// Services sorted so dependencies come first (ties by name).
 pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>> {
@@ -132,5 +154,17 @@ mod tests {
             start_order(&p).unwrap_err().to_string(),
             "dependency cycle between services: a -> b -> c -> a"
         );
+    }
+
+    #[test]
+    fn dependencies_transitively() {
+        let p = project(&[("web", &["api"]), ("api", &["db"]), ("db", &[]), ("x", &[])]);
+        let got = with_dependencies(&p, &["web".into()]).unwrap();
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            vec!["api", "db", "web"]
+        );
+        assert_eq!(with_dependencies(&p, &[]).unwrap().len(), 4);
+        assert!(with_dependencies(&p, &["nope".into()]).is_err());
     }
 }

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod cri;
 pub mod rootfs;
 pub mod runtime;
+pub mod spdy;
 
 use std::path::PathBuf;
 

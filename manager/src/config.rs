@@ -67,6 +67,11 @@ pub struct CriConfig {
     pub socket: Option<String>,
     /// Where CNI network configs are read (unset: /etc/cni/net.d).
     pub cni_conf_dir: Option<PathBuf>,
+    /// The streaming server's (Exec, Attach, PortForward) address
+    /// (unset: 127.0.0.1, as containerd's `stream_server_address`).
+    pub stream_server_address: Option<String>,
+    /// Its port (unset or 0: one the kernel picks).
+    pub stream_server_port: Option<u16>,
 }
 
 impl CriConfig {
@@ -83,6 +88,17 @@ impl CriConfig {
                     .join(CRI_SOCKET_NAME),
             ),
         }
+    }
+
+    /// The streaming server's address and port (0: any).
+    pub fn stream_address(&self) -> (String, u16) {
+        (
+            self.stream_server_address
+                .clone()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            self.stream_server_port.unwrap_or(0),
+        )
     }
 
     pub fn cni_conf_dir(&self) -> PathBuf {

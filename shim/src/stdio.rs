@@ -47,6 +47,9 @@ pub struct ProcIo {
     /// Closed when the process exited: tells the stdin thread to stop
     /// waiting for a writer that may never come.
     exit_notify: Option<OwnedFd>,
+    /// Closed on CloseIO while a stdin thread runs: it drains what the
+    /// caller already wrote, then closes the process's stdin.
+    close_request: Arc<Mutex<Option<OwnedFd>>>,
 }
 
 impl ProcIo {
@@ -59,7 +62,10 @@ impl ProcIo {
     /// the service's state lock: the stdin thread holds the sink across a
     /// write, which blocks while the process does not read.
     pub fn stdin_closer(&self) -> StdinCloser {
-        StdinCloser(self.stdin_sink.clone())
+        StdinCloser {
+            sink: self.stdin_sink.clone(),
+            request: self.close_request.clone(),
+        }
     }
 
     pub fn resize(&self, width: u32, height: u32) -> Result<()> {
@@ -85,12 +91,25 @@ impl ProcIo {
 }
 
 /// Closes a process's stdin; see [`ProcIo::stdin_closer`].
-pub struct StdinCloser(Arc<Mutex<Option<File>>>);
+pub struct StdinCloser {
+    sink: Arc<Mutex<Option<File>>>,
+    request: Arc<Mutex<Option<OwnedFd>>>,
+}
 
 impl StdinCloser {
+    /// With a stdin thread, bytes the caller wrote before CloseIO may still
+    /// sit in its fifo: the thread delivers them before the process sees
+    /// EOF (as containerd's shim, which only closes its own fifo writer).
     pub fn close(self) {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.take();
+        let request = self
+            .request
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if request.is_none() {
+            let mut g = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+            g.take();
+        }
     }
 }
 
@@ -308,6 +327,7 @@ impl Pending {
             stdin_sink: self.stdin_sink.clone(),
             console: None,
             exit_notify: None,
+            close_request: Arc::default(),
         };
         if let Some(cs) = &self.console_socket {
             let master = receive_master(&cs.listener)?;
@@ -329,8 +349,14 @@ impl Pending {
         }
         if let Some(src) = self.stdin_source {
             let (done_r, done_w) = pipe()?;
-            spawn_stdin_copy(src, self.stdin_sink.clone(), done_r)?;
+            let (close_r, close_w) = pipe()?;
+            let signals = StdinSignals {
+                exited: done_r,
+                close: close_r,
+            };
+            spawn_stdin_copy(src, self.stdin_sink.clone(), signals)?;
             io.exit_notify = Some(done_w);
+            *io.close_request.lock().unwrap_or_else(|e| e.into_inner()) = Some(close_w);
         }
         Ok(io)
     }
@@ -416,8 +442,12 @@ fn spawn_copy(mut from: File, mut to: File) -> Result<()> {
 /// Copy the caller's stdin fifo into the process. The fifo is opened
 /// non-blocking, so no thread hangs in open(2) for a writer that never
 /// comes; the thread ends on EOF from the writer, when the process stops
-/// reading, or when the process exits (`done` hangs up).
-fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>, done: OwnedFd) -> Result<()> {
+/// reading, when the process exits, or on CloseIO (after draining).
+fn spawn_stdin_copy(
+    src: String,
+    sink: Arc<Mutex<Option<File>>>,
+    signals: StdinSignals,
+) -> Result<()> {
     let from = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -427,7 +457,7 @@ fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>, done: OwnedFd) 
         .name("io-in".into())
         .stack_size(COPY_STACK)
         .spawn(move || {
-            copy_stdin(from, &sink, done);
+            copy_stdin(from, &sink, signals);
             // EOF from the caller: the process sees EOF too (a terminal keeps
             // its master, which the shim still needs for resizes).
             let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -437,12 +467,21 @@ fn spawn_stdin_copy(src: String, sink: Arc<Mutex<Option<File>>>, done: OwnedFd) 
     Ok(())
 }
 
-fn copy_stdin(mut from: File, sink: &Mutex<Option<File>>, done: OwnedFd) {
+/// Read ends that hang up when the stdin thread must stop.
+struct StdinSignals {
+    /// The process exited.
+    exited: OwnedFd,
+    /// CloseIO: deliver what is buffered, then stop.
+    close: OwnedFd,
+}
+
+fn copy_stdin(mut from: File, sink: &Mutex<Option<File>>, signals: StdinSignals) {
     let mut buf = vec![0u8; COPY_BUF];
     loop {
         let mut fds = [
             PollFd::new(from.as_fd(), PollFlags::POLLIN),
-            PollFd::new(done.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.exited.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.close.as_fd(), PollFlags::POLLIN),
         ];
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
@@ -451,6 +490,16 @@ fn copy_stdin(mut from: File, sink: &Mutex<Option<File>>, done: OwnedFd) {
         }
         if fds[1].revents().is_some_and(|r| !r.is_empty()) {
             return; // the process exited
+        }
+        if fds[2].revents().is_some_and(|r| !r.is_empty()) {
+            // CloseIO: what the caller wrote before it is already in the
+            // fifo; pass it on until the fifo is empty.
+            while let Some(n) = read_ready(&mut from, &mut buf) {
+                if !write_sink(sink, &buf[..n]) {
+                    return;
+                }
+            }
+            return;
         }
         // A fifo nobody has opened for writing yet reports nothing; data
         // or the writer's close (POLLHUP) wake us.
@@ -464,15 +513,30 @@ fn copy_stdin(mut from: File, sink: &Mutex<Option<File>>, done: OwnedFd) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return,
         };
-        let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
-        match g.as_mut() {
-            Some(w) => {
-                if w.write_all(&buf[..n]).is_err() {
-                    return;
-                }
-            }
-            None => return,
+        if !write_sink(sink, &buf[..n]) {
+            return;
         }
+    }
+}
+
+/// One non-blocking read: `None` once the fifo is empty, at EOF or on error.
+fn read_ready(from: &mut File, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match from.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Write to the process's stdin; false when it is gone or closed.
+fn write_sink(sink: &Mutex<Option<File>>, data: &[u8]) -> bool {
+    let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
+    match g.as_mut() {
+        Some(w) => w.write_all(data).is_ok(),
+        None => false,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod chunks;
 pub mod civil_time;
 pub mod copy;
 pub mod duration;
+pub mod json_merge;
 pub mod platform;
 pub mod ports;
 pub mod reference;

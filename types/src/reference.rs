@@ -144,6 +144,21 @@ pub fn familiar_name(full: &str) -> String {
     }
 }
 
+/// What names the record of an image without a name (the result of a
+/// build without `-t`): Docker's `<none>`, then `@` and the digest the
+/// record points at. `<` is in no reference, so no user's name is one.
+const DANGLING_PREFIX: &str = "<none>@";
+
+/// The record name of the unnamed image whose target is `digest`.
+pub fn dangling_name(digest: &str) -> String {
+    format!("{DANGLING_PREFIX}{digest}")
+}
+
+/// Is `name` the record name of an unnamed image?
+pub fn is_dangling(name: &str) -> bool {
+    name.starts_with(DANGLING_PREFIX)
+}
+
 /// Split `repo:tag` / `repo@digest` for display.
 pub fn split_repo_tag(full: &str) -> (String, String) {
     if let Some((repo, dig)) = full.split_once('@') {
@@ -263,6 +278,14 @@ fn split_domain(name: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dangling_names_are_no_references() {
+        let n = dangling_name("sha256:abc");
+        assert!(is_dangling(&n));
+        assert!(parse(&n).is_err());
+        assert!(!is_dangling("docker.io/library/none:latest"));
+    }
 
     #[test]
     fn names() {

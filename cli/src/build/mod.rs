@@ -22,7 +22,8 @@ use crate::client::Conn;
 use crate::progress::{human, short};
 pub use context::{Context, DockerfileSource, StdinKind};
 pub use flags::BuildArgs;
-use progress::{Mode, Progress};
+pub use progress::Mode;
+use progress::Progress;
 
 /// `hull builder …`
 #[derive(Debug, clap::Subcommand)]
@@ -136,18 +137,27 @@ fn prepare(a: &BuildArgs) -> anyhow::Result<(Source, String, Vec<u8>)> {
         });
     }
     let dir = Path::new(ctx);
-    let (path, text) = if stdin_dockerfile {
+    let dockerfile = if stdin_dockerfile {
         let mut text = Vec::new();
         std::io::stdin()
             .read_to_end(&mut text)
             .context("read the Dockerfile from stdin")?;
-        (String::new(), text)
+        DockerfileSource::Text(text)
     } else {
         let cwd = std::env::current_dir().context("current directory")?;
-        match context::locate_dockerfile(dir, a.file.as_deref(), &cwd)? {
-            DockerfileSource::InContext(p) => (p, Vec::new()),
-            DockerfileSource::Text(t) => (String::new(), t),
-        }
+        context::locate_dockerfile(dir, a.file.as_deref(), &cwd)?
+    };
+    dir_source(dir, dockerfile)
+}
+
+/// A directory context, the Dockerfile in it (sent with it) or as text.
+fn dir_source(
+    dir: &Path,
+    dockerfile: DockerfileSource,
+) -> anyhow::Result<(Source, String, Vec<u8>)> {
+    let (path, text) = match dockerfile {
+        DockerfileSource::InContext(p) => (p, Vec::new()),
+        DockerfileSource::Text(t) => (String::new(), t),
     };
     let always: Vec<String> = (!path.is_empty())
         .then(|| path.clone())
@@ -155,6 +165,46 @@ fn prepare(a: &BuildArgs) -> anyhow::Result<(Source, String, Vec<u8>)> {
         .collect();
     let c = Context::open(dir, &always)?;
     Ok((Source::Dir(c), path, text))
+}
+
+/// Builds the directory `dir` with `options` (whose Dockerfile fields
+/// `dockerfile` fills in), showing the progress on stderr in `mode` as
+/// `hull build` does; the result. `hull compose build` builds through it.
+pub async fn build_directory(
+    conn: &Conn,
+    dir: &Path,
+    dockerfile: DockerfileSource,
+    options: pb::BuildOptions,
+    mode: Mode,
+) -> anyhow::Result<pb::BuildResult> {
+    let (source, dockerfile_path, dockerfile) = dir_source(dir, dockerfile)?;
+    let options = pb::BuildOptions {
+        dockerfile_path,
+        dockerfile,
+        ..options
+    };
+    with_progress(conn, options, source, mode).await
+}
+
+/// Sends the build and shows its progress on stderr.
+async fn with_progress(
+    conn: &Conn,
+    options: pb::BuildOptions,
+    source: Source,
+    mode: Mode,
+) -> anyhow::Result<pb::BuildResult> {
+    let size = crate::attach::term_size().unwrap_or((80, 24));
+    let mut shown = Progress::new(mode, std::io::stderr(), (size.0 as usize, size.1 as usize));
+    match send_and_follow(conn, options, source, &mut shown).await {
+        Ok(r) => {
+            shown.finish();
+            Ok(r)
+        }
+        Err(e) => {
+            shown.fail();
+            Err(e)
+        }
+    }
 }
 
 /// `hull build`.
@@ -179,17 +229,7 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
         ..options
     };
     let mode = Mode::pick(&a.progress, a.quiet, std::io::stderr().is_terminal());
-    let size = crate::attach::term_size().unwrap_or((80, 24));
-    let mut shown = Progress::new(mode, std::io::stderr(), (size.0 as usize, size.1 as usize));
-    let result = send_and_follow(conn, options, source, &mut shown).await;
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => {
-            shown.fail();
-            return Err(e);
-        }
-    };
-    shown.finish();
+    let result = with_progress(conn, options, source, mode).await?;
     let id = result.image_id.clone();
     if let Some(f) = &a.iidfile {
         std::fs::write(f, &id).with_context(|| format!("write --iidfile {}", f.display()))?;
@@ -213,14 +253,7 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
             },
         )
         .await
-        .with_context(|| {
-            let hint = if result.tags.is_empty() {
-                " (an untagged result may have no name to export: add -t NAME)"
-            } else {
-                ""
-            };
-            format!("--output {}{hint}", o.dest.display())
-        })?;
+        .with_context(|| format!("--output {}", o.dest.display()))?;
     }
     println!("{id}");
     Ok(())

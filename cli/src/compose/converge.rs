@@ -4,17 +4,14 @@
 //! differs is recreated; replicas over the count are removed. Everything
 //! made is recorded for a rollback.
 
-use std::collections::HashMap;
-
 use anyhow::bail;
 use futures_util::future::join_all;
-use hull_compose::{Loaded, Project};
+use hull_compose::Loaded;
 use hull_proto::v1 as pb;
-use tokio_stream::StreamExt;
 
 use super::project::{is_running, label};
 use super::rollback::Made;
-use super::{labels, options};
+use super::{build, labels, options};
 use crate::client::Conn;
 use crate::containers::lifecycle::{start, stop};
 use crate::containers::msg;
@@ -24,49 +21,6 @@ use crate::containers::msg;
 pub struct Recreate {
     pub force: bool,
     pub never: bool,
-}
-
-/// Pull the image when hulld does not have it; the error names the service
-/// and the image.
-pub async fn pull_missing(conn: &Conn, service: &str, image: &str) -> anyhow::Result<()> {
-    let got = conn
-        .images()
-        .get(conn.req(pb::GetImageRequest {
-            name: image.to_string(),
-            platform: None,
-        }))
-        .await;
-    match got {
-        Ok(_) => return Ok(()),
-        Err(e) if e.code() == tonic::Code::NotFound => {}
-        Err(e) => bail!("service {service:?}: image {image}: {}", msg(&e)),
-    }
-    eprintln!(" {service} Pulling");
-    // hulld's message names the image most of the time: once is enough.
-    let fail = |e: tonic::Status| {
-        let m = msg(&e);
-        if m.contains(image) {
-            anyhow::anyhow!("service {service:?}: pull: {m}")
-        } else {
-            anyhow::anyhow!("service {service:?}: pull image {image}: {m}")
-        }
-    };
-    let mut s = conn
-        .transfer()
-        .pull(conn.req(pb::PullRequest {
-            reference: image.to_string(),
-            platform: None,
-            auth: crate::login::auth_for(image),
-            no_unpack: false,
-        }))
-        .await
-        .map_err(fail)?
-        .into_inner();
-    while let Some(p) = s.next().await {
-        p.map_err(fail)?;
-    }
-    eprintln!(" {service} Pulled");
-    Ok(())
 }
 
 /// The service's containers of this project (not one-off ones).
@@ -90,17 +44,15 @@ pub async fn service(
 ) -> anyhow::Result<()> {
     let p = &loaded.project;
     let svc = &p.services[service];
-    let Some(image) = svc.image.clone() else {
-        bail!(
-            "service {service:?}: building images (build:) is not supported yet; give it an image"
-        );
-    };
+    let image = build::image_name(&p.name, service, svc);
+    let image_id = build::image_id(conn, &image).await?.unwrap_or_default();
     let hash = p.config_hash(service)?;
     let mine = of_service(existing, service);
     let target = Target {
         loaded,
         service,
         image: &image,
+        image_id: &image_id,
         hash: &hash,
         recreate,
     };
@@ -138,6 +90,8 @@ struct Target<'a> {
     loaded: &'a Loaded,
     service: &'a str,
     image: &'a str,
+    /// The image's id, kept in a label: a rebuilt image recreates.
+    image_id: &'a str,
     hash: &'a str,
     recreate: Recreate,
 }
@@ -153,7 +107,7 @@ async fn replica(
 ) -> anyhow::Result<()> {
     let name = format!("{}-{}-{n}", t.loaded.project.name, t.service);
     if let Some(c) = current {
-        let same = label(c, labels::CONFIG_HASH) == t.hash;
+        let same = label(c, labels::CONFIG_HASH) == t.hash && label(c, labels::IMAGE) == t.image_id;
         if (same || t.recreate.never) && !t.recreate.force {
             if is_running(c) {
                 eprintln!(" Container {name}  Running");
@@ -170,7 +124,7 @@ async fn replica(
         delete(conn, &c.id).await?;
         eprintln!(" Container {name}  Recreated");
     }
-    let id = create(conn, t.loaded, t.service, n, t.image, t.hash).await?;
+    let id = create(conn, t, n).await?;
     made.containers.push((id.clone(), name.clone()));
     eprintln!(" Container {name}  Created");
     start(conn, &id)
@@ -182,25 +136,19 @@ async fn replica(
 
 /// Create replica `n` of `service` with Compose's labels, joined to the
 /// service's further networks.
-async fn create(
-    conn: &Conn,
-    loaded: &Loaded,
-    service: &str,
-    n: u32,
-    image: &str,
-    hash: &str,
-) -> anyhow::Result<String> {
+async fn create(conn: &Conn, t: &Target<'_>, n: u32) -> anyhow::Result<String> {
+    let (loaded, service) = (t.loaded, t.service);
     let p = &loaded.project;
     let svc = &p.services[service];
     let name = format!("{}-{service}-{n}", p.name);
     let options = options::run_options(p, service, svc)?;
-    let l = service_labels(loaded, service, n, hash);
+    let l = labels::of_container(loaded, service, n, false, t.image_id)?;
     let created = conn
         .containers()
         .create(conn.req(pb::CreateContainerRequest {
             container: Some(pb::Container {
                 name: name.clone(),
-                image: image.to_string(),
+                image: t.image.to_string(),
                 labels: l,
                 ..Default::default()
             }),
@@ -225,28 +173,6 @@ async fn create(
         }
     }
     Ok(created.id)
-}
-
-fn service_labels(loaded: &Loaded, service: &str, n: u32, hash: &str) -> HashMap<String, String> {
-    let p: &Project = &loaded.project;
-    let mut l: HashMap<String, String> = p.services[service].labels.clone().into_iter().collect();
-    l.insert(labels::PROJECT.into(), p.name.clone());
-    l.insert(labels::SERVICE.into(), service.to_string());
-    l.insert(labels::NUMBER.into(), n.to_string());
-    l.insert(labels::CONFIG_HASH.into(), hash.to_string());
-    l.insert(labels::ONEOFF.into(), "False".into());
-    l.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
-    l.insert(
-        labels::WORKING_DIR.into(),
-        loaded.project_dir.display().to_string(),
-    );
-    let files: Vec<String> = loaded
-        .files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
-    l.insert(labels::CONFIG_FILES.into(), files.join(","));
-    l
 }
 
 /// Remove a container of the project (stopped first by the caller).

@@ -20,6 +20,10 @@ pub struct DownArgs {
     /// Also remove containers of services no longer in the files.
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Also remove images: `local` those compose named itself (built ones
+    /// without `image:`), `all` every service's image.
+    #[arg(long, value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
     /// Seconds to wait for each container to stop.
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
@@ -70,6 +74,9 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &DownArgs) -> anyhow::Resul
         if n.labels.get(labels::PROJECT) == Some(&p.name) {
             project::remove_network(conn, &n.name).await?;
         }
+    }
+    if let Some(mode) = &a.rmi {
+        super::images::remove(conn, p, mode).await?;
     }
     if a.volumes {
         for (key, def) in &p.volumes {

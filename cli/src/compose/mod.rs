@@ -4,16 +4,33 @@
 //! `ps` over hulld's gRPC API.
 
 mod attached;
+mod build;
 mod config;
 mod converge;
 mod depwait;
 mod down;
+mod ensure;
+mod images;
 mod labels;
 mod options;
 mod project;
 mod ps;
 mod rollback;
+mod transfer;
 mod up;
+
+// The lifecycle and inspection commands.
+mod create;
+mod events;
+mod exec;
+mod lifecycle;
+mod logs;
+mod ls;
+mod port;
+mod remove;
+mod run;
+mod targets;
+mod top;
 
 use std::path::PathBuf;
 
@@ -40,6 +57,36 @@ pub struct ComposeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ComposeCmd {
+    /// Start the services' existing containers.
+    Start(lifecycle::ServicesArgs),
+    /// Stop the services' running containers.
+    Stop(lifecycle::StopArgs),
+    /// Restart the services' containers.
+    Restart(lifecycle::StopArgs),
+    /// Send a signal to the services' running containers.
+    Kill(lifecycle::KillArgs),
+    /// Pause the services' running containers.
+    Pause(lifecycle::ServicesArgs),
+    /// Unpause the services' paused containers.
+    Unpause(lifecycle::ServicesArgs),
+    /// Remove the services' stopped containers.
+    Rm(remove::RmArgs),
+    /// Create the services' containers without starting them.
+    Create(create::CreateArgs),
+    /// Show the output of the services' containers.
+    Logs(logs::LogsArgs),
+    /// Run a command in a running service container.
+    Exec(exec::ComposeExecArgs),
+    /// Run a one-off command in a new container of a service.
+    Run(Box<run::RunArgs>),
+    /// Show the processes of the services' containers.
+    Top(top::TopArgs),
+    /// Print the host address a service's port is published on.
+    Port(port::PortArgs),
+    /// Stream the project's container events.
+    Events(events::EventsArgs),
+    /// List the projects running on hulld.
+    Ls(ls::LsArgs),
     /// Validate the files and print the normalized project.
     Config(config::ConfigArgs),
     /// Create and start the project's containers.
@@ -48,6 +95,14 @@ pub enum ComposeCmd {
     Down(down::DownArgs),
     /// List the project's containers.
     Ps(ps::PsArgs),
+    /// Build the images of services with a `build:` section.
+    Build(build::BuildArgs),
+    /// Pull the services' images.
+    Pull(transfer::PullArgs),
+    /// Push the images of services that are built and named.
+    Push(transfer::PushArgs),
+    /// List the images of the project's containers.
+    Images(images::ImagesArgs),
 }
 
 impl ComposeArgs {
@@ -77,8 +132,27 @@ pub fn run_offline(args: &ComposeArgs) -> Option<anyhow::Result<()>> {
 pub async fn run(conn: &crate::client::Conn, args: &ComposeArgs) -> anyhow::Result<()> {
     match &args.cmd {
         ComposeCmd::Config(c) => config::run(args, c),
+        ComposeCmd::Start(a) => lifecycle::start_cmd(conn, args, a).await,
+        ComposeCmd::Stop(a) => lifecycle::stop_cmd(conn, args, a).await,
+        ComposeCmd::Restart(a) => lifecycle::restart_cmd(conn, args, a).await,
+        ComposeCmd::Kill(a) => lifecycle::kill_cmd(conn, args, a).await,
+        ComposeCmd::Pause(a) => lifecycle::pause_cmd(conn, args, a).await,
+        ComposeCmd::Unpause(a) => lifecycle::unpause_cmd(conn, args, a).await,
+        ComposeCmd::Rm(a) => remove::run(conn, args, a).await,
+        ComposeCmd::Create(a) => create::run(conn, args, a).await,
+        ComposeCmd::Logs(a) => logs::run(conn, args, a).await,
+        ComposeCmd::Exec(a) => exec::run(conn, args, a).await,
+        ComposeCmd::Run(a) => run::run(conn, args, a).await,
+        ComposeCmd::Top(a) => top::run(conn, args, a).await,
+        ComposeCmd::Port(a) => port::run(conn, args, a).await,
+        ComposeCmd::Events(a) => events::run(conn, args, a).await,
+        ComposeCmd::Ls(a) => ls::run(conn, a).await,
         ComposeCmd::Up(a) => up::run(conn, args, a).await,
         ComposeCmd::Down(a) => down::run(conn, args, a).await,
         ComposeCmd::Ps(a) => ps::run(conn, args, a).await,
+        ComposeCmd::Build(a) => build::run(conn, args, a).await,
+        ComposeCmd::Pull(a) => transfer::pull(conn, args, a).await,
+        ComposeCmd::Push(a) => transfer::push(conn, args, a).await,
+        ComposeCmd::Images(a) => images::run(conn, args, a).await,
     }
 }

@@ -160,3 +160,11 @@ pub async fn remove_volume(conn: &Conn, name: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Fails on the first of `names` that is not a service of `p`.
+pub fn check_services(p: &Project, names: &[String]) -> anyhow::Result<()> {
+    match names.iter().find(|s| !p.services.contains_key(*s)) {
+        Some(s) => anyhow::bail!("no such service: {s}"),
+        None => Ok(()),
+    }
+}

@@ -17,7 +17,7 @@ use super::attached::{self, Attach};
 use super::converge::{self, Recreate};
 use super::project::{self, label};
 use super::rollback::Made;
-use super::{depwait, labels, ComposeArgs};
+use super::{depwait, ensure, labels, ComposeArgs};
 use crate::client::Conn;
 use crate::containers::lifecycle::stop;
 use crate::containers::Exit;
@@ -42,6 +42,12 @@ pub struct UpArgs {
     /// Run N containers of SERVICE (SERVICE=N), over deploy.replicas.
     #[arg(long, value_name = "SERVICE=N")]
     pub scale: Vec<String>,
+    /// Build images before starting containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
     /// Wait for the services to be running and healthy (implies -d).
     #[arg(long)]
     pub wait: bool,
@@ -120,12 +126,10 @@ async fn converge_all(
     made: &mut Made,
 ) -> anyhow::Result<()> {
     let p = &loaded.project;
-    // Images first: a missing one fails `up` before anything is made.
-    for service in order {
-        if let Some(image) = &p.services[service].image {
-            converge::pull_missing(conn, service, image).await?;
-        }
-    }
+    // Images first: one that cannot be built or pulled fails `up` before
+    // anything is made.
+    let policy = ensure::Policy::of(a.build, a.no_build);
+    ensure::images(loaded, conn, order, policy).await?;
     made.networks = project::ensure_networks(conn, p, order).await?;
     made.volumes = project::ensure_volumes(conn, p).await?;
     let existing = project::containers(conn, &p.name).await?;

@@ -33,7 +33,7 @@ pub struct ExecArgs {
 /// `exec`: the process's output, then its exit code as ours (Docker: 126
 /// cannot invoke, 127 not found, 1 for daemon errors such as a stopped
 /// container).
-pub(super) async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
+pub(crate) async fn exec(conn: &Conn, a: ExecArgs) -> anyhow::Result<()> {
     if a.interactive || a.tty {
         let req = pb::ExecRequest {
             container_id: a.container.clone(),

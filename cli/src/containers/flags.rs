@@ -138,7 +138,7 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-pub(super) fn env_list(v: &[String]) -> Vec<String> {
+pub(crate) fn env_list(v: &[String]) -> Vec<String> {
     v.iter()
         .filter_map(|e| {
             if e.contains('=') {
@@ -170,7 +170,7 @@ pub(crate) fn parse_bytes(s: &str) -> anyhow::Result<i64> {
 }
 
 /// `KILL`, `SIGKILL` or `9`.
-pub(super) fn parse_signal(s: &str) -> anyhow::Result<u32> {
+pub(crate) fn parse_signal(s: &str) -> anyhow::Result<u32> {
     hull_types::signal::number(s).map_err(|_| anyhow::anyhow!("invalid signal: {s}"))
 }
 

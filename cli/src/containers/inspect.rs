@@ -67,6 +67,8 @@ fn inspect_json(c: &pb::Container) -> serde_json::Value {
             "PidsLimit": spec["linux"]["resources"]["pids"]["limit"].as_i64().unwrap_or(0),
             "CpuQuota": spec["linux"]["resources"]["cpu"]["quota"].as_i64().unwrap_or(0),
             "CpuPeriod": spec["linux"]["resources"]["cpu"]["period"].as_i64().unwrap_or(0),
+            "CpuShares": spec["linux"]["resources"]["cpu"]["shares"].as_i64().unwrap_or(0),
+            "CpusetCpus": spec["linux"]["resources"]["cpu"]["cpus"].as_str().unwrap_or(""),
         },
         "GraphDriver": {"Name": c.snapshotter},
         "ResolvConfPath": format!("{}/resolv.conf", c.bundle),

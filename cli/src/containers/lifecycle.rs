@@ -20,11 +20,7 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
         crate::attach::check_tty(a.interactive, a.tty)?;
     }
     let options = match run_options(&a) {
-        // `run -i` in the foreground: our EOF is the container's (StdinOnce).
-        Ok(o) => pb::RunOptions {
-            stdin_once: run && a.interactive && !a.detach,
-            ..o
-        },
+        Ok(o) => o,
         Err(e) => {
             eprintln!("hull: {e:#}.");
             return Err(Exit(125).into());
@@ -39,18 +35,65 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
             None => (l.clone(), String::new()),
         })
         .collect();
-    let detach = a.detach || !run;
+    let container = pb::Container {
+        name: a.name.clone().unwrap_or_default(),
+        image: a.image.clone(),
+        labels,
+        ..Default::default()
+    };
+    let how = Launch {
+        run,
+        detach: a.detach,
+        rm: a.rm,
+        interactive: a.interactive,
+        tty: a.tty,
+        networks: Vec::new(),
+    };
+    if let Some(id) = launch(conn, container, options, how).await? {
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// How `launch` runs a container it creates: `hull run`'s and `hull
+/// compose run`'s flags.
+#[derive(Debug, Default)]
+pub(crate) struct Launch {
+    /// Start it (else only create it).
+    pub run: bool,
+    pub detach: bool,
+    pub rm: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    /// More networks to connect it to before it starts: (network, aliases).
+    pub networks: Vec<(String, Vec<String>)>,
+}
+
+/// Creates `container` with `options` and, when asked, starts it: in the
+/// foreground its output (attached with -i/-t), its exit code as an `Exit`
+/// error, removed after with --rm. Returns the ID when the container was
+/// only created or left running detached (the caller prints it).
+pub(crate) async fn launch(
+    conn: &Conn,
+    container: pb::Container,
+    options: pb::RunOptions,
+    how: Launch,
+) -> anyhow::Result<Option<String>> {
+    let attached = how.run && !how.detach && (how.interactive || how.tty);
+    let detach = how.detach || !how.run;
+    // `run -i` in the foreground: our EOF is the container's (StdinOnce).
+    let options = pb::RunOptions {
+        stdin_once: how.run && how.interactive && !how.detach,
+        ..options
+    };
     let created = conn
         .containers()
         .create(conn.req(pb::CreateContainerRequest {
             container: Some(pb::Container {
-                name: a.name.clone().unwrap_or_default(),
-                image: a.image.clone(),
-                labels,
                 // A detached --rm container is removed by hulld when it exits;
                 // in the foreground we remove it after reading its output.
-                auto_remove: a.rm && detach,
-                ..Default::default()
+                auto_remove: how.rm && detach,
+                ..container
             }),
             options: Some(options),
         }))
@@ -58,10 +101,6 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
         .map_err(|e| daemon_error(&e))?
         .into_inner();
     let id = created.id.clone();
-    if !run {
-        println!("{id}");
-        return Ok(());
-    }
     let remove = |conn: &Conn| {
         let id = id.clone();
         let mut c = conn.containers();
@@ -75,6 +114,22 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
             let _ = c.delete(r).await;
         }
     };
+    for (net, aliases) in &how.networks {
+        let connected = crate::network::client(conn)
+            .connect_container(conn.req(pb::ConnectNetworkRequest {
+                network: net.clone(),
+                container: id.clone(),
+                aliases: aliases.clone(),
+            }))
+            .await;
+        if let Err(e) = connected {
+            remove(conn).await;
+            return Err(daemon_error(&e).into());
+        }
+    }
+    if !how.run {
+        return Ok(Some(id));
+    }
     if let Err(e) = conn
         .tasks()
         .create(conn.req(pb::CreateTaskRequest {
@@ -83,19 +138,19 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
         }))
         .await
     {
-        if a.rm {
+        if how.rm {
             remove(conn).await;
         }
         return Err(start_error(&e).into());
     }
     if attached {
-        let out = crate::attach::run_foreground(conn, &id, a.interactive, a.rm).await;
+        let out = crate::attach::run_foreground(conn, &id, how.interactive, how.rm).await;
         let detached = matches!(out, Ok(crate::attach::Outcome::Detached));
-        if a.rm && !detached {
+        if how.rm && !detached {
             remove(conn).await;
         }
         return match out? {
-            crate::attach::Outcome::Exited(0) | crate::attach::Outcome::Detached => Ok(()),
+            crate::attach::Outcome::Exited(0) | crate::attach::Outcome::Detached => Ok(None),
             crate::attach::Outcome::Exited(c) => Err(Exit(c).into()),
         };
     }
@@ -123,14 +178,13 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
         }))
         .await
     {
-        if a.rm {
+        if how.rm {
             remove(conn).await;
         }
         return Err(start_error(&e).into());
     }
     let Some(pump) = pump else {
-        println!("{id}");
-        return Ok(());
+        return Ok(Some(id));
     };
     let w = conn
         .tasks()
@@ -142,14 +196,14 @@ pub(super) async fn run_container(conn: &Conn, a: RunArgs, run: bool) -> anyhow:
         .map_err(|e| daemon_error(&e))?
         .into_inner();
     let _ = pump.await;
-    if a.rm {
+    if how.rm {
         remove(conn).await;
     }
     let code = w.exit_status as i32;
     if code != 0 {
         return Err(Exit(code).into());
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Make sure the image is here; pull it (quietly, as `docker run` does on

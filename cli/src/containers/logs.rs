@@ -25,15 +25,20 @@ pub struct LogsArgs {
     pub container: String,
 }
 
-pub(super) async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
-    let (has_tail, tail) = match a.tail.as_deref() {
+/// `--tail`: (has_tail, lines) of a LogsRequest; "all" or none is all.
+pub(crate) fn parse_tail(tail: Option<&str>) -> anyhow::Result<(bool, i64)> {
+    Ok(match tail {
         None | Some("all") => (false, 0),
         Some(n) => (
             true,
             n.parse::<i64>()
                 .map_err(|_| anyhow::anyhow!("invalid value for \"tail\": {n}"))?,
         ),
-    };
+    })
+}
+
+pub(super) async fn logs(conn: &Conn, a: LogsArgs) -> anyhow::Result<()> {
+    let (has_tail, tail) = parse_tail(a.tail.as_deref())?;
     let since_nanos = a
         .since
         .as_deref()

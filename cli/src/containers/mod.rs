@@ -1,11 +1,11 @@
 //! Container commands of `hull` with Docker's names, flags and exit codes:
 //! run, create, start, ps, logs, stop, kill, rm, wait.
 
-mod exec;
+pub(crate) mod exec;
 pub(crate) mod flags;
 mod inspect;
 pub(crate) mod lifecycle;
-mod logs;
+pub(crate) mod logs;
 
 pub(crate) use lifecycle::{daemon_error, start_error, start_error_code};
 
@@ -443,7 +443,7 @@ where
 
 /// Rows as left-aligned columns, three spaces apart; the last column is
 /// not padded (it may hold spaces, like a command line).
-fn print_columns(rows: &[Vec<String>]) {
+pub(crate) fn print_columns(rows: &[Vec<String>]) {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
         .map(|i| {

@@ -155,7 +155,7 @@ impl pb::images_server::Images for Server {
         let all = ops::list(&self.m, &ns)?;
         let repo_tags: Vec<String> = all
             .iter()
-            .filter(|i| i.target.digest == img.target.digest)
+            .filter(|i| i.target.digest == img.target.digest && !ops::is_dangling(&i.name))
             .map(|i| i.name.clone())
             .collect();
         let repo_digests = repo_tags
@@ -222,10 +222,11 @@ impl pb::images_server::Images for Server {
         let ns = namespace(&req)?;
         let all = req.into_inner().all;
         let _g = self.m.gc_lock.write().await;
-        let deleted_images = if all {
-            // Every image but those a container uses (by image ID, so all
-            // names of a used image stay).
-            let images = ops::list(&self.m, &ns)?;
+        let deleted_images = {
+            // Every image (without -a: every unnamed image) but those a
+            // container uses (by image ID, so all names of a used image stay).
+            let mut images = ops::list(&self.m, &ns)?;
+            images.retain(|i| all || ops::is_dangling(&i.name));
             let containers = crate::containers::list(&self.m, &ns)?;
             // The ID each container recorded (its tag may have moved since);
             // for containers made before they recorded it, the ID their image
@@ -256,8 +257,6 @@ impl pb::images_server::Images for Server {
                 ops::delete(&self.m, &ns, n, true, &users)?;
             }
             names
-        } else {
-            Vec::new()
         };
         let rep = self.blocking(|m| crate::gc::prune(&m)).await?;
         Ok(Response::new(pb::PruneResponse {

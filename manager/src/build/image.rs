@@ -313,7 +313,8 @@ pub struct Committed {
     pub tags: Vec<String>,
 }
 
-/// Store `img`'s config and an OCI manifest, and name it `tags` in `ns`.
+/// Store `img`'s config and an OCI manifest, and name it `tags` in `ns`
+/// (without tags: keep it unnamed, reachable by its ID).
 pub fn commit(
     m: &Manager,
     ns: &str,
@@ -358,6 +359,9 @@ pub fn commit(
     };
     for name in &names {
         images::ops::put_name(m, ns, name, target.clone(), BTreeMap::new())?;
+    }
+    if names.is_empty() {
+        images::ops::put_dangling(m, ns, target)?;
     }
     Ok(Committed {
         image_id: config_digest.to_string(),

@@ -257,7 +257,13 @@ pub async fn attach(
     } else {
         None
     };
-    let main = rec.bundle.join(logfile::LOG_FILE);
+    // The output is followed in the log the driver writes: json-file in
+    // the bundle, or CRI's format at the file kubelet asked for.
+    let cri = rec.cri_log.is_some();
+    let main = rec
+        .cri_log
+        .clone()
+        .unwrap_or_else(|| rec.bundle.join(logfile::LOG_FILE));
     let p = main.clone();
     let mut offset =
         blocking(move || Ok(std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0))).await?;
@@ -293,10 +299,15 @@ pub async fn attach(
             // next run is another task: the attach ends with this one.)
             let running = m.tasks.get(&key).is_some_and(|l| Arc::ptr_eq(&l, &live));
             let p = main.clone();
-            let (new, off) =
-                tokio::task::spawn_blocking(move || super::tasks::read_entries(&p, offset))
-                    .await
-                    .unwrap_or_default();
+            let (new, off) = tokio::task::spawn_blocking(move || {
+                if cri {
+                    super::cri_log::read_entries(&p, offset, 4 * logfile::READ_CHUNK)
+                } else {
+                    super::tasks::read_entries(&p, offset)
+                }
+            })
+            .await
+            .unwrap_or_default();
             // One read gives a few MiB at most: come back for the rest.
             let more = off > offset;
             offset = off;

@@ -73,6 +73,41 @@ impl Writer {
     }
 }
 
+/// One line (without its newline) back into an entry; its time is not
+/// read (0).
+pub fn parse(line: &[u8]) -> Option<Entry> {
+    let mut f = line.splitn(4, |b| *b == b' ');
+    let (_time, stream, tag) = (f.next()?, f.next()?, f.next()?);
+    let mut data = f.next().unwrap_or_default().to_vec();
+    let stream = match stream {
+        b"stdout" => 1,
+        b"stderr" => 2,
+        _ => return None,
+    };
+    match tag {
+        b"F" => data.push(b'\n'),
+        b"P" => {}
+        _ => return None,
+    }
+    Some(Entry {
+        stream,
+        data,
+        time_nanos: 0,
+    })
+}
+
+/// The entries of the whole lines of the log at `p` from `offset` (see
+/// `logfile::read_lines`), and the offset after the last of them.
+pub fn read_entries(p: &Path, offset: u64, limit: usize) -> (Vec<Entry>, u64) {
+    let (lines, next) = super::logfile::read_lines(p, offset, limit);
+    let entries = lines
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(parse)
+        .collect();
+    (entries, next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +134,27 @@ mod tests {
             String::from_utf8(format(&entry(1, b"\n"))).unwrap(),
             "2023-11-14T22:13:20.123456789Z stdout F \n"
         );
+    }
+
+    #[test]
+    fn lines_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("c.log");
+        let mut w = Writer::open(&p).unwrap();
+        w.write(&entry(1, b"one\n")).unwrap();
+        w.write(&entry(2, b"two")).unwrap();
+        let (got, off) = read_entries(&p, 0, 1 << 20);
+        let got: Vec<_> = got.into_iter().map(|e| (e.stream, e.data)).collect();
+        assert_eq!(got, vec![(1, b"one\n".to_vec()), (2, b"two".to_vec())]);
+        assert_eq!(off, std::fs::metadata(&p).unwrap().len());
+        // A line still being written waits.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"2023 stdout F x")
+            .unwrap();
+        assert_eq!(read_entries(&p, off, 1 << 20), (vec![], off));
     }
 
     #[test]

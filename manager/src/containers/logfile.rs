@@ -114,11 +114,22 @@ pub const READ_CHUNK: usize = 1 << 20;
 /// `read_entries` skips them rather than holding them.
 const MAX_ENCODED_LINE: usize = 8 << 20;
 
-/// Entries of a json-lines log file from byte `offset`: the complete lines
-/// within about `limit` bytes from there (at least one line when there is
-/// one, however long), and the offset after the last line read. A file
-/// shorter than `offset` was rotated: read it from the start.
+/// Entries of a json-lines log file from byte `offset` (see
+/// `read_lines`), and the offset after the last line read.
 pub fn read_entries(p: &Path, offset: u64, limit: usize) -> (Vec<Entry>, u64) {
+    let (lines, next) = read_lines(p, offset, limit);
+    let out = String::from_utf8_lossy(&lines)
+        .lines()
+        .filter_map(decode)
+        .collect();
+    (out, next)
+}
+
+/// The complete lines of a log file from byte `offset` within about
+/// `limit` bytes (at least one line when there is one, however long), and
+/// the offset after the last of them. A file shorter than `offset` was
+/// rotated: read it from the start.
+pub fn read_lines(p: &Path, offset: u64, limit: usize) -> (Vec<u8>, u64) {
     use std::io::{Seek, SeekFrom};
     let Ok(mut f) = File::open(p) else {
         return (Vec::new(), offset);
@@ -151,11 +162,8 @@ pub fn read_entries(p: &Path, offset: u64, limit: usize) -> (Vec<Entry>, u64) {
             return (Vec::new(), offset + buf.len() as u64);
         }
     }
-    let out = String::from_utf8_lossy(&buf[..complete])
-        .lines()
-        .filter_map(decode)
-        .collect();
-    (out, offset + complete as u64)
+    buf.truncate(complete);
+    (buf, offset + complete as u64)
 }
 
 /// Where the last `n` complete lines of the file `p` start, read backwards

@@ -19,6 +19,7 @@ pub mod logfile;
 pub mod options;
 pub mod recover;
 mod remove;
+pub mod resources;
 pub mod restart;
 pub mod shim;
 pub mod spec;

@@ -268,10 +268,11 @@ fn create_task_inner(
         Ok(driver) if r.cri_log.is_some() => {
             let path = r.cri_log.clone().unwrap_or_default();
             let uri = format!(
-                "binary://{}?--dir={}&--cri-log={}",
+                "binary://{}?--dir={}&--cri-log={}{}",
                 uri_escape(&driver.display().to_string()),
                 uri_escape(&r.bundle.display().to_string()),
                 uri_escape(&path.display().to_string()),
+                super::attach::log_driver_flags(r)
             );
             req.stdout = uri.clone();
             req.stderr = uri;

@@ -13,6 +13,12 @@ pub struct TaskStats {
     /// Memory in use, without the inactive page cache (as Docker counts it).
     pub memory_usage: u64,
     pub memory_limit: u64,
+    /// The cgroup's whole memory use (page cache included).
+    pub memory_total: u64,
+    /// Anonymous memory (v1 total_rss, v2 anon).
+    pub memory_rss: u64,
+    pub page_faults: u64,
+    pub major_page_faults: u64,
     pub pids: u64,
 }
 
@@ -38,7 +44,11 @@ pub fn stats(live: &Live) -> Result<TaskStats> {
             if let Some(u) = mem.usage.as_ref() {
                 out.memory_usage = u.usage.saturating_sub(mem.total_inactive_file);
                 out.memory_limit = u.limit;
+                out.memory_total = u.usage;
             }
+            out.memory_rss = mem.total_rss;
+            out.page_faults = mem.total_pg_fault;
+            out.major_page_faults = mem.total_pg_maj_fault;
         }
         if let Some(p) = m.pids.as_ref() {
             out.pids = p.current;
@@ -52,6 +62,10 @@ pub fn stats(live: &Live) -> Result<TaskStats> {
         if let Some(mem) = m.memory.as_ref() {
             out.memory_usage = mem.usage.saturating_sub(mem.inactive_file);
             out.memory_limit = mem.usage_limit;
+            out.memory_total = mem.usage;
+            out.memory_rss = mem.anon;
+            out.page_faults = mem.pgfault;
+            out.major_page_faults = mem.pgmajfault;
         }
         if let Some(p) = m.pids.as_ref() {
             out.pids = p.current;

@@ -182,6 +182,7 @@ fn record(m: &Manager, ns: &str, name: &str, target: Descriptor) -> Result<Image
         },
         serde_json::json!({"name": name, "digest": rec.target.digest}),
     );
+    ops::drop_dangling(m, ns, &rec.target.digest)?;
     Ok(rec)
 }
 
@@ -434,6 +435,15 @@ pub fn export(
     Ok(rx)
 }
 
+/// The names a docker-archive gives an image: none for an unnamed one.
+fn repo_tags(img: &ImageRecord) -> Vec<String> {
+    if ops::is_dangling(&img.name) {
+        Vec::new()
+    } else {
+        vec![images::familiar_name(&img.name)]
+    }
+}
+
 fn write_oci(m: &Manager, imgs: &[(ImageRecord, images::Resolved)], w: ChunkWriter) -> Result<()> {
     let mut b = tar::Builder::new(w);
     let mut written = std::collections::HashSet::new();
@@ -453,12 +463,14 @@ fn write_oci(m: &Manager, imgs: &[(ImageRecord, images::Resolved)], w: ChunkWrit
                 )?;
             }
         }
-        let mut ann = BTreeMap::new();
-        ann.insert(ANN_NAME.to_string(), img.name.clone());
-        ann.insert(ANN_REF.to_string(), images::split_repo_tag(&img.name).1);
         let mut d = res.manifest_desc.clone();
         d.platform = None;
-        d.annotations = Some(ann);
+        if !ops::is_dangling(&img.name) {
+            let mut ann = BTreeMap::new();
+            ann.insert(ANN_NAME.to_string(), img.name.clone());
+            ann.insert(ANN_REF.to_string(), images::split_repo_tag(&img.name).1);
+            d.annotations = Some(ann);
+        }
         if d.media_type.is_empty() {
             d.media_type = images::MT_OCI_MANIFEST.into();
         }
@@ -469,7 +481,7 @@ fn write_oci(m: &Manager, imgs: &[(ImageRecord, images::Resolved)], w: ChunkWrit
         };
         docker_manifest.push(DockerEntry {
             config: path(&res.manifest.config)?,
-            repo_tags: Some(vec![images::familiar_name(&img.name)]),
+            repo_tags: Some(repo_tags(img)),
             layers: res
                 .manifest
                 .layers
@@ -551,7 +563,7 @@ fn write_docker(
         }
         entries.push(DockerEntry {
             config: cname,
-            repo_tags: Some(vec![images::familiar_name(&img.name)]),
+            repo_tags: Some(repo_tags(img)),
             layers: layer_names,
         });
     }

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::images::{self, ImageRecord, Platform, Resolved};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
+pub use hull_types::reference::{dangling_name, is_dangling};
 
 pub fn list(m: &Manager, ns: &str) -> Result<Vec<ImageRecord>> {
     Ok(m.db
@@ -22,8 +23,14 @@ pub fn image_id(m: &Manager, img: &ImageRecord) -> String {
         .unwrap_or_else(|_| img.target.digest.clone())
 }
 
-/// Find images by name (normalized), by full digest, or by ID prefix.
+/// Find images by name (normalized; an unnamed image's record name as
+/// is), by full digest, or by ID prefix.
 pub fn find(m: &Manager, ns: &str, what: &str) -> Result<Vec<ImageRecord>> {
+    if is_dangling(what) {
+        if let Some(r) = m.db.get::<ImageRecord>(Table::Images, &ns_key(ns, what))? {
+            return Ok(vec![r]);
+        }
+    }
     if let Ok(name) = images::normalize_name(what) {
         if let Some(r) = m.db.get::<ImageRecord>(Table::Images, &ns_key(ns, &name))? {
             return Ok(vec![r]);
@@ -43,6 +50,13 @@ pub fn find(m: &Manager, ns: &str, what: &str) -> Result<Vec<ImageRecord>> {
                         .starts_with(id)
             })
             .collect();
+        let ids: std::collections::HashSet<String> = hits.iter().map(|i| image_id(m, i)).collect();
+        if ids.len() > 1 {
+            return Err(Error::InvalidArgument(format!(
+                "image ID prefix {what} is ambiguous: {} images match",
+                ids.len()
+            )));
+        }
         if !hits.is_empty() {
             return Ok(hits);
         }
@@ -94,7 +108,38 @@ pub fn put_name(
         },
         serde_json::json!({ "name": name, "digest": rec.target.digest }),
     );
+    if !is_dangling(name) {
+        drop_dangling(m, ns, &rec.target.digest)?;
+    }
     Ok(rec)
+}
+
+/// Keep `target` in `ns` without a name (a build without `-t`), as
+/// Docker's `<none>:<none>`: a record named [`dangling_name`] of its
+/// digest, unless a named record already points at it. Reachable by ID
+/// only; gone once the image is named or removed.
+pub fn put_dangling(m: &Manager, ns: &str, target: images::Descriptor) -> Result<()> {
+    if list(m, ns)?
+        .iter()
+        .any(|i| i.target.digest == target.digest)
+    {
+        return Ok(());
+    }
+    put_name(
+        m,
+        ns,
+        &dangling_name(&target.digest),
+        target,
+        Default::default(),
+    )?;
+    Ok(())
+}
+
+/// Remove the unnamed record of `digest` in `ns`, if any (the image got a
+/// name).
+pub fn drop_dangling(m: &Manager, ns: &str, digest: &str) -> Result<()> {
+    m.db.delete(Table::Images, &ns_key(ns, &dangling_name(digest)))?;
+    Ok(())
 }
 
 /// Docker's short form of an image or container ID: 12 hex digits.

@@ -107,3 +107,32 @@ pub fn remove(p: &Path) {
     }
     let _ = std::fs::remove_file(p);
 }
+
+/// A TCP connection to `localhost:port` inside the network namespace
+/// pinned at `p` (the host's when None): a thread joins the namespace,
+/// connects and exits; the socket stays in the namespace it was made in.
+pub fn connect_tcp(p: Option<&Path>, port: u16) -> std::io::Result<std::net::TcpStream> {
+    let connect = move || -> std::io::Result<std::net::TcpStream> {
+        let addrs = [
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+        ];
+        std::net::TcpStream::connect_timeout(&addrs[0], std::time::Duration::from_secs(10)).or_else(
+            |e| {
+                std::net::TcpStream::connect_timeout(&addrs[1], std::time::Duration::from_secs(10))
+                    .map_err(|_| e)
+            },
+        )
+    };
+    let Some(p) = p else { return connect() };
+    let f = std::fs::File::open(p)?;
+    std::thread::Builder::new()
+        .name("netns-connect".into())
+        .spawn(move || -> std::io::Result<std::net::TcpStream> {
+            // Only this thread joins the namespace, and it exits next.
+            nix::sched::setns(&f, CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+            connect()
+        })?
+        .join()
+        .map_err(|_| std::io::Error::other("netns thread panicked"))?
+}

@@ -1,7 +1,7 @@
 //! The OCI spec of a container in a pod: the containers room's spec from
 //! the image and the options Docker users know, then what CRI adds — the
 //! command/args rules, the pod's namespaces and /etc files, mounts with
-//! propagation, the security context and the resources.
+//! propagation, the security context, the resources and host devices.
 
 use std::path::Path;
 
@@ -121,29 +121,10 @@ pub fn generate(
         }
     }
     let r = &c.resources;
-    let res = &mut v["linux"]["resources"];
-    if r.memory_limit > 0 {
-        res["memory"] = json!({"limit": r.memory_limit});
+    for (k, val) in super::resources::oci(r) {
+        v["linux"]["resources"][k] = val;
     }
-    let mut cpu = serde_json::Map::new();
-    if r.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(r.cpu_shares));
-    }
-    if r.cpu_quota > 0 {
-        cpu.insert("quota".into(), json!(r.cpu_quota));
-    }
-    if r.cpu_period > 0 {
-        cpu.insert("period".into(), json!(r.cpu_period));
-    }
-    if !r.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
-    }
-    if !r.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(r.cpuset_mems));
-    }
-    if !cpu.is_empty() {
-        res["cpu"] = Value::Object(cpu);
-    }
+    super::devices::apply(&mut v, &c.devices)?;
     if r.oom_score_adj != 0 {
         v["process"]["oomScoreAdj"] = json!(r.oom_score_adj);
     }

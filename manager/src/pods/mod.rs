@@ -17,13 +17,16 @@
 //! annotations and log path.
 
 mod container_spec;
+pub mod devices;
 mod etc;
 pub mod exec_sync;
 pub mod network;
 pub mod oom;
 pub mod pod_containers;
+pub mod resources;
 mod sandbox;
 mod spec;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

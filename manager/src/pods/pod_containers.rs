@@ -93,6 +93,9 @@ pub struct ContainerConfig {
     pub log_path: String,
     pub security: SecurityContext,
     pub resources: Resources,
+    /// Host devices it gets.
+    #[serde(default)]
+    pub devices: Vec<super::devices::Device>,
 }
 
 /// What CRI knows of a container (table `pod_containers`).

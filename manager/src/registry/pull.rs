@@ -354,6 +354,7 @@ pub async fn pull(
         updated_at: now,
     };
     m.db.put(Table::Images, &key, &rec)?;
+    crate::images::ops::drop_dangling(&m, ns, &rec.target.digest)?;
     let topic = if existing.is_some() {
         "/images/update"
     } else {

@@ -46,6 +46,11 @@ pub async fn push(
     let _gc = m.gc_lock.read().await;
     let img = crate::images::ops::get_one(&m, ns, local)?;
     let dest_name = if remote.is_empty() {
+        if crate::images::ops::is_dangling(&img.name) {
+            return Err(Error::InvalidArgument(format!(
+                "image {local} has no name to push to: tag it first (hull tag {local} NAME)"
+            )));
+        }
         img.name.clone()
     } else {
         crate::images::normalize_name(remote)?

@@ -156,23 +156,12 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
     };
     let mut cfg = serde_json::to_value(&st.config).map_err(encode)?;
     let new = serde_json::to_value(&res).map_err(encode)?;
-    merge(&mut cfg["linux"]["resources"], &new);
+    hull_types::json_merge::merge(&mut cfg["linux"]["resources"], &new);
     if let Ok(spec) = serde_json::from_value(cfg) {
         st.config = spec;
         store.save(&st)?;
     }
     Ok(())
-}
-
-fn merge(dst: &mut Value, src: &Value) {
-    match (dst, src) {
-        (Value::Object(d), Value::Object(s)) => {
-            for (k, v) in s {
-                merge(d.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (d, s) => *d = s.clone(),
-    }
 }
 
 #[cfg(test)]

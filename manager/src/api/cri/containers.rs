@@ -79,6 +79,22 @@ fn resources(r: v1::LinuxContainerResources) -> Resources {
     }
 }
 
+fn cri_resources(r: &Resources) -> v1::ContainerResources {
+    v1::ContainerResources {
+        linux: Some(v1::LinuxContainerResources {
+            cpu_period: r.cpu_period,
+            cpu_quota: r.cpu_quota,
+            cpu_shares: r.cpu_shares,
+            memory_limit_in_bytes: r.memory_limit,
+            oom_score_adj: r.oom_score_adj,
+            cpuset_cpus: r.cpuset_cpus.clone(),
+            cpuset_mems: r.cpuset_mems.clone(),
+            ..Default::default()
+        }),
+        windows: None,
+    }
+}
+
 fn mount(m: v1::Mount) -> Mount {
     Mount {
         container_path: m.container_path,
@@ -116,11 +132,6 @@ fn container_config(c: v1::ContainerConfig, image: String) -> Result<ContainerCo
         .metadata
         .ok_or_else(|| Status::invalid_argument("container config has no metadata"))?;
     let linux = c.linux.unwrap_or_default();
-    if !c.devices.is_empty() {
-        return Err(Status::unimplemented(
-            "devices in CRI containers are not supported yet",
-        ));
-    }
     Ok(ContainerConfig {
         name: md.name,
         attempt: md.attempt,
@@ -139,6 +150,15 @@ fn container_config(c: v1::ContainerConfig, image: String) -> Result<ContainerCo
         log_path: c.log_path,
         security: security(linux.security_context.unwrap_or_default())?,
         resources: resources(linux.resources.unwrap_or_default()),
+        devices: c
+            .devices
+            .into_iter()
+            .map(|d| pods::devices::Device {
+                host_path: d.host_path,
+                container_path: d.container_path,
+                permissions: d.permissions,
+            })
+            .collect(),
     })
 }
 
@@ -312,7 +332,7 @@ pub(super) async fn container_status(
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        resources: None,
+        resources: Some(cri_resources(&c.resources)),
         image_id: rec.image_ref.clone(),
         user: None,
     };
@@ -323,10 +343,17 @@ pub(super) async fn container_status(
 }
 
 pub(super) async fn update_container_resources(
-    _cri: &Cri,
-    _req: Request<v1::UpdateContainerResourcesRequest>,
+    cri: &Cri,
+    req: Request<v1::UpdateContainerResourcesRequest>,
 ) -> Result<Response<v1::UpdateContainerResourcesResponse>, Status> {
-    unimplemented("UpdateContainerResources")
+    let r = req.into_inner();
+    let linux = r
+        .linux
+        .ok_or_else(|| Status::invalid_argument("no Linux resources given"))?;
+    let new = resources(linux);
+    cri.blocking(move |m| pods::resources::update(&m, NAMESPACE, &r.container_id, &new))
+        .await?;
+    Ok(Response::new(v1::UpdateContainerResourcesResponse {}))
 }
 
 pub(super) async fn reopen_container_log(
@@ -355,34 +382,6 @@ pub(super) async fn exec_sync(
         stderr: out.stderr,
         exit_code: out.exit_code,
     }))
-}
-
-pub(super) async fn exec(
-    _cri: &Cri,
-    _req: Request<v1::ExecRequest>,
-) -> Result<Response<v1::ExecResponse>, Status> {
-    unimplemented("Exec")
-}
-
-pub(super) async fn attach(
-    _cri: &Cri,
-    _req: Request<v1::AttachRequest>,
-) -> Result<Response<v1::AttachResponse>, Status> {
-    unimplemented("Attach")
-}
-
-pub(super) async fn container_stats(
-    _cri: &Cri,
-    _req: Request<v1::ContainerStatsRequest>,
-) -> Result<Response<v1::ContainerStatsResponse>, Status> {
-    unimplemented("ContainerStats")
-}
-
-pub(super) async fn list_container_stats(
-    _cri: &Cri,
-    _req: Request<v1::ListContainerStatsRequest>,
-) -> Result<Response<v1::ListContainerStatsResponse>, Status> {
-    unimplemented("ListContainerStats")
 }
 
 pub(super) async fn checkpoint_container(

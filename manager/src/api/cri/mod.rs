@@ -6,8 +6,9 @@
 //!
 //! `runtime_service` routes each RuntimeService RPC to the file of its
 //! concept: `runtime_info` (version, status, config), `pods` (sandboxes),
-//! `containers` (containers in pods); `images` is the ImageService, and
-//! `image_lookup` finds the image a CRI ImageSpec names.
+//! `containers` (containers in pods), `stats` (their usage); `images` is the ImageService, and
+//! `image_lookup` finds the image a CRI ImageSpec names; `streaming` is
+//! the HTTP server behind Exec, Attach and PortForward.
 
 mod containers;
 mod image_lookup;
@@ -15,6 +16,8 @@ mod images;
 mod pods;
 mod runtime_info;
 mod runtime_service;
+mod stats;
+pub mod streaming;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -35,6 +38,8 @@ pub struct CriState {
     pub pod_cidr: Mutex<String>,
     /// Where CNI network configs are looked for.
     pub cni_conf_dir: PathBuf,
+    /// The streaming server, once it listens.
+    pub streaming: std::sync::OnceLock<Arc<streaming::StreamServer>>,
 }
 
 /// Both CRI services over one manager.
@@ -52,6 +57,7 @@ impl Cri {
             state: Arc::new(CriState {
                 pod_cidr: Mutex::new(String::new()),
                 cni_conf_dir,
+                streaming: Default::default(),
             }),
         }
     }
@@ -83,7 +89,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     crate::pods::oom::watch(m.clone());
-    let cri = Cri::new(m);
+    let cri = Cri::new(m.clone());
+    let (address, port) = m.cfg.cri.stream_address();
+    match streaming::start(m, &address, port).await {
+        Ok(s) => {
+            let _ = cri.state.streaming.set(s);
+        }
+        Err(e) => tracing::error!(
+            "CRI streaming server on {address}:{port}: {e}; Exec, Attach and PortForward are unavailable"
+        ),
+    }
     tonic::transport::Server::builder()
         .add_service(v1::runtime_service_server::RuntimeServiceServer::new(
             cri.clone(),

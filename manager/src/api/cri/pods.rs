@@ -244,20 +244,6 @@ pub(super) async fn list_pod_sandbox(
     Ok(Response::new(v1::ListPodSandboxResponse { items }))
 }
 
-pub(super) async fn pod_sandbox_stats(
-    _cri: &Cri,
-    _req: Request<v1::PodSandboxStatsRequest>,
-) -> Result<Response<v1::PodSandboxStatsResponse>, Status> {
-    unimplemented("PodSandboxStats")
-}
-
-pub(super) async fn list_pod_sandbox_stats(
-    _cri: &Cri,
-    _req: Request<v1::ListPodSandboxStatsRequest>,
-) -> Result<Response<v1::ListPodSandboxStatsResponse>, Status> {
-    unimplemented("ListPodSandboxStats")
-}
-
 pub(super) async fn list_metric_descriptors(
     _cri: &Cri,
     _req: Request<v1::ListMetricDescriptorsRequest>,
@@ -270,11 +256,4 @@ pub(super) async fn list_pod_sandbox_metrics(
     _req: Request<v1::ListPodSandboxMetricsRequest>,
 ) -> Result<Response<v1::ListPodSandboxMetricsResponse>, Status> {
     unimplemented("ListPodSandboxMetrics")
-}
-
-pub(super) async fn port_forward(
-    _cri: &Cri,
-    _req: Request<v1::PortForwardRequest>,
-) -> Result<Response<v1::PortForwardResponse>, Status> {
-    unimplemented("PortForward")
 }

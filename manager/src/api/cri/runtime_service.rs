@@ -3,7 +3,7 @@
 use hull_cri_api::v1;
 use tonic::{Request, Response, Status};
 
-use super::{containers, pods, runtime_info, Cri};
+use super::{containers, pods, runtime_info, stats, streaming, Cri};
 
 #[tonic::async_trait]
 impl v1::runtime_service_server::RuntimeService for Cri {
@@ -76,14 +76,14 @@ impl v1::runtime_service_server::RuntimeService for Cri {
         &self,
         req: Request<v1::PodSandboxStatsRequest>,
     ) -> Result<Response<v1::PodSandboxStatsResponse>, Status> {
-        pods::pod_sandbox_stats(self, req).await
+        stats::pod_sandbox_stats(self, req).await
     }
 
     async fn list_pod_sandbox_stats(
         &self,
         req: Request<v1::ListPodSandboxStatsRequest>,
     ) -> Result<Response<v1::ListPodSandboxStatsResponse>, Status> {
-        pods::list_pod_sandbox_stats(self, req).await
+        stats::list_pod_sandbox_stats(self, req).await
     }
 
     async fn list_metric_descriptors(
@@ -104,7 +104,7 @@ impl v1::runtime_service_server::RuntimeService for Cri {
         &self,
         req: Request<v1::PortForwardRequest>,
     ) -> Result<Response<v1::PortForwardResponse>, Status> {
-        pods::port_forward(self, req).await
+        streaming::rpc::port_forward(self, req).await
     }
 
     async fn create_container(
@@ -174,28 +174,28 @@ impl v1::runtime_service_server::RuntimeService for Cri {
         &self,
         req: Request<v1::ExecRequest>,
     ) -> Result<Response<v1::ExecResponse>, Status> {
-        containers::exec(self, req).await
+        streaming::rpc::exec(self, req).await
     }
 
     async fn attach(
         &self,
         req: Request<v1::AttachRequest>,
     ) -> Result<Response<v1::AttachResponse>, Status> {
-        containers::attach(self, req).await
+        streaming::rpc::attach(self, req).await
     }
 
     async fn container_stats(
         &self,
         req: Request<v1::ContainerStatsRequest>,
     ) -> Result<Response<v1::ContainerStatsResponse>, Status> {
-        containers::container_stats(self, req).await
+        stats::container_stats_rpc(self, req).await
     }
 
     async fn list_container_stats(
         &self,
         req: Request<v1::ListContainerStatsRequest>,
     ) -> Result<Response<v1::ListContainerStatsResponse>, Status> {
-        containers::list_container_stats(self, req).await
+        stats::list_container_stats(self, req).await
     }
 
     async fn checkpoint_container(
