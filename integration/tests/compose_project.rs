@@ -53,7 +53,8 @@ fn foreground_up_prefixes_output_and_returns_when_all_exited() {
     command: [\"sh\", \"-c\", \"echo one; echo two >&2; exit 3\"]
   longer:
     image: {image}
-    command: [\"sh\", \"-c\", \"sleep 0.3; echo three\"]
+    command: [\"sh\", \"-c\", \"sleep 2; echo three\"]
+    init: true
 "
     ));
     let out = compose_ok(&h, dir.path(), &["up"]);

@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use hull_proto::v1 as pb;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -28,18 +29,19 @@ pub struct Attach {
 /// A container that exited: (name, service, exit code).
 type Exited = (String, String, i32);
 
-/// Follow `containers` (in start order) from `since_nanos`; the exit code
-/// of `up`.
+/// Follow the containers of `waves` (groups that started together, in
+/// start order) from `since_nanos`; the exit code of `up`.
 pub async fn follow(
     conn: &Conn,
-    containers: &[pb::Container],
+    waves: &[Vec<pb::Container>],
     since_nanos: i64,
     opts: &Attach,
 ) -> anyhow::Result<i32> {
+    let containers: Vec<&pb::Container> = waves.iter().flatten().collect();
     let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0) + 1;
     let mut pumps = Vec::new();
     let (tx, mut rx) = mpsc::channel::<Exited>(containers.len().max(1));
-    for c in containers {
+    for c in &containers {
         let s = conn
             .tasks()
             .logs(conn.req(pb::LogsRequest {
@@ -75,31 +77,42 @@ pub async fn follow(
     let mut remaining = containers.len();
     let mut code = 0;
     let mut interrupted = false;
-    while remaining > 0 {
+    let mut aborted = false;
+    let from = |service: &str| opts.exit_code_from.as_deref() == Some(service);
+    while remaining > 0 && !aborted && !interrupted {
         tokio::select! {
             exited = rx.recv() => {
                 let Some((name, service, c)) = exited else { break };
                 remaining -= 1;
                 println!("{name} exited with code {c}");
-                if opts.exit_code_from.as_deref() == Some(service.as_str()) {
+                if from(&service) || (opts.abort_on_exit && opts.exit_code_from.is_none()) {
                     code = c;
                 }
-                if opts.abort_on_exit {
-                    if opts.exit_code_from.is_none() {
-                        code = c;
-                    }
-                    eprintln!("Aborting on container exit...");
-                    stop_all(conn, containers, &mut sigint, &mut sigterm).await;
-                    break;
-                }
+                aborted = opts.abort_on_exit;
             }
             _ = sigint.recv() => { interrupted = true; }
             _ = sigterm.recv() => { interrupted = true; }
         }
-        if interrupted {
+    }
+    if aborted || interrupted {
+        if aborted {
+            eprintln!("Aborting on container exit...");
+        } else {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            stop_all(conn, containers, &mut sigint, &mut sigterm).await;
-            break;
+        }
+        stop_all(conn, waves, &mut sigint, &mut sigterm).await;
+        // The others' exits, now that they are stopped: `--exit-code-from`
+        // takes its service's code even when another one ended the run.
+        while remaining > 0 {
+            let next = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+            let Ok(Some((name, service, c))) = next else {
+                break;
+            };
+            remaining -= 1;
+            println!("{name} exited with code {c}");
+            if from(&service) {
+                code = c;
+            }
         }
     }
     // The streams end once their containers are gone; what is still in
@@ -118,21 +131,24 @@ pub async fn follow(
     Ok(code)
 }
 
-/// Stop the containers, dependents first (the reverse of `containers`);
-/// another signal meanwhile kills what is left.
+/// Stop the containers wave by wave from the last (dependents first), a
+/// wave's in parallel; another signal meanwhile kills what is left.
 async fn stop_all(
     conn: &Conn,
-    containers: &[pb::Container],
+    waves: &[Vec<pb::Container>],
     sigint: &mut tokio::signal::unix::Signal,
     sigterm: &mut tokio::signal::unix::Signal,
 ) {
     let graceful = async {
-        for c in containers.iter().rev() {
-            eprintln!(" Container {}  Stopping", c.name);
-            match stop(conn, &c.id, None).await {
-                Ok(()) => eprintln!(" Container {}  Stopped", c.name),
-                Err(e) => eprintln!("warning: container {}: {e}", c.name),
-            }
+        for wave in waves.iter().rev() {
+            join_all(wave.iter().map(|c| async move {
+                eprintln!(" Container {}  Stopping", c.name);
+                match stop(conn, &c.id, None).await {
+                    Ok(()) => eprintln!(" Container {}  Stopped", c.name),
+                    Err(e) => eprintln!("warning: container {}: {e}", c.name),
+                }
+            }))
+            .await;
         }
     };
     tokio::select! {
@@ -141,10 +157,11 @@ async fn stop_all(
         _ = sigterm.recv() => {}
     }
     eprintln!("Killing...");
-    for c in containers.iter().rev() {
+    join_all(waves.iter().flatten().map(|c| async move {
         let _ = stop(conn, &c.id, Some(0)).await;
         eprintln!(" Container {}  Killed", c.name);
-    }
+    }))
+    .await;
 }
 
 /// Copy a log stream to stdout a line at a time, each line prefixed.

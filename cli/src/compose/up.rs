@@ -93,16 +93,24 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
         return Ok(());
     }
     let mut containers = project::containers(conn, &p.name).await?;
-    containers.retain(|c| {
-        label(c, labels::ONEOFF) != "True" && order.iter().any(|s| s == label(c, labels::SERVICE))
-    });
-    let rank = |c: &pb::Container| order.iter().position(|s| s == label(c, labels::SERVICE));
-    containers.sort_by_key(|c| (rank(c), c.name.clone()));
+    containers.retain(|c| label(c, labels::ONEOFF) != "True");
+    containers.sort_by(|x, y| x.name.cmp(&y.name));
+    let waves: Vec<Vec<pb::Container>> = p
+        .start_waves(&order)
+        .iter()
+        .map(|wave| {
+            containers
+                .iter()
+                .filter(|c| wave.iter().any(|s| s == label(c, labels::SERVICE)))
+                .cloned()
+                .collect()
+        })
+        .collect();
     let opts = Attach {
         abort_on_exit: a.abort_on_container_exit || a.exit_code_from.is_some(),
         exit_code_from: a.exit_code_from.clone(),
     };
-    match attached::follow(conn, &containers, since, &opts).await? {
+    match attached::follow(conn, &waves, since, &opts).await? {
         0 => Ok(()),
         code => Err(Exit(code).into()),
     }
