@@ -261,7 +261,8 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
 }
 
 /// The credentials `hull login` stored, for the images the build pulls.
-fn registry_auths() -> anyhow::Result<std::collections::HashMap<String, pb::RegistryAuth>> {
+pub(crate) fn registry_auths() -> anyhow::Result<std::collections::HashMap<String, pb::RegistryAuth>>
+{
     Ok(crate::dockerconfig::all()?
         .into_iter()
         .map(|(host, username, password)| {

@@ -202,6 +202,8 @@ pub fn options(
         labels: image_labels,
         network,
         source_date_epoch: flags::source_date_epoch(env)?,
+        // FROM images of private registries, as `hull build` sends them.
+        registry_auths: crate::build::registry_auths()?,
         ..Default::default()
     };
     Ok((options, warnings))
