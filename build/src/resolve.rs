@@ -36,6 +36,10 @@ pub struct BuildContext {
     /// Values known without an ARG in global scope, such as `TARGETPLATFORM`
     /// or `BUILDPLATFORM`; a stage sees them after `ARG NAME`.
     pub automatic_args: BTreeMap<String, String>,
+    /// The ENV (`KEY=value` entries) of each base image, by the name its
+    /// FROM gives after substitution: a stage's variables start from its
+    /// base's environment, as in Docker (`ENV PATH=/x:$PATH`).
+    pub base_env: BTreeMap<String, Vec<String>>,
 }
 
 /// The Dockerfile with variables substituted.
@@ -60,6 +64,11 @@ struct Scope<'a> {
     global: BTreeMap<String, Option<String>>,
     /// The current stage's ARGs and ENVs; None before the first FROM.
     stage: Option<StageVars>,
+    /// The current stage's name, if it has one.
+    stage_name: Option<String>,
+    /// The environment each named stage ended with (a later FROM of it
+    /// starts from there).
+    stage_envs: BTreeMap<String, BTreeMap<String, String>>,
     consumed: BTreeSet<String>,
 }
 
@@ -101,7 +110,16 @@ impl Scope<'_> {
                     .as_deref()
                     .map(|p| self.expand_global(p))
                     .transpose()?;
-                self.stage = Some(StageVars::default());
+                self.end_stage();
+                let env = match self.stage_envs.get(&f.image.to_ascii_lowercase()) {
+                    Some(env) => env.clone(),
+                    None => env_map(self.ctx.base_env.get(&f.image).map(Vec::as_slice)),
+                };
+                self.stage = Some(StageVars {
+                    args: BTreeMap::new(),
+                    env,
+                });
+                self.stage_name = f.name.clone();
                 Instruction::From(f)
             }
             Instruction::Arg(decls) => Instruction::Arg(self.args(decls)?),
@@ -143,6 +161,13 @@ impl Scope<'_> {
             // when it runs it ([`resolve_triggers`]).
             other => other.clone(),
         })
+    }
+
+    /// Remembers the environment a named stage ends with.
+    fn end_stage(&mut self) {
+        if let (Some(name), Some(stage)) = (self.stage_name.take(), &self.stage) {
+            self.stage_envs.insert(name, stage.env.clone());
+        }
     }
 
     fn each(&self, words: &[String]) -> std::result::Result<Vec<String>, ErrorKind> {
@@ -231,6 +256,8 @@ pub fn resolve(parsed: &Parsed, ctx: &BuildContext) -> Result<Resolved> {
         escape: parsed.directives.escape,
         global: BTreeMap::new(),
         stage: None,
+        stage_name: None,
+        stage_envs: BTreeMap::new(),
         consumed: BTreeSet::new(),
     };
     let mut instructions = Vec::with_capacity(parsed.instructions.len());
@@ -267,19 +294,16 @@ pub fn resolve_triggers(
     ctx: &BuildContext,
     escape: char,
 ) -> Result<Vec<Located>> {
-    let env = image_env
-        .iter()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     let mut scope = Scope {
         ctx,
         escape,
         global: BTreeMap::new(),
         stage: Some(StageVars {
             args: BTreeMap::new(),
-            env,
+            env: env_map(Some(image_env)),
         }),
+        stage_name: None,
+        stage_envs: BTreeMap::new(),
         consumed: BTreeSet::new(),
     };
     triggers
@@ -293,6 +317,17 @@ pub fn resolve_triggers(
                 instruction,
             })
         })
+        .collect()
+}
+
+/// An image config's `KEY=value` entries as a map (entries without `=`
+/// are skipped, as Docker does).
+fn env_map(entries: Option<&[String]>) -> BTreeMap<String, String> {
+    entries
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 

@@ -8,8 +8,36 @@ fn run(text: &str, args: &[(&str, &str)]) -> Result<Resolved> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         automatic_args: BTreeMap::from([("TARGETARCH".to_string(), "arm64".to_string())]),
+        base_env: BTreeMap::from([(
+            "base".to_string(),
+            vec!["PATH=/usr/bin:/bin".to_string(), "HOME=/root".to_string()],
+        )]),
     };
     resolve(&crate::parse(text).unwrap(), &ctx)
+}
+
+#[test]
+fn a_stage_starts_from_its_base_images_env_and_a_named_stage_from_where_it_ended() {
+    let r = run(
+        "FROM base AS one\nENV PATH=/opt/bin:$PATH\nWORKDIR $HOME/src\nFROM one\nWORKDIR ${PATH}\nFROM other\nWORKDIR /x$HOME\n",
+        &[],
+    )
+    .unwrap();
+    let got = ins(&r);
+    assert_eq!(
+        got[1],
+        Instruction::Env(vec![KeyValue {
+            key: "PATH".into(),
+            value: "/opt/bin:/usr/bin:/bin".into()
+        }])
+    );
+    assert_eq!(got[2], Instruction::Workdir("/root/src".into()));
+    assert_eq!(
+        got[4],
+        Instruction::Workdir("/opt/bin:/usr/bin:/bin".into())
+    );
+    // An image the context knows nothing of brings no variables.
+    assert_eq!(got[6], Instruction::Workdir("/x".into()));
 }
 
 fn ins(r: &Resolved) -> Vec<Instruction> {

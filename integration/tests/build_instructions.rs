@@ -274,3 +274,37 @@ fn onbuild_triggers_are_substituted_in_the_child_and_copy_link_copies_alike() {
     assert_eq!(linked.len(), 1, "{linked:?}");
     assert_eq!(linked, tree(&root.join("plain")));
 }
+
+#[test]
+fn a_stage_substitutes_with_its_base_images_env() {
+    require_root!();
+    let env = BuildEnv::start();
+    let parent = Ctx::new(&format!(
+        "FROM {}\nENV PATH=/usr/sbin:/usr/bin:/bin APPDIR=/srv/base-app\n",
+        env.base
+    ));
+    env.build_ok(parent.path(), &["-t", "baseenv/parent:1"]);
+    let parent_path = "/usr/sbin:/usr/bin:/bin";
+    // As Docker: the base's ENV is there for substitution (`$PATH` is the
+    // base's PATH, not empty), and a stage built on a named stage starts
+    // from the environment that stage ended with.
+    let child = Ctx::new(
+        "FROM baseenv/parent:1 AS first\nENV PATH=/opt/tools:$PATH\nWORKDIR $APPDIR/work\nFROM first\nENV MARK=${APPDIR}-second\n",
+    );
+    let tag = "baseenv/child:1";
+    env.build_ok(child.path(), &["-t", tag]);
+    let c = config(&env.h, tag);
+    assert_eq!(c["WorkingDir"], "/srv/base-app/work", "{c}");
+    let env_list: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let want_path = format!("PATH=/opt/tools:{parent_path}");
+    assert!(env_list.contains(&want_path.as_str()), "{env_list:?}");
+    assert!(
+        env_list.contains(&"MARK=/srv/base-app-second"),
+        "{env_list:?}"
+    );
+}

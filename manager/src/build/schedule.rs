@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+use hull_dockerfile::stages::Base;
 use hull_dockerfile::{BuildContext, Dockerfile};
 
 use super::context;
@@ -26,8 +27,9 @@ pub struct Shared {
     /// Finished stages by index: their state, or None when they failed.
     built: Mutex<HashMap<usize, Option<StageState>>>,
     finished: Condvar,
-    /// Held while a stage finds or pulls its base image.
-    pub bases: Mutex<()>,
+    /// Base images by name, as the first stage naming one found or pulled
+    /// it (held while a stage finds or pulls, so each is pulled once).
+    pub bases: Mutex<HashMap<String, super::stage::BaseImage>>,
     first_error: Mutex<Option<Error>>,
 }
 
@@ -128,16 +130,34 @@ impl Builder {
             ("BUILDOS".to_string(), p.os.clone()),
             ("BUILDARCH".to_string(), p.architecture.clone()),
         ]);
-        let bctx = BuildContext {
+        let mut bctx = BuildContext {
             build_args: self.opts.build_args.clone(),
             automatic_args,
+            base_env: BTreeMap::new(),
         };
-        let df =
-            Dockerfile::load(&text, &bctx).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let stages = &df.stages;
-        let plan = stages
+        let load = |bctx: &BuildContext| {
+            Dockerfile::load(&text, bctx).map_err(|e| Error::InvalidArgument(e.to_string()))
+        };
+        let mut df = load(&bctx)?;
+        let plan = df
+            .stages
             .plan(self.opts.target.as_deref())
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        // A stage's variables start from its base image's ENV: the bases
+        // are found (or pulled) first, then the Dockerfile is substituted
+        // again knowing them. A base that fails here fails in its stage,
+        // with the FROM's line.
+        for i in &plan {
+            if let Base::Image(name) = &df.stages.stages[*i].base {
+                if let Ok((img, _, _)) = self.base_image(name) {
+                    bctx.base_env.insert(name.clone(), img.env());
+                }
+            }
+        }
+        if !bctx.base_env.is_empty() {
+            df = load(&bctx)?;
+        }
+        let stages = &df.stages;
         let needs = plan
             .iter()
             .map(|&i| {

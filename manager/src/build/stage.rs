@@ -24,6 +24,10 @@ use crate::manager::Manager;
 
 /// A stage being built: its image, the cache key of its last step, its
 /// ARG values.
+/// A base image as a build uses it: the image, its cache key, and whether
+/// this build pulled it.
+pub(super) type BaseImage = (Image, String, bool);
+
 #[derive(Clone)]
 pub(super) struct StageState {
     pub img: Image,
@@ -187,6 +191,7 @@ impl Builder {
             let ctx = hull_dockerfile::BuildContext {
                 build_args: self.opts.build_args.clone(),
                 automatic_args: BTreeMap::new(),
+                base_env: BTreeMap::new(),
             };
             let env = state.img.env();
             instructions = hull_dockerfile::resolve_triggers(&instructions, &env, &ctx, '\\')
@@ -224,12 +229,16 @@ impl Builder {
         )
     }
 
-    /// FROM an image: the store's, pulled when missing (or `--pull`).
+    /// FROM an image: the store's, pulled when missing (or `--pull`), once
+    /// per build.
     /// Returns the image, its key, and whether it was pulled.
-    pub(super) fn base_image(&self, name: &str) -> Result<(Image, String, bool)> {
+    pub(super) fn base_image(&self, name: &str) -> Result<BaseImage> {
         // One stage at a time finds or pulls: a base two stages name is
         // pulled once.
-        let _one = self.shared.bases.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bases = self.shared.bases.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = bases.get(name) {
+            return Ok(found.clone());
+        }
         let local = if self.opts.pull {
             None
         } else {
@@ -259,6 +268,7 @@ impl Builder {
                 &self.variant_key(),
             ],
         );
+        bases.insert(name.to_string(), (img.clone(), key.clone(), pulled));
         Ok((img, key, pulled))
     }
 
