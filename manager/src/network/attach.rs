@@ -124,9 +124,16 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
 }
 
 fn detach(m: &Manager, ep: &mut Endpoint, idx: usize) {
+    detach_after(m, ep, idx, false);
+}
+
+/// `detach`, where `cni_deleted` says CNI DEL already ran for it.
+fn detach_after(m: &Manager, ep: &mut Endpoint, idx: usize, cni_deleted: bool) {
     let a = ep.attached.remove(idx);
     if a.veth.is_empty() {
-        cni_attach::del(&a, &ep.id, &ep.netns);
+        if !cni_deleted {
+            cni_attach::del(&a, &ep.id, &ep.netns);
+        }
     } else {
         default_bridge::del(&a);
     }
@@ -150,11 +157,36 @@ fn publish_link(m: &Manager, ep: &Endpoint, network_id: &str, network: &str, act
 /// After the task: every interface deleted (CNI DEL), leases released,
 /// port sockets closed, the namespace unmounted and removed. Idempotent.
 pub fn teardown(m: &Manager, ns: &str, id: &str) {
+    // CNI DEL runs plugin processes: outside the lock, so containers that
+    // stop together (compose down) tear down in parallel. DEL is
+    // idempotent, so a teardown racing this one does no harm.
+    let (netns_path, cni): (std::path::PathBuf, Vec<Attachment>) = {
+        let _g = lock();
+        match get_endpoint(m, ns, id) {
+            Ok(Some(ep)) => {
+                let cni = ep.attached.iter().filter(|a| a.veth.is_empty());
+                (ep.netns.clone(), cni.cloned().collect())
+            }
+            _ => return,
+        }
+    };
+    for a in &cni {
+        cni_attach::del(a, id, &netns_path);
+    }
+    let deleted = |a: &Attachment| {
+        a.veth.is_empty()
+            && cni
+                .iter()
+                .any(|d| d.network == a.network && d.ifname == a.ifname)
+    };
     let _g = lock();
     let Ok(Some(mut ep)) = get_endpoint(m, ns, id) else {
         return;
     };
     let had = !ep.attached.is_empty();
+    while let Some(i) = ep.attached.iter().rposition(deleted) {
+        detach_after(m, &mut ep, i, true);
+    }
     teardown_locked(m, &mut ep);
     if let Err(e) = put_endpoint(m, &ep) {
         tracing::warn!(id, "save endpoint: {e}");
