@@ -9,8 +9,6 @@ use hull_compose::Loaded;
 use super::build::{build_service, image_id, image_name, Overrides};
 use crate::client::Conn;
 use crate::containers::msg;
-use hull_proto::v1 as pb;
-use tokio_stream::StreamExt;
 
 /// When `up` builds the image of a service with `build:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,51 +99,26 @@ pub async fn images(
             PullPolicy::Never if !present => bail!(
                 "service {service:?}: image {image} is missing and pull_policy: never forbids pulling it"
             ),
+            _ if present => {}
             _ => pull_missing(conn, service, &image).await?,
         }
     }
     Ok(())
 }
 
-/// Pull the image when hulld does not have it; the error names the service
-/// and the image.
-pub async fn pull_missing(conn: &Conn, service: &str, image: &str) -> anyhow::Result<()> {
-    let got = conn
-        .images()
-        .get(conn.req(pb::GetImageRequest {
-            name: image.to_string(),
-            platform: None,
-        }))
-        .await;
-    match got {
-        Ok(_) => return Ok(()),
-        Err(e) if e.code() == tonic::Code::NotFound => {}
-        Err(e) => bail!("service {service:?}: image {image}: {}", msg(&e)),
-    }
+/// Pull an image hulld does not have (`images` checked that); the error
+/// names the service and the image.
+async fn pull_missing(conn: &Conn, service: &str, image: &str) -> anyhow::Result<()> {
     eprintln!(" {service} Pulling");
-    // hulld's message names the image most of the time: once is enough.
-    let fail = |e: tonic::Status| {
+    super::transfer::pull_one(conn, image).await.map_err(|e| {
+        // hulld's message names the image most of the time: once is enough.
         let m = msg(&e);
         if m.contains(image) {
             anyhow::anyhow!("service {service:?}: pull: {m}")
         } else {
             anyhow::anyhow!("service {service:?}: pull image {image}: {m}")
         }
-    };
-    let mut s = conn
-        .transfer()
-        .pull(conn.req(pb::PullRequest {
-            reference: image.to_string(),
-            platform: None,
-            auth: crate::login::auth_for(image),
-            no_unpack: false,
-        }))
-        .await
-        .map_err(fail)?
-        .into_inner();
-    while let Some(p) = s.next().await {
-        p.map_err(fail)?;
-    }
+    })?;
     eprintln!(" {service} Pulled");
     Ok(())
 }
