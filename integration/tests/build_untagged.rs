@@ -137,3 +137,52 @@ fn an_untagged_image_is_removed_by_id_and_by_prune() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("0123456789ab"), "{}", stderr(&out));
 }
+
+/// A tag moved to a new build leaves the image it named as `<none>`, as
+/// Docker does, unless another name still holds it; prune removes it.
+#[test]
+fn a_moved_tag_leaves_the_old_image_unnamed() {
+    require_root!();
+    let env = BuildEnv::start();
+    let ctx = Ctx::new(&format!("FROM {}\nRUN echo one > /v\n", env.base));
+    let one = env.build_ok(ctx.path(), &["-t", "moved/app:1"]).id;
+    ctx.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo two > /v\n", env.base),
+    );
+    let two = env.build_ok(ctx.path(), &["-t", "moved/app:1"]).id;
+    assert_ne!(one, two);
+    assert_eq!(
+        rows_of(&env, &one),
+        [("<none>".to_string(), "<none>".to_string())]
+    );
+    assert_eq!(
+        rows_of(&env, &two),
+        [("moved/app".to_string(), "1".to_string())]
+    );
+    assert_eq!(env.h.inspect(&one)["RepoTags"], serde_json::json!([]));
+
+    // Held by a second name, the old image keeps that name only.
+    env.h.hull_ok(&["tag", "moved/app:1", "moved/keep:1"]);
+    ctx.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo three > /v\n", env.base),
+    );
+    let three = env.build_ok(ctx.path(), &["-t", "moved/app:1"]).id;
+    assert_eq!(
+        rows_of(&env, &two),
+        [("moved/keep".to_string(), "1".to_string())]
+    );
+
+    // `hull tag` moving a name does the same.
+    env.h.hull_ok(&["tag", &two, "moved/app:1"]);
+    assert_eq!(
+        rows_of(&env, &three),
+        [("<none>".to_string(), "<none>".to_string())]
+    );
+    env.h.hull_ok(&["image", "prune", "-f"]);
+    assert!(rows_of(&env, &one).is_empty());
+    assert!(rows_of(&env, &three).is_empty());
+    assert!(!env.h.hull(&["image", "inspect", &one]).status.success());
+    env.h.hull_ok(&["rmi", "moved/app:1", "moved/keep:1"]);
+}

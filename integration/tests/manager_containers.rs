@@ -405,3 +405,33 @@ fn bad_input_unknown_image_and_flags_leave_nothing() {
     }
     assert_eq!(h.hull_ok(&["ps", "-a", "-q"]), "");
 }
+
+/// An exec running when the container's main process exits ends with the
+/// kill of the container's processes (137), not with a lost task ("exec
+/// wait: container … not found"); repeated, as the race was narrow.
+#[test]
+fn exec_ends_when_the_container_exits_under_it() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    for round in 0..4 {
+        let name = format!("execdie{round}");
+        h.hull_ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            &image,
+            "sh",
+            "-c",
+            "while [ ! -e /stop ]; do sleep 0.02; done",
+        ]);
+        // The exec makes the main process exit, then outlives it.
+        let o = h.hull(&["exec", &name, "sh", "-c", "touch /stop; exec sleep 30"]);
+        assert_eq!(code(&o), 137, "round {round}: stderr: {}", stderr(&o));
+        assert!(!stderr(&o).contains("not found"), "{}", stderr(&o));
+        assert_eq!(h.hull_ok(&["wait", &name]).trim(), "0");
+        h.hull_ok(&["rm", &name]);
+    }
+}

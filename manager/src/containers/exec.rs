@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use containerd_shim_protos::api;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
 
+use super::exec_gate;
 use super::shim::{call, ctx, Live};
 use crate::error::Result;
+use crate::metadata::ns_key;
 
 /// An exec'd process: its output files in the bundle.
 pub struct ExecProc {
@@ -77,8 +79,14 @@ pub fn kill(live: &Live, p: &ExecProc, signal: u32) -> Result<()> {
     call("exec kill", live.client.kill(ctx(), &req)).map(|_| ())
 }
 
-/// Forget an exec'd process in the shim; remove its output files.
+/// Forget an exec'd process in the shim; remove its output files. Every
+/// exec `start_io` started ends here (the task's clean-up waits for it).
 pub fn delete(live: &Live, p: &ExecProc) {
+    forget(live, p);
+    exec_gate::leave(&ns_key(&live.ns, &live.id));
+}
+
+fn forget(live: &Live, p: &ExecProc) {
     let mut req = api::DeleteRequest::new();
     req.id = live.id.clone();
     req.exec_id = p.exec_id.clone();
@@ -108,7 +116,14 @@ pub fn start_io(
     }
     req.terminal = tty;
     req.spec = Some(spec).into();
-    call("exec", live.client.exec(ctx(), &req))?;
+    let key = ns_key(&live.ns, &live.id);
+    // In flight from before the Exec call: the task's clean-up, should its
+    // init exit now, waits for this exec's exit before deleting the task.
+    exec_gate::enter(&key);
+    if let Err(e) = call("exec", live.client.exec(ctx(), &req)) {
+        exec_gate::leave(&key);
+        return Err(e);
+    }
     let mut sreq = api::StartRequest::new();
     sreq.id = live.id.clone();
     sreq.exec_id = p.exec_id.clone();

@@ -12,6 +12,7 @@ pub mod copy;
 mod create;
 pub mod cri_log;
 pub mod exec;
+mod exec_gate;
 pub mod files;
 pub mod health;
 mod kernel_opts;

@@ -452,9 +452,10 @@ async fn wait_exit(live: &Live) -> Exit {
 fn after_exit(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>, exit: Exit) {
     tracing::debug!(id = %live.id, code = exit.code, "task exited");
     let bundle = super::bundle_dir(&m, &live.ns, &live.id);
+    let key = ns_key(&live.ns, &live.id);
+    drain_execs(&live, &key);
     let mut dreq = api::DeleteRequest::new();
     dreq.id = live.id.clone();
-    let key = ns_key(&live.ns, &live.id);
     match call("delete task", live.client.delete(ctx(), &dreq)) {
         // The shim ends once its last events are out; nobody waits for
         // that but a new task or the removal of this container.
@@ -500,6 +501,23 @@ fn after_exit(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>,
         Err(e) => tracing::warn!(id = %live.id, "record exit: {e}"),
     }
 }
+
+/// Before the task is deleted: the exit of every exec in flight collected
+/// (an exec waited for after the delete finds no task). Execs that outlive
+/// the init (a pid namespace shared with the host or another container)
+/// are killed first, as the delete would kill them.
+fn drain_execs(live: &Live, key: &str) {
+    if !super::exec_gate::busy(key) {
+        return;
+    }
+    let _ = kill(live, libc::SIGKILL as u32, true);
+    if !super::exec_gate::wait_drained(key, EXEC_DRAIN) {
+        tracing::warn!(id = %live.id, "execs still running {EXEC_DRAIN:?} after the task exited");
+    }
+}
+
+/// How long the clean-up after a task waits for its execs' exits.
+const EXEC_DRAIN: Duration = Duration::from_secs(5);
 
 pub fn pause(m: &Manager, live: &Live, paused: bool) -> Result<()> {
     if paused {

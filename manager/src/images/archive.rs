@@ -183,6 +183,7 @@ fn record(m: &Manager, ns: &str, name: &str, target: Descriptor) -> Result<Image
         serde_json::json!({"name": name, "digest": rec.target.digest}),
     );
     ops::drop_dangling(m, ns, &rec.target.digest)?;
+    ops::keep_replaced(m, ns, existing.as_ref(), &rec.target.digest)?;
     Ok(rec)
 }
 

@@ -110,8 +110,21 @@ pub fn put_name(
     );
     if !is_dangling(name) {
         drop_dangling(m, ns, &rec.target.digest)?;
+        keep_replaced(m, ns, existed.as_ref(), &rec.target.digest)?;
     }
     Ok(rec)
+}
+
+/// After a name moved from the image `before` to `now` (a rebuild, a tag,
+/// a pull of a newer image): the old image stays, unnamed, when no other
+/// name holds it, as Docker's `<none>:<none>` (until `image prune`).
+pub fn keep_replaced(m: &Manager, ns: &str, before: Option<&ImageRecord>, now: &str) -> Result<()> {
+    match before {
+        Some(b) if b.target.digest != now && !is_dangling(&b.name) => {
+            put_dangling(m, ns, b.target.clone())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Keep `target` in `ns` without a name (a build without `-t`), as

@@ -355,6 +355,7 @@ pub async fn pull(
     };
     m.db.put(Table::Images, &key, &rec)?;
     crate::images::ops::drop_dangling(&m, ns, &rec.target.digest)?;
+    crate::images::ops::keep_replaced(&m, ns, existing.as_ref(), &rec.target.digest)?;
     let topic = if existing.is_some() {
         "/images/update"
     } else {

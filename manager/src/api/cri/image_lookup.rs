@@ -110,6 +110,7 @@ impl CriImage {
         let mut out: Vec<String> = self
             .records
             .iter()
+            .filter(|r| !crate::images::ops::is_dangling(&r.name))
             .map(|r| format!("{}@{}", repository(&r.name), r.target.digest))
             .collect();
         out.sort();
