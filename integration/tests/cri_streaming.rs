@@ -478,3 +478,102 @@ fn attach_writes_to_stdin_with_and_without_a_terminal() {
     assert_eq!(c.wait_exited(&cat).exit_code, 0);
     c.finish(&pod);
 }
+
+/// One forwarded connection over WebSocket (kubelet's port-forward
+/// protocol: port i on channels 2i data and 2i+1 error, each opened by the
+/// port, little-endian): what came back on (data, error), the request
+/// sent on the data channel first.
+fn ws_port_forward(url: &str, query: &str, request: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::Message;
+    let url = format!("{}{query}", url.replacen("http://", "ws://", 1));
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", V4.parse().unwrap());
+    let host = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let sock = std::net::TcpStream::connect(host).unwrap();
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let (mut ws, resp) = tungstenite::client(req, sock).unwrap();
+    assert_eq!(resp.headers()["Sec-WebSocket-Protocol"], V4);
+    ws.send(Message::binary([&[0u8], request].concat()))
+        .unwrap();
+    let mut got: [Vec<u8>; 2] = Default::default();
+    let mut first = [true, true];
+    loop {
+        match ws.read() {
+            Ok(Message::Binary(b)) if !b.is_empty() && b[0] < 2 => {
+                let ch = usize::from(b[0]);
+                let mut data = &b[1..];
+                if first[ch] {
+                    first[ch] = false;
+                    assert!(data.len() >= 2, "no port on channel {ch}");
+                    assert_eq!(u16::from_le_bytes([data[0], data[1]]), 8080, "channel {ch}");
+                    data = &data[2..];
+                }
+                got[ch].extend_from_slice(data);
+            }
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+    let [data, err] = got;
+    (data, err)
+}
+
+#[test]
+fn port_forward_over_websocket() {
+    require_root!();
+    let (mut c, pc, pod) = Cri::with_pod(47, "pfws");
+    let mut cfg = c.container_config("web", &["sh", "-c"]);
+    cfg.args =
+        vec!["echo ws-hello-from-the-pod > /tmp/index.html; exec httpd -f -p 8080 -h /tmp".into()];
+    c.run(&pod, cfg, &pc);
+    let mut url = |port: i32| {
+        let rs = &mut c.rs;
+        c.rt.block_on(rs.port_forward(v1::PortForwardRequest {
+            pod_sandbox_id: pod.clone(),
+            port: vec![port],
+        }))
+        .unwrap()
+        .into_inner()
+        .url
+    };
+    // httpd answers once it listens (a refused try says so on the error
+    // channel, and we retry with a new token); the port from the query.
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let (data, err) = ws_port_forward(
+            &url(8080),
+            "?port=8080",
+            b"GET /index.html HTTP/1.0\r\n\r\n",
+        );
+        let body = String::from_utf8_lossy(&data).into_owned();
+        if body.contains("ws-hello-from-the-pod") {
+            assert!(err.is_empty(), "{}", String::from_utf8_lossy(&err));
+            break;
+        }
+        let e = String::from_utf8_lossy(&err).into_owned();
+        assert!(e.contains("error forwarding port 8080"), "{e}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer: {body:?} {e:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Without a query, the CRI request's port.
+    let (data, _) = ws_port_forward(&url(8080), "", b"GET /index.html HTTP/1.0\r\n\r\n");
+    assert!(String::from_utf8_lossy(&data).contains("ws-hello-from-the-pod"));
+    // A bad port in the query: 400, naming it.
+    let bad = format!("{}?port=0", url(8080)).replacen("http://", "ws://", 1);
+    let e = tungstenite::connect(bad.as_str()).unwrap_err();
+    match e {
+        tungstenite::Error::Http(r) => assert_eq!(r.status(), 400),
+        other => panic!("expected 400, got {other}"),
+    }
+    c.finish(&pod);
+}

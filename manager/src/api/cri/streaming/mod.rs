@@ -11,6 +11,7 @@
 
 mod http;
 mod port_forward;
+mod port_forward_ws;
 mod remote_command;
 pub mod rpc;
 pub mod spdy;

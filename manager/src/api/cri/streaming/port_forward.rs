@@ -38,16 +38,7 @@ fn request_id(s: &SpdyStream, data: bool) -> String {
 
 /// Serve a SPDY port-forward session until the client closes it.
 pub async fn serve_spdy(s: Arc<StreamServer>, r: PortForwardRequest, mut incoming: Incoming) {
-    let (m, id) = (s.m.clone(), r.sandbox_id.clone());
-    let netns = tokio::task::spawn_blocking(move || {
-        crate::pods::find_sandbox(&m, NAMESPACE, &id).map(|sb| sb.netns)
-    })
-    .await;
-    let netns: Result<Option<PathBuf>, String> = match netns {
-        Ok(Ok(n)) => Ok(n),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
+    let netns = sandbox_netns(&s, &r.sandbox_id).await;
     let mut pairs: HashMap<String, Pair> = HashMap::new();
     while let Some(st) = incoming.streams.recv().await {
         let kind = headers::get(&st.headers, "streamtype")
@@ -95,28 +86,55 @@ async fn forward(
     data: SpdyStream,
 ) {
     let fail = |msg: String| fail(&error, &data.writer, msg);
-    let netns = match netns {
-        Ok(n) => n,
-        Err(e) => return fail(format!("pod sandbox {sandbox}: {e}")).await,
-    };
     let Some(p) = port.parse::<u16>().ok().filter(|p| *p > 0) else {
         return fail(format!("invalid port {port:?}")).await;
     };
+    let conn = match dial(&sandbox, netns, p).await {
+        Ok(c) => c,
+        Err(e) => return fail(e).await,
+    };
+    copy_both_ways(conn, data).await;
+    error.close().await;
+}
+
+/// The network namespace of pod `sandbox` (None: the host's), or why not.
+pub(super) async fn sandbox_netns(
+    s: &Arc<StreamServer>,
+    sandbox: &str,
+) -> Result<Option<PathBuf>, String> {
+    let (m, id) = (s.m.clone(), sandbox.to_string());
+    let netns = tokio::task::spawn_blocking(move || {
+        crate::pods::find_sandbox(&m, NAMESPACE, &id).map(|sb| sb.netns)
+    })
+    .await;
+    match netns {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(format!("pod sandbox {sandbox}: {e}")),
+        Err(e) => Err(format!("pod sandbox {sandbox}: {e}")),
+    }
+}
+
+/// A connection to `port` on localhost in the pod's network namespace,
+/// or the error line the client gets.
+pub(super) async fn dial(
+    sandbox: &str,
+    netns: Result<Option<PathBuf>, String>,
+    port: u16,
+) -> Result<tokio::net::TcpStream, String> {
+    let netns = netns?;
     let conn = tokio::task::spawn_blocking(move || {
-        let c = crate::network::netns::connect_tcp(netns.as_deref(), p)?;
+        let c = crate::network::netns::connect_tcp(netns.as_deref(), port)?;
         c.set_nonblocking(true)?;
         tokio::net::TcpStream::from_std(c)
     })
     .await;
-    let conn = match conn {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            return fail(format!("error forwarding port {p} to pod {sandbox}: {e}")).await
-        }
-        Err(e) => return fail(e.to_string()).await,
-    };
-    copy_both_ways(conn, data).await;
-    error.close().await;
+    match conn {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(format!(
+            "error forwarding port {port} to pod {sandbox}: {e}"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Report `msg` on the error stream and end both streams.

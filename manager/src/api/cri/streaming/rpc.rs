@@ -117,6 +117,11 @@ pub async fn port_forward(
     if let Some(p) = r.port.iter().find(|p| !(1..=65535).contains(*p)) {
         return Err(Status::invalid_argument(format!("invalid port {p}")));
     }
+    let ports: Vec<u16> = r
+        .port
+        .iter()
+        .filter_map(|p| u16::try_from(*p).ok())
+        .collect();
     let id = r.pod_sandbox_id;
     let sandbox_id = cri
         .blocking(move |m| {
@@ -130,6 +135,9 @@ pub async fn port_forward(
             Ok(sb.id)
         })
         .await?;
-    let url = url_for(cri, Pending::PortForward(PortForwardRequest { sandbox_id }))?;
+    let url = url_for(
+        cri,
+        Pending::PortForward(PortForwardRequest { sandbox_id, ports }),
+    )?;
     Ok(Response::new(v1::PortForwardResponse { url }))
 }

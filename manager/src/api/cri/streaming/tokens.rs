@@ -38,6 +38,9 @@ pub struct AttachRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortForwardRequest {
     pub sandbox_id: String,
+    /// The ports the CRI request named (a WebSocket client naming none in
+    /// its query gets these).
+    pub ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +112,7 @@ mod tests {
         let t = Tokens::default();
         let r = Request::PortForward(PortForwardRequest {
             sandbox_id: "p".into(),
+            ports: vec![80],
         });
         let a = t.insert(r.clone());
         let b = t.insert(r.clone());

@@ -4,7 +4,8 @@
 //! `channel.k8s.io`, `v4.` and `v5.channel.k8s.io` send binary
 //! messages, the `base64.` ones text messages with the channel as an
 //! ASCII digit and the data in base64. v4 and v5 report the end as a JSON
-//! status (as over SPDY), the others as text.
+//! status (as over SPDY), the others as text. Port forwarding over
+//! WebSocket is `port_forward_ws`.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::http::{header_list, negotiate, plain, Resp};
 use super::remote_command::{self, Channels, Sink};
 use super::tokens::Request as Pending;
-use super::StreamServer;
+use super::{port_forward_ws, StreamServer};
 
 /// The subprotocols we speak, best first.
 pub const PROTOCOLS: &[&str] = &[
@@ -69,27 +70,42 @@ impl ChannelWriter {
 
 /// Answer a WebSocket upgrade and serve the session in the background.
 pub fn upgrade(s: Arc<StreamServer>, req: Request<Body>, pending: Pending) -> Resp {
-    if matches!(pending, Pending::PortForward(_)) {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "port forwarding is served over SPDY/3.1 only",
-        );
-    }
     let Some(key) = req.headers().get("Sec-WebSocket-Key").cloned() else {
         return plain(StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key");
+    };
+    let (ours, plain_one) = match &pending {
+        Pending::PortForward(_) => (port_forward_ws::PROTOCOLS, "v4.channel.k8s.io"),
+        _ => (PROTOCOLS, "channel.k8s.io"),
     };
     let client = header_list(&req, "Sec-WebSocket-Protocol");
     // A client naming no protocol gets the plain channel protocol.
     let protocol = if client.is_empty() {
-        Some("channel.k8s.io")
+        Some(plain_one)
     } else {
-        negotiate(&client, PROTOCOLS)
+        negotiate(&client, ours)
     };
     let Some(protocol) = protocol else {
         return plain(
             StatusCode::FORBIDDEN,
-            &format!("none of the client's subprotocols {client:?} is supported (supported: {PROTOCOLS:?})"),
+            &format!(
+                "none of the client's subprotocols {client:?} is supported (supported: {ours:?})"
+            ),
         );
+    };
+    // Port forwarding: the ports of the query, else the CRI request's.
+    let ports = match &pending {
+        Pending::PortForward(r) => match port_forward_ws::query_ports(req.uri().query()) {
+            Err(e) => return plain(StatusCode::BAD_REQUEST, &e),
+            Ok(p) if !p.is_empty() => p,
+            Ok(_) if !r.ports.is_empty() => r.ports.clone(),
+            Ok(_) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "query parameter \"port\" is required",
+                )
+            }
+        },
+        _ => Vec::new(),
     };
     tokio::spawn(async move {
         let io = match hyper::upgrade::on(req).await {
@@ -100,7 +116,13 @@ pub fn upgrade(s: Arc<StreamServer>, req: Request<Body>, pending: Pending) -> Re
             }
         };
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
-        session(s, pending, protocol, ws).await;
+        match pending {
+            Pending::PortForward(r) => {
+                let base64 = protocol.contains("base64");
+                port_forward_ws::serve(s, r, ports, base64, ws).await
+            }
+            other => session(s, other, protocol, ws).await,
+        }
     });
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -117,7 +139,7 @@ pub fn upgrade(s: Arc<StreamServer>, req: Request<Body>, pending: Pending) -> Re
 }
 
 /// A message's channel and data, per the protocol's encoding.
-fn decode(msg: Message, base64: bool) -> Option<(u8, Vec<u8>)> {
+pub(super) fn decode(msg: Message, base64: bool) -> Option<(u8, Vec<u8>)> {
     match msg {
         Message::Binary(b) if !base64 => {
             let (ch, data) = b.split_first()?;
@@ -135,7 +157,7 @@ fn decode(msg: Message, base64: bool) -> Option<(u8, Vec<u8>)> {
     }
 }
 
-fn encode(channel: u8, data: &[u8], base64: bool) -> Message {
+pub(super) fn encode(channel: u8, data: &[u8], base64: bool) -> Message {
     if base64 {
         let mut t = String::from(char::from(b'0' + channel));
         t.push_str(&base64::engine::general_purpose::STANDARD.encode(data));
