@@ -380,6 +380,7 @@ pub async fn run_foreground(
                         ..Default::default()
                     }),
                     fields: vec!["auto_remove".into()],
+                    resources: None,
                 }))
                 .await;
         }

@@ -435,3 +435,84 @@ fn exec_ends_when_the_container_exits_under_it() {
         h.hull_ok(&["rm", &name]);
     }
 }
+
+/// `hull update`: resources changed in the running container's cgroup and
+/// in inspect, kept for the next start; the restart policy changed; bad
+/// input refused with one line.
+#[test]
+fn update_changes_resources_and_restart_policy() {
+    require_root!();
+    let (_reg, _l, h, image) = setup();
+    let _cleanup = Containers::of(&h);
+    h.hull_ok(&["pull", "-q", &image]);
+    let id = h
+        .hull_ok(&[
+            "run", "-d", "--name", "upd", "-m", "128m", &image, "sleep", "300",
+        ])
+        .trim()
+        .to_string();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let cg = |v1: (&str, &str), v2_file: &str| {
+        let p = if v2 {
+            cleanup::cgroup_dir("", &format!("/hull/{id}")).join(v2_file)
+        } else {
+            cleanup::cgroup_dir(v1.0, &format!("/hull/{id}")).join(v1.1)
+        };
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .trim()
+            .to_string()
+    };
+    let mem = || cg(("memory", "memory.limit_in_bytes"), "memory.max");
+    assert_eq!(mem(), "134217728");
+
+    let out = h.hull_ok(&[
+        "update",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "20",
+        "--restart",
+        "on-failure:3",
+        "upd",
+    ]);
+    assert_eq!(out, "upd\n");
+    assert_eq!(mem(), "67108864");
+    assert_eq!(cg(("pids", "pids.max"), "pids.max"), "20");
+    let quota = cg(("cpu", "cpu.cfs_quota_us"), "cpu.max");
+    assert!(quota.starts_with("50000"), "{quota}");
+    let info: serde_json::Value = serde_json::from_str(&h.hull_ok(&["inspect", "upd"])).unwrap();
+    let info = &info[0];
+    assert_eq!(info["HostConfig"]["Memory"], 67108864);
+    assert_eq!(info["HostConfig"]["PidsLimit"], 20);
+    assert_eq!(info["HostConfig"]["CpuQuota"], 50000);
+    assert_eq!(info["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(info["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
+
+    // Stopped: the new limit applies at the next start.
+    h.hull_ok(&["stop", "-t", "1", "upd"]);
+    h.hull_ok(&["update", "-m", "32m", "upd"]);
+    h.hull_ok(&["start", "upd"]);
+    assert_eq!(mem(), "33554432");
+
+    // Bad input: one line, exit 1, nothing changed.
+    let o = h.hull(&["update", "-m", "16m", "nosuch"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("No such container"), "{}", stderr(&o));
+    let o = h.hull(&["update", "upd"]);
+    assert_ne!(code(&o), 0);
+    let o = h.hull(&["update", "--restart", "sometimes", "upd"]);
+    assert_ne!(code(&o), 0);
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(mem(), "33554432");
+    let rm = h
+        .hull_ok(&["run", "-d", "--rm", &image, "sleep", "300"])
+        .trim()
+        .to_string();
+    let o = h.hull(&["update", "--restart", "always", &rm]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("AutoRemove"), "{}", stderr(&o));
+    h.hull_ok(&["rm", "-f", &rm, "upd"]);
+}

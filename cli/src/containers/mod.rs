@@ -6,6 +6,7 @@ pub(crate) mod flags;
 mod inspect;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
+mod update;
 
 pub(crate) use lifecycle::{daemon_error, start_error, start_error_code};
 
@@ -143,6 +144,8 @@ pub enum ContainerCmd {
     },
     /// Rename a container.
     Rename { container: String, new_name: String },
+    /// Update configuration of one or more containers (resources, restart policy).
+    Update(UpdateArgs),
     /// Display detailed information on containers (JSON, or --format TEMPLATE).
     Inspect {
         #[arg(short, long)]
@@ -167,6 +170,7 @@ pub enum ContainerSub {
 }
 
 pub use super::ps::PsArgs;
+pub use update::UpdateArgs;
 
 pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
     match c {
@@ -200,6 +204,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                         ..Default::default()
                     }),
                     fields: vec!["name".into()],
+                    resources: None,
                 }))
                 .await
                 .map_err(|e| {
@@ -208,6 +213,7 @@ pub async fn run(conn: &Conn, c: ContainerCmd) -> anyhow::Result<()> {
                 })?;
             Ok(())
         }
+        ContainerCmd::Update(a) => update::update(conn, a).await,
         ContainerCmd::Inspect { format, containers } => {
             inspect::inspect(conn, format, &containers).await
         }

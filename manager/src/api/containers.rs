@@ -168,9 +168,29 @@ impl pb::containers_server::Containers for Server {
         let r = req.into_inner();
         let c = r.container.unwrap_or_default();
         let fields = r.fields;
+        let resources = fields
+            .iter()
+            .any(|f| f == "resources")
+            .then(|| resources_json(&r.resources.unwrap_or_default()))
+            .transpose()?;
         let rec = self
             .blocking(move |m| {
                 let cur = containers::find(&m, &ns, &c.id)?;
+                if fields.iter().any(|f| f == "restart_policy") {
+                    let p: containers::restart::RestartPolicy =
+                        c.restart_policy.parse().map_err(|e: containers::restart::PolicyError| {
+                            Error::InvalidArgument(e.to_string())
+                        })?;
+                    if cur.auto_remove && p != containers::restart::RestartPolicy::No {
+                        return Err(Error::InvalidArgument(
+                            "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                        ));
+                    }
+                }
+                // The cgroup first: a value the kernel refuses changes nothing.
+                if let Some(res) = &resources {
+                    containers::resources::update_resources(&m, &ns, &cur.id, res)?;
+                }
                 let _g = m.containers_lock.lock().unwrap_or_else(|e| e.into_inner());
                 if fields.iter().any(|f| f == "name") && c.name != cur.name {
                     if !containers::valid_name(&c.name) {
@@ -192,6 +212,7 @@ impl pb::containers_server::Containers for Server {
                             "name" => r.name = c.name.clone(),
                             "labels" => r.labels = c.labels.clone().into_iter().collect(),
                             "auto_remove" => r.auto_remove = c.auto_remove,
+                            "restart_policy" => r.restart_policy = c.restart_policy.clone(),
                             _ => {}
                         }
                     }
@@ -322,4 +343,38 @@ fn run_spec(o: pb::RunOptions) -> RunSpec {
             add_hosts: o.add_hosts,
         },
     }
+}
+
+/// `hull update`'s resources as OCI LinuxResources (only what is set).
+fn resources_json(r: &pb::ContainerResources) -> Result<serde_json::Value, Status> {
+    let mut out = serde_json::json!({});
+    if r.memory < 0 {
+        return Err(Status::invalid_argument(format!(
+            "invalid memory limit {}",
+            r.memory
+        )));
+    }
+    if r.memory > 0 {
+        out["memory"] = serde_json::json!({"limit": r.memory});
+    }
+    if r.cpus != 0.0 {
+        if r.cpus < 0.0 || !r.cpus.is_finite() {
+            return Err(Status::invalid_argument(format!(
+                "invalid argument \"{}\" for \"--cpus\" flag: range of CPUs must be positive",
+                r.cpus
+            )));
+        }
+        out["cpu"]["quota"] = serde_json::json!((r.cpus * 100_000.0).round() as i64);
+        out["cpu"]["period"] = serde_json::json!(100_000);
+    }
+    if r.cpu_shares > 0 {
+        out["cpu"]["shares"] = serde_json::json!(r.cpu_shares);
+    }
+    if !r.cpuset_cpus.is_empty() {
+        out["cpu"]["cpus"] = serde_json::json!(r.cpuset_cpus);
+    }
+    if r.pids_limit != 0 {
+        out["pids"] = serde_json::json!({"limit": r.pids_limit});
+    }
+    Ok(out)
 }

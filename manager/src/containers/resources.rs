@@ -8,7 +8,7 @@ use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use serde_json::Value;
 
 use super::shim::{call, ctx, Live};
-use super::{bundle_dir, update, EXITED};
+use super::{bundle_dir, update};
 use crate::error::{Error, IoContext, Result};
 use crate::manager::Manager;
 use crate::metadata::{ns_key, Table};
@@ -19,7 +19,7 @@ const RESOURCES_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spe
 /// Merge `new` (OCI LinuxResources JSON, only the fields to change) into
 /// container `id`'s resources: the running task's cgroup first (a value
 /// the kernel refuses changes nothing), then the stored spec and the
-/// bundle's config.json. An exited container's spec is updated only.
+/// bundle's config.json (where the next start reads it).
 pub fn update_resources(m: &Manager, ns: &str, id: &str, new: &Value) -> Result<()> {
     if !new.is_object() {
         return Err(Error::InvalidArgument(
@@ -30,7 +30,7 @@ pub fn update_resources(m: &Manager, ns: &str, id: &str, new: &Value) -> Result<
         update_task(&live, new)?;
     }
     let mut spec_text = None;
-    let rec = update(m, ns, id, |r| {
+    update(m, ns, id, |r| {
         if r.spec.is_empty() {
             return;
         }
@@ -47,8 +47,9 @@ pub fn update_resources(m: &Manager, ns: &str, id: &str, new: &Value) -> Result<
     if let Some(text) = spec_text {
         // The spec alone: the record may have changed since (an exit).
         m.db.put_raw(Table::ContainerSpecs, &ns_key(ns, id), text.as_bytes())?;
-        if rec.state.status != EXITED {
-            let p = bundle_dir(m, ns, id).join("config.json");
+        // A stopped container starts again from its bundle's config.json.
+        let p = bundle_dir(m, ns, id).join("config.json");
+        if p.exists() {
             crate::private::write(&p, text).ctx(|| format!("write {}", p.display()))?;
         }
     }
