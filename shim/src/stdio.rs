@@ -16,7 +16,8 @@ use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -50,12 +51,59 @@ pub struct ProcIo {
     /// Closed on CloseIO while a stdin thread runs: it drains what the
     /// caller already wrote, then closes the process's stdin.
     close_request: Arc<Mutex<Option<OwnedFd>>>,
+    /// A terminal's output copy (pty master to the caller's stdout).
+    output_copy: Option<Arc<CopyDone>>,
+}
+
+/// Set when an output copy thread ended.
+#[derive(Default)]
+pub struct CopyDone {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl CopyDone {
+    /// Wait at most `limit` for the copy to end; whether it did.
+    pub fn wait(&self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        let mut d = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*d {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            d = match self.cv.wait_timeout(d, left) {
+                Ok((d, _)) => d,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        true
+    }
+
+    fn set(&self) {
+        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Marks the copy done when the thread ends, however it ends.
+struct CopyGuard(Arc<CopyDone>);
+
+impl Drop for CopyGuard {
+    fn drop(&mut self) {
+        self.0.set();
+    }
 }
 
 impl ProcIo {
     /// The process exited: its stdin thread may end.
     pub fn process_exited(&mut self) {
         self.exit_notify.take();
+    }
+
+    /// The terminal output copy, if the process has a terminal.
+    pub fn output_copy(&self) -> Option<Arc<CopyDone>> {
+        self.output_copy.clone()
     }
 
     /// What closes the process's stdin (CloseIO). Use it without holding
@@ -328,6 +376,7 @@ impl Pending {
             console: None,
             exit_notify: None,
             close_request: Arc::default(),
+            output_copy: None,
         };
         if let Some(cs) = &self.console_socket {
             let master = receive_master(&cs.listener)?;
@@ -343,7 +392,7 @@ impl Pending {
                 None => open_output(&self.paths.stdout)?.map(File::from),
             };
             if let Some(sink) = sink {
-                spawn_copy(out, sink)?;
+                io.output_copy = Some(spawn_copy(out, sink)?);
             }
             io.console = Some(master);
         }
@@ -412,11 +461,14 @@ fn receive_master(listener: &UnixListener) -> Result<File> {
     ))
 }
 
-fn spawn_copy(mut from: File, mut to: File) -> Result<()> {
+fn spawn_copy(mut from: File, mut to: File) -> Result<Arc<CopyDone>> {
+    let done = Arc::new(CopyDone::default());
+    let guard = CopyGuard(done.clone());
     std::thread::Builder::new()
         .name("io-out".into())
         .stack_size(COPY_STACK)
         .spawn(move || {
+            let _guard = guard;
             let mut buf = vec![0u8; COPY_BUF];
             loop {
                 match from.read(&mut buf) {
@@ -436,7 +488,7 @@ fn spawn_copy(mut from: File, mut to: File) -> Result<()> {
             }
         })
         .map_err(|e| Error::io("spawn io thread", e))?;
-    Ok(())
+    Ok(done)
 }
 
 /// Copy the caller's stdin fifo into the process. The fifo is opened

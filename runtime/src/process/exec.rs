@@ -86,11 +86,52 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
                 (Ok(()), None) => Err(Error::Protocol("exec: process pid never reported")),
                 (Err(e), p) => {
                     if let Some(p) = p {
+                        // Not our child (stage 1 left it to the caller's
+                        // subreaper): gone from the container (its cgroup,
+                        // `ps`) before the error is reported.
+                        let pidfd = open_pidfd(p);
                         let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::SIGKILL);
+                        if let Some(fd) = pidfd {
+                            wait_exited(&fd, FAILED_EXIT_WAIT);
+                        }
                     }
                     Err(e)
                 }
             }
+        }
+    }
+}
+
+/// How long a failed exec waits for its killed process to be gone.
+const FAILED_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A pidfd of `pid`, which tells of its exit even though it is not our
+/// child; None when the kernel has none (it is gone, or pre-5.3).
+fn open_pidfd(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    // SAFETY: a non-negative fd was just returned by pidfd_open and is
+    // owned by nobody else.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Wait (at most `limit`) until the process of `pidfd` exited.
+fn wait_exited(pidfd: &std::os::fd::OwnedFd, limit: std::time::Duration) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut pfd = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match poll(&mut pfd, timeout) {
+            Ok(n) if n > 0 => return,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use containerd_shim_protos::api;
 use containerd_shim_protos::events::task::TaskExit;
@@ -27,6 +27,9 @@ use crate::reaper::{Exit, Reaper};
 use container::Container;
 use process::Process;
 pub use task::TaskService;
+
+/// How long an exit waits for its terminal's output copy to end.
+const TERMINAL_DRAIN: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct State {
@@ -100,6 +103,23 @@ impl Shim {
     /// on such a process never returned. Lock order: state, then the
     /// reaper's.
     fn handle_exit(&self, e: Exit) {
+        // A terminal's output reaches the caller before the exit does (as
+        // containerd's shim waits for its console copy): the copy ends at
+        // EIO once the pty's last slave fd is gone, which survivors holding
+        // it may delay, hence the bound.
+        let copy = self.lock().containers.values_mut().find_map(|c| {
+            c.processes_mut()
+                .find(|p| p.pid == e.pid as u32 && p.exit.is_none())
+                .and_then(|p| p.io.as_ref()?.output_copy())
+        });
+        if let Some(c) = copy {
+            if !c.wait(TERMINAL_DRAIN) {
+                tracing::debug!(
+                    pid = e.pid,
+                    "terminal output still open {TERMINAL_DRAIN:?} after the exit"
+                );
+            }
+        }
         let mut st = self.lock();
         if !self.record_exit(&mut st, e) {
             self.reaper.store_orphan(e);
