@@ -533,3 +533,64 @@ networks:
     compose_ok(&h, dir.path(), &["down", "-t", "1"]);
     assert_nothing_left(&h);
 }
+
+/// A service on an internal network and a normal one gets its default
+/// route through the normal one even when the internal one comes first
+/// (here by name, as Compose orders them): it reaches the outside and its
+/// peer on the internal network.
+#[test]
+fn an_internal_network_first_still_routes_through_the_other() {
+    require_root!();
+    let _ns = NetNs::enter("cpintf");
+    let out = Outside::make("cpintfo");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let dir = project(&format!(
+        "services:
+  both:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+    networks: [aback, front]
+  peer:
+    image: {image}
+    init: true
+    networks: [aback]
+networks:
+  aback:
+    internal: true
+  front: {{}}
+"
+    ));
+    compose_ok(&h, dir.path(), &["up", "-d"]);
+    // eth0 is on aback (created on it), eth1 on front; the default route
+    // (destination 00000000) goes out eth1.
+    let o = h.hull(&["exec", "tproj-both-1", "cat", "/proc/net/route"]);
+    let routes = stdout(&o);
+    let default: Vec<&str> = routes
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("00000000"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(default, ["eth1"], "{routes}");
+
+    let t = out.accept_one(9102);
+    let o = h.hull(&[
+        "exec",
+        "tproj-both-1",
+        "sh",
+        "-c",
+        "echo from-both | nc -w 5 192.0.2.2 9102",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(t.join().expect("join").1, "from-both\n");
+    let o = h.hull(&["exec", "tproj-both-1", "sh", "-c", &fetch("peer")]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "peer: {}",
+        stderr(&o)
+    );
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+    assert_nothing_left(&h);
+}
