@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use hull_compose::Loaded;
 use hull_proto::v1 as pb;
 
+use super::interrupt::Interrupt;
 use super::project::{is_running, label};
 use super::rollback::Made;
 use super::{build, labels, options};
@@ -31,17 +32,25 @@ pub fn of_service<'a>(existing: &'a [pb::Container], service: &str) -> Vec<&'a p
         .collect()
 }
 
-/// Converge `service` to `replicas` containers, the replicas in parallel;
-/// what was made goes into `made` even when it fails.
+/// What one service is to be brought to.
+pub struct Wanted<'a> {
+    pub service: &'a str,
+    pub replicas: u32,
+    pub recreate: Recreate,
+    /// Checked before each create and start (Ctrl-C of a foreground `up`).
+    pub interrupt: &'a Interrupt,
+}
+
+/// Converge a service to its `replicas` containers, the replicas in
+/// parallel; what was made goes into `made` even when it fails.
 pub async fn service(
     conn: &Conn,
     loaded: &Loaded,
-    service: &str,
-    replicas: u32,
+    w: &Wanted<'_>,
     existing: &[pb::Container],
-    recreate: Recreate,
     made: &mut Made,
 ) -> anyhow::Result<()> {
+    let (service, replicas, recreate) = (w.service, w.replicas, w.recreate);
     let p = &loaded.project;
     let svc = &p.services[service];
     let image = build::image_name(&p.name, service, svc);
@@ -55,6 +64,7 @@ pub async fn service(
         image_id: &image_id,
         hash: &hash,
         recreate,
+        interrupt: w.interrupt,
     };
     let results = join_all((1..=replicas).map(|n| {
         let current = mine
@@ -94,6 +104,7 @@ struct Target<'a> {
     image_id: &'a str,
     hash: &'a str,
     recreate: Recreate,
+    interrupt: &'a Interrupt,
 }
 
 /// Replica `n`: kept (started when stopped) while its hash matches,
@@ -113,6 +124,7 @@ async fn replica(
                 eprintln!(" Container {name}  Running");
                 return Ok(());
             }
+            t.interrupt.check()?;
             start(conn, &c.id)
                 .await
                 .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
@@ -120,13 +132,16 @@ async fn replica(
             eprintln!(" Container {name}  Started");
             return Ok(());
         }
+        t.interrupt.check()?;
         stop(conn, &c.id, None).await?;
         delete(conn, &c.id).await?;
         eprintln!(" Container {name}  Recreated");
     }
+    t.interrupt.check()?;
     let id = create(conn, t, n).await?;
     made.containers.push((id.clone(), name.clone()));
     eprintln!(" Container {name}  Created");
+    t.interrupt.check()?;
     start(conn, &id)
         .await
         .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;

@@ -11,6 +11,7 @@ mod depwait;
 mod down;
 mod ensure;
 mod images;
+mod interrupt;
 mod labels;
 mod options;
 mod project;
