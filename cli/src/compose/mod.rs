@@ -26,6 +26,7 @@ mod events;
 mod exec;
 mod lifecycle;
 mod logs;
+mod logs_follow;
 mod ls;
 mod port;
 mod remove;
