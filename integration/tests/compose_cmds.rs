@@ -710,6 +710,26 @@ fn top_port_events_and_ls() {
         assert!(rest.iter().all(|l| !l.contains("cctop-web-1")), "{rest:#?}");
     }
     drop(ev);
+    // --since replays the events hulld holds, --until ends the stream:
+    // up to now, so this returns at once, web's start among the lines.
+    let (out, _) = ok(
+        &h,
+        p,
+        d,
+        &["events", "--json", "--since", "10m", "--until", "0s"],
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"action\":\"start\"") && l.contains("\"service\":\"web\"")),
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.contains("cctop-")), "{out}");
+    let (out, _) = ok(&h, p, d, &["events", "--since", "0s", "--until", "0s"]);
+    assert_eq!(out, "");
+    // An --until ahead: it ends by itself then.
+    let ev = Live::spawn(&h, p, d, &["events", "--until", "2s"]);
+    let (status, _) = ev.finish(Duration::from_secs(20));
+    assert_eq!(status, 0);
 
     // top: each container's name, then its processes.
     let (out, _) = ok(&h, p, d, &["top"]);
@@ -763,6 +783,27 @@ fn top_port_events_and_ls() {
     ok(&h, p, d, &["stop", "-t", "1"]);
     assert!(!ls(&[]).contains("cctop"));
     assert_eq!(ls(&["-a", "-q"]).trim(), "cctop");
+    assert_eq!(
+        ls(&["-a", "-q", "--filter", "name=^cctop$"]).trim(),
+        "cctop"
+    );
+    assert_eq!(ls(&["-a", "-q", "--filter", "name=ctto"]).trim(), "");
+    let v: serde_json::Value =
+        serde_json::from_str(&ls(&["-a", "--format", "json", "--filter", "name=top"]))
+            .expect("json");
+    assert_eq!(v[0]["Status"], "exited(2)");
+    let o = h
+        .hull_cmd(&["compose", "ls", "--filter", "status=running"])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("ls");
+    assert_eq!(code(&o), 1);
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid filter 'status'"),
+        "{}",
+        stderr(&o)
+    );
     ok(&h, p, d, &["down"]);
     assert!(ls(&["-a", "-q"]).trim().is_empty());
 }

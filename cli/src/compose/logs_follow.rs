@@ -31,6 +31,7 @@ pub async fn subscribe(conn: &Conn) -> anyhow::Result<tonic::Streaming<pb::Envel
         .events()
         .subscribe(conn.req(pb::SubscribeRequest {
             filters: vec!["topic==/tasks/start".into()],
+            ..Default::default()
         }))
         .await
         .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?
