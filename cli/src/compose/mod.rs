@@ -5,6 +5,7 @@
 
 mod attached;
 mod build;
+mod builds;
 mod config;
 mod converge;
 mod depwait;
