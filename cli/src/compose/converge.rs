@@ -2,7 +2,8 @@
 //! PROJECT-SERVICE-N with Compose's labels. A container whose config hash
 //! label matches the service's is kept (started if stopped); one whose hash
 //! differs is recreated; replicas over the count are removed. Everything
-//! made is recorded for a rollback.
+//! made is recorded for a rollback. `up` converges and starts, `create`
+//! converges only.
 
 use anyhow::bail;
 use futures_util::future::join_all;
@@ -39,6 +40,10 @@ pub struct Wanted<'a> {
     pub recreate: Recreate,
     /// Checked before each create and start (Ctrl-C of a foreground `up`).
     pub interrupt: &'a Interrupt,
+    /// Start the containers (`up`), or only create them (`create`).
+    pub start: bool,
+    /// Remove the replicas over `replicas` (`up`; `create` keeps them).
+    pub remove_extra: bool,
 }
 
 /// Converge a service to its `replicas` containers, the replicas in
@@ -65,6 +70,7 @@ pub async fn service(
         hash: &hash,
         recreate,
         interrupt: w.interrupt,
+        start: w.start,
     };
     let results = join_all((1..=replicas).map(|n| {
         let current = mine
@@ -81,9 +87,9 @@ pub async fn service(
     .await;
     let first = made.absorb_all(results);
     // Scaled down: the highest numbers go.
-    let extra = mine
-        .iter()
-        .filter(|c| label(c, labels::NUMBER).parse::<u32>().unwrap_or(0) > replicas);
+    let extra = mine.iter().filter(|c| {
+        w.remove_extra && label(c, labels::NUMBER).parse::<u32>().unwrap_or(0) > replicas
+    });
     let removed = join_all(extra.map(|c| async move {
         stop(conn, &c.id, None).await?;
         delete(conn, &c.id).await?;
@@ -105,10 +111,11 @@ struct Target<'a> {
     hash: &'a str,
     recreate: Recreate,
     interrupt: &'a Interrupt,
+    start: bool,
 }
 
 /// Replica `n`: kept (started when stopped) while its hash matches,
-/// else (re)created and started.
+/// else (re)created and started (with `start` false: neither started).
 async fn replica(
     conn: &Conn,
     t: &Target<'_>,
@@ -120,6 +127,10 @@ async fn replica(
     if let Some(c) = current {
         let same = label(c, labels::CONFIG_HASH) == t.hash && label(c, labels::IMAGE) == t.image_id;
         if (same || t.recreate.never) && !t.recreate.force {
+            if !t.start {
+                eprintln!(" Container {name}  Created");
+                return Ok(());
+            }
             if is_running(c) {
                 eprintln!(" Container {name}  Running");
                 return Ok(());
@@ -141,6 +152,9 @@ async fn replica(
     let id = create(conn, t, n).await?;
     made.containers.push((id.clone(), name.clone()));
     eprintln!(" Container {name}  Created");
+    if !t.start {
+        return Ok(());
+    }
     t.interrupt.check()?;
     start(conn, &id)
         .await

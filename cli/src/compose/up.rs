@@ -190,6 +190,8 @@ async fn converge_all(
                         replicas,
                         recreate,
                         interrupt: intr,
+                        start: true,
+                        remove_extra: true,
                     };
                     converge::service(conn, loaded, &target, existing, &mut m).await
                 }
