@@ -51,6 +51,7 @@ struct Followed {
     name: String,
     prefix: Prefix,
     split: Splitter,
+    /// The time of its last chunk shown (0: none).
     last: i64,
     /// It started again (this time) while its previous log was still open.
     again: Option<i64>,
@@ -98,7 +99,7 @@ impl Follow<'_> {
                             f.split.finish(f.last, &mut lines);
                             self.print(&f.prefix, &lines)?;
                             if let Some(since) = f.again.take() {
-                                let s = self.from(&id, &f.name, since).await?;
+                                let s = self.from(&id, &f.name, after(since, f.last)).await?;
                                 logs.insert(id, s);
                             }
                         }
@@ -118,7 +119,8 @@ impl Follow<'_> {
                         }
                         continue;
                     }
-                    let s = self.from(&c.id, &c.name, since).await?;
+                    let last = followed.get(&c.id).map_or(0, |f| f.last);
+                    let s = self.from(&c.id, &c.name, after(since, last)).await?;
                     logs.insert(c.id.clone(), s);
                     followed
                         .entry(c.id.clone())
@@ -216,11 +218,45 @@ impl Follow<'_> {
     }
 }
 
+/// Where a new run's log starts: past the last line already shown of the
+/// container (`last`, 0: none), so a restart within the same second does
+/// not show the previous run's lines again.
+fn after(start: i64, last: i64) -> i64 {
+    if last > 0 {
+        start.max(last.saturating_add(1))
+    } else {
+        start
+    }
+}
+
 /// Where a new run's log starts: its start (whole seconds, so its first
 /// lines are in), else a second before the event.
 fn start_nanos(c: &pb::Container, event_nanos: i64) -> i64 {
     match c.status.as_ref().map(|s| s.started_at) {
         Some(secs) if secs > 0 => secs.saturating_mul(1_000_000_000),
         _ => event_nanos.saturating_sub(1_000_000_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_run_starts_past_what_was_shown() {
+        let sec = 1_000_000_000;
+        // Restarted within the second its previous run logged in.
+        assert_eq!(after(5 * sec, 5 * sec + 300), 5 * sec + 301);
+        assert_eq!(after(6 * sec, 5 * sec + 300), 6 * sec);
+        assert_eq!(after(6 * sec, 0), 6 * sec);
+        let c = pb::Container {
+            status: Some(pb::ContainerStatus {
+                started_at: 7,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(start_nanos(&c, 9 * sec), 7 * sec);
+        assert_eq!(start_nanos(&pb::Container::default(), 9 * sec), 8 * sec);
     }
 }
