@@ -128,7 +128,10 @@ pub async fn run(conn: &Conn, filters: Vec<String>) -> anyhow::Result<()> {
     }
     let mut s = conn
         .events()
-        .subscribe(conn.req(pb::SubscribeRequest { filters: daemon }))
+        .subscribe(conn.req(pb::SubscribeRequest {
+            filters: daemon,
+            ..Default::default()
+        }))
         .await?
         .into_inner();
     while let Some(e) = s.next().await {

@@ -480,3 +480,148 @@ fn wait_body(addr: &str, want: &str, h: &Hulld) {
         tail(&h.log(), 30)
     );
 }
+
+/// A loopback HTTP server the builds' RUN steps call: it answers nobody
+/// until `want` requests are open at once (or 60 s passed), then everyone,
+/// also later ones, until dropped. `together()` says whether they were.
+struct Rendezvous {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<bool>>,
+}
+
+impl Rendezvous {
+    fn start(want: usize) -> Rendezvous {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        // Bound here, in the test's network namespace.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        l.set_nonblocking(true).expect("nonblocking");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halt = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let answer = |mut s: std::net::TcpStream| {
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let mut held = Vec::new();
+            while held.len() < want && std::time::Instant::now() < deadline {
+                match l.accept() {
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            let together = held.len() >= want;
+            held.into_iter().for_each(answer);
+            while !halt.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((s, _)) => answer(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            together
+        });
+        Rendezvous {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn together(mut self) -> bool {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread
+            .take()
+            .map(|t| t.join().unwrap_or(false))
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Rendezvous {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `compose build` builds independent services at once: the RUN steps of
+/// `one` and `two` are both waiting on the test's server before it answers
+/// either. `derived` builds FROM one's image, so it waits for that build.
+/// Each build's lines are prefixed with its service; a failing build's
+/// error names it.
+#[test]
+fn builds_run_in_parallel_in_from_order_with_prefixed_lines() {
+    require_root!();
+    let _ns = NetNs::enter("cbpar");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    load_image(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let meet = Rendezvous::start(2);
+    write(
+        d,
+        "compose.yaml",
+        "services:
+  derived:
+    build: ./derived
+  one:
+    build: {context: ./one, network: host}
+  two:
+    build: {context: ./two, network: host}
+",
+    );
+    for svc in ["one", "two"] {
+        write(
+            d,
+            &format!("{svc}/Dockerfile"),
+            &format!(
+                "FROM hull.test/web:v1\nRUN wget -q -O /got http://127.0.0.1:{}/{svc}\n",
+                meet.port
+            ),
+        );
+    }
+    write(
+        d,
+        "derived/Dockerfile",
+        "FROM cbuild-one\nRUN cp /got /derived\n",
+    );
+    let (_, err) = compose_ok(&h, d, &["build"]);
+    assert!(
+        meet.together(),
+        "one and two were not built at once:\n{err}"
+    );
+    for svc in ["derived", "one", "two"] {
+        assert!(has_image(&h, &format!("cbuild-{svc}")), "{svc}: {err}");
+        let prefix = format!("{svc:<7} | #");
+        assert!(
+            err.lines().any(|l| l.starts_with(&prefix)),
+            "{prefix:?}: {err}"
+        );
+    }
+    // derived ran on one's image.
+    let o = h.hull(&["run", "--rm", "cbuild-derived", "cat", "/derived"]);
+    assert_eq!(stdout(&o), "ok\n", "{}", stderr(&o));
+
+    write(d, "two/Dockerfile", "FROM hull.test/web:v1\nRUN exit 3\n");
+    let o = compose(&h, d, &["build", "two", "one"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let last = stderr(&o)
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.contains("service \"two\": build failed") && last.contains("non-zero code: 3"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -404,6 +404,71 @@ fn logs_prefix_merge_tail_timestamps_and_follow() {
     ok(&h, p, d, &["down"]);
 }
 
+/// `logs -f` picks up containers that start while it follows (a replica
+/// added by `up --scale`, one restarted), as Compose's; `--index N`,
+/// `--no-log-prefix`, `--tail` and `--until` select what is shown.
+#[test]
+fn logs_follow_picks_up_new_containers_index_and_until() {
+    require_root!();
+    let (_ns, h, _c, image, dir) = setup("cclogf");
+    let (p, d) = ("cclogf", dir.path());
+    std::fs::write(
+        d.join("compose.yaml"),
+        format!(
+            "services:
+  web:
+    image: {image}
+    command: [\"sh\", \"-c\", \"echo started; exec sleep 1000\"]
+    init: true
+    stop_grace_period: 1s
+"
+        ),
+    )
+    .expect("write");
+    ok(&h, p, d, &["up", "-d"]);
+    let live = Live::spawn(&h, p, d, &["logs", "-f", "--no-color"]);
+    live.until(Duration::from_secs(20), |l| l == "cclogf-web-1 | started");
+    ok(&h, p, d, &["up", "-d", "--scale", "web=2"]);
+    live.until(Duration::from_secs(20), |l| l == "cclogf-web-2 | started");
+    ok(&h, p, d, &["restart", "web"]);
+    let mut again = Vec::new();
+    live.until(Duration::from_secs(30), |l| {
+        if l.ends_with(" | started") {
+            again.push(l.to_string());
+        }
+        again.len() == 2
+    });
+    again.sort();
+    assert_eq!(
+        again,
+        ["cclogf-web-1 | started", "cclogf-web-2 | started"],
+        "the restarted runs were not followed"
+    );
+    ok(&h, p, d, &["stop"]);
+    let (status, _) = live.finish(Duration::from_secs(20));
+    assert_eq!(status, 0);
+
+    // web-2 ran twice: two lines, without prefix; the last one with --tail 1.
+    let (out, _) = ok(
+        &h,
+        p,
+        d,
+        &["logs", "--index", "2", "--no-log-prefix", "web"],
+    );
+    assert_eq!(out, "started\nstarted\n");
+    let (out, _) = ok(&h, p, d, &["logs", "--index", "2", "--tail", "1", "web"]);
+    assert_eq!(out, "cclogf-web-2 | started\n");
+    // Nothing was logged before Unix time 1; everything before now.
+    let (out, _) = ok(&h, p, d, &["logs", "--until", "1"]);
+    assert_eq!(out, "");
+    let (out, _) = ok(&h, p, d, &["logs", "--until", "0s"]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let o = compose(&h, p, d, &["logs", "--index", "3", "web"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no container #3"), "{}", stderr(&o));
+    ok(&h, p, d, &["down"]);
+}
+
 #[test]
 fn exec_and_run_propagate_exit_codes_and_flags() {
     require_root!();
@@ -645,6 +710,26 @@ fn top_port_events_and_ls() {
         assert!(rest.iter().all(|l| !l.contains("cctop-web-1")), "{rest:#?}");
     }
     drop(ev);
+    // --since replays the events hulld holds, --until ends the stream:
+    // up to now, so this returns at once, web's start among the lines.
+    let (out, _) = ok(
+        &h,
+        p,
+        d,
+        &["events", "--json", "--since", "10m", "--until", "0s"],
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"action\":\"start\"") && l.contains("\"service\":\"web\"")),
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.contains("cctop-")), "{out}");
+    let (out, _) = ok(&h, p, d, &["events", "--since", "0s", "--until", "0s"]);
+    assert_eq!(out, "");
+    // An --until ahead: it ends by itself then.
+    let ev = Live::spawn(&h, p, d, &["events", "--until", "2s"]);
+    let (status, _) = ev.finish(Duration::from_secs(20));
+    assert_eq!(status, 0);
 
     // top: each container's name, then its processes.
     let (out, _) = ok(&h, p, d, &["top"]);
@@ -698,6 +783,27 @@ fn top_port_events_and_ls() {
     ok(&h, p, d, &["stop", "-t", "1"]);
     assert!(!ls(&[]).contains("cctop"));
     assert_eq!(ls(&["-a", "-q"]).trim(), "cctop");
+    assert_eq!(
+        ls(&["-a", "-q", "--filter", "name=^cctop$"]).trim(),
+        "cctop"
+    );
+    assert_eq!(ls(&["-a", "-q", "--filter", "name=ctto"]).trim(), "");
+    let v: serde_json::Value =
+        serde_json::from_str(&ls(&["-a", "--format", "json", "--filter", "name=top"]))
+            .expect("json");
+    assert_eq!(v[0]["Status"], "exited(2)");
+    let o = h
+        .hull_cmd(&["compose", "ls", "--filter", "status=running"])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("ls");
+    assert_eq!(code(&o), 1);
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid filter 'status'"),
+        "{}",
+        stderr(&o)
+    );
     ok(&h, p, d, &["down"]);
     assert!(ls(&["-a", "-q"]).trim().is_empty());
 }

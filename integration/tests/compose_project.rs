@@ -154,6 +154,101 @@ fn ctrl_c_stops_a_foreground_up() {
     assert_nothing_left(&h);
 }
 
+/// A foreground `up` spawned by the test, killed (by pid) if the test
+/// ends before it does.
+struct Spawned(std::process::Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// SIGINT while a foreground `up` is still starting (web waits on db's
+/// healthcheck, which stays "starting") stops what was started, creates
+/// nothing more and exits 130, as Compose's "Gracefully stopping...".
+#[test]
+fn ctrl_c_while_up_is_still_starting_stops_what_it_started() {
+    require_root!();
+    let _ns = NetNs::enter("cpints");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let dir = project(&format!(
+        "services:
+  web:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+    depends_on:
+      db:
+        condition: service_healthy
+  db:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+    healthcheck:
+      test: [\"CMD\", \"true\"]
+      interval: 1h
+"
+    ));
+    let mut child = Spawned(
+        h.hull_cmd(&["compose", "-p", "tproj", "up"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hull compose up"),
+    );
+    let err = child.0.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("tproj-db-1  Started"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("db was not started: {seen:?}"),
+        }
+    }
+    // up is now waiting for db to be healthy.
+    assert_eq!(
+        fmt(&h, "{{.State.Health.Status}}", "tproj-db-1"),
+        "starting"
+    );
+    signal(child.0.id(), nix::sys::signal::Signal::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "up did not return after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    seen.extend(rx.iter());
+    let err = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("Gracefully stopping..."), "{err}");
+    assert_eq!(fmt(&h, "{{.State.Status}}", "tproj-db-1"), "exited");
+    let ps = h.hull_ok(&["ps"]);
+    assert!(!ps.contains("tproj"), "left running: {ps}");
+    let all = h.hull_ok(&["ps", "-a"]);
+    assert!(!all.contains("tproj-web-1"), "web was created: {all}");
+    compose_ok(&h, dir.path(), &["down"]);
+    assert_nothing_left(&h);
+}
+
 /// `--wait` returns once the healthcheck passed, and fails on a service
 /// that exits; `--no-deps` starts only the named service.
 #[test]
@@ -530,6 +625,67 @@ networks:
     assert_ne!(code(&o), 0, "the internal network reached the outside");
     let (peer, data) = t.join().expect("join");
     assert!(data.is_empty(), "{peer} sent {data:?}");
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+    assert_nothing_left(&h);
+}
+
+/// A service on an internal network and a normal one gets its default
+/// route through the normal one even when the internal one comes first
+/// (here by name, as Compose orders them): it reaches the outside and its
+/// peer on the internal network.
+#[test]
+fn an_internal_network_first_still_routes_through_the_other() {
+    require_root!();
+    let _ns = NetNs::enter("cpintf");
+    let out = Outside::make("cpintfo");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let dir = project(&format!(
+        "services:
+  both:
+    image: {image}
+    command: [\"sleep\", \"1000\"]
+    init: true
+    networks: [aback, front]
+  peer:
+    image: {image}
+    init: true
+    networks: [aback]
+networks:
+  aback:
+    internal: true
+  front: {{}}
+"
+    ));
+    compose_ok(&h, dir.path(), &["up", "-d"]);
+    // eth0 is on aback (created on it), eth1 on front; the default route
+    // (destination 00000000) goes out eth1.
+    let o = h.hull(&["exec", "tproj-both-1", "cat", "/proc/net/route"]);
+    let routes = stdout(&o);
+    let default: Vec<&str> = routes
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("00000000"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(default, ["eth1"], "{routes}");
+
+    let t = out.accept_one(9102);
+    let o = h.hull(&[
+        "exec",
+        "tproj-both-1",
+        "sh",
+        "-c",
+        "echo from-both | nc -w 5 192.0.2.2 9102",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(t.join().expect("join").1, "from-both\n");
+    let o = h.hull(&["exec", "tproj-both-1", "sh", "-c", &fetch("peer")]);
+    assert!(
+        stdout(&o).contains("hello from hull"),
+        "peer: {}",
+        stderr(&o)
+    );
     compose_ok(&h, dir.path(), &["down", "-t", "1"]);
     assert_nothing_left(&h);
 }

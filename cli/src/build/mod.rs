@@ -176,6 +176,7 @@ pub async fn build_directory(
     dockerfile: DockerfileSource,
     options: pb::BuildOptions,
     mode: Mode,
+    out: impl std::io::Write,
 ) -> anyhow::Result<pb::BuildResult> {
     let (source, dockerfile_path, dockerfile) = dir_source(dir, dockerfile)?;
     let options = pb::BuildOptions {
@@ -183,18 +184,20 @@ pub async fn build_directory(
         dockerfile,
         ..options
     };
-    with_progress(conn, options, source, mode).await
+    with_progress(conn, options, source, mode, out).await
 }
 
-/// Sends the build and shows its progress on stderr.
-async fn with_progress(
+/// Sends the build and shows its progress on `out` (stderr, or a
+/// writer of `hull compose build`'s that prefixes lines).
+async fn with_progress<W: std::io::Write>(
     conn: &Conn,
     options: pb::BuildOptions,
     source: Source,
     mode: Mode,
+    out: W,
 ) -> anyhow::Result<pb::BuildResult> {
     let size = crate::attach::term_size().unwrap_or((80, 24));
-    let mut shown = Progress::new(mode, std::io::stderr(), (size.0 as usize, size.1 as usize));
+    let mut shown = Progress::new(mode, out, (size.0 as usize, size.1 as usize));
     match send_and_follow(conn, options, source, &mut shown).await {
         Ok(r) => {
             shown.finish();
@@ -230,7 +233,7 @@ pub async fn build(conn: &Conn, a: BuildArgs) -> anyhow::Result<()> {
         ..options
     };
     let mode = Mode::pick(&a.progress, a.quiet, std::io::stderr().is_terminal());
-    let result = with_progress(conn, options, source, mode).await?;
+    let result = with_progress(conn, options, source, mode, std::io::stderr()).await?;
     let id = result.image_id.clone();
     if let Some(f) = &a.iidfile {
         std::fs::write(f, &id).with_context(|| format!("write --iidfile {}", f.display()))?;
@@ -287,11 +290,11 @@ fn context_chunk(data: Vec<u8>) -> pb::BuildRequest {
 /// open until the packer has finished without error, so a context that
 /// fails half-way is never taken for a whole one: the call is dropped
 /// instead (which cancels the build in hulld).
-async fn send_and_follow(
+async fn send_and_follow<W: std::io::Write>(
     conn: &Conn,
     options: pb::BuildOptions,
     source: Source,
-    shown: &mut Progress<std::io::Stderr>,
+    shown: &mut Progress<W>,
 ) -> anyhow::Result<pb::BuildResult> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::BuildRequest, tonic::Status>>(8);
     let mut hold = Some(tx.clone());

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use hull_proto::v1 as pb;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 
+use super::interrupt::Interrupt;
 use super::labels;
 use super::project::label;
 use crate::client::Conn;
@@ -36,6 +36,7 @@ pub async fn follow(
     waves: &[Vec<pb::Container>],
     since_nanos: i64,
     opts: &Attach,
+    intr: &Interrupt,
 ) -> anyhow::Result<i32> {
     let containers: Vec<&pb::Container> = waves.iter().flatten().collect();
     let width = containers.iter().map(|c| c.name.len()).max().unwrap_or(0) + 1;
@@ -72,8 +73,6 @@ pub async fn follow(
         });
     }
     drop(tx);
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
     let mut remaining = containers.len();
     let mut code = 0;
     let mut interrupted = false;
@@ -90,8 +89,7 @@ pub async fn follow(
                 }
                 aborted = opts.abort_on_exit;
             }
-            _ = sigint.recv() => { interrupted = true; }
-            _ = sigterm.recv() => { interrupted = true; }
+            () = intr.first() => { interrupted = true; }
         }
     }
     if aborted || interrupted {
@@ -100,7 +98,7 @@ pub async fn follow(
         } else {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
         }
-        stop_all(conn, waves, &mut sigint, &mut sigterm).await;
+        stop_all(conn, waves, intr).await;
         // The others' exits, now that they are stopped: `--exit-code-from`
         // takes its service's code even when another one ended the run.
         while remaining > 0 {
@@ -133,12 +131,7 @@ pub async fn follow(
 
 /// Stop the containers wave by wave from the last (dependents first), a
 /// wave's in parallel; another signal meanwhile kills what is left.
-async fn stop_all(
-    conn: &Conn,
-    waves: &[Vec<pb::Container>],
-    sigint: &mut tokio::signal::unix::Signal,
-    sigterm: &mut tokio::signal::unix::Signal,
-) {
+pub async fn stop_all(conn: &Conn, waves: &[Vec<pb::Container>], intr: &Interrupt) {
     let graceful = async {
         for wave in waves.iter().rev() {
             join_all(wave.iter().map(|c| async move {
@@ -152,9 +145,8 @@ async fn stop_all(
         }
     };
     tokio::select! {
-        _ = graceful => return,
-        _ = sigint.recv() => {}
-        _ = sigterm.recv() => {}
+        () = graceful => return,
+        () = intr.second() => {}
     }
     eprintln!("Killing...");
     join_all(waves.iter().flatten().map(|c| async move {

@@ -62,13 +62,13 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &BuildArgs) -> anyhow::Resu
         args: flags::build_args(&a.build_args, |k| std::env::var(k).ok())?,
         quiet: a.quiet,
     };
-    for service in p.start_order()? {
-        let wanted = a.services.is_empty() || a.services.contains(&service);
-        if wanted && p.services[&service].build.is_some() {
-            build_service(conn, &loaded, &service, &o).await?;
-        }
-    }
-    Ok(())
+    let wanted: Vec<String> = p
+        .start_order()?
+        .into_iter()
+        .filter(|s| a.services.is_empty() || a.services.contains(s))
+        .filter(|s| p.services[s].build.is_some())
+        .collect();
+    super::builds::build_all(conn, &loaded, &wanted, &o).await
 }
 
 /// The id of hulld's image `name`; None when it has none of that name.
@@ -87,12 +87,14 @@ pub async fn image_id(conn: &Conn, name: &str) -> anyhow::Result<Option<String>>
     }
 }
 
-/// Builds one service's image; its id.
+/// Builds one service's image; its id. With `prefix` (builds running
+/// together) the progress is plain, each line after the prefix.
 pub async fn build_service(
     conn: &Conn,
     loaded: &Loaded,
     service: &str,
     o: &Overrides,
+    prefix: Option<String>,
 ) -> anyhow::Result<String> {
     let p = &loaded.project;
     let svc = &p.services[service];
@@ -120,11 +122,30 @@ pub async fn build_service(
         Mode::Quiet
     } else {
         eprintln!(" Service {service}  Building");
-        Mode::pick("auto", false, std::io::stderr().is_terminal())
+        match prefix {
+            Some(_) => Mode::Plain,
+            None => Mode::pick("auto", false, std::io::stderr().is_terminal()),
+        }
     };
-    let r = crate::build::build_directory(conn, dir, dockerfile, options, mode)
-        .await
-        .with_context(|| format!("service {service:?}: build failed"))?;
+    let built = match prefix {
+        Some(p) => {
+            let out = super::builds::Prefixed::new(p);
+            crate::build::build_directory(conn, dir, dockerfile, options, mode, out).await
+        }
+        None => {
+            let out = std::io::stderr();
+            crate::build::build_directory(conn, dir, dockerfile, options, mode, out).await
+        }
+    };
+    // hulld's answer inside the line that names the service (a bare
+    // status would be printed as "Error response from daemon" alone).
+    let r = built.map_err(|e| {
+        let why = match e.downcast_ref::<tonic::Status>() {
+            Some(s) => msg(s),
+            None => format!("{e:#}"),
+        };
+        anyhow::anyhow!("service {service:?}: build failed: {why}")
+    })?;
     if !o.quiet {
         eprintln!(" Service {service}  Built");
     }

@@ -2,13 +2,15 @@
 //! PROJECT-SERVICE-N with Compose's labels. A container whose config hash
 //! label matches the service's is kept (started if stopped); one whose hash
 //! differs is recreated; replicas over the count are removed. Everything
-//! made is recorded for a rollback.
+//! made is recorded for a rollback. `up` converges and starts, `create`
+//! converges only.
 
 use anyhow::bail;
 use futures_util::future::join_all;
 use hull_compose::Loaded;
 use hull_proto::v1 as pb;
 
+use super::interrupt::Interrupt;
 use super::project::{is_running, label};
 use super::rollback::Made;
 use super::{build, labels, options};
@@ -31,17 +33,29 @@ pub fn of_service<'a>(existing: &'a [pb::Container], service: &str) -> Vec<&'a p
         .collect()
 }
 
-/// Converge `service` to `replicas` containers, the replicas in parallel;
-/// what was made goes into `made` even when it fails.
+/// What one service is to be brought to.
+pub struct Wanted<'a> {
+    pub service: &'a str,
+    pub replicas: u32,
+    pub recreate: Recreate,
+    /// Checked before each create and start (Ctrl-C of a foreground `up`).
+    pub interrupt: &'a Interrupt,
+    /// Start the containers (`up`), or only create them (`create`).
+    pub start: bool,
+    /// Remove the replicas over `replicas` (`up`; `create` keeps them).
+    pub remove_extra: bool,
+}
+
+/// Converge a service to its `replicas` containers, the replicas in
+/// parallel; what was made goes into `made` even when it fails.
 pub async fn service(
     conn: &Conn,
     loaded: &Loaded,
-    service: &str,
-    replicas: u32,
+    w: &Wanted<'_>,
     existing: &[pb::Container],
-    recreate: Recreate,
     made: &mut Made,
 ) -> anyhow::Result<()> {
+    let (service, replicas, recreate) = (w.service, w.replicas, w.recreate);
     let p = &loaded.project;
     let svc = &p.services[service];
     let image = build::image_name(&p.name, service, svc);
@@ -55,6 +69,8 @@ pub async fn service(
         image_id: &image_id,
         hash: &hash,
         recreate,
+        interrupt: w.interrupt,
+        start: w.start,
     };
     let results = join_all((1..=replicas).map(|n| {
         let current = mine
@@ -71,9 +87,9 @@ pub async fn service(
     .await;
     let first = made.absorb_all(results);
     // Scaled down: the highest numbers go.
-    let extra = mine
-        .iter()
-        .filter(|c| label(c, labels::NUMBER).parse::<u32>().unwrap_or(0) > replicas);
+    let extra = mine.iter().filter(|c| {
+        w.remove_extra && label(c, labels::NUMBER).parse::<u32>().unwrap_or(0) > replicas
+    });
     let removed = join_all(extra.map(|c| async move {
         stop(conn, &c.id, None).await?;
         delete(conn, &c.id).await?;
@@ -94,10 +110,12 @@ struct Target<'a> {
     image_id: &'a str,
     hash: &'a str,
     recreate: Recreate,
+    interrupt: &'a Interrupt,
+    start: bool,
 }
 
 /// Replica `n`: kept (started when stopped) while its hash matches,
-/// else (re)created and started.
+/// else (re)created and started (with `start` false: neither started).
 async fn replica(
     conn: &Conn,
     t: &Target<'_>,
@@ -109,10 +127,15 @@ async fn replica(
     if let Some(c) = current {
         let same = label(c, labels::CONFIG_HASH) == t.hash && label(c, labels::IMAGE) == t.image_id;
         if (same || t.recreate.never) && !t.recreate.force {
+            if !t.start {
+                eprintln!(" Container {name}  Created");
+                return Ok(());
+            }
             if is_running(c) {
                 eprintln!(" Container {name}  Running");
                 return Ok(());
             }
+            t.interrupt.check()?;
             start(conn, &c.id)
                 .await
                 .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;
@@ -120,13 +143,19 @@ async fn replica(
             eprintln!(" Container {name}  Started");
             return Ok(());
         }
+        t.interrupt.check()?;
         stop(conn, &c.id, None).await?;
         delete(conn, &c.id).await?;
         eprintln!(" Container {name}  Recreated");
     }
+    t.interrupt.check()?;
     let id = create(conn, t, n).await?;
     made.containers.push((id.clone(), name.clone()));
     eprintln!(" Container {name}  Created");
+    if !t.start {
+        return Ok(());
+    }
+    t.interrupt.check()?;
     start(conn, &id)
         .await
         .map_err(|e| anyhow::anyhow!("container {name}: {e}"))?;

@@ -6,7 +6,8 @@ use anyhow::bail;
 use hull_compose::model::service::Service;
 use hull_compose::Loaded;
 
-use super::build::{build_service, image_id, image_name, Overrides};
+use super::build::{image_id, image_name, Overrides};
+use super::builds::build_all;
 use crate::client::Conn;
 use crate::containers::msg;
 
@@ -73,6 +74,7 @@ pub async fn images(
         let svc = &p.services[service];
         wanted.push((service, svc, pull_policy(service, svc)?));
     }
+    let mut builds = Vec::new();
     for (service, svc, pull) in wanted {
         let image = image_name(&p.name, service, svc);
         let present = image_id(conn, &image).await?.is_some();
@@ -86,7 +88,7 @@ pub async fn images(
                 (Policy::Missing, _) => true,
             };
             if build {
-                build_service(conn, loaded, service, &Overrides::default()).await?;
+                builds.push(service.clone());
             }
             continue;
         }
@@ -103,7 +105,7 @@ pub async fn images(
             _ => pull_missing(conn, service, &image).await?,
         }
     }
-    Ok(())
+    build_all(conn, loaded, &builds, &Overrides::default()).await
 }
 
 /// Pull an image hulld does not have (`images` checked that); the error

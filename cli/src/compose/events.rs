@@ -1,8 +1,9 @@
-//! `hull compose events [--json] [SERVICE…]`: the project's container
-//! events as they happen, as Compose prints them:
+//! `hull compose events [--json] [--since T] [--until T] [SERVICE…]`: the
+//! project's container events as they happen, as Compose prints them:
 //! `2006-01-02 15:04:05.000000 container ACTION ID (image=…, name=…)`, or
 //! with `--json` one object a line: time, type, action, id, service,
-//! attributes. Runs until interrupted.
+//! attributes. `--since` first replays those hulld still holds (its last
+//! 256); runs until interrupted, or until `--until`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,6 +23,12 @@ pub struct EventsArgs {
     /// One JSON object a line.
     #[arg(long)]
     pub json: bool,
+    /// Also the past events from a Unix time or a relative time (e.g. 42s, 5m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stop at a Unix time or a relative time (e.g. 0s: now).
+    #[arg(long)]
+    pub until: Option<String>,
     pub services: Vec<String>,
 }
 
@@ -37,10 +44,20 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &EventsArgs) -> anyhow::Res
     let loaded = args.load()?;
     let p = &loaded.project;
     super::project::check_services(p, &a.services)?;
+    let now = hull_types::time::now_nanos();
+    let at = |v: &Option<String>| {
+        v.as_deref()
+            .map(|t| hull_types::time::parse_since(t, now))
+            .transpose()
+    };
+    let (since, until) = (at(&a.since)?, at(&a.until)?);
     let mut s = conn
         .events()
         .subscribe(conn.req(pb::SubscribeRequest {
             filters: vec!["topic~=/containers/".into(), "topic~=/tasks/".into()],
+            // Unix time 0 is "from the first": 1 ns past it.
+            since_nanos: since.map(|t| t.max(1)).unwrap_or(0),
+            until_nanos: until.map(|t| t.max(1)).unwrap_or(0),
         }))
         .await
         .map_err(|e| anyhow::anyhow!("{}", msg(&e)))?

@@ -1,9 +1,9 @@
-//! `hull compose logs [-f] [-t] [--tail N] [--no-color] [SERVICE…]`: the
-//! output of the project's service containers, each line prefixed by its
-//! container's name padded to the longest (`NAME  | `), the prefix colored
-//! per container on a terminal. Without `-f` the lines of all containers
-//! are merged in time order as they are read; with `-f` every container is
-//! followed at once until all of them stopped (or Ctrl-C).
+//! `hull compose logs [-f] [-t] [--tail N] [--since T] [--until T] [--index N]
+//! [--no-color] [--no-log-prefix] [SERVICE…]`: the output of the project's
+//! service containers, each line prefixed by its container's name padded to
+//! the longest (`NAME  | `), the prefix colored per container on a
+//! terminal. Without `-f` the lines of all containers are merged in time
+//! order as they are read; with `-f` see `logs_follow`.
 
 use std::io::{IsTerminal, Write};
 
@@ -12,7 +12,7 @@ use hull_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
 use super::targets::{self, OneOff};
-use super::ComposeArgs;
+use super::{logs_follow, ComposeArgs};
 use crate::client::Conn;
 use crate::containers::logs::parse_tail;
 use crate::containers::msg;
@@ -26,11 +26,19 @@ pub struct LogsArgs {
     #[arg(short = 't', long)]
     pub timestamps: bool,
     /// Number of lines from the end of each container's log ("all": everything).
+    /// (`-n` is hull's global --namespace.)
     #[arg(long)]
     pub tail: Option<String>,
     /// Only since a Unix time or a relative time (e.g. 42s, 5m, 2h).
     #[arg(long)]
     pub since: Option<String>,
+    /// Only before a Unix time or a relative time (e.g. 42s, 5m, 2h); with
+    /// -f, following ends then.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only the container of this number of each service (replicas).
+    #[arg(long, value_name = "N")]
+    pub index: Option<u32>,
     /// Monochrome output.
     #[arg(long)]
     pub no_color: bool,
@@ -54,22 +62,8 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    /// Prefixes for `names`: padded to the longest, colored when `color`.
-    pub fn for_names(names: &[&str], color: bool, timestamps: bool) -> Vec<Prefix> {
-        let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Prefix {
-                text: format!("{n:<width$} | "),
-                color: color.then_some(COLORS[i % COLORS.len()]),
-                timestamps,
-            })
-            .collect()
-    }
-
     /// An empty prefix (`--no-log-prefix`).
-    fn none(timestamps: bool) -> Prefix {
+    pub fn none(timestamps: bool) -> Prefix {
         Prefix {
             text: String::new(),
             color: None,
@@ -96,21 +90,60 @@ impl Prefix {
     }
 }
 
+/// Prefixes handed out as containers come (`logs -f` picks up new ones):
+/// padded to the longest name so far, the colors in turn.
+#[derive(Debug)]
+pub struct Prefixes {
+    width: usize,
+    given: usize,
+    color: bool,
+    timestamps: bool,
+    none: bool,
+}
+
+impl Prefixes {
+    /// For `names` to start with; colored when `color`, empty when `none`.
+    pub fn new(names: &[&str], color: bool, timestamps: bool, none: bool) -> Prefixes {
+        Prefixes {
+            width: names.iter().map(|n| n.len()).max().unwrap_or(0),
+            given: 0,
+            color,
+            timestamps,
+            none,
+        }
+    }
+
+    pub fn next(&mut self, name: &str) -> Prefix {
+        if self.none {
+            return Prefix::none(self.timestamps);
+        }
+        self.width = self.width.max(name.len());
+        let width = self.width;
+        let i = self.given;
+        self.given += 1;
+        Prefix {
+            text: format!("{name:<width$} | "),
+            color: self.color.then_some(COLORS[i % COLORS.len()]),
+            timestamps: self.timestamps,
+        }
+    }
+}
+
 /// One whole line of a container's log.
-struct Line {
-    time: i64,
-    stream: u32,
-    bytes: Vec<u8>,
+pub struct Line {
+    pub time: i64,
+    pub stream: u32,
+    pub bytes: Vec<u8>,
 }
 
 /// Splits chunks into lines; a chunk's time stamps the lines it ends.
 #[derive(Default)]
-struct Splitter {
+pub struct Splitter {
     partial: [Vec<u8>; 2],
 }
 
 impl Splitter {
-    fn push(&mut self, c: &pb::LogChunk, out: &mut Vec<Line>) {
+    pub fn push(&mut self, c: &pb::LogChunk, out: &mut Vec<Line>) {
         let i = usize::from(c.stream == 2);
         let buf = &mut self.partial[i];
         buf.extend_from_slice(&c.data);
@@ -129,7 +162,7 @@ impl Splitter {
     }
 
     /// What is left when the log ends (a last line without newline).
-    fn finish(&mut self, time: i64, out: &mut Vec<Line>) {
+    pub fn finish(&mut self, time: i64, out: &mut Vec<Line>) {
         for (i, buf) in self.partial.iter_mut().enumerate() {
             if !buf.is_empty() {
                 out.push(Line {
@@ -142,7 +175,7 @@ impl Splitter {
     }
 }
 
-fn write(prefix: &Prefix, l: &Line) -> std::io::Result<()> {
+pub fn write(prefix: &Prefix, l: &Line) -> std::io::Result<()> {
     let data = prefix.line(l.time, &l.bytes);
     if l.stream == 2 {
         let mut e = std::io::stderr().lock();
@@ -155,50 +188,71 @@ fn write(prefix: &Prefix, l: &Line) -> std::io::Result<()> {
     }
 }
 
+/// `--since`/`--until` as Unix nanoseconds.
+fn bound(v: Option<&str>) -> anyhow::Result<Option<i64>> {
+    Ok(
+        v.map(|s| hull_types::time::parse_since(s, hull_types::time::now_nanos()))
+            .transpose()?,
+    )
+}
+
+/// Whether container `c` is one `a` selects by `--index`.
+pub fn indexed(a: &LogsArgs, c: &pb::Container) -> bool {
+    a.index.is_none_or(|n| targets::number(c) == n)
+}
+
 pub async fn run(conn: &Conn, args: &ComposeArgs, a: &LogsArgs) -> anyhow::Result<()> {
     let loaded = args.load()?;
-    let containers =
-        targets::containers(conn, &loaded.project, &a.services, OneOff::Exclude).await?;
+    let p = &loaded.project;
     let (has_tail, tail) = parse_tail(a.tail.as_deref())?;
-    let since_nanos = a
-        .since
-        .as_deref()
-        .map(|s| hull_types::time::parse_since(s, hull_types::time::now_nanos()))
-        .transpose()?
-        .unwrap_or(0);
+    let since_nanos = bound(a.since.as_deref())?.unwrap_or(0);
+    let until = bound(a.until.as_deref())?;
+    if a.index == Some(0) {
+        anyhow::bail!("invalid --index 0: containers are numbered from 1");
+    }
+    // With -f, subscribed before the listing: no start falls between.
+    let starts = if a.follow {
+        Some(logs_follow::subscribe(conn).await?)
+    } else {
+        None
+    };
+    let mut containers = targets::containers(conn, p, &a.services, OneOff::Exclude).await?;
+    containers.retain(|c| indexed(a, c));
+    if let (Some(n), true) = (a.index, containers.is_empty()) {
+        anyhow::bail!("no container #{n} of the services");
+    }
     let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
     let color = !a.no_color && std::io::stdout().is_terminal();
-    let prefixes = if a.no_log_prefix {
-        vec![Prefix::none(a.timestamps); names.len()]
-    } else {
-        Prefix::for_names(&names, color, a.timestamps)
+    let mut prefixes = Prefixes::new(&names, color, a.timestamps, a.no_log_prefix);
+    let req = pb::LogsRequest {
+        follow: a.follow,
+        has_tail,
+        tail,
+        since_nanos,
+        ..Default::default()
     };
+    if let Some(starts) = starts {
+        let f = logs_follow::Follow {
+            conn,
+            project: p,
+            args: a,
+            until,
+        };
+        return f.run(containers, req, starts, &mut prefixes).await;
+    }
+    let prefixes: Vec<Prefix> = names.iter().map(|n| prefixes.next(n)).collect();
     let mut streams = Vec::new();
     for c in &containers {
         let s = conn
             .tasks()
             .logs(conn.req(pb::LogsRequest {
                 container_id: c.id.clone(),
-                follow: a.follow,
-                has_tail,
-                tail,
-                since_nanos,
+                ..req.clone()
             }))
             .await
             .map_err(|e| anyhow::anyhow!("container {}: logs: {}", c.name, msg(&e)))?
             .into_inner();
         streams.push(s);
-    }
-    if a.follow {
-        let pumps: Vec<_> = streams
-            .into_iter()
-            .zip(prefixes)
-            .map(|(s, p)| tokio::spawn(follow(s, p)))
-            .collect();
-        for p in pumps {
-            p.await??;
-        }
-        return Ok(());
     }
     // Merged by time as read (each log is in time order): the earliest
     // of the containers' next lines goes first; memory stays one chunk a
@@ -223,9 +277,13 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &LogsArgs) -> anyhow::Resul
             .enumerate()
             .filter_map(|(i, s)| s.ready.front().map(|l| (l.time, i)))
             .min();
-        let Some((_, i)) = next else {
+        let Some((time, i)) = next else {
             return Ok(());
         };
+        if until.is_some_and(|u| time > u) {
+            // Every log is in time order: nothing later comes before.
+            return Ok(());
+        }
         if let Some(l) = sources[i].ready.pop_front() {
             write(&prefixes[i], &l)?;
         }
@@ -265,38 +323,26 @@ impl Source {
     }
 }
 
-/// Writes one container's lines as they come, until its log ends.
-async fn follow(mut s: tonic::Streaming<pb::LogChunk>, prefix: Prefix) -> anyhow::Result<()> {
-    let mut split = Splitter::default();
-    let mut last = 0;
-    while let Some(c) = s.next().await {
-        let c = c.map_err(|e| anyhow::anyhow!("{}", msg(&e)))?;
-        last = c.time_nanos;
-        let mut lines = Vec::new();
-        split.push(&c, &mut lines);
-        for l in &lines {
-            write(&prefix, l)?;
-        }
-    }
-    let mut lines = Vec::new();
-    split.finish(last, &mut lines);
-    for l in &lines {
-        write(&prefix, l)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn prefixes_pad_to_the_longest_name_and_color_on_request() {
-        let p = Prefix::for_names(&["p-web-1", "p-database-1"], false, false);
-        assert_eq!(p[0].line(0, b"hi"), b"p-web-1      | hi\n");
-        assert_eq!(p[1].line(0, b"x"), b"p-database-1 | x\n");
-        let c = Prefix::for_names(&["a", "b"], true, false);
-        assert_eq!(c[1].line(0, b"x"), b"\x1b[33mb | \x1b[0mx\n");
+        let mut p = Prefixes::new(&["p-web-1", "p-database-1"], false, false, false);
+        assert_eq!(p.next("p-web-1").line(0, b"hi"), b"p-web-1      | hi\n");
+        assert_eq!(p.next("p-database-1").line(0, b"x"), b"p-database-1 | x\n");
+        // One that comes later (logs -f) pads the others' width, or its own.
+        assert_eq!(p.next("p-web-2").line(0, b"y"), b"p-web-2      | y\n");
+        assert_eq!(
+            p.next("p-longer-name-1").line(0, b"z"),
+            b"p-longer-name-1 | z\n"
+        );
+        let mut c = Prefixes::new(&["a", "b"], true, false, false);
+        c.next("a");
+        assert_eq!(c.next("b").line(0, b"x"), b"\x1b[33mb | \x1b[0mx\n");
+        let mut n = Prefixes::new(&["a"], true, false, true);
+        assert_eq!(n.next("a").line(0, b"x"), b"x\n");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `hull compose ls [-a] [-q] [--format table|json]`: the projects that
-//! have containers on hulld (running ones only, unless `-a`), with their
-//! containers' states counted (`exited(1), running(2)`) and config files.
-//! Needs no Compose file.
+//! `hull compose ls [-a] [-q] [--format table|json] [--filter name=N]`:
+//! the projects that have containers on hulld (running ones only, unless
+//! `-a`), with their containers' states counted (`exited(1), running(2)`)
+//! and config files. `name=` matches as Docker's filters do (see
+//! `ps::filters::pattern_match`); several are OR'ed. Needs no Compose file.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use super::labels;
 use super::project::label;
 use crate::client::Conn;
 use crate::containers::msg;
+use crate::ps::filters::pattern_match;
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -23,6 +25,20 @@ pub struct LsArgs {
     /// table or json.
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     pub format: String,
+    /// Filter by name=NAME (Compose's only filter).
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// The `name=` values of `--filter` (any other key is an error).
+fn name_filters(v: &[String]) -> anyhow::Result<Vec<String>> {
+    v.iter()
+        .map(|f| match f.split_once('=') {
+            Some((k, n)) if k.trim().eq_ignore_ascii_case("name") => Ok(n.to_string()),
+            Some((k, _)) => anyhow::bail!("invalid filter '{}'", k.trim()),
+            None => anyhow::bail!("bad format of filter (expected name=value): {f}"),
+        })
+        .collect()
 }
 
 /// One project: its name, states and files.
@@ -43,6 +59,7 @@ impl Summary {
 }
 
 pub async fn run(conn: &Conn, a: &LsArgs) -> anyhow::Result<()> {
+    let names = name_filters(&a.filter)?;
     let mut projects: BTreeMap<String, Summary> = BTreeMap::new();
     for c in conn
         .list_containers()
@@ -64,7 +81,10 @@ pub async fn run(conn: &Conn, a: &LsArgs) -> anyhow::Result<()> {
             s.files = label(&c, labels::CONFIG_FILES).to_string();
         }
     }
-    projects.retain(|_, s| a.all || s.states.contains_key("running"));
+    projects.retain(|name, s| {
+        (a.all || s.states.contains_key("running"))
+            && (names.is_empty() || names.iter().any(|n| pattern_match(n, name)))
+    });
     if a.quiet {
         for name in projects.keys() {
             println!("{name}");
@@ -101,5 +121,14 @@ mod tests {
         s.states.insert("running".into(), 2);
         s.states.insert("exited".into(), 1);
         assert_eq!(s.status(), "exited(1), running(2)");
+    }
+
+    #[test]
+    fn only_name_filters() {
+        let f = super::name_filters(&["name=web".into(), "NAME=^db$".into()]).unwrap();
+        assert_eq!(f, ["web", "^db$"]);
+        let e = super::name_filters(&["status=running".into()]).unwrap_err();
+        assert_eq!(e.to_string(), "invalid filter 'status'");
+        assert!(super::name_filters(&["web".into()]).is_err());
     }
 }

@@ -5,12 +5,14 @@
 
 mod attached;
 mod build;
+mod builds;
 mod config;
 mod converge;
 mod depwait;
 mod down;
 mod ensure;
 mod images;
+mod interrupt;
 mod labels;
 mod options;
 mod project;
@@ -25,6 +27,7 @@ mod events;
 mod exec;
 mod lifecycle;
 mod logs;
+mod logs_follow;
 mod ls;
 mod port;
 mod remove;

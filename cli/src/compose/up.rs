@@ -15,6 +15,7 @@ use hull_proto::v1 as pb;
 
 use super::attached::{self, Attach};
 use super::converge::{self, Recreate};
+use super::interrupt::Interrupt;
 use super::project::{self, label};
 use super::rollback::Made;
 use super::{depwait, ensure, labels, ComposeArgs};
@@ -66,6 +67,13 @@ pub struct UpArgs {
 
 pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<()> {
     let since = hull_types::time::now_nanos();
+    // In the foreground, Ctrl-C is Compose's "Gracefully stopping…" from
+    // the start, while containers are still being created and started.
+    let intr = if a.detach || a.wait {
+        Interrupt::never()
+    } else {
+        Interrupt::catch()?
+    };
     let loaded = args.load()?;
     let p = &loaded.project;
     let selected = selection(p, &a.services, a.no_deps)?;
@@ -81,7 +89,15 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
         .filter(|s| selected.contains(s))
         .collect();
     let mut made = Made::default();
-    if let Err(e) = converge_all(conn, &loaded, &order, &scale, a, &mut made).await {
+    let converged = converge_all(conn, &loaded, &order, &scale, a, &intr, &mut made).await;
+    if intr.is_set() {
+        // Compose stops (and keeps) what it started, as after the start.
+        eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+        let waves = waves(conn, p, &order).await?;
+        attached::stop_all(conn, &waves, &intr).await;
+        return Err(Exit(130).into());
+    }
+    if let Err(e) = converged {
         made.undo(conn).await;
         return Err(e);
     }
@@ -92,11 +108,28 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
     if a.detach {
         return Ok(());
     }
+    let waves = waves(conn, p, &order).await?;
+    let opts = Attach {
+        abort_on_exit: a.abort_on_container_exit || a.exit_code_from.is_some(),
+        exit_code_from: a.exit_code_from.clone(),
+    };
+    match attached::follow(conn, &waves, since, &opts, &intr).await? {
+        0 => Ok(()),
+        code => Err(Exit(code).into()),
+    }
+}
+
+/// The project's containers of the services in `order` (not one-off
+/// ones), grouped by the waves they start in, a wave's sorted by name.
+async fn waves(
+    conn: &Conn,
+    p: &Project,
+    order: &[String],
+) -> anyhow::Result<Vec<Vec<pb::Container>>> {
     let mut containers = project::containers(conn, &p.name).await?;
     containers.retain(|c| label(c, labels::ONEOFF) != "True");
     containers.sort_by(|x, y| x.name.cmp(&y.name));
-    let waves: Vec<Vec<pb::Container>> = p
-        .start_waves(&order)
+    Ok(p.start_waves(order)
         .iter()
         .map(|wave| {
             containers
@@ -105,15 +138,7 @@ pub async fn run(conn: &Conn, args: &ComposeArgs, a: &UpArgs) -> anyhow::Result<
                 .cloned()
                 .collect()
         })
-        .collect();
-    let opts = Attach {
-        abort_on_exit: a.abort_on_container_exit || a.exit_code_from.is_some(),
-        exit_code_from: a.exit_code_from.clone(),
-    };
-    match attached::follow(conn, &waves, since, &opts).await? {
-        0 => Ok(()),
-        code => Err(Exit(code).into()),
-    }
+        .collect())
 }
 
 /// Everything up to started containers; what it makes goes into `made`.
@@ -123,13 +148,16 @@ async fn converge_all(
     order: &[String],
     scale: &HashMap<String, u32>,
     a: &UpArgs,
+    intr: &Interrupt,
     made: &mut Made,
 ) -> anyhow::Result<()> {
     let p = &loaded.project;
     // Images first: one that cannot be built or pulled fails `up` before
-    // anything is made.
+    // anything is made. A pull or build is cut short by Ctrl-C.
     let policy = ensure::Policy::of(a.build, a.no_build);
-    ensure::images(loaded, conn, order, policy).await?;
+    intr.or_stop(ensure::images(loaded, conn, order, policy))
+        .await?;
+    intr.check()?;
     made.networks = project::ensure_networks(conn, p, order).await?;
     made.volumes = project::ensure_volumes(conn, p).await?;
     let existing = project::containers(conn, &p.name).await?;
@@ -140,13 +168,15 @@ async fn converge_all(
     };
     // Wave by wave, the services of a wave in parallel.
     for wave in p.start_waves(order) {
+        intr.check()?;
         let results = join_all(wave.iter().map(|service| {
             let existing = &existing;
             async move {
                 let mut m = Made::default();
                 let r = async {
                     if !a.no_deps {
-                        depwait::dependencies(conn, p, service).await?;
+                        intr.or_stop(depwait::dependencies(conn, p, service))
+                            .await?;
                     }
                     let svc = &p.services[service];
                     let replicas = scale
@@ -155,8 +185,15 @@ async fn converge_all(
                         .or_else(|| svc.deploy.as_ref().and_then(|d| d.replicas))
                         .or(svc.scale)
                         .unwrap_or(1);
-                    converge::service(conn, loaded, service, replicas, existing, recreate, &mut m)
-                        .await
+                    let target = converge::Wanted {
+                        service,
+                        replicas,
+                        recreate,
+                        interrupt: intr,
+                        start: true,
+                        remove_extra: true,
+                    };
+                    converge::service(conn, loaded, &target, existing, &mut m).await
                 }
                 .await;
                 (m, r)

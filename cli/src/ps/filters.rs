@@ -59,7 +59,7 @@ impl Filters {
 
 /// Docker's filter matching of names and IDs: a regular expression
 /// search; here a substring with optional `^` and `$` anchors.
-pub(super) fn pattern_match(pat: &str, s: &str) -> bool {
+pub(crate) fn pattern_match(pat: &str, s: &str) -> bool {
     let (start, p) = match pat.strip_prefix('^') {
         Some(p) => (true, p),
         None => (false, pat),

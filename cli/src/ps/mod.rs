@@ -11,7 +11,7 @@ use hull_proto::v1 as pb;
 use serde_json::{json, Map, Value};
 
 mod columns;
-mod filters;
+pub(crate) mod filters;
 
 pub use columns::tabwrite;
 use columns::{header, health_status, label_keys, nanos, row, state};

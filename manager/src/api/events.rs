@@ -8,6 +8,16 @@ use tonic::{Request, Response, Status};
 use super::{Server, Stream_};
 use crate::metadata::validate_namespace;
 
+/// Resolves at Unix time `until` (nanoseconds), never when 0.
+async fn until_instant(until: i64) {
+    if until <= 0 {
+        return std::future::pending().await;
+    }
+    let now = hull_types::time::now_nanos();
+    let left = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+    tokio::time::sleep(std::time::Duration::from_nanos(left)).await;
+}
+
 #[tonic::async_trait]
 impl pb::events_server::Events for Server {
     type SubscribeStream = Stream_<pb::Envelope>;
@@ -16,23 +26,47 @@ impl pb::events_server::Events for Server {
         &self,
         req: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let filters = req.into_inner().filters;
-        let mut rx = self.m.events.subscribe();
+        let r = req.into_inner();
+        let (filters, until) = (r.filters, r.until_nanos);
+        let (past, mut rx) = if r.since_nanos > 0 {
+            self.m.events.subscribe_since(r.since_nanos)
+        } else {
+            (Vec::new(), self.m.events.subscribe())
+        };
+        let after = move |e: &crate::events::Envelope| until > 0 && e.timestamp > until;
         let (tx, orx) = mpsc::channel(64);
         tokio::spawn(async move {
+            for e in past {
+                if after(&e) {
+                    return;
+                }
+                if crate::events::matches(&filters, &e)
+                    && tx.send(Ok(envelope_pb(e))).await.is_err()
+                {
+                    return;
+                }
+            }
+            // `until`: the stream ends then, events or not.
+            let end = until_instant(until);
+            tokio::pin!(end);
             loop {
-                match rx.recv().await {
+                let got = tokio::select! {
+                    got = rx.recv() => got,
+                    () = &mut end => return,
+                };
+                match got {
+                    Ok(e) if after(&e) => return,
                     Ok(e) => {
                         if crate::events::matches(&filters, &e)
                             && tx.send(Ok(envelope_pb(e))).await.is_err()
                         {
-                            break;
+                            return;
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!("event subscriber lagged by {n}");
                     }
-                    Err(_) => break,
+                    Err(_) => return,
                 }
             }
         });

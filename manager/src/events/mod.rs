@@ -3,9 +3,14 @@
 pub mod decode;
 pub mod forward;
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
+
+/// How many past events the bus keeps for `--since` (Docker keeps 256).
+const KEPT: usize = 256;
 
 /// One event as the bus carries it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +26,8 @@ pub struct Envelope {
 #[derive(Clone)]
 pub struct Bus {
     tx: broadcast::Sender<Envelope>,
+    /// The last `KEPT` events, oldest first.
+    kept: Arc<Mutex<VecDeque<Envelope>>>,
 }
 
 impl Default for Bus {
@@ -32,7 +39,14 @@ impl Default for Bus {
 impl Bus {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(256);
-        Bus { tx }
+        Bus {
+            tx,
+            kept: Arc::new(Mutex::new(VecDeque::with_capacity(KEPT))),
+        }
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, VecDeque<Envelope>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn publish(&self, namespace: &str, topic: &str, event: serde_json::Value) {
@@ -41,16 +55,37 @@ impl Bus {
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
         tracing::debug!(namespace, topic, %event, "event");
-        let _ = self.tx.send(Envelope {
+        let e = Envelope {
             timestamp,
             namespace: namespace.to_string(),
             topic: topic.to_string(),
             event: event.to_string(),
-        });
+        };
+        // Kept and sent under one lock, so `since` sees each event once.
+        let mut kept = self.kept();
+        if kept.len() == KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(e.clone());
+        let _ = self.tx.send(e);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Envelope> {
         self.tx.subscribe()
+    }
+
+    /// The kept events from `since_nanos` on, and the events after them.
+    pub fn subscribe_since(
+        &self,
+        since_nanos: i64,
+    ) -> (Vec<Envelope>, broadcast::Receiver<Envelope>) {
+        let kept = self.kept();
+        let past = kept
+            .iter()
+            .filter(|e| e.timestamp >= since_nanos)
+            .cloned()
+            .collect();
+        (past, self.tx.subscribe())
     }
 }
 
@@ -86,6 +121,23 @@ fn field<'a>(k: &str, e: &'a Envelope) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_replays_the_kept_events_once() {
+        let bus = Bus::new();
+        for i in 0..(KEPT + 3) {
+            bus.publish("ns", "/t/old", serde_json::json!({ "i": i }));
+        }
+        let (past, mut rx) = bus.subscribe_since(0);
+        assert_eq!(past.len(), KEPT, "only the last KEPT are kept");
+        assert_eq!(past[0].event, r#"{"i":3}"#);
+        let cut = past[KEPT - 1].timestamp;
+        assert!(bus.subscribe_since(cut + 1).0.is_empty());
+        bus.publish("ns", "/t/new", serde_json::json!({}));
+        let e = rx.try_recv().expect("the new event");
+        assert_eq!(e.topic, "/t/new");
+        assert!(rx.try_recv().is_err(), "a kept event came twice");
+    }
 
     #[test]
     fn filters() {

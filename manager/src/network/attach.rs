@@ -79,7 +79,10 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
     }
     let (n, ip) = allocate(m, &req.network, &key)?;
     let c = net_cidr(&n)?;
-    let primary = ep.attached.is_empty();
+    // The default route and the published ports go through the first
+    // network that is not internal, whatever the order they were given
+    // in (Docker's gateway endpoint); an internal one never gives them.
+    let primary = !n.internal && !routed(m, ep);
     let port = Wiring {
         network: &n,
         ip,
@@ -121,6 +124,14 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
         nat_rules: wired.nat_rules,
     });
     Ok(())
+}
+
+/// Whether one of the container's interfaces already gives it a default
+/// route, i.e. is on a network that is not internal.
+fn routed(m: &Manager, ep: &Endpoint) -> bool {
+    ep.attached
+        .iter()
+        .any(|a| find(m, &a.network).is_ok_and(|n| !n.internal))
 }
 
 fn detach(m: &Manager, ep: &mut Endpoint, idx: usize) {

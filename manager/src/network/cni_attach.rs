@@ -13,7 +13,7 @@ use crate::error::Result;
 
 /// One CNI configuration list per attachment: bridge (with the address
 /// hulld picked, through the `static` IPAM plugin; the default route only
-/// on the first interface), portmap when ports are published there, and
+/// on the primary interface, see `Wiring::primary`), portmap when ports are published there, and
 /// firewall (so a FORWARD policy of DROP does not cut the container off).
 /// An internal network gives neither a default route nor masquerading, as
 /// Docker's: its containers reach each other and nothing beyond.

@@ -16,8 +16,8 @@ pub struct Wiring<'a> {
     pub network: &'a NetworkRecord,
     pub ip: Ipv4Addr,
     pub cidr: &'a Cidr,
-    /// The container's first interface: the default route and the
-    /// published ports go there.
+    /// The container's first interface on a network that is not
+    /// internal: the default route and the published ports go there.
     pub primary: bool,
     /// Published ports (empty unless primary).
     pub bindings: &'a [Binding],
