@@ -29,7 +29,8 @@ fn processes(name: &str, needle: &str) -> Vec<i32> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        if args.first().is_some_and(|a| a.ends_with(name)) && args.iter().any(|a| a.contains(needle))
+        if args.first().is_some_and(|a| a.ends_with(name))
+            && args.iter().any(|a| a.contains(needle))
         {
             out.push(pid);
         }
@@ -88,16 +89,26 @@ fn pod_of_two(c: &mut Cri, name: &str) -> (v1::PodSandboxConfig, String, String,
 
 /// The pod's pause and both containers are the one shim's children.
 fn all_in(shim: i32) {
-    wait_until("the pod's processes under its shim", Duration::from_secs(10), || {
-        has_child(shim, "/pause") && has_child(shim, "sleep 1001") && has_child(shim, "sleep 1002")
-    });
+    wait_until(
+        "the pod's processes under its shim",
+        Duration::from_secs(10),
+        || {
+            has_child(shim, "/pause")
+                && has_child(shim, "sleep 1001")
+                && has_child(shim, "sleep 1002")
+        },
+    );
 }
 
 /// Stop and remove container `a`; `b` and the pause run on in `shim`.
 fn remove_one(c: &mut Cri, pod: &str, shim: i32, a: &str, b: &str) {
     c.stop_container(a, 0).expect("StopContainer");
     c.remove_container(a).expect("RemoveContainer");
-    assert_eq!(shims(c), vec![shim], "the pod's shim after one container went");
+    assert_eq!(
+        shims(c),
+        vec![shim],
+        "the pod's shim after one container went"
+    );
     assert!(!has_child(shim, "sleep 1001"));
     assert!(has_child(shim, "sleep 1002") && has_child(shim, "/pause"));
     assert!(running(c, b));
@@ -130,15 +141,22 @@ fn a_pod_runs_in_one_shim() {
     let state = c.h.state.display().to_string();
     let drivers = processes("hull-log-driver", &state);
     assert_eq!(drivers.len(), 2, "log drivers {drivers:?}");
-    assert!(processes("hull-log-driver", &pod).is_empty(), "the pause has a log driver");
+    assert!(
+        processes("hull-log-driver", &pod).is_empty(),
+        "the pause has a log driver"
+    );
     // A second pod gets a shim of its own.
     let pc2 = c.pod_config("other", 0);
     let pod2 = c.run_pod(pc2.clone()).expect("RunPodSandbox");
-    wait_until("a second shim", Duration::from_secs(10), || shims(&c).len() == 2);
-    c.remove_pod(&pod2).expect("RemovePodSandbox");
-    wait_until("the second pod's shim to exit", Duration::from_secs(10), || {
-        shims(&c) == vec![shim]
+    wait_until("a second shim", Duration::from_secs(10), || {
+        shims(&c).len() == 2
     });
+    c.remove_pod(&pod2).expect("RemovePodSandbox");
+    wait_until(
+        "the second pod's shim to exit",
+        Duration::from_secs(10),
+        || shims(&c) == vec![shim],
+    );
 
     remove_one(&mut c, &pod, shim, &a, &b);
     remove_pod(c, &pod, shim);
@@ -177,8 +195,10 @@ fn a_pod_shim_survives_a_hulld_kill() {
     let d = c.run(&pod, c.container_config("d", &["sleep", "1003"]), &pc);
     assert!(running(&mut c, &d));
     assert_eq!(shims(&c), vec![shim]);
-    wait_until("the new container under the shim", Duration::from_secs(10), || {
-        has_child(shim, "sleep 1003")
-    });
+    wait_until(
+        "the new container under the shim",
+        Duration::from_secs(10),
+        || has_child(shim, "sleep 1003"),
+    );
     remove_pod(c, &pod, shim);
 }

@@ -129,7 +129,9 @@ fn mark_killed(m: &Arc<Manager>, ns: &str, key: &str, r: &ContainerRecord) {
         super::restart::on_daemon_start(m, ns, rec);
     }
     if r.auto_remove {
-        if let Ok(Some(r)) = m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, key) {
+        if let Ok(Some(r)) =
+            m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, key)
+        {
             let _ = super::remove(m, ns, &r);
         }
     }

@@ -37,8 +37,8 @@ use crate::content::now_secs;
 use crate::error::{Error, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
-pub use process::find_binary;
 pub use group::{ShimKey, SANDBOX_ANNOTATION};
+pub use process::find_binary;
 pub(super) use process::{alive, finish_shim, shim_delete, wait_gone};
 use process::{request_shutdown, runtime_options, start_shim, stop_shim};
 
@@ -478,7 +478,10 @@ fn after_exit(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>,
     let mut dreq = api::DeleteRequest::new();
     dreq.id = live.id.clone();
     let key = ns_key(&live.ns, &live.id);
-    match (call("delete task", live.client.delete(ctx(), &dreq)), &live.shim) {
+    match (
+        call("delete task", live.client.delete(ctx(), &dreq)),
+        &live.shim,
+    ) {
         // The shim ends once its last events are out; nobody waits for
         // that but a new task or the removal of this container.
         (Ok(_), ShimKey::Own(_)) => {

@@ -102,7 +102,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl PodShims {
     fn slot(&self, pod: &str) -> Slot {
-        lock(&self.slots).entry(pod.to_string()).or_default().clone()
+        lock(&self.slots)
+            .entry(pod.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Drop the slot of a pod whose shim is gone, unless someone uses it.
@@ -139,7 +142,10 @@ pub(in crate::containers) fn acquire(
     let mut g = lock(&slot);
     if let Some(s) = g.as_mut() {
         if alive(s.pid) {
-            for (name, text) in [("address", s.address.clone()), ("shim.pid", s.pid.to_string())] {
+            for (name, text) in [
+                ("address", s.address.clone()),
+                ("shim.pid", s.pid.to_string()),
+            ] {
                 let p = bundle.join(name);
                 crate::private::write(&p, text)
                     .map_err(|e| Error::io(format!("write {}", p.display()), e))?;
@@ -253,7 +259,11 @@ pub(in crate::containers) fn release_idle(m: &Manager) {
         {
             let mut g = lock(&slot);
             if let Some(s) = g.take_if(|s| s.tasks.is_empty()) {
-                tracing::info!(pod, pid = s.pid, "pod shim without tasks; asking it to exit");
+                tracing::info!(
+                    pod,
+                    pid = s.pid,
+                    "pod shim without tasks; asking it to exit"
+                );
                 let mut r = api::ShutdownRequest::new();
                 r.id = pod.clone();
                 let _ = call("shutdown", s.client.shutdown(ctx(), &r));
@@ -277,7 +287,10 @@ mod tests {
             TYPE_ANNOTATION: "container", SANDBOX_ANNOTATION: "p1"}));
         assert_eq!(pod_of_spec(&c).as_deref(), Some("p1"));
         // Not made by the pods room: a shim of its own.
-        assert_eq!(pod_of_spec(&spec(serde_json::json!({SANDBOX_ANNOTATION: "p1"}))), None);
+        assert_eq!(
+            pod_of_spec(&spec(serde_json::json!({SANDBOX_ANNOTATION: "p1"}))),
+            None
+        );
         let empty = spec(serde_json::json!({TYPE_ANNOTATION: "container", SANDBOX_ANNOTATION: ""}));
         assert_eq!(pod_of_spec(&empty), None);
         assert_eq!(pod_of_spec(""), None);
