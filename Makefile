@@ -16,6 +16,9 @@ release:
 	# The shim, one per container, is linked statically: its RSS drops by
 	# the shared libc pages (3.3 → 2.3 MiB idle, see bench/shim_rss.sh).
 	$(CARGO) rustc --release -p hull-shim --bin containerd-shim-hull-v2 -- -C target-feature=+crt-static
+	# So is hull-log-driver, one per container too: no dynamic loader, no
+	# relocated libc data of its own (bench/cri.sh counts it per pod).
+	$(CARGO) rustc --release -p hull-manager --bin hull-log-driver -- -C target-feature=+crt-static
 
 # Everything: unit tests, then the integration suites against the binaries
 # built once above. Integration tests need root. scripts/deps.sh installs

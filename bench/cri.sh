@@ -188,10 +188,19 @@ cri_pods() {
 }
 
 # cri_rss PIDS…: their VmRSS summed, in KiB (gone ones count 0).
+# cri_pss PIDS…: their Pss (smaps_rollup) summed, the same way.
 cri_rss() {
     local p r sum=0
     for p in "$@"; do
         r=$(bench_rss "$p" 2>/dev/null) || continue
+        sum=$((sum + ${r:-0}))
+    done
+    echo "$sum"
+}
+cri_pss() {
+    local p r sum=0
+    for p in "$@"; do
+        r=$(bench_pss "$p" 2>/dev/null) || continue
         sum=$((sum + ${r:-0}))
     done
     echo "$sum"
@@ -210,20 +219,25 @@ cri_children() {
 
 # cri_pod_memory hulld|containerd DIR PID SOCK IMAGE: BENCH_CRI_MEM_PODS
 # pods (default 10) of one container each, then the memory they cost the
-# runtime, written to DIR/mem: "PER_POD DAEMON_GROWTH SHIMS SHIM_RSS
-# PAUSE_RSS LOG_RSS" (KiB). Per pod: the daemon's growth since before the
-# pods + every shim + every pause (+ hull's log drivers), over the pods;
-# the containers' own process (sleep) is the workload and not counted.
+# runtime, written to DIR/mem, one line in Pss, one in RSS: "PER_POD
+# DAEMON_GROWTH SHIMS SHIM_MEM PAUSE_MEM LOG_MEM" (KiB). Per pod: the
+# daemon's growth since before the pods + every shim + every pause (+
+# hull's log drivers), over the pods; the containers' own process (sleep)
+# is the workload and not counted. RSS counts the pages N processes share
+# (one binary's text, libc) N times; Pss splits them among the sharers:
+# the memory the machine really spends.
 cri_pod_memory() {
-    local kind=$1 d=$2 pid=$3 sock=$4 img=$5 n=${BENCH_CRI_MEM_PODS:-10} i base now
+    local kind=$1 d=$2 pid=$3 sock=$4 img=$5 n=${BENCH_CRI_MEM_PODS:-10} i base now base_pss now_pss
     local call=$HULL_BIN_DIR/cri-call
     local -a shims=() pauses=() logs=()
     base=$(bench_rss "$pid")
+    base_pss=$(bench_pss "$pid")
     for ((i = 0; i < n; i++)); do
         "$call" "$sock" pod "mem$i" "$img" "$d/logs" >/dev/null || bench_die "$kind: pod mem$i failed"
     done
     sleep 1
     now=$(bench_rss "$pid")
+    now_pss=$(bench_pss "$pid")
     if [[ $kind == hulld ]]; then
         mapfile -t shims < <(bench_procs "$d/" "*/containerd-shim-hull-v2 *")
         mapfile -t logs < <(bench_procs "$d/" "*/hull-log-driver *")
@@ -237,22 +251,35 @@ cri_pod_memory() {
         done
     fi
     ((${#pauses[@]} == n)) || bench_log "cri: $kind: found ${#pauses[@]} pause processes for $n pods"
-    local s_rss p_rss l_rss growth=$((now - base))
+    local s_rss p_rss l_rss growth=$((now - base)) s_pss p_pss l_pss g_pss=$((${now_pss:-0} - ${base_pss:-0}))
     ((growth > 0)) || growth=0
+    ((g_pss > 0)) || g_pss=0
     s_rss=$(cri_rss "${shims[@]}")
     p_rss=$(cri_rss "${pauses[@]}")
     l_rss=$(cri_rss "${logs[@]}")
-    echo "$(((growth + s_rss + p_rss + l_rss) / n)) $growth ${#shims[@]} $s_rss $p_rss $l_rss" >"$d/mem"
+    s_pss=$(cri_pss "${shims[@]}")
+    p_pss=$(cri_pss "${pauses[@]}")
+    l_pss=$(cri_pss "${logs[@]}")
+    {
+        echo "$(((g_pss + s_pss + p_pss + l_pss) / n)) $g_pss ${#shims[@]} $s_pss $p_pss $l_pss"
+        echo "$(((growth + s_rss + p_rss + l_rss) / n)) $growth ${#shims[@]} $s_rss $p_rss $l_rss"
+    } >"$d/mem"
 }
 
-# cri_print_memory DIR_HULLD DIR_CONTAINERD: the per-pod memory figures.
+# cri_print_memory DIR_HULLD DIR_CONTAINERD: the per-pod memory figures,
+# in Pss (the ratio's) and in RSS.
 cri_print_memory() {
-    local hp hg hs hsr hpr hl cp cg cs csr cpr cl n=${BENCH_CRI_MEM_PODS:-10}
-    read -r hp hg hs hsr hpr hl <"$1/mem"
-    read -r cp cg cs csr cpr cl <"$2/mem"
-    printf 'cri: memory per pod (%s pods, daemon growth + shims + pauses + log drivers): hulld %s KiB (daemon +%s, %s shims %s, pauses %s, log drivers %s), containerd %s KiB (daemon +%s, %s shims %s, pauses %s); ratio %s (goal <= 0.3)\n' \
-        "$n" "$hp" "$hg" "$hs" "$hsr" "$hpr" "$hl" "$cp" "$cg" "$cs" "$csr" "$cpr" "$(ratio "$hp" "$cp")"
-    add_result cri "memory per pod ($n pods)" KiB "$hp" "$cp"
+    local hp hg hs hsr hpr hl cp cg cs csr cpr cl n=${BENCH_CRI_MEM_PODS:-10} line=0 what
+    while ((line < 2)); do
+        read -r hp hg hs hsr hpr hl < <(sed -n "$((line + 1))p" "$1/mem")
+        read -r cp cg cs csr cpr cl < <(sed -n "$((line + 1))p" "$2/mem")
+        if ((line == 0)); then what=Pss; else what=RSS; fi
+        printf 'cri: memory per pod in %s (%s pods, daemon growth + shims + pauses + log drivers): hulld %s KiB (daemon +%s, %s shims %s, pauses %s, log drivers %s), containerd %s KiB (daemon +%s, %s shims %s, pauses %s); %s ratio %s%s\n' \
+            "$what" "$n" "$hp" "$hg" "$hs" "$hsr" "$hpr" "$hl" "$cp" "$cg" "$cs" "$csr" "$cpr" "$what" "$(ratio "$hp" "$cp")" \
+            "$(if ((line == 0)); then echo ' (the goal'"'"'s ratio: <= 0.3)'; else echo ' (shared pages counted once per process)'; fi)"
+        add_result cri "memory per pod, $what" KiB "$hp" "$cp"
+        line=$((line + 1))
+    done
 }
 
 # cri_hulld_leftovers DIR: once the hulld under DIR stopped, force-delete

@@ -70,6 +70,14 @@ fn connectable(path: &Path) -> bool {
     UnixStream::connect(path).is_ok()
 }
 
+/// The pid of the process serving the other end of `conn`.
+fn peer_pid(conn: &UnixStream) -> Option<i32> {
+    nix::sys::socket::getsockopt(conn, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| c.pid())
+        .filter(|p| *p > 0)
+}
+
 fn bundle_dir(flags: &Flags) -> anyhow::Result<PathBuf> {
     if !flags.bundle.is_empty() {
         return Ok(PathBuf::from(&flags.bundle));
@@ -88,11 +96,16 @@ pub fn start(flags: &Flags) -> anyhow::Result<String> {
     let sock = socket_path(&flags.address, &flags.namespace, &group);
     let address = format!("unix://{}", sock.display());
     if sock.exists() {
-        if connectable(&sock) {
+        if let Ok(conn) = UnixStream::connect(&sock) {
             if group != flags.id {
-                // Another container of the same group: reuse its shim.
+                // Another container of the same group: reuse its shim, and
+                // name it in this bundle too (its pid from the socket's peer).
                 crate::private::write(&bundle.join("address"), &address)
                     .context("write address file")?;
+                if let Some(pid) = peer_pid(&conn) {
+                    crate::private::write(&bundle.join("shim.pid"), pid.to_string())
+                        .context("write shim.pid")?;
+                }
                 return Ok(address);
             }
             bail!("shim socket {} is already in use", sock.display());
@@ -231,6 +244,13 @@ pub fn serve(flags: &Flags) -> anyhow::Result<()> {
     // SAFETY: fcntl on our own inherited descriptor, integer arguments only.
     if unsafe { libc::fcntl(LISTEN_FD, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
         return Err(std::io::Error::last_os_error()).context("mark the shim socket close-on-exec");
+    }
+    // listen(2) again: the socket's peer credentials become this process's
+    // (`start`, which made it, is gone), so a second `start` of the group
+    // learns this shim's pid from a connection.
+    // SAFETY: listen on our own inherited descriptor, integer arguments only.
+    if unsafe { libc::listen(LISTEN_FD, libc::SOMAXCONN) } < 0 {
+        return Err(std::io::Error::last_os_error()).context("listen on the shim socket");
     }
 
     let reaper = Reaper::new();

@@ -9,7 +9,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 pub const LOG_FILE: &str = "container.log";
 const LOCK_FILE: &str = "log.lock";
@@ -338,50 +337,141 @@ impl Sink {
     }
 }
 
-/// Copy one stream into the writer, line by line; with `partial`, a
-/// partial line is written once the stream is quiet for PARTIAL_WAIT_MS.
-fn pump(mut from: File, stream: u32, w: Arc<Mutex<Sink>>, partial: bool) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut pending: Vec<u8> = Vec::new();
-    let flush = |data: Vec<u8>| {
-        let e = Entry {
-            stream,
-            data,
-            time_nanos: now_nanos(),
-        };
-        let mut g = w.lock().unwrap_or_else(|x| x.into_inner());
-        let _ = g.write(&e);
-    };
-    loop {
-        if partial && !pending.is_empty() {
-            let mut fds = [PollFd::new(from.as_fd(), PollFlags::POLLIN)];
-            if let Ok(0) = poll(&mut fds, PollTimeout::from(PARTIAL_WAIT_MS)) {
-                let cut = utf8_cut(&pending);
-                if cut > 0 {
-                    let rest = pending.split_off(cut);
-                    flush(std::mem::replace(&mut pending, rest));
-                }
-            }
-        }
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        pending.extend_from_slice(&buf[..n]);
-        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-            let rest = pending.split_off(i + 1);
-            flush(std::mem::replace(&mut pending, rest));
-        }
-        if pending.len() >= MAX_LINE {
-            flush(std::mem::take(&mut pending));
+/// One output stream the driver copies.
+struct Stream {
+    from: Option<File>,
+    /// 1 stdout, 2 stderr.
+    no: u32,
+    /// Output not written yet: the start of a line.
+    pending: Vec<u8>,
+    /// When output last came (a partial line's quiet spell starts there).
+    last: std::time::Instant,
+}
+
+impl Stream {
+    fn new(from: File, no: u32) -> Stream {
+        Stream {
+            from: Some(from),
+            no,
+            pending: Vec::new(),
+            last: std::time::Instant::now(),
         }
     }
-    if !pending.is_empty() {
-        flush(pending);
+
+    fn write(&self, w: &mut Sink, data: Vec<u8>) {
+        let _ = w.write(&Entry {
+            stream: self.no,
+            data,
+            time_nanos: now_nanos(),
+        });
+    }
+
+    /// Read what is there: whole lines (and overlong pieces) are written,
+    /// the rest waits. False at the stream's end.
+    fn read(&mut self, buf: &mut [u8], w: &mut Sink) -> bool {
+        let Some(from) = self.from.as_mut() else {
+            return false;
+        };
+        let n = match from.read(buf) {
+            Ok(0) => 0,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return true,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            self.from = None;
+            let rest = std::mem::take(&mut self.pending);
+            if !rest.is_empty() {
+                self.write(w, rest);
+            }
+            return false;
+        }
+        self.last = std::time::Instant::now();
+        self.pending.extend_from_slice(&buf[..n]);
+        while let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
+            let rest = self.pending.split_off(i + 1);
+            let line = std::mem::replace(&mut self.pending, rest);
+            self.write(w, line);
+        }
+        if self.pending.len() >= MAX_LINE {
+            let piece = std::mem::take(&mut self.pending);
+            self.write(w, piece);
+        }
+        true
+    }
+
+    /// How long until its partial line is due (None: nothing to write).
+    fn partial_due(&self, wait: std::time::Duration) -> Option<std::time::Duration> {
+        (utf8_cut(&self.pending) > 0)
+            .then(|| (self.last + wait).saturating_duration_since(std::time::Instant::now()))
+    }
+
+    /// Write the partial line that has waited long enough.
+    fn flush_partial(&mut self, wait: std::time::Duration, w: &mut Sink) {
+        if self.partial_due(wait) == Some(std::time::Duration::ZERO) {
+            let cut = utf8_cut(&self.pending);
+            let rest = self.pending.split_off(cut);
+            let piece = std::mem::replace(&mut self.pending, rest);
+            self.write(w, piece);
+        }
+    }
+}
+
+/// Copy both streams into the writer, line by line, on one thread (a
+/// driver runs per container: a second thread would cost its stack and a
+/// malloc arena); with `partial`, a stream's partial line is written once
+/// that stream was quiet for PARTIAL_WAIT_MS.
+fn pump(out: File, err: File, w: &mut Sink, partial: bool) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let wait = std::time::Duration::from_millis(PARTIAL_WAIT_MS.into());
+    let mut streams = [Stream::new(out, 1), Stream::new(err, 2)];
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let due = streams
+            .iter()
+            .filter(|_| partial)
+            .filter_map(|s| s.partial_due(wait))
+            .min();
+        let timeout = match due {
+            // Rounded up: woken before it is due, nothing would be written.
+            Some(d) => PollTimeout::from(d.as_micros().div_ceil(1000).min(u16::MAX.into()) as u16),
+            None => PollTimeout::NONE,
+        };
+        let ready: Vec<usize> = {
+            let open: Vec<(usize, PollFd)> = streams
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    s.from
+                        .as_ref()
+                        .map(|f| (i, PollFd::new(f.as_fd(), PollFlags::POLLIN)))
+                })
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            let (which, mut fds): (Vec<usize>, Vec<PollFd>) = open.into_iter().unzip();
+            match poll(&mut fds, timeout) {
+                Ok(_) => which
+                    .into_iter()
+                    .zip(&fds)
+                    .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                    .map(|(i, _)| i)
+                    .collect(),
+                Err(nix::errno::Errno::EINTR) => Vec::new(),
+                // Cannot wait: read on (blocking) until the streams end.
+                Err(_) => which,
+            }
+        };
+        for i in ready {
+            streams[i].read(&mut buf, w);
+        }
+        if partial {
+            for s in streams.iter_mut() {
+                s.flush_partial(wait, w);
+            }
+        }
     }
 }
 
@@ -407,11 +497,10 @@ pub fn run_driver(
         .open(dir.join(LOCK_FILE))?;
     let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| std::io::Error::from(e))?;
-    let sink = match cri_log {
+    let mut sink = match cri_log {
         Some(p) => Sink::Cri(super::cri_log::Writer::open(p)?),
         None => Sink::Json(Writer::open(dir, max_size, max_file)?),
     };
-    let w = Arc::new(Mutex::new(sink));
     // SAFETY: the shim hands us fds 3, 4 and 5 (containerd's logging binary
     // protocol); we own them from here on.
     let (out, err, ready) = unsafe {
@@ -422,10 +511,7 @@ pub fn run_driver(
         )
     };
     drop(ready);
-    let w2 = w.clone();
-    let t = std::thread::spawn(move || pump(err, 2, w2, partial_lines));
-    pump(out, 1, w, partial_lines);
-    let _ = t.join();
+    pump(out, err, &mut sink, partial_lines);
     Ok(())
 }
 

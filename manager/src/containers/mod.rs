@@ -1,6 +1,7 @@
 //! Containers: their metadata and the OCI runtime spec hulld generates for
 //! them from an image's config and the user's options (Docker's defaults),
-//! and their tasks, run by one `containerd-shim-hull-v2` per container.
+//! and their tasks, run by one `containerd-shim-hull-v2` per container
+//! (per pod for a CRI pod's pause and containers).
 //!
 //! A container lives in the `containers` table (key `<ns>/<id>`) with its
 //! Docker-style state; its bundle (config.json, /etc files, output logs) is
@@ -215,6 +216,8 @@ pub struct Tasks {
     /// Shims (pid by container key) of tasks that ended, still publishing
     /// their last events: a new task or a removal waits for them.
     exiting: Mutex<HashMap<String, i32>>,
+    /// The shims of CRI pods, each serving all the pod's tasks.
+    pub(crate) pods: shim::group::PodShims,
 }
 
 impl Tasks {
@@ -236,8 +239,8 @@ impl Tasks {
     pub(crate) fn shim_exiting(&self, key: &str, pid: i32) {
         self.exiting().insert(key.to_string(), pid);
     }
-    /// Wait until the ended task's shim of `key` (if any) is gone, killing
-    /// it when it takes too long.
+    /// Wait until the exiting shim of `key` (`ShimKey::exiting_key`), if
+    /// any, is gone, killing it when it takes too long.
     pub(crate) fn wait_shim_gone(&self, key: &str) {
         let pid = self.exiting().get(key).copied();
         if let Some(pid) = pid {

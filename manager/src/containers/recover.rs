@@ -1,6 +1,6 @@
 //! After a hulld restart: the containers that had a task get their shims
-//! back (reconnected and watched again), or are marked exited when their
-//! shim is gone.
+//! back (reconnected and watched again; a pod's shim once for all its
+//! tasks), or are marked exited when their shim or task is gone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +9,12 @@ use containerd_shim_protos::api;
 use containerd_shim_protos::shim_async::TaskClient;
 use tokio::sync::watch;
 
-use super::shim::{alive, call, connect, ctx, shim_delete, wait_gone, waiter, watch_task, Live};
+use super::shim::{
+    alive, call, connect, ctx, group, shim_delete, wait_gone, waiter, watch_task, Live, ShimKey,
+};
 use super::{update, ContainerRecord, EXITED};
 use crate::content::now_secs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manager::Manager;
 
 /// After a hulld restart: find the shim of every container that had a
@@ -51,8 +53,12 @@ pub fn recover(m: &Arc<Manager>) {
         let (Some(address), Some(shim_pid)) = (address, shim_pid) else {
             continue; // never had a task
         };
+        let shim = ShimKey::of(&ns, &r);
         let reconnect = || -> Result<(TaskClient, u32, bool)> {
-            let client = connect(address.trim())?;
+            let client = match &shim {
+                ShimKey::Own(_) => connect(address.trim())?,
+                ShimKey::Pod(pod) => group::reconnect(m, pod, address.trim(), shim_pid)?,
+            };
             let mut req = api::StateRequest::new();
             req.id = r.id.clone();
             let st = call("task state", client.state(ctx(), &req))?;
@@ -61,11 +67,15 @@ pub fn recover(m: &Arc<Manager>) {
         };
         match reconnect() {
             Ok((client, pid, stopped)) => {
+                if let ShimKey::Pod(pod) = &shim {
+                    group::adopt(m, pod, &r.id, shim_pid);
+                }
                 let (tx, rx) = watch::channel(None);
                 let live = Arc::new(Live {
                     ns: ns.clone(),
                     id: r.id.clone(),
                     client,
+                    shim: shim.clone(),
                     shim_pid,
                     pid,
                     done: rx,
@@ -82,6 +92,12 @@ pub fn recover(m: &Arc<Manager>) {
                     super::health::watch(m, &live);
                 }
             }
+            // The pod's shim answers but has no such task: the others of
+            // the pod may still run there; leave it be.
+            Err(Error::NotFound(e)) if matches!(shim, ShimKey::Pod(_)) => {
+                tracing::warn!(id = %r.id, "task gone from the pod's shim ({e})");
+                mark_killed(m, &ns, &key, &r);
+            }
             Err(e) => {
                 tracing::warn!(id = %r.id, "shim gone ({e}); cleaning up");
                 if alive(shim_pid) {
@@ -92,23 +108,31 @@ pub fn recover(m: &Arc<Manager>) {
                     wait_gone(shim_pid, Duration::from_secs(5));
                 }
                 shim_delete(m, &ns, &r.id, &r.bundle);
-                let rec = update(m, &ns, &r.id, |c| {
-                    c.state.status = EXITED.into();
-                    c.state.pid = 0;
-                    c.state.exit_code = 128 + libc::SIGKILL;
-                    c.state.finished_at = now_secs();
-                });
-                if let (Ok(Some(rec)), false) = (&rec, r.auto_remove) {
-                    super::restart::on_daemon_start(m, &ns, rec);
-                }
-                if r.auto_remove {
-                    if let Ok(Some(r)) =
-                        m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, &key)
-                    {
-                        let _ = super::remove(m, &ns, &r);
-                    }
-                }
+                mark_killed(m, &ns, &key, &r);
             }
+        }
+    }
+    // Pods' shims whose tasks are all gone.
+    group::release_idle(m);
+}
+
+/// Record container `r` (key `key`) as killed while hulld was away, then
+/// restart or remove it as its policy says.
+fn mark_killed(m: &Arc<Manager>, ns: &str, key: &str, r: &ContainerRecord) {
+    let rec = update(m, ns, &r.id, |c| {
+        c.state.status = EXITED.into();
+        c.state.pid = 0;
+        c.state.exit_code = 128 + libc::SIGKILL;
+        c.state.finished_at = now_secs();
+    });
+    if let (Ok(Some(rec)), false) = (&rec, r.auto_remove) {
+        super::restart::on_daemon_start(m, ns, rec);
+    }
+    if r.auto_remove {
+        if let Ok(Some(r)) =
+            m.db.get::<ContainerRecord>(crate::metadata::Table::Containers, key)
+        {
+            let _ = super::remove(m, ns, &r);
         }
     }
 }

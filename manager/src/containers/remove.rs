@@ -46,8 +46,9 @@ pub fn remove(m: &Manager, ns: &str, r: &ContainerRecord) -> Result<()> {
             r.name
         )));
     }
-    // No shim of this container may outlive it.
-    m.tasks.wait_shim_gone(&ns_key(ns, &r.id));
+    // No shim of this container may outlive it (a pod's: only when exiting).
+    m.tasks
+        .wait_shim_gone(&shim::ShimKey::of(ns, r).exiting_key());
     let rootfs = r.bundle.join("rootfs");
     // The shim unmounts the rootfs when it deletes the task; be sure.
     let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);

@@ -1,7 +1,9 @@
 //! The task side of a container: one `containerd-shim-hull-v2` per
-//! container, started like containerd starts shims (`… -id ID start` in the
-//! bundle, which prints the ttrpc address), then driven through the shim v2
-//! Task API (`containerd.task.v2.Task`) with ttrpc's asynchronous client.
+//! container, or per CRI pod (`group`: the pause and the pod's containers
+//! share one), started like containerd starts shims (`… -id ID start` in
+//! the bundle, which prints the ttrpc address), then driven through the
+//! shim v2 Task API (`containerd.task.v2.Task`) with ttrpc's asynchronous
+//! client.
 //!
 //! The clients live on hulld's tokio runtime (`set_runtime`): an idle
 //! connection costs nothing there, where ttrpc's synchronous client wakes
@@ -29,11 +31,13 @@ use tokio::sync::watch;
 
 use super::{update, ContainerRecord, EXITED, RUNNING};
 
+pub mod group;
 mod process;
 use crate::content::now_secs;
 use crate::error::{Error, Result};
 use crate::manager::Manager;
 use crate::metadata::ns_key;
+pub use group::{ShimKey, SANDBOX_ANNOTATION};
 pub use process::find_binary;
 pub(super) use process::{alive, finish_shim, shim_delete, wait_gone};
 use process::{request_shutdown, runtime_options, start_shim, stop_shim};
@@ -61,6 +65,8 @@ pub struct Live {
     pub ns: String,
     pub id: String,
     pub client: TaskClient,
+    /// The shim serving the task: its own or its pod's.
+    pub shim: ShimKey,
     pub shim_pid: i32,
     pub pid: u32,
     pub(super) done: watch::Receiver<Option<Exit>>,
@@ -152,7 +158,7 @@ fn shim_err(what: &str, e: ttrpc::Error) -> Error {
 pub fn create_task(m: &Arc<Manager>, ns: &str, r: &ContainerRecord) -> Result<Arc<Live>> {
     // The shim of the last task may still be on its way out (its socket
     // is this task's too).
-    m.tasks.wait_shim_gone(&ns_key(ns, &r.id));
+    m.tasks.wait_shim_gone(&ShimKey::of(ns, r).exiting_key());
     if m.tasks.get(&ns_key(ns, &r.id)).is_some() {
         return Err(Error::AlreadyExists(format!(
             "container {} already has a task",
@@ -238,17 +244,31 @@ fn create_task_inner(
     } else {
         m.snapshots.mounts(&r.snapshot_key)?
     };
-    let (address, shim_pid) = start_shim(m, ns, &r.id, &r.bundle)?;
-    let client = match connect(&address) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(shim_pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            shim_delete(m, ns, &r.id, &r.bundle);
-            return Err(e);
+    let shim = ShimKey::of(ns, r);
+    let (client, shim_pid) = match &shim {
+        ShimKey::Own(_) => {
+            let (address, shim_pid) = start_shim(m, ns, &r.id, &r.bundle)?;
+            match connect(&address) {
+                Ok(c) => (c, shim_pid),
+                Err(e) => {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(shim_pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    shim_delete(m, ns, &r.id, &r.bundle);
+                    return Err(e);
+                }
+            }
         }
+        ShimKey::Pod(pod) => group::acquire(m, pod, ns, &r.id, &r.bundle)?,
+    };
+    // Undo the shim side of a task that will not run.
+    let abandon = |client: &TaskClient| match &shim {
+        ShimKey::Own(_) => {
+            stop_shim(client, &r.id, shim_pid);
+            shim_delete(m, ns, &r.id, &r.bundle);
+        }
+        ShimKey::Pod(pod) => group::abandon(m, pod, client, (ns, &r.id, &r.bundle), shim_pid),
     };
     let mut req = api::CreateTaskRequest::new();
     req.id = r.id.clone();
@@ -264,6 +284,11 @@ fn create_task_inner(
         })
         .collect();
     match find_binary(LOG_DRIVER_BINARY) {
+        // A pod's pause writes nothing: no driver, no files.
+        _ if r.cri_log.is_none() && group::is_pause(&r.spec) => {
+            req.stdout = String::new();
+            req.stderr = String::new();
+        }
         // CRI's log format at the file kubelet asked for.
         Ok(driver) if r.cri_log.is_some() => {
             let path = r.cri_log.clone().unwrap_or_default();
@@ -301,15 +326,13 @@ fn create_task_inner(
     req.terminal = terminal;
     req.options = Some(options).into();
     if let Err(e) = net.wait() {
-        stop_shim(&client, &r.id, shim_pid);
-        shim_delete(m, ns, &r.id, &r.bundle);
+        abandon(&client);
         return Err(e);
     }
     let pid = match call("create task", client.create(ctx(), &req)) {
         Ok(resp) => resp.pid,
         Err(e) => {
-            stop_shim(&client, &r.id, shim_pid);
-            shim_delete(m, ns, &r.id, &r.bundle);
+            abandon(&client);
             return Err(e);
         }
     };
@@ -318,6 +341,7 @@ fn create_task_inner(
         ns: ns.to_string(),
         id: r.id.clone(),
         client,
+        shim: shim.clone(),
         shim_pid,
         pid,
         done: rx,
@@ -331,8 +355,7 @@ fn create_task_inner(
         }
     })?;
     if let Err(e) = watch_task(m, key, live.clone(), tx) {
-        stop_shim(&live.client, &r.id, shim_pid);
-        shim_delete(m, ns, &r.id, &r.bundle);
+        abandon(&live.client);
         return Err(e);
     }
     tracing::debug!(id = %r.id, pid, shim_pid, "task created");
@@ -456,17 +479,32 @@ fn after_exit(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>,
     drain_execs(&live, &key);
     let mut dreq = api::DeleteRequest::new();
     dreq.id = live.id.clone();
-    match call("delete task", live.client.delete(ctx(), &dreq)) {
+    match (
+        call("delete task", live.client.delete(ctx(), &dreq)),
+        &live.shim,
+    ) {
         // The shim ends once its last events are out; nobody waits for
         // that but a new task or the removal of this container.
-        Ok(_) => {
+        (Ok(_), ShimKey::Own(_)) => {
             m.tasks.shim_exiting(&key, live.shim_pid);
             request_shutdown(&live.client, &live.id);
         }
-        Err(e) => {
+        // The pod's shim, when this was its last task.
+        (Ok(_), ShimKey::Pod(pod)) => group::release(&m, pod, &live.id, live.shim_pid),
+        (Err(e), ShimKey::Own(_)) => {
             stop_shim(&live.client, &live.id, live.shim_pid);
             tracing::warn!(id = %live.id, "shim delete failed ({e}); cleaning up with `shim delete`");
             shim_delete(&m, &live.ns, &live.id, &bundle);
+        }
+        // Other tasks of the pod may live in that shim: never stop it.
+        (Err(e), ShimKey::Pod(pod)) => {
+            if alive(live.shim_pid) {
+                tracing::warn!(id = %live.id, "delete task failed ({e}); the pod's shim runs on");
+            } else {
+                tracing::warn!(id = %live.id, "the pod's shim died ({e}); cleaning up with `shim delete`");
+                shim_delete(&m, &live.ns, &live.id, &bundle);
+            }
+            group::release(&m, pod, &live.id, live.shim_pid);
         }
     }
     crate::network::teardown(&m, &live.ns, &live.id);
@@ -489,7 +527,7 @@ fn after_exit(m: Arc<Manager>, live: Arc<Live>, tx: watch::Sender<Option<Exit>>,
         serde_json::json!({"id": live.id, "exit_code": exit.code}),
     );
     let _ = tx.send(Some(exit));
-    m.tasks.wait_shim_gone(&key);
+    m.tasks.wait_shim_gone(&live.shim.exiting_key());
     match rec {
         Ok(Some(r)) if r.auto_remove => {
             if let Err(e) = super::remove(&m, &live.ns, &r) {

@@ -138,10 +138,8 @@ pub fn generate(
         v["process"]["oomScoreAdj"] = json!(r.oom_score_adj);
     }
     v["annotations"]["io.kubernetes.cri.container-type"] = json!("container");
-    // Not `io.kubernetes.cri.sandbox-id`: the shim would then serve the
-    // pod's containers from the pause's shim, and hulld's task model (one
-    // shim per container, shut down when its task ends) would stop it.
-    v["annotations"]["org.hull.pod.sandbox-id"] = json!(s.id);
+    // The pod's containers share the pause's shim (one shim per pod).
+    v["annotations"]["io.kubernetes.cri.sandbox-id"] = json!(s.id);
     v["annotations"]["io.kubernetes.cri.container-name"] = json!(c.name);
     Ok(v)
 }

@@ -67,7 +67,12 @@ pub fn pause_spec(
             "noNewPrivileges": true,
         },
         "linux": linux,
-        "annotations": {"io.kubernetes.cri.container-type": "sandbox"},
+        // The sandbox ID groups the pause and the pod's containers into one
+        // shim (containerd's way; `containers::shim::group`).
+        "annotations": {
+            "io.kubernetes.cri.container-type": "sandbox",
+            "io.kubernetes.cri.sandbox-id": id,
+        },
     });
     match pause {
         Pause::Binary(bin) => {
