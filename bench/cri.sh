@@ -11,7 +11,8 @@
 # busybox image sleeping; hulld needs none). Skipped while hulld serves no
 # pods.
 #
-# Environment: BENCH_CRI_N (runs per runtime, default 5), BENCH_CRI_LAYERS
+# Environment: BENCH_CRI_N (cold pulls per runtime, default 5),
+# BENCH_CRI_ONE_N (one-pod starts per runtime, default 11), BENCH_CRI_LAYERS
 # (default 3), BENCH_CRI_LAYER_MIB (default 16), BENCH_CRI_PODS (default 50).
 
 # cri_plugin_toml DIR REGISTRY: containerd's CRI plugin config: plain HTTP
@@ -128,7 +129,7 @@ bench_cri() {
     ph1=$(median "$dir/ph/one.ms")
     pc1=$(median "$dir/pc/one.ms")
     printf 'cri: one pod (RunPodSandbox+CreateContainer+StartContainer), %s runs: hulld median %s ms (%s), containerd %s ms (%s)\n' \
-        "$n" "$ph1" "$(minmax "$dir/ph/one.ms")" "$pc1" "$(minmax "$dir/pc/one.ms")"
+        "${BENCH_CRI_ONE_N:-11}" "$ph1" "$(minmax "$dir/ph/one.ms")" "$pc1" "$(minmax "$dir/pc/one.ms")"
     printf 'cri: %s pods at once: hulld %s ms, containerd %s ms\n' "${BENCH_CRI_PODS:-50}" \
         "$(cat "$dir/ph/many.ms")" "$(cat "$dir/pc/many.ms")"
     add_result cri "one pod+container start" ms "$ph1" "$pc1"
@@ -143,7 +144,7 @@ bench_cri() {
 # after. Fails (status 1), logging why, when the first pod fails (a hulld
 # serving no pods yet).
 cri_pods() {
-    local kind=$1 d=$2 reg=$3 n=${BENCH_CRI_N:-5} many=${BENCH_CRI_PODS:-50} pid sock i t0 t1
+    local kind=$1 d=$2 reg=$3 n=${BENCH_CRI_ONE_N:-11} many=${BENCH_CRI_PODS:-50} pid sock i t0 t1
     local call=$HULL_BIN_DIR/cri-call img=$reg/bench/busybox:v1
     cri_start "$kind" "$d" "$reg"
     pid=$CRI_PID
