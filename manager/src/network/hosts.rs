@@ -84,8 +84,10 @@ pub(super) fn hosts_text(ep: &Endpoint, all: &[Endpoint]) -> String {
     s
 }
 
-/// Rewrite the hosts file of `ep` and of every container sharing a
-/// user-defined network with it.
+/// Rewrite the hosts file of `ep` and of every running container sharing
+/// a user-defined network with it. A stopped one's file is written when
+/// it starts again (`setup`), so a project going down does not rewrite
+/// the files of the containers already down once more for every other.
 pub(super) fn refresh_hosts(m: &Manager, ep: &Endpoint) -> Result<()> {
     let all = all_endpoints(m)?;
     let nets: Vec<&str> = ep
@@ -96,9 +98,10 @@ pub(super) fn refresh_hosts(m: &Manager, ep: &Endpoint) -> Result<()> {
         .collect();
     for e in &all {
         let shares = e.key() == ep.key()
-            || e.networks
-                .iter()
-                .any(|r| nets.contains(&r.network.as_str()));
+            || (!e.attached.is_empty()
+                && e.networks
+                    .iter()
+                    .any(|r| nets.contains(&r.network.as_str())));
         if shares && e.own_netns() && e.bundle.join("hosts").exists() {
             if let Err(err) = write_in_place(&e.bundle.join("hosts"), &hosts_text(e, &all)) {
                 tracing::warn!(id = %e.id, "update hosts: {err}");
