@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::endpoints::{all_endpoints, get_endpoint, put_endpoint};
-use super::hosts::{hosts_text, refresh_hosts, write_in_place};
+use super::hosts::{hosts_text, refresh_hosts, refresh_hosts_left, write_in_place};
 use super::ipam::{allocate, net_cidr, release};
 use super::networks::{ensure_default, find, list};
 use super::wiring::Wiring;
@@ -333,7 +333,8 @@ pub fn disconnect(m: &Manager, ns: &str, container: &str, network: &str) -> Resu
         detach(m, &mut ep, i);
     }
     put_endpoint(m, &ep)?;
-    refresh_hosts(m, &ep)?;
+    // The others there no longer see it, nor it them.
+    refresh_hosts_left(m, &ep, Some(&n.name))?;
     // The container itself no longer sees the others there.
     write_in_place(
         &ep.bundle.join("hosts"),

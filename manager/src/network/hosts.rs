@@ -89,12 +89,19 @@ pub(super) fn hosts_text(ep: &Endpoint, all: &[Endpoint]) -> String {
 /// it starts again (`setup`), so a project going down does not rewrite
 /// the files of the containers already down once more for every other.
 pub(super) fn refresh_hosts(m: &Manager, ep: &Endpoint) -> Result<()> {
+    refresh_hosts_left(m, ep, None)
+}
+
+/// `refresh_hosts`, and those of the running containers on network `left`,
+/// which `ep` was just disconnected from.
+pub(super) fn refresh_hosts_left(m: &Manager, ep: &Endpoint, left: Option<&str>) -> Result<()> {
     let all = all_endpoints(m)?;
     let nets: Vec<&str> = ep
         .networks
         .iter()
         .map(|r| r.network.as_str())
         .chain(ep.attached.iter().map(|a| a.network.as_str()))
+        .chain(left)
         .collect();
     for e in &all {
         let shares = e.key() == ep.key()
