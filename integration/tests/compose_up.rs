@@ -220,11 +220,19 @@ fn down_leaves_no_interface_or_rule_and_hosts_follow_a_stop() {
     let _c = Containers::of(&h);
     let image = load_image(&h);
     let dir = tempfile::tempdir().expect("tempdir");
-    let service =
-        |name: &str| format!("  {name}:\n    image: {image}\n    command: [\"sleep\", \"1000\"]\n    init: true\n");
+    let service = |name: &str| {
+        format!(
+            "  {name}:\n    image: {image}\n    command: [\"sleep\", \"1000\"]\n    init: true\n"
+        )
+    };
     std::fs::write(
         dir.path().join("compose.yaml"),
-        format!("services:\n{}{}{}", service("a"), service("b"), service("c")),
+        format!(
+            "services:\n{}{}{}",
+            service("a"),
+            service("b"),
+            service("c")
+        ),
     )
     .expect("write");
     compose_ok(&h, dir.path(), &["up", "-d"]);
@@ -247,7 +255,11 @@ fn down_leaves_no_interface_or_rule_and_hosts_follow_a_stop() {
     assert!(ipt.contains(&format!("HULL-FWD-{bridge}")), "{ipt}");
     let hosts = |c: &str| h.hull_ok(&["exec", c, "cat", "/etc/hosts"]);
     let b_line = format!("{}\ttproj-b-1", ips[1]);
-    assert!(hosts("tproj-a-1").contains(&b_line), "{}", hosts("tproj-a-1"));
+    assert!(
+        hosts("tproj-a-1").contains(&b_line),
+        "{}",
+        hosts("tproj-a-1")
+    );
 
     compose_ok(&h, dir.path(), &["stop", "b"]);
     for c in ["tproj-a-1", "tproj-c-1"] {

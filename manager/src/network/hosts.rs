@@ -2,6 +2,7 @@
 //! own: written at create, rewritten in place (the bind-mounted file keeps
 //! its inode) whenever a peer joins or leaves a user-defined network.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::endpoints::all_endpoints;
@@ -45,10 +46,37 @@ pub fn write_etc(ep: &Endpoint) -> Result<()> {
 }
 
 /// Replace a file's content keeping its inode (it is bind-mounted into a
-/// running container, where every user reads it: 0644).
+/// running container, where every user reads it: 0644). A reader never
+/// finds it empty or cut: the new text is written over the old in one
+/// write, padded with empty lines to the old length, and only then is the
+/// file cut to the new length. A file that already says `text` is left
+/// alone.
 pub(super) fn write_in_place(p: &Path, text: &str) -> Result<()> {
-    crate::private::write_mode(p, text.as_bytes(), crate::private::SHARED_FILE_MODE)
-        .map_err(|e| Error::io(format!("write {}", p.display()), e))
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    let mode = crate::private::SHARED_FILE_MODE;
+    let r = (|| -> std::io::Result<()> {
+        let mut f = crate::private::options()
+            .mode(mode)
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(p)?;
+        crate::private::fix_open_file(&f, mode)?;
+        let mut old = Vec::new();
+        f.read_to_end(&mut old)?;
+        if old == text.as_bytes() {
+            return Ok(());
+        }
+        let mut data = text.as_bytes().to_vec();
+        if data.len() < old.len() {
+            data.resize(old.len(), b'\n');
+        }
+        f.write_all_at(&data, 0)?;
+        f.set_len(text.len() as u64)
+    })();
+    r.map_err(|e| Error::io(format!("write {}", p.display()), e))
 }
 
 pub(super) fn hosts_text(ep: &Endpoint, all: &[Endpoint]) -> String {
@@ -150,6 +178,25 @@ mod tests {
         ep.mode = "host".into();
         write_etc(&ep).unwrap();
         assert_eq!(std::fs::read_to_string(&resolv).unwrap(), host);
+    }
+
+    #[test]
+    fn write_in_place_keeps_the_inode_and_shrinks() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("hosts");
+        write_in_place(&p, "10.0.0.2\ta\n10.0.0.3\tb\n").unwrap();
+        let ino = std::fs::metadata(&p).unwrap().ino();
+        write_in_place(&p, "10.0.0.2\ta\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "10.0.0.2\ta\n");
+        write_in_place(&p, "10.0.0.2\ta\n10.0.0.4\tlonger-name\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "10.0.0.2\ta\n10.0.0.4\tlonger-name\n"
+        );
+        let md = std::fs::metadata(&p).unwrap();
+        assert_eq!(md.ino(), ino);
+        assert_eq!(md.mode() & 0o7777, 0o644);
     }
 
     #[test]
