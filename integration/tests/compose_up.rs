@@ -207,3 +207,74 @@ fn up_waits_for_a_healthy_dependency_and_fails_on_an_unhealthy_one() {
     assert!(!h.hull_ok(&["ps", "-a"]).contains("tproj-web-1"));
     compose_ok(&h, dir.path(), &["down", "-t", "1"]);
 }
+
+/// The project network's interfaces are hulld's own: a bridge with its
+/// iptables chains, one veth per container. A stopped service leaves the
+/// hosts files of the running ones at once; `down` leaves no veth, no
+/// bridge, no chain or rule, no namespace and no lease behind.
+#[test]
+fn down_leaves_no_interface_or_rule_and_hosts_follow_a_stop() {
+    require_root!();
+    let _ns = NetNs::enter("cmpdn");
+    let h = Hulld::start_with_config(BRIDGE);
+    let _c = Containers::of(&h);
+    let image = load_image(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let service = |name: &str| {
+        format!(
+            "  {name}:\n    image: {image}\n    command: [\"sleep\", \"1000\"]\n    init: true\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!(
+            "services:\n{}{}{}",
+            service("a"),
+            service("b"),
+            service("c")
+        ),
+    )
+    .expect("write");
+    compose_ok(&h, dir.path(), &["up", "-d"]);
+    let net: serde_json::Value =
+        serde_json::from_str(&h.hull_ok(&["network", "inspect", "tproj_default"])).expect("json");
+    let bridge = net[0]["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(bridge.starts_with("hull-"), "{bridge}");
+    let ips: Vec<String> = ["tproj-a-1", "tproj-b-1", "tproj-c-1"]
+        .iter()
+        .map(|c| ip_of(&h, c))
+        .collect();
+    assert!(ips.iter().all(|ip| ip.starts_with("10.89.")), "{ips:?}");
+    let l = links();
+    assert!(l.contains(&bridge) && l.matches("veth").count() == 3, "{l}");
+    let ipt = iptables_dump();
+    assert!(ipt.contains(&format!("HULL-POST-{bridge}")), "{ipt}");
+    assert!(ipt.contains(&format!("HULL-FWD-{bridge}")), "{ipt}");
+    let hosts = |c: &str| h.hull_ok(&["exec", c, "cat", "/etc/hosts"]);
+    let b_line = format!("{}\ttproj-b-1", ips[1]);
+    assert!(
+        hosts("tproj-a-1").contains(&b_line),
+        "{}",
+        hosts("tproj-a-1")
+    );
+
+    compose_ok(&h, dir.path(), &["stop", "b"]);
+    for c in ["tproj-a-1", "tproj-c-1"] {
+        let t = hosts(c);
+        assert!(!t.contains(&ips[1]), "{c} still lists b:\n{t}");
+        assert!(t.contains(&ips[0]) && t.contains(&ips[2]), "{c}:\n{t}");
+    }
+    assert_eq!(links().matches("veth").count(), 2, "{}", links());
+
+    compose_ok(&h, dir.path(), &["down", "-t", "1"]);
+    assert!(!h.hull_ok(&["network", "ls"]).contains("tproj_default"));
+    let l = links();
+    assert!(!l.contains(&bridge), "bridge left: {l}");
+    let ipt = iptables_dump();
+    assert!(!ipt.contains(&bridge), "rules of {bridge} left:\n{ipt}");
+    let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
+    assert_no_net_leftovers(&h, &ips);
+}

@@ -5,11 +5,11 @@
 use serde_json::json;
 
 use super::endpoints::{all_endpoints, get_endpoint, put_endpoint};
-use super::hosts::{hosts_text, refresh_hosts, write_in_place};
+use super::hosts::{hosts_text, refresh_hosts, refresh_hosts_left, write_in_place};
 use super::ipam::{allocate, net_cidr, release};
 use super::networks::{ensure_default, find, list};
 use super::wiring::Wiring;
-use super::{cni_attach, default_bridge, instance, lock, netns, ports};
+use super::{bridge, cni_attach, instance, lock, netns, ports};
 use super::{Attachment, Endpoint, Request, DEFAULT_NETWORK};
 use crate::error::{Error, Result};
 use crate::manager::Manager;
@@ -71,7 +71,7 @@ fn next_ifname(ep: &Endpoint) -> String {
 }
 
 /// A container's interface on network `req`: its address from hulld's
-/// IPAM, wired in-process on the default bridge, by CNI on user networks.
+/// IPAM, wired in-process on the network's bridge.
 fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
     let key = ep.key();
     if req.network == DEFAULT_NETWORK {
@@ -90,16 +90,10 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
         primary,
         bindings: if primary { &ep.bindings } else { &[] },
         owner: &key,
-        container_id: &ep.id,
         netns: &ep.netns,
         ifname: next_ifname(ep),
     };
-    let made = if n.name == DEFAULT_NETWORK {
-        default_bridge::add(&m.root, &port)
-    } else {
-        cni_attach::add(&port)
-    };
-    let wired = match made {
+    let wired = match bridge::add(&m.root, &port) {
         Ok(w) => w,
         Err(e) => {
             let _ = release(m, &n.name, &key, Some(&ip.to_string()));
@@ -117,11 +111,9 @@ fn attach(m: &Manager, ep: &mut Endpoint, req: &Request) -> Result<()> {
         gateway: n.gateway.clone(),
         mac: wired.mac,
         aliases: req.aliases.clone(),
-        conflist: wired.conflist,
-        runtime_config: wired.runtime_config,
-        result: wired.result,
         veth: wired.veth,
         nat_rules: wired.nat_rules,
+        ..Default::default()
     });
     Ok(())
 }
@@ -135,19 +127,23 @@ fn routed(m: &Manager, ep: &Endpoint) -> bool {
 }
 
 fn detach(m: &Manager, ep: &mut Endpoint, idx: usize) {
-    detach_after(m, ep, idx, false);
+    unwire(&ep.attached[idx], &ep.id, &ep.netns);
+    forget_attachment(m, ep, idx);
 }
 
-/// `detach`, where `cni_deleted` says CNI DEL already ran for it.
-fn detach_after(m: &Manager, ep: &mut Endpoint, idx: usize, cni_deleted: bool) {
-    let a = ep.attached.remove(idx);
+/// Remove an interface: the veth (and DNAT rules) hulld made, or CNI DEL
+/// of one an earlier hulld had the CNI plugins make. Idempotent.
+fn unwire(a: &Attachment, container_id: &str, netns: &std::path::Path) {
     if a.veth.is_empty() {
-        if !cni_deleted {
-            cni_attach::del(&a, &ep.id, &ep.netns);
-        }
+        cni_attach::del(a, container_id, netns);
     } else {
-        default_bridge::del(&a);
+        bridge::del(a);
     }
+}
+
+/// Drop an attachment whose interface is gone: its lease, and the event.
+fn forget_attachment(m: &Manager, ep: &mut Endpoint, idx: usize) {
+    let a = ep.attached.remove(idx);
     if let Err(e) = release(m, &a.network, &ep.key(), Some(&a.ip)) {
         tracing::warn!(id = %ep.id, "release {}: {e}", a.ip);
     }
@@ -165,38 +161,36 @@ fn publish_link(m: &Manager, ep: &Endpoint, network_id: &str, network: &str, act
     );
 }
 
-/// After the task: every interface deleted (CNI DEL), leases released,
-/// port sockets closed, the namespace unmounted and removed. Idempotent.
+/// After the task: every interface deleted, leases released, port
+/// sockets closed, the namespace unmounted and removed. Idempotent.
 pub fn teardown(m: &Manager, ns: &str, id: &str) {
-    // CNI DEL runs plugin processes: outside the lock, so containers that
-    // stop together (compose down) tear down in parallel. DEL is
-    // idempotent, so a teardown racing this one does no harm.
-    let (netns_path, cni): (std::path::PathBuf, Vec<Attachment>) = {
+    // The interfaces are deleted outside the lock (veth deletion waits on
+    // the kernel, CNI DEL of an earlier hulld's attachment runs plugins),
+    // so containers that stop together (compose down) tear down in
+    // parallel. Deleting is idempotent, so a teardown racing this one does
+    // no harm; a new task of this container cannot start before this one's
+    // teardown is over (the task is unregistered after it).
+    let (netns_path, undo): (std::path::PathBuf, Vec<Attachment>) = {
         let _g = lock();
         match get_endpoint(m, ns, id) {
-            Ok(Some(ep)) => {
-                let cni = ep.attached.iter().filter(|a| a.veth.is_empty());
-                (ep.netns.clone(), cni.cloned().collect())
-            }
+            Ok(Some(ep)) => (ep.netns.clone(), ep.attached.clone()),
             _ => return,
         }
     };
-    for a in &cni {
-        cni_attach::del(a, id, &netns_path);
+    for a in &undo {
+        unwire(a, id, &netns_path);
     }
-    let deleted = |a: &Attachment| {
-        a.veth.is_empty()
-            && cni
-                .iter()
-                .any(|d| d.network == a.network && d.ifname == a.ifname)
+    let gone = |a: &Attachment| {
+        undo.iter()
+            .any(|d| d.network == a.network && d.ifname == a.ifname && d.veth == a.veth)
     };
     let _g = lock();
     let Ok(Some(mut ep)) = get_endpoint(m, ns, id) else {
         return;
     };
     let had = !ep.attached.is_empty();
-    while let Some(i) = ep.attached.iter().rposition(deleted) {
-        detach_after(m, &mut ep, i, true);
+    while let Some(i) = ep.attached.iter().rposition(gone) {
+        forget_attachment(m, &mut ep, i);
     }
     teardown_locked(m, &mut ep);
     if let Err(e) = put_endpoint(m, &ep) {
@@ -350,7 +344,8 @@ pub fn disconnect(m: &Manager, ns: &str, container: &str, network: &str) -> Resu
         detach(m, &mut ep, i);
     }
     put_endpoint(m, &ep)?;
-    refresh_hosts(m, &ep)?;
+    // The others there no longer see it, nor it them.
+    refresh_hosts_left(m, &ep, Some(&n.name))?;
     // The container itself no longer sees the others there.
     write_in_place(
         &ep.bundle.join("hosts"),

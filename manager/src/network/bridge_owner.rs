@@ -1,14 +1,16 @@
-//! Which hulld a default bridge belongs to. Two hulld on one host (each with
+//! Which hulld a bridge belongs to. Two hulld on one host (each with
 //! its own `--root`) keep separate address books, so sharing one bridge and
 //! subnet hands out the same addresses twice. The owner is written on the
 //! bridge itself (its interface alias, `hulld pid=PID root=ROOT`); a bridge
-//! owned by another hulld that is still running is refused, and a default
-//! subnet that overlaps an address of another interface is refused too.
+//! owned by another hulld that is still running is refused, and a new
+//! bridge whose subnet overlaps an address of another interface is refused
+//! too.
 
 use std::path::Path;
 
 use super::ipam::Cidr;
 use super::rtnl::{Link, Rtnl};
+use super::{NetworkRecord, DEFAULT_NETWORK};
 use crate::error::{Error, Result};
 
 fn alias_for(root: &Path) -> String {
@@ -35,10 +37,16 @@ fn is_running_hulld(pid: i32) -> bool {
 /// The bridge's link when it exists.
 pub(super) fn check(
     rt: &mut Rtnl,
-    bridge: &str,
+    n: &NetworkRecord,
     subnet: &Cidr,
     root: &Path,
 ) -> Result<Option<Link>> {
+    let bridge = n.bridge.as_str();
+    let hint = if n.name == DEFAULT_NETWORK {
+        "set default_bridge and default_subnet in this hulld's config"
+    } else {
+        "remove the network and create it with another --subnet"
+    };
     let link = rt
         .link(bridge)
         .map_err(io_err(format!("look up bridge {bridge}")))?;
@@ -47,8 +55,7 @@ pub(super) fn check(
             if Path::new(other) != root && pid != std::process::id() as i32 && is_running_hulld(pid)
             {
                 return Err(Error::FailedPrecondition(format!(
-                    "bridge {bridge} belongs to another hulld (pid {pid}, root {other}): \
-                     set default_bridge and default_subnet in this hulld's config"
+                    "bridge {bridge} belongs to another hulld (pid {pid}, root {other}): {hint}"
                 )));
             }
         }
@@ -61,9 +68,9 @@ pub(super) fn check(
         let theirs = Cidr::parse(&format!("{}/{}", a.ip, a.prefix)).ok();
         if subnet.contains(a.ip) || theirs.is_some_and(|t| t.overlaps(subnet)) {
             return Err(Error::FailedPrecondition(format!(
-                "default subnet {subnet} overlaps {}/{} of {} \
-                 (another hulld or network?): set default_subnet in this hulld's config",
-                a.ip, a.prefix, a.ifname
+                "subnet {subnet} of network {} overlaps {}/{} of {} \
+                 (another hulld or network?): {hint}",
+                n.name, a.ip, a.prefix, a.ifname
             )));
         }
     }

@@ -2,6 +2,7 @@
 //! own: written at create, rewritten in place (the bind-mounted file keeps
 //! its inode) whenever a peer joins or leaves a user-defined network.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::endpoints::all_endpoints;
@@ -45,10 +46,37 @@ pub fn write_etc(ep: &Endpoint) -> Result<()> {
 }
 
 /// Replace a file's content keeping its inode (it is bind-mounted into a
-/// running container, where every user reads it: 0644).
+/// running container, where every user reads it: 0644). A reader never
+/// finds it empty or cut: the new text is written over the old in one
+/// write, padded with empty lines to the old length, and only then is the
+/// file cut to the new length. A file that already says `text` is left
+/// alone.
 pub(super) fn write_in_place(p: &Path, text: &str) -> Result<()> {
-    crate::private::write_mode(p, text.as_bytes(), crate::private::SHARED_FILE_MODE)
-        .map_err(|e| Error::io(format!("write {}", p.display()), e))
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    let mode = crate::private::SHARED_FILE_MODE;
+    let r = (|| -> std::io::Result<()> {
+        let mut f = crate::private::options()
+            .mode(mode)
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(p)?;
+        crate::private::fix_open_file(&f, mode)?;
+        let mut old = Vec::new();
+        f.read_to_end(&mut old)?;
+        if old == text.as_bytes() {
+            return Ok(());
+        }
+        let mut data = text.as_bytes().to_vec();
+        if data.len() < old.len() {
+            data.resize(old.len(), b'\n');
+        }
+        f.write_all_at(&data, 0)?;
+        f.set_len(text.len() as u64)
+    })();
+    r.map_err(|e| Error::io(format!("write {}", p.display()), e))
 }
 
 pub(super) fn hosts_text(ep: &Endpoint, all: &[Endpoint]) -> String {
@@ -84,21 +112,31 @@ pub(super) fn hosts_text(ep: &Endpoint, all: &[Endpoint]) -> String {
     s
 }
 
-/// Rewrite the hosts file of `ep` and of every container sharing a
-/// user-defined network with it.
+/// Rewrite the hosts file of `ep` and of every running container sharing
+/// a user-defined network with it. A stopped one's file is written when
+/// it starts again (`setup`), so a project going down does not rewrite
+/// the files of the containers already down once more for every other.
 pub(super) fn refresh_hosts(m: &Manager, ep: &Endpoint) -> Result<()> {
+    refresh_hosts_left(m, ep, None)
+}
+
+/// `refresh_hosts`, and those of the running containers on network `left`,
+/// which `ep` was just disconnected from.
+pub(super) fn refresh_hosts_left(m: &Manager, ep: &Endpoint, left: Option<&str>) -> Result<()> {
     let all = all_endpoints(m)?;
     let nets: Vec<&str> = ep
         .networks
         .iter()
         .map(|r| r.network.as_str())
         .chain(ep.attached.iter().map(|a| a.network.as_str()))
+        .chain(left)
         .collect();
     for e in &all {
         let shares = e.key() == ep.key()
-            || e.networks
-                .iter()
-                .any(|r| nets.contains(&r.network.as_str()));
+            || (!e.attached.is_empty()
+                && e.networks
+                    .iter()
+                    .any(|r| nets.contains(&r.network.as_str())));
         if shares && e.own_netns() && e.bundle.join("hosts").exists() {
             if let Err(err) = write_in_place(&e.bundle.join("hosts"), &hosts_text(e, &all)) {
                 tracing::warn!(id = %e.id, "update hosts: {err}");
@@ -140,6 +178,25 @@ mod tests {
         ep.mode = "host".into();
         write_etc(&ep).unwrap();
         assert_eq!(std::fs::read_to_string(&resolv).unwrap(), host);
+    }
+
+    #[test]
+    fn write_in_place_keeps_the_inode_and_shrinks() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("hosts");
+        write_in_place(&p, "10.0.0.2\ta\n10.0.0.3\tb\n").unwrap();
+        let ino = std::fs::metadata(&p).unwrap().ino();
+        write_in_place(&p, "10.0.0.2\ta\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "10.0.0.2\ta\n");
+        write_in_place(&p, "10.0.0.2\ta\n10.0.0.4\tlonger-name\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "10.0.0.2\ta\n10.0.0.4\tlonger-name\n"
+        );
+        let md = std::fs::metadata(&p).unwrap();
+        assert_eq!(md.ino(), ino);
+        assert_eq!(md.mode() & 0o7777, 0o644);
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! The default bridge's iptables rules (what the CNI bridge, portmap and
+//! The iptables rules of hulld's bridges (what the CNI bridge, portmap and
 //! firewall plugins install, in fewer rules and fewer program runs).
 //!
 //! Per bridge, once per hulld run, in chains named after the bridge (which
-//! hulld owns, so they are rewritten whole):
+//! hulld owns, so they are rewritten whole, and removed with a user
+//! network):
 //! - nat `HULL-POST-<bridge>` (from POSTROUTING): masquerade what leaves the
-//!   subnet by another interface; what reaches a container through a
-//!   published port from 127.0.0.0/8 (route_localnet is set on the bridge)
-//!   or from the subnet itself (a peer or the container itself, hairpin)
-//!   is masqueraded to the gateway so the answer comes back through NAT.
+//!   subnet by another interface (not on an internal network); what reaches
+//!   a container through a published port from 127.0.0.0/8 (route_localnet
+//!   is set on the bridge) or from the subnet itself (a peer or the
+//!   container itself, hairpin) is masqueraded to the gateway so the answer
+//!   comes back through NAT.
 //! - filter `HULL-FWD-<bridge>` (from FORWARD): accept what leaves the
 //!   bridge, and what enters it as an answer or through a published port,
-//!   so a FORWARD policy of DROP does not cut containers off.
+//!   so a FORWARD policy of DROP does not cut containers off; on an
+//!   internal network only what stays on the bridge, the rest is dropped.
 //!
 //! Per container with published ports only: DNAT rules in nat `HULL-DNAT`
 //! (from PREROUTING and OUTPUT for local destinations), one
@@ -92,36 +95,92 @@ fn ensure_chain(table: &str, chain: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// The rules of bridge `bridge` with subnet `subnet` (CIDR text).
-pub fn ensure_bridge_rules(bridge: &str, subnet: &str) -> Result<()> {
+/// The rules of bridge `bridge` with subnet `subnet` (CIDR text);
+/// `internal`: nothing leaves the bridge.
+pub fn ensure_bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
     let post = post_chain(bridge);
     let fwd = fwd_chain(bridge);
     let r = (|| -> std::result::Result<(), String> {
-        ensure_chain("nat", &post)?;
-        ensure_chain("filter", &fwd)?;
+        // A chain made just now has no jump to it yet: no need to look.
+        let new_post = iptables(&["-t", "nat", "-N", &post]).is_ok();
+        let new_fwd = iptables(&["-t", "filter", "-N", &fwd]).is_ok();
         ensure_chain("nat", DNAT_CHAIN)?;
+        let (out_nat, out_fwd) = if internal {
+            (
+                String::new(),
+                format!(
+                    "-A {fwd} -i {bridge} -o {bridge} -j ACCEPT\n\
+                     -A {fwd} -i {bridge} -j DROP\n\
+                     -A {fwd} -o {bridge} -j DROP\n"
+                ),
+            )
+        } else {
+            (
+                format!("-A {post} -s {subnet} ! -o {bridge} -j MASQUERADE\n"),
+                format!(
+                    "-A {fwd} -i {bridge} -j ACCEPT\n\
+                     -A {fwd} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+                     -A {fwd} -o {bridge} -m conntrack --ctstate DNAT -j ACCEPT\n"
+                ),
+            )
+        };
+        let jump = |new: bool, chain: &str, target: &str| {
+            if new {
+                format!("-I {chain} 1 -j {target}\n")
+            } else {
+                String::new()
+            }
+        };
         let rules = format!(
             "*nat\n\
              -F {post}\n\
-             -A {post} -s {subnet} ! -o {bridge} -j MASQUERADE\n\
+             {out_nat}\
              -A {post} -s 127.0.0.0/8 -o {bridge} -j MASQUERADE\n\
              -A {post} -s {subnet} -o {bridge} -m conntrack --ctstate DNAT -j MASQUERADE\n\
+             {jpost}\
              COMMIT\n\
              *filter\n\
              -F {fwd}\n\
-             -A {fwd} -i {bridge} -j ACCEPT\n\
-             -A {fwd} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
-             -A {fwd} -o {bridge} -m conntrack --ctstate DNAT -j ACCEPT\n\
-             COMMIT\n"
+             {out_fwd}\
+             {jfwd}\
+             COMMIT\n",
+            jpost = jump(new_post, "POSTROUTING", &post),
+            jfwd = jump(new_fwd, "FORWARD", &fwd),
         );
         restore(&rules)?;
-        ensure_jump("nat", "POSTROUTING", &["-j", &post])?;
-        ensure_jump("filter", "FORWARD", &["-j", &fwd])?;
+        if !new_post {
+            ensure_jump("nat", "POSTROUTING", &["-j", &post])?;
+        }
+        if !new_fwd {
+            ensure_jump("filter", "FORWARD", &["-j", &fwd])?;
+        }
         let local = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", DNAT_CHAIN];
         ensure_jump("nat", "PREROUTING", &local)?;
         ensure_jump("nat", "OUTPUT", &local)
     })();
     r.map_err(|e| Error::FailedPrecondition(format!("iptables rules of bridge {bridge}: {e}")))
+}
+
+/// Remove the chains of bridge `bridge` and the jumps to them (those
+/// already gone are skipped; failures are logged).
+pub fn remove_bridge_rules(bridge: &str) {
+    let post = post_chain(bridge);
+    let fwd = fwd_chain(bridge);
+    let all = format!(
+        "*nat\n-D POSTROUTING -j {post}\n-F {post}\n-X {post}\nCOMMIT\n\
+         *filter\n-D FORWARD -j {fwd}\n-F {fwd}\n-X {fwd}\nCOMMIT\n"
+    );
+    if restore(&all).is_ok() {
+        return;
+    }
+    // Part of it was gone (a transaction is all or nothing): step by step.
+    for (table, parent, chain) in [("nat", "POSTROUTING", &post), ("filter", "FORWARD", &fwd)] {
+        while iptables(&["-t", table, "-D", parent, "-j", chain]).is_ok() {}
+        let _ = iptables(&["-t", table, "-F", chain]);
+        if let Err(e) = iptables(&["-t", table, "-X", chain]) {
+            tracing::debug!(bridge, chain, "delete chain: {e}");
+        }
+    }
 }
 
 /// The DNAT rules of one container (address `ip`), as `-A` lines without

@@ -1,21 +1,22 @@
-//! Networks: Linux bridge networks containers attach to. The default
-//! network's bridge is wired by hulld itself over rtnetlink, with its own
-//! iptables rules (`default_bridge.rs`, `rtnl.rs`, `iptables.rs`): it is
-//! every plain `hull run`'s, so it costs no plugin run. User-defined
-//! networks are wired by the CNI plugins of Debian's containernetworking-
-//! plugins (bridge, static IPAM, portmap, firewall) run per the CNI spec
-//! (`cni.rs`, `cni_attach.rs`); lo is brought up by hulld itself when it
-//! makes the namespace (`netns.rs`).
+//! Networks: Linux bridge networks containers attach to. Every bridge, the
+//! default network's and those of user-defined networks, is wired by hulld
+//! itself over rtnetlink, with its own iptables rules (`bridge.rs`,
+//! `rtnl.rs`, `iptables.rs`): attaching or detaching a container costs no
+//! plugin run, so containers start and stop together without queueing on
+//! plugin processes and the xtables lock. Interfaces an earlier hulld had
+//! the CNI plugins make are still torn down by CNI DEL (`cni_attach.rs`);
+//! CNI itself (`cni.rs`) is CRI pods' (`pods/network.rs`). lo is brought up
+//! by hulld itself when it makes the namespace (`netns.rs`).
 //!
 //! - A network is a hull object (table `networks`, key: its name) with a
 //!   subnet, a gateway and a bridge device. The default network `bridge`
 //!   (device `hull0`, 10.88.0.0/16) is made on first use.
 //! - IPAM is hulld's own: leases live in the network's record (address →
-//!   `<ns>/<id>`), taken and released under one lock, and handed to the
-//!   `static` IPAM plugin. So a lease cannot outlive its container even
+//!   `<ns>/<id>`), taken and released under one lock. So a lease cannot
+//!   outlive its container even
 //!   when hulld dies between steps (reconciliation drops leases of
-//!   containers that have no task), and there is no second store (CNI
-//!   host-local's files) to keep in step with the metadata.
+//!   containers that have no task), and there is no second store to keep
+//!   in step with the metadata.
 //! - Each container with its own network gets a named network namespace
 //!   (`<state>/netns/<ns>-<id>`, `netns.rs`), made before its task and named
 //!   in its OCI spec, so the runtime joins a namespace that is wired already.
@@ -27,16 +28,16 @@
 //!   (static busybox included) reads /etc/hosts; the cost is that only
 //!   the names hull knows resolve this way, which is all Docker's embedded
 //!   DNS answers for anyway (other names go to the `--dns` servers).
-//! - Teardown (veth and DNAT rules, or CNI DEL; netns, leases, port
-//!   sockets) runs when the task exits, on `rm`, and on hulld start for
+//! - Teardown (veth and DNAT rules, or CNI DEL of an earlier hulld's
+//!   attachment; netns, leases, port sockets) runs when the task exits, on `rm`, and on hulld start for
 //!   containers whose task is gone; running containers keep their
 //!   namespace, addresses and iptables rules across a hulld restart.
 
 mod attach;
+mod bridge;
 pub mod bridge_owner;
 pub mod cni;
 mod cni_attach;
-mod default_bridge;
 mod endpoints;
 mod hosts;
 mod inspect;
@@ -121,13 +122,18 @@ pub struct Attachment {
     pub gateway: String,
     pub mac: String,
     pub aliases: Vec<String>,
-    /// The configuration list ADD ran with (DEL runs with the same).
+    /// Made by the CNI plugins (an earlier hulld's user networks): the
+    /// configuration list ADD ran with (DEL runs with the same), its
+    /// runtime config and final ADD result (DEL's prevResult). Null for
+    /// what hulld made itself.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub conflist: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub runtime_config: Value,
-    /// The final ADD result (DEL's prevResult).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub result: Value,
-    /// Made in-process (the default bridge): the veth's host end, and the
-    /// DNAT rules of its published ports. Empty: made by CNI.
+    /// Made by hulld: the veth's host end, and the DNAT rules of its
+    /// published ports. Empty: made by CNI.
     #[serde(default)]
     pub veth: String,
     #[serde(default)]

@@ -217,7 +217,7 @@ pub fn remove(m: &Manager, what: &str) -> Result<()> {
                 .join(", ")
         )));
     }
-    delete_bridge(&n.bridge);
+    super::bridge::forget(&n.bridge);
     m.db.delete(Table::Networks, &n.name)?;
     m.events.publish(
         "default",
@@ -225,15 +225,6 @@ pub fn remove(m: &Manager, what: &str) -> Result<()> {
         json!({"id": n.id, "name": n.name}),
     );
     Ok(())
-}
-
-/// Remove the bridge device the CNI bridge plugin made (the plugin never
-/// removes it).
-fn delete_bridge(dev: &str) {
-    match super::rtnl::Rtnl::open().and_then(|mut rt| rt.del_link(dev)) {
-        Ok(_) => {}
-        Err(e) => tracing::warn!(dev, "delete bridge: {e}"),
-    }
 }
 
 /// Remove every user network no container is configured to use.

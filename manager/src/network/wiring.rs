@@ -1,10 +1,8 @@
-//! What making one interface of a container takes and gives, whoever makes
-//! it (CNI for user networks, hulld itself for the default bridge).
+//! What making one interface of a container on a bridge network takes and
+//! gives (`bridge.rs` makes it).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-
-use serde_json::Value;
 
 use super::ipam::Cidr;
 use super::ports::Binding;
@@ -23,7 +21,6 @@ pub struct Wiring<'a> {
     pub bindings: &'a [Binding],
     /// `<ns>/<id>`.
     pub owner: &'a str,
-    pub container_id: &'a str,
     pub netns: &'a Path,
     pub ifname: String,
 }
@@ -32,11 +29,7 @@ pub struct Wiring<'a> {
 #[derive(Debug, Default)]
 pub struct Wired {
     pub mac: String,
-    /// CNI: the configuration list, runtime config and final ADD result.
-    pub conflist: Value,
-    pub runtime_config: Value,
-    pub result: Value,
-    /// In-process: the host end of the veth pair and the DNAT rules.
+    /// The host end of the veth pair, and the DNAT rules.
     pub veth: String,
     pub nat_rules: Vec<String>,
 }

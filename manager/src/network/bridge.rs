@@ -1,15 +1,19 @@
-//! The default network, wired by hulld itself over rtnetlink (no CNI
-//! plugin runs, no `ip`): it is what `hull run` uses unless told otherwise,
-//! so its cost is every container's.
+//! Bridge networks wired by hulld itself over rtnetlink (no CNI plugin
+//! runs, no `ip`): the default network, which every plain `hull run` uses,
+//! and the user-defined networks (`network create`, compose's), whose
+//! bridges hulld makes too. So attaching and detaching a container costs
+//! no plugin run and no iptables run unless ports are published.
 //!
 //! - The bridge is made once (idempotent: an existing one is kept, its
 //!   owner checked, see `bridge_owner`), with the gateway address,
 //!   forwarding on, route_localnet (published ports answer on 127.0.0.1)
-//!   and its iptables rules (`iptables.rs`), then remembered for this hulld
-//!   run.
-//! - Per container: one veth pair, made with its peer already in the
-//!   container's namespace, enslaved and up; the address and the default
-//!   route inside; DNAT rules only when ports are published.
+//!   and its iptables rules (`iptables.rs`; an internal network's let
+//!   nothing leave the bridge), then remembered for this hulld run.
+//!   Removing a user network removes its bridge and those rules (`forget`).
+//! - Per container and network: one veth pair, made with its peer already
+//!   in the container's namespace, enslaved and up; the address inside,
+//!   and the default route on the container's first interface unless the
+//!   network is internal; DNAT rules only when ports are published.
 //! - Undo: the DNAT rules, then the host end of the veth (its peer goes with
 //!   it). What is undone is what the attachment recorded, so a hulld that was
 //!   killed undoes it on its next start (reconciliation).
@@ -21,7 +25,7 @@ use std::sync::Mutex;
 
 use super::rtnl::Rtnl;
 use super::wiring::{Wired, Wiring};
-use super::{bridge_owner, iptables, Attachment};
+use super::{bridge_owner, iptables, Attachment, DEFAULT_NETWORK};
 use crate::error::{Error, Result};
 
 /// Bridges set up by this hulld run: name → interface index.
@@ -38,6 +42,13 @@ fn set_ready(bridge: &str, index: u32) {
         .insert(bridge.to_string(), index);
 }
 
+fn unset_ready(bridge: &str) {
+    let mut g = READY.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(m) = g.as_mut() {
+        m.remove(bridge);
+    }
+}
+
 fn io(what: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(what, e)
 }
@@ -51,7 +62,7 @@ fn sysctl(path: &str, value: &str) -> Result<()> {
 /// not done so yet; its interface index.
 fn ensure_bridge(rt: &mut Rtnl, w: &Wiring, root: &Path) -> Result<u32> {
     let n = w.network;
-    let link = bridge_owner::check(rt, &n.bridge, w.cidr, root)?;
+    let link = bridge_owner::check(rt, n, w.cidr, root)?;
     if let Some(l) = &link {
         if ready(&n.bridge) == Some(l.index) {
             return Ok(l.index);
@@ -88,16 +99,22 @@ fn ensure_bridge(rt: &mut Rtnl, w: &Wiring, root: &Path) -> Result<u32> {
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge),
         "1",
     )?;
-    iptables::ensure_bridge_rules(&n.bridge, &w.cidr.to_string())?;
+    iptables::ensure_bridge_rules(&n.bridge, &w.cidr.to_string(), n.internal)?;
     set_ready(&n.bridge, link.index);
     Ok(link.index)
 }
 
-/// The host end's name: `veth` and 11 hex digits of the owner's hash
-/// (IFNAMSIZ leaves 15 characters), the same on every run of a container.
-fn veth_name(owner: &str) -> String {
+/// The host end's name: `veth` and 11 hex digits of a hash of the owner
+/// (and of the network, but for the default one), so the same on every
+/// run of a container (IFNAMSIZ leaves 15 characters).
+fn veth_name(owner: &str, network_id: &str, network: &str) -> String {
     use sha2::{Digest, Sha256};
-    let h = hex::encode(Sha256::digest(owner.as_bytes()));
+    let key = if network == DEFAULT_NETWORK {
+        owner.to_string()
+    } else {
+        format!("{owner} {network_id}")
+    };
+    let h = hex::encode(Sha256::digest(key.as_bytes()));
     format!("veth{}", &h[..11])
 }
 
@@ -114,11 +131,11 @@ fn mac_text(mac: [u8; 6]) -> String {
         .join(":")
 }
 
-/// Make the container's interface on the default bridge. All or nothing.
+/// Make the container's interface on its network's bridge. All or nothing.
 pub fn add(root: &Path, w: &Wiring) -> Result<Wired> {
     let mut rt = Rtnl::open().map_err(io("open rtnetlink".into()))?;
     let bridge = ensure_bridge(&mut rt, w, root)?;
-    let veth = veth_name(w.owner);
+    let veth = veth_name(w.owner, &w.network.id, &w.network.name);
     // A pair left by a run that ended without teardown.
     let _ = rt.del_link(&veth);
     let mac = mac_of(w.ip);
@@ -136,7 +153,7 @@ pub fn add(root: &Path, w: &Wiring) -> Result<Wired> {
         })?;
         c.set_up(eth.index)?;
         c.add_addr(eth.index, w.ip, w.cidr.prefix)?;
-        if w.primary {
+        if w.primary && !w.network.internal {
             let gw: Ipv4Addr = w
                 .network
                 .gateway
@@ -160,7 +177,6 @@ pub fn add(root: &Path, w: &Wiring) -> Result<Wired> {
         mac: mac_text(mac),
         veth,
         nat_rules,
-        ..Default::default()
     })
 }
 
@@ -173,17 +189,32 @@ pub fn del(a: &Attachment) {
     }
 }
 
+/// A user network is removed: its bridge device and its iptables rules.
+pub fn forget(bridge: &str) {
+    unset_ready(bridge);
+    match Rtnl::open().and_then(|mut rt| rt.del_link(bridge)) {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(bridge, "delete bridge: {e}"),
+    }
+    iptables::remove_bridge_rules(bridge);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_and_macs() {
-        let v = veth_name("default/abc");
+        let v = veth_name("default/abc", "n0", DEFAULT_NETWORK);
         assert_eq!(v.len(), 15);
         assert!(v.starts_with("veth"));
-        assert_eq!(v, veth_name("default/abc"));
-        assert_ne!(v, veth_name("other/abc"));
+        assert_eq!(v, veth_name("default/abc", "n1", DEFAULT_NETWORK));
+        assert_ne!(v, veth_name("other/abc", "n0", DEFAULT_NETWORK));
+        // One per network the container is on.
+        let front = veth_name("default/abc", "n1", "front");
+        assert_ne!(front, v);
+        assert_ne!(front, veth_name("default/abc", "n2", "back"));
+        assert_eq!(front.len(), 15);
         assert_eq!(
             mac_text(mac_of("10.88.0.2".parse().unwrap())),
             "02:42:0a:58:00:02"
