@@ -37,6 +37,7 @@ integration: deps build
 	HULL_BIN_DIR=$(BIN_DIR) $(CARGO) nextest run -p hull-integration --no-fail-fast --test-threads 2
 
 bench: release
+	bash scripts/deps.sh bench
 	HULL_BIN_DIR=$(RELEASE_BIN_DIR) bash bench/run.sh
 
 demo:

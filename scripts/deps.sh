@@ -4,6 +4,10 @@
 #   scripts/deps.sh test   what `make test` (and `.ci/run`) needs: the demo's
 #                          packages, the reference runtimes the compatibility
 #                          tests compare against, and cargo-nextest
+#   scripts/deps.sh bench  what `make bench` needs: the test set and Docker
+#                          Engine (docker.io), the reference of the compose
+#                          benchmark, installed without starting its service
+#                          (the bench starts a private dockerd)
 # Installs only what is missing (apt-get as root, `cargo install --locked
 # cargo-nextest`), prints nothing when everything is present, and names what
 # is missing and how to install it when it cannot install it itself.
@@ -35,8 +39,9 @@ test_packages=(
 case "$what" in
     demo) packages=("${demo_packages[@]}") ;;
     test | ci) packages=("${demo_packages[@]}" "${test_packages[@]}") ;;
+    bench) packages=("${demo_packages[@]}" "${test_packages[@]}" docker.io) ;;
     *)
-        echo "deps.sh: unknown set '$what' (demo or test)" >&2
+        echo "deps.sh: unknown set '$what' (demo, test or bench)" >&2
         exit 2
         ;;
 esac
@@ -78,7 +83,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt_opts=(-o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
     export DEBIAN_FRONTEND=noninteractive
     apt-get "${apt_opts[@]}" update -qq >/dev/null
+    # No service of a package installed here starts (Docker's would take
+    # over the host's iptables): the benchmarks start private daemons.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        own_policy=yes
+        trap '[ -z "$own_policy" ] || rm -f "$policy"' EXIT
+    fi
     apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$own_policy" ]; then
+        rm -f "$policy"
+        own_policy=""
+    fi
 fi
 
 if [ -n "$need_nextest" ]; then
