@@ -319,12 +319,10 @@ fn bad_requests_get_cri_errors_and_unknown_tokens_404() {
     c.finish(&pod);
 }
 
-/// Everything an exec over WebSocket sent, by channel, until the server
-/// closed; `base64`: the text flavour of the protocol.
-fn ws_exec(url: &str, protocol: &str, stdin: Option<&[u8]>) -> [Vec<u8>; 5] {
-    use base64::Engine;
+/// A WebSocket session to the streaming server's `url` (http://…) with
+/// subprotocol `protocol`, which the server must have chosen.
+fn ws_connect(url: &str, protocol: &str) -> tungstenite::WebSocket<std::net::TcpStream> {
     use tungstenite::client::IntoClientRequest;
-    use tungstenite::Message;
     let url = url.replacen("http://", "ws://", 1);
     let mut req = url.as_str().into_client_request().unwrap();
     req.headers_mut()
@@ -337,11 +335,20 @@ fn ws_exec(url: &str, protocol: &str, stdin: Option<&[u8]>) -> [Vec<u8>; 5] {
         .to_string();
     let sock = std::net::TcpStream::connect(host).unwrap();
     sock.set_read_timeout(Some(LIMIT)).unwrap();
-    let (mut ws, resp) = tungstenite::client(req, sock).unwrap();
+    let (ws, resp) = tungstenite::client(req, sock).unwrap();
     assert_eq!(
         resp.headers()["Sec-WebSocket-Protocol"].to_str().unwrap(),
         protocol
     );
+    ws
+}
+
+/// Everything an exec over WebSocket sent, by channel, until the server
+/// closed; `base64`: the text flavour of the protocol.
+fn ws_exec(url: &str, protocol: &str, stdin: Option<&[u8]>) -> [Vec<u8>; 5] {
+    use base64::Engine;
+    use tungstenite::Message;
+    let mut ws = ws_connect(url, protocol);
     let base64 = protocol.contains("base64");
     let encode = |ch: u8, d: &[u8]| {
         if base64 {
@@ -484,22 +491,8 @@ fn attach_writes_to_stdin_with_and_without_a_terminal() {
 /// port, little-endian): what came back on (data, error), the request
 /// sent on the data channel first.
 fn ws_port_forward(url: &str, query: &str, request: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    use tungstenite::client::IntoClientRequest;
     use tungstenite::Message;
-    let url = format!("{}{query}", url.replacen("http://", "ws://", 1));
-    let mut req = url.as_str().into_client_request().unwrap();
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", V4.parse().unwrap());
-    let host = url
-        .trim_start_matches("ws://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let sock = std::net::TcpStream::connect(host).unwrap();
-    sock.set_read_timeout(Some(LIMIT)).unwrap();
-    let (mut ws, resp) = tungstenite::client(req, sock).unwrap();
-    assert_eq!(resp.headers()["Sec-WebSocket-Protocol"], V4);
+    let mut ws = ws_connect(&format!("{url}{query}"), V4);
     ws.send(Message::binary([&[0u8], request].concat()))
         .unwrap();
     let mut got: [Vec<u8>; 2] = Default::default();

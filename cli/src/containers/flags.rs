@@ -169,6 +169,14 @@ pub(crate) fn parse_bytes(s: &str) -> anyhow::Result<i64> {
     Ok((n * mult as f64) as i64)
 }
 
+/// Docker's check of `--cpus` (run, create, update).
+pub(crate) fn check_cpus(c: f64) -> anyhow::Result<()> {
+    if !(c > 0.0 && c.is_finite()) {
+        bail!("invalid argument \"{c}\" for \"--cpus\" flag: range of CPUs must be positive");
+    }
+    Ok(())
+}
+
 /// `KILL`, `SIGKILL` or `9`.
 pub(crate) fn parse_signal(s: &str) -> anyhow::Result<u32> {
     hull_types::signal::number(s).map_err(|_| anyhow::anyhow!("invalid signal: {s}"))
@@ -259,9 +267,7 @@ pub(super) fn run_options(a: &RunArgs) -> anyhow::Result<pb::RunOptions> {
         }
     }
     if let Some(c) = a.cpus {
-        if !(c > 0.0 && c.is_finite()) {
-            bail!("invalid argument \"{c}\" for \"--cpus\" flag: range of CPUs must be positive");
-        }
+        check_cpus(c)?;
     }
     if let Some(s) = &a.stop_signal {
         parse_signal(s)?;

@@ -6,7 +6,7 @@
 use clap::Args;
 use hull_proto::v1 as pb;
 
-use super::flags::parse_bytes;
+use super::flags::{check_cpus, parse_bytes};
 use super::{each_parallel, msg};
 use crate::client::Conn;
 
@@ -49,11 +49,7 @@ pub async fn update(conn: &Conn, a: UpdateArgs) -> anyhow::Result<()> {
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
     };
     if let Some(c) = a.cpus {
-        if c <= 0.0 || !c.is_finite() {
-            anyhow::bail!(
-                "invalid argument \"{c}\" for \"--cpus\" flag: range of CPUs must be positive"
-            );
-        }
+        check_cpus(c)?;
     }
     if resources != pb::ContainerResources::default() {
         fields.push("resources".to_string());

@@ -364,8 +364,7 @@ fn resources_json(r: &pb::ContainerResources) -> Result<serde_json::Value, Statu
                 r.cpus
             )));
         }
-        out["cpu"]["quota"] = serde_json::json!((r.cpus * 100_000.0).round() as i64);
-        out["cpu"]["period"] = serde_json::json!(100_000);
+        out["cpu"] = containers::spec::cpu_limit(r.cpus);
     }
     if r.cpu_shares > 0 {
         out["cpu"]["shares"] = serde_json::json!(r.cpu_shares);

@@ -366,7 +366,7 @@ pub fn generate(img: &ImageConfig, o: &RunOptions, rootfs: &Path) -> Result<Valu
         if c <= 0.0 || !c.is_finite() {
             return Err(SpecError::BadCpus(c));
         }
-        resources["cpu"] = json!({"quota": (c * 100_000.0).round() as i64, "period": 100_000});
+        resources["cpu"] = cpu_limit(c);
     }
     if let Some(p) = o.pids_limit {
         resources["pids"] = json!({"limit": p});
@@ -416,6 +416,11 @@ pub fn generate(img: &ImageConfig, o: &RunOptions, rootfs: &Path) -> Result<Valu
         "linux": linux,
         "annotations": annotations,
     }))
+}
+
+/// Docker's `--cpus N` as OCI CPU resources: N periods of 100 ms each.
+pub fn cpu_limit(cpus: f64) -> Value {
+    json!({"quota": (cpus * 100_000.0).round() as i64, "period": 100_000})
 }
 
 #[cfg(test)]
