@@ -143,3 +143,36 @@ fn ps_runs_ps_with_the_given_options_and_filters_to_the_container() {
         },
     );
 }
+
+#[test]
+fn state_list_and_ps_end_quietly_when_their_reader_is_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    same("state/list/ps into a closed pipe", |name, rt| {
+        let b = sleeper(&format!("pipe{name}"));
+        run_d(rt, &b);
+        let mut seen = Vec::new();
+        for args in [vec!["state", b.id()], vec!["list"], vec!["ps", b.id()]] {
+            let (reader, writer) = nix::unistd::pipe().expect("pipe");
+            drop(reader);
+            let mut c = rt.command();
+            c.args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(writer))
+                .stderr(Stdio::piped());
+            let child = c.spawn().expect("spawn");
+            let o = hull_integration::runtime::collect(child, COMMAND_TIMEOUT, name);
+            // Killed by SIGPIPE, as a Go program writing to a closed stdout:
+            // no panic and no message.
+            assert_eq!(
+                o.status.signal(),
+                Some(libc::SIGPIPE),
+                "{name} {args:?}: {}",
+                describe(&o)
+            );
+            assert!(o.stderr.is_empty(), "{name} {args:?}: {}", describe(&o));
+            seen.push(o.status.signal());
+        }
+        seen
+    });
+}

@@ -69,6 +69,16 @@ pub fn needs_sealed_exe(cmd: Option<&Command>) -> bool {
     )
 }
 
+/// Commands that only print a report: as runc's, they end quietly, killed
+/// by SIGPIPE, when their reader goes away (`hullc state x | grep -q …`).
+pub fn only_prints(cmd: Option<&Command>) -> bool {
+    matches!(
+        cmd,
+        None | Some(Command::State(_) | Command::List(_) | Command::Ps(_))
+            | Some(Command::Events(_) | Command::Features)
+    )
+}
+
 /// Fds the caller asked to pass through (--preserve-fds).
 pub fn preserved_fds(cmd: Option<&Command>) -> i32 {
     match cmd {

@@ -24,6 +24,11 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if cli.version || hull_runtime::only_prints(cli.command.as_ref()) {
+        // SAFETY: restoring SIGPIPE's default disposition before any thread
+        // exists; what these commands start (ps) gets the default anyway.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     if cli.version {
         print!("{}", hull_runtime::cli::version_text());
         return;

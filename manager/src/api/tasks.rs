@@ -67,7 +67,7 @@ impl pb::tasks_server::Tasks for Server {
             let p = Arc::new(p);
             let (l2, p2) = (live.clone(), p.clone());
             let waiter = tokio::task::spawn_blocking(move || exec::wait(&l2, &p2));
-            containers::attach::relay_exec_output(
+            let last = containers::attach::relay_exec_output(
                 [(1, p.stdout.clone()), (2, p.stderr.clone())],
                 waiter,
                 &tx,
@@ -85,6 +85,7 @@ impl pb::tasks_server::Tasks for Server {
             )
             .await;
             let _ = tokio::task::spawn_blocking(move || exec::delete(&live, &p)).await;
+            let _ = tx.send(last).await;
         });
         Ok(Response::new(Box::pin(
             ReceiverStream::new(rx).map(|o| o.map_err(Status::from)),

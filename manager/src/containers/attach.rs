@@ -343,8 +343,10 @@ pub async fn attach(
 
 /// Relay an exec's output files (stdout as stream 1, stderr as 2) as they
 /// grow, looking every `POLL`, until its `waiter` is done and both are read
-/// to the end; then its exit code (or the error). `chunk` and `exited` make
-/// the stream's messages; nothing more is sent once the receiver is gone.
+/// to the end; then the message with its exit code (or the error), for the
+/// caller to send once the exec is cleaned up: a client that sees the exit
+/// finds no exec left behind. `chunk` and `exited` make the stream's
+/// messages; nothing more is sent once the receiver is gone.
 pub async fn relay_exec_output<T>(
     paths: [(u32, PathBuf); 2],
     waiter: tokio::task::JoinHandle<Result<i32>>,
@@ -352,7 +354,7 @@ pub async fn relay_exec_output<T>(
     mut gone: bool,
     chunk: impl Fn(u32, Vec<u8>) -> T,
     exited: impl FnOnce(i32) -> T,
-) {
+) -> Result<T> {
     let mut offsets = [0u64; 2];
     loop {
         let done = waiter.is_finished();
@@ -373,12 +375,11 @@ pub async fn relay_exec_output<T>(
         }
         tokio::time::sleep(POLL).await;
     }
-    let code = match waiter.await {
+    match waiter.await {
         Ok(Ok(c)) => Ok(exited(c)),
         Ok(Err(e)) => Err(e),
         Err(e) => Err(Error::Internal(e.to_string())),
-    };
-    let _ = tx.send(code).await;
+    }
 }
 
 /// `ExecAttach`: run a process in the container with stdin (a fifo) and a
@@ -453,7 +454,7 @@ pub async fn exec_attach(
         let gone = tx.send(Ok(hello)).await.is_err();
         let (l2, p2) = (live.clone(), p.clone());
         let waiter = tokio::task::spawn_blocking(move || exec::wait(&l2, &p2));
-        relay_exec_output(
+        let last = relay_exec_output(
             [(1, p.stdout.clone()), (2, p.stderr.clone())],
             waiter,
             &tx,
@@ -477,6 +478,7 @@ pub async fn exec_attach(
             }
         })
         .await;
+        let _ = tx.send(last).await;
     });
     Ok(rx)
 }
