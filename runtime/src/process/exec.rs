@@ -2,6 +2,7 @@
 //! container's cgroup and every namespace of its init, then becomes the
 //! requested process exactly as the init did (process::program).
 
+use super::clone_into::{fork_checked, Forked};
 use super::program;
 use super::sync::{self, Channel, Msg};
 use crate::cgroups;
@@ -70,13 +71,14 @@ pub fn spawn(req: &ExecRequest<'_>) -> Result<i32> {
     let namespaces = open_namespaces(req.state.pid)?;
     let cg = cgroups::open(&req.state.cgroup)?;
     let (parent, child) = sync::pair()?;
-    // SAFETY: hullc is single-threaded.
-    match unsafe { fork() }.sys(Call::Fork)? {
-        ForkResult::Child => {
+    // Born in the container's cgroup2 directory (see clone_into); hullc is
+    // single-threaded.
+    match fork_checked(CloneFlags::empty(), cg.v2_dir()).sys(Call::Fork)? {
+        Forked::Child => {
             drop(parent);
             child.exit_child(stage1(req, cg.as_ref(), &namespaces, &child))
         }
-        ForkResult::Parent { child: stage1_pid } => {
+        Forked::Parent(stage1_pid) => {
             drop(child);
             let mut pid = None;
             let res = serve(req, &parent, &mut pid);

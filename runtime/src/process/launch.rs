@@ -8,11 +8,13 @@
 //! must have its maps written (by us, outside it) before the other
 //! namespaces are created inside it.
 
+use super::clone_into::{fork_checked, fork_into, Forked};
 use super::init::{self, InitContext};
 use super::namespaces::{self, Plan};
 use super::sync::{self, Channel, Msg};
 use crate::cgroups::Cgroup;
 use crate::error::{Call, Error, Result, SysContext};
+use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -35,13 +37,14 @@ pub fn launch(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
         return launch_direct(l, ns);
     }
     let (parent, child) = sync::pair()?;
-    // SAFETY: hullc is single-threaded, so the child may run arbitrary code.
-    match unsafe { fork() }.sys(Call::Fork)? {
-        ForkResult::Child => {
+    // Stage 1 is born in the container's cgroup2 directory (see clone_into);
+    // hullc is single-threaded, so the child may run arbitrary code.
+    match fork_checked(CloneFlags::empty(), l.cgroup.v2_dir()).sys(Call::Fork)? {
+        Forked::Child => {
             drop(parent);
             child.exit_child(stage1(l, ns, &child))
         }
-        ForkResult::Parent { child: stage1_pid } => {
+        Forked::Parent(stage1_pid) => {
             drop(child);
             let mut init_pid: Option<i32> = None;
             let res = serve(l, ns, &parent, stage1_pid, &mut init_pid);
@@ -102,80 +105,6 @@ fn launch_direct(l: &Launch<'_>, ns: &Plan) -> Result<i32> {
             let _ = waitpid(Pid::from_raw(pid), None);
             Err(e)
         }
-    }
-}
-
-#[repr(C)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// A fork-like clone into new namespaces. With a cgroup2 directory, clone3
-/// puts the child straight into it (CLONE_INTO_CGROUP: no migration, no
-/// global lock); otherwise, or if the kernel refuses, plain clone(2).
-/// Returns the raw result: 0 in the child, the pid in the parent, -1.
-fn fork_into(flags: nix::sched::CloneFlags, v2_dir: Option<&Path>) -> libc::c_long {
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    if let Some(dir) = v2_dir {
-        if let Ok(cg) = nix::fcntl::open(
-            dir,
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        ) {
-            let args = CloneArgs {
-                flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
-                pidfd: 0,
-                child_tid: 0,
-                parent_tid: 0,
-                exit_signal: libc::SIGCHLD as u64,
-                stack: 0,
-                stack_size: 0,
-                tls: 0,
-                set_tid: 0,
-                set_tid_size: 0,
-                cgroup: cg.as_raw_fd() as u64,
-            };
-            // SAFETY: fork-like clone3 (no CLONE_VM, no new stack): the child
-            // gets a copy-on-write copy of this single-threaded process.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_clone3,
-                    &args as *const CloneArgs,
-                    std::mem::size_of::<CloneArgs>(),
-                )
-            };
-            if rc >= 0 {
-                return rc;
-            }
-            tracing::debug!(
-                "clone3 into {}: {}; falling back to clone",
-                dir.display(),
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-    // SAFETY: a fork-like clone (no CLONE_VM, no new stack), as above.
-    unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
     }
 }
 

@@ -2,6 +2,7 @@
 //! container's init (`init`), the message channel between them (`sync`), and
 //! running from a sealed copy of the hullc binary (`sealed_exe`).
 
+pub mod clone_into;
 pub mod exec;
 pub mod foreground;
 pub mod init;
