@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use hull_integration::cleanup;
-use hull_integration::runtime::{describe, read_trim, stderr_of};
+use hull_integration::runtime::{describe, read_trim, stderr_of, stdout_of};
 use runc_contract_support::*;
 use serde_json::json;
 
@@ -117,5 +117,60 @@ fn device_access_letters_are_normalised() {
             .collect();
         mine.sort();
         mine
+    });
+}
+
+/// A process's cgroup lines with `path` written as "C" (each runtime has
+/// its own path), sorted.
+fn cgroup_lines(text: &str, path: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .map(|l| l.replace(path, "C"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn execs_and_inits_joining_a_pid_namespace_are_in_every_hierarchy() {
+    same("exec and pid-joining init cgroups", |name, rt| {
+        let b = sleeper(&format!("cgex{name}"));
+        run_d(rt, &b);
+        let path = b.cgroups_path().unwrap();
+        let o = rt.run(&["exec", b.id(), "cat", "/proc/self/cgroup"]);
+        assert!(o.status.success(), "{name}: {}", describe(&o));
+        let exec = cgroup_lines(&stdout_of(&o), &path);
+        // Every hierarchy, the unified one ("0::") included.
+        assert!(
+            exec.iter().all(|l| l.ends_with(":C") || l.ends_with(":/")),
+            "{name}: {exec:?}"
+        );
+        assert!(
+            exec.iter().any(|l| l.starts_with("0::")),
+            "{name}: {exec:?}"
+        );
+
+        // A second container in the first one's pid namespace.
+        let mut j = sleeper(&format!("cgjn{name}"));
+        let ns = format!("/proc/{}/ns/pid", rt.pid(b.id()));
+        let list = j.config_mut()["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces");
+        for n in list.iter_mut() {
+            if n["type"] == "pid" {
+                n["path"] = json!(ns);
+            }
+        }
+        j.write().unwrap();
+        run_d(rt, &j);
+        let jpath = j.cgroups_path().unwrap();
+        let text = fs::read_to_string(format!("/proc/{}/cgroup", rt.pid(j.id()))).unwrap();
+        let init = cgroup_lines(&text, &jpath);
+        assert!(
+            init.iter().any(|l| l.starts_with("0::")),
+            "{name}: {init:?}"
+        );
+        (exec, init)
     });
 }
