@@ -20,10 +20,8 @@ fn owner(store: &Store, id: &str) -> String {
         return String::new();
     };
     let uid = meta.uid();
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or_else(|| format!("#{uid}"), |u| u.name)
+    // The host's /etc/passwd as text: hullc is linked statically (no NSS).
+    hull_linux::passwd::by_uid_in("/etc/passwd", uid).map_or_else(|| format!("#{uid}"), |e| e.name)
 }
 
 pub fn run(store: &Store, a: &ListArgs) -> Result<()> {

@@ -231,12 +231,9 @@ pub fn exec(p: Prepared<'_>, preserve_fds: i32) -> Result<Infallible> {
 
 /// The home directory of `uid` in the container's /etc/passwd.
 fn home_of(uid: u32) -> Option<String> {
-    let text = std::fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
-            .then(|| f[5].to_string())
-    })
+    hull_linux::passwd::by_uid_in("/etc/passwd", uid)
+        .map(|e| e.home)
+        .filter(|h| !h.is_empty())
 }
 
 /// systemd socket activation: keep LISTEN_FDS fds open.
